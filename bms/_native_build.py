@@ -1,0 +1,71 @@
+"""cffi builder for the firmware core (API mode, out-of-line).
+
+setup.py names this module in ``cffi_modules``; ``pip install .`` compiles the
+C sources in ``native/src`` into ``bms._native``. The cdef is read from the
+public headers themselves, so C and Python cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from cffi import FFI
+
+ROOT = Path(__file__).resolve().parent.parent
+NATIVE = ROOT / "native"
+INCLUDE = NATIVE / "include"
+# Order matters: each header only uses what the previous ones declared.
+HEADERS = [
+    "bms/bms_config.h",
+    "bms/bms_math.h",
+    "bms/cell_model.h",
+    "bms/soc_ekf.h",
+    "bms/thermal_observer.h",
+    "bms/bms.h",
+]
+CORE_SOURCES = sorted(str(p.relative_to(ROOT)) for p in (NATIVE / "src").glob("*.c"))
+# Same float semantics as the Cortex-M4F build: no contraction into FMA, so the
+# host and the target round every operation identically.
+COMPILE_ARGS = ["-std=c11", "-O2", "-ffp-contract=off", "-fno-fast-math", "-Wall", "-Wextra"]
+
+_DEFINE_INT = re.compile(r"^#define\s+(\w+)\s+\(?(-?(?:0x[0-9a-fA-F]+|\d+))[uUlL]*\)?\s*$")
+
+
+def header_cdef(text: str) -> str:
+    """Reduce a header to what cffi's cdef understands.
+
+    Keeps integer ``#define``s (suffixes and parentheses removed) and all
+    declarations; drops comments, include guards and other directives.
+    """
+    text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
+    text = re.sub(r"//[^\n]*", "", text)
+    out = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            m = _DEFINE_INT.match(stripped)
+            if m:
+                value = int(m.group(2), 0)
+                out.append(f"#define {m.group(1)} {value}")
+            continue
+        out.append(line)
+    return "\n".join(out)
+
+
+def build_cdef() -> str:
+    return "\n".join(header_cdef((INCLUDE / h).read_text()) for h in HEADERS)
+
+
+ffibuilder = FFI()
+ffibuilder.cdef(build_cdef())
+ffibuilder.set_source(
+    "bms._native",
+    "\n".join(f'#include "{h}"' for h in HEADERS),
+    sources=CORE_SOURCES,
+    include_dirs=[str(INCLUDE)],
+    extra_compile_args=COMPILE_ARGS,
+)
+
+if __name__ == "__main__":
+    ffibuilder.compile(verbose=True)

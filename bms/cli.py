@@ -1,0 +1,131 @@
+"""The `bms` command line."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from bms.errors import BmsError
+
+console = Console(soft_wrap=True)
+
+
+class BmsGroup(click.Group):
+    """Turns BmsError into a one-line message and exit status 2 (no traceback)."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except BmsError as exc:
+            console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            sys.exit(2)
+
+
+@click.group(cls=BmsGroup)
+def main() -> None:
+    """Battery-management firmware bench: fit cells, replay logs, benchmark."""
+
+
+@main.command()
+@click.argument("logs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "-o", "--output", "out", required=True, type=click.Path(path_type=Path), help="cell TOML to write"
+)
+@click.option("--name", default=None, help="cell name stored in the file")
+@click.option(
+    "--activation-kj-per-mol",
+    default=None,
+    type=float,
+    help="Arrhenius activation energy for a single-temperature fit (default 25)",
+)
+def fit(logs: tuple[Path, ...], out: Path, name: str | None, activation_kj_per_mol: float | None) -> None:
+    """Identify the cell model from characterisation logs (C/20 sweeps + HPPC)."""
+    from bms.cells import save_cell
+    from bms.fit import DEFAULT_ACTIVATION_J_PER_MOL, fit_cell
+
+    ea = DEFAULT_ACTIVATION_J_PER_MOL if activation_kj_per_mol is None else activation_kj_per_mol * 1e3
+    t0 = time.perf_counter()
+    rep = fit_cell(list(logs), name=name, activation_j_per_mol=ea)
+    for line in rep.lines:
+        console.print(line, highlight=False)
+    th = rep.cell.thermal
+    console.print(
+        f"thermal: Cc {th.c_core_j_per_k:.1f} J/K, Cs {th.c_surf_j_per_k:.1f} J/K, "
+        f"Rcs {th.r_core_surf_k_per_w:.2f} K/W, Rsa {th.r_surf_amb_k_per_w:.2f} K/W",
+        highlight=False,
+    )
+    console.print(
+        f"fit voltage residual: [bold]{rep.rms_mv:.2f} mV rms[/] "
+        f"(under load: {rep.rms_dynamic_mv:.2f} mV rms)",
+        highlight=False,
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_cell(rep.cell, out, header=f"written by `bms fit {' '.join(str(p) for p in logs)}`")
+    console.print(f"wrote {out} ({time.perf_counter() - t0:.1f} s)", highlight=False)
+
+
+@main.command()
+@click.argument("log", type=click.Path(path_type=Path))
+@click.option("--cell", "cell_path", required=True, type=click.Path(path_type=Path), help="cell TOML")
+@click.option("-o", "--output", "out", required=True, type=click.Path(path_type=Path), help="CSV to write")
+@click.option(
+    "--truth", type=click.Path(path_type=Path), default=None, help="CSV with soc_true,core_temp_c_true"
+)
+@click.option("--plot/--no-plot", default=True, help="also write OUT.png")
+def replay(log: Path, cell_path: Path, out: Path, truth: Path | None, plot: bool) -> None:
+    """Run the C estimators over a recorded log; score against the truth if given."""
+    from bms.cells import load_cell
+    from bms.replay import replay as run_replay
+    from bms.replay import write_outputs
+
+    cell = load_cell(cell_path)
+    t0 = time.perf_counter()
+    res = run_replay(log, cell, truth)
+    wall = time.perf_counter() - t0
+    jp = write_outputs(res, out)
+    console.print(
+        f"replayed {len(res.time_s)} samples ({res.time_s[-1] - res.time_s[0]:.0f} s of log) "
+        f"in {wall * 1e3:.0f} ms; wrote {out}",
+        highlight=False,
+    )
+    if res.metrics is not None:
+        m = res.metrics
+        tab = Table(title="estimator accuracy (time_s >= 300)")
+        tab.add_column("quantity")
+        tab.add_column("RMSE", justify="right")
+        tab.add_column("max |error|", justify="right")
+        tab.add_row("SoC", f"{m['soc_rmse'] * 100:.3f} %", f"{m['soc_max_abs'] * 100:.3f} %")
+        tab.add_row("core temperature", f"{m['core_temp_rmse_c']:.3f} K", f"{m['core_temp_max_abs_c']:.3f} K")
+        console.print(tab)
+        console.print(f"wrote {jp}", highlight=False)
+    if plot:
+        from bms.replay_plot import plot_replay
+
+        png = out.with_suffix(".png")
+        plot_replay(res, png, title=log.name)
+        console.print(f"wrote {png}", highlight=False)
+
+
+@main.command()
+@click.option("--cells", default=96, show_default=True, help="cells in the pack for the throughput run")
+@click.option("--samples", default=20000, show_default=True, help="samples per throughput run")
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="reference data folder (char.csv.gz, valid.csv.gz, truth.csv.gz) for the replay timing",
+)
+def bench(cells: int, samples: int, data: Path | None) -> None:
+    """Measure estimator throughput and replay wall time."""
+    from bms.bench import run_bench
+
+    run_bench(console, n_cells=cells, n_samples=samples, data=data)
+
+
+if __name__ == "__main__":
+    main()

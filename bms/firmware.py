@@ -1,0 +1,203 @@
+"""Typed wrapper over the C firmware (bms._native, built by cffi): numpy in, numpy out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from bms._native import ffi, lib
+from bms.cells import CellModel
+from bms.errors import BmsError, ConfigError
+
+MAX_CELLS = int(lib.BMS_MAX_CELLS)
+MAX_TEMP_SENSORS = int(lib.BMS_MAX_TEMP_SENSORS)
+
+# bms_cfg_err_t -> the rule as a user would read it
+CFG_ERRORS = {
+    lib.BMS_CFG_E_N_CELLS: f"pack.n_cells must be in [1, {MAX_CELLS}]",
+    lib.BMS_CFG_E_N_SENSORS: f"pack.n_temp_sensors must be <= {MAX_TEMP_SENSORS}",
+    lib.BMS_CFG_E_SENSOR_CELL: "pack.temp_sensor_cell entries must be distinct cells in range",
+    lib.BMS_CFG_E_TABLE_SHAPE: "cell table shape out of range",
+    lib.BMS_CFG_E_SOC_BP: "cell.soc_bp must be strictly increasing within [0, 1]",
+    lib.BMS_CFG_E_TEMP_BP: "cell.temp_bp_degc must be strictly increasing",
+    lib.BMS_CFG_E_OCV: "cell.ocv_v must be finite and strictly increasing in soc",
+    lib.BMS_CFG_E_RESISTANCE: "cell.r0_ohm must be >= 0 and r1_ohm, r2_ohm > 0",
+    lib.BMS_CFG_E_CAPACITANCE: "cell.c1_f, c2_f must be > 0",
+    lib.BMS_CFG_E_CAPACITY: "cell.capacity_ah must be > 0",
+    lib.BMS_CFG_E_COULOMBIC: "cell.coulombic_eff must be in (0, 1]",
+    lib.BMS_CFG_E_THERMAL: "thermal parameters must be > 0",
+    lib.BMS_CFG_E_ESTIMATOR: "estimator sigmas must be finite and >= 0 (noise floors > 0)",
+    lib.BMS_CFG_E_ENTROPIC: "cell.docv_dt_v_per_k must be finite",
+    lib.BMS_CFG_E_CURRENT_RANGE: "pack.current_range_a must be > 0",
+}
+
+STATUS_FLAGS = {
+    "initialised": lib.BMS_ST_INITIALISED,
+    "current_invalid": lib.BMS_ST_CURRENT_INVALID,
+    "voltage_invalid": lib.BMS_ST_VOLTAGE_INVALID,
+    "temp_invalid": lib.BMS_ST_TEMP_INVALID,
+    "dt_invalid": lib.BMS_ST_DT_INVALID,
+    "ambient_estimated": lib.BMS_ST_AMBIENT_ESTIMATED,
+}
+
+
+def _f32(a: np.ndarray | Sequence[float], shape: tuple[int, ...] | None = None) -> np.ndarray:
+    arr = np.ascontiguousarray(a, dtype=np.float32)
+    if shape is not None and arr.shape != shape:
+        raise BmsError(f"expected an array of shape {shape}, got {arr.shape}")
+    return arr
+
+
+@dataclass
+class PackLayout:
+    """Series elements, where the surface thermistors sit, the current sensor's range."""
+
+    n_cells: int
+    temp_sensor_cells: tuple[int, ...]
+    # full scale of the pack current sensor (automotive shunt/Hall sensors: +-1000..2500 A,
+    # e.g. Isabellenhuette IVT-S +-2500 A); readings beyond it are not used
+    current_range_a: float = 2500.0
+
+
+def fill_config(cfg: object, cell: CellModel, layout: PackLayout) -> None:
+    """Write a CellModel and a pack layout into a bms_config_t."""
+    if not 1 <= layout.n_cells <= MAX_CELLS:
+        raise ConfigError(f"pack.n_cells must be in [1, {MAX_CELLS}], got {layout.n_cells}")
+    if len(layout.temp_sensor_cells) > MAX_TEMP_SENSORS:
+        raise ConfigError(f"at most {MAX_TEMP_SENSORS} temperature sensors")
+    pk = cfg.pack
+    pk.n_cells = layout.n_cells
+    pk.current_range_a = layout.current_range_a
+    pk.n_temp_sensors = len(layout.temp_sensor_cells)
+    for j, c in enumerate(layout.temp_sensor_cells):
+        if not 0 <= c < layout.n_cells:
+            raise ConfigError(f"temperature sensor {j} is at cell {c}, outside 0..{layout.n_cells - 1}")
+        pk.temp_sensor_cell[j] = c
+    cp = cfg.cell
+    ns, nt = len(cell.soc), len(cell.temp_c)
+    cp.n_soc = ns
+    cp.n_temp = nt
+    for j in range(ns):
+        cp.soc_bp[j] = cell.soc[j]
+        cp.docv_dt_v_per_k[j] = cell.docv_dt_v_per_k[j]
+    for k in range(nt):
+        cp.temp_bp_degc[k] = cell.temp_c[k]
+    for name, cname in (
+        ("ocv_v", "ocv_v"),
+        ("r0_ohm", "r0_ohm"),
+        ("r1_ohm", "r1_ohm"),
+        ("c1_f", "c1_f"),
+        ("r2_ohm", "r2_ohm"),
+        ("c2_f", "c2_f"),
+    ):
+        src = getattr(cell, name)
+        dst = getattr(cp, cname)
+        for k in range(nt):
+            row = dst[k]
+            for j in range(ns):
+                row[j] = src[k, j]
+    cp.capacity_ah = cell.capacity_ah
+    cp.coulombic_eff = cell.coulombic_eff
+    for k, v in asdict(cell.thermal).items():
+        setattr(cfg.thermal, k, v)
+    for k, v in asdict(cell.estimator).items():
+        setattr(cfg.est, k, v)
+
+
+class Firmware:
+    """One firmware instance (bms_t) in this process."""
+
+    def __init__(self, cell: CellModel, layout: PackLayout) -> None:
+        self.cell = cell
+        self.layout = layout
+        self.n_cells = layout.n_cells
+        self.n_sensors = len(layout.temp_sensor_cells)
+        self._cfg = ffi.new("bms_config_t *")
+        fill_config(self._cfg, cell, layout)
+        self._inst = ffi.new("bms_t *")
+        self._meas = ffi.new("bms_meas_t *")
+        self._out = ffi.new("bms_out_t *")
+        err = lib.bms_config_check(self._cfg)
+        if err != lib.BMS_CFG_OK:
+            raise ConfigError(f"firmware refused the configuration: {CFG_ERRORS.get(err, err)}")
+        rc = lib.bms_init(self._inst, self._cfg)
+        if rc != lib.BMS_OK:
+            raise BmsError(f"bms_init failed ({rc})")
+        n = self.n_cells
+        # zero-copy numpy views of the output struct
+        self.soc = np.frombuffer(ffi.buffer(self._out.soc), dtype=np.float32)[:n]
+        self.core_temp_degc = np.frombuffer(ffi.buffer(self._out.core_temp_degc), dtype=np.float32)[:n]
+        self.surf_temp_degc = np.frombuffer(ffi.buffer(self._out.surf_temp_degc), dtype=np.float32)[:n]
+        self.v_pred_v = np.frombuffer(ffi.buffer(self._out.v_pred_v), dtype=np.float32)[:n]
+        self._cell_v = np.frombuffer(ffi.buffer(self._meas.cell_v), dtype=np.float32)
+        self._temp = np.frombuffer(ffi.buffer(self._meas.temp_degc), dtype=np.float32)
+
+    @property
+    def out(self) -> object:
+        """The raw bms_out_t of the last step."""
+        return self._out
+
+    @property
+    def instance(self) -> object:
+        return self._inst
+
+    def reset(self) -> None:
+        lib.bms_reset(self._inst)
+
+    def step(
+        self,
+        dt_ms: int,
+        current_a: float,
+        cell_v: np.ndarray,
+        temp_degc: np.ndarray,
+        ambient_degc: float = float("nan"),
+    ) -> object:
+        """One firmware step; returns bms_out_t (views: self.soc, self.core_temp_degc, ...)."""
+        self._meas.pack_current_a = current_a
+        self._cell_v[: self.n_cells] = cell_v
+        self._temp[: self.n_sensors] = temp_degc
+        self._meas.ambient_degc = ambient_degc
+        rc = lib.bms_step(self._inst, self._meas, int(dt_ms), self._out)
+        if rc != lib.BMS_OK:
+            raise BmsError(f"bms_step failed ({rc})")
+        return self._out
+
+    def run_batch(
+        self,
+        dt_ms: np.ndarray,
+        current_a: np.ndarray,
+        cell_v: np.ndarray,
+        temp_degc: np.ndarray,
+        ambient_degc: np.ndarray | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Run n samples in one C call. cell_v is (n, n_cells), temp_degc (n, n_sensors)."""
+        n = len(current_a)
+        dt = np.ascontiguousarray(dt_ms, dtype=np.uint32)
+        if dt.shape != (n,):
+            raise BmsError(f"dt_ms must have {n} entries")
+        cur = _f32(current_a, (n,))
+        v = _f32(cell_v, (n, self.n_cells))
+        t = _f32(temp_degc, (n, self.n_sensors))
+        amb = None if ambient_degc is None else _f32(ambient_degc, (n,))
+        soc = np.empty((n, self.n_cells), dtype=np.float32)
+        core = np.empty((n, self.n_cells), dtype=np.float32)
+        vpred = np.empty((n, self.n_cells), dtype=np.float32)
+        status = np.empty(n, dtype=np.uint32)
+        rc = lib.bms_step_batch(
+            self._inst,
+            n,
+            ffi.from_buffer("uint32_t[]", dt),
+            ffi.from_buffer("float[]", cur),
+            ffi.from_buffer("float[]", v),
+            ffi.from_buffer("float[]", t),
+            ffi.NULL if amb is None else ffi.from_buffer("float[]", amb),
+            ffi.from_buffer("float[]", soc, require_writable=True),
+            ffi.from_buffer("float[]", core, require_writable=True),
+            ffi.from_buffer("float[]", vpred, require_writable=True),
+            ffi.from_buffer("uint32_t[]", status, require_writable=True),
+        )
+        if rc != lib.BMS_OK:
+            raise BmsError(f"bms_step_batch failed ({rc})")
+        return {"soc": soc, "core_temp_degc": core, "v_pred_v": vpred, "status": status}

@@ -1,0 +1,45 @@
+/*
+ * Per-cell extended Kalman filter for state of charge.
+ * States: soc, v_rc1_v, v_rc2_v. Measurement: terminal voltage.
+ * Joseph-form covariance update; covariance kept symmetric positive-definite.
+ */
+#ifndef BMS_SOC_EKF_H
+#define BMS_SOC_EKF_H
+
+#include <stdint.h>
+#include "bms/bms_config.h"
+
+typedef struct {
+    float soc;
+    float v_rc1_v;
+    float v_rc2_v;
+    /* covariance, upper triangle: p00 p01 p02 p11 p12 p22 */
+    float p[6];
+} soc_ekf_cell_t;
+
+/* Initialise from one sample: OCV inversion of the measured voltage
+ * corrected by R0*I; covariance from the estimator config. */
+void soc_ekf_init(soc_ekf_cell_t *c, const bms_cell_params_t *cp,
+                  const bms_estimator_params_t *ep, float cell_v, float current_a,
+                  float temp_degc);
+
+/* What one step learned besides the state (for heat and diagnostics). */
+typedef struct {
+    float v_pred_v;          /* a-priori predicted terminal voltage */
+    float ocv_v;             /* OCV at the a-priori SoC */
+    float docv_dt_v_per_k;   /* entropic coefficient there */
+    float innov_v;           /* measurement - prediction (0 without update) */
+} soc_ekf_step_out_t;
+
+/* One predict (+ update if voltage_valid) step. current_a is the current that
+ * flowed over the last dt_s; cell_v the voltage at the end of the step. */
+void soc_ekf_step(soc_ekf_cell_t *c, const bms_cell_params_t *cp,
+                  const bms_estimator_params_t *ep, float current_a, float dt_s,
+                  float cell_v, int32_t voltage_valid, float temp_degc,
+                  soc_ekf_step_out_t *out);
+
+/* Model terminal voltage for the current state at current_a. */
+float soc_ekf_terminal_v(const soc_ekf_cell_t *c, const bms_cell_params_t *cp,
+                         float current_a, float temp_degc);
+
+#endif /* BMS_SOC_EKF_H */

@@ -1,0 +1,106 @@
+#include "bms/cell_model.h"
+#include "bms/bms_math.h"
+
+/* Bilinear interpolation weights of one (soc, T) point, shared by all tables. */
+typedef struct {
+    uint32_t is;
+    uint32_t it;
+    float ws;
+    float wt;
+} interp_pt_t;
+
+static interp_pt_t locate(const bms_cell_params_t *cp, float soc, float temp_degc)
+{
+    interp_pt_t p;
+    bms_interp_locate(cp->soc_bp, cp->n_soc, soc, &p.is, &p.ws);
+    bms_interp_locate(cp->temp_bp_degc, cp->n_temp, temp_degc, &p.it, &p.wt);
+    return p;
+}
+
+static float bilerp(const float t[BMS_MAX_TEMP_PTS][BMS_MAX_SOC_PTS], const interp_pt_t *p,
+                    uint32_t n_soc, uint32_t n_temp)
+{
+    float lo = bms_lerp_at(t[p->it], p->is, p->ws, n_soc);
+    if (n_temp < 2u) {
+        return lo;
+    }
+    float hi = bms_lerp_at(t[p->it + 1u], p->is, p->ws, n_soc);
+    return lo + p->wt * (hi - lo);
+}
+
+float cell_model_table(const bms_cell_params_t *cp,
+                       const float table[BMS_MAX_TEMP_PTS][BMS_MAX_SOC_PTS],
+                       float soc, float temp_degc)
+{
+    interp_pt_t p = locate(cp, soc, temp_degc);
+    return bilerp(table, &p, cp->n_soc, cp->n_temp);
+}
+
+float cell_model_ocv(const bms_cell_params_t *cp, float soc, float temp_degc)
+{
+    return cell_model_table(cp, cp->ocv_v, soc, temp_degc);
+}
+
+void cell_model_eval(const bms_cell_params_t *cp, float soc, float temp_degc, cell_eval_t *out)
+{
+    interp_pt_t p = locate(cp, soc, temp_degc);
+    const uint32_t ns = cp->n_soc;
+    const uint32_t nt = cp->n_temp;
+    out->ocv_v = bilerp(cp->ocv_v, &p, ns, nt);
+    /* slope of the OCV segment at the interpolated temperature */
+    {
+        float ds = cp->soc_bp[p.is + 1u] - cp->soc_bp[p.is];
+        float lo = cp->ocv_v[p.it][p.is + 1u] - cp->ocv_v[p.it][p.is];
+        float d = lo;
+        if (nt >= 2u) {
+            float hi = cp->ocv_v[p.it + 1u][p.is + 1u] - cp->ocv_v[p.it + 1u][p.is];
+            d = lo + p.wt * (hi - lo);
+        }
+        out->docv_dsoc_v = d / ds;
+    }
+    out->docv_dt_v_per_k = bms_lerp_at(cp->docv_dt_v_per_k, p.is, p.ws, ns);
+    out->r0_ohm = bilerp(cp->r0_ohm, &p, ns, nt);
+    out->r1_ohm = bilerp(cp->r1_ohm, &p, ns, nt);
+    out->tau1_s = out->r1_ohm * bilerp(cp->c1_f, &p, ns, nt);
+    out->r2_ohm = bilerp(cp->r2_ohm, &p, ns, nt);
+    out->tau2_s = out->r2_ohm * bilerp(cp->c2_f, &p, ns, nt);
+}
+
+float cell_model_soc_from_ocv(const bms_cell_params_t *cp, float ocv_v, float temp_degc)
+{
+    const uint32_t ns = cp->n_soc;
+    uint32_t it;
+    float wt;
+    bms_interp_locate(cp->temp_bp_degc, cp->n_temp, temp_degc, &it, &wt);
+    const float *lo = cp->ocv_v[it];
+    const float *hi = (cp->n_temp >= 2u) ? cp->ocv_v[it + 1u] : cp->ocv_v[it];
+    float prev = lo[0] + wt * (hi[0] - lo[0]);
+    if (!(ocv_v > prev)) {
+        return cp->soc_bp[0];
+    }
+    for (uint32_t i = 1u; i < ns; i++) {
+        float cur = lo[i] + wt * (hi[i] - lo[i]);
+        if (ocv_v <= cur) {
+            float f = (ocv_v - prev) / (cur - prev);
+            return cp->soc_bp[i - 1u] + f * (cp->soc_bp[i] - cp->soc_bp[i - 1u]);
+        }
+        prev = cur;
+    }
+    return cp->soc_bp[ns - 1u];
+}
+
+cell_rc_disc_t cell_model_rc_disc(float r_ohm, float tau_s, float dt_s)
+{
+    cell_rc_disc_t d;
+    /* exact ZOH: v' = exp(-dt/tau) v + R (1 - exp(-dt/tau)) i */
+    float em1 = bms_expm1f(-dt_s / tau_s);
+    d.a = 1.0f + em1;
+    d.b_ohm = -r_ohm * em1;
+    return d;
+}
+
+float cell_model_dsoc(const bms_cell_params_t *cp, float current_a, float dt_s)
+{
+    float eff = (current_a < 0.0f) ? cp->coulombic_eff : 1.0f;
+    return -eff * current_a * dt_s / (3600.0f * cp->capacity_ah);
+}

@@ -1,0 +1,150 @@
+/* Validation of bms_config_t: the firmware refuses a configuration that
+ * breaks a rule, and says which (bms_cfg_err_t). */
+#include "bms/bms.h"
+#include "bms/bms_math.h"
+
+static int32_t strictly_increasing(const float *x, uint32_t n)
+{
+    for (uint32_t i = 0u; i < n; i++) {
+        if (bms_isfinitef(x[i]) == 0) {
+            return 0;
+        }
+        if ((i > 0u) && !(x[i] > x[i - 1u])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int32_t table_all(const float t[BMS_MAX_TEMP_PTS][BMS_MAX_SOC_PTS], uint32_t nt,
+                         uint32_t ns, float min_excl, int32_t allow_equal)
+{
+    for (uint32_t i = 0u; i < nt; i++) {
+        for (uint32_t j = 0u; j < ns; j++) {
+            float v = t[i][j];
+            if (bms_isfinitef(v) == 0) {
+                return 0;
+            }
+            if ((allow_equal != 0) ? (v < min_excl) : !(v > min_excl)) {
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+static int32_t sigma_ok(float s)
+{
+    return ((bms_isfinitef(s) != 0) && (s >= 0.0f)) ? 1 : 0;
+}
+
+static bms_cfg_err_t check_pack(const bms_pack_params_t *pk)
+{
+    if ((pk->n_cells < 1u) || (pk->n_cells > BMS_MAX_CELLS)) {
+        return BMS_CFG_E_N_CELLS;
+    }
+    if ((bms_isfinitef(pk->current_range_a) == 0) || !(pk->current_range_a > 0.0f)) {
+        return BMS_CFG_E_CURRENT_RANGE;
+    }
+    if (pk->n_temp_sensors > BMS_MAX_TEMP_SENSORS) {
+        return BMS_CFG_E_N_SENSORS;
+    }
+    for (uint32_t j = 0u; j < pk->n_temp_sensors; j++) {
+        if (pk->temp_sensor_cell[j] >= pk->n_cells) {
+            return BMS_CFG_E_SENSOR_CELL;
+        }
+        for (uint32_t k = 0u; k < j; k++) {
+            if (pk->temp_sensor_cell[k] == pk->temp_sensor_cell[j]) {
+                return BMS_CFG_E_SENSOR_CELL;
+            }
+        }
+    }
+    return BMS_CFG_OK;
+}
+
+static bms_cfg_err_t check_cell(const bms_cell_params_t *cp)
+{
+    const uint32_t ns = cp->n_soc;
+    const uint32_t nt = cp->n_temp;
+    if ((ns < 2u) || (ns > BMS_MAX_SOC_PTS) || (nt < 1u) || (nt > BMS_MAX_TEMP_PTS)) {
+        return BMS_CFG_E_TABLE_SHAPE;
+    }
+    if ((strictly_increasing(cp->soc_bp, ns) == 0) || (cp->soc_bp[0] < 0.0f)
+        || (cp->soc_bp[ns - 1u] > 1.0f)) {
+        return BMS_CFG_E_SOC_BP;
+    }
+    if (strictly_increasing(cp->temp_bp_degc, nt) == 0) {
+        return BMS_CFG_E_TEMP_BP;
+    }
+    for (uint32_t i = 0u; i < nt; i++) {
+        if (strictly_increasing(cp->ocv_v[i], ns) == 0) {
+            return BMS_CFG_E_OCV;
+        }
+    }
+    if ((table_all(cp->r0_ohm, nt, ns, 0.0f, 1) == 0) || (table_all(cp->r1_ohm, nt, ns, 0.0f, 0) == 0)
+        || (table_all(cp->r2_ohm, nt, ns, 0.0f, 0) == 0)) {
+        return BMS_CFG_E_RESISTANCE;
+    }
+    if ((table_all(cp->c1_f, nt, ns, 0.0f, 0) == 0) || (table_all(cp->c2_f, nt, ns, 0.0f, 0) == 0)) {
+        return BMS_CFG_E_CAPACITANCE;
+    }
+    for (uint32_t j = 0u; j < ns; j++) {
+        if (bms_isfinitef(cp->docv_dt_v_per_k[j]) == 0) {
+            return BMS_CFG_E_ENTROPIC;
+        }
+    }
+    if ((bms_isfinitef(cp->capacity_ah) == 0) || !(cp->capacity_ah > 0.0f)) {
+        return BMS_CFG_E_CAPACITY;
+    }
+    if (!(cp->coulombic_eff > 0.0f) || !(cp->coulombic_eff <= 1.0f)) {
+        return BMS_CFG_E_COULOMBIC;
+    }
+    return BMS_CFG_OK;
+}
+
+static bms_cfg_err_t check_thermal(const bms_thermal_params_t *tp)
+{
+    const float v[4] = {tp->c_core_j_per_k, tp->c_surf_j_per_k, tp->r_core_surf_k_per_w,
+                        tp->r_surf_amb_k_per_w};
+    for (uint32_t i = 0u; i < 4u; i++) {
+        if ((bms_isfinitef(v[i]) == 0) || !(v[i] > 0.0f)) {
+            return BMS_CFG_E_THERMAL;
+        }
+    }
+    return BMS_CFG_OK;
+}
+
+static bms_cfg_err_t check_estimator(const bms_estimator_params_t *ep)
+{
+    const float s[14] = {ep->soc_init_sigma, ep->v_rc_init_sigma_v, ep->current_noise_a,
+                         ep->current_gain_sigma, ep->soc_rw_per_sqrt_s, ep->v_rc_rw_v_per_sqrt_s,
+                         ep->voltage_noise_v, ep->model_err_v, ep->r0_rel_sigma,
+                         ep->rc_rel_sigma, ep->temp_init_sigma_degc, ep->heat_noise_w,
+                         ep->temp_noise_degc, ep->temp_spatial_sigma_degc};
+    for (uint32_t i = 0u; i < 14u; i++) {
+        if (sigma_ok(s[i]) == 0) {
+            return BMS_CFG_E_ESTIMATOR;
+        }
+    }
+    /* the measurement variances must not vanish (division by S) */
+    if (!((ep->voltage_noise_v + ep->model_err_v) > 0.0f) || !(ep->temp_noise_degc > 0.0f)
+        || !(ep->soc_init_sigma > 0.0f)) {
+        return BMS_CFG_E_ESTIMATOR;
+    }
+    return BMS_CFG_OK;
+}
+
+bms_cfg_err_t bms_config_check(const bms_config_t *cfg)
+{
+    bms_cfg_err_t e = check_pack(&cfg->pack);
+    if (e == BMS_CFG_OK) {
+        e = check_cell(&cfg->cell);
+    }
+    if (e == BMS_CFG_OK) {
+        e = check_thermal(&cfg->thermal);
+    }
+    if (e == BMS_CFG_OK) {
+        e = check_estimator(&cfg->est);
+    }
+    return e;
+}

@@ -1,0 +1,152 @@
+#include "bms/soc_ekf.h"
+#include "bms/bms_math.h"
+#include "bms/cell_model.h"
+
+/* Covariance floors keep P positive-definite in float32. */
+#define P_SOC_FLOOR 1.0e-10f
+#define P_V_FLOOR 1.0e-12f
+
+enum { P00 = 0, P01 = 1, P02 = 2, P11 = 3, P12 = 4, P22 = 5 };
+
+void soc_ekf_init(soc_ekf_cell_t *c, const bms_cell_params_t *cp,
+                  const bms_estimator_params_t *ep, float cell_v, float current_a,
+                  float temp_degc)
+{
+    /* Terminal voltage plus the ohmic drop approximates the OCV; RC states
+     * start at zero and their uncertainty goes into the covariance. */
+    float r0 = cell_model_table(cp, cp->r0_ohm, 0.5f, temp_degc);
+    float soc = cell_model_soc_from_ocv(cp, cell_v + r0 * current_a, temp_degc);
+    c->soc = bms_clampf(soc, 0.0f, 1.0f);
+    c->v_rc1_v = 0.0f;
+    c->v_rc2_v = 0.0f;
+    float sv = ep->v_rc_init_sigma_v;
+    c->p[P00] = ep->soc_init_sigma * ep->soc_init_sigma;
+    c->p[P01] = 0.0f;
+    c->p[P02] = 0.0f;
+    c->p[P11] = sv * sv;
+    c->p[P12] = 0.0f;
+    c->p[P22] = sv * sv;
+}
+
+float soc_ekf_terminal_v(const soc_ekf_cell_t *c, const bms_cell_params_t *cp,
+                         float current_a, float temp_degc)
+{
+    cell_eval_t e;
+    cell_model_eval(cp, c->soc, temp_degc, &e);
+    return e.ocv_v - c->v_rc1_v - c->v_rc2_v - e.r0_ohm * current_a;
+}
+
+/* Keep P symmetric positive-definite: floors on the diagonal and, if a
+ * leading minor is not positive, drop the correlations. */
+static void condition_cov(float *p)
+{
+    if (!(p[P00] > P_SOC_FLOOR)) {
+        p[P00] = P_SOC_FLOOR;
+    }
+    if (!(p[P11] > P_V_FLOOR)) {
+        p[P11] = P_V_FLOOR;
+    }
+    if (!(p[P22] > P_V_FLOOR)) {
+        p[P22] = P_V_FLOOR;
+    }
+    float m2 = p[P00] * p[P11] - p[P01] * p[P01];
+    float det = p[P00] * (p[P11] * p[P22] - p[P12] * p[P12])
+              - p[P01] * (p[P01] * p[P22] - p[P12] * p[P02])
+              + p[P02] * (p[P01] * p[P12] - p[P11] * p[P02]);
+    if (!(m2 > 0.0f) || !(det > 0.0f)) {
+        p[P01] = 0.0f;
+        p[P02] = 0.0f;
+        p[P12] = 0.0f;
+    }
+}
+
+void soc_ekf_step(soc_ekf_cell_t *c, const bms_cell_params_t *cp,
+                  const bms_estimator_params_t *ep, float current_a, float dt_s,
+                  float cell_v, int32_t voltage_valid, float temp_degc,
+                  soc_ekf_step_out_t *out)
+{
+    cell_eval_t e;
+    cell_model_eval(cp, c->soc, temp_degc, &e);
+    const float soc0 = c->soc;
+
+    /* ---- predict (exact ZOH for the RC branches) ---- */
+    cell_rc_disc_t d1 = cell_model_rc_disc(e.r1_ohm, e.tau1_s, dt_s);
+    cell_rc_disc_t d2 = cell_model_rc_disc(e.r2_ohm, e.tau2_s, dt_s);
+    c->soc = soc0 + cell_model_dsoc(cp, current_a, dt_s);
+    c->v_rc1_v = d1.a * c->v_rc1_v + d1.b_ohm * current_a;
+    c->v_rc2_v = d2.a * c->v_rc2_v + d2.b_ohm * current_a;
+
+    float *p = c->p;
+    const float abs_i = (current_a < 0.0f) ? -current_a : current_a;
+    const float sig_i = ep->current_noise_a + ep->current_gain_sigma * abs_i;
+    const float k_soc = dt_s / (3600.0f * cp->capacity_ah);
+    const float q_soc = sig_i * sig_i * k_soc * k_soc
+                      + ep->soc_rw_per_sqrt_s * ep->soc_rw_per_sqrt_s * dt_s;
+    /* RC states: a random walk plus the uncertainty of this step's response */
+    const float q_v = ep->v_rc_rw_v_per_sqrt_s * ep->v_rc_rw_v_per_sqrt_s * dt_s;
+    const float e1 = ep->rc_rel_sigma * d1.b_ohm * abs_i;
+    const float e2 = ep->rc_rel_sigma * d2.b_ohm * abs_i;
+    p[P00] = p[P00] + q_soc;
+    p[P01] = d1.a * p[P01];
+    p[P02] = d2.a * p[P02];
+    p[P11] = d1.a * d1.a * p[P11] + q_v + e1 * e1;
+    p[P12] = d1.a * d2.a * p[P12];
+    p[P22] = d2.a * d2.a * p[P22] + q_v + e2 * e2;
+
+    /* OCV at the predicted SoC: linear within the located segment */
+    const float h0 = e.docv_dsoc_v;
+    const float ocv = e.ocv_v + h0 * (c->soc - soc0);
+    const float v_pred = ocv - c->v_rc1_v - c->v_rc2_v - e.r0_ohm * current_a;
+    out->v_pred_v = v_pred;
+    out->ocv_v = ocv;
+    out->docv_dt_v_per_k = e.docv_dt_v_per_k;
+    out->innov_v = 0.0f;
+
+    if (voltage_valid != 0) {
+        /* ---- update: H = [h0, -1, -1] ---- */
+        const float sm = ep->model_err_v + ep->r0_rel_sigma * e.r0_ohm * abs_i;
+        const float r = ep->voltage_noise_v * ep->voltage_noise_v + sm * sm;
+        const float g0 = p[P00] * h0 - p[P01] - p[P02];
+        const float g1 = p[P01] * h0 - p[P11] - p[P12];
+        const float g2 = p[P02] * h0 - p[P12] - p[P22];
+        const float s = h0 * g0 - g1 - g2 + r;
+        const float k0 = g0 / s;
+        const float k1 = g1 / s;
+        const float k2 = g2 / s;
+        const float innov = cell_v - v_pred;
+        out->innov_v = innov;
+        c->soc += k0 * innov;
+        c->v_rc1_v += k1 * innov;
+        c->v_rc2_v += k2 * innov;
+
+        /* Joseph form: P = (I - K H) P (I - K H)' + K r K' */
+        const float a00 = 1.0f - k0 * h0;
+        const float a01 = k0;
+        const float a02 = k0;
+        const float a10 = -k1 * h0;
+        const float a11 = 1.0f + k1;
+        const float a12 = k1;
+        const float a20 = -k2 * h0;
+        const float a21 = k2;
+        const float a22 = 1.0f + k2;
+        /* M = A P (full 3x3, P symmetric) */
+        const float m00 = a00 * p[P00] + a01 * p[P01] + a02 * p[P02];
+        const float m01 = a00 * p[P01] + a01 * p[P11] + a02 * p[P12];
+        const float m02 = a00 * p[P02] + a01 * p[P12] + a02 * p[P22];
+        const float m10 = a10 * p[P00] + a11 * p[P01] + a12 * p[P02];
+        const float m11 = a10 * p[P01] + a11 * p[P11] + a12 * p[P12];
+        const float m12 = a10 * p[P02] + a11 * p[P12] + a12 * p[P22];
+        const float m20 = a20 * p[P00] + a21 * p[P01] + a22 * p[P02];
+        const float m21 = a20 * p[P01] + a21 * p[P11] + a22 * p[P12];
+        const float m22 = a20 * p[P02] + a21 * p[P12] + a22 * p[P22];
+        /* P' = M A' + r K K' (upper triangle only: symmetric by construction) */
+        p[P00] = m00 * a00 + m01 * a01 + m02 * a02 + r * k0 * k0;
+        p[P01] = m00 * a10 + m01 * a11 + m02 * a12 + r * k0 * k1;
+        p[P02] = m00 * a20 + m01 * a21 + m02 * a22 + r * k0 * k2;
+        p[P11] = m10 * a10 + m11 * a11 + m12 * a12 + r * k1 * k1;
+        p[P12] = m10 * a20 + m11 * a21 + m12 * a22 + r * k1 * k2;
+        p[P22] = m20 * a20 + m21 * a21 + m22 * a22 + r * k2 * k2;
+    }
+    condition_cov(p);
+    c->soc = bms_clampf(c->soc, 0.0f, 1.0f);
+}

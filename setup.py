@@ -1,0 +1,27 @@
+"""Build: the firmware core in native/ is compiled into bms._native by cffi."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="bms-bench",
+    version="0.2.0",
+    description="Battery-management firmware (C) with a simulated pack and a HIL test bench",
+    python_requires=">=3.11",
+    packages=find_packages(include=["bms", "bms.*", "hil", "hil.*"]),
+    package_data={"bms": ["data/chemistries/*.toml", "data/scenarios/*.toml"]},
+    setup_requires=["cffi>=1.16"],
+    cffi_modules=["bms/_native_build.py:ffibuilder"],
+    install_requires=[
+        "cffi>=1.16",
+        "numpy>=1.26",
+        "scipy>=1.11",
+        "matplotlib>=3.8",
+        "click>=8.1",
+        "rich>=13",
+        "tomli-w>=1.0",
+    ],
+    extras_require={
+        "test": ["pytest>=8", "hypothesis>=6.100", "ruff>=0.6"],
+    },
+    entry_points={"console_scripts": ["bms = bms.cli:main"]},
+)
