@@ -44,35 +44,11 @@ DEFAULT_ACTIVATION_J_PER_MOL = 25.0e3
 # Temperature rows placed around the measured one for the Arrhenius extrapolation.
 ARRHENIUS_ROW_OFFSETS_K = (-35.0, -20.0, -10.0, 0.0, 10.0, 25.0)
 
-# SoC breakpoints of the tables: dense where OCV bends (the ends).
-SOC_BREAKPOINTS = np.array(
-    [
-        0.0,
-        0.025,
-        0.05,
-        0.075,
-        0.1,
-        0.15,
-        0.2,
-        0.25,
-        0.3,
-        0.35,
-        0.4,
-        0.45,
-        0.5,
-        0.55,
-        0.6,
-        0.65,
-        0.7,
-        0.75,
-        0.8,
-        0.85,
-        0.9,
-        0.95,
-        0.975,
-        1.0,
-    ]
-)
+# SoC breakpoints of the tables: their number (the firmware's BMS_MAX_SOC_PTS) and
+# the share of them spread evenly; the rest follow the OCV curve's bends.
+N_SOC_BREAKPOINTS = 24
+UNIFORM_SHARE = 0.5
+MIN_BREAKPOINT_GAP = 0.004
 
 # A rest this long has relaxed enough that its last voltage is an OCV point.
 LONG_REST_S = 1200.0
@@ -409,7 +385,44 @@ def heat_capacity_guess(capacity_ah: float, v_nominal: float) -> float:
     return mass_kg * CELL_SPECIFIC_HEAT_J_PER_KG_K
 
 
-def fit_file(path: str | Path, grid: np.ndarray = SOC_BREAKPOINTS) -> FileFit:
+def choose_breakpoints(soc: np.ndarray, ocv: np.ndarray, n: int = N_SOC_BREAKPOINTS) -> np.ndarray:
+    """SoC breakpoints for a piecewise-linear OCV: knot density ~ sqrt(|OCV''|), the
+    asymptotically best placement for linear interpolation (de Boor, A Practical Guide
+    to Splines, ch. XII), blended with an even spread for the resistance tables."""
+    from scipy.signal import savgol_filter
+
+    d2 = np.abs(savgol_filter(ocv, window_length=41, polyorder=3, deriv=2, delta=float(soc[1] - soc[0])))
+    w = np.sqrt(d2)
+    w = w / max(float(np.mean(w)), 1e-12)
+    density = UNIFORM_SHARE + (1.0 - UNIFORM_SHARE) * w
+    cum = np.concatenate([[0.0], np.cumsum(0.5 * (density[1:] + density[:-1]) * np.diff(soc))])
+    knots = np.interp(np.linspace(0.0, cum[-1], n), cum, soc)
+    knots[0], knots[-1] = 0.0, 1.0
+    for k in range(1, n):  # keep a minimum gap (float32 tables, tiny segments)
+        knots[k] = max(knots[k], knots[k - 1] + MIN_BREAKPOINT_GAP)
+    return np.minimum(knots, 1.0 - (n - 1 - np.arange(n)) * MIN_BREAKPOINT_GAP)
+
+
+@dataclass
+class Protocol:
+    """What one characterisation log holds, before any table is chosen."""
+
+    path: str
+    temp_c: float
+    capacity_ah: float
+    offset_a: float
+    sweeps: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # soc_d, v_d, soc_c, v_c
+    anchors: list[tuple[float, float]]
+    windows: list[dict[str, np.ndarray]]
+    data: dict[str, np.ndarray]
+
+    def dense_ocv(self) -> tuple[np.ndarray, np.ndarray]:
+        dense = np.linspace(0.0, 1.0, 2001)
+        curve, _ = ocv_from_sweeps(*self.sweeps, self.anchors, dense)
+        return dense, curve
+
+
+def read_protocol(path: str | Path) -> Protocol:
     p = str(path)
     d = read_cell_log(path)
     t, cur, v, temp = d["time_s"], d["current_a"], d["voltage_v"], d["temperature_c"]
@@ -431,8 +444,6 @@ def fit_file(path: str | Path, grid: np.ndarray = SOC_BREAKPOINTS) -> FileFit:
     sl_d = slice(dsw.i0, dsw.i1 + 1)
     sl_c = slice(csw.i0, csw.i1 + 1)
     anchors = [(float(soc[s.i1]), float(v[s.i1])) for s in long_rests if s.i1 >= start]
-    ocv, cover = ocv_table(soc[sl_d], v[sl_d], soc[sl_c], v[sl_c], anchors, grid)
-
     # dynamic windows: from the end of one long rest to the end of the next, after the sweeps
     after = max(dsw.i1, csw.i1)
     rest_ends = [s.i1 for s in long_rests if s.i1 > after]
@@ -442,6 +453,16 @@ def fit_file(path: str | Path, grid: np.ndarray = SOC_BREAKPOINTS) -> FileFit:
         if np.max(np.abs(cur[sl])) < 0.05 * capacity:
             continue
         wins.append({"t": t[sl] - t[a], "i": cur[sl], "v": v[sl], "soc": soc[sl], "temp": temp[sl]})
+    if not wins:
+        raise LogFormatError(f"{p}: no pulse windows between long rests after the sweeps: nothing to fit R/C on")
+    return Protocol(p, temp_c, capacity, offset, (soc[sl_d], v[sl_d], soc[sl_c], v[sl_c]), anchors, wins,
+                    {"t": t, "current_a": cur, "voltage_v": v, "soc": soc, "temp_c": temp})
+
+
+def fit_file(proto: Protocol, grid: np.ndarray) -> FileFit:
+    """OCV table and R/C windows of one log on the given SoC breakpoints."""
+    ocv, cover = ocv_table(*proto.sweeps, proto.anchors, grid)
+    wins = proto.windows
     windows: list[WindowFit] = []
     if wins:
         tau1, tau2, rs, rms = fit_windows(wins, grid, ocv)
@@ -462,25 +483,8 @@ def fit_file(path: str | Path, grid: np.ndarray = SOC_BREAKPOINTS) -> FileFit:
                     float(e),
                 )
             )
-    if not windows:
-        raise LogFormatError(
-            f"{p}: no pulse windows between long rests after the sweeps: nothing to fit R/C on"
-        )
-
-    return FileFit(
-        p,
-        temp_c,
-        capacity,
-        offset,
-        grid.copy(),
-        ocv,
-        cover,
-        anchors,
-        windows,
-        None,
-        None,
-        {"t": t, "current_a": cur, "voltage_v": v, "soc": soc, "temp_c": temp},
-    )
+    return FileFit(proto.path, proto.temp_c, proto.capacity_ah, proto.offset_a, grid.copy(), ocv, cover,
+                   proto.anchors, windows, None, None, proto.data)
 
 
 def _params_on_grid(windows: list[WindowFit], grid: np.ndarray) -> dict[str, np.ndarray]:
@@ -535,12 +539,14 @@ def fit_cell(
         raise LogFormatError("no characterisation file given")
     if len(paths) > MAX_TEMP_PTS:
         raise LogFormatError(f"at most {MAX_TEMP_PTS} characterisation files (one per temperature)")
-    files = sorted((fit_file(p) for p in paths), key=lambda f: f.temp_c)
-    temps = [f.temp_c for f in files]
-    if len(files) > 1 and np.any(np.diff(temps) < 2.0):
+    protos = sorted((read_protocol(p) for p in paths), key=lambda f: f.temp_c)
+    temps = [f.temp_c for f in protos]
+    if len(protos) > 1 and np.any(np.diff(temps) < 2.0):
         raise LogFormatError(f"characterisation files must be at distinct temperatures, got {temps}")
-    grid = SOC_BREAKPOINTS
-    ref = min(files, key=lambda f: abs(f.temp_c - 25.0))
+    ref_proto = min(protos, key=lambda f: abs(f.temp_c - 25.0))
+    grid = choose_breakpoints(*ref_proto.dense_ocv())
+    files = [fit_file(pr, grid) for pr in protos]
+    ref = files[protos.index(ref_proto)]
     capacity = ref.capacity_ah
     lines = []
     rows: dict[str, list[np.ndarray]] = {
