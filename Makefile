@@ -14,7 +14,7 @@ CFLAGS_STRICT := -std=c11 -O2 -Wall -Wextra -Wconversion -Wshadow -Wdouble-promo
                  -Wfloat-conversion -Wpedantic -Wcast-qual -Wstrict-prototypes -Werror \
                  -ffp-contract=off -Inative/include
 
-.PHONY: all venv test demo bench lint lint-c lint-py core-lib clean
+.PHONY: all venv test demo bench lint lint-c lint-py core-lib clean mutation
 
 all: test
 
@@ -68,3 +68,7 @@ lint-c: build/core/libbmscore.a
 
 clean:
 	rm -rf build out *.egg-info bms/_native*.so bms/_native.c
+
+# Mutation check of the safety / current-limit C code (not part of `make test`: ~minutes)
+mutation: $(STAMP)
+	$(BIN)/python -m tests.mutation --jobs 2

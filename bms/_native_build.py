@@ -22,6 +22,11 @@ HEADERS = [
     "bms/cell_model.h",
     "bms/soc_ekf.h",
     "bms/thermal_observer.h",
+    "bms/faults.h",
+    "bms/plausibility.h",
+    "bms/safety.h",
+    "bms/contactor.h",
+    "bms/current_limit.h",
     "bms/bms.h",
 ]
 CORE_SOURCES = sorted(str(p.relative_to(ROOT)) for p in (NATIVE / "src").glob("*.c"))

@@ -10,7 +10,19 @@ import numpy as np
 from bms._native import ffi, lib
 from bms.cells import CellModel
 from bms.errors import BmsError, ConfigError
+from bms.protection import (
+    CONTACTOR_STATES,
+    FAULT_NAMES,
+    LIMITING_NAMES,
+    ChargeMaps,
+    ChargeParams,
+    Limit,
+    Protection,
+    Tier,
+    fill_protection,
+)
 
+NAN = float("nan")
 MAX_CELLS = int(lib.BMS_MAX_CELLS)
 MAX_TEMP_SENSORS = int(lib.BMS_MAX_TEMP_SENSORS)
 
@@ -31,6 +43,13 @@ CFG_ERRORS = {
     lib.BMS_CFG_E_ESTIMATOR: "estimator sigmas must be finite and >= 0 (noise floors > 0)",
     lib.BMS_CFG_E_ENTROPIC: "cell.docv_dt_v_per_k must be finite",
     lib.BMS_CFG_E_CURRENT_RANGE: "pack.current_range_a must be > 0",
+    lib.BMS_CFG_E_LIMIT_ORDER: "limit tiers misordered (maxima: warning < derate < trip; minima reversed)",
+    lib.BMS_CFG_E_LIMIT_VALUE: "limit thresholds must be finite and hysteresis >= 0",
+    lib.BMS_CFG_E_PLAUS: "plausibility parameters inconsistent",
+    lib.BMS_CFG_E_CONTACTOR: "contactor parameters out of range",
+    lib.BMS_CFG_E_MAP_SHAPE: "current-limit map breakpoints or size out of range",
+    lib.BMS_CFG_E_MAP_VALUE: "current-limit map values must be finite and >= 0",
+    lib.BMS_CFG_E_CHARGE: "charge parameters inconsistent",
 }
 
 STATUS_FLAGS = {
@@ -40,6 +59,7 @@ STATUS_FLAGS = {
     "temp_invalid": lib.BMS_ST_TEMP_INVALID,
     "dt_invalid": lib.BMS_ST_DT_INVALID,
     "ambient_estimated": lib.BMS_ST_AMBIENT_ESTIMATED,
+    "charging": lib.BMS_ST_CHARGING,
 }
 
 
@@ -52,17 +72,64 @@ def _f32(a: np.ndarray | Sequence[float], shape: tuple[int, ...] | None = None) 
 
 @dataclass
 class PackLayout:
-    """Series elements, where the surface thermistors sit, the current sensor's range."""
+    """Series elements, where the surface thermistors sit, the current sensor's range,
+    the pack hardware's current ratings."""
 
     n_cells: int
     temp_sensor_cells: tuple[int, ...]
     # full scale of the pack current sensor (automotive shunt/Hall sensors: +-1000..2500 A,
     # e.g. Isabellenhuette IVT-S +-2500 A); readings beyond it are not used
     current_range_a: float = 2500.0
+    # contactor / fuse / busbar ratings; None: 10C of the series element (above any map)
+    hw_charge_max_a: float | None = None
+    hw_discharge_max_a: float | None = None
 
 
-def fill_config(cfg: object, cell: CellModel, layout: PackLayout) -> None:
-    """Write a CellModel and a pack layout into a bms_config_t."""
+def generic_protection(cell: CellModel) -> Protection:
+    """Protection for a bare cell file (replay, tests): limits around the cell's voltage
+    window and the temperature windows of a typical Li-ion datasheet (LG INR21700-M50:
+    charge 0..45 C, discharge -20..60 C). Chemistry profiles replace it."""
+    vmin, vmax = cell.v_min, cell.v_max
+
+    def lim(w: float, d: float, t: float, h: float, deb: int = 1000) -> Limit:
+        return Limit(Tier(w, h, deb), Tier(d, h, deb), Tier(t, h, deb))
+
+    limits = {
+        "cell_v_max": lim(vmax + 0.01, vmax + 0.03, vmax + 0.06, 0.01),
+        "cell_v_min": lim(vmin + 0.10, vmin + 0.05, vmin - 0.05, 0.02),
+        "core_temp_max_charge": lim(45.0, 50.0, 60.0, 2.0),
+        "core_temp_max_discharge": lim(55.0, 60.0, 70.0, 2.0),
+        "surface_temp_max_charge": lim(45.0, 50.0, 58.0, 2.0),
+        "surface_temp_max_discharge": lim(55.0, 58.0, 65.0, 2.0),
+        "temp_min_charge": lim(10.0, 5.0, 0.0, 1.0),
+        "temp_min_discharge": lim(-10.0, -15.0, -20.0, 1.0),
+        "charge_c_rate_max": lim(3.0, 4.0, 5.0, 0.2, 500),
+        "discharge_c_rate_max": lim(5.0, 6.0, 8.0, 0.2, 500),
+        "cell_v_spread": lim(0.05, 0.10, 0.30, 0.01, 5000),
+    }
+    soc = np.array([0.0, 1.0])
+    temp = np.array([0.0, 45.0])
+    maps = ChargeMaps(soc, temp, np.ones((2, 2)), np.full((2, 2), 2.0), np.full((2, 2), 5.0))
+    charge = ChargeParams(
+        maps=maps,
+        cell_v_charge_max_v=vmax,
+        cell_v_discharge_min_v=vmin + 0.15,
+        ramp_c_per_s=0.5,
+        charge_detect_c=0.02,
+        target_soc=1.0,
+        resume_soc=0.98,
+        heater_on_below_c=5.0,
+        heater_off_above_c=10.0,
+        cooling_on_above_c=40.0,
+        cooling_off_below_c=35.0,
+    )
+    return Protection(limits=limits, charge=charge)
+
+
+def fill_config(
+    cfg: object, cell: CellModel, layout: PackLayout, protection: Protection | None = None
+) -> None:
+    """Write a CellModel, a pack layout and the protection into a bms_config_t."""
     if not 1 <= layout.n_cells <= MAX_CELLS:
         raise ConfigError(f"pack.n_cells must be in [1, {MAX_CELLS}], got {layout.n_cells}")
     if len(layout.temp_sensor_cells) > MAX_TEMP_SENSORS:
@@ -84,16 +151,9 @@ def fill_config(cfg: object, cell: CellModel, layout: PackLayout) -> None:
         cp.docv_dt_v_per_k[j] = cell.docv_dt_v_per_k[j]
     for k in range(nt):
         cp.temp_bp_degc[k] = cell.temp_c[k]
-    for name, cname in (
-        ("ocv_v", "ocv_v"),
-        ("r0_ohm", "r0_ohm"),
-        ("r1_ohm", "r1_ohm"),
-        ("c1_f", "c1_f"),
-        ("r2_ohm", "r2_ohm"),
-        ("c2_f", "c2_f"),
-    ):
+    for name in ("ocv_v", "r0_ohm", "r1_ohm", "c1_f", "r2_ohm", "c2_f"):
         src = getattr(cell, name)
-        dst = getattr(cp, cname)
+        dst = getattr(cp, name)
         for k in range(nt):
             row = dst[k]
             for j in range(ns):
@@ -104,18 +164,24 @@ def fill_config(cfg: object, cell: CellModel, layout: PackLayout) -> None:
         setattr(cfg.thermal, k, v)
     for k, v in asdict(cell.estimator).items():
         setattr(cfg.est, k, v)
+    prot = protection or generic_protection(cell)
+    hw_c = layout.hw_charge_max_a if layout.hw_charge_max_a is not None else 10.0 * cell.capacity_ah
+    hw_d = layout.hw_discharge_max_a if layout.hw_discharge_max_a is not None else 10.0 * cell.capacity_ah
+    fill_protection(cfg, prot, cell.capacity_ah, layout.n_cells, hw_c, hw_d)
 
 
 class Firmware:
     """One firmware instance (bms_t) in this process."""
 
-    def __init__(self, cell: CellModel, layout: PackLayout) -> None:
+    def __init__(self, cell: CellModel, layout: PackLayout, protection: Protection | None = None) -> None:
         self.cell = cell
         self.layout = layout
+        self.protection = protection or generic_protection(cell)
         self.n_cells = layout.n_cells
         self.n_sensors = len(layout.temp_sensor_cells)
         self._cfg = ffi.new("bms_config_t *")
-        fill_config(self._cfg, cell, layout)
+        fill_config(self._cfg, cell, layout, self.protection)
+        self._sample_time_ms = 0
         self._inst = ffi.new("bms_t *")
         self._meas = ffi.new("bms_meas_t *")
         self._out = ffi.new("bms_out_t *")
@@ -143,6 +209,11 @@ class Firmware:
     def instance(self) -> object:
         return self._inst
 
+    @property
+    def config(self) -> object:
+        """The bms_config_t the firmware was initialised with."""
+        return self._cfg
+
     def reset(self) -> None:
         lib.bms_reset(self._inst)
 
@@ -152,17 +223,52 @@ class Firmware:
         current_a: float,
         cell_v: np.ndarray,
         temp_degc: np.ndarray,
-        ambient_degc: float = float("nan"),
+        ambient_degc: float = NAN,
+        pack_v: float = NAN,
+        bus_v: float = NAN,
+        charger_max_a: float = NAN,
+        sample_time_ms: int | None = None,
     ) -> object:
-        """One firmware step; returns bms_out_t (views: self.soc, self.core_temp_degc, ...)."""
-        self._meas.pack_current_a = current_a
+        """One firmware step; returns bms_out_t (views: self.soc, self.core_temp_degc, ...).
+        Without sample_time_ms every call is a new sample."""
+        m = self._meas
+        m.pack_current_a = current_a
         self._cell_v[: self.n_cells] = cell_v
         self._temp[: self.n_sensors] = temp_degc
-        self._meas.ambient_degc = ambient_degc
-        rc = lib.bms_step(self._inst, self._meas, int(dt_ms), self._out)
+        m.ambient_degc = ambient_degc
+        m.pack_v = pack_v
+        m.bus_v = bus_v
+        m.charger_max_a = charger_max_a
+        if sample_time_ms is None:
+            self._sample_time_ms = (self._sample_time_ms + max(int(dt_ms), 1)) & 0xFFFFFFFF
+        else:
+            self._sample_time_ms = int(sample_time_ms) & 0xFFFFFFFF
+        m.sample_time_ms = self._sample_time_ms
+        rc = lib.bms_step(self._inst, m, int(dt_ms), self._out)
         if rc != lib.BMS_OK:
             raise BmsError(f"bms_step failed ({rc})")
         return self._out
+
+    def command(self, cmd: str) -> int:
+        """'close', 'open' or 'reset' (fault reset). Returns 0 (accepted), -1 (illegal in
+        this state) or -2 (refused: a fault is latched)."""
+        codes = {"close": lib.BMS_CMD_CLOSE, "open": lib.BMS_CMD_OPEN, "reset": lib.BMS_CMD_FAULT_RESET}
+        if cmd not in codes:
+            raise BmsError(f"unknown command '{cmd}'; use close, open or reset")
+        return int(lib.bms_command(self._inst, codes[cmd]))
+
+    @property
+    def faults(self) -> list[str]:
+        mask = int(self._out.faults)
+        return [n for i, n in enumerate(FAULT_NAMES) if mask >> i & 1]
+
+    @property
+    def contactor_state(self) -> str:
+        return CONTACTOR_STATES[int(self._out.contactor_state)]
+
+    @property
+    def ccl_limit(self) -> str:
+        return LIMITING_NAMES[int(self._out.ccl_limit)]
 
     def run_batch(
         self,

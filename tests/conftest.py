@@ -1,12 +1,33 @@
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
 import os
+import sys
 from pathlib import Path
 
-import pytest
+# `make mutation` runs the tests against a mutated build of the firmware: load that
+# extension as bms._native before anything imports the real one.
+_override = os.environ.get("BMS_NATIVE_OVERRIDE")
+if _override:
+    _loader = importlib.machinery.ExtensionFileLoader("bms._native", _override)
+    _spec = importlib.util.spec_from_loader("bms._native", _loader)
+    assert _spec is not None
+    _mod = importlib.util.module_from_spec(_spec)
+    _loader.exec_module(_mod)
+    sys.modules["bms._native"] = _mod
 
-from bms.bench import shipped_cell
-from bms.cells import CellModel
+import pytest  # noqa: E402
+from hypothesis import settings  # noqa: E402
+
+# Derandomised by default so CI is repeatable; HYPOTHESIS_PROFILE selects another.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+settings.register_profile("mutation", derandomize=True, deadline=None)
+settings.register_profile("nightly", max_examples=2000, deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+from bms.bench import shipped_cell  # noqa: E402
+from bms.cells import CellModel  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 REFERENCE = Path(os.environ.get("BMS_REFERENCE_DATA", REPO / "tests" / "data" / "reference" / "chen2020-25c"))

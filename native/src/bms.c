@@ -1,26 +1,10 @@
-/* One firmware step: measurements -> validity -> estimators -> outputs. */
+/* One firmware step: measurements -> plausibility -> estimators -> safety ->
+ * contactors -> current limits -> outputs. */
 #include "bms/bms.h"
 #include "bms/bms_math.h"
 #include "bms/cell_model.h"
 
 #include <math.h> /* NAN only: no libm calls */
-
-/* Physical plausibility window for the estimators' inputs. Readings outside
- * are not used (the safety monitor judges them separately). */
-#define EST_CELL_V_MIN 0.5f
-#define EST_CELL_V_MAX 6.0f
-#define EST_TEMP_MIN_DEGC (-60.0f)
-#define EST_TEMP_MAX_DEGC 150.0f
-
-static int32_t voltage_ok(float v)
-{
-    return ((bms_isfinitef(v) != 0) && (v >= EST_CELL_V_MIN) && (v <= EST_CELL_V_MAX)) ? 1 : 0;
-}
-
-static int32_t temp_ok(float t)
-{
-    return ((bms_isfinitef(t) != 0) && (t >= EST_TEMP_MIN_DEGC) && (t <= EST_TEMP_MAX_DEGC)) ? 1 : 0;
-}
 
 int32_t bms_init(bms_t *inst, const bms_config_t *cfg)
 {
@@ -57,34 +41,46 @@ void bms_reset(bms_t *inst)
         inst->thermal[i].p[1] = 0.0f;
         inst->thermal[i].p[2] = 0.0f;
     }
+    plaus_reset(&inst->plaus);
+    safety_reset(&inst->safety);
+    contactor_reset(&inst->contactor);
+    limit_reset(&inst->limit);
+}
+
+static int32_t cell_ok(const bms_t *inst, uint32_t i)
+{
+    return (inst->plaus_res.cell_flags[i] == 0u) ? 1 : 0;
+}
+
+static int32_t sensor_ok(const bms_t *inst, int32_t j)
+{
+    return ((j >= 0) && (inst->plaus_res.temp_flags[j] == 0u)) ? 1 : 0;
 }
 
 /* Temperature reading for cell i from its own or its neighbours' sensors;
- * returns 0 if none of them is valid. */
-static int32_t sensed_temp(const bms_t *inst, const bms_meas_t *meas, uint32_t i, float *t)
+ * *own says which. Returns 0 if none of them is usable. */
+static int32_t sensed_temp(const bms_t *inst, const bms_meas_t *meas, uint32_t i, float *t, int32_t *own)
 {
     const thermal_model_t *m = &inst->thermal_model;
-    if ((m->own_sensor[i] >= 0) && (temp_ok(meas->temp_degc[m->own_sensor[i]]) != 0)) {
+    *own = 0;
+    if (sensor_ok(inst, m->own_sensor[i]) != 0) {
         *t = meas->temp_degc[m->own_sensor[i]];
+        *own = 1;
         return 1;
     }
-    if (m->nb_lo[i] < 0) {
-        return 0;
-    }
-    const float tlo = meas->temp_degc[m->nb_lo[i]];
-    const float thi = meas->temp_degc[m->nb_hi[i]];
-    const int32_t ok_lo = temp_ok(tlo);
-    const int32_t ok_hi = temp_ok(thi);
+    const int32_t ok_lo = sensor_ok(inst, m->nb_lo[i]);
+    const int32_t ok_hi = sensor_ok(inst, m->nb_hi[i]);
     if ((ok_lo != 0) && (ok_hi != 0)) {
-        *t = tlo + m->nb_w_hi[i] * (thi - tlo);
+        const float tlo = meas->temp_degc[m->nb_lo[i]];
+        *t = tlo + m->nb_w_hi[i] * (meas->temp_degc[m->nb_hi[i]] - tlo);
         return 1;
     }
     if (ok_lo != 0) {
-        *t = tlo;
+        *t = meas->temp_degc[m->nb_lo[i]];
         return 1;
     }
     if (ok_hi != 0) {
-        *t = thi;
+        *t = meas->temp_degc[m->nb_hi[i]];
         return 1;
     }
     return 0;
@@ -95,32 +91,30 @@ static int32_t seed_estimators(bms_t *inst, const bms_meas_t *meas)
 {
     const bms_config_t *cfg = &inst->cfg;
     const uint32_t nc = cfg->pack.n_cells;
-    const float cur_abs = (meas->pack_current_a < 0.0f) ? -meas->pack_current_a : meas->pack_current_a;
-    if ((bms_isfinitef(meas->pack_current_a) == 0) || (cur_abs > cfg->pack.current_range_a)) {
+    if (inst->plaus_res.current_valid == 0u) {
         return 0;
     }
-    /* temperatures: sensors, else measured ambient */
     float t_sum = 0.0f;
     uint32_t t_n = 0u;
     for (uint32_t j = 0u; j < cfg->pack.n_temp_sensors; j++) {
-        if (temp_ok(meas->temp_degc[j]) != 0) {
+        if (sensor_ok(inst, (int32_t)j) != 0) {
             t_sum += meas->temp_degc[j];
             t_n++;
         }
     }
     float t_fallback;
-    if (temp_ok(meas->ambient_degc) != 0) {
+    if ((bms_isfinitef(meas->ambient_degc) != 0) && (meas->ambient_degc > cfg->plaus.temp_min_degc)
+        && (meas->ambient_degc < cfg->plaus.temp_max_degc)) {
         t_fallback = meas->ambient_degc;
     } else if (t_n > 0u) {
         t_fallback = t_sum / (float)t_n;
     } else {
         return 0;
     }
-    /* voltages: a cell without a valid reading starts at the pack mean */
     float v_sum = 0.0f;
     uint32_t v_n = 0u;
     for (uint32_t i = 0u; i < nc; i++) {
-        if (voltage_ok(meas->cell_v[i]) != 0) {
+        if (cell_ok(inst, i) != 0) {
             v_sum += meas->cell_v[i];
             v_n++;
         }
@@ -132,9 +126,10 @@ static int32_t seed_estimators(bms_t *inst, const bms_meas_t *meas)
     inst->ambient_degc = t_fallback;
     for (uint32_t i = 0u; i < nc; i++) {
         float t = t_fallback;
-        (void)sensed_temp(inst, meas, i, &t);
+        int32_t own;
+        (void)sensed_temp(inst, meas, i, &t, &own);
         thermal_cell_init(&inst->thermal[i], t, &cfg->est);
-        const float v = (voltage_ok(meas->cell_v[i]) != 0) ? meas->cell_v[i] : v_mean;
+        const float v = (cell_ok(inst, i) != 0) ? meas->cell_v[i] : v_mean;
         soc_ekf_init(&inst->ekf[i], &cfg->cell, &cfg->est, v, meas->pack_current_a, t);
     }
     return 1;
@@ -146,22 +141,50 @@ static int32_t seed_estimators(bms_t *inst, const bms_meas_t *meas)
 static void thermal_correct(bms_t *inst, const bms_meas_t *meas)
 {
     const bms_config_t *cfg = &inst->cfg;
-    const thermal_model_t *m = &inst->thermal_model;
     const uint32_t nc = cfg->pack.n_cells;
     const float r = cfg->est.temp_noise_degc * cfg->est.temp_noise_degc;
     const float r_nb = r + cfg->est.temp_spatial_sigma_degc * cfg->est.temp_spatial_sigma_degc;
     for (uint32_t i = 0u; i < nc; i++) {
         float t = 0.0f;
-        if (sensed_temp(inst, meas, i, &t) != 0) {
-            const int16_t own = m->own_sensor[i];
-            const int32_t own_ok = ((own >= 0) && (temp_ok(meas->temp_degc[own]) != 0)) ? 1 : 0;
-            thermal_cell_update(&inst->thermal[i], t - inst->thermal[i].t_surf_degc,
-                                (own_ok != 0) ? r : r_nb);
+        int32_t own;
+        if (sensed_temp(inst, meas, i, &t, &own) != 0) {
+            thermal_cell_update(&inst->thermal[i], t - inst->thermal[i].t_surf_degc, (own != 0) ? r : r_nb);
         }
     }
 }
 
-static void fill_outputs(const bms_t *inst, bms_out_t *out, uint32_t status)
+/* Run the estimators over all cells and fold each cell's limit terms. */
+static void run_estimators(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms, bms_out_t *out,
+                           limit_acc_t *acc)
+{
+    const bms_config_t *cfg = &inst->cfg;
+    const uint32_t nc = cfg->pack.n_cells;
+    const float dt_s = (float)dt_ms * 0.001f;
+    const float i_a = meas->pack_current_a;
+    thermal_disc_update(&inst->thermal_disc, &inst->thermal_model, dt_ms);
+    for (uint32_t i = 0u; i < nc; i++) {
+        const float v = meas->cell_v[i];
+        const int32_t v_ok = cell_ok(inst, i);
+        thermal_cell_t *th = &inst->thermal[i];
+        soc_ekf_step_out_t so;
+        soc_ekf_step(&inst->ekf[i], &cfg->cell, &cfg->est, i_a, dt_s, v, v_ok, th->t_core_degc, &so);
+        out->v_pred_v[i] = so.v_pred_v;
+        const float heat = thermal_heat_w(i_a, so.ocv_v, (v_ok != 0) ? v : so.v_pred_v, so.docv_dt_v_per_k,
+                                          th->t_core_degc);
+        thermal_cell_predict(th, &inst->thermal_disc, &cfg->thermal, &cfg->est, heat, inst->ambient_degc,
+                             dt_s);
+        limit_cell_t lc;
+        lc.soc = inst->ekf[i].soc;
+        lc.core_temp_degc = th->t_core_degc;
+        lc.ocv_v = so.ocv_v;
+        lc.v_rc_v = so.v_rc_next_v;
+        lc.r_step_ohm = so.r_step_ohm;
+        limit_acc_cell(acc, cfg, &lc);
+    }
+    thermal_correct(inst, meas);
+}
+
+static void fill_estimates(const bms_t *inst, bms_out_t *out)
 {
     const uint32_t nc = inst->cfg.pack.n_cells;
     float smin = 1.0f;
@@ -192,8 +215,133 @@ static void fill_outputs(const bms_t *inst, bms_out_t *out, uint32_t status)
     out->soc_pack = (den > 1.0e-6f) ? bms_clampf(smin / den, 0.0f, 1.0f) : out->soc_mean;
     out->core_temp_max_degc = tmax;
     out->core_temp_max_cell = tmax_i;
-    out->time_ms = inst->time_ms;
-    out->status = status;
+}
+
+/* The monitored values of this step. */
+static void monitored_values(const bms_t *inst, const bms_meas_t *meas, bms_out_t *out, int32_t charging,
+                             safety_value_t *sv)
+{
+    const bms_config_t *cfg = &inst->cfg;
+    float vmax = -1.0e30f;
+    float vmin = 1.0e30f;
+    uint32_t imax = 0u;
+    uint32_t imin = 0u;
+    uint32_t nv = 0u;
+    for (uint32_t i = 0u; i < cfg->pack.n_cells; i++) {
+        if (cell_ok(inst, i) != 0) {
+            const float v = meas->cell_v[i];
+            if (v > vmax) {
+                vmax = v;
+                imax = i;
+            }
+            if (v < vmin) {
+                vmin = v;
+                imin = i;
+            }
+            nv++;
+        }
+    }
+    float tmax = -1.0e30f;
+    float tmin = 1.0e30f;
+    uint32_t jmax = 0u;
+    uint32_t jmin = 0u;
+    uint32_t nt = 0u;
+    for (uint32_t j = 0u; j < cfg->pack.n_temp_sensors; j++) {
+        if (sensor_ok(inst, (int32_t)j) != 0) {
+            const float t = meas->temp_degc[j];
+            if (t > tmax) {
+                tmax = t;
+                jmax = j;
+            }
+            if (t < tmin) {
+                tmin = t;
+                jmin = j;
+            }
+            nt++;
+        }
+    }
+    const uint8_t have_v = (uint8_t)((nv > 0u) ? 1u : 0u);
+    const uint8_t have_t = (uint8_t)((nt > 0u) ? 1u : 0u);
+    const uint8_t have_i = inst->plaus_res.current_valid;
+    const uint8_t est = (uint8_t)inst->initialised;
+    const uint8_t chg = (uint8_t)((charging != 0) ? 1u : 0u);
+    const uint8_t dis = (uint8_t)((charging != 0) ? 0u : 1u);
+    const uint16_t cmax = (uint16_t)out->core_temp_max_cell;
+    const uint16_t smax = (uint16_t)((have_t != 0u) ? cfg->pack.temp_sensor_cell[jmax] : 0u);
+    const uint16_t smin = (uint16_t)((have_t != 0u) ? cfg->pack.temp_sensor_cell[jmin] : 0u);
+    const float i_a = meas->pack_current_a;
+
+    sv[BMS_Q_CELL_V_MAX] = (safety_value_t){vmax, (uint16_t)imax, have_v};
+    sv[BMS_Q_CELL_V_MIN] = (safety_value_t){vmin, (uint16_t)imin, have_v};
+    sv[BMS_Q_CORE_T_MAX_CHG] = (safety_value_t){out->core_temp_max_degc, cmax, (uint8_t)(est & chg)};
+    sv[BMS_Q_CORE_T_MAX_DIS] = (safety_value_t){out->core_temp_max_degc, cmax, (uint8_t)(est & dis)};
+    sv[BMS_Q_SURF_T_MAX_CHG] = (safety_value_t){tmax, smax, (uint8_t)(have_t & chg)};
+    sv[BMS_Q_SURF_T_MAX_DIS] = (safety_value_t){tmax, smax, (uint8_t)(have_t & dis)};
+    sv[BMS_Q_T_MIN_CHG] = (safety_value_t){tmin, smin, (uint8_t)(have_t & chg)};
+    sv[BMS_Q_T_MIN_DIS] = (safety_value_t){tmin, smin, (uint8_t)(have_t & dis)};
+    sv[BMS_Q_I_CHG_MAX] = (safety_value_t){-i_a, 0u, have_i};
+    sv[BMS_Q_I_DIS_MAX] = (safety_value_t){i_a, 0u, have_i};
+    sv[BMS_Q_CELL_V_SPREAD] = (safety_value_t){vmax - vmin, (uint16_t)imin, have_v};
+
+    out->cell_v_max = (have_v != 0u) ? vmax : NAN;
+    out->cell_v_min = (have_v != 0u) ? vmin : NAN;
+    out->cell_v_max_cell = imax;
+    out->cell_v_min_cell = imin;
+    out->temp_max_degc = (have_t != 0u) ? tmax : out->core_temp_max_degc;
+    out->temp_min_degc = (have_t != 0u) ? tmin : out->core_temp_max_degc;
+}
+
+static void feed_sensor_faults(bms_t *inst, uint32_t dt_ms)
+{
+    const bms_plaus_params_t *p = &inst->cfg.plaus;
+    const plaus_result_t *r = &inst->plaus_res;
+    safety_state_t *s = &inst->safety;
+    const uint32_t now = inst->time_ms;
+    const struct {
+        uint32_t id;
+        const plaus_cond_t *c;
+        uint32_t debounce_ms;
+    } map[9] = {
+        {BMS_F_VOLT_SENSOR, &r->volt_sensor, p->sensor_debounce_ms},
+        {BMS_F_TEMP_SENSOR, &r->temp_sensor, p->sensor_debounce_ms},
+        {BMS_F_CURRENT_SENSOR, &r->current_sensor, p->sensor_debounce_ms},
+        {BMS_F_VOLT_STUCK, &r->volt_stuck, p->stuck_debounce_ms},
+        {BMS_F_OPEN_WIRE, &r->open_wire, p->open_wire_debounce_ms},
+        {BMS_F_NTC_OPEN, &r->ntc_open, p->ntc_debounce_ms},
+        {BMS_F_NTC_SHORT, &r->ntc_short, p->ntc_debounce_ms},
+        {BMS_F_CURRENT_OFFSET, &r->current_offset, p->offset_debounce_ms},
+        {BMS_F_STALE, &r->stale, p->stale_timeout_ms},
+    };
+    for (uint32_t k = 0u; k < 9u; k++) {
+        safety_condition(s, map[k].id, (int32_t)map[k].c->present, map[k].c->index, map[k].c->value, dt_ms,
+                         map[k].debounce_ms, now);
+    }
+}
+
+/* Derate factors of the quantities that shape one direction's limit. */
+static float derate_min(const bms_t *inst, const safety_value_t *sv, const uint32_t *qs, uint32_t n,
+                        uint32_t *src)
+{
+    float f = 1.0f;
+    *src = (uint32_t)BMS_LIM_DERATE;
+    for (uint32_t k = 0u; k < n; k++) {
+        const uint32_t q = qs[k];
+        if (sv[q].valid != 0u) {
+            const float fq = safety_derate_factor(&inst->cfg.limits.q[q], q, sv[q].value);
+            if (fq < f) {
+                f = fq;
+                if ((q == (uint32_t)BMS_Q_T_MIN_CHG) || (q == (uint32_t)BMS_Q_T_MIN_DIS)) {
+                    *src = (uint32_t)BMS_LIM_COLD;
+                } else if ((q == (uint32_t)BMS_Q_CELL_V_MAX) || (q == (uint32_t)BMS_Q_CELL_V_MIN)
+                           || (q == (uint32_t)BMS_Q_CELL_V_SPREAD)) {
+                    *src = (uint32_t)BMS_LIM_DERATE;
+                } else {
+                    *src = (uint32_t)BMS_LIM_TEMPERATURE;
+                }
+            }
+        }
+    }
+    return f;
 }
 
 int32_t bms_step(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms, bms_out_t *out)
@@ -205,69 +353,158 @@ int32_t bms_step(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms, bms_out_t 
         return BMS_E_NOT_INIT;
     }
     const bms_config_t *cfg = &inst->cfg;
-    const uint32_t nc = cfg->pack.n_cells;
     uint32_t status = 0u;
     const int32_t dt_ok = ((dt_ms > 0u) && (dt_ms <= BMS_MAX_DT_MS)) ? 1 : 0;
-    const float cur_abs = (meas->pack_current_a < 0.0f) ? -meas->pack_current_a : meas->pack_current_a;
-    const int32_t cur_ok = ((bms_isfinitef(meas->pack_current_a) != 0)
-                            && (cur_abs <= cfg->pack.current_range_a)) ? 1 : 0;
     if (dt_ok != 0) {
         inst->time_ms += dt_ms;
     } else {
         status |= BMS_ST_DT_INVALID;
     }
+    const uint32_t dt_safe = (dt_ok != 0) ? dt_ms : 0u;
+
+    /* ---- plausibility ---- */
+    plaus_input_t pin;
+    pin.pack_current_a = meas->pack_current_a;
+    pin.pack_v = meas->pack_v;
+    pin.sample_time_ms = meas->sample_time_ms;
+    pin.dt_ms = dt_safe;
+    pin.contactors_open = (inst->contactor.state == CONTACTOR_OPEN) ? 1u : 0u;
+    plaus_check(&inst->plaus, cfg, &pin, meas->cell_v, meas->temp_degc, &inst->plaus_res);
+    const plaus_result_t *pr = &inst->plaus_res;
+    const int32_t cur_ok = (int32_t)pr->current_valid;
     if (cur_ok == 0) {
         status |= BMS_ST_CURRENT_INVALID;
     }
+    for (uint32_t i = 0u; i < cfg->pack.n_cells; i++) {
+        if (pr->cell_flags[i] != 0u) {
+            status |= BMS_ST_VOLTAGE_INVALID;
+        }
+    }
     for (uint32_t j = 0u; j < cfg->pack.n_temp_sensors; j++) {
-        if (temp_ok(meas->temp_degc[j]) == 0) {
+        if (pr->temp_flags[j] != 0u) {
             status |= BMS_ST_TEMP_INVALID;
         }
     }
-    if (temp_ok(meas->ambient_degc) != 0) {
+    if ((bms_isfinitef(meas->ambient_degc) != 0) && (meas->ambient_degc > cfg->plaus.temp_min_degc)
+        && (meas->ambient_degc < cfg->plaus.temp_max_degc)) {
         inst->ambient_degc = meas->ambient_degc;
     } else {
         status |= BMS_ST_AMBIENT_ESTIMATED;
     }
 
+    /* ---- estimators (and each cell's limit terms) ---- */
+    limit_acc_t acc;
+    limit_acc_init(&acc);
+    uint32_t have_data = 0u;
     if (inst->initialised == 0u) {
         if (seed_estimators(inst, meas) != 0) {
             inst->initialised = 1u;
-            for (uint32_t i = 0u; i < nc; i++) {
-                out->v_pred_v[i] = soc_ekf_terminal_v(&inst->ekf[i], &cfg->cell,
-                                                      meas->pack_current_a,
+            for (uint32_t i = 0u; i < cfg->pack.n_cells; i++) {
+                out->v_pred_v[i] = soc_ekf_terminal_v(&inst->ekf[i], &cfg->cell, meas->pack_current_a,
                                                       inst->thermal[i].t_core_degc);
             }
         }
     } else if ((dt_ok != 0) && (cur_ok != 0)) {
-        const float dt_s = (float)dt_ms * 0.001f;
-        const float i_a = meas->pack_current_a;
-        thermal_disc_update(&inst->thermal_disc, &inst->thermal_model, dt_ms);
-        for (uint32_t i = 0u; i < nc; i++) {
-            const float v = meas->cell_v[i];
-            const int32_t v_ok = voltage_ok(v);
-            if (v_ok == 0) {
-                status |= BMS_ST_VOLTAGE_INVALID;
-            }
-            thermal_cell_t *th = &inst->thermal[i];
-            soc_ekf_step_out_t so;
-            soc_ekf_step(&inst->ekf[i], &cfg->cell, &cfg->est, i_a, dt_s, v, v_ok,
-                         th->t_core_degc, &so);
-            out->v_pred_v[i] = so.v_pred_v;
-            const float heat = thermal_heat_w(i_a, so.ocv_v, (v_ok != 0) ? v : so.v_pred_v,
-                                              so.docv_dt_v_per_k, th->t_core_degc);
-            thermal_cell_predict(th, &inst->thermal_disc, &cfg->thermal, &cfg->est, heat,
-                                 inst->ambient_degc, dt_s);
-        }
-        thermal_correct(inst, meas);
+        run_estimators(inst, meas, dt_ms, out, &acc);
+        have_data = 1u;
     } else {
         /* time not advancing or current unknown: hold the state */
     }
     if (inst->initialised != 0u) {
         status |= BMS_ST_INITIALISED;
     }
-    fill_outputs(inst, out, status);
+    fill_estimates(inst, out);
+
+    /* ---- safety ---- */
+    const int32_t charging = ((cur_ok != 0) && (meas->pack_current_a < -cfg->charge.charge_detect_a)) ? 1 : 0;
+    if (charging != 0) {
+        status |= BMS_ST_CHARGING;
+    }
+    safety_value_t sv[BMS_N_QUANTITIES];
+    monitored_values(inst, meas, out, charging, sv);
+    safety_evaluate(&inst->safety, &cfg->limits, sv, dt_safe, inst->time_ms);
+    feed_sensor_faults(inst, dt_safe);
+    const uint32_t latched = inst->safety.latched;
+
+    /* ---- contactors ---- */
+    contactor_step(&inst->contactor, &cfg->contactor, dt_safe, meas->pack_v, meas->bus_v,
+                   (cur_ok != 0) ? meas->pack_current_a : 0.0f, latched);
+    /* a precharge that timed out in this very step is a fault now */
+    safety_condition(&inst->safety, BMS_F_PRECHARGE, (int32_t)inst->contactor.precharge_failed, 0u,
+                     (bms_isfinitef(meas->bus_v) != 0) ? meas->bus_v : 0.0f, dt_safe, 0u, inst->time_ms);
+    const uint32_t latched_now = inst->safety.latched;
+
+    /* ---- current limits ---- */
+    static const uint32_t q_chg[5] = {BMS_Q_CELL_V_MAX, BMS_Q_CORE_T_MAX_CHG, BMS_Q_SURF_T_MAX_CHG,
+                                      BMS_Q_T_MIN_CHG, BMS_Q_CELL_V_SPREAD};
+    static const uint32_t q_dis[5] = {BMS_Q_CELL_V_MIN, BMS_Q_CORE_T_MAX_DIS, BMS_Q_SURF_T_MAX_DIS,
+                                      BMS_Q_T_MIN_DIS, BMS_Q_CELL_V_SPREAD};
+    /* the charge-side derates apply whatever the present direction: evaluate
+     * the temperature quantities of both modes on the same values */
+    safety_value_t sv_c[BMS_N_QUANTITIES];
+    safety_value_t sv_d[BMS_N_QUANTITIES];
+    for (uint32_t q = 0u; q < (uint32_t)BMS_N_QUANTITIES; q++) {
+        sv_c[q] = sv[q];
+        sv_d[q] = sv[q];
+    }
+    sv_c[BMS_Q_CORE_T_MAX_CHG].valid = sv[BMS_Q_CORE_T_MAX_CHG].valid | sv[BMS_Q_CORE_T_MAX_DIS].valid;
+    sv_c[BMS_Q_SURF_T_MAX_CHG].valid = sv[BMS_Q_SURF_T_MAX_CHG].valid | sv[BMS_Q_SURF_T_MAX_DIS].valid;
+    sv_c[BMS_Q_T_MIN_CHG].valid = sv[BMS_Q_T_MIN_CHG].valid | sv[BMS_Q_T_MIN_DIS].valid;
+    sv_d[BMS_Q_CORE_T_MAX_DIS].valid = sv_c[BMS_Q_CORE_T_MAX_CHG].valid;
+    sv_d[BMS_Q_SURF_T_MAX_DIS].valid = sv_c[BMS_Q_SURF_T_MAX_CHG].valid;
+    sv_d[BMS_Q_T_MIN_DIS].valid = sv_c[BMS_Q_T_MIN_CHG].valid;
+    limit_pack_t lp;
+    lp.capacity_ah = cfg->cell.capacity_ah;
+    lp.soc_pack = out->soc_pack;
+    lp.t_min_degc = out->temp_min_degc;
+    lp.derate_chg = derate_min(inst, sv_c, q_chg, 5u, &lp.derate_chg_src);
+    lp.derate_dis = derate_min(inst, sv_d, q_dis, 5u, &lp.derate_dis_src);
+    lp.charger_max_a = meas->charger_max_a;
+    lp.fault_latched = latched_now;
+    lp.contactors_closed = (inst->contactor.state == CONTACTOR_CLOSED) ? 1u : 0u;
+    /* a reading the firmware cannot trust stops the current at once, before its
+     * fault is confirmed: the limits cannot be known without it */
+    lp.have_data = ((have_data != 0u) && (pr->any_unusable == 0u)) ? 1u : 0u;
+    lp.dt_ms = dt_safe;
+    limit_update(&inst->limit, cfg, &acc, &lp, out->core_temp_max_degc, &out->ccl_terms, &out->dcl_terms);
+
+    /* ---- outputs ---- */
+    out->ccl_a = inst->limit.ccl_a;
+    out->dcl_a = inst->limit.dcl_a;
+    out->ccl_limit = inst->limit.ccl_limit;
+    out->dcl_limit = inst->limit.dcl_limit;
+    out->charge_complete = inst->limit.charge_complete;
+    out->heater_request = inst->limit.heater_request;
+    out->cooling_request = inst->limit.cooling_request;
+    out->faults = latched_now;
+    out->warnings = 0u;
+    out->derates = 0u;
+    for (uint32_t q = 0u; q < (uint32_t)BMS_N_QUANTITIES; q++) {
+        out->warnings |= (uint32_t)inst->safety.tier_active[q][SAFETY_WARNING] << q;
+        out->derates |= (uint32_t)inst->safety.tier_active[q][SAFETY_DERATE] << q;
+    }
+    out->contactor_state = (uint32_t)inst->contactor.state;
+    out->relays = contactor_relays(inst->contactor.state);
+    out->time_ms = inst->time_ms;
+    out->status = status;
     return BMS_OK;
+}
+
+int32_t bms_command(bms_t *inst, bms_command_t cmd)
+{
+    if (inst == 0) {
+        return BMS_E_ARG;
+    }
+    if (inst->configured == 0u) {
+        return BMS_E_NOT_INIT;
+    }
+    const int32_t rc = contactor_command(&inst->contactor, cmd, inst->safety.latched);
+    if ((cmd == BMS_CMD_FAULT_RESET) && (rc == CMD_ACCEPTED)) {
+        /* the precharge failure is an event, gone once acknowledged */
+        inst->safety.present &= ~(1u << (uint32_t)BMS_F_PRECHARGE);
+        (void)safety_reset_faults(&inst->safety);
+    }
+    return rc;
 }
 
 int32_t bms_step_batch(bms_t *inst, uint32_t n, const uint32_t *dt_ms,
@@ -289,6 +526,10 @@ int32_t bms_step_batch(bms_t *inst, uint32_t n, const uint32_t *dt_ms,
     }
     bms_meas_t meas;
     bms_out_t out;
+    meas.pack_v = NAN;
+    meas.bus_v = NAN;
+    meas.charger_max_a = NAN;
+    meas.sample_time_ms = inst->time_ms;
     for (uint32_t k = 0u; k < n; k++) {
         meas.pack_current_a = current_a[k];
         for (uint32_t i = 0u; i < nc; i++) {
@@ -298,6 +539,7 @@ int32_t bms_step_batch(bms_t *inst, uint32_t n, const uint32_t *dt_ms,
             meas.temp_degc[j] = temp_degc[(k * ns) + j];
         }
         meas.ambient_degc = (ambient_degc != 0) ? ambient_degc[k] : NAN;
+        meas.sample_time_ms += dt_ms[k];
         int32_t rc = bms_step(inst, &meas, dt_ms[k], &out);
         if (rc != BMS_OK) {
             return rc;

@@ -134,6 +134,104 @@ static bms_cfg_err_t check_estimator(const bms_estimator_params_t *ep)
     return BMS_CFG_OK;
 }
 
+static int32_t finite(float x)
+{
+    return bms_isfinitef(x);
+}
+
+static bms_cfg_err_t check_limits(const bms_limits_t *lim)
+{
+    for (uint32_t q = 0u; q < (uint32_t)BMS_N_QUANTITIES; q++) {
+        const bms_limit_t *l = &lim->q[q];
+        const bms_tier_t *t[3] = {&l->warning, &l->derate, &l->trip};
+        for (uint32_t k = 0u; k < 3u; k++) {
+            if ((finite(t[k]->threshold) == 0) || (finite(t[k]->hysteresis) == 0) || (t[k]->hysteresis < 0.0f)) {
+                return BMS_CFG_E_LIMIT_VALUE;
+            }
+        }
+        const int32_t ordered = (safety_is_max(q) != 0)
+            ? ((l->warning.threshold < l->derate.threshold) && (l->derate.threshold < l->trip.threshold))
+            : ((l->warning.threshold > l->derate.threshold) && (l->derate.threshold > l->trip.threshold));
+        if (ordered == 0) {
+            return BMS_CFG_E_LIMIT_ORDER;
+        }
+    }
+    return BMS_CFG_OK;
+}
+
+static bms_cfg_err_t check_plaus(const bms_plaus_params_t *p)
+{
+    const float v[10] = {p->cell_v_min_v, p->cell_v_max_v, p->temp_min_degc, p->temp_max_degc,
+                         p->ntc_open_below_degc, p->ntc_short_above_degc, p->open_wire_v, p->pack_sum_tol_v,
+                         p->stuck_current_delta_a, p->current_offset_max_a};
+    for (uint32_t i = 0u; i < 10u; i++) {
+        if (finite(v[i]) == 0) {
+            return BMS_CFG_E_PLAUS;
+        }
+    }
+    if (!(p->cell_v_min_v < p->open_wire_v) || !(p->open_wire_v < p->cell_v_max_v)
+        || !(p->ntc_open_below_degc < p->temp_min_degc) || !(p->temp_min_degc < p->temp_max_degc)
+        || !(p->temp_max_degc < p->ntc_short_above_degc) || !(p->pack_sum_tol_v > 0.0f)
+        || !(p->stuck_current_delta_a > 0.0f) || !(p->current_offset_max_a > 0.0f)) {
+        return BMS_CFG_E_PLAUS;
+    }
+    return BMS_CFG_OK;
+}
+
+static bms_cfg_err_t check_contactor(const bms_contactor_params_t *c)
+{
+    if (!(c->precharge_ratio > 0.0f) || !(c->precharge_ratio <= 1.0f) || (c->precharge_timeout_ms == 0u)
+        || !(c->break_current_a >= 0.0f) || (finite(c->break_current_a) == 0) || (c->opening_timeout_ms == 0u)
+        || ((c->emergency_mask >> (uint32_t)BMS_N_FAULTS) != 0u)) {
+        return BMS_CFG_E_CONTACTOR;
+    }
+    return BMS_CFG_OK;
+}
+
+static int32_t map_ok(const float t[BMS_MAX_MAP_TEMP][BMS_MAX_MAP_SOC], uint32_t nt, uint32_t ns)
+{
+    for (uint32_t i = 0u; i < nt; i++) {
+        for (uint32_t j = 0u; j < ns; j++) {
+            if ((finite(t[i][j]) == 0) || (t[i][j] < 0.0f)) {
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+static bms_cfg_err_t check_charge(const bms_charge_params_t *c, const bms_limits_t *lim)
+{
+    if ((c->n_soc < 2u) || (c->n_soc > BMS_MAX_MAP_SOC) || (c->n_temp < 1u) || (c->n_temp > BMS_MAX_MAP_TEMP)
+        || (strictly_increasing(c->soc_bp, c->n_soc) == 0) || (c->soc_bp[0] < 0.0f)
+        || (c->soc_bp[c->n_soc - 1u] > 1.0f) || (strictly_increasing(c->temp_bp_degc, c->n_temp) == 0)) {
+        return BMS_CFG_E_MAP_SHAPE;
+    }
+    if ((map_ok(c->charge_c, c->n_temp, c->n_soc) == 0) || (map_ok(c->plating_c, c->n_temp, c->n_soc) == 0)
+        || (map_ok(c->discharge_c, c->n_temp, c->n_soc) == 0)) {
+        return BMS_CFG_E_MAP_VALUE;
+    }
+    const float v[12] = {c->cell_v_charge_max_v, c->cell_v_discharge_min_v, c->hw_charge_max_a,
+                         c->hw_discharge_max_a, c->ramp_up_a_per_s, c->charge_target_soc, c->charge_resume_soc,
+                         c->charge_detect_a, c->heater_on_below_degc, c->heater_off_above_degc,
+                         c->cooling_on_above_degc, c->cooling_off_below_degc};
+    for (uint32_t i = 0u; i < 12u; i++) {
+        if (finite(v[i]) == 0) {
+            return BMS_CFG_E_CHARGE;
+        }
+    }
+    if (!(c->cell_v_charge_max_v < lim->q[BMS_Q_CELL_V_MAX].warning.threshold)
+        || !(c->cell_v_discharge_min_v > lim->q[BMS_Q_CELL_V_MIN].warning.threshold)
+        || !(c->cell_v_discharge_min_v < c->cell_v_charge_max_v) || !(c->hw_charge_max_a > 0.0f)
+        || !(c->hw_discharge_max_a > 0.0f) || !(c->ramp_up_a_per_s > 0.0f) || !(c->charge_resume_soc > 0.0f)
+        || !(c->charge_resume_soc < c->charge_target_soc) || !(c->charge_target_soc <= 1.0f)
+        || !(c->charge_detect_a >= 0.0f) || !(c->heater_off_above_degc > c->heater_on_below_degc)
+        || !(c->cooling_on_above_degc > c->cooling_off_below_degc)) {
+        return BMS_CFG_E_CHARGE;
+    }
+    return BMS_CFG_OK;
+}
+
 bms_cfg_err_t bms_config_check(const bms_config_t *cfg)
 {
     bms_cfg_err_t e = check_pack(&cfg->pack);
@@ -145,6 +243,18 @@ bms_cfg_err_t bms_config_check(const bms_config_t *cfg)
     }
     if (e == BMS_CFG_OK) {
         e = check_estimator(&cfg->est);
+    }
+    if (e == BMS_CFG_OK) {
+        e = check_limits(&cfg->limits);
+    }
+    if (e == BMS_CFG_OK) {
+        e = check_plaus(&cfg->plaus);
+    }
+    if (e == BMS_CFG_OK) {
+        e = check_contactor(&cfg->contactor);
+    }
+    if (e == BMS_CFG_OK) {
+        e = check_charge(&cfg->charge, &cfg->limits);
     }
     return e;
 }

@@ -149,4 +149,9 @@ void soc_ekf_step(soc_ekf_cell_t *c, const bms_cell_params_t *cp,
     }
     condition_cov(p);
     c->soc = bms_clampf(c->soc, 0.0f, 1.0f);
+    /* what the current limits need: the next step's terminal voltage is
+     * ocv - v_rc_next - r_step * i */
+    out->ocv_v = e.ocv_v + h0 * (c->soc - soc0); /* at the posterior SoC */
+    out->v_rc_next_v = d1.a * c->v_rc1_v + d2.a * c->v_rc2_v;
+    out->r_step_ohm = e.r0_ohm + d1.b_ohm + d2.b_ohm;
 }

@@ -8,8 +8,17 @@ from bms.cli import main
 def test_missing_files(tmp_path):
     r = CliRunner().invoke(main, ["fit", str(tmp_path / "nope.csv"), "-o", str(tmp_path / "c.toml")])
     assert r.exit_code == 2 and "file not found" in r.output and "Traceback" not in r.output
-    r = CliRunner().invoke(main, ["replay", str(tmp_path / "l.csv"), "--cell", str(tmp_path / "c.toml"),
-                                  "-o", str(tmp_path / "o.csv")])  # fmt: skip
+    r = CliRunner().invoke(
+        main,
+        [
+            "replay",
+            str(tmp_path / "l.csv"),
+            "--cell",
+            str(tmp_path / "c.toml"),
+            "-o",
+            str(tmp_path / "o.csv"),
+        ],
+    )
     assert r.exit_code == 2 and "cell file not found" in r.output
 
 

@@ -11,10 +11,17 @@ from tests.synthetic import TruthCell, char_protocol, ocv_fn, simulate
 
 C_TOT = 55.0
 TRUTH = TruthCell(
-    capacity_ah=4.0, r0=0.020, r1=0.010, tau1=12.0, r2=0.015, tau2=300.0,
-    c_core=C_TOT * (1 - CASING_HEAT_CAPACITY_SHARE), c_surf=C_TOT * CASING_HEAT_CAPACITY_SHARE,
-    r_sa=3.5, r_cs=3.5 * CORE_TO_AMBIENT_RESISTANCE_RATIO,
-)  # fmt: skip
+    capacity_ah=4.0,
+    r0=0.020,
+    r1=0.010,
+    tau1=12.0,
+    r2=0.015,
+    tau2=300.0,
+    c_core=C_TOT * (1 - CASING_HEAT_CAPACITY_SHARE),
+    c_surf=C_TOT * CASING_HEAT_CAPACITY_SHARE,
+    r_sa=3.5,
+    r_cs=3.5 * CORE_TO_AMBIENT_RESISTANCE_RATIO,
+)
 
 
 @pytest.fixture(scope="module")

@@ -21,8 +21,16 @@ def fitted_cell(reference_dir, tmp_path_factory):
 
 def test_fit_then_replay_meets_the_accuracy_targets(reference_dir, fitted_cell, tmp_path):
     est = tmp_path / "est.csv"
-    args = ["replay", str(reference_dir / "valid.csv.gz"), "--cell", str(fitted_cell),
-            "--truth", str(reference_dir / "truth.csv.gz"), "-o", str(est)]  # fmt: skip
+    args = [
+        "replay",
+        str(reference_dir / "valid.csv.gz"),
+        "--cell",
+        str(fitted_cell),
+        "--truth",
+        str(reference_dir / "truth.csv.gz"),
+        "-o",
+        str(est),
+    ]
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 0, res.output
     m = json.loads(est.with_suffix(".json").read_text())
@@ -67,7 +75,18 @@ def test_replay_without_truth_writes_no_json(reference_dir, fitted_cell, tmp_pat
 def test_truth_rows_must_match(reference_dir, fitted_cell, tmp_path):
     bad = tmp_path / "truth.csv"
     bad.write_text("time_s,soc_true,core_temp_c_true\n0,0.5,25\n1,0.5,25\n")
-    res = CliRunner().invoke(main, ["replay", str(reference_dir / "valid.csv.gz"), "--cell", str(fitted_cell),
-                                    "--truth", str(bad), "-o", str(tmp_path / "e.csv")])  # fmt: skip
+    res = CliRunner().invoke(
+        main,
+        [
+            "replay",
+            str(reference_dir / "valid.csv.gz"),
+            "--cell",
+            str(fitted_cell),
+            "--truth",
+            str(bad),
+            "-o",
+            str(tmp_path / "e.csv"),
+        ],
+    )
     assert res.exit_code == 2
     assert "does not match the rows" in res.output

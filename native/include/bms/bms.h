@@ -1,6 +1,6 @@
 /*
  * BMS firmware: one instance struct, one step.
- *   bms_init(inst, cfg)  ->  bms_step(inst, meas, dt_ms, out)  ...  bms_reset(inst)
+ *   bms_init(inst, cfg) -> bms_step(inst, meas, dt_ms, out) ... bms_command(inst, cmd)
  * No dynamic memory, no stdio, no global mutable state.
  */
 #ifndef BMS_BMS_H
@@ -8,11 +8,16 @@
 
 #include <stdint.h>
 #include "bms/bms_config.h"
+#include "bms/faults.h"
 #include "bms/soc_ekf.h"
 #include "bms/thermal_observer.h"
+#include "bms/plausibility.h"
+#include "bms/safety.h"
+#include "bms/contactor.h"
+#include "bms/current_limit.h"
 
 #define BMS_FW_VERSION_MAJOR 0
-#define BMS_FW_VERSION_MINOR 2
+#define BMS_FW_VERSION_MINOR 3
 
 /* Return codes */
 #define BMS_OK 0
@@ -23,10 +28,11 @@
 /* Status flags (bms_out_t.status) */
 #define BMS_ST_INITIALISED 0x0001u
 #define BMS_ST_CURRENT_INVALID 0x0002u   /* current NaN/inf/beyond range: state held */
-#define BMS_ST_VOLTAGE_INVALID 0x0004u   /* >= 1 cell voltage NaN/inf: its update skipped */
-#define BMS_ST_TEMP_INVALID 0x0008u      /* >= 1 temperature NaN/inf: sensor ignored */
+#define BMS_ST_VOLTAGE_INVALID 0x0004u   /* >= 1 cell reading unusable: its update skipped */
+#define BMS_ST_TEMP_INVALID 0x0008u      /* >= 1 temperature unusable: sensor ignored */
 #define BMS_ST_DT_INVALID 0x0010u        /* dt == 0 or above the maximum: no prediction */
 #define BMS_ST_AMBIENT_ESTIMATED 0x0020u /* ambient not measured: internal value used */
+#define BMS_ST_CHARGING 0x0040u          /* current below -charge_detect_a */
 
 /* Longest step the estimators integrate in one go (1 h). */
 #define BMS_MAX_DT_MS 3600000u
@@ -36,6 +42,10 @@ typedef struct {
     float cell_v[BMS_MAX_CELLS];
     float temp_degc[BMS_MAX_TEMP_SENSORS];   /* surface sensors, see temp_sensor_cell */
     float ambient_degc;                      /* coolant/ambient; NaN if not measured */
+    float pack_v;                            /* independent pack voltage; NaN if not measured */
+    float bus_v;                             /* link voltage behind the contactors (precharge) */
+    float charger_max_a;                     /* charger's advertised limit; NaN if unknown */
+    uint32_t sample_time_ms;                 /* time stamp of this sample (stale detection) */
 } bms_meas_t;
 
 typedef struct {
@@ -49,6 +59,28 @@ typedef struct {
     float soc_pack;                          /* display SoC: 0 at first empty, 1 at first full cell */
     float core_temp_max_degc;
     uint32_t core_temp_max_cell;
+    float cell_v_max;                        /* over the valid readings */
+    float cell_v_min;
+    uint32_t cell_v_max_cell;
+    uint32_t cell_v_min_cell;
+    float temp_min_degc;                     /* coldest valid sensor */
+    float temp_max_degc;                     /* hottest valid sensor */
+    /* limits */
+    float ccl_a;                             /* charge current limit, >= 0 */
+    float dcl_a;                             /* discharge current limit, >= 0 */
+    uint32_t ccl_limit;                      /* bms_limiting_t */
+    uint32_t dcl_limit;
+    limit_terms_t ccl_terms;
+    limit_terms_t dcl_terms;
+    /* safety */
+    uint32_t faults;                         /* latched trips, bit = bms_fault_id_t */
+    uint32_t warnings;                       /* bit = bms_quantity_t */
+    uint32_t derates;                        /* bit = bms_quantity_t */
+    uint32_t contactor_state;                /* contactor_state_t */
+    contactor_relays_t relays;
+    uint8_t charge_complete;
+    uint8_t heater_request;
+    uint8_t cooling_request;
     uint32_t time_ms;
     uint32_t status;
 } bms_out_t;
@@ -59,6 +91,11 @@ typedef struct {
     thermal_disc_t thermal_disc;
     soc_ekf_cell_t ekf[BMS_MAX_CELLS];
     thermal_cell_t thermal[BMS_MAX_CELLS];
+    plaus_state_t plaus;
+    plaus_result_t plaus_res;                /* this step's plausibility (scratch) */
+    safety_state_t safety;
+    contactor_t contactor;
+    limit_state_t limit;
     float ambient_degc;
     uint32_t time_ms;
     uint32_t initialised;   /* estimators seeded from a sample */
@@ -69,14 +106,20 @@ typedef struct {
 bms_cfg_err_t bms_config_check(const bms_config_t *cfg);
 /* Copy cfg into the instance and reset. Returns BMS_OK or BMS_E_CONFIG. */
 int32_t bms_init(bms_t *inst, const bms_config_t *cfg);
-/* Forget estimator state; the next step re-initialises from its sample. */
+/* Forget the estimators' state and the safety state (power-on reset). */
 void bms_reset(bms_t *inst);
-/* One firmware step. meas holds the sample taken dt_ms after the previous one. */
+/* One firmware step. meas holds the latest sample; dt_ms is the time since the
+ * previous step. */
 int32_t bms_step(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms, bms_out_t *out);
+/* Contactor request or fault reset. Returns CMD_ACCEPTED, CMD_ILLEGAL or
+ * CMD_REFUSED (contactor.h). A fault reset clears the latched faults whose
+ * condition is gone. */
+int32_t bms_command(bms_t *inst, bms_command_t cmd);
 
 /* Run n samples of a log in one call (replay/bench). Arrays are row-major:
  * cell_v[n][n_cells], temp_degc[n][n_temp_sensors]; outputs [n][n_cells].
- * ambient_degc may be NULL (not measured). status_out may be NULL. */
+ * ambient_degc may be NULL (not measured). status_out may be NULL. The
+ * sample time stamps advance by dt_ms. */
 int32_t bms_step_batch(bms_t *inst, uint32_t n, const uint32_t *dt_ms,
                        const float *current_a, const float *cell_v, const float *temp_degc,
                        const float *ambient_degc, float *soc_out, float *core_temp_out,

@@ -72,11 +72,107 @@ typedef struct {
     uint16_t temp_sensor_cell[BMS_MAX_TEMP_SENSORS];
 } bms_pack_params_t;
 
+/* ---- safety limits ---------------------------------------------------- */
+
+/* The monitored quantities. Maxima: warning < derate < trip; minima reversed. */
+typedef enum {
+    BMS_Q_CELL_V_MAX = 0,       /* highest cell voltage (V) */
+    BMS_Q_CELL_V_MIN = 1,       /* lowest cell voltage (V) */
+    BMS_Q_CORE_T_MAX_CHG = 2,   /* hottest estimated core while charging (degC) */
+    BMS_Q_CORE_T_MAX_DIS = 3,   /* ... while discharging / at rest */
+    BMS_Q_SURF_T_MAX_CHG = 4,   /* hottest surface sensor while charging */
+    BMS_Q_SURF_T_MAX_DIS = 5,
+    BMS_Q_T_MIN_CHG = 6,        /* coldest cell (surface sensors) while charging */
+    BMS_Q_T_MIN_DIS = 7,        /* ... while discharging / at rest */
+    BMS_Q_I_CHG_MAX = 8,        /* charge current magnitude (A) */
+    BMS_Q_I_DIS_MAX = 9,        /* discharge current (A) */
+    BMS_Q_CELL_V_SPREAD = 10,   /* highest minus lowest cell voltage (V) */
+    BMS_N_QUANTITIES = 11
+} bms_quantity_t;
+
+/* One tier of a limit. The condition must persist for debounce_ms (see
+ * safety.h for the counting rule); it is released when the value is back by
+ * hysteresis past the threshold. */
+typedef struct {
+    float threshold;
+    float hysteresis;
+    uint32_t debounce_ms;
+} bms_tier_t;
+
+typedef struct {
+    bms_tier_t warning;
+    bms_tier_t derate;   /* current limits fall linearly from here to the trip */
+    bms_tier_t trip;     /* latched fault */
+} bms_limit_t;
+
+typedef struct {
+    bms_limit_t q[BMS_N_QUANTITIES];
+} bms_limits_t;
+
+/* Sensor plausibility. */
+typedef struct {
+    float cell_v_min_v;            /* a reading outside [min, max] is not a cell voltage */
+    float cell_v_max_v;
+    float temp_min_degc;           /* plausible thermistor range */
+    float temp_max_degc;
+    float ntc_open_below_degc;     /* reading at or below: thermistor open (reads cold) */
+    float ntc_short_above_degc;    /* reading at or above: thermistor shorted (reads hot) */
+    float open_wire_v;             /* a cell reading below this: open sense wire */
+    float pack_sum_tol_v;          /* |sum of cells - pack voltage| above this: open wire */
+    float stuck_current_delta_a;   /* a reading frozen while the current moved this much: stuck */
+    float current_offset_max_a;    /* |current| with contactors open above this: offset */
+    uint32_t sensor_debounce_ms;   /* NaN / inf / out of range */
+    uint32_t stuck_debounce_ms;
+    uint32_t open_wire_debounce_ms;
+    uint32_t ntc_debounce_ms;
+    uint32_t offset_debounce_ms;
+    uint32_t stale_timeout_ms;     /* no new sample for this long: stale */
+} bms_plaus_params_t;
+
+/* Contactors and precharge. */
+typedef struct {
+    float precharge_ratio;         /* bus voltage must reach this fraction of the pack's */
+    uint32_t precharge_timeout_ms;
+    float break_current_a;         /* open only below this current ... */
+    uint32_t opening_timeout_ms;   /* ... or after this long (then counted as a hard break) */
+    uint32_t emergency_mask;       /* fault ids (bit = id) that open at once, under load */
+} bms_contactor_params_t;
+
+#define BMS_MAX_MAP_SOC 12
+#define BMS_MAX_MAP_TEMP 8
+
+/* Charge / discharge current limits. Maps are C-rates over [temp][soc]. */
+typedef struct {
+    uint32_t n_soc;
+    uint32_t n_temp;
+    float soc_bp[BMS_MAX_MAP_SOC];
+    float temp_bp_degc[BMS_MAX_MAP_TEMP];
+    float charge_c[BMS_MAX_MAP_TEMP][BMS_MAX_MAP_SOC];    /* fast-charge map */
+    float plating_c[BMS_MAX_MAP_TEMP][BMS_MAX_MAP_SOC];   /* plating / critical-current-density cap */
+    float discharge_c[BMS_MAX_MAP_TEMP][BMS_MAX_MAP_SOC]; /* discharge map */
+    float cell_v_charge_max_v;     /* the charge voltage the headroom term holds (CV level) */
+    float cell_v_discharge_min_v;  /* the discharge voltage floor for the DCL headroom */
+    float hw_charge_max_a;         /* pack hardware: contactors, fuse, busbars */
+    float hw_discharge_max_a;
+    float ramp_up_a_per_s;         /* increases at most this fast; decreases at once */
+    float charge_target_soc;       /* charge complete at this pack SoC ... */
+    float charge_resume_soc;       /* ... and possible again below this one */
+    float charge_detect_a;         /* current below -this: charging (selects the limit set) */
+    float heater_on_below_degc;    /* heater request below, off again above off_above */
+    float heater_off_above_degc;
+    float cooling_on_above_degc;   /* cooling request above, off again below off_below */
+    float cooling_off_below_degc;
+} bms_charge_params_t;
+
 typedef struct {
     bms_pack_params_t pack;
     bms_cell_params_t cell;
     bms_thermal_params_t thermal;
     bms_estimator_params_t est;
+    bms_limits_t limits;
+    bms_plaus_params_t plaus;
+    bms_contactor_params_t contactor;
+    bms_charge_params_t charge;
 } bms_config_t;
 
 /* Result of bms_config_check(): which field broke which rule. */
@@ -96,7 +192,14 @@ typedef enum {
     BMS_CFG_E_THERMAL = 12,         /* thermal parameter not positive */
     BMS_CFG_E_ESTIMATOR = 13,       /* estimator sigma negative / not finite, or zero where a floor is needed */
     BMS_CFG_E_ENTROPIC = 14,        /* dOCV/dT not finite */
-    BMS_CFG_E_CURRENT_RANGE = 15    /* pack.current_range_a not positive */
+    BMS_CFG_E_CURRENT_RANGE = 15,   /* pack.current_range_a not positive */
+    BMS_CFG_E_LIMIT_ORDER = 16,     /* tiers misordered (warning < derate < trip for maxima) */
+    BMS_CFG_E_LIMIT_VALUE = 17,     /* threshold not finite, hysteresis negative */
+    BMS_CFG_E_PLAUS = 18,           /* plausibility parameters inconsistent */
+    BMS_CFG_E_CONTACTOR = 19,       /* contactor parameters out of range */
+    BMS_CFG_E_MAP_SHAPE = 20,       /* current-limit map breakpoints / size */
+    BMS_CFG_E_MAP_VALUE = 21,       /* map value negative or not finite */
+    BMS_CFG_E_CHARGE = 22           /* charge parameters inconsistent */
 } bms_cfg_err_t;
 
 #endif /* BMS_CONFIG_H */

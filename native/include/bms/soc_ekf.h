@@ -26,9 +26,11 @@ void soc_ekf_init(soc_ekf_cell_t *c, const bms_cell_params_t *cp,
 /* What one step learned besides the state (for heat and diagnostics). */
 typedef struct {
     float v_pred_v;          /* a-priori predicted terminal voltage */
-    float ocv_v;             /* OCV at the a-priori SoC */
+    float ocv_v;             /* OCV at the posterior SoC */
     float docv_dt_v_per_k;   /* entropic coefficient there */
     float innov_v;           /* measurement - prediction (0 without update) */
+    float v_rc_next_v;       /* v_rc1 + v_rc2 one more step ahead at zero current */
+    float r_step_ohm;        /* R0 + the RC branches' response over one step */
 } soc_ekf_step_out_t;
 
 /* One predict (+ update if voltage_valid) step. current_a is the current that

@@ -1,0 +1,84 @@
+"""Chemistry profiles (bms/data/chemistries/*.toml): a cell model plus the protection
+numbers of the chemistry and its absolute maxima. Shared by the firmware and, later,
+the simulated pack.
+
+    [chemistry]   name, description, cell_file (a cell TOML, relative to this file)
+    [abs_max]     cell_v, core_temp_c, temp_min_c: what must never happen to a real cell
+    [limits.*]    tiered limits (see bms.protection.QUANTITIES)
+    [charge]      current-limit parameters and [charge.map] (C-rate maps)
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from bms.cells import CellModel, load_cell
+from bms.errors import ConfigError
+from bms.protection import ChargeParams, Protection, _check_keys, _num, parse_limits
+
+CHEMISTRY_DIR = Path(str(resources.files("bms") / "data" / "chemistries"))
+
+
+@dataclass
+class AbsMax:
+    cell_v: float
+    core_temp_c: float
+    temp_min_c: float
+
+
+@dataclass
+class Chemistry:
+    name: str
+    description: str
+    cell: CellModel
+    protection: Protection
+    abs_max: AbsMax
+    source: str
+
+
+def available() -> list[str]:
+    return sorted(p.stem for p in CHEMISTRY_DIR.glob("*.toml"))
+
+
+def chemistry_from_dict(d: dict[str, Any], source: str, base: Path) -> Chemistry:
+    try:
+        top = {"chemistry", "abs_max", "limits", "charge"}
+        _check_keys(d, top, top, "top level")
+        ch = _check_keys(
+            d["chemistry"], {"name", "description", "cell_file"}, {"name", "cell_file"}, "chemistry"
+        )
+        am_keys = {"cell_v", "core_temp_c", "temp_min_c"}
+        am = _check_keys(d["abs_max"], am_keys, am_keys, "abs_max")
+        abs_max = AbsMax(*(_num(am[k], f"abs_max.{k}") for k in ("cell_v", "core_temp_c", "temp_min_c")))
+        limits = parse_limits(d["limits"])
+        charge = ChargeParams.parse(d["charge"])
+        prot = Protection(limits=limits, charge=charge)
+        prot.check_against()
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    cell = load_cell(base / str(ch["cell_file"]))
+    if not abs_max.cell_v > limits["cell_v_max"].trip.threshold:
+        raise ConfigError(f"{source}: 'abs_max.cell_v' must be above limits.cell_v_max.trip")
+    if not abs_max.core_temp_c > limits["core_temp_max_charge"].trip.threshold:
+        raise ConfigError(f"{source}: 'abs_max.core_temp_c' must be above limits.core_temp_max_charge.trip")
+    return Chemistry(str(ch["name"]), str(ch.get("description", "")), cell, prot, abs_max, source)
+
+
+def load_chemistry(name_or_path: str | Path) -> Chemistry:
+    """A shipped profile by name (see available()) or a TOML file path."""
+    p = Path(name_or_path)
+    if not p.suffix:
+        p = CHEMISTRY_DIR / f"{name_or_path}.toml"
+        if not p.is_file():
+            raise ConfigError(f"unknown chemistry '{name_or_path}'; available: {', '.join(available())}")
+    if not p.is_file():
+        raise ConfigError(f"{p}: chemistry file not found")
+    try:
+        d = tomllib.loads(p.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: not valid TOML ({exc})") from None
+    return chemistry_from_dict(d, str(p), p.parent)

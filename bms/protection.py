@@ -1,0 +1,409 @@
+"""Protection configuration: tiered limits, current-limit maps, plausibility and contactor
+parameters, as dataclasses with validation (errors name the field and the rule) and the
+code that writes them into the firmware's bms_config_t.
+
+Cell-level numbers (voltages, temperatures, C-rates) come from a chemistry profile;
+pack-level ones (current sensor, contactors, hardware current) from the pack; the
+firmware gets amperes, so C-rates are multiplied by the series element's capacity here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import numpy as np
+
+from bms.errors import ConfigError
+
+# Names of the monitored quantities, in bms_quantity_t order, and their direction.
+QUANTITIES: tuple[tuple[str, bool], ...] = (
+    ("cell_v_max", True),
+    ("cell_v_min", False),
+    ("core_temp_max_charge", True),
+    ("core_temp_max_discharge", True),
+    ("surface_temp_max_charge", True),
+    ("surface_temp_max_discharge", True),
+    ("temp_min_charge", False),
+    ("temp_min_discharge", False),
+    ("charge_c_rate_max", True),  # C-rate in the file, amperes in the firmware
+    ("discharge_c_rate_max", True),
+    ("cell_v_spread", True),
+)
+QUANTITY_NAMES = tuple(q for q, _ in QUANTITIES)
+CURRENT_QUANTITIES = ("charge_c_rate_max", "discharge_c_rate_max")
+TIERS = ("warning", "derate", "trip")
+MAX_MAP_SOC = 12
+MAX_MAP_TEMP = 8
+
+# Fault ids (bms_fault_id_t) by name, for files and reports.
+FAULT_NAMES = (
+    "cell_ov",
+    "cell_uv",
+    "core_ot_charge",
+    "core_ot_discharge",
+    "surface_ot_charge",
+    "surface_ot_discharge",
+    "ut_charge",
+    "ut_discharge",
+    "oc_charge",
+    "oc_discharge",
+    "cell_spread",
+    "volt_sensor",
+    "temp_sensor",
+    "current_sensor",
+    "volt_stuck",
+    "open_wire",
+    "ntc_open",
+    "ntc_short",
+    "current_offset",
+    "stale",
+    "precharge",
+)
+FAULT_ID = {n: i for i, n in enumerate(FAULT_NAMES)}
+
+LIMITING_NAMES = (
+    "none",
+    "map",
+    "voltage",
+    "temperature",
+    "plating",
+    "hardware",
+    "ramp",
+    "fault",
+    "contactor",
+    "temp_window",
+    "complete",
+    "derate",
+    "cold",
+    "no_data",
+)
+CONTACTOR_STATES = ("open", "precharge", "closed", "opening")
+
+
+def _num(v: Any, where: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        raise ConfigError(f"field '{where}' must be a finite number, got {v!r}")
+    return float(v)
+
+
+def _check_keys(d: Any, allowed: set[str], required: set[str], where: str) -> dict[str, Any]:
+    if not isinstance(d, dict):
+        raise ConfigError(f"'{where}' must be a table")
+    extra = set(d) - allowed
+    if extra:
+        raise ConfigError(f"unknown field(s) in '{where}': {', '.join(sorted(extra))}")
+    missing = required - set(d)
+    if missing:
+        raise ConfigError(f"missing field(s) in '{where}': {', '.join(sorted(missing))}")
+    return d
+
+
+@dataclass
+class Tier:
+    threshold: float
+    hysteresis: float
+    debounce_ms: int
+
+    @classmethod
+    def parse(cls, d: Any, where: str) -> Tier:
+        keys = {"threshold", "hysteresis", "debounce_ms"}
+        d = _check_keys(d, keys, keys, where)
+        thr = _num(d["threshold"], f"{where}.threshold")
+        hyst = _num(d["hysteresis"], f"{where}.hysteresis")
+        if hyst < 0:
+            raise ConfigError(f"field '{where}.hysteresis' must be >= 0, got {hyst}")
+        deb = d["debounce_ms"]
+        if isinstance(deb, bool) or not isinstance(deb, int):
+            raise ConfigError(f"field '{where}.debounce_ms' must be an integer number of ms, got {deb!r}")
+        if deb < 0:
+            raise ConfigError(f"field '{where}.debounce_ms' must be >= 0 (a time), got {deb}")
+        if deb > 3_600_000:
+            raise ConfigError(f"field '{where}.debounce_ms' must be <= 3600000 (1 h), got {deb}")
+        return cls(thr, hyst, deb)
+
+
+@dataclass
+class Limit:
+    warning: Tier
+    derate: Tier
+    trip: Tier
+
+    @classmethod
+    def parse(cls, d: Any, where: str, is_max: bool) -> Limit:
+        d = _check_keys(d, set(TIERS), set(TIERS), where)
+        lim = cls(*(Tier.parse(d[t], f"{where}.{t}") for t in TIERS))
+        w, r, t = lim.warning.threshold, lim.derate.threshold, lim.trip.threshold
+        if is_max and not (w < r < t):
+            raise ConfigError(
+                f"'{where}': a maximum needs warning < derate < trip, got {w:g} / {r:g} / {t:g}"
+            )
+        if not is_max and not (w > r > t):
+            raise ConfigError(
+                f"'{where}': a minimum needs warning > derate > trip, got {w:g} / {r:g} / {t:g}"
+            )
+        return lim
+
+
+def parse_limits(d: Any, where: str = "limits") -> dict[str, Limit]:
+    d = _check_keys(d, set(QUANTITY_NAMES), set(QUANTITY_NAMES), where)
+    return {name: Limit.parse(d[name], f"{where}.{name}", is_max) for name, is_max in QUANTITIES}
+
+
+@dataclass
+class ChargeMaps:
+    """C-rate maps over [temperature][soc]."""
+
+    soc: np.ndarray
+    temp_c: np.ndarray
+    charge_c: np.ndarray
+    plating_c: np.ndarray
+    discharge_c: np.ndarray
+
+    @classmethod
+    def parse(cls, d: Any, where: str) -> ChargeMaps:
+        names = {"soc", "temp_c", "charge_c", "plating_c", "discharge_c"}
+        d = _check_keys(d, names, names, where)
+        try:
+            soc = np.asarray(d["soc"], dtype=float)
+            temp = np.asarray(d["temp_c"], dtype=float)
+        except (TypeError, ValueError):
+            raise ConfigError(f"'{where}.soc' and '{where}.temp_c' must be lists of numbers") from None
+        if soc.ndim != 1 or not 2 <= len(soc) <= MAX_MAP_SOC:
+            raise ConfigError(f"field '{where}.soc' needs 2..{MAX_MAP_SOC} breakpoints")
+        if temp.ndim != 1 or not 1 <= len(temp) <= MAX_MAP_TEMP:
+            raise ConfigError(f"field '{where}.temp_c' needs 1..{MAX_MAP_TEMP} breakpoints")
+        if not np.all(np.isfinite(soc)) or np.any(np.diff(soc) <= 0) or soc[0] < 0 or soc[-1] > 1:
+            raise ConfigError(f"field '{where}.soc' must be strictly increasing within [0, 1]")
+        if not np.all(np.isfinite(temp)) or np.any(np.diff(temp) <= 0):
+            raise ConfigError(f"field '{where}.temp_c' must be strictly increasing")
+        tables = {}
+        for name in ("charge_c", "plating_c", "discharge_c"):
+            try:
+                a = np.asarray(d[name], dtype=float)
+            except (TypeError, ValueError):
+                raise ConfigError(f"field '{where}.{name}' must be a list of lists of numbers") from None
+            if a.shape != (len(temp), len(soc)):
+                raise ConfigError(
+                    f"field '{where}.{name}' has shape {a.shape} but the breakpoints need "
+                    f"{len(temp)}x{len(soc)} (len(temp_c) x len(soc))"
+                )
+            if not np.all(np.isfinite(a)) or np.any(a < 0):
+                raise ConfigError(f"field '{where}.{name}' must be finite C-rates >= 0")
+            tables[name] = a
+        return cls(soc, temp, **tables)
+
+
+@dataclass
+class ChargeParams:
+    maps: ChargeMaps
+    cell_v_charge_max_v: float
+    cell_v_discharge_min_v: float
+    ramp_c_per_s: float
+    charge_detect_c: float
+    target_soc: float
+    resume_soc: float
+    heater_on_below_c: float
+    heater_off_above_c: float
+    cooling_on_above_c: float
+    cooling_off_below_c: float
+
+    @classmethod
+    def parse(cls, d: Any, where: str = "charge") -> ChargeParams:
+        scalars = {f.name for f in fields(cls)} - {"maps"}
+        d = _check_keys(d, scalars | {"map"}, scalars | {"map"}, where)
+        vals = {k: _num(d[k], f"{where}.{k}") for k in scalars}
+        p = cls(maps=ChargeMaps.parse(d["map"], f"{where}.map"), **vals)
+        rules = [
+            (p.ramp_c_per_s > 0, "ramp_c_per_s must be > 0"),
+            (p.charge_detect_c >= 0, "charge_detect_c must be >= 0"),
+            (0 < p.resume_soc < p.target_soc <= 1, "needs 0 < resume_soc < target_soc <= 1"),
+            (
+                p.heater_off_above_c > p.heater_on_below_c,
+                "heater_off_above_c must be above heater_on_below_c",
+            ),
+            (
+                p.cooling_on_above_c > p.cooling_off_below_c,
+                "cooling_on_above_c must be above cooling_off_below_c",
+            ),
+            (
+                p.cell_v_discharge_min_v < p.cell_v_charge_max_v,
+                "cell_v_discharge_min_v must be below cell_v_charge_max_v",
+            ),
+        ]
+        for ok, rule in rules:
+            if not ok:
+                raise ConfigError(f"'{where}': {rule}")
+        return p
+
+
+@dataclass
+class PlausParams:
+    """Sensor plausibility (BMS hardware: AFE, thermistors, current sensor)."""
+
+    cell_v_min_v: float = -0.2  # AFE readings below: not a voltage (open/short inputs read ~0)
+    cell_v_max_v: float = 5.5  # above the AFE's cell input range (e.g. LTC6813: 0-5 V nominal)
+    temp_min_degc: float = -40.0  # NTC channels' specified range
+    temp_max_degc: float = 125.0
+    ntc_open_below_degc: float = -50.0  # an open NTC reads the coldest code
+    ntc_short_above_degc: float = 150.0  # a shorted NTC reads the hottest code
+    open_wire_v: float = 1.0  # far below any Li-ion cell in use (>= 2 V)
+    pack_sum_tol_v_per_cell: float = 0.02  # sum of cells vs pack voltage
+    stuck_current_delta_a: float = 5.0  # with R0 ~ mOhm this moves any real reading
+    current_offset_max_a: float = 2.0  # zero-current reading with contactors open
+    sensor_debounce_ms: int = 500
+    stuck_debounce_ms: int = 2000
+    open_wire_debounce_ms: int = 500
+    ntc_debounce_ms: int = 1000
+    offset_debounce_ms: int = 2000
+    stale_timeout_ms: int = 500
+
+
+@dataclass
+class ContactorParams:
+    precharge_ratio: float = 0.95  # bus must reach 95 % of the pack voltage (typical EV practice)
+    precharge_timeout_ms: int = 500
+    break_current_a: float = 10.0  # open under at most this current
+    opening_timeout_ms: int = 2000  # then open anyway (counted as a break under load)
+    emergency_faults: tuple[str, ...] = ("oc_charge", "oc_discharge", "cell_ov")
+
+
+def _section(cls: type, d: Any, where: str) -> Any:
+    names = {f.name for f in fields(cls)}
+    d = _check_keys(d, names, set(), where)
+    kw: dict[str, Any] = {}
+    for f in fields(cls):
+        if f.name not in d:
+            continue
+        v = d[f.name]
+        if f.name == "emergency_faults":
+            if not isinstance(v, list) or any(x not in FAULT_ID for x in v):
+                raise ConfigError(
+                    f"field '{where}.emergency_faults' must list fault names from {FAULT_NAMES}"
+                )
+            kw[f.name] = tuple(v)
+        elif f.type in ("int", int):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ConfigError(f"field '{where}.{f.name}' must be an integer >= 0, got {v!r}")
+            kw[f.name] = v
+        else:
+            kw[f.name] = _num(v, f"{where}.{f.name}")
+    return cls(**kw)
+
+
+def parse_plausibility(d: Any, where: str = "plausibility") -> PlausParams:
+    p = _section(PlausParams, d, where)
+    rules = [
+        (p.cell_v_min_v < p.open_wire_v < p.cell_v_max_v, "needs cell_v_min_v < open_wire_v < cell_v_max_v"),
+        (
+            p.ntc_open_below_degc < p.temp_min_degc < p.temp_max_degc < p.ntc_short_above_degc,
+            "needs ntc_open_below_degc < temp_min_degc < temp_max_degc < ntc_short_above_degc",
+        ),
+        (p.pack_sum_tol_v_per_cell > 0, "pack_sum_tol_v_per_cell must be > 0"),
+        (p.stuck_current_delta_a > 0, "stuck_current_delta_a must be > 0"),
+        (p.current_offset_max_a > 0, "current_offset_max_a must be > 0"),
+    ]
+    for ok, rule in rules:
+        if not ok:
+            raise ConfigError(f"'{where}': {rule}")
+    return p
+
+
+def parse_contactor(d: Any, where: str = "contactor") -> ContactorParams:
+    c = _section(ContactorParams, d, where)
+    if not 0 < c.precharge_ratio <= 1:
+        raise ConfigError(f"field '{where}.precharge_ratio' must be in (0, 1]")
+    if c.precharge_timeout_ms <= 0 or c.opening_timeout_ms <= 0:
+        raise ConfigError(f"'{where}': timeouts must be > 0 ms")
+    if c.break_current_a < 0:
+        raise ConfigError(f"field '{where}.break_current_a' must be >= 0")
+    return c
+
+
+@dataclass
+class Protection:
+    """Everything the firmware protects the pack with, at cell level (C-rates)."""
+
+    limits: dict[str, Limit]
+    charge: ChargeParams
+    plausibility: PlausParams = field(default_factory=PlausParams)
+    contactor: ContactorParams = field(default_factory=ContactorParams)
+
+    def check_against(self, where: str = "") -> None:
+        lv = self.limits["cell_v_max"].warning.threshold
+        if not self.charge.cell_v_charge_max_v < lv:
+            raise ConfigError(
+                f"{where}'charge.cell_v_charge_max_v' must be below limits.cell_v_max.warning ({lv:g})"
+            )
+        lm = self.limits["cell_v_min"].warning.threshold
+        if not self.charge.cell_v_discharge_min_v > lm:
+            raise ConfigError(
+                f"{where}'charge.cell_v_discharge_min_v' must be above limits.cell_v_min.warning ({lm:g})"
+            )
+
+
+def _fill_tier(dst: Any, t: Tier, scale: float = 1.0) -> None:
+    dst.threshold = t.threshold * scale
+    dst.hysteresis = t.hysteresis * scale
+    dst.debounce_ms = t.debounce_ms
+
+
+def fill_protection(
+    cfg: Any,
+    prot: Protection,
+    capacity_ah: float,
+    n_cells: int,
+    hw_charge_max_a: float,
+    hw_discharge_max_a: float,
+) -> None:
+    """Write the protection into a bms_config_t (C-rates become amperes)."""
+    for q, (name, _) in enumerate(QUANTITIES):
+        lim = prot.limits[name]
+        scale = capacity_ah if name in CURRENT_QUANTITIES else 1.0
+        dst = cfg.limits.q[q]
+        _fill_tier(dst.warning, lim.warning, scale)
+        _fill_tier(dst.derate, lim.derate, scale)
+        _fill_tier(dst.trip, lim.trip, scale)
+    p = prot.plausibility
+    pl = cfg.plaus
+    for f in fields(PlausParams):
+        if f.name == "pack_sum_tol_v_per_cell":
+            pl.pack_sum_tol_v = p.pack_sum_tol_v_per_cell * n_cells
+        else:
+            setattr(pl, f.name, getattr(p, f.name))
+    c = prot.contactor
+    cc = cfg.contactor
+    cc.precharge_ratio = c.precharge_ratio
+    cc.precharge_timeout_ms = c.precharge_timeout_ms
+    cc.break_current_a = c.break_current_a
+    cc.opening_timeout_ms = c.opening_timeout_ms
+    cc.emergency_mask = sum(1 << FAULT_ID[n] for n in c.emergency_faults)
+    ch = prot.charge
+    m = ch.maps
+    cp = cfg.charge
+    cp.n_soc = len(m.soc)
+    cp.n_temp = len(m.temp_c)
+    for j, s in enumerate(m.soc):
+        cp.soc_bp[j] = s
+    for k, t in enumerate(m.temp_c):
+        cp.temp_bp_degc[k] = t
+    for name in ("charge_c", "plating_c", "discharge_c"):
+        dst = getattr(cp, name)
+        src = getattr(m, name)
+        for k in range(len(m.temp_c)):
+            row = dst[k]
+            for j in range(len(m.soc)):
+                row[j] = src[k, j]
+    cp.cell_v_charge_max_v = ch.cell_v_charge_max_v
+    cp.cell_v_discharge_min_v = ch.cell_v_discharge_min_v
+    cp.hw_charge_max_a = hw_charge_max_a
+    cp.hw_discharge_max_a = hw_discharge_max_a
+    cp.ramp_up_a_per_s = ch.ramp_c_per_s * capacity_ah
+    cp.charge_target_soc = ch.target_soc
+    cp.charge_resume_soc = ch.resume_soc
+    cp.charge_detect_a = ch.charge_detect_c * capacity_ah
+    cp.heater_on_below_degc = ch.heater_on_below_c
+    cp.heater_off_above_degc = ch.heater_off_above_c
+    cp.cooling_on_above_degc = ch.cooling_on_above_c
+    cp.cooling_off_below_degc = ch.cooling_off_below_c

@@ -1,0 +1,36 @@
+/*
+ * Fault identifiers. Every fault is a trip: latched until an explicit reset
+ * finds its condition gone. Bit i of a fault mask is fault id i.
+ */
+#ifndef BMS_FAULTS_H
+#define BMS_FAULTS_H
+
+typedef enum {
+    /* limit trips, one per monitored quantity (same order as bms_quantity_t) */
+    BMS_F_CELL_OV = 0,
+    BMS_F_CELL_UV = 1,
+    BMS_F_CORE_OT_CHG = 2,
+    BMS_F_CORE_OT_DIS = 3,
+    BMS_F_SURF_OT_CHG = 4,
+    BMS_F_SURF_OT_DIS = 5,
+    BMS_F_UT_CHG = 6,
+    BMS_F_UT_DIS = 7,
+    BMS_F_OC_CHG = 8,
+    BMS_F_OC_DIS = 9,
+    BMS_F_CELL_SPREAD = 10,
+    /* sensor plausibility */
+    BMS_F_VOLT_SENSOR = 11,     /* cell voltage NaN / inf / outside the physical range */
+    BMS_F_TEMP_SENSOR = 12,     /* temperature NaN / inf / outside the plausible range */
+    BMS_F_CURRENT_SENSOR = 13,  /* current NaN / inf / beyond the sensor range */
+    BMS_F_VOLT_STUCK = 14,      /* a cell reading frozen while the current moved */
+    BMS_F_OPEN_WIRE = 15,       /* a cell near 0 V, or the cells disagree with the pack sum */
+    BMS_F_NTC_OPEN = 16,
+    BMS_F_NTC_SHORT = 17,
+    BMS_F_CURRENT_OFFSET = 18,  /* current reads non-zero with the contactors open */
+    BMS_F_STALE = 19,           /* no new sample within the timeout, or time not advancing */
+    /* contactors */
+    BMS_F_PRECHARGE = 20,       /* bus voltage did not follow within the precharge timeout */
+    BMS_N_FAULTS = 21
+} bms_fault_id_t;
+
+#endif /* BMS_FAULTS_H */

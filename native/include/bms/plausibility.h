@@ -1,0 +1,66 @@
+/*
+ * Sensor plausibility: which readings the estimators and limits may use, and
+ * the raw conditions of the sensor faults (debounced and latched by safety.c).
+ */
+#ifndef BMS_PLAUSIBILITY_H
+#define BMS_PLAUSIBILITY_H
+
+#include <stdint.h>
+#include "bms/bms_config.h"
+
+/* Per-cell flags in plaus_result_t.cell_flags */
+#define PLAUS_CELL_INVALID 0x01u   /* NaN / inf / outside the physical range */
+#define PLAUS_CELL_OPEN_WIRE 0x02u
+#define PLAUS_CELL_STUCK 0x04u
+/* Per-sensor flags in plaus_result_t.temp_flags */
+#define PLAUS_TEMP_INVALID 0x01u
+#define PLAUS_TEMP_OPEN 0x02u
+#define PLAUS_TEMP_SHORT 0x04u
+
+/* What plausibility keeps from step to step (per cell: the stuck detector). */
+typedef struct {
+    float stuck_ref_v[BMS_MAX_CELLS];   /* reading when it last changed */
+    float stuck_ref_i[BMS_MAX_CELLS];   /* current at that moment */
+    uint8_t stuck_moved[BMS_MAX_CELLS]; /* the current has moved since: frozen reading */
+    uint32_t last_sample_time_ms;
+    uint32_t stale_ms;                  /* time since the last new sample */
+    uint32_t have_sample;
+} plaus_state_t;
+
+/* One raw condition: present now, with the worst cell/sensor and its value. */
+typedef struct {
+    uint8_t present;
+    uint16_t index;
+    float value;
+} plaus_cond_t;
+
+typedef struct {
+    uint8_t any_unusable;               /* some reading cannot be used this step */
+    uint8_t cell_flags[BMS_MAX_CELLS];
+    uint8_t temp_flags[BMS_MAX_TEMP_SENSORS];
+    uint8_t current_valid;
+    plaus_cond_t volt_sensor;
+    plaus_cond_t temp_sensor;
+    plaus_cond_t current_sensor;
+    plaus_cond_t volt_stuck;
+    plaus_cond_t open_wire;
+    plaus_cond_t ntc_open;
+    plaus_cond_t ntc_short;
+    plaus_cond_t current_offset;
+    plaus_cond_t stale;
+} plaus_result_t;
+
+/* Inputs of the check that are not the raw measurement arrays. */
+typedef struct {
+    float pack_current_a;
+    float pack_v;                 /* independent pack voltage; NaN if not measured */
+    uint32_t sample_time_ms;      /* time stamp of the sample */
+    uint32_t dt_ms;               /* firmware tick since the previous step */
+    uint32_t contactors_open;     /* no current can flow: offset check armed */
+} plaus_input_t;
+
+void plaus_reset(plaus_state_t *st);
+void plaus_check(plaus_state_t *st, const bms_config_t *cfg, const plaus_input_t *in,
+                 const float *cell_v, const float *temp_degc, plaus_result_t *res);
+
+#endif /* BMS_PLAUSIBILITY_H */

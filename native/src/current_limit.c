@@ -1,0 +1,197 @@
+/* Charge / discharge current limits and the limiting factor. */
+#include "bms/current_limit.h"
+#include "bms/bms_math.h"
+
+#define LIMIT_BIG_A 1.0e9f
+
+void limit_reset(limit_state_t *s)
+{
+    s->ccl_a = 0.0f;
+    s->dcl_a = 0.0f;
+    s->ccl_limit = (uint32_t)BMS_LIM_CONTACTOR;
+    s->dcl_limit = (uint32_t)BMS_LIM_CONTACTOR;
+    s->charge_complete = 0u;
+    s->heater_request = 0u;
+    s->cooling_request = 0u;
+}
+
+float limit_map(const bms_charge_params_t *cp, const float t[BMS_MAX_MAP_TEMP][BMS_MAX_MAP_SOC],
+                float soc, float temp_degc)
+{
+    uint32_t is;
+    uint32_t it;
+    float ws;
+    float wt;
+    bms_interp_locate(cp->soc_bp, cp->n_soc, soc, &is, &ws);
+    bms_interp_locate(cp->temp_bp_degc, cp->n_temp, temp_degc, &it, &wt);
+    const float lo = bms_lerp_at(t[it], is, ws, cp->n_soc);
+    if (cp->n_temp < 2u) {
+        return lo;
+    }
+    const float hi = bms_lerp_at(t[it + 1u], is, ws, cp->n_soc);
+    return lo + wt * (hi - lo);
+}
+
+void limit_acc_init(limit_acc_t *acc)
+{
+    acc->map_chg_a = LIMIT_BIG_A;
+    acc->plating_a = LIMIT_BIG_A;
+    acc->headroom_chg_a = LIMIT_BIG_A;
+    acc->map_dis_a = LIMIT_BIG_A;
+    acc->headroom_dis_a = LIMIT_BIG_A;
+}
+
+static float minf(float a, float b)
+{
+    return (b < a) ? b : a;
+}
+
+static float nonneg(float x)
+{
+    return (x > 0.0f) ? x : 0.0f;
+}
+
+void limit_acc_cell(limit_acc_t *acc, const bms_config_t *cfg, const limit_cell_t *c)
+{
+    const bms_charge_params_t *cp = &cfg->charge;
+    const float cap = cfg->cell.capacity_ah;
+    acc->map_chg_a = minf(acc->map_chg_a, cap * limit_map(cp, cp->charge_c, c->soc, c->core_temp_degc));
+    acc->plating_a = minf(acc->plating_a, cap * limit_map(cp, cp->plating_c, c->soc, c->core_temp_degc));
+    acc->map_dis_a = minf(acc->map_dis_a, cap * limit_map(cp, cp->discharge_c, c->soc, c->core_temp_degc));
+    /* predicted terminal voltage one step ahead at charge current ic:
+     * v = ocv - v_rc_next + r_step * ic  <=  v_charge_max */
+    const float v_open = c->ocv_v - c->v_rc_v;
+    const float r = (c->r_step_ohm > 1.0e-6f) ? c->r_step_ohm : 1.0e-6f;
+    acc->headroom_chg_a = minf(acc->headroom_chg_a, nonneg((cp->cell_v_charge_max_v - v_open) / r));
+    acc->headroom_dis_a = minf(acc->headroom_dis_a, nonneg((v_open - cp->cell_v_discharge_min_v) / r));
+}
+
+/* Smallest term and which one it was (ties keep the earlier, in the order listed). */
+static float pick(const limit_terms_t *t, uint32_t derate_src, uint32_t *which)
+{
+    float v = t->map_a;
+    *which = (uint32_t)BMS_LIM_MAP;
+    if (t->headroom_a < v) {
+        v = t->headroom_a;
+        *which = (uint32_t)BMS_LIM_VOLTAGE;
+    }
+    if (t->derate_a < v) {
+        v = t->derate_a;
+        *which = derate_src;
+    }
+    if (t->plating_a < v) {
+        v = t->plating_a;
+        *which = (uint32_t)BMS_LIM_PLATING;
+    }
+    if (t->hardware_a < v) {
+        v = t->hardware_a;
+        *which = (uint32_t)BMS_LIM_HARDWARE;
+    }
+    return nonneg(v);
+}
+
+/* Ramp an increase, follow a decrease at once. */
+static float ramp(float prev, float target, float max_step, uint32_t *which)
+{
+    if (target > (prev + max_step)) {
+        *which = (uint32_t)BMS_LIM_RAMP;
+        return prev + max_step;
+    }
+    return target;
+}
+
+void limit_update(limit_state_t *s, const bms_config_t *cfg, const limit_acc_t *acc,
+                  const limit_pack_t *pk, float t_max_degc, limit_terms_t *ccl_terms,
+                  limit_terms_t *dcl_terms)
+{
+    const bms_charge_params_t *cp = &cfg->charge;
+    const bms_limits_t *lim = &cfg->limits;
+    const float step_a = cp->ramp_up_a_per_s * ((float)pk->dt_ms * 0.001f);
+
+    /* ---- charge ---- */
+    float hw_c = minf(cp->hw_charge_max_a, lim->q[BMS_Q_I_CHG_MAX].derate.threshold);
+    if ((bms_isfinitef(pk->charger_max_a) != 0) && (pk->charger_max_a >= 0.0f)) {
+        hw_c = minf(hw_c, pk->charger_max_a);
+    }
+    ccl_terms->map_a = acc->map_chg_a;
+    ccl_terms->headroom_a = acc->headroom_chg_a;
+    ccl_terms->derate_a = cp->hw_charge_max_a * pk->derate_chg;
+    ccl_terms->plating_a = acc->plating_a;
+    ccl_terms->hardware_a = hw_c;
+    uint32_t why_c;
+    float ccl = pick(ccl_terms, pk->derate_chg_src, &why_c);
+
+    if (pk->soc_pack >= cp->charge_target_soc) {
+        s->charge_complete = 1u;
+    } else if (pk->soc_pack < cp->charge_resume_soc) {
+        s->charge_complete = 0u;
+    } else {
+        /* hysteresis band: keep */
+    }
+    const int32_t cold_c = (pk->t_min_degc <= lim->q[BMS_Q_T_MIN_CHG].trip.threshold) ? 1 : 0;
+    const int32_t hot_c = (t_max_degc >= lim->q[BMS_Q_CORE_T_MAX_CHG].trip.threshold) ? 1 : 0;
+    if (pk->fault_latched != 0u) {
+        ccl = 0.0f;
+        why_c = (uint32_t)BMS_LIM_FAULT;
+    } else if (pk->have_data == 0u) {
+        ccl = 0.0f;
+        why_c = (uint32_t)BMS_LIM_NO_DATA;
+    } else if (pk->contactors_closed == 0u) {
+        ccl = 0.0f;
+        why_c = (uint32_t)BMS_LIM_CONTACTOR;
+    } else if ((cold_c != 0) || (hot_c != 0)) {
+        ccl = 0.0f;
+        why_c = (uint32_t)BMS_LIM_TEMP_WINDOW;
+    } else if (s->charge_complete != 0u) {
+        ccl = 0.0f;
+        why_c = (uint32_t)BMS_LIM_COMPLETE;
+    } else {
+        ccl = ramp(s->ccl_a, ccl, step_a, &why_c);
+    }
+
+    /* ---- discharge ---- */
+    dcl_terms->map_a = acc->map_dis_a;
+    dcl_terms->headroom_a = acc->headroom_dis_a;
+    dcl_terms->derate_a = cp->hw_discharge_max_a * pk->derate_dis;
+    dcl_terms->plating_a = LIMIT_BIG_A;
+    dcl_terms->hardware_a = minf(cp->hw_discharge_max_a, lim->q[BMS_Q_I_DIS_MAX].derate.threshold);
+    uint32_t why_d;
+    float dcl = pick(dcl_terms, pk->derate_dis_src, &why_d);
+    const int32_t cold_d = (pk->t_min_degc <= lim->q[BMS_Q_T_MIN_DIS].trip.threshold) ? 1 : 0;
+    const int32_t hot_d = (t_max_degc >= lim->q[BMS_Q_CORE_T_MAX_DIS].trip.threshold) ? 1 : 0;
+    if (pk->fault_latched != 0u) {
+        dcl = 0.0f;
+        why_d = (uint32_t)BMS_LIM_FAULT;
+    } else if (pk->have_data == 0u) {
+        dcl = 0.0f;
+        why_d = (uint32_t)BMS_LIM_NO_DATA;
+    } else if (pk->contactors_closed == 0u) {
+        dcl = 0.0f;
+        why_d = (uint32_t)BMS_LIM_CONTACTOR;
+    } else if ((cold_d != 0) || (hot_d != 0)) {
+        dcl = 0.0f;
+        why_d = (uint32_t)BMS_LIM_TEMP_WINDOW;
+    } else {
+        dcl = ramp(s->dcl_a, dcl, step_a, &why_d);
+    }
+    s->ccl_a = ccl;
+    s->dcl_a = dcl;
+    s->ccl_limit = why_c;
+    s->dcl_limit = why_d;
+
+    /* ---- thermal requests (with hysteresis) ---- */
+    if (pk->t_min_degc < cp->heater_on_below_degc) {
+        s->heater_request = 1u;
+    } else if (pk->t_min_degc > cp->heater_off_above_degc) {
+        s->heater_request = 0u;
+    } else {
+        /* keep */
+    }
+    if (t_max_degc > cp->cooling_on_above_degc) {
+        s->cooling_request = 1u;
+    } else if (t_max_degc < cp->cooling_off_below_degc) {
+        s->cooling_request = 0u;
+    } else {
+        /* keep */
+    }
+}

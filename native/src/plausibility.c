@@ -1,0 +1,157 @@
+/* Sensor plausibility: validity of every reading and the raw conditions of
+ * the sensor faults. Debouncing and latching happen in safety.c. */
+#include "bms/plausibility.h"
+#include "bms/bms_math.h"
+
+void plaus_reset(plaus_state_t *st)
+{
+    for (uint32_t i = 0u; i < BMS_MAX_CELLS; i++) {
+        st->stuck_ref_v[i] = 0.0f;
+        st->stuck_ref_i[i] = 0.0f;
+        st->stuck_moved[i] = 0u;
+    }
+    st->last_sample_time_ms = 0u;
+    st->stale_ms = 0u;
+    st->have_sample = 0u;
+}
+
+/* index and value are only meaningful while present */
+static void cond_clear(plaus_cond_t *c)
+{
+    c->present = 0u;
+}
+
+/* Keep the first offender (lowest index) of a condition. */
+static void cond_set(plaus_cond_t *c, uint32_t index, float value)
+{
+    if (c->present == 0u) {
+        c->present = 1u;
+        c->index = (uint16_t)index;
+        c->value = value;
+    }
+}
+
+static float absf(float x)
+{
+    return (x < 0.0f) ? -x : x;
+}
+
+static void check_cells(plaus_state_t *st, const bms_config_t *cfg, const plaus_input_t *in,
+                        const float *cell_v, plaus_result_t *res)
+{
+    const bms_plaus_params_t *p = &cfg->plaus;
+    const uint32_t n = cfg->pack.n_cells;
+    float sum_v = 0.0f;
+    uint32_t n_ok = 0u;
+    for (uint32_t i = 0u; i < n; i++) {
+        const float v = cell_v[i];
+        uint8_t f = 0u;
+        if ((bms_isfinitef(v) == 0) || (v < p->cell_v_min_v) || (v > p->cell_v_max_v)) {
+            f = PLAUS_CELL_INVALID;
+            cond_set(&res->volt_sensor, i, v);
+        } else if (v < p->open_wire_v) {
+            f = PLAUS_CELL_OPEN_WIRE;
+            cond_set(&res->open_wire, i, v);
+        } else {
+            sum_v += v;
+            n_ok++;
+            /* stuck: the very same reading although the current has moved, since it
+             * froze, enough to change any real cell's voltage */
+            if (v == st->stuck_ref_v[i]) {
+                if ((res->current_valid != 0u)
+                    && (absf(in->pack_current_a - st->stuck_ref_i[i]) >= p->stuck_current_delta_a)) {
+                    st->stuck_moved[i] = 1u;
+                }
+                if (st->stuck_moved[i] != 0u) {
+                    f = PLAUS_CELL_STUCK;
+                    cond_set(&res->volt_stuck, i, v);
+                }
+            } else {
+                st->stuck_ref_v[i] = v;
+                st->stuck_ref_i[i] = (res->current_valid != 0u) ? in->pack_current_a : st->stuck_ref_i[i];
+                st->stuck_moved[i] = 0u;
+            }
+        }
+        res->cell_flags[i] = f;
+    }
+    /* an open wire that keeps every reading plausible still breaks the sum */
+    if ((n_ok == n) && (bms_isfinitef(in->pack_v) != 0) && (absf(sum_v - in->pack_v) > p->pack_sum_tol_v)) {
+        const float mean = sum_v / (float)n;
+        uint32_t worst = 0u;
+        float worst_dev = -1.0f;
+        for (uint32_t i = 0u; i < n; i++) {
+            const float dev = absf(cell_v[i] - mean);
+            if (dev > worst_dev) {
+                worst_dev = dev;
+                worst = i;
+            }
+        }
+        cond_set(&res->open_wire, worst, sum_v - in->pack_v);
+    }
+}
+
+static void check_temps(const bms_config_t *cfg, const float *temp_degc, plaus_result_t *res)
+{
+    const bms_plaus_params_t *p = &cfg->plaus;
+    for (uint32_t j = 0u; j < cfg->pack.n_temp_sensors; j++) {
+        const float t = temp_degc[j];
+        uint8_t f = 0u;
+        if (bms_isfinitef(t) == 0) {
+            f = PLAUS_TEMP_INVALID;
+            cond_set(&res->temp_sensor, j, t);
+        } else if (t <= p->ntc_open_below_degc) {
+            f = PLAUS_TEMP_OPEN;
+            cond_set(&res->ntc_open, j, t);
+        } else if (t >= p->ntc_short_above_degc) {
+            f = PLAUS_TEMP_SHORT;
+            cond_set(&res->ntc_short, j, t);
+        } else if ((t < p->temp_min_degc) || (t > p->temp_max_degc)) {
+            f = PLAUS_TEMP_INVALID;
+            cond_set(&res->temp_sensor, j, t);
+        } else {
+            /* plausible */
+        }
+        res->temp_flags[j] = f;
+    }
+}
+
+void plaus_check(plaus_state_t *st, const bms_config_t *cfg, const plaus_input_t *in,
+                 const float *cell_v, const float *temp_degc, plaus_result_t *res)
+{
+    const bms_plaus_params_t *p = &cfg->plaus;
+    cond_clear(&res->volt_sensor);
+    cond_clear(&res->temp_sensor);
+    cond_clear(&res->current_sensor);
+    cond_clear(&res->volt_stuck);
+    cond_clear(&res->open_wire);
+    cond_clear(&res->ntc_open);
+    cond_clear(&res->ntc_short);
+    cond_clear(&res->current_offset);
+    cond_clear(&res->stale);
+
+    const float i_a = in->pack_current_a;
+    res->current_valid = ((bms_isfinitef(i_a) != 0) && (absf(i_a) <= cfg->pack.current_range_a)) ? 1u : 0u;
+    if (res->current_valid == 0u) {
+        cond_set(&res->current_sensor, 0u, i_a);
+    } else if ((in->contactors_open != 0u) && (absf(i_a) > p->current_offset_max_a)) {
+        cond_set(&res->current_offset, 0u, i_a);
+    } else {
+        /* plausible */
+    }
+    check_cells(st, cfg, in, cell_v, res);
+    check_temps(cfg, temp_degc, res);
+
+    /* stale: the sample's own time stamp has not moved since the last step */
+    if ((st->have_sample == 0u) || (in->sample_time_ms != st->last_sample_time_ms)) {
+        st->have_sample = 1u;
+        st->last_sample_time_ms = in->sample_time_ms;
+        st->stale_ms = 0u;
+    } else {
+        st->stale_ms = (st->stale_ms > (0xFFFFFFFFu - in->dt_ms)) ? 0xFFFFFFFFu : (st->stale_ms + in->dt_ms);
+        cond_set(&res->stale, 0u, (float)st->stale_ms);
+    }
+    res->any_unusable = (uint8_t)(res->volt_sensor.present | res->temp_sensor.present
+                                  | res->current_sensor.present | res->volt_stuck.present
+                                  | res->open_wire.present | res->ntc_open.present | res->ntc_short.present
+                                  | res->stale.present);
+}

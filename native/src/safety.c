@@ -1,0 +1,174 @@
+/* Safety monitor: tiered limits, debounce, latching, fault records. The
+ * debounce and release rules are documented in safety.h. */
+#include "bms/safety.h"
+
+/* Direction of each quantity: 1 = maximum, 0 = minimum (order of bms_quantity_t). */
+static const uint8_t k_is_max[BMS_N_QUANTITIES] = {1u, 0u, 1u, 1u, 1u, 1u, 0u, 0u, 1u, 1u, 1u};
+
+int32_t safety_is_max(uint32_t q)
+{
+    return (q < (uint32_t)BMS_N_QUANTITIES) ? (int32_t)k_is_max[q] : 0;
+}
+
+uint32_t safety_fault_of(uint32_t q)
+{
+    /* the limit trips are fault ids 0..BMS_N_QUANTITIES-1, in quantity order */
+    return q;
+}
+
+static uint32_t sat_add(uint32_t a, uint32_t b)
+{
+    return (a > (0xFFFFFFFFu - b)) ? 0xFFFFFFFFu : (a + b);
+}
+
+int32_t safety_debounce(debounce_t *d, int32_t condition, uint32_t dt_ms, uint32_t debounce_ms)
+{
+    if (condition != 0) {
+        if (d->seen == 0u) {
+            d->seen = 1u; /* count_ms is 0 whenever seen is 0 */
+        } else {
+            d->count_ms = sat_add(d->count_ms, dt_ms);
+        }
+        return (d->count_ms >= debounce_ms) ? 1 : 0;
+    }
+    if (d->count_ms > dt_ms) {
+        d->count_ms -= dt_ms;
+    } else {
+        d->count_ms = 0u;
+        d->seen = 0u;
+    }
+    return 0;
+}
+
+static void debounce_clear(debounce_t *d)
+{
+    d->count_ms = 0u;
+    d->seen = 0u;
+}
+
+void safety_reset(safety_state_t *s)
+{
+    for (uint32_t q = 0u; q < (uint32_t)BMS_N_QUANTITIES; q++) {
+        for (uint32_t k = 0u; k < 3u; k++) {
+            debounce_clear(&s->tier_db[q][k]);
+        }
+        s->tier_active[q][0] = 0u;
+        s->tier_active[q][1] = 0u;
+    }
+    for (uint32_t f = 0u; f < (uint32_t)BMS_N_FAULTS; f++) {
+        debounce_clear(&s->fault_db[f]);
+        s->record[f].id = (uint8_t)f;
+        s->record[f].cell = 0u;
+        s->record[f].value = 0.0f;
+        s->record[f].time_ms = 0u;
+    }
+    s->latched = 0u;
+    s->present = 0u;
+    s->trip_count = 0u;
+}
+
+/* value beyond threshold in the quantity's direction (reaching it counts) */
+static int32_t beyond(int32_t is_max, float v, float thr)
+{
+    return (is_max != 0) ? ((v >= thr) ? 1 : 0) : ((v <= thr) ? 1 : 0);
+}
+
+/* still within the hysteresis band of a threshold */
+static int32_t not_released(int32_t is_max, float v, const bms_tier_t *t)
+{
+    return (is_max != 0) ? ((v > (t->threshold - t->hysteresis)) ? 1 : 0)
+                         : ((v < (t->threshold + t->hysteresis)) ? 1 : 0);
+}
+
+static void latch(safety_state_t *s, uint32_t fault_id, uint16_t cell, float value, uint32_t now_ms)
+{
+    const uint32_t bit = 1u << fault_id;
+    if ((s->latched & bit) == 0u) {
+        s->latched |= bit; /* record[].id is set once, at reset */
+        s->record[fault_id].cell = cell;
+        s->record[fault_id].value = value;
+        s->record[fault_id].time_ms = now_ms;
+        s->trip_count++;
+    }
+}
+
+void safety_evaluate(safety_state_t *s, const bms_limits_t *lim, const safety_value_t *values,
+                     uint32_t dt_ms, uint32_t now_ms)
+{
+    for (uint32_t q = 0u; q < (uint32_t)BMS_N_QUANTITIES; q++) {
+        const bms_limit_t *l = &lim->q[q];
+        const safety_value_t *sv = &values[q];
+        const int32_t is_max = safety_is_max(q);
+        const bms_tier_t *tiers[3] = {&l->warning, &l->derate, &l->trip};
+        for (uint32_t k = 0u; k < 2u; k++) {
+            const int32_t cond = (sv->valid != 0u) ? beyond(is_max, sv->value, tiers[k]->threshold) : 0;
+            const int32_t hit = safety_debounce(&s->tier_db[q][k], cond, dt_ms, tiers[k]->debounce_ms);
+            if (hit != 0) {
+                s->tier_active[q][k] = 1u;
+            } else if ((s->tier_active[q][k] != 0u)
+                       && ((sv->valid == 0u) || (not_released(is_max, sv->value, tiers[k]) == 0))) {
+                s->tier_active[q][k] = 0u;
+                debounce_clear(&s->tier_db[q][k]);
+            } else {
+                /* holding inside the hysteresis band, or not reached */
+            }
+        }
+        const uint32_t f = safety_fault_of(q);
+        const int32_t cond = (sv->valid != 0u) ? beyond(is_max, sv->value, l->trip.threshold) : 0;
+        if (safety_debounce(&s->fault_db[f], cond, dt_ms, l->trip.debounce_ms) != 0) {
+            latch(s, f, sv->cell, sv->value, now_ms);
+        }
+        if ((sv->valid != 0u) && (not_released(is_max, sv->value, &l->trip) != 0)) {
+            s->present |= (1u << f);
+        } else {
+            s->present &= ~(1u << f);
+        }
+    }
+}
+
+void safety_condition(safety_state_t *s, uint32_t fault_id, int32_t present, uint16_t cell,
+                      float value, uint32_t dt_ms, uint32_t debounce_ms, uint32_t now_ms)
+{
+    if (fault_id >= (uint32_t)BMS_N_FAULTS) {
+        return;
+    }
+    if (safety_debounce(&s->fault_db[fault_id], present, dt_ms, debounce_ms) != 0) {
+        latch(s, fault_id, cell, value, now_ms);
+    }
+    if (present != 0) {
+        s->present |= (1u << fault_id);
+    } else {
+        s->present &= ~(1u << fault_id);
+    }
+}
+
+uint32_t safety_reset_faults(safety_state_t *s)
+{
+    const uint32_t clear = s->latched & ~s->present;
+    for (uint32_t f = 0u; f < (uint32_t)BMS_N_FAULTS; f++) {
+        if ((clear & (1u << f)) != 0u) {
+            debounce_clear(&s->fault_db[f]);
+        }
+    }
+    s->latched &= ~clear;
+    return clear;
+}
+
+float safety_derate_factor(const bms_limit_t *l, uint32_t q, float v)
+{
+    const float d = l->derate.threshold;
+    const float t = l->trip.threshold;
+    float f;
+    if (safety_is_max(q) != 0) {
+        if (v <= d) {
+            return 1.0f;
+        }
+        f = (v >= t) ? 0.0f : ((t - v) / (t - d));
+    } else {
+        if (v >= d) {
+            return 1.0f;
+        }
+        f = (v <= t) ? 0.0f : ((v - t) / (d - t));
+    }
+    return f;
+}

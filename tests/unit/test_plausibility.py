@@ -1,0 +1,196 @@
+"""native/src/plausibility.c: each detector's raw condition on crafted readings."""
+
+import numpy as np
+from bms._native import ffi, lib
+
+from bms.chemistry import load_chemistry
+from bms.firmware import PackLayout, fill_config
+
+CHEM = load_chemistry("nmc811-graphite")
+N, NS = 6, 3
+
+
+class Plaus:
+    def __init__(self) -> None:
+        self.cfg = ffi.new("bms_config_t *")
+        fill_config(self.cfg, CHEM.cell, PackLayout(N, (0, 2, 5)), CHEM.protection)
+        self.st = ffi.new("plaus_state_t *")
+        lib.plaus_reset(self.st)
+        self.res = ffi.new("plaus_result_t *")
+        self.t = 0
+
+    def check(self, v=None, temps=None, current=0.0, pack_v=float("nan"), open_=0, new_sample=True):
+        v = np.full(N, 3.7, dtype=np.float32) if v is None else np.asarray(v, dtype=np.float32)
+        temps = np.full(NS, 25.0, dtype=np.float32) if temps is None else np.asarray(temps, dtype=np.float32)
+        if new_sample:
+            self.t += 100
+        pin = ffi.new(
+            "plaus_input_t *",
+            {
+                "pack_current_a": current,
+                "pack_v": pack_v,
+                "sample_time_ms": self.t,
+                "dt_ms": 100,
+                "contactors_open": open_,
+            },
+        )
+        lib.plaus_check(
+            self.st, self.cfg, pin, ffi.from_buffer("float[]", v), ffi.from_buffer("float[]", temps), self.res
+        )
+        return self.res
+
+
+def test_clean_readings_are_all_usable():
+    r = Plaus().check(pack_v=6 * 3.7)
+    assert not r.any_unusable and r.current_valid
+    assert list(r.cell_flags[0:N]) == [0] * N and list(r.temp_flags[0:NS]) == [0] * NS
+
+
+def test_voltage_range_and_open_wire_are_told_apart():
+    p = Plaus()
+    r = p.check(v=[3.7, 3.7, float("nan"), 3.7, 0.3, 9.0])
+    assert r.cell_flags[2] == lib.PLAUS_CELL_INVALID and r.cell_flags[5] == lib.PLAUS_CELL_INVALID
+    assert r.cell_flags[4] == lib.PLAUS_CELL_OPEN_WIRE
+    assert (r.volt_sensor.present, r.volt_sensor.index) == (1, 2)  # the first offender
+    assert (r.open_wire.present, r.open_wire.index) == (1, 4)
+
+
+def test_open_wire_that_keeps_readings_plausible_breaks_the_pack_sum():
+    p = Plaus()
+    v = [3.7, 3.7, 3.7, 3.4, 4.0, 3.7]  # a shared sense line moved: sum preserved
+    assert not p.check(v=v, pack_v=sum(v)).open_wire.present
+    v = [3.7, 3.7, 3.7, 3.7, 4.3, 3.7]  # a reading picked up extra: the sum does not match
+    r = p.check(v=v, pack_v=6 * 3.7)
+    assert r.open_wire.present and r.open_wire.index == 4
+    assert abs(r.open_wire.value - 0.6) < 1e-4
+
+
+def test_stuck_needs_the_current_to_move():
+    p = Plaus()
+    v = [3.7, 3.71, 3.72, 3.73, 3.74, 3.75]
+    for i in (0.0, 1.0, 2.0, 3.0, 4.0):  # same readings, current within 5 A of the first
+        assert not p.check(v=v, current=i).volt_stuck.present
+    r = p.check(v=v, current=6.0)
+    assert r.volt_stuck.present and r.cell_flags[0] == lib.PLAUS_CELL_STUCK
+    r = p.check(v=v, current=0.0)  # frozen stays frozen once the current has moved
+    assert r.volt_stuck.present
+    v2 = list(v)
+    v2[0] = 3.6999
+    r = p.check(v=v2, current=0.0)
+    assert r.cell_flags[0] == 0 and r.volt_stuck.index == 1
+
+
+def test_thermistor_open_short_and_range():
+    r = Plaus().check(temps=[-55.0, 151.0, -45.0])
+    assert r.temp_flags[0] == lib.PLAUS_TEMP_OPEN and r.temp_flags[1] == lib.PLAUS_TEMP_SHORT
+    assert r.temp_flags[2] == lib.PLAUS_TEMP_INVALID
+    assert (r.ntc_open.index, r.ntc_short.index, r.temp_sensor.index) == (0, 1, 2)
+
+
+def test_current_offset_only_with_contactors_open():
+    p = Plaus()
+    assert not p.check(current=3.0, open_=0).current_offset.present
+    assert p.check(current=3.0, open_=1).current_offset.present
+    assert not p.check(current=1.5, open_=1).current_offset.present
+    r = p.check(current=3000.0)
+    assert r.current_sensor.present and not r.current_valid
+
+
+def test_stale_when_the_sample_time_does_not_move():
+    p = Plaus()
+    assert not p.check().stale.present
+    r = p.check(new_sample=False)
+    assert r.stale.present and r.any_unusable
+    r = p.check(new_sample=False)
+    assert r.stale.value == 200.0
+    assert not p.check().stale.present
+
+
+def test_range_edges_are_inclusive():
+    p = Plaus()
+    pl = CHEM.protection.plausibility
+    r = p.check(v=[pl.cell_v_min_v, pl.cell_v_max_v, 3.7, 3.7, 3.7, pl.open_wire_v])
+    assert r.cell_flags[1] == 0 and r.cell_flags[5] == 0
+    assert r.cell_flags[0] == lib.PLAUS_CELL_OPEN_WIRE  # a valid reading, but below the open-wire level
+    r = p.check(v=[pl.cell_v_min_v - 0.01, pl.cell_v_max_v + 0.01, 3.7, 3.7, 3.7, 3.7])
+    assert r.cell_flags[0] == r.cell_flags[1] == lib.PLAUS_CELL_INVALID
+    rng = p.cfg.pack.current_range_a
+    assert p.check(current=rng).current_valid and p.check(current=-rng).current_valid
+    assert not p.check(current=rng * 1.0001).current_valid
+    r = p.check(temps=[pl.temp_min_degc, pl.temp_max_degc, 25.0])
+    assert list(r.temp_flags[0:3]) == [0, 0, 0]
+
+
+def test_pack_level_conditions_record_the_reading():
+    p = Plaus()
+    r = p.check(current=float("inf"))
+    assert (r.current_sensor.index, r.current_sensor.value) == (0, float("inf"))
+    r = p.check(current=-3.5, open_=1)
+    assert (r.current_offset.index, r.current_offset.value) == (0, -3.5)
+    p.check()
+    r = p.check(new_sample=False)
+    assert (r.stale.index, r.stale.value) == (0, 100.0)
+
+
+def test_stuck_threshold_is_inclusive_and_ignores_an_invalid_current():
+    p = Plaus()
+    delta = CHEM.protection.plausibility.stuck_current_delta_a
+    v = [3.7, 3.71, 3.72, 3.73, 3.74, 3.75]
+    p.check(v=v, current=10.0)
+    p.check(v=v, current=float("nan"))  # unknown current: nothing learnt, nothing flagged
+    assert not p.check(v=v, current=10.0 + 0.999 * delta).volt_stuck.present
+    assert p.check(v=v, current=10.0 + delta).volt_stuck.present
+    q = Plaus()
+    w = list(v)
+    w[2] = 3.8
+    q.check(v=w, current=float("nan"))  # a new reading while the current is unknown
+    q.check(v=w, current=0.0)
+    assert not q.check(v=w, current=delta * 0.999).volt_stuck.present
+
+
+def test_pack_sum_names_the_first_of_equally_deviating_cells():
+    p = Plaus()
+    v = [3.7, 3.7, 3.9, 3.5, 3.7, 3.7]  # cells 2 and 3 deviate equally from the mean
+    r = p.check(v=v, pack_v=sum(v) + 0.5)
+    assert r.open_wire.present and r.open_wire.index == 2
+
+
+def test_reset_whatever_the_memory_held():
+    st = ffi.new("plaus_state_t *")
+    ffi.memmove(st, b"\xa5" * ffi.sizeof("plaus_state_t"), ffi.sizeof("plaus_state_t"))
+    lib.plaus_reset(st)
+    assert (st.last_sample_time_ms, st.stale_ms, st.have_sample) == (0, 0, 0)
+    assert set(st.stuck_ref_v) == {0.0} and set(st.stuck_ref_i) == {0.0} and set(st.stuck_moved) == {0}
+
+
+def test_an_unfrozen_reading_is_not_stuck_when_it_repeats_at_rest():
+    p = Plaus()
+    delta = CHEM.protection.plausibility.stuck_current_delta_a
+    v = [3.7, 3.71, 3.72, 3.73, 3.74, 3.75]
+    p.check(v=v, current=0.0)
+    assert p.check(v=v, current=delta).volt_stuck.present
+    w = list(v)
+    w[0] = 3.69  # the reading moves again, then repeats while the current stays put
+    p.check(v=w, current=delta)
+    r = p.check(v=w, current=delta)
+    assert r.cell_flags[0] == 0
+
+
+def test_pack_sum_tolerance_is_exclusive_and_the_worst_cell_can_be_the_first():
+    p = Plaus()
+    p.cfg.plaus.pack_sum_tol_v = 0.125
+    v = [3.5] * 6  # exactly representable: sum 21.0
+    assert not p.check(v=v, pack_v=21.125).open_wire.present
+    assert p.check(v=v, pack_v=21.25).open_wire.present
+    w = [3.0, 3.5, 3.5, 3.5, 3.5, 3.5]
+    r = p.check(v=w, pack_v=21.0)
+    assert r.open_wire.present and r.open_wire.index == 0
+
+
+def test_stale_time_restarts_with_every_new_sample():
+    p = Plaus()
+    p.check()
+    p.check(new_sample=False)
+    p.check(new_sample=False)
+    p.check()
+    assert p.check(new_sample=False).stale.value == 100.0
