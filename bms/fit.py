@@ -454,9 +454,19 @@ def read_protocol(path: str | Path) -> Protocol:
             continue
         wins.append({"t": t[sl] - t[a], "i": cur[sl], "v": v[sl], "soc": soc[sl], "temp": temp[sl]})
     if not wins:
-        raise LogFormatError(f"{p}: no pulse windows between long rests after the sweeps: nothing to fit R/C on")
-    return Protocol(p, temp_c, capacity, offset, (soc[sl_d], v[sl_d], soc[sl_c], v[sl_c]), anchors, wins,
-                    {"t": t, "current_a": cur, "voltage_v": v, "soc": soc, "temp_c": temp})
+        raise LogFormatError(
+            f"{p}: no pulse windows between long rests after the sweeps: nothing to fit R/C on"
+        )
+    return Protocol(
+        p,
+        temp_c,
+        capacity,
+        offset,
+        (soc[sl_d], v[sl_d], soc[sl_c], v[sl_c]),
+        anchors,
+        wins,
+        {"t": t, "current_a": cur, "voltage_v": v, "soc": soc, "temp_c": temp},
+    )
 
 
 def fit_file(proto: Protocol, grid: np.ndarray) -> FileFit:
@@ -483,8 +493,20 @@ def fit_file(proto: Protocol, grid: np.ndarray) -> FileFit:
                     float(e),
                 )
             )
-    return FileFit(proto.path, proto.temp_c, proto.capacity_ah, proto.offset_a, grid.copy(), ocv, cover,
-                   proto.anchors, windows, None, None, proto.data)
+    return FileFit(
+        proto.path,
+        proto.temp_c,
+        proto.capacity_ah,
+        proto.offset_a,
+        grid.copy(),
+        ocv,
+        cover,
+        proto.anchors,
+        windows,
+        None,
+        None,
+        proto.data,
+    )
 
 
 def _params_on_grid(windows: list[WindowFit], grid: np.ndarray) -> dict[str, np.ndarray]:
