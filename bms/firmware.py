@@ -167,7 +167,9 @@ def fill_config(
     prot = protection or generic_protection(cell)
     hw_c = layout.hw_charge_max_a if layout.hw_charge_max_a is not None else 10.0 * cell.capacity_ah
     hw_d = layout.hw_discharge_max_a if layout.hw_discharge_max_a is not None else 10.0 * cell.capacity_ah
-    fill_protection(cfg, prot, cell.capacity_ah, layout.n_cells, hw_c, hw_d)
+    row = int(np.argmin(np.abs(cell.temp_c - 25.0)))
+    r0 = float(np.median(cell.r0_ohm[row]))
+    fill_protection(cfg, prot, cell.capacity_ah, layout.n_cells, hw_c, hw_d, r0)
 
 
 class Firmware:
@@ -228,6 +230,7 @@ class Firmware:
         bus_v: float = NAN,
         charger_max_a: float = NAN,
         sample_time_ms: int | None = None,
+        coolant_flow_lpm: float = NAN,
     ) -> object:
         """One firmware step; returns bms_out_t (views: self.soc, self.core_temp_degc, ...).
         Without sample_time_ms every call is a new sample."""
@@ -239,6 +242,7 @@ class Firmware:
         m.pack_v = pack_v
         m.bus_v = bus_v
         m.charger_max_a = charger_max_a
+        m.coolant_flow_lpm = coolant_flow_lpm
         if sample_time_ms is None:
             self._sample_time_ms = (self._sample_time_ms + max(int(dt_ms), 1)) & 0xFFFFFFFF
         else:

@@ -60,6 +60,9 @@ FAULT_NAMES = (
     "current_offset",
     "stale",
     "precharge",
+    "charge_overcurrent",
+    "cooling",
+    "cell_deviation",
 )
 FAULT_ID = {n: i for i, n in enumerate(FAULT_NAMES)}
 
@@ -258,6 +261,21 @@ class PlausParams:
     ntc_debounce_ms: int = 1000
     offset_debounce_ms: int = 2000
     stale_timeout_ms: int = 500
+    # charger compliance: a DC charger regulates its current to a few percent (IEC 61851-23
+    # class accuracy) and settles on a lower request within ~1 s
+    ccl_excess_frac: float = 0.05
+    ccl_excess_c: float = 0.05
+    charger_response_ms: int = 1000
+    ccl_excess_debounce_ms: int = 500
+    # an EV coolant loop runs at ~5-15 l/min; below 2 the pump or the loop has failed
+    coolant_flow_min_lpm: float = 2.0
+    cooling_debounce_ms: int = 3000
+    # one cell further than 0.1 V from the others at rest; under load the allowance grows
+    # by 30 % of R0 * |I| (cell-to-cell resistance spread is a few %: Rumpf et al., J.
+    # Energy Storage 14 (2017) 224)
+    cell_dev_max_v: float = 0.10
+    cell_dev_r_rel: float = 0.30
+    cell_dev_debounce_ms: int = 2000
 
 
 @dataclass
@@ -303,6 +321,11 @@ def parse_plausibility(d: Any, where: str = "plausibility") -> PlausParams:
         (p.pack_sum_tol_v_per_cell > 0, "pack_sum_tol_v_per_cell must be > 0"),
         (p.stuck_current_delta_a > 0, "stuck_current_delta_a must be > 0"),
         (p.current_offset_max_a > 0, "current_offset_max_a must be > 0"),
+        (p.cell_dev_max_v > 0, "cell_dev_max_v must be > 0"),
+        (
+            min(p.ccl_excess_frac, p.ccl_excess_c, p.coolant_flow_min_lpm, p.cell_dev_r_rel) >= 0,
+            "ccl_excess_frac, ccl_excess_c, coolant_flow_min_lpm, cell_dev_r_rel must be >= 0",
+        ),
     ]
     for ok, rule in rules:
         if not ok:
@@ -356,6 +379,7 @@ def fill_protection(
     n_cells: int,
     hw_charge_max_a: float,
     hw_discharge_max_a: float,
+    r0_ohm: float,
 ) -> None:
     """Write the protection into a bms_config_t (C-rates become amperes)."""
     for q, (name, _) in enumerate(QUANTITIES):
@@ -370,6 +394,10 @@ def fill_protection(
     for f in fields(PlausParams):
         if f.name == "pack_sum_tol_v_per_cell":
             pl.pack_sum_tol_v = p.pack_sum_tol_v_per_cell * n_cells
+        elif f.name == "ccl_excess_c":
+            pl.ccl_excess_a = p.ccl_excess_c * capacity_ah
+        elif f.name == "cell_dev_r_rel":
+            pl.cell_dev_v_per_a = p.cell_dev_r_rel * r0_ohm
         else:
             setattr(pl, f.name, getattr(p, f.name))
     c = prot.contactor

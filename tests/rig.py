@@ -26,6 +26,7 @@ class Meas:
     pack_v: float | None = None  # None: the sum of the cells (a healthy HV measurement)
     bus_v: float | None = None  # None: equal to the pack (precharged link)
     freeze_sample: bool = False
+    flow_lpm: float = 10.0  # coolant flow of a running pump
 
 
 class Rig:
@@ -56,6 +57,7 @@ class Rig:
             pack_v=pack_v,
             bus_v=bus_v,
             sample_time_ms=self.sample_ms,
+            coolant_flow_lpm=m.flow_lpm,
         )
         self.k += 1
         return out

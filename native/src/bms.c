@@ -42,6 +42,7 @@ void bms_reset(bms_t *inst)
         inst->thermal[i].p[2] = 0.0f;
     }
     plaus_reset(&inst->plaus);
+    inst->ccl_ref_a = 0.0f;
     safety_reset(&inst->safety);
     contactor_reset(&inst->contactor);
     limit_reset(&inst->limit);
@@ -301,7 +302,7 @@ static void feed_sensor_faults(bms_t *inst, uint32_t dt_ms)
         uint32_t id;
         const plaus_cond_t *c;
         uint32_t debounce_ms;
-    } map[9] = {
+    } map[11] = {
         {BMS_F_VOLT_SENSOR, &r->volt_sensor, p->sensor_debounce_ms},
         {BMS_F_TEMP_SENSOR, &r->temp_sensor, p->sensor_debounce_ms},
         {BMS_F_CURRENT_SENSOR, &r->current_sensor, p->sensor_debounce_ms},
@@ -311,8 +312,10 @@ static void feed_sensor_faults(bms_t *inst, uint32_t dt_ms)
         {BMS_F_NTC_SHORT, &r->ntc_short, p->ntc_debounce_ms},
         {BMS_F_CURRENT_OFFSET, &r->current_offset, p->offset_debounce_ms},
         {BMS_F_STALE, &r->stale, p->stale_timeout_ms},
+        {BMS_F_COOLING, &r->cooling, p->cooling_debounce_ms},
+        {BMS_F_CELL_DEVIATION, &r->cell_dev, p->cell_dev_debounce_ms},
     };
-    for (uint32_t k = 0u; k < 9u; k++) {
+    for (uint32_t k = 0u; k < 11u; k++) {
         safety_condition(s, map[k].id, (int32_t)map[k].c->present, map[k].c->index, map[k].c->value, dt_ms,
                          map[k].debounce_ms, now);
     }
@@ -369,6 +372,8 @@ int32_t bms_step(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms, bms_out_t 
     pin.sample_time_ms = meas->sample_time_ms;
     pin.dt_ms = dt_safe;
     pin.contactors_open = (inst->contactor.state == CONTACTOR_OPEN) ? 1u : 0u;
+    pin.coolant_flow_lpm = meas->coolant_flow_lpm;
+    pin.cooling_latched = (inst->safety.latched >> (uint32_t)BMS_F_COOLING) & 1u;
     plaus_check(&inst->plaus, cfg, &pin, meas->cell_v, meas->temp_degc, &inst->plaus_res);
     const plaus_result_t *pr = &inst->plaus_res;
     const int32_t cur_ok = (int32_t)pr->current_valid;
@@ -425,6 +430,23 @@ int32_t bms_step(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms, bms_out_t 
     safety_evaluate(&inst->safety, &cfg->limits, sv, dt_safe, inst->time_ms);
     feed_sensor_faults(inst, dt_safe);
     const uint32_t latched = inst->safety.latched;
+
+    /* ---- charger compliance: the current a charger following the CCL can deliver ---- */
+    {
+        const bms_plaus_params_t *pp = &cfg->plaus;
+        const float ccl_now = inst->limit.ccl_a;
+        if (ccl_now >= inst->ccl_ref_a) {
+            inst->ccl_ref_a = ccl_now; /* a rise is the charger's to follow at its pace */
+        } else {
+            const float tau_s = (float)pp->charger_response_ms * 0.001f;
+            const float a = (tau_s > 0.0f) ? -bms_expm1f(-((float)dt_safe * 0.001f) / tau_s) : 1.0f;
+            inst->ccl_ref_a += a * (ccl_now - inst->ccl_ref_a);
+        }
+        const float i_chg = (cur_ok != 0) ? -meas->pack_current_a : 0.0f;
+        const float allowed = inst->ccl_ref_a * (1.0f + pp->ccl_excess_frac) + pp->ccl_excess_a;
+        safety_condition(&inst->safety, BMS_F_CHARGE_OVERCURRENT, (i_chg > allowed) ? 1 : 0, 0u, i_chg, dt_safe,
+                         pp->ccl_excess_debounce_ms, inst->time_ms);
+    }
 
     /* ---- contactors ---- */
     contactor_step(&inst->contactor, &cfg->contactor, dt_safe, meas->pack_v, meas->bus_v,
@@ -529,6 +551,7 @@ int32_t bms_step_batch(bms_t *inst, uint32_t n, const uint32_t *dt_ms,
     meas.pack_v = NAN;
     meas.bus_v = NAN;
     meas.charger_max_a = NAN;
+    meas.coolant_flow_lpm = NAN;
     meas.sample_time_ms = inst->time_ms;
     for (uint32_t k = 0u; k < n; k++) {
         meas.pack_current_a = current_a[k];

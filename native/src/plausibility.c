@@ -74,6 +74,17 @@ static void check_cells(plaus_state_t *st, const bms_config_t *cfg, const plaus_
         }
         res->cell_flags[i] = f;
     }
+    /* one cell far from the mean of the others (internal short, failing cell):
+     * allowance grows with the current for the resistance spread */
+    if ((n_ok == n) && (n >= 2u) && (res->current_valid != 0u)) {
+        const float lim = p->cell_dev_max_v + p->cell_dev_v_per_a * absf(in->pack_current_a);
+        for (uint32_t i = 0u; i < n; i++) {
+            const float others = (sum_v - cell_v[i]) / (float)(n - 1u);
+            if (absf(cell_v[i] - others) > lim) {
+                cond_set(&res->cell_dev, i, cell_v[i] - others);
+            }
+        }
+    }
     /* an open wire that keeps every reading plausible still breaks the sum */
     if ((n_ok == n) && (bms_isfinitef(in->pack_v) != 0) && (absf(sum_v - in->pack_v) > p->pack_sum_tol_v)) {
         const float mean = sum_v / (float)n;
@@ -128,6 +139,14 @@ void plaus_check(plaus_state_t *st, const bms_config_t *cfg, const plaus_input_t
     cond_clear(&res->ntc_short);
     cond_clear(&res->current_offset);
     cond_clear(&res->stale);
+    cond_clear(&res->cooling);
+    cond_clear(&res->cell_dev);
+    /* judged while the pack is in use, and while a cooling fault waits for the flow to
+     * come back (so a reset cannot clear it with the pump still failed) */
+    if (((in->contactors_open == 0u) || (in->cooling_latched != 0u)) && (bms_isfinitef(in->coolant_flow_lpm) != 0)
+        && (in->coolant_flow_lpm < p->coolant_flow_min_lpm)) {
+        cond_set(&res->cooling, 0u, in->coolant_flow_lpm);
+    }
 
     const float i_a = in->pack_current_a;
     res->current_valid = ((bms_isfinitef(i_a) != 0) && (absf(i_a) <= cfg->pack.current_range_a)) ? 1u : 0u;

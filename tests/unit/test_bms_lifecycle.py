@@ -5,8 +5,8 @@ and sensors is ever read."""
 from __future__ import annotations
 
 import numpy as np
-from bms._native import ffi, lib
 
+from bms._native import ffi, lib
 from bms.chemistry import load_chemistry
 from bms.firmware import PackLayout, fill_config
 

@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
-from bms._native import ffi, lib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bms._native import ffi, lib
 from bms.firmware import Firmware, PackLayout, fill_config
 
 HOSTILE = st.one_of(

@@ -3,9 +3,9 @@ exponentials of the RC circuit."""
 
 import numpy as np
 import pytest
-from bms._native import ffi, lib
 from scipy.interpolate import RegularGridInterpolator
 
+from bms._native import ffi, lib
 from bms.firmware import PackLayout, fill_config
 
 

@@ -1,6 +1,7 @@
 """native/src/contactor.c: every transition and every illegal command in every state."""
 
 import pytest
+
 from bms._native import ffi, lib
 
 OPEN, PRE, CLOSED, OPENING = (

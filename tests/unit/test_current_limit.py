@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from bms._native import ffi, lib
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scipy.interpolate import RegularGridInterpolator
 
+from bms._native import ffi, lib
 from bms.chemistry import load_chemistry
 from bms.firmware import PackLayout, fill_config
 

@@ -50,6 +50,12 @@ def with_temp(rig: Rig, j: int, t: float, current: float = 0.0) -> Meas:
     return m
 
 
+def with_flow(rig: Rig, flow: float) -> Meas:
+    m = rig.nominal()
+    m.flow_lpm = flow
+    return m
+
+
 def all_temps(rig: Rig, t: float, current: float = 0.0) -> Meas:
     m = rig.nominal(current)
     m.temp_degc[:] = t
@@ -194,6 +200,20 @@ CASES = [
     Case(
         "stale", lambda r: _pl(r).stale_timeout_ms, lambda r: Meas(freeze_sample=True), lambda r: r.nominal()
     ),
+    Case(
+        "charge_overcurrent",
+        lambda r: _pl(r).ccl_excess_debounce_ms,
+        lambda r: r.nominal(-3.0 * r.capacity_ah),  # the CCL is still ramping up from 0
+        lambda r: r.nominal(),
+    ),
+    Case("cooling", lambda r: _pl(r).cooling_debounce_ms, lambda r: with_flow(r, 0.5), lambda r: r.nominal()),
+    Case(
+        "cell_deviation",
+        lambda r: _pl(r).cell_dev_debounce_ms,
+        lambda r: with_cell(r, 2, 3.55),
+        lambda r: r.nominal(),
+        cell=2,
+    ),
 ]
 
 
@@ -279,7 +299,7 @@ def test_a_condition_that_clears_before_its_debounce_never_trips(case):
         rig.step(case.bad(rig))
     for _ in range(60):
         rig.step(case.good(rig))
-    assert rig.fw.out.faults == 0
+    assert not rig.fw.instance.safety.latched >> FAULT_ID[case.fault] & 1
 
 
 def test_precharge_timeout():

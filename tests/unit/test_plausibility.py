@@ -1,8 +1,9 @@
 """native/src/plausibility.c: each detector's raw condition on crafted readings."""
 
 import numpy as np
-from bms._native import ffi, lib
+import pytest
 
+from bms._native import ffi, lib
 from bms.chemistry import load_chemistry
 from bms.firmware import PackLayout, fill_config
 
@@ -194,3 +195,49 @@ def test_stale_time_restarts_with_every_new_sample():
     p.check(new_sample=False)
     p.check()
     assert p.check(new_sample=False).stale.value == 100.0
+
+
+def test_cooling_lost_only_counts_while_the_pack_is_in_use():
+    p = Plaus()
+
+    def check(flow, open_, latched=0):
+        v = np.full(N, 3.7, dtype=np.float32)
+        t = np.full(NS, 25.0, dtype=np.float32)
+        p.t += 100
+        pin = ffi.new(
+            "plaus_input_t *",
+            {
+                "pack_current_a": 0.0,
+                "pack_v": float("nan"),
+                "sample_time_ms": p.t,
+                "dt_ms": 100,
+                "contactors_open": open_,
+                "coolant_flow_lpm": flow,
+                "cooling_latched": latched,
+            },
+        )
+        lib.plaus_check(p.st, p.cfg, pin, ffi.from_buffer("float[]", v), ffi.from_buffer("float[]", t), p.res)
+        return p.res.cooling.present
+
+    lo = CHEM.protection.plausibility.coolant_flow_min_lpm
+    assert check(lo - 0.1, 0) and not check(lo, 0)
+    assert not check(0.0, 1)  # parked: the pump may be off
+    assert check(0.0, 1, latched=1)  # but a latched fault waits for the flow
+    assert not check(float("nan"), 0)  # not measured: not judged
+
+
+def test_a_cell_far_from_the_others_is_named_and_load_widens_the_allowance():
+    p = Plaus()
+    dev = CHEM.protection.plausibility.cell_dev_max_v
+    v = [3.7, 3.7, 3.7, 3.7 - 1.05 * dev, 3.7, 3.7]
+    r = p.check(v=v)
+    assert r.cell_dev.present and r.cell_dev.index == 3
+    assert r.cell_dev.value == pytest.approx(-1.05 * dev, abs=1e-5)
+    v = [3.7, 3.7, 3.7, 3.7 - 0.95 * dev, 3.7, 3.7]
+    assert not p.check(v=v).cell_dev.present
+    # under 100 A the allowance grows by cell_dev_v_per_a * 100
+    extra = p.cfg.plaus.cell_dev_v_per_a * 100.0
+    assert extra > 0
+    v = [3.7, 3.7, 3.7, 3.7 - dev - 0.5 * extra, 3.7, 3.7]
+    assert not p.check(v=v, current=100.0).cell_dev.present
+    assert p.check(v=v, current=0.0).cell_dev.present

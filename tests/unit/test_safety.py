@@ -2,8 +2,8 @@
 quantity and every fault id, against the semantics documented in safety.h."""
 
 import pytest
-from bms._native import ffi, lib
 
+from bms._native import ffi, lib
 from bms.protection import FAULT_NAMES, QUANTITIES
 
 DT = 100  # ms

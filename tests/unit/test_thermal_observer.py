@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
-from bms._native import ffi, lib
 from scipy.linalg import expm
 
+from bms._native import ffi, lib
 from bms.cells import ThermalParams
 from bms.firmware import Firmware, PackLayout, fill_config
 from tests.synthetic import TruthCell

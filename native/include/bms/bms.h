@@ -45,6 +45,7 @@ typedef struct {
     float pack_v;                            /* independent pack voltage; NaN if not measured */
     float bus_v;                             /* link voltage behind the contactors (precharge) */
     float charger_max_a;                     /* charger's advertised limit; NaN if unknown */
+    float coolant_flow_lpm;                  /* coolant flow; NaN if not measured */
     uint32_t sample_time_ms;                 /* time stamp of this sample (stale detection) */
 } bms_meas_t;
 
@@ -96,6 +97,7 @@ typedef struct {
     safety_state_t safety;
     contactor_t contactor;
     limit_state_t limit;
+    float ccl_ref_a;        /* the CCL as a compliant charger would follow it (lagged down) */
     float ambient_degc;
     uint32_t time_ms;
     uint32_t initialised;   /* estimators seeded from a sample */

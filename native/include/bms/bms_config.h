@@ -127,6 +127,21 @@ typedef struct {
     uint32_t ntc_debounce_ms;
     uint32_t offset_debounce_ms;
     uint32_t stale_timeout_ms;     /* no new sample for this long: stale */
+    /* charger compliance: the charge current may exceed a lagged copy of the CCL
+     * (time constant charger_response_ms, the response allowed to a compliant
+     * charger) by ccl_excess_frac of it plus ccl_excess_a */
+    float ccl_excess_frac;
+    float ccl_excess_a;
+    uint32_t charger_response_ms;
+    uint32_t ccl_excess_debounce_ms;
+    /* coolant flow below this (measured, contactors closed): cooling lost */
+    float coolant_flow_min_lpm;
+    uint32_t cooling_debounce_ms;
+    /* a cell further than cell_dev_max_v + cell_dev_v_per_a * |I| from the mean of
+     * the others (the per-ampere part covers the resistance spread under load) */
+    float cell_dev_max_v;
+    float cell_dev_v_per_a;
+    uint32_t cell_dev_debounce_ms;
 } bms_plaus_params_t;
 
 /* Contactors and precharge. */

@@ -30,7 +30,11 @@ typedef enum {
     BMS_F_STALE = 19,           /* no new sample within the timeout, or time not advancing */
     /* contactors */
     BMS_F_PRECHARGE = 20,       /* bus voltage did not follow within the precharge timeout */
-    BMS_N_FAULTS = 21
+    /* consistency of the system around the pack */
+    BMS_F_CHARGE_OVERCURRENT = 21, /* charge current above what a charger following the CCL delivers */
+    BMS_F_COOLING = 22,         /* coolant flow lost while the pack is in use */
+    BMS_F_CELL_DEVIATION = 23,  /* one cell's voltage far from the others (internal short, bad cell) */
+    BMS_N_FAULTS = 24
 } bms_fault_id_t;
 
 #endif /* BMS_FAULTS_H */

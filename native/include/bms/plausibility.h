@@ -48,6 +48,8 @@ typedef struct {
     plaus_cond_t ntc_short;
     plaus_cond_t current_offset;
     plaus_cond_t stale;
+    plaus_cond_t cooling;
+    plaus_cond_t cell_dev;
 } plaus_result_t;
 
 /* Inputs of the check that are not the raw measurement arrays. */
@@ -57,6 +59,8 @@ typedef struct {
     uint32_t sample_time_ms;      /* time stamp of the sample */
     uint32_t dt_ms;               /* firmware tick since the previous step */
     uint32_t contactors_open;     /* no current can flow: offset check armed */
+    float coolant_flow_lpm;       /* NaN if not measured */
+    uint32_t cooling_latched;     /* a latched cooling fault: keep judging the flow */
 } plaus_input_t;
 
 void plaus_reset(plaus_state_t *st);

@@ -1,0 +1,1 @@
+"""The hardware-in-the-loop bench: one target interface, several transports."""

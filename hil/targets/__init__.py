@@ -1,0 +1,1 @@
+"""Firmware targets behind one interface (see base.Target)."""

@@ -1,0 +1,106 @@
+"""The one interface every firmware target implements: in-process (cffi), serial over
+any pyserial URL, QEMU. The closed-loop simulator and the tests only talk to this."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+import numpy as np
+
+NAN = float("nan")
+
+
+@dataclass
+class Measurement:
+    """One sample as the firmware sees it (units in the names; current > 0 discharge)."""
+
+    current_a: float
+    cell_v: np.ndarray
+    temp_degc: np.ndarray
+    ambient_degc: float = NAN
+    pack_v: float = NAN
+    bus_v: float = NAN
+    charger_max_a: float = NAN
+    coolant_flow_lpm: float = NAN
+    sample_time_ms: int = 0
+
+
+@dataclass
+class State:
+    """What the firmware reports after a step (bms_out_t, less the per-cell diagnostics)."""
+
+    soc: np.ndarray
+    core_temp_degc: np.ndarray
+    soc_min: float
+    soc_max: float
+    soc_mean: float
+    soc_pack: float
+    core_temp_max_degc: float
+    cell_v_max: float
+    cell_v_min: float
+    temp_min_degc: float
+    temp_max_degc: float
+    ccl_a: float
+    dcl_a: float
+    ccl_limit: int
+    dcl_limit: int
+    faults: int
+    warnings: int
+    derates: int
+    contactor_state: int
+    charge_complete: int
+    heater_request: int
+    cooling_request: int
+    status: int
+    time_ms: int
+    cycles: int = 0  # cost of the step on the target (0 where not measured)
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class TargetInfo:
+    name: str
+    fw_version: str
+    build_hash: str
+    config_hash: str
+    max_cells: int
+
+
+class TargetError(RuntimeError):
+    """The target did not answer, answered garbage, or refused."""
+
+
+class Target(ABC):
+    """A firmware instance somewhere. configure() before step()."""
+
+    name = "target"
+
+    @abstractmethod
+    def configure(self, config: bytes) -> None:
+        """Load a bms_config_t (its raw bytes, as built by bms.firmware.fill_config)."""
+
+    @abstractmethod
+    def step(self, dt_ms: int, meas: Measurement) -> State:
+        """One firmware step with this sample."""
+
+    @abstractmethod
+    def command(self, cmd: str) -> int:
+        """'close', 'open' or 'reset'. Returns 0 accepted, -1 illegal, -2 refused."""
+
+    @abstractmethod
+    def reset(self) -> None:
+        """Power-on reset of the firmware state (configuration kept)."""
+
+    @abstractmethod
+    def info(self) -> TargetInfo:
+        """Firmware version, build and configuration hashes."""
+
+    def close(self) -> None:  # noqa: B027 - optional for targets without resources
+        """Release the target (processes, ports)."""
+
+    def __enter__(self) -> Target:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
