@@ -19,6 +19,10 @@ setup(
         "click>=8.1",
         "rich>=13",
         "tomli-w>=1.0",
+        "construct>=2.10",
+        "cobs>=1.2",
+        "crc>=7.0",
+        "pyserial>=3.5",
     ],
     extras_require={
         "test": ["pytest>=8", "hypothesis>=6.100", "ruff>=0.6"],
