@@ -254,6 +254,9 @@ class PlausParams:
     open_wire_v: float = 1.0  # far below any Li-ion cell in use (>= 2 V)
     pack_sum_tol_v_per_cell: float = 0.02  # sum of cells vs pack voltage
     stuck_current_delta_a: float = 5.0  # with R0 ~ mOhm this moves any real reading
+    # AFE converters dither: their noise (~100-250 uV on LTC681x-class parts) exceeds the LSB,
+    # so a real reading does not repeat bit-exactly for seconds; 1 for noiseless converters
+    stuck_needs_current: int = 0
     current_offset_max_a: float = 2.0  # zero-current reading with contactors open
     sensor_debounce_ms: int = 500
     stuck_debounce_ms: int = 2000
@@ -284,7 +287,8 @@ class ContactorParams:
     precharge_timeout_ms: int = 500
     break_current_a: float = 10.0  # open under at most this current
     opening_timeout_ms: int = 2000  # then open anyway (counted as a break under load)
-    emergency_faults: tuple[str, ...] = ("oc_charge", "oc_discharge", "cell_ov")
+    # a charger that does not follow the CCL must be cut off at once, as must overcurrent and OV
+    emergency_faults: tuple[str, ...] = ("oc_charge", "oc_discharge", "cell_ov", "charge_overcurrent")
 
 
 def _section(cls: type, d: Any, where: str) -> Any:

@@ -48,7 +48,15 @@ void bms_reset(bms_t *inst)
     limit_reset(&inst->limit);
 }
 
+/* A reading that is a voltage at all (limits judge it even if it may be frozen:
+ * it was real when it froze) ... */
 static int32_t cell_ok(const bms_t *inst, uint32_t i)
+{
+    return ((inst->plaus_res.cell_flags[i] & (PLAUS_CELL_INVALID | PLAUS_CELL_OPEN_WIRE)) == 0u) ? 1 : 0;
+}
+
+/* ... and one the estimator may learn from. */
+static int32_t cell_fresh(const bms_t *inst, uint32_t i)
 {
     return (inst->plaus_res.cell_flags[i] == 0u) ? 1 : 0;
 }
@@ -165,7 +173,7 @@ static void run_estimators(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms, 
     thermal_disc_update(&inst->thermal_disc, &inst->thermal_model, dt_ms);
     for (uint32_t i = 0u; i < nc; i++) {
         const float v = meas->cell_v[i];
-        const int32_t v_ok = cell_ok(inst, i);
+        const int32_t v_ok = cell_fresh(inst, i);
         thermal_cell_t *th = &inst->thermal[i];
         soc_ekf_step_out_t so;
         soc_ekf_step(&inst->ekf[i], &cfg->cell, &cfg->est, i_a, dt_s, v, v_ok, th->t_core_degc, &so);

@@ -55,11 +55,12 @@ static void check_cells(plaus_state_t *st, const bms_config_t *cfg, const plaus_
         } else {
             sum_v += v;
             n_ok++;
-            /* stuck: the very same reading although the current has moved, since it
-             * froze, enough to change any real cell's voltage */
+            /* stuck: the very same reading again (dithered ADC), or again although the
+             * current has moved, since it froze, enough to change any real cell's voltage */
             if (v == st->stuck_ref_v[i]) {
-                if ((res->current_valid != 0u)
-                    && (absf(in->pack_current_a - st->stuck_ref_i[i]) >= p->stuck_current_delta_a)) {
+                if ((p->stuck_needs_current == 0u)
+                    || ((res->current_valid != 0u)
+                        && (absf(in->pack_current_a - st->stuck_ref_i[i]) >= p->stuck_current_delta_a))) {
                     st->stuck_moved[i] = 1u;
                 }
                 if (st->stuck_moved[i] != 0u) {

@@ -15,6 +15,8 @@ class Plaus:
     def __init__(self) -> None:
         self.cfg = ffi.new("bms_config_t *")
         fill_config(self.cfg, CHEM.cell, PackLayout(N, (0, 2, 5)), CHEM.protection)
+        # these synthetic readings are noiseless: judge frozen readings by the current
+        self.cfg.plaus.stuck_needs_current = 1
         self.st = ffi.new("plaus_state_t *")
         lib.plaus_reset(self.st)
         self.res = ffi.new("plaus_result_t *")
@@ -241,3 +243,14 @@ def test_a_cell_far_from_the_others_is_named_and_load_widens_the_allowance():
     v = [3.7, 3.7, 3.7, 3.7 - dev - 0.5 * extra, 3.7, 3.7]
     assert not p.check(v=v, current=100.0).cell_dev.present
     assert p.check(v=v, current=0.0).cell_dev.present
+
+
+def test_with_a_dithered_adc_a_repeated_reading_alone_is_frozen():
+    p = Plaus()
+    p.cfg.plaus.stuck_needs_current = 0
+    v = [3.7, 3.71, 3.72, 3.73, 3.74, 3.75]
+    assert not p.check(v=v).volt_stuck.present
+    w = [3.7001, 3.7101, 3.72, 3.7301, 3.7401, 3.7501]  # all but cell 2 move
+    r = p.check(v=w)
+    assert r.volt_stuck.present and r.volt_stuck.index == 2
+    assert [int(f) for f in r.cell_flags[0:6]] == [0, 0, lib.PLAUS_CELL_STUCK, 0, 0, 0]

@@ -150,7 +150,8 @@ def test_unsensed_cells_are_estimated_from_model_and_neighbours():
         soc = np.array([fw.instance.ekf[i].soc for i in range(n_cells)])
         ocv = np.interp(soc, model.soc, model.ocv_v[0])
         sensors = truth[k, [0, -1], 1] + 0.1 * rng.standard_normal(2)
-        fw.step(1000, cur, ocv + overpot, sensors, ambient_degc=25.0)
+        noise = 0.001 * rng.standard_normal(n_cells)  # a real AFE reading never repeats exactly
+        fw.step(1000, cur, ocv + overpot + noise, sensors, ambient_degc=25.0)
     core_err = np.array(fw.core_temp_degc) - truth[-1, :, 0]
     surf_err = np.array(fw.surf_temp_degc) - truth[-1, :, 1]
     assert truth[-1, -1, 0] - truth[-1, 0, 0] > 5.0  # a real spread along the string
