@@ -257,6 +257,8 @@ class PlausParams:
     # AFE converters dither: their noise (~100-250 uV on LTC681x-class parts) exceeds the LSB,
     # so a real reading does not repeat bit-exactly for seconds; 1 for noiseless converters
     stuck_needs_current: int = 0
+    # with ~1 mV noise on a 100 uV LSB a reading repeats with p ~ 0.04; five in a row ~ 3e-6
+    stuck_repeats_min: int = 5
     current_offset_max_a: float = 2.0  # zero-current reading with contactors open
     sensor_debounce_ms: int = 500
     stuck_debounce_ms: int = 2000

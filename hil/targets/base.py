@@ -96,6 +96,10 @@ class Target(ABC):
     def info(self) -> TargetInfo:
         """Firmware version, build and configuration hashes."""
 
+    def fault_records(self) -> dict[int, int]:
+        """Cell index of each latched fault's record, where the target can tell ({} if not)."""
+        return {}
+
     def close(self) -> None:  # noqa: B027 - optional for targets without resources
         """Release the target (processes, ports)."""
 

@@ -103,6 +103,10 @@ class InProcessTarget(Target):
     def reset(self) -> None:
         lib.bms_reset(self._inst)
 
+    def fault_records(self) -> dict[int, int]:
+        s = self._inst.safety
+        return {f: int(s.record[f].cell) for f in range(int(lib.BMS_N_FAULTS)) if s.latched >> f & 1}
+
     def info(self) -> TargetInfo:
         return TargetInfo(
             name=self.name,

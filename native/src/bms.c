@@ -250,6 +250,22 @@ static void monitored_values(const bms_t *inst, const bms_meas_t *meas, bms_out_
             nv++;
         }
     }
+    /* the spread only over live readings: a frozen one drifts away from the rest */
+    float lmax = -1.0e30f;
+    float lmin = 1.0e30f;
+    uint32_t lmin_i = 0u;
+    uint32_t nl = 0u;
+    for (uint32_t i = 0u; i < cfg->pack.n_cells; i++) {
+        if (cell_fresh(inst, i) != 0) {
+            const float v = meas->cell_v[i];
+            lmax = (v > lmax) ? v : lmax;
+            if (v < lmin) {
+                lmin = v;
+                lmin_i = i;
+            }
+            nl++;
+        }
+    }
     float tmax = -1.0e30f;
     float tmin = 1.0e30f;
     uint32_t jmax = 0u;
@@ -290,7 +306,7 @@ static void monitored_values(const bms_t *inst, const bms_meas_t *meas, bms_out_
     sv[BMS_Q_T_MIN_DIS] = (safety_value_t){tmin, smin, (uint8_t)(have_t & dis)};
     sv[BMS_Q_I_CHG_MAX] = (safety_value_t){-i_a, 0u, have_i};
     sv[BMS_Q_I_DIS_MAX] = (safety_value_t){i_a, 0u, have_i};
-    sv[BMS_Q_CELL_V_SPREAD] = (safety_value_t){vmax - vmin, (uint16_t)imin, have_v};
+    sv[BMS_Q_CELL_V_SPREAD] = (safety_value_t){lmax - lmin, (uint16_t)lmin_i, (uint8_t)((nl > 0u) ? 1u : 0u)};
 
     out->cell_v_max = (have_v != 0u) ? vmax : NAN;
     out->cell_v_min = (have_v != 0u) ? vmin : NAN;
@@ -417,11 +433,11 @@ int32_t bms_step(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms, bms_out_t 
                                                       inst->thermal[i].t_core_degc);
             }
         }
-    } else if ((dt_ok != 0) && (cur_ok != 0)) {
+    } else if ((dt_ok != 0) && (cur_ok != 0) && (pr->fresh != 0u)) {
         run_estimators(inst, meas, dt_ms, out, &acc);
         have_data = 1u;
     } else {
-        /* time not advancing or current unknown: hold the state */
+        /* time not advancing, current unknown or no new sample: hold the state */
     }
     if (inst->initialised != 0u) {
         status |= BMS_ST_INITIALISED;
@@ -450,7 +466,8 @@ int32_t bms_step(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms, bms_out_t 
             const float a = (tau_s > 0.0f) ? -bms_expm1f(-((float)dt_safe * 0.001f) / tau_s) : 1.0f;
             inst->ccl_ref_a += a * (ccl_now - inst->ccl_ref_a);
         }
-        const float i_chg = (cur_ok != 0) ? -meas->pack_current_a : 0.0f;
+        /* judged on new samples only: a stale current says nothing about the charger */
+        const float i_chg = ((cur_ok != 0) && (pr->fresh != 0u)) ? -meas->pack_current_a : 0.0f;
         const float allowed = inst->ccl_ref_a * (1.0f + pp->ccl_excess_frac) + pp->ccl_excess_a;
         safety_condition(&inst->safety, BMS_F_CHARGE_OVERCURRENT, (i_chg > allowed) ? 1 : 0, 0u, i_chg, dt_safe,
                          pp->ccl_excess_debounce_ms, inst->time_ms);

@@ -9,6 +9,7 @@ void plaus_reset(plaus_state_t *st)
         st->stuck_ref_v[i] = 0.0f;
         st->stuck_ref_i[i] = 0.0f;
         st->stuck_moved[i] = 0u;
+        st->stuck_repeats[i] = 0u;
     }
     st->last_sample_time_ms = 0u;
     st->stale_ms = 0u;
@@ -58,12 +59,17 @@ static void check_cells(plaus_state_t *st, const bms_config_t *cfg, const plaus_
             /* stuck: the very same reading again (dithered ADC), or again although the
              * current has moved, since it froze, enough to change any real cell's voltage */
             if (v == st->stuck_ref_v[i]) {
-                if ((p->stuck_needs_current == 0u)
-                    || ((res->current_valid != 0u)
-                        && (absf(in->pack_current_a - st->stuck_ref_i[i]) >= p->stuck_current_delta_a))) {
+                if (st->stuck_repeats[i] < 255u) {
+                    st->stuck_repeats[i]++;
+                }
+                if ((res->current_valid != 0u)
+                    && (absf(in->pack_current_a - st->stuck_ref_i[i]) >= p->stuck_current_delta_a)) {
                     st->stuck_moved[i] = 1u;
                 }
-                if (st->stuck_moved[i] != 0u) {
+                const int32_t frozen = (p->stuck_needs_current == 0u)
+                                         ? (((uint32_t)st->stuck_repeats[i] >= p->stuck_repeats_min) ? 1 : 0)
+                                         : (int32_t)st->stuck_moved[i];
+                if (frozen != 0) {
                     f = PLAUS_CELL_STUCK;
                     cond_set(&res->volt_stuck, i, v);
                 }
@@ -71,18 +77,29 @@ static void check_cells(plaus_state_t *st, const bms_config_t *cfg, const plaus_
                 st->stuck_ref_v[i] = v;
                 st->stuck_ref_i[i] = (res->current_valid != 0u) ? in->pack_current_a : st->stuck_ref_i[i];
                 st->stuck_moved[i] = 0u;
+                st->stuck_repeats[i] = 0u;
             }
         }
         res->cell_flags[i] = f;
     }
-    /* one cell far from the mean of the others (internal short, failing cell):
-     * allowance grows with the current for the resistance spread */
-    if ((n_ok == n) && (n >= 2u) && (res->current_valid != 0u)) {
+    /* one cell far from the mean of the others (internal short, failing cell), among
+     * the fresh readings; the allowance grows with the current (resistance spread) */
+    float sum_fresh = 0.0f;
+    uint32_t n_fresh = 0u;
+    for (uint32_t i = 0u; i < n; i++) {
+        if (res->cell_flags[i] == 0u) {
+            sum_fresh += cell_v[i];
+            n_fresh++;
+        }
+    }
+    if ((n_fresh >= 2u) && (res->current_valid != 0u)) {
         const float lim = p->cell_dev_max_v + p->cell_dev_v_per_a * absf(in->pack_current_a);
         for (uint32_t i = 0u; i < n; i++) {
-            const float others = (sum_v - cell_v[i]) / (float)(n - 1u);
-            if (absf(cell_v[i] - others) > lim) {
-                cond_set(&res->cell_dev, i, cell_v[i] - others);
+            if (res->cell_flags[i] == 0u) {
+                const float others = (sum_fresh - cell_v[i]) / (float)(n_fresh - 1u);
+                if (absf(cell_v[i] - others) > lim) {
+                    cond_set(&res->cell_dev, i, cell_v[i] - others);
+                }
             }
         }
     }
@@ -110,16 +127,16 @@ static void check_temps(const bms_config_t *cfg, const float *temp_degc, plaus_r
         uint8_t f = 0u;
         if (bms_isfinitef(t) == 0) {
             f = PLAUS_TEMP_INVALID;
-            cond_set(&res->temp_sensor, j, t);
+            cond_set(&res->temp_sensor, cfg->pack.temp_sensor_cell[j], t);
         } else if (t <= p->ntc_open_below_degc) {
             f = PLAUS_TEMP_OPEN;
-            cond_set(&res->ntc_open, j, t);
+            cond_set(&res->ntc_open, cfg->pack.temp_sensor_cell[j], t);
         } else if (t >= p->ntc_short_above_degc) {
             f = PLAUS_TEMP_SHORT;
-            cond_set(&res->ntc_short, j, t);
+            cond_set(&res->ntc_short, cfg->pack.temp_sensor_cell[j], t);
         } else if ((t < p->temp_min_degc) || (t > p->temp_max_degc)) {
             f = PLAUS_TEMP_INVALID;
-            cond_set(&res->temp_sensor, j, t);
+            cond_set(&res->temp_sensor, cfg->pack.temp_sensor_cell[j], t);
         } else {
             /* plausible */
         }
@@ -151,22 +168,24 @@ void plaus_check(plaus_state_t *st, const bms_config_t *cfg, const plaus_input_t
 
     const float i_a = in->pack_current_a;
     res->current_valid = ((bms_isfinitef(i_a) != 0) && (absf(i_a) <= cfg->pack.current_range_a)) ? 1u : 0u;
-    if (res->current_valid == 0u) {
-        cond_set(&res->current_sensor, 0u, i_a);
-    } else if ((in->contactors_open != 0u) && (absf(i_a) > p->current_offset_max_a)) {
-        cond_set(&res->current_offset, 0u, i_a);
-    } else {
-        /* plausible */
-    }
-    check_cells(st, cfg, in, cell_v, res);
-    check_temps(cfg, temp_degc, res);
-
-    /* stale: the sample's own time stamp has not moved since the last step */
+    /* stale: the sample's own time stamp has not moved since the last step. A stale
+     * sample is not judged again (its readings were judged when new): only its age. */
     if ((st->have_sample == 0u) || (in->sample_time_ms != st->last_sample_time_ms)) {
         st->have_sample = 1u;
         st->last_sample_time_ms = in->sample_time_ms;
         st->stale_ms = 0u;
+        res->fresh = 1u;
+        if (res->current_valid == 0u) {
+            cond_set(&res->current_sensor, 0u, i_a);
+        } else if ((in->contactors_open != 0u) && (absf(i_a) > p->current_offset_max_a)) {
+            cond_set(&res->current_offset, 0u, i_a);
+        } else {
+            /* plausible */
+        }
+        check_cells(st, cfg, in, cell_v, res);
+        check_temps(cfg, temp_degc, res);
     } else {
+        res->fresh = 0u;
         st->stale_ms = (st->stale_ms > (0xFFFFFFFFu - in->dt_ms)) ? 0xFFFFFFFFu : (st->stale_ms + in->dt_ms);
         cond_set(&res->stale, 0u, (float)st->stale_ms);
     }

@@ -38,9 +38,10 @@ def chg(rig: Rig) -> float:
     return -0.5 * rig.capacity_ah  # a 0.5C charge current
 
 
-def with_cell(rig: Rig, i: int, v: float, current: float = 0.0) -> Meas:
+def with_cell(rig: Rig, i: int, v: float, current: float = 0.0, dither: bool = True) -> Meas:
+    """Cell i reads v (with the same ADC dither as the others unless frozen)."""
     m = rig.nominal(current)
-    m.cell_v[i] = v
+    m.cell_v[i] = v + (1e-4 * (rig.k % 5) if dither else 0.0)
     return m
 
 
@@ -63,20 +64,16 @@ def all_temps(rig: Rig, t: float, current: float = 0.0) -> Meas:
 
 
 class Frozen:
-    """Condition of a frozen reading: present from the second identical sample on, once
-    the current has moved by the stuck threshold since the first."""
+    """Condition of a frozen reading (dithered-ADC rule): present once the first frozen
+    sample has been repeated stuck_repeats_min times."""
 
     def __init__(self, v: float) -> None:
         self.v = v
-        self.i0: float | None = None
-        self.moved = False
+        self.repeats = -1
 
     def __call__(self, rig: Rig, out: object, m: Meas) -> bool:
-        if self.i0 is None:
-            self.i0 = m.current_a
-            return False
-        self.moved |= abs(m.current_a - self.i0) >= rig.chem.protection.plausibility.stuck_current_delta_a
-        return self.moved
+        self.repeats += 1
+        return self.repeats >= rig.chem.protection.plausibility.stuck_repeats_min
 
 
 def trip_deb(name: str) -> Callable[[Rig], int]:
@@ -153,7 +150,7 @@ CASES = [
         lambda r: _pl(r).sensor_debounce_ms,
         lambda r: with_temp(r, 1, float("inf")),
         lambda r: r.nominal(),
-        cell=1,
+        cell=SENSORS[1],
     ),
     Case(
         "current_sensor",
@@ -164,7 +161,7 @@ CASES = [
     Case(
         "volt_stuck",
         lambda r: _pl(r).stuck_debounce_ms,
-        lambda r: with_cell(r, 4, 3.6543, 8.0 * (r.k % 9)),
+        lambda r: with_cell(r, 4, 3.6543, 8.0 * (r.k % 9), dither=False),
         lambda r: r.nominal(),
         cell=4,
         present=Frozen(3.6543),
@@ -181,14 +178,14 @@ CASES = [
         lambda r: _pl(r).ntc_debounce_ms,
         lambda r: with_temp(r, 2, -55.0),
         lambda r: r.nominal(),
-        cell=2,
+        cell=SENSORS[2],
     ),
     Case(
         "ntc_short",
         lambda r: _pl(r).ntc_debounce_ms,
         lambda r: with_temp(r, 0, 160.0),
         lambda r: r.nominal(),
-        cell=0,
+        cell=SENSORS[0],
     ),
     Case(
         "current_offset",

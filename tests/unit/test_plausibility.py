@@ -87,7 +87,11 @@ def test_thermistor_open_short_and_range():
     r = Plaus().check(temps=[-55.0, 151.0, -45.0])
     assert r.temp_flags[0] == lib.PLAUS_TEMP_OPEN and r.temp_flags[1] == lib.PLAUS_TEMP_SHORT
     assert r.temp_flags[2] == lib.PLAUS_TEMP_INVALID
-    assert (r.ntc_open.index, r.ntc_short.index, r.temp_sensor.index) == (0, 1, 2)
+    assert (r.ntc_open.index, r.ntc_short.index, r.temp_sensor.index) == (
+        0,
+        2,
+        5,
+    )  # the cells the sensors sit on
 
 
 def test_current_offset_only_with_contactors_open():
@@ -242,7 +246,8 @@ def test_a_cell_far_from_the_others_is_named_and_load_widens_the_allowance():
     assert extra > 0
     v = [3.7, 3.7, 3.7, 3.7 - dev - 0.5 * extra, 3.7, 3.7]
     assert not p.check(v=v, current=100.0).cell_dev.present
-    assert p.check(v=v, current=0.0).cell_dev.present
+    w = [x + 1e-4 for x in v]  # a new sample (the same readings again would be frozen)
+    assert p.check(v=w, current=0.0).cell_dev.present
 
 
 def test_with_a_dithered_adc_a_repeated_reading_alone_is_frozen():
@@ -250,7 +255,11 @@ def test_with_a_dithered_adc_a_repeated_reading_alone_is_frozen():
     p.cfg.plaus.stuck_needs_current = 0
     v = [3.7, 3.71, 3.72, 3.73, 3.74, 3.75]
     assert not p.check(v=v).volt_stuck.present
-    w = [3.7001, 3.7101, 3.72, 3.7301, 3.7401, 3.7501]  # all but cell 2 move
+    k = p.cfg.plaus.stuck_repeats_min
+    for j in range(1, k):  # all but cell 2 move; cell 2 repeats k - 1 times: not yet
+        w = [3.7 + 1e-4 * j, 3.71 + 1e-4 * j, 3.72, 3.73 + 1e-4 * j, 3.74 + 1e-4 * j, 3.75 + 1e-4 * j]
+        assert not p.check(v=w).volt_stuck.present
+    w = [3.7003 + 1e-4 * k, 3.7103 + 1e-4 * k, 3.72, 3.7303 + 1e-4 * k, 3.7403 + 1e-4 * k, 3.7503]
     r = p.check(v=w)
     assert r.volt_stuck.present and r.volt_stuck.index == 2
     assert [int(f) for f in r.cell_flags[0:6]] == [0, 0, lib.PLAUS_CELL_STUCK, 0, 0, 0]

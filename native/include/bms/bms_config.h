@@ -120,9 +120,10 @@ typedef struct {
     float open_wire_v;             /* a cell reading below this: open sense wire */
     float pack_sum_tol_v;          /* |sum of cells - pack voltage| above this: open wire */
     float stuck_current_delta_a;   /* a reading frozen while the current moved this much: stuck */
-    uint32_t stuck_needs_current;  /* 0: a dithered ADC (noise >= 1 LSB) never repeats a reading
-                                    * for long, so a repeated reading alone is frozen; 1: only
-                                    * once the current has moved (noiseless converters) */
+    uint32_t stuck_needs_current;  /* 0: a dithered ADC (noise >= 1 LSB) rarely repeats a reading,
+                                    * so stuck_repeats_min identical samples in a row are frozen;
+                                    * 1: only once the current has moved (noiseless converters) */
+    uint32_t stuck_repeats_min;
     float current_offset_max_a;    /* |current| with contactors open above this: offset */
     uint32_t sensor_debounce_ms;   /* NaN / inf / out of range */
     uint32_t stuck_debounce_ms;

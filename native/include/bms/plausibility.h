@@ -22,6 +22,7 @@ typedef struct {
     float stuck_ref_v[BMS_MAX_CELLS];   /* reading when it last changed */
     float stuck_ref_i[BMS_MAX_CELLS];   /* current at that moment */
     uint8_t stuck_moved[BMS_MAX_CELLS]; /* the current has moved since: frozen reading */
+    uint8_t stuck_repeats[BMS_MAX_CELLS]; /* identical samples in a row (saturating) */
     uint32_t last_sample_time_ms;
     uint32_t stale_ms;                  /* time since the last new sample */
     uint32_t have_sample;
@@ -35,6 +36,7 @@ typedef struct {
 } plaus_cond_t;
 
 typedef struct {
+    uint8_t fresh;                      /* a new sample (its time stamp moved) */
     uint8_t any_unusable;               /* some reading cannot be used this step */
     uint8_t cell_flags[BMS_MAX_CELLS];
     uint8_t temp_flags[BMS_MAX_TEMP_SENSORS];
