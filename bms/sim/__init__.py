@@ -1,0 +1,1 @@
+"""The closed loop: scenario files, the simulator and its reports."""

@@ -1,0 +1,409 @@
+"""The closed loop: plant -> sensors -> firmware (any target) -> limits -> charger -> plant.
+
+Every firmware step (scenario.dt_ms, 100 ms by default) the plant advances by the step
+(in plant_substeps exact sub-steps) with the current the charger (or the drive) delivered,
+the sensors sample it, the firmware steps on that sample only, and the charger takes the
+new charge current limit for the next step.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from bms._native import ffi
+from bms.cells import CellModel, ThermalParams
+from bms.chemistry import Chemistry, load_chemistry
+from bms.firmware import PackLayout, fill_config
+from bms.plant.charger import Charger
+from bms.plant.faults import FAULT_KINDS, Fault
+from bms.plant.pack import PackPlant
+from bms.plant.sensors import Sensors
+from bms.plant.thermal import ThermalNetwork
+from bms.protection import FAULT_ID, FAULT_NAMES
+from bms.sim.scenario import Scenario
+from hil.targets.base import Measurement, Target
+from hil.targets.inprocess import InProcessTarget
+
+CLOSED, OPENING, OPEN = 2, 3, 0
+LOG_FIELDS = (
+    "time_s",
+    "soc_true_min",
+    "soc_true_max",
+    "soc_true_mean",
+    "soc_est_min",
+    "soc_est_max",
+    "soc_est_pack",
+    "cell_v_true_min",
+    "cell_v_true_max",
+    "core_temp_true_max_c",
+    "core_temp_est_max_c",
+    "surface_temp_true_max_c",
+    "coolant_c",
+    "current_a",
+    "ccl_a",
+    "dcl_a",
+    "ccl_limit",
+    "contactor_state",
+    "faults",
+    "warnings",
+    "heater_on",
+    "cooling_on",
+)
+
+
+def firmware_cell(chem: Chemistry, scn: Scenario) -> CellModel:
+    """The series element as the firmware is configured: the chemistry's cell model x P,
+    with the thermal model's surface-to-ambient path replaced by the pack's cooling (the
+    firmware's ambient input is the coolant temperature)."""
+    el = chem.cell.scaled(scn.parallel)
+    p = float(scn.parallel)
+    g = p * scn.cooling.cell_to_coolant_w_per_k + scn.cooling.enclosure_share / el.thermal.r_surf_amb_k_per_w
+    el.thermal = ThermalParams(
+        c_core_j_per_k=el.thermal.c_core_j_per_k,
+        c_surf_j_per_k=el.thermal.c_surf_j_per_k,
+        r_core_surf_k_per_w=el.thermal.r_core_surf_k_per_w,
+        r_surf_amb_k_per_w=1.0 / g,
+    )
+    return el
+
+
+def firmware_config(chem: Chemistry, scn: Scenario) -> bytes:
+    cfg = ffi.new("bms_config_t *")
+    layout = PackLayout(
+        n_cells=scn.series,
+        temp_sensor_cells=scn.sensed,
+        current_range_a=scn.pack.current_range_a,
+        hw_charge_max_a=scn.pack.hw_charge_max_a,
+        hw_discharge_max_a=scn.pack.hw_discharge_max_a,
+    )
+    fill_config(cfg, firmware_cell(chem, scn), layout, chem.protection)
+    return bytes(ffi.buffer(cfg))
+
+
+def drive_power_w(t_s: np.ndarray, mean_kw: float, peak_kw: float, seed: int) -> np.ndarray:
+    """A WLTC-like battery power trace: accelerations, cruising, regen, stops (seeded)."""
+    rng = np.random.default_rng(seed + 7919)
+    p = np.zeros_like(t_s)
+    k = 0
+    while k < len(t_s):
+        n = int(rng.integers(20, 120))
+        kind = rng.choice(["stop", "cruise", "accel", "regen"], p=[0.15, 0.45, 0.25, 0.15])
+        level = {
+            "stop": 0.02,
+            "cruise": rng.uniform(0.5, 1.5),
+            "accel": rng.uniform(1.5, 5.0),
+            "regen": -rng.uniform(0.3, 1.5),
+        }[kind]
+        p[k : k + n] = level * mean_kw * 1e3
+        k += n
+    return np.clip(p, -0.5 * peak_kw * 1e3, peak_kw * 1e3)
+
+
+@dataclass
+class SimResult:
+    scenario: Scenario
+    log: dict[str, np.ndarray]
+    faults: list[dict[str, object]]
+    summary: dict[str, object]
+    cells_true_soc: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
+    cells_est_soc: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
+
+
+def run(
+    scn: Scenario,
+    target: Target | None = None,
+    progress: Callable[[float], None] | None = None,
+    chemistry: Chemistry | None = None,
+) -> SimResult:
+    chem = chemistry or load_chemistry(scn.chemistry)
+    target = target or InProcessTarget()
+    seeds = np.random.SeedSequence(scn.seed).spawn(3)
+    plant = PackPlant(
+        chem.cell, scn.series, scn.parallel, scn.soc_start, scn.spread, np.random.default_rng(seeds[0])
+    )
+    thermal = ThermalNetwork(chem.cell, scn.series, scn.parallel, scn.cooling, scn.ambient_c, scn.start_c)
+    sensors = Sensors(scn.sensors, scn.series, np.random.default_rng(seeds[1]))
+    charger = Charger(scn.charger)
+    target.configure(firmware_config(chem, scn))
+
+    dt_s = scn.dt_ms / 1000.0
+    n_steps = math.ceil(scn.duration_s / dt_s)
+    sub_dt = dt_s / scn.plant_substeps
+    t_grid = np.arange(1, n_steps + 1) * dt_s
+    drive = (
+        drive_power_w(t_grid, scn.drive_mean_kw, scn.drive_peak_kw, scn.seed)
+        if scn.mode != "charge"
+        else None
+    )
+    pending = sorted(scn.faults, key=lambda f: f.at_s)
+    injected: list[Fault] = []
+    log = {k: np.zeros(n_steps) for k in LOG_FIELDS}
+    est_soc = np.zeros((n_steps, scn.series), dtype=np.float32)
+    true_soc = np.zeros((n_steps, scn.series))
+    est_core = np.zeros((n_steps, scn.series), dtype=np.float32)
+    true_core = np.zeros((n_steps, scn.series))
+    first_seen: dict[int, float] = {}
+    state = None
+    contactor = OPEN
+    ccl = 0.0
+    dcl = 0.0
+    heater_on = cooling_on = False
+    bus_v = 0.0
+    last_meas: Measurement | None = None
+    sample_ms = 0
+    comm_lost = False
+    closed_once = False
+    was_closed = False
+    contactor_open_s: float | None = None
+    current_prev = 0.0
+    done_at = None
+    steps = 0
+    t_wall = time.perf_counter()
+
+    for k in range(n_steps):
+        t = (k + 1) * dt_s
+        while pending and pending[0].at_s <= t:
+            f = pending.pop(0)
+            injected.append(f)
+            _inject(f, plant, sensors, thermal, charger)
+            comm_lost = comm_lost or f.kind == "comm_loss"
+        # ---- the vehicle's requests (from the last firmware state) ----
+        if state is not None:
+            if not closed_once and t >= scn.close_at_s and contactor == OPEN and state.faults == 0:
+                target.command("close")
+                closed_once = True
+            elif (
+                scn.stop_when_complete
+                and state.charge_complete
+                and contactor == CLOSED
+                and abs(current_prev) < 1.0
+                and (scn.mode == "charge" or t > scn.drive_s)
+            ):
+                target.command("open")
+        circuit = contactor in (CLOSED, OPENING)
+        # ---- the current over this step ----
+        charging_phase = scn.mode == "charge" or t > scn.drive_s
+        pack_v_true = float(np.sum(plant.v_term)) if plant.v_term.any() else float(scn.series * 3.7)
+        if charging_phase:
+            charger.enabled = closed_once
+            i_mean = -charger.step(dt_s, ccl, pack_v_true, circuit)
+        else:
+            assert drive is not None
+            i_dem = drive[k] / max(pack_v_true, 1.0)
+            i_mean = min(i_dem, dcl) if i_dem > 0 else max(i_dem, -ccl)
+            i_mean = i_mean if circuit else 0.0
+        # ---- plant ----
+        heat_acc = np.zeros(scn.series)
+        for _ in range(scn.plant_substeps):
+            heat = plant.step(sub_dt, i_mean, thermal.core_c)
+            thermal.step(sub_dt, heat, thermal.coolant_power(cooling_on, heater_on))
+            heat_acc += heat / scn.plant_substeps
+        v_true = plant.v_term
+        pack_v_true = float(np.sum(v_true))
+        if contactor in (CLOSED, OPENING):
+            bus_v = pack_v_true
+        elif state is not None and state.contactor_state == 1:  # precharge: RC of ~50 ms
+            bus_v = pack_v_true + (bus_v - pack_v_true) * math.exp(-dt_s / 0.05)
+        else:
+            bus_v *= math.exp(-dt_s / 1.0)  # discharge resistor
+        # ---- sensors ----
+        if comm_lost and last_meas is not None:
+            meas = last_meas  # nothing new reaches the firmware: same sample, same time stamp
+        else:
+            sample_ms += scn.dt_ms
+            meas = Measurement(
+                current_a=sensors.current(i_mean),
+                cell_v=sensors.cell_voltages(v_true),
+                temp_degc=sensors.temperatures(thermal.surf_c, dt_s),
+                ambient_degc=sensors.coolant_temp(thermal.coolant_c),
+                pack_v=sensors.pack_voltage(v_true),
+                bus_v=bus_v,
+                charger_max_a=charger.own_limit(pack_v_true) if charging_phase else float("nan"),
+                coolant_flow_lpm=sensors.flow(thermal.flow_lpm),
+                sample_time_ms=sample_ms,
+            )
+            last_meas = meas
+        # ---- firmware ----
+        state = target.step(scn.dt_ms, meas)
+        steps += 1
+        ccl, dcl = float(state.ccl_a), float(state.dcl_a)
+        contactor = int(state.contactor_state)
+        heater_on, cooling_on = bool(state.heater_request), bool(state.cooling_request)
+        if contactor == CLOSED:
+            was_closed = True
+        elif was_closed and contactor_open_s is None:
+            contactor_open_s = t  # the first step the firmware opened (or began opening)
+        for fid in range(len(FAULT_NAMES)):
+            if state.faults >> fid & 1 and fid not in first_seen:
+                first_seen[fid] = t
+        current_prev = i_mean
+        # ---- log ----
+        est_soc[k] = state.soc
+        est_core[k] = state.core_temp_degc
+        true_soc[k] = plant.soc
+        true_core[k] = thermal.core_c
+        row = (
+            t,
+            plant.soc.min(),
+            plant.soc.max(),
+            plant.soc.mean(),
+            state.soc_min,
+            state.soc_max,
+            state.soc_pack,
+            v_true.min(),
+            v_true.max(),
+            thermal.core_c.max(),
+            state.core_temp_max_degc,
+            thermal.surf_c.max(),
+            thermal.coolant_c,
+            i_mean,
+            ccl,
+            dcl,
+            state.ccl_limit,
+            contactor,
+            state.faults,
+            state.warnings,
+            float(heater_on),
+            float(cooling_on),
+        )
+        for name, val in zip(LOG_FIELDS, row, strict=True):
+            log[name][k] = val
+        if progress is not None and k % 100 == 0:
+            progress(t)
+        if (
+            done_at is None
+            and scn.stop_when_complete
+            and contactor == OPEN
+            and closed_once
+            and (state.charge_complete or state.faults)
+            and charging_phase
+        ):
+            done_at = t
+        if done_at is not None and t >= done_at + 5.0:
+            break
+    wall = time.perf_counter() - t_wall
+    n = steps
+    log = {k: v[:n] for k, v in log.items()}
+    faults = _fault_list(first_seen, injected, target)
+    summary = _summary(
+        scn, chem, log, true_soc[:n], est_soc[:n], true_core[:n], est_core[:n], faults, contactor_open_s, wall
+    )
+    return SimResult(scn, log, faults, summary, true_soc[:n], est_soc[:n])
+
+
+def _inject(f: Fault, plant: PackPlant, sensors: Sensors, thermal: ThermalNetwork, charger: Charger) -> None:
+    if f.kind == "internal_short":
+        assert f.cell is not None
+        plant.short_ohm[f.cell] = f.magnitude()
+    elif f.kind == "cooling_loss":
+        thermal.flow_lpm = 0.0
+    elif f.kind == "charger_overshoot":
+        charger.overshoot = f.magnitude()
+    elif f.kind == "charger_ignores_limit":
+        charger.ignores_limit = True
+    elif f.kind != "comm_loss":
+        sensors.inject(f)
+
+
+def _fault_list(
+    first_seen: dict[int, float], injected: list[Fault], target: Target
+) -> list[dict[str, object]]:
+    """Every fault the firmware latched, matched to the injection it answers (if any),
+    and every injection the firmware did not catch."""
+    records = target.fault_records()
+    out: list[dict[str, object]] = []
+    used: set[int] = set()
+    for fid, t in sorted(first_seen.items(), key=lambda x: x[1]):
+        name = FAULT_NAMES[fid]
+        match = None
+        for j, f in enumerate(injected):
+            if j not in used and name in FAULT_KINDS[f.kind][1]:
+                match = j
+                break
+        if match is not None:
+            used.add(match)
+        f = injected[match] if match is not None else None
+        cell = records.get(fid) if records else None
+        if cell is None and f is not None:
+            cell = f.cell
+        out.append(
+            {
+                "id": fid,
+                "name": name,
+                "cell": cell,
+                "injected_s": None if f is None else f.at_s,
+                "detected_s": round(t, 3),
+                "injected_kind": None if f is None else f.kind,
+            }
+        )
+    for j, f in enumerate(injected):
+        if j not in used:
+            expected = FAULT_KINDS[f.kind][1][0]
+            out.append(
+                {
+                    "id": FAULT_ID[expected],
+                    "name": expected,
+                    "cell": f.cell,
+                    "injected_s": f.at_s,
+                    "detected_s": None,
+                    "injected_kind": f.kind,
+                }
+            )
+    return out
+
+
+def _summary(
+    scn: Scenario,
+    chem: Chemistry,
+    log: dict[str, np.ndarray],
+    true_soc: np.ndarray,
+    est_soc: np.ndarray,
+    true_core: np.ndarray,
+    est_core: np.ndarray,
+    faults: list[dict[str, object]],
+    contactor_open_s: float | None,
+    wall: float,
+) -> dict[str, object]:
+    t = log["time_s"]
+    charging = log["current_a"] < -0.01 * scn.parallel * chem.cell.capacity_ah
+    t_start = float(t[np.argmax(charging)]) if charging.any() else None
+    reached = log["soc_true_mean"] >= scn.soc_target
+    time_to_target = None
+    if t_start is not None and reached.any():
+        time_to_target = round(float(t[np.argmax(reached)]) - t_start + scn.dt_ms / 1000.0, 1)
+    conv = t >= min(60.0, float(t[-1]) / 2)
+    soc_err = (est_soc[conv] - true_soc[conv]).ravel()
+    core_err = (est_core[conv] - true_core[conv]).ravel()
+    sim_s = float(t[-1]) if len(t) else 0.0
+    return {
+        "scenario": scn.name,
+        "chemistry": scn.chemistry,
+        "pack": f"{scn.series}s{scn.parallel}p",
+        "time_to_target_s": time_to_target,
+        "charge_start_s": t_start,
+        "soc_true_end": round(float(log["soc_true_mean"][-1]), 4),
+        "soc_est_end": round(float(log["soc_est_pack"][-1]), 4),
+        "max_cell_v_true": round(float(log["cell_v_true_max"].max()), 4),
+        "max_core_temp_c_true": round(float(log["core_temp_true_max_c"].max()), 2),
+        "soc_rmse": round(float(np.sqrt(np.mean(soc_err**2))), 5) if soc_err.size else None,
+        "core_temp_rmse_c": round(float(np.sqrt(np.mean(core_err**2))), 3) if core_err.size else None,
+        "faults": faults,
+        "contactor_open_s": contactor_open_s,
+        "charge_limit_v": chem.protection.charge.cell_v_charge_max_v,
+        "abs_max_cell_v": chem.abs_max.cell_v,
+        "abs_max_core_temp_c": chem.abs_max.core_temp_c,
+        "steps": len(t),
+        "sim_s": round(sim_s, 3),
+        "wall_s": round(wall, 3),
+        "realtime_factor": round(sim_s / wall, 1) if wall > 0 else None,
+    }
+
+
+def with_overrides(scn: Scenario, **kw: object) -> Scenario:
+    """A copy of a scenario with some top-level fields replaced (CLI options)."""
+    return replace(scn, **{k: v for k, v in kw.items() if v is not None})

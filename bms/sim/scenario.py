@@ -1,0 +1,244 @@
+"""Scenario files (TOML): what pack, which charge, which faults. Validated on load: unknown
+keys and out-of-range values are refused naming the field.
+
+    [scenario]  name, description, chemistry, series, parallel, soc_start, soc_target,
+                ambient_c, start_temp_c, duration_s, seed, dt_ms, plant_substeps, close_at_s,
+                mode ("charge" | "drive_then_charge"), drive_s, drive_mean_kw, drive_peak_kw,
+                stop_when_complete
+    [pack]      current_range_a, hw_charge_max_a, hw_discharge_max_a
+    [spread] [cooling] [sensors] [charger]   see bms.plant.*  (any field may be left out)
+    [[faults]]  kind, at_s, cell, value
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from bms.chemistry import available as available_chemistries
+from bms.errors import ConfigError
+from bms.plant.charger import ChargerSpec
+from bms.plant.faults import Fault, validate_faults
+from bms.plant.pack import Spread
+from bms.plant.sensors import SensorSpec
+from bms.plant.thermal import CoolingSpec
+
+SCENARIO_DIR = Path(str(resources.files("bms") / "data" / "scenarios"))
+MODES = ("charge", "drive_then_charge")
+
+
+@dataclass
+class PackSpec:
+    """Pack hardware: current sensor range and the contactor/fuse/busbar ratings."""
+
+    current_range_a: float = 2500.0
+    hw_charge_max_a: float = 600.0
+    hw_discharge_max_a: float = 800.0
+
+
+@dataclass
+class Scenario:
+    name: str = "custom"
+    description: str = ""
+    chemistry: str = "nmc811-graphite"
+    series: int = 96
+    parallel: int = 20
+    soc_start: float = 0.10
+    soc_target: float = 0.80
+    ambient_c: float = 25.0
+    start_temp_c: float | None = None  # cells and coolant at the start (default: ambient)
+    duration_s: float = 900.0
+    seed: int = 1
+    dt_ms: int = 100
+    plant_substeps: int = 1
+    close_at_s: float = 1.0
+    mode: str = "charge"
+    drive_s: float = 0.0
+    drive_mean_kw: float = 25.0
+    drive_peak_kw: float = 150.0
+    stop_when_complete: bool = True
+    pack: PackSpec = field(default_factory=PackSpec)
+    spread: Spread = field(default_factory=Spread)
+    cooling: CoolingSpec = field(default_factory=CoolingSpec)
+    sensors: SensorSpec = field(default_factory=SensorSpec)
+    charger: ChargerSpec = field(default_factory=ChargerSpec)
+    faults: list[Fault] = field(default_factory=list)
+
+    @property
+    def start_c(self) -> float:
+        return self.ambient_c if self.start_temp_c is None else self.start_temp_c
+
+    @property
+    def sensed(self) -> tuple[int, ...]:
+        return tuple(range(0, self.series, max(1, self.sensors.sensor_every)))
+
+
+SECTIONS = {
+    "pack": PackSpec,
+    "spread": Spread,
+    "cooling": CoolingSpec,
+    "sensors": SensorSpec,
+    "charger": ChargerSpec,
+}
+TOP = {f.name for f in fields(Scenario)} - set(SECTIONS) - {"faults"}
+
+
+def _number(v: Any, where: str, integer: bool = False) -> float:
+    if (
+        isinstance(v, bool)
+        or not isinstance(v, int | float)
+        or (isinstance(v, float) and not math.isfinite(v))
+    ):
+        raise ConfigError(f"field '{where}' must be a finite number, got {v!r}")
+    if integer and not (isinstance(v, int) or float(v).is_integer()):
+        raise ConfigError(f"field '{where}' must be an integer, got {v!r}")
+    return int(v) if integer else float(v)
+
+
+def _section(cls: type, d: Any, where: str) -> Any:
+    if not isinstance(d, dict):
+        raise ConfigError(f"[{where}] must be a table")
+    names = {f.name: f for f in fields(cls)}
+    extra = set(d) - set(names)
+    if extra:
+        raise ConfigError(f"unknown field(s) in [{where}]: {', '.join(sorted(extra))}")
+    kw = {}
+    for k, v in d.items():
+        integer = names[k].type in ("int", int)
+        kw[k] = _number(v, f"{where}.{k}", integer)
+    obj = cls(**kw)
+    for k in names:
+        val = getattr(obj, k)
+        if isinstance(val, int | float) and val < 0:
+            raise ConfigError(f"field '{where}.{k}' must be >= 0, got {val}")
+    return obj
+
+
+def scenario_from_dict(d: dict[str, Any], source: str = "<scenario>") -> Scenario:
+    try:
+        return _scenario_from_dict(d)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+def _scenario_from_dict(d: dict[str, Any]) -> Scenario:
+    extra = set(d) - {"scenario", "faults", *SECTIONS}
+    if extra:
+        raise ConfigError(f"unknown section(s): {', '.join(sorted(extra))}")
+    top = d.get("scenario", {})
+    if not isinstance(top, dict):
+        raise ConfigError("[scenario] must be a table")
+    unknown = set(top) - TOP
+    if unknown:
+        raise ConfigError(f"unknown field(s) in [scenario]: {', '.join(sorted(unknown))}")
+    kw: dict[str, Any] = {}
+    for k, v in top.items():
+        if k in ("name", "description", "chemistry", "mode"):
+            if not isinstance(v, str):
+                raise ConfigError(f"field 'scenario.{k}' must be a string")
+            kw[k] = v
+        elif k == "stop_when_complete":
+            if not isinstance(v, bool):
+                raise ConfigError("field 'scenario.stop_when_complete' must be true or false")
+            kw[k] = v
+        else:
+            kw[k] = _number(
+                v, f"scenario.{k}", integer=k in ("series", "parallel", "seed", "dt_ms", "plant_substeps")
+            )
+    for name, cls in SECTIONS.items():
+        if name in d:
+            kw[name] = _section(cls, d[name], name)
+    faults = []
+    raw = d.get("faults", [])
+    if not isinstance(raw, list):
+        raise ConfigError("'faults' must be an array of tables ([[faults]])")
+    for k, f in enumerate(raw):
+        if not isinstance(f, dict):
+            raise ConfigError(f"faults[{k}] must be a table")
+        bad = set(f) - {"kind", "at_s", "cell", "value"}
+        if bad:
+            raise ConfigError(f"unknown field(s) in faults[{k}]: {', '.join(sorted(bad))}")
+        if "kind" not in f or "at_s" not in f:
+            raise ConfigError(f"faults[{k}] needs kind and at_s")
+        faults.append(
+            Fault(
+                kind=str(f["kind"]),
+                at_s=_number(f["at_s"], f"faults[{k}].at_s"),
+                cell=None if "cell" not in f else int(_number(f["cell"], f"faults[{k}].cell", integer=True)),
+                value=None if "value" not in f else _number(f["value"], f"faults[{k}].value"),
+            )
+        )
+    kw["faults"] = faults
+    s = Scenario(**kw)
+    validate(s)
+    return s
+
+
+def validate(s: Scenario) -> None:
+    if s.chemistry not in available_chemistries() and not Path(s.chemistry).suffix:
+        raise ConfigError(
+            f"field 'scenario.chemistry': unknown chemistry '{s.chemistry}'; "
+            f"available: {', '.join(available_chemistries())}"
+        )
+    rules = [
+        (1 <= s.series <= 192, "scenario.series", "must be in 1..192 (the firmware's BMS_MAX_CELLS)"),
+        (1 <= s.parallel <= 1000, "scenario.parallel", "must be in 1..1000"),
+        (0.0 <= s.soc_start <= 1.0, "scenario.soc_start", "must be within [0, 1]"),
+        (0.0 < s.soc_target <= 1.0, "scenario.soc_target", "must be within (0, 1]"),
+        (-40.0 <= s.ambient_c <= 60.0, "scenario.ambient_c", "must be within -40..60 degC"),
+        (-40.0 <= s.start_c <= 80.0, "scenario.start_temp_c", "must be within -40..80 degC"),
+        (0.0 < s.duration_s <= 24 * 3600.0, "scenario.duration_s", "must be in (0, 86400] s"),
+        (1 <= s.dt_ms <= 60_000, "scenario.dt_ms", "must be in 1..60000 ms"),
+        (1 <= s.plant_substeps <= 100, "scenario.plant_substeps", "must be in 1..100"),
+        (s.mode in MODES, "scenario.mode", f"must be one of {MODES}"),
+        (0.0 <= s.close_at_s < s.duration_s, "scenario.close_at_s", "must be within the run"),
+        (s.sensors.sensor_every >= 1, "sensors.sensor_every", "must be >= 1"),
+        (s.charger.tau_s > 0 and s.charger.ramp_a_per_s > 0, "charger.tau_s / ramp_a_per_s", "must be > 0"),
+        (s.cooling.nominal_flow_lpm > 0, "cooling.nominal_flow_lpm", "must be > 0"),
+    ]
+    for ok, where, rule in rules:
+        if not ok:
+            raise ConfigError(f"field '{where}' {rule}")
+    if s.mode == "drive_then_charge" and not 0 < s.drive_s < s.duration_s:
+        raise ConfigError("field 'scenario.drive_s' must be within the run for mode drive_then_charge")
+    validate_faults(s.faults, s.series, s.sensed, s.duration_s)
+
+
+def load_scenario(name_or_path: str | Path) -> Scenario:
+    p = Path(name_or_path)
+    if not p.suffix:
+        p = SCENARIO_DIR / f"{name_or_path}.toml"
+        if not p.is_file():
+            names = ", ".join(sorted(x.stem for x in SCENARIO_DIR.glob("*.toml")))
+            raise ConfigError(f"unknown scenario '{name_or_path}'; shipped: {names}")
+    if not p.is_file():
+        raise ConfigError(f"{p}: scenario file not found")
+    try:
+        d = tomllib.loads(p.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: not valid TOML ({exc})") from None
+    return scenario_from_dict(d, str(p))
+
+
+def scenario_to_toml(s: Scenario) -> str:
+    """A file that `bms simulate --scenario` reads back into the same scenario."""
+    top = {k: getattr(s, k) for k in TOP if getattr(s, k) is not None}
+    d: dict[str, Any] = {"scenario": top}
+    for name in SECTIONS:
+        d[name] = asdict(getattr(s, name))
+    if s.faults:
+        d["faults"] = [
+            {
+                k: v
+                for k, v in (("kind", f.kind), ("at_s", f.at_s), ("cell", f.cell), ("value", f.value))
+                if v is not None
+            }
+            for f in s.faults
+        ]
+    return tomli_w.dumps(d)
