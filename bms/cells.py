@@ -62,6 +62,12 @@ class EstimatorParams:
     # polarisation by up to a factor of two, so those responses carry that uncertainty.
     r0_rel_sigma: float = 0.2
     rc_rel_sigma: float = 1.0
+    # the predicted polarisation itself is uncertain (cell-to-cell resistance spread, the
+    # diffusion the two RC branches only approximate): while it is large the voltage says
+    # little about the SoC, so the filter leans on coulomb counting until it relaxes.
+    # 0.3: a 30 % error of the polarisation, the size of the RC mismatch at several C seen
+    # between the 1C-fitted ECM and the DFN reference
+    rc_v_rel_sigma: float = 0.3
     temp_init_sigma_degc: float = 1.0
     heat_noise_w: float = 0.5  # fit: the ohmic heat at 1C, R0 * I_1C^2
     temp_noise_degc: float = 0.3

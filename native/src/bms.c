@@ -502,7 +502,7 @@ int32_t bms_step(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms, bms_out_t 
     sv_d[BMS_Q_T_MIN_DIS].valid = sv_c[BMS_Q_T_MIN_CHG].valid;
     limit_pack_t lp;
     lp.capacity_ah = cfg->cell.capacity_ah;
-    lp.soc_pack = out->soc_pack;
+    lp.soc_charge = out->soc_mean;
     lp.t_min_degc = out->temp_min_degc;
     lp.derate_chg = derate_min(inst, sv_c, q_chg, 5u, &lp.derate_chg_src);
     lp.derate_dis = derate_min(inst, sv_d, q_dis, 5u, &lp.derate_dis_src);
@@ -512,6 +512,9 @@ int32_t bms_step(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms, bms_out_t 
     /* a reading the firmware cannot trust stops the current at once, before its
      * fault is confirmed: the limits cannot be known without it */
     lp.have_data = ((have_data != 0u) && (pr->any_unusable == 0u)) ? 1u : 0u;
+    lp.cell_v_meas_max = out->cell_v_max;
+    lp.cell_v_meas_min = out->cell_v_min;
+    lp.current_a = (cur_ok != 0) ? meas->pack_current_a : 0.0f;
     lp.dt_ms = dt_safe;
     limit_update(&inst->limit, cfg, &acc, &lp, out->core_temp_max_degc, &out->ccl_terms, &out->dcl_terms);
 

@@ -116,12 +116,12 @@ static bms_cfg_err_t check_thermal(const bms_thermal_params_t *tp)
 
 static bms_cfg_err_t check_estimator(const bms_estimator_params_t *ep)
 {
-    const float s[14] = {ep->soc_init_sigma, ep->v_rc_init_sigma_v, ep->current_noise_a,
+    const float s[15] = {ep->soc_init_sigma, ep->v_rc_init_sigma_v, ep->current_noise_a,
                          ep->current_gain_sigma, ep->soc_rw_per_sqrt_s, ep->v_rc_rw_v_per_sqrt_s,
                          ep->voltage_noise_v, ep->model_err_v, ep->r0_rel_sigma,
-                         ep->rc_rel_sigma, ep->temp_init_sigma_degc, ep->heat_noise_w,
+                         ep->rc_rel_sigma, ep->rc_v_rel_sigma, ep->temp_init_sigma_degc, ep->heat_noise_w,
                          ep->temp_noise_degc, ep->temp_spatial_sigma_degc};
-    for (uint32_t i = 0u; i < 14u; i++) {
+    for (uint32_t i = 0u; i < 15u; i++) {
         if (sigma_ok(s[i]) == 0) {
             return BMS_CFG_E_ESTIMATOR;
         }

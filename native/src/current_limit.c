@@ -39,6 +39,7 @@ void limit_acc_init(limit_acc_t *acc)
     acc->headroom_chg_a = LIMIT_BIG_A;
     acc->map_dis_a = LIMIT_BIG_A;
     acc->headroom_dis_a = LIMIT_BIG_A;
+    acc->r_step_max_ohm = 0.0f;
 }
 
 static float minf(float a, float b)
@@ -64,6 +65,19 @@ void limit_acc_cell(limit_acc_t *acc, const bms_config_t *cfg, const limit_cell_
     const float r = (c->r_step_ohm > 1.0e-6f) ? c->r_step_ohm : 1.0e-6f;
     acc->headroom_chg_a = minf(acc->headroom_chg_a, nonneg((cp->cell_v_charge_max_v - v_open) / r));
     acc->headroom_dis_a = minf(acc->headroom_dis_a, nonneg((v_open - cp->cell_v_discharge_min_v) / r));
+    acc->r_step_max_ohm = (r > acc->r_step_max_ohm) ? r : acc->r_step_max_ohm;
+}
+
+/* The same headroom closed on the measurement: the present current plus what keeps the
+ * highest measured cell at the limit (the model's parameters may be a few percent off
+ * for one cell; its measured voltage is not). */
+static float measured_headroom(float i_now_a, float v_meas, float v_limit, float r_ohm, int32_t charge)
+{
+    if ((bms_isfinitef(v_meas) == 0) || (bms_isfinitef(i_now_a) == 0) || !(r_ohm > 0.0f)) {
+        return LIMIT_BIG_A;
+    }
+    const float dv = (charge != 0) ? (v_limit - v_meas) : (v_meas - v_limit);
+    return nonneg(i_now_a + dv / r_ohm);
 }
 
 /* Smallest term and which one it was (ties keep the earlier, in the order listed). */
@@ -114,16 +128,18 @@ void limit_update(limit_state_t *s, const bms_config_t *cfg, const limit_acc_t *
         hw_c = minf(hw_c, pk->charger_max_a);
     }
     ccl_terms->map_a = acc->map_chg_a;
-    ccl_terms->headroom_a = acc->headroom_chg_a;
+    ccl_terms->headroom_a = minf(acc->headroom_chg_a,
+                                 measured_headroom(nonneg(-pk->current_a), pk->cell_v_meas_max,
+                                                   cp->cell_v_charge_max_v, acc->r_step_max_ohm, 1));
     ccl_terms->derate_a = cp->hw_charge_max_a * pk->derate_chg;
     ccl_terms->plating_a = acc->plating_a;
     ccl_terms->hardware_a = hw_c;
     uint32_t why_c;
     float ccl = pick(ccl_terms, pk->derate_chg_src, &why_c);
 
-    if (pk->soc_pack >= cp->charge_target_soc) {
+    if (pk->soc_charge >= cp->charge_target_soc) {
         s->charge_complete = 1u;
-    } else if (pk->soc_pack < cp->charge_resume_soc) {
+    } else if (pk->soc_charge < cp->charge_resume_soc) {
         s->charge_complete = 0u;
     } else {
         /* hysteresis band: keep */
@@ -151,7 +167,9 @@ void limit_update(limit_state_t *s, const bms_config_t *cfg, const limit_acc_t *
 
     /* ---- discharge ---- */
     dcl_terms->map_a = acc->map_dis_a;
-    dcl_terms->headroom_a = acc->headroom_dis_a;
+    dcl_terms->headroom_a = minf(acc->headroom_dis_a,
+                                 measured_headroom(nonneg(pk->current_a), pk->cell_v_meas_min,
+                                                   cp->cell_v_discharge_min_v, acc->r_step_max_ohm, 0));
     dcl_terms->derate_a = cp->hw_discharge_max_a * pk->derate_dis;
     dcl_terms->plating_a = LIMIT_BIG_A;
     dcl_terms->hardware_a = minf(cp->hw_discharge_max_a, lim->q[BMS_Q_I_DIS_MAX].derate.threshold);

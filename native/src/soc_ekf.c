@@ -104,7 +104,9 @@ void soc_ekf_step(soc_ekf_cell_t *c, const bms_cell_params_t *cp,
 
     if (voltage_valid != 0) {
         /* ---- update: H = [h0, -1, -1] ---- */
-        const float sm = ep->model_err_v + ep->r0_rel_sigma * e.r0_ohm * abs_i;
+        const float v1a = (c->v_rc1_v < 0.0f) ? -c->v_rc1_v : c->v_rc1_v;
+        const float v2a = (c->v_rc2_v < 0.0f) ? -c->v_rc2_v : c->v_rc2_v;
+        const float sm = ep->model_err_v + ep->r0_rel_sigma * e.r0_ohm * abs_i + ep->rc_v_rel_sigma * (v1a + v2a);
         const float r = ep->voltage_noise_v * ep->voltage_noise_v + sm * sm;
         const float g0 = p[P00] * h0 - p[P01] - p[P02];
         const float g1 = p[P01] * h0 - p[P11] - p[P12];

@@ -22,6 +22,9 @@ CAP = CHEM.cell.capacity_ah
 M = CHEM.protection.charge.maps
 LIM = CHEM.protection.limits
 DT = 100
+# the highest / lowest measured cell voltage handed to limit_update (set by run/run_dis)
+MEAS_MAX: dict[str, float] = {}
+MEAS_MIN: dict[str, float] = {}
 
 
 def interp(table: np.ndarray, soc: float, t: float) -> float:
@@ -65,6 +68,8 @@ def run(
         )
         lib.limit_acc_cell(acc, CFG, c)
     t_max = max(c[1] for c in cells)
+    MEAS_MAX["v"] = cell_v_max
+    MEAS_MIN.pop("v", None)
     f_chg = min(
         derate("cell_v_max", cell_v_max),
         derate("core_temp_max_charge", t_max),
@@ -74,7 +79,7 @@ def run(
         "limit_pack_t *",
         {
             "capacity_ah": CAP,
-            "soc_pack": soc_pack,
+            "soc_charge": soc_pack,
             "t_min_degc": t_min,
             "derate_chg": f_chg,
             "derate_chg_src": lib.BMS_LIM_TEMPERATURE,
@@ -84,6 +89,8 @@ def run(
             "fault_latched": latched,
             "contactors_closed": closed,
             "have_data": 1,
+            "cell_v_meas_max": MEAS_MAX.get("v", float("nan")),
+            "cell_v_meas_min": MEAS_MIN.get("v", float("nan")),
             "dt_ms": DT,
         },
     )
@@ -103,6 +110,9 @@ def reference_terms(cells, f_chg, charger=float("nan")):
     cmap = min(CAP * interp(M.charge_c, s, t) for s, t, *_ in cells)
     plat = min(CAP * interp(M.plating_c, s, t) for s, t, *_ in cells)
     head = min(max(0.0, (vmax - (ocv - vrc)) / r) for _, _, ocv, vrc, r in cells)
+    # closed on the measurement: no current now, the highest measured cell at cell_v_max
+    r_max = max(max(c[4], 1e-6) for c in cells)
+    head = min(head, max(0.0, (vmax - MEAS_MAX["v"]) / r_max))
     hw = min(CFG.charge.hw_charge_max_a, LIM["charge_c_rate_max"].derate.threshold * CAP)
     if np.isfinite(charger):
         hw = min(hw, charger)
@@ -223,6 +233,8 @@ def run_dis(cells, t_min=25.0, cell_v_min=3.6, latched=0, closed=1, prev=1e9, ha
         )
         lib.limit_acc_cell(acc, CFG, c)
     t_max = max(c[1] for c in cells)
+    MEAS_MIN["v"] = cell_v_min
+    MEAS_MAX.pop("v", None)
     f_dis = min(
         derate("cell_v_min", cell_v_min),
         derate("core_temp_max_discharge", t_max),
@@ -232,7 +244,7 @@ def run_dis(cells, t_min=25.0, cell_v_min=3.6, latched=0, closed=1, prev=1e9, ha
         "limit_pack_t *",
         {
             "capacity_ah": CAP,
-            "soc_pack": 0.5,
+            "soc_charge": 0.5,
             "t_min_degc": t_min,
             "derate_chg": 1.0,
             "derate_chg_src": lib.BMS_LIM_TEMPERATURE,
@@ -242,6 +254,8 @@ def run_dis(cells, t_min=25.0, cell_v_min=3.6, latched=0, closed=1, prev=1e9, ha
             "fault_latched": latched,
             "contactors_closed": closed,
             "have_data": have_data,
+            "cell_v_meas_max": MEAS_MAX.get("v", float("nan")),
+            "cell_v_meas_min": MEAS_MIN.get("v", float("nan")),
             "dt_ms": DT,
         },
     )
@@ -262,7 +276,10 @@ def test_dcl_never_exceeds_any_constraint(cells, t_min, vmin_meas):
     vmin = CHEM.protection.charge.cell_v_discharge_min_v
     ref = {
         "map": min(CAP * interp(M.discharge_c, c[0], c[1]) for c in cells),
-        "voltage": min(max(0.0, (ocv - vrc - vmin) / r) for _, _, ocv, vrc, r in cells),
+        "voltage": min(
+            min(max(0.0, (ocv - vrc - vmin) / r) for _, _, ocv, vrc, r in cells),
+            max(0.0, (vmin_meas - vmin) / max(c[4] for c in cells)),
+        ),
         "derate": CFG.charge.hw_discharge_max_a * f,
         "hardware": min(CFG.charge.hw_discharge_max_a, LIM["discharge_c_rate_max"].derate.threshold * CAP),
     }
@@ -291,7 +308,7 @@ def test_dcl_zero_conditions_and_ramp():
     ramp = CFG.charge.ramp_up_a_per_s * DT / 1000
     s, _, _ = run_dis(cells, prev=1.0)
     assert s.dcl_a == pytest.approx(1.0 + ramp) and s.dcl_limit == lib.BMS_LIM_RAMP
-    s, _, _ = run_dis([(0.6, 25.0, 3.85, 0.0, 0.02)], cell_v_min=2.52)  # deep in the derate band
+    s, _, _ = run_dis([(0.6, 25.0, 3.85, 0.0, 0.02)], t_min=-19.0)  # deep in the cold derate band
     assert s.dcl_limit == lib.BMS_LIM_COLD  # the source the pack reported for the derate
 
 
@@ -325,13 +342,15 @@ def test_plating_cap_binds_when_it_is_the_lowest():
         "limit_pack_t *",
         {
             "capacity_ah": CAP,
-            "soc_pack": 0.4,
+            "soc_charge": 0.4,
             "t_min_degc": 25.0,
             "derate_chg": 1.0,
             "derate_dis": 1.0,
             "charger_max_a": float("nan"),
             "contactors_closed": 1,
             "have_data": 1,
+            "cell_v_meas_max": float("nan"),
+            "cell_v_meas_min": float("nan"),
             "dt_ms": DT,
         },
     )
@@ -387,13 +406,15 @@ def test_heater_and_cooling_requests_have_hysteresis():
             "limit_pack_t *",
             {
                 "capacity_ah": CAP,
-                "soc_pack": 0.5,
+                "soc_charge": 0.5,
                 "t_min_degc": t_min,
                 "derate_chg": 1.0,
                 "derate_dis": 1.0,
                 "charger_max_a": float("nan"),
                 "contactors_closed": 1,
                 "have_data": 1,
+                "cell_v_meas_max": float("nan"),
+                "cell_v_meas_min": float("nan"),
                 "dt_ms": DT,
             },
         )

@@ -57,6 +57,7 @@ typedef struct {
     float model_err_v;              /* ECM voltage error at rest */
     float r0_rel_sigma;             /* relative uncertainty of R0: error R0*|I|*sigma */
     float rc_rel_sigma;             /* relative uncertainty of each RC step response */
+    float rc_v_rel_sigma;           /* relative error of the predicted polarisation |v1|+|v2| */
     float temp_init_sigma_degc;
     float heat_noise_w;             /* uncertainty of the core heat input */
     float temp_noise_degc;          /* surface thermistor noise */

@@ -44,12 +44,13 @@ typedef struct {
     float headroom_chg_a;
     float map_dis_a;
     float headroom_dis_a;
+    float r_step_max_ohm;  /* the stiffest cell's response: for the measured-voltage headroom */
 } limit_acc_t;
 
 /* Pack-level inputs. */
 typedef struct {
     float capacity_ah;
-    float soc_pack;
+    float soc_charge;             /* mean cell SoC: what the charge target compares with */
     float t_min_degc;              /* coldest valid temperature (surface sensors) */
     float derate_chg;              /* product of the charge-side derate factors ... */
     uint32_t derate_chg_src;       /* ... and which limiting code caused the smallest */
@@ -59,6 +60,9 @@ typedef struct {
     uint32_t fault_latched;
     uint32_t contactors_closed;
     uint32_t have_data;            /* the estimators ran this step */
+    float cell_v_meas_max;         /* highest / lowest measured cell voltage (NaN: none) */
+    float cell_v_meas_min;
+    float current_a;               /* measured pack current now (> 0 discharge) */
     uint32_t dt_ms;
 } limit_pack_t;
 
