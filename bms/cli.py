@@ -112,6 +112,76 @@ def replay(log: Path, cell_path: Path, out: Path, truth: Path | None, plot: bool
 
 
 @main.command()
+@click.option(
+    "--scenario",
+    "scenario_name",
+    default="fastcharge-10-80",
+    show_default=True,
+    help="a shipped scenario name or a scenario TOML file",
+)
+@click.option("--chemistry", multiple=True, help="chemistry profile (repeat to compare side by side)")
+@click.option("--series", type=int, default=None)
+@click.option("--parallel", type=int, default=None)
+@click.option("--soc-start", type=float, default=None)
+@click.option("--soc-target", type=float, default=None)
+@click.option("--ambient-c", type=float, default=None)
+@click.option("--duration-s", type=float, default=None)
+@click.option("--seed", type=int, default=None)
+@click.option("--dt-ms", type=int, default=None, help="firmware step (default 100 ms)")
+@click.option(
+    "--fault", "faults", multiple=True, metavar="KIND:AT_S[:CELL]", help="inject a fault (repeatable)"
+)
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out/sim"), show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "mdf"]),
+    default="csv",
+    show_default=True,
+    help="mdf: also write an MDF4 file (needs asammdf)",
+)
+@click.option("--target", default="sim", show_default=True, help="sim | qemu | serial:URL")
+def simulate(
+    scenario_name: str,
+    chemistry: tuple[str, ...],
+    series: int | None,
+    parallel: int | None,
+    soc_start: float | None,
+    soc_target: float | None,
+    ambient_c: float | None,
+    duration_s: float | None,
+    seed: int | None,
+    dt_ms: int | None,
+    faults: tuple[str, ...],
+    out_dir: Path,
+    fmt: str,
+    target: str,
+) -> None:
+    """Run the closed-loop fast charge: plant -> sensors -> firmware -> charger."""
+    from bms.sim.run import simulate_cli
+
+    simulate_cli(
+        console,
+        scenario_name,
+        chemistry,
+        dict(
+            series=series,
+            parallel=parallel,
+            soc_start=soc_start,
+            soc_target=soc_target,
+            ambient_c=ambient_c,
+            duration_s=duration_s,
+            seed=seed,
+            dt_ms=dt_ms,
+        ),
+        faults,
+        out_dir,
+        fmt,
+        target,
+    )
+
+
+@main.command()
 @click.option("--cells", default=96, show_default=True, help="cells in the pack for the throughput run")
 @click.option("--samples", default=20000, show_default=True, help="samples per throughput run")
 @click.option(

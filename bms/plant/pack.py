@@ -60,8 +60,15 @@ class PackPlant:
         self.short_ohm = np.full(n_series, np.inf)  # internal short across an element
         self.v_term = np.zeros(n_series)
         self.i_elem = np.zeros(n_series)
+        self._params: np.ndarray | None = None
+        self.has_entropy = bool(np.any(self.tables.docv_dt != 0.0))
+        self.v_term = self.terminal(0.0, np.full(n_series, 25.0))
 
     def params(self, temp_c: np.ndarray) -> np.ndarray:
+        """Table values at the present SoC. The end-of-step lookup of the last step is reused
+        (its temperatures are a step old: a 0.1 s lag on the resistances' temperature)."""
+        if self._params is not None:
+            return self._params
         p = self.tables.lookup(self.soc, temp_c)
         p[1:3] *= self.r_scale  # r0, r1
         p[4] *= self.r_scale  # r2
@@ -81,31 +88,47 @@ class PackPlant:
 
     def step(self, dt_s: float, current_a: float, temp_core_c: np.ndarray) -> np.ndarray:
         """Advance by dt with a constant pack current (> 0 discharge). Returns the heat (W,
-        mean over the step) generated in each element: the resistors' dissipation integrated
-        exactly (the RC capacitors' energy change is stored, not heat), the entropic term
-        and an internal short's dissipation."""
+        mean over the step) generated in each element: Bernardi's I (OCV - V) integrated
+        exactly over the step (the overpotential of every branch, as in lumped thermal
+        models of the DFN), the entropic term and an internal short's dissipation.
+
+        Not the resistors' v^2/R: with SoC-dependent R and C the ECM's capacitor energy
+        1/2 C v^2 changes when the tables do, which is no physical energy; I (OCV - V) is
+        the energy the terminals lose against the open-circuit voltage, so electric energy
+        = chemical energy + heat holds exactly."""
         ocv, r0, r1, c1, r2, c2 = self.params(temp_core_c)
-        v_start = self._terminal(ocv, r0, current_a)
-        i_e = current_a + v_start / self.short_ohm  # element current incl. an internal short
+        shorted = self.any_short
+        v_start = self._terminal(ocv, r0, current_a) if shorted else self.v_term
+        i_e = current_a + v_start / self.short_ohm if shorted else np.full(self.n, current_a)
         tau1, tau2 = r1 * c1, r2 * c2
         g1 = -np.expm1(-dt_s / tau1)  # 1 - a, accurate for dt << tau
         g2 = -np.expm1(-dt_s / tau2)
-        v1_new = (1 - g1) * self.v1 + r1 * g1 * i_e
-        v2_new = (1 - g2) * self.v2 + r2 * g2 * i_e
+        v1_new = self.v1 + g1 * (r1 * i_e - self.v1)
+        v2_new = self.v2 + g2 * (r2 * i_e - self.v2)
         # integral of v over the step for v' = (R i - v) / tau:  v0 tau g + R i (dt - tau g)
-        int_v1 = self.v1 * tau1 * g1 + r1 * i_e * (dt_s - tau1 * g1)
-        int_v2 = self.v2 * tau2 * g2 + r2 * i_e * (dt_s - tau2 * g2)
-        e_c = 0.5 * c1 * (v1_new**2 - self.v1**2) + 0.5 * c2 * (v2_new**2 - self.v2**2)
-        q_irr = r0 * i_e**2 + (i_e * (int_v1 + int_v2) - e_c) / dt_s
-        q_rev = -i_e * (temp_core_c + KELVIN) * self.tables.entropic(self.soc)
-        q_short = np.where(np.isfinite(self.short_ohm), v_start**2 / self.short_ohm, 0.0)
-        eff = np.where(i_e < 0.0, self.coulombic_eff, 1.0)
-        self.soc = np.clip(self.soc - eff * i_e * dt_s / (3600.0 * self.cap_ah), 0.0, 1.0)
+        int_v = (
+            self.v1 * tau1 * g1
+            + r1 * i_e * (dt_s - tau1 * g1)
+            + self.v2 * tau2 * g2
+            + r2 * i_e * (dt_s - tau2 * g2)
+        )
+        heat = r0 * i_e**2 + i_e * int_v / dt_s
+        if self.has_entropy:
+            heat -= i_e * (temp_core_c + KELVIN) * self.tables.entropic(self.soc)
+        if shorted:
+            heat += np.where(np.isfinite(self.short_ohm), v_start**2 / self.short_ohm, 0.0)
+        eff = self.coulombic_eff if current_a < 0.0 else 1.0
+        self.soc = np.clip(self.soc - eff * i_e * (dt_s / 3600.0) / self.cap_ah, 0.0, 1.0)
         self.v1, self.v2 = v1_new, v2_new
         self.i_elem = i_e
-        ocv_end, r0_end = self.params(temp_core_c)[0:2]
-        self.v_term = self._terminal(ocv_end, r0_end, current_a)
-        return q_irr + q_rev + q_short
+        self._params = None
+        self._params = self.params(temp_core_c)
+        self.v_term = self._terminal(self._params[0], self._params[1], current_a)
+        return heat
+
+    @property
+    def any_short(self) -> bool:
+        return bool(np.isfinite(self.short_ohm).any())
 
     @property
     def capacity_total_ah(self) -> float:

@@ -21,23 +21,32 @@ class TableSet:
         # OCV slope per segment for each temperature row (for the inverse)
         self.ns, self.nt = len(self.soc), len(self.temp)
 
-    def _locate(self, bp: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        self.inv_ds = 1.0 / np.diff(self.soc)
+        self.inv_dt = 1.0 / np.diff(self.temp) if self.nt > 1 else np.zeros(1)
+        self.flat = self.stack.reshape(len(TABLES), -1)
+        self._corner = np.array([0, 1, self.ns, self.ns + 1])
+
+    def _locate(self, bp: np.ndarray, inv: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if len(bp) < 2:
             return np.zeros(x.shape, dtype=np.intp), np.zeros(x.shape)
-        xc = np.clip(x, bp[0], bp[-1])
-        i = np.clip(np.searchsorted(bp, xc, side="right") - 1, 0, len(bp) - 2)
-        w = (xc - bp[i]) / (bp[i + 1] - bp[i])
-        return i, w
+        xc = np.minimum(np.maximum(x, bp[0]), bp[-1])
+        i = np.searchsorted(bp, xc, side="right") - 1
+        np.minimum(i, len(bp) - 2, out=i)
+        return i, (xc - bp[i]) * inv[i]
 
     def lookup(self, soc: np.ndarray, temp_c: np.ndarray) -> np.ndarray:
         """(6, n) array: ocv, r0, r1, c1, r2, c2 at each (soc, T)."""
-        i_s, w_s = self._locate(self.soc, soc)
+        i_s, w_s = self._locate(self.soc, self.inv_ds, soc)
+        flat = self.flat
         if self.nt < 2:
-            row = self.stack[:, 0, :]
-            return row[:, i_s] * (1.0 - w_s) + row[:, i_s + 1] * w_s
-        i_t, w_t = self._locate(self.temp, temp_c)
-        lo = self.stack[:, i_t, i_s] * (1.0 - w_s) + self.stack[:, i_t, i_s + 1] * w_s
-        hi = self.stack[:, i_t + 1, i_s] * (1.0 - w_s) + self.stack[:, i_t + 1, i_s + 1] * w_s
+            lo = flat[:, i_s]
+            return lo + (flat[:, i_s + 1] - lo) * w_s
+        i_t, w_t = self._locate(self.temp, self.inv_dt, temp_c)
+        base = i_t * self.ns + i_s
+        # the four corners of every cell in one gather: (6, 4, n)
+        c = flat[:, (base + self._corner[:, None]).ravel()].reshape(flat.shape[0], 4, -1)
+        lo = c[:, 0] + (c[:, 1] - c[:, 0]) * w_s
+        hi = c[:, 2] + (c[:, 3] - c[:, 2]) * w_s
         return lo + (hi - lo) * w_t
 
     def ocv(self, soc: np.ndarray, temp_c: np.ndarray) -> np.ndarray:
@@ -48,7 +57,7 @@ class TableSet:
 
     def soc_from_ocv(self, ocv: np.ndarray, temp_c: float) -> np.ndarray:
         """Inverse of the OCV at one temperature (monotone tables)."""
-        i_t, w_t = self._locate(self.temp, np.array([temp_c]))
+        i_t, w_t = self._locate(self.temp, self.inv_dt, np.array([temp_c]))
         if self.nt < 2:
             row = self.stack[0, 0]
         else:

@@ -64,6 +64,7 @@ class ThermalNetwork:
         self.ambient_c = ambient_c
         self.flow_lpm = spec.flow_lpm
         self._cache: dict[tuple[float, float], tuple[np.ndarray, np.ndarray]] = {}
+        self._u = np.zeros(n + 2)
 
     @property
     def core_c(self) -> np.ndarray:
@@ -123,7 +124,10 @@ class ThermalNetwork:
 
     def step(self, dt_s: float, heat_w: np.ndarray, coolant_power_w: float) -> None:
         ad, bd = self.discrete(dt_s)
-        u = np.concatenate([heat_w, [self.ambient_c, coolant_power_w]])
+        u = self._u
+        u[: self.n] = heat_w
+        u[self.n] = self.ambient_c
+        u[self.n + 1] = coolant_power_w
         self.t = ad @ self.t + bd @ u
 
     def coolant_power(self, cooling_on: bool, heating_on: bool) -> float:

@@ -38,6 +38,7 @@ LOG_FIELDS = (
     "soc_est_min",
     "soc_est_max",
     "soc_est_pack",
+    "soc_est_mean",
     "cell_v_true_min",
     "cell_v_true_max",
     "core_temp_true_max_c",
@@ -53,16 +54,17 @@ LOG_FIELDS = (
     "warnings",
     "heater_on",
     "cooling_on",
+    "charge_complete",
 )
 
 
 def firmware_cell(chem: Chemistry, scn: Scenario) -> CellModel:
     """The series element as the firmware is configured: the chemistry's cell model x P,
-    with the thermal model's surface-to-ambient path replaced by the pack's cooling (the
-    firmware's ambient input is the coolant temperature)."""
+    with the thermal model's surface-to-ambient path replaced by the pack's paths to the
+    cold plate and to the enclosure air (the firmware's ambient input is their
+    conductance-weighted temperature, see effective_ambient)."""
     el = chem.cell.scaled(scn.parallel)
-    p = float(scn.parallel)
-    g = p * scn.cooling.cell_to_coolant_w_per_k + scn.cooling.enclosure_share / el.thermal.r_surf_amb_k_per_w
+    g = sum(ambient_conductances(chem, scn))
     el.thermal = ThermalParams(
         c_core_j_per_k=el.thermal.c_core_j_per_k,
         c_surf_j_per_k=el.thermal.c_surf_j_per_k,
@@ -70,6 +72,21 @@ def firmware_cell(chem: Chemistry, scn: Scenario) -> CellModel:
         r_surf_amb_k_per_w=1.0 / g,
     )
     return el
+
+
+def ambient_conductances(chem: Chemistry, scn: Scenario) -> tuple[float, float]:
+    """Per element: surface to coolant (nominal flow), surface to enclosure air (W/K)."""
+    p = float(scn.parallel)
+    return (
+        p * scn.cooling.cell_to_coolant_w_per_k,
+        scn.cooling.enclosure_share * p / chem.cell.thermal.r_surf_amb_k_per_w,
+    )
+
+
+def effective_ambient(coolant_c: float, air_c: float, g: tuple[float, float]) -> float:
+    """What the pack controller hands the firmware as 'ambient': the coolant and the pack's
+    air temperature sensors weighted by the pack design's conductances."""
+    return (g[0] * coolant_c + g[1] * air_c) / (g[0] + g[1])
 
 
 def firmware_config(chem: Chemistry, scn: Scenario) -> bytes:
@@ -130,6 +147,7 @@ def run(
     sensors = Sensors(scn.sensors, scn.series, np.random.default_rng(seeds[1]))
     charger = Charger(scn.charger)
     target.configure(firmware_config(chem, scn))
+    g_amb = ambient_conductances(chem, scn)
 
     dt_s = scn.dt_ms / 1000.0
     n_steps = math.ceil(scn.duration_s / dt_s)
@@ -161,6 +179,7 @@ def run(
     was_closed = False
     contactor_open_s: float | None = None
     current_prev = 0.0
+    ccl_ref = 0.0
     done_at = None
     steps = 0
     t_wall = time.perf_counter()
@@ -170,6 +189,7 @@ def run(
         while pending and pending[0].at_s <= t:
             f = pending.pop(0)
             injected.append(f)
+            f.info["k_injected"] = k
             _inject(f, plant, sensors, thermal, charger)
             comm_lost = comm_lost or f.kind == "comm_loss"
         # ---- the vehicle's requests (from the last firmware state) ----
@@ -220,7 +240,9 @@ def run(
                 current_a=sensors.current(i_mean),
                 cell_v=sensors.cell_voltages(v_true),
                 temp_degc=sensors.temperatures(thermal.surf_c, dt_s),
-                ambient_degc=sensors.coolant_temp(thermal.coolant_c),
+                ambient_degc=effective_ambient(
+                    sensors.coolant_temp(thermal.coolant_c), sensors.coolant_temp(scn.ambient_c), g_amb
+                ),
                 pack_v=sensors.pack_voltage(v_true),
                 bus_v=bus_v,
                 charger_max_a=charger.own_limit(pack_v_true) if charging_phase else float("nan"),
@@ -242,6 +264,7 @@ def run(
             if state.faults >> fid & 1 and fid not in first_seen:
                 first_seen[fid] = t
         current_prev = i_mean
+        ccl_ref = _onsets(injected, k, t, i_mean, ccl, ccl_ref, v_true, dt_s, chem, scn)
         # ---- log ----
         est_soc[k] = state.soc
         est_core[k] = state.core_temp_degc
@@ -255,6 +278,7 @@ def run(
             state.soc_min,
             state.soc_max,
             state.soc_pack,
+            state.soc_mean,
             v_true.min(),
             v_true.max(),
             thermal.core_c.max(),
@@ -270,6 +294,7 @@ def run(
             state.warnings,
             float(heater_on),
             float(cooling_on),
+            float(state.charge_complete),
         )
         for name, val in zip(LOG_FIELDS, row, strict=True):
             log[name][k] = val
@@ -289,7 +314,7 @@ def run(
     wall = time.perf_counter() - t_wall
     n = steps
     log = {k: v[:n] for k, v in log.items()}
-    faults = _fault_list(first_seen, injected, target)
+    faults = _fault_list(first_seen, injected, target, chem)
     summary = _summary(
         scn, chem, log, true_soc[:n], est_soc[:n], true_core[:n], est_core[:n], faults, contactor_open_s, wall
     )
@@ -310,8 +335,77 @@ def _inject(f: Fault, plant: PackPlant, sensors: Sensors, thermal: ThermalNetwor
         sensors.inject(f)
 
 
+# faults about the pack as a whole: no cell to name
+PACK_LEVEL_FAULTS = {
+    "oc_charge",
+    "oc_discharge",
+    "current_sensor",
+    "current_offset",
+    "stale",
+    "precharge",
+    "charge_overcurrent",
+    "cooling",
+}
+
+# the firmware debounce that bounds each kind's detection (bms.protection.PlausParams field)
+TRIP_TIME_FIELD = {
+    "open_sense_wire": "open_wire_debounce_ms",
+    "stuck_voltage": "stuck_debounce_ms",
+    "ntc_open": "ntc_debounce_ms",
+    "ntc_short": "ntc_debounce_ms",
+    "current_offset": "offset_debounce_ms",
+    "internal_short": "cell_dev_debounce_ms",
+    "cooling_loss": "cooling_debounce_ms",
+    "comm_loss": "stale_timeout_ms",
+    "charger_overshoot": "ccl_excess_debounce_ms",
+    "charger_ignores_limit": "ccl_excess_debounce_ms",
+}
+
+
+def _onsets(
+    injected: list[Fault],
+    k: int,
+    t: float,
+    i_mean: float,
+    ccl: float,
+    ccl_ref: float,
+    v_true: np.ndarray,
+    dt_s: float,
+    chem: Chemistry,
+    scn: Scenario,
+) -> float:
+    """When each injected fault's condition became observable, judged on the plant's truth
+    with the firmware's documented thresholds: a frozen reading once it has repeated
+    stuck_repeats_min times; an internal short once the cell's true voltage leaves the
+    deviation allowance; a charger fault once its current exceeds what a compliant
+    charger could deliver. Everything else at injection. Returns the lagged CCL."""
+    pl = chem.protection.plausibility
+    cap = chem.cell.capacity_ah * scn.parallel
+    if ccl >= ccl_ref:
+        ccl_ref = ccl
+    else:
+        ccl_ref += (ccl - ccl_ref) * -math.expm1(-dt_s / (pl.charger_response_ms / 1000.0))
+    for f in injected:
+        if "onset_s" in f.info:
+            continue
+        if f.kind == "stuck_voltage":
+            hit = k - f.info["k_injected"] >= pl.stuck_repeats_min
+        elif f.kind == "internal_short":
+            c = int(f.cell or 0)
+            others = (np.sum(v_true) - v_true[c]) / (len(v_true) - 1)
+            r0 = float(np.median(chem.cell.r0_ohm)) / scn.parallel
+            hit = abs(v_true[c] - others) > pl.cell_dev_max_v + pl.cell_dev_r_rel * r0 * abs(i_mean)
+        elif f.kind in ("charger_overshoot", "charger_ignores_limit"):
+            hit = -i_mean > ccl_ref * (1 + pl.ccl_excess_frac) + pl.ccl_excess_c * cap
+        else:
+            hit = True
+        if hit:
+            f.info["onset_s"] = t
+    return ccl_ref
+
+
 def _fault_list(
-    first_seen: dict[int, float], injected: list[Fault], target: Target
+    first_seen: dict[int, float], injected: list[Fault], target: Target, chem: Chemistry
 ) -> list[dict[str, object]]:
     """Every fault the firmware latched, matched to the injection it answers (if any),
     and every injection the firmware did not catch."""
@@ -331,6 +425,8 @@ def _fault_list(
         cell = records.get(fid) if records else None
         if cell is None and f is not None:
             cell = f.cell
+        if name in PACK_LEVEL_FAULTS:
+            cell = None
         out.append(
             {
                 "id": fid,
@@ -339,6 +435,7 @@ def _fault_list(
                 "injected_s": None if f is None else f.at_s,
                 "detected_s": round(t, 3),
                 "injected_kind": None if f is None else f.kind,
+                **_timing(f, chem),
             }
         )
     for j, f in enumerate(injected):
@@ -352,6 +449,7 @@ def _fault_list(
                     "injected_s": f.at_s,
                     "detected_s": None,
                     "injected_kind": f.kind,
+                    **_timing(f, chem),
                 }
             )
     return out
@@ -371,11 +469,18 @@ def _summary(
 ) -> dict[str, object]:
     t = log["time_s"]
     charging = log["current_a"] < -0.01 * scn.parallel * chem.cell.capacity_ah
+    if scn.mode != "charge":
+        charging &= t > scn.drive_s  # regen while driving is not the charge
     t_start = float(t[np.argmax(charging)]) if charging.any() else None
-    reached = log["soc_true_mean"] >= scn.soc_target
+    # the target is reached when the firmware declares the charge complete (its mean-cell
+    # SoC estimate at the target): what a driver sees. The true SoC there is reported too.
+    complete = (log["charge_complete"] > 0) & (log["faults"] == 0)
     time_to_target = None
-    if t_start is not None and reached.any():
-        time_to_target = round(float(t[np.argmax(reached)]) - t_start + scn.dt_ms / 1000.0, 1)
+    soc_true_at_target = None
+    if t_start is not None and complete.any():
+        k = int(np.argmax(complete))
+        time_to_target = round(float(t[k]) - t_start + scn.dt_ms / 1000.0, 1)
+        soc_true_at_target = round(float(log["soc_true_mean"][k]), 4)
     conv = t >= min(60.0, float(t[-1]) / 2)
     soc_err = (est_soc[conv] - true_soc[conv]).ravel()
     core_err = (est_core[conv] - true_core[conv]).ravel()
@@ -385,9 +490,10 @@ def _summary(
         "chemistry": scn.chemistry,
         "pack": f"{scn.series}s{scn.parallel}p",
         "time_to_target_s": time_to_target,
+        "soc_true_at_target": soc_true_at_target,
         "charge_start_s": t_start,
         "soc_true_end": round(float(log["soc_true_mean"][-1]), 4),
-        "soc_est_end": round(float(log["soc_est_pack"][-1]), 4),
+        "soc_est_end": round(float(log["soc_est_mean"][-1]), 4),
         "max_cell_v_true": round(float(log["cell_v_true_max"].max()), 4),
         "max_core_temp_c_true": round(float(log["core_temp_true_max_c"].max()), 2),
         "soc_rmse": round(float(np.sqrt(np.mean(soc_err**2))), 5) if soc_err.size else None,
@@ -402,6 +508,14 @@ def _summary(
         "wall_s": round(wall, 3),
         "realtime_factor": round(sim_s / wall, 1) if wall > 0 else None,
     }
+
+
+def _timing(f: Fault | None, chem: Chemistry) -> dict[str, float | None]:
+    if f is None:
+        return {"onset_s": None, "trip_time_s": None}
+    onset = f.info.get("onset_s")
+    trip = getattr(chem.protection.plausibility, TRIP_TIME_FIELD[f.kind]) / 1000.0
+    return {"onset_s": None if onset is None else round(float(onset), 3), "trip_time_s": trip}
 
 
 def with_overrides(scn: Scenario, **kw: object) -> Scenario:

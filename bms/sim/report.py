@@ -13,6 +13,7 @@ from bms.sim.loop import LOG_FIELDS, SimResult
 from bms.sim.scenario import scenario_to_toml
 
 FMT = {
+    "charge_complete": "%d",
     "time_s": "%.1f",
     "faults": "%d",
     "warnings": "%d",

@@ -1,0 +1,141 @@
+"""`bms simulate`: scenario + options -> runs -> files and a summary table."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from bms.errors import BmsError
+from bms.plant.faults import parse_fault, validate_faults
+from bms.sim.loop import SimResult, run
+from bms.sim.report import write_all
+from bms.sim.scenario import Scenario, load_scenario, validate
+from hil.targets.base import Target
+from hil.targets.inprocess import InProcessTarget
+
+
+def make_target(spec: str) -> Target:
+    if spec == "sim":
+        return InProcessTarget()
+    if spec == "qemu":
+        try:
+            from hil.targets.qemu import QemuTarget
+        except ImportError as exc:
+            raise BmsError(f"the QEMU target is not available: {exc}") from None
+        return QemuTarget()
+    if spec.startswith("serial:"):
+        try:
+            from hil.targets.serial import SerialTarget
+        except ImportError as exc:
+            raise BmsError(f"the serial target is not available: {exc}") from None
+        return SerialTarget(spec.removeprefix("serial:"))
+    raise BmsError(f"--target '{spec}': use sim, qemu or serial:URL")
+
+
+def build_scenario(
+    name: str, chemistry: str | None, overrides: dict[str, Any], faults: tuple[str, ...]
+) -> Scenario:
+    scn = load_scenario(name)
+    kw = {k: v for k, v in overrides.items() if v is not None}
+    if chemistry:
+        kw["chemistry"] = chemistry
+    scn = replace(scn, **kw)
+    if faults:
+        scn = replace(scn, faults=[*scn.faults, *(parse_fault(f) for f in faults)])
+    validate(scn)
+    validate_faults(scn.faults, scn.series, scn.sensed, scn.duration_s)
+    return scn
+
+
+def run_with_progress(console: Console, scn: Scenario, target: Target) -> SimResult:
+    if scn.duration_s < 300 or not console.is_terminal:
+        return run(scn, target)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(f"{scn.name} ({scn.chemistry})", total=scn.duration_s)
+        return run(scn, target, progress=lambda t: bar.update(task, completed=t))
+
+
+ROWS = [
+    (
+        "time to target (BMS: complete)",
+        lambda s: (
+            "not reached"
+            if s["time_to_target_s"] is None
+            else f"{s['time_to_target_s']:.0f} s ({s['time_to_target_s'] / 60:.1f} min), "
+            f"true SoC then {s['soc_true_at_target']:.1%}"
+        ),
+    ),
+    ("true SoC at the end", lambda s: f"{s['soc_true_end']:.1%}"),
+    ("estimated SoC at the end", lambda s: f"{s['soc_est_end']:.1%}"),
+    ("SoC RMSE (per cell)", lambda s: f"{s['soc_rmse']:.2%}"),
+    (
+        "max true cell voltage",
+        lambda s: (
+            f"{s['max_cell_v_true']:.3f} V (limit {s['charge_limit_v']:.2f}, abs. max "
+            f"{s['abs_max_cell_v']:.2f})"
+        ),
+    ),
+    (
+        "max true core temperature",
+        lambda s: f"{s['max_core_temp_c_true']:.1f} °C (abs. max {s['abs_max_core_temp_c']:.0f})",
+    ),
+    ("core temperature RMSE", lambda s: f"{s['core_temp_rmse_c']:.2f} K"),
+    ("faults", lambda s: ", ".join(f"{f['name']}@{f['detected_s']}s" for f in s["faults"]) or "none"),
+    (
+        "contactors opened",
+        lambda s: "no" if s["contactor_open_s"] is None else f"at {s['contactor_open_s']:.1f} s",
+    ),
+    (
+        "simulated / wall",
+        lambda s: f"{s['sim_s']:.0f} s / {s['wall_s']:.2f} s ({s['realtime_factor']:.0f}x real time)",
+    ),
+]
+
+
+def summary_table(results: list[SimResult]) -> Table:
+    tab = Table(title=f"{results[0].scenario.name} ({results[0].summary['pack']})")
+    tab.add_column("")
+    for r in results:
+        tab.add_column(r.scenario.chemistry)
+    for label, fn in ROWS:
+        tab.add_row(label, *(fn(r.summary) for r in results))
+    return tab
+
+
+def simulate_cli(
+    console: Console,
+    scenario: str,
+    chemistries: tuple[str, ...],
+    overrides: dict[str, Any],
+    faults: tuple[str, ...],
+    out_dir: Path,
+    fmt: str,
+    target_spec: str,
+) -> list[SimResult]:
+    results = []
+    chems: list[str | None] = list(chemistries) or [None]
+    for chem in chems:
+        scn = build_scenario(scenario, chem, overrides, faults)
+        target = make_target(target_spec)
+        try:
+            res = run_with_progress(console, scn, target)
+        finally:
+            target.close()
+        folder = out_dir / scn.chemistry if len(chems) > 1 else out_dir
+        paths = write_all(res, folder, fmt)
+        console.print(f"wrote {', '.join(str(p) for p in paths)}", highlight=False)
+        results.append(res)
+    console.print(summary_table(results))
+    return results
