@@ -8,7 +8,7 @@ setup(
     description="Battery-management firmware (C) with a simulated pack and a HIL test bench",
     python_requires=">=3.11",
     packages=find_packages(include=["bms", "bms.*", "hil", "hil.*"]),
-    package_data={"bms": ["data/chemistries/*.toml", "data/scenarios/*.toml"]},
+    package_data={"bms": ["data/cells/*.toml", "data/chemistries/*.toml", "data/scenarios/*.toml"]},
     setup_requires=["cffi>=1.16"],
     cffi_modules=["bms/_native_build.py:ffibuilder"],
     install_requires=[
@@ -26,6 +26,10 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=8", "hypothesis>=6.100", "ruff>=0.6"],
+        # MDF4 logs from `bms simulate --format mdf`
+        "mdf": ["asammdf>=7.4"],
+        # the physics-model column of `bms bench` and tests/tools/pybamm_reference.py
+        "pybamm": ["pybamm>=24.1"],
     },
     entry_points={"console_scripts": ["bms = bms.cli:main"]},
 )

@@ -1,4 +1,5 @@
-"""`bms bench`: throughput of the firmware in-process, and the replay's wall time."""
+"""`bms bench`: throughput of the firmware in-process, the replay's wall time and the
+closed loop's real-time factor (bms/sim/bench.py)."""
 
 from __future__ import annotations
 
@@ -43,7 +44,11 @@ def synthetic_pack_log(cell: CellModel, n_cells: int, n_samples: int, seed: int 
 
 
 def run_bench(
-    console: Console, n_cells: int = 96, n_samples: int = 20000, data: Path | None = None
+    console: Console,
+    n_cells: int = 96,
+    n_samples: int = 20000,
+    data: Path | None = None,
+    closed_loop: bool = True,
 ) -> dict[str, float]:
     cell = shipped_cell()
     log = synthetic_pack_log(cell, n_cells, n_samples)
@@ -119,4 +124,8 @@ def run_bench(
             f"[yellow]reference data not found in {ref_dir}: replay timing skipped "
             f"(set BMS_REFERENCE_DATA or --data)[/]"
         )
+    if closed_loop:
+        from bms.sim.bench import closed_loop_bench
+
+        results.update(closed_loop_bench(console, series=n_cells))
     return results

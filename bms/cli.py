@@ -190,11 +190,17 @@ def simulate(
     default=None,
     help="reference data folder (char.csv.gz, valid.csv.gz, truth.csv.gz) for the replay timing",
 )
-def bench(cells: int, samples: int, data: Path | None) -> None:
-    """Measure estimator throughput and replay wall time."""
+@click.option(
+    "--closed-loop/--no-closed-loop",
+    default=True,
+    show_default=True,
+    help="also time fastcharge-10-80 (10 min simulated) against a PyBaMM SPMe charge",
+)
+def bench(cells: int, samples: int, data: Path | None, closed_loop: bool) -> None:
+    """Measure estimator throughput, replay wall time and the closed loop's real-time factor."""
     from bms.bench import run_bench
 
-    run_bench(console, n_cells=cells, n_samples=samples, data=data)
+    run_bench(console, n_cells=cells, n_samples=samples, data=data, closed_loop=closed_loop)
 
 
 if __name__ == "__main__":

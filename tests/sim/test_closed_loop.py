@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from bms.chemistry import available, load_chemistry
 from bms.cli import main
-from bms.sim.loop import run
+from bms.sim.loop import LOG_FIELDS, run
 from bms.sim.scenario import SCENARIO_DIR, load_scenario
 
 FAULT_PRESETS = sorted(p.stem for p in SCENARIO_DIR.glob("fault-*.toml"))
@@ -178,6 +178,6 @@ def test_mdf_output_opens_in_asammdf(tmp_path):
     assert r.exit_code == 0, r.output
     mdf = asammdf.MDF(tmp_path / "log.mf4")
     ccl = mdf.get("ccl_a")
-    log = np.genfromtxt(tmp_path / "log.csv", delimiter=",", names=True, usecols=range(15))
+    log = np.genfromtxt(tmp_path / "log.csv", delimiter=",", names=True, usecols=range(len(LOG_FIELDS)))
     assert len(ccl.samples) == len(log["time_s"])
     assert np.allclose(ccl.samples, log["ccl_a"], rtol=1e-4)
