@@ -252,7 +252,11 @@ class PlausParams:
     ntc_open_below_degc: float = -50.0  # an open NTC reads the coldest code
     ntc_short_above_degc: float = 150.0  # a shorted NTC reads the hottest code
     open_wire_v: float = 1.0  # far below any Li-ion cell in use (>= 2 V)
-    pack_sum_tol_v_per_cell: float = 0.02  # sum of cells vs pack voltage
+    # sum of cells vs pack voltage: the cell channels' errors add up per cell, the pack
+    # voltage channel's own error is absolute (isolated HV measurement, ~0.1 V noise and
+    # ~0.1 % of full scale; e.g. the IVT-S voltage inputs) -- both are in the tolerance
+    pack_sum_tol_v_per_cell: float = 0.02
+    pack_sum_tol_v_fixed: float = 1.0
     stuck_current_delta_a: float = 5.0  # with R0 ~ mOhm this moves any real reading
     # AFE converters dither: their noise (~100-250 uV on LTC681x-class parts) exceeds the LSB,
     # so a real reading does not repeat bit-exactly for seconds; 1 for noiseless converters
@@ -325,6 +329,7 @@ def parse_plausibility(d: Any, where: str = "plausibility") -> PlausParams:
             "needs ntc_open_below_degc < temp_min_degc < temp_max_degc < ntc_short_above_degc",
         ),
         (p.pack_sum_tol_v_per_cell > 0, "pack_sum_tol_v_per_cell must be > 0"),
+        (p.pack_sum_tol_v_fixed >= 0, "pack_sum_tol_v_fixed must be >= 0"),
         (p.stuck_current_delta_a > 0, "stuck_current_delta_a must be > 0"),
         (p.current_offset_max_a > 0, "current_offset_max_a must be > 0"),
         (p.cell_dev_max_v > 0, "cell_dev_max_v must be > 0"),
@@ -399,7 +404,9 @@ def fill_protection(
     pl = cfg.plaus
     for f in fields(PlausParams):
         if f.name == "pack_sum_tol_v_per_cell":
-            pl.pack_sum_tol_v = p.pack_sum_tol_v_per_cell * n_cells
+            pl.pack_sum_tol_v = p.pack_sum_tol_v_per_cell * n_cells + p.pack_sum_tol_v_fixed
+        elif f.name == "pack_sum_tol_v_fixed":
+            pass
         elif f.name == "ccl_excess_c":
             pl.ccl_excess_a = p.ccl_excess_c * capacity_ah
         elif f.name == "cell_dev_r_rel":

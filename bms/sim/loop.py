@@ -26,7 +26,7 @@ from bms.plant.sensors import Sensors
 from bms.plant.thermal import ThermalNetwork
 from bms.protection import FAULT_ID, FAULT_NAMES
 from bms.sim.scenario import Scenario
-from hil.targets.base import Measurement, Target
+from hil.targets.base import Measurement, State, Target
 from hil.targets.inprocess import InProcessTarget
 
 CLOSED, OPENING, OPEN = 2, 3, 0
@@ -131,194 +131,286 @@ class SimResult:
     cells_est_soc: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
 
 
-def run(
-    scn: Scenario,
-    target: Target | None = None,
-    progress: Callable[[float], None] | None = None,
-    chemistry: Chemistry | None = None,
-) -> SimResult:
-    chem = chemistry or load_chemistry(scn.chemistry)
-    target = target or InProcessTarget()
-    seeds = np.random.SeedSequence(scn.seed).spawn(3)
-    plant = PackPlant(
-        chem.cell, scn.series, scn.parallel, scn.soc_start, scn.spread, np.random.default_rng(seeds[0])
-    )
-    thermal = ThermalNetwork(chem.cell, scn.series, scn.parallel, scn.cooling, scn.ambient_c, scn.start_c)
-    sensors = Sensors(scn.sensors, scn.series, np.random.default_rng(seeds[1]))
-    charger = Charger(scn.charger)
-    target.configure(firmware_config(chem, scn))
-    g_amb = ambient_conductances(chem, scn)
+@dataclass
+class StepView:
+    """What a monitor sees after each firmware step: the sample the firmware got, its
+    answer, and the plant's truth at the end of the step."""
 
-    dt_s = scn.dt_ms / 1000.0
-    n_steps = math.ceil(scn.duration_s / dt_s)
-    sub_dt = dt_s / scn.plant_substeps
-    t_grid = np.arange(1, n_steps + 1) * dt_s
-    drive = (
-        drive_power_w(t_grid, scn.drive_mean_kw, scn.drive_peak_kw, scn.seed)
-        if scn.mode != "charge"
-        else None
-    )
-    pending = sorted(scn.faults, key=lambda f: f.at_s)
-    injected: list[Fault] = []
-    log = {k: np.zeros(n_steps) for k in LOG_FIELDS}
-    est_soc = np.zeros((n_steps, scn.series), dtype=np.float32)
-    true_soc = np.zeros((n_steps, scn.series))
-    est_core = np.zeros((n_steps, scn.series), dtype=np.float32)
-    true_core = np.zeros((n_steps, scn.series))
-    first_seen: dict[int, float] = {}
-    state = None
-    contactor = OPEN
-    ccl = 0.0
-    dcl = 0.0
-    heater_on = cooling_on = False
-    bus_v = 0.0
-    last_meas: Measurement | None = None
-    sample_ms = 0
-    comm_lost = False
-    closed_once = False
-    was_closed = False
-    contactor_open_s: float | None = None
-    current_prev = 0.0
-    ccl_ref = 0.0
-    done_at = None
-    steps = 0
-    t_wall = time.perf_counter()
+    k: int
+    t_s: float
+    meas: Measurement
+    state: State
+    i_mean_a: float  # mean pack current over the step (> 0 discharge)
+    v_true: np.ndarray
+    core_true_c: np.ndarray
+    soc_true: np.ndarray
+    injected: list[Fault]
+    charging_phase: bool
 
-    for k in range(n_steps):
+
+class ClosedLoop:
+    """The loop, one firmware step at a time: `step()` until it returns None, then
+    `result()`. Between steps a test may `inject` a fault, `command` the contactors or a
+    reset, or change the charger. `run()` is the whole scenario in one call."""
+
+    def __init__(
+        self,
+        scn: Scenario,
+        target: Target | None = None,
+        chemistry: Chemistry | None = None,
+        monitor: Callable[[StepView], None] | None = None,
+        progress: Callable[[float], None] | None = None,
+    ) -> None:
+        self.scn = scn
+        self.chem = chem = chemistry or load_chemistry(scn.chemistry)
+        self.target = target or InProcessTarget()
+        self.monitor = monitor
+        self.progress = progress
+        seeds = np.random.SeedSequence(scn.seed).spawn(3)
+        self.plant = PackPlant(
+            chem.cell, scn.series, scn.parallel, scn.soc_start, scn.spread, np.random.default_rng(seeds[0])
+        )
+        self.thermal = ThermalNetwork(
+            chem.cell, scn.series, scn.parallel, scn.cooling, scn.ambient_c, scn.start_c
+        )
+        self.sensors = Sensors(scn.sensors, scn.series, np.random.default_rng(seeds[1]))
+        self.charger = Charger(scn.charger)
+        self.target.configure(firmware_config(chem, scn))
+        self.g_amb = ambient_conductances(chem, scn)
+        self.dt_s = dt_s = scn.dt_ms / 1000.0
+        self.n_steps = n_steps = math.ceil(scn.duration_s / dt_s)
+        self.sub_dt = dt_s / scn.plant_substeps
+        t_grid = np.arange(1, n_steps + 1) * dt_s
+        self.drive = (
+            drive_power_w(t_grid, scn.drive_mean_kw, scn.drive_peak_kw, scn.seed)
+            if scn.mode != "charge"
+            else None
+        )
+        self.pending = sorted(scn.faults, key=lambda f: f.at_s)
+        self.injected: list[Fault] = []
+        self.log = {k: np.zeros(n_steps) for k in LOG_FIELDS}
+        self.est_soc = np.zeros((n_steps, scn.series), dtype=np.float32)
+        self.true_soc = np.zeros((n_steps, scn.series))
+        self.est_core = np.zeros((n_steps, scn.series), dtype=np.float32)
+        self.true_core = np.zeros((n_steps, scn.series))
+        self.true_v = np.zeros((n_steps, scn.series), dtype=np.float32)
+        self.true_surf = np.zeros((n_steps, scn.series), dtype=np.float32)
+        self.first_seen: dict[int, float] = {}
+        self.state: State | None = None
+        self.contactor = OPEN
+        self.ccl = 0.0
+        self.dcl = 0.0
+        self.heater_on = self.cooling_on = False
+        self.bus_v = 0.0
+        self.last_meas: Measurement | None = None
+        self.sample_ms = 0
+        self.comm_lost = False
+        self.closed_once = False
+        self.was_closed = False
+        self.contactor_open_s: float | None = None
+        self.current_prev = 0.0
+        self.ccl_ref = 0.0
+        self.done_at: float | None = None
+        self.steps = 0
+        self.finished = False
+        self.wall_s = 0.0
+
+    @property
+    def t_s(self) -> float:
+        """Simulated time at the end of the last step."""
+        return self.steps * self.dt_s
+
+    def inject(self, f: Fault) -> None:
+        """Inject a fault now (before the next step); its at_s is set to the present time."""
+        f.at_s = self.t_s
+        f.info["k_injected"] = self.steps
+        self.injected.append(f)
+        _inject(f, self.plant, self.sensors, self.thermal, self.charger)
+        self.comm_lost = self.comm_lost or f.kind == "comm_loss"
+
+    def command(self, cmd: str) -> int:
+        """A vehicle request to the firmware: "close", "open" or "reset"."""
+        if cmd == "close":
+            self.closed_once = True  # the vehicle wants the charge: the charger may deliver
+        return self.target.command(cmd)
+
+    def step(self) -> StepView | None:
+        """Advance one firmware step; None once the scenario has ended."""
+        if self.finished or self.steps >= self.n_steps:
+            self.finished = True
+            return None
+        t_wall = time.perf_counter()
+        scn, plant, thermal, sensors, charger = self.scn, self.plant, self.thermal, self.sensors, self.charger
+        dt_s = self.dt_s
+        k = self.steps
         t = (k + 1) * dt_s
+        pending = self.pending
         while pending and pending[0].at_s <= t:
             f = pending.pop(0)
-            injected.append(f)
+            self.injected.append(f)
             f.info["k_injected"] = k
             _inject(f, plant, sensors, thermal, charger)
-            comm_lost = comm_lost or f.kind == "comm_loss"
+            self.comm_lost = self.comm_lost or f.kind == "comm_loss"
         # ---- the vehicle's requests (from the last firmware state) ----
+        state = self.state
         if state is not None:
-            if not closed_once and t >= scn.close_at_s and contactor == OPEN and state.faults == 0:
-                target.command("close")
-                closed_once = True
+            if not self.closed_once and t >= scn.close_at_s and self.contactor == OPEN and state.faults == 0:
+                self.target.command("close")
+                self.closed_once = True
             elif (
                 scn.stop_when_complete
                 and state.charge_complete
-                and contactor == CLOSED
-                and abs(current_prev) < 1.0
+                and self.contactor == CLOSED
+                and abs(self.current_prev) < 1.0
                 and (scn.mode == "charge" or t > scn.drive_s)
             ):
-                target.command("open")
-        circuit = contactor in (CLOSED, OPENING)
+                self.target.command("open")
+        circuit = self.contactor in (CLOSED, OPENING)
         # ---- the current over this step ----
         charging_phase = scn.mode == "charge" or t > scn.drive_s
         pack_v_true = float(np.sum(plant.v_term)) if plant.v_term.any() else float(scn.series * 3.7)
         if charging_phase:
-            charger.enabled = closed_once
-            i_mean = -charger.step(dt_s, ccl, pack_v_true, circuit)
+            charger.enabled = self.closed_once
+            i_mean = -charger.step(dt_s, self.ccl, pack_v_true, circuit)
         else:
-            assert drive is not None
-            i_dem = drive[k] / max(pack_v_true, 1.0)
-            i_mean = min(i_dem, dcl) if i_dem > 0 else max(i_dem, -ccl)
+            assert self.drive is not None
+            i_dem = self.drive[k] / max(pack_v_true, 1.0)
+            i_mean = min(i_dem, self.dcl) if i_dem > 0 else max(i_dem, -self.ccl)
             i_mean = i_mean if circuit else 0.0
         # ---- plant ----
-        heat_acc = np.zeros(scn.series)
         for _ in range(scn.plant_substeps):
-            heat = plant.step(sub_dt, i_mean, thermal.core_c)
-            thermal.step(sub_dt, heat, thermal.coolant_power(cooling_on, heater_on))
-            heat_acc += heat / scn.plant_substeps
+            heat = plant.step(self.sub_dt, i_mean, thermal.core_c)
+            thermal.step(self.sub_dt, heat, thermal.coolant_power(self.cooling_on, self.heater_on))
         v_true = plant.v_term
         pack_v_true = float(np.sum(v_true))
-        if contactor in (CLOSED, OPENING):
-            bus_v = pack_v_true
+        if self.contactor in (CLOSED, OPENING):
+            self.bus_v = pack_v_true
         elif state is not None and state.contactor_state == 1:  # precharge: RC of ~50 ms
-            bus_v = pack_v_true + (bus_v - pack_v_true) * math.exp(-dt_s / 0.05)
+            self.bus_v = pack_v_true + (self.bus_v - pack_v_true) * math.exp(-dt_s / 0.05)
         else:
-            bus_v *= math.exp(-dt_s / 1.0)  # discharge resistor
+            self.bus_v *= math.exp(-dt_s / 1.0)  # discharge resistor
         # ---- sensors ----
-        if comm_lost and last_meas is not None:
-            meas = last_meas  # nothing new reaches the firmware: same sample, same time stamp
+        if self.comm_lost and self.last_meas is not None:
+            meas = self.last_meas  # nothing new reaches the firmware: same sample, same time stamp
         else:
-            sample_ms += scn.dt_ms
+            self.sample_ms += scn.dt_ms
             meas = Measurement(
                 current_a=sensors.current(i_mean),
                 cell_v=sensors.cell_voltages(v_true),
                 temp_degc=sensors.temperatures(thermal.surf_c, dt_s),
                 ambient_degc=effective_ambient(
-                    sensors.coolant_temp(thermal.coolant_c), sensors.coolant_temp(scn.ambient_c), g_amb
+                    sensors.coolant_temp(thermal.coolant_c), sensors.coolant_temp(scn.ambient_c), self.g_amb
                 ),
                 pack_v=sensors.pack_voltage(v_true),
-                bus_v=bus_v,
+                bus_v=self.bus_v,
                 charger_max_a=charger.own_limit(pack_v_true) if charging_phase else float("nan"),
                 coolant_flow_lpm=sensors.flow(thermal.flow_lpm),
-                sample_time_ms=sample_ms,
+                sample_time_ms=self.sample_ms,
             )
-            last_meas = meas
+            self.last_meas = meas
         # ---- firmware ----
-        state = target.step(scn.dt_ms, meas)
-        steps += 1
-        ccl, dcl = float(state.ccl_a), float(state.dcl_a)
-        contactor = int(state.contactor_state)
-        heater_on, cooling_on = bool(state.heater_request), bool(state.cooling_request)
+        state = self.target.step(scn.dt_ms, meas)
+        self.state = state
+        self.steps += 1
+        self.ccl, self.dcl = float(state.ccl_a), float(state.dcl_a)
+        contactor = self.contactor = int(state.contactor_state)
+        self.heater_on, self.cooling_on = bool(state.heater_request), bool(state.cooling_request)
         if contactor == CLOSED:
-            was_closed = True
-        elif was_closed and contactor_open_s is None:
-            contactor_open_s = t  # the first step the firmware opened (or began opening)
-        for fid in range(len(FAULT_NAMES)):
-            if state.faults >> fid & 1 and fid not in first_seen:
-                first_seen[fid] = t
-        current_prev = i_mean
-        ccl_ref = _onsets(injected, k, t, i_mean, ccl, ccl_ref, v_true, dt_s, chem, scn)
-        # ---- log ----
-        est_soc[k] = state.soc
-        est_core[k] = state.core_temp_degc
-        true_soc[k] = plant.soc
-        true_core[k] = thermal.core_c
-        row = (
-            t,
-            plant.soc.min(),
-            plant.soc.max(),
-            plant.soc.mean(),
-            state.soc_min,
-            state.soc_max,
-            state.soc_pack,
-            state.soc_mean,
-            v_true.min(),
-            v_true.max(),
-            thermal.core_c.max(),
-            state.core_temp_max_degc,
-            thermal.surf_c.max(),
-            thermal.coolant_c,
-            i_mean,
-            ccl,
-            dcl,
-            state.ccl_limit,
-            contactor,
-            state.faults,
-            state.warnings,
-            float(heater_on),
-            float(cooling_on),
-            float(state.charge_complete),
+            self.was_closed = True
+        elif self.was_closed and self.contactor_open_s is None:
+            self.contactor_open_s = t  # the first step the firmware opened (or began opening)
+        if state.faults:
+            for fid in range(len(FAULT_NAMES)):
+                if state.faults >> fid & 1 and fid not in self.first_seen:
+                    self.first_seen[fid] = t
+        self.current_prev = i_mean
+        self.ccl_ref = _onsets(
+            self.injected, k, t, i_mean, self.ccl, self.ccl_ref, v_true, dt_s, self.chem, scn
         )
-        for name, val in zip(LOG_FIELDS, row, strict=True):
-            log[name][k] = val
-        if progress is not None and k % 100 == 0:
-            progress(t)
+        # ---- log (per-cell truth stored whole; its extremes are taken once in result()) ----
+        self.est_soc[k] = state.soc
+        self.est_core[k] = state.core_temp_degc
+        self.true_soc[k] = plant.soc
+        self.true_core[k] = thermal.core_c
+        self.true_v[k] = v_true
+        self.true_surf[k] = thermal.surf_c
+        log = self.log
+        log["time_s"][k] = t
+        log["soc_est_min"][k] = state.soc_min
+        log["soc_est_max"][k] = state.soc_max
+        log["soc_est_pack"][k] = state.soc_pack
+        log["soc_est_mean"][k] = state.soc_mean
+        log["core_temp_est_max_c"][k] = state.core_temp_max_degc
+        log["coolant_c"][k] = thermal.coolant_c
+        log["current_a"][k] = i_mean
+        log["ccl_a"][k] = self.ccl
+        log["dcl_a"][k] = self.dcl
+        log["ccl_limit"][k] = state.ccl_limit
+        log["contactor_state"][k] = contactor
+        log["faults"][k] = state.faults
+        log["warnings"][k] = state.warnings
+        log["heater_on"][k] = self.heater_on
+        log["cooling_on"][k] = self.cooling_on
+        log["charge_complete"][k] = state.charge_complete
+        if self.progress is not None and k % 100 == 0:
+            self.progress(t)
         if (
-            done_at is None
+            self.done_at is None
             and scn.stop_when_complete
             and contactor == OPEN
-            and closed_once
+            and self.closed_once
             and (state.charge_complete or state.faults)
             and charging_phase
         ):
-            done_at = t
-        if done_at is not None and t >= done_at + 5.0:
-            break
-    wall = time.perf_counter() - t_wall
-    n = steps
-    log = {k: v[:n] for k, v in log.items()}
-    faults = _fault_list(first_seen, injected, target, chem)
-    summary = _summary(
-        scn, chem, log, true_soc[:n], est_soc[:n], true_core[:n], est_core[:n], faults, contactor_open_s, wall
-    )
-    return SimResult(scn, log, faults, summary, true_soc[:n], est_soc[:n])
+            self.done_at = t
+        if self.done_at is not None and t >= self.done_at + 5.0:
+            self.finished = True
+        view = StepView(
+            k, t, meas, state, i_mean, v_true, thermal.core_c, plant.soc, self.injected, charging_phase
+        )
+        self.wall_s += time.perf_counter() - t_wall
+        if self.monitor is not None:
+            self.monitor(view)
+        return view
+
+    def result(self) -> SimResult:
+        n = self.steps
+        log = {k: v[:n] for k, v in self.log.items()}
+        log["soc_true_min"] = self.true_soc[:n].min(axis=1)
+        log["soc_true_max"] = self.true_soc[:n].max(axis=1)
+        log["soc_true_mean"] = self.true_soc[:n].mean(axis=1)
+        log["cell_v_true_min"] = self.true_v[:n].min(axis=1).astype(float)
+        log["cell_v_true_max"] = self.true_v[:n].max(axis=1).astype(float)
+        log["core_temp_true_max_c"] = self.true_core[:n].max(axis=1)
+        log["surface_temp_true_max_c"] = self.true_surf[:n].max(axis=1).astype(float)
+        faults = _fault_list(self.first_seen, self.injected, self.target, self.chem)
+        summary = _summary(
+            self.scn,
+            self.chem,
+            log,
+            self.true_soc[:n],
+            self.est_soc[:n],
+            self.true_core[:n],
+            self.est_core[:n],
+            faults,
+            self.contactor_open_s,
+            self.wall_s,
+        )
+        return SimResult(self.scn, log, faults, summary, self.true_soc[:n], self.est_soc[:n])
+
+
+def run(
+    scn: Scenario,
+    target: Target | None = None,
+    progress: Callable[[float], None] | None = None,
+    chemistry: Chemistry | None = None,
+    monitor: Callable[[StepView], None] | None = None,
+) -> SimResult:
+    """The whole scenario; `monitor` (if given) sees every step and may raise."""
+    loop = ClosedLoop(scn, target, chemistry, monitor, progress)
+    while loop.step() is not None:
+        pass
+    return loop.result()
 
 
 def _inject(f: Fault, plant: PackPlant, sensors: Sensors, thermal: ThermalNetwork, charger: Charger) -> None:

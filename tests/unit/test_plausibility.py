@@ -62,10 +62,13 @@ def test_open_wire_that_keeps_readings_plausible_breaks_the_pack_sum():
     p = Plaus()
     v = [3.7, 3.7, 3.7, 3.4, 4.0, 3.7]  # a shared sense line moved: sum preserved
     assert not p.check(v=v, pack_v=sum(v)).open_wire.present
-    v = [3.7, 3.7, 3.7, 3.7, 4.3, 3.7]  # a reading picked up extra: the sum does not match
+    extra = p.cfg.plaus.pack_sum_tol_v + 0.1  # a reading picked up extra: the sum does not match
+    v = [3.7, 3.7, 3.7, 3.7, 3.7 + extra, 3.7]
     r = p.check(v=v, pack_v=6 * 3.7)
     assert r.open_wire.present and r.open_wire.index == 4
-    assert abs(r.open_wire.value - 0.6) < 1e-4
+    assert abs(r.open_wire.value - extra) < 1e-4
+    v[4] = 3.7 + p.cfg.plaus.pack_sum_tol_v - 0.05  # within the tolerance: not judged
+    assert not p.check(v=v, pack_v=6 * 3.7).open_wire.present
 
 
 def test_stuck_needs_the_current_to_move():
@@ -158,7 +161,7 @@ def test_stuck_threshold_is_inclusive_and_ignores_an_invalid_current():
 def test_pack_sum_names_the_first_of_equally_deviating_cells():
     p = Plaus()
     v = [3.7, 3.7, 3.9, 3.5, 3.7, 3.7]  # cells 2 and 3 deviate equally from the mean
-    r = p.check(v=v, pack_v=sum(v) + 0.5)
+    r = p.check(v=v, pack_v=sum(v) + p.cfg.plaus.pack_sum_tol_v + 0.5)
     assert r.open_wire.present and r.open_wire.index == 2
 
 
