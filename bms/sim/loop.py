@@ -146,6 +146,7 @@ class StepView:
     soc_true: np.ndarray
     injected: list[Fault]
     charging_phase: bool
+    resets: int  # fault resets commanded so far
 
 
 class ClosedLoop:
@@ -214,6 +215,7 @@ class ClosedLoop:
         self.steps = 0
         self.finished = False
         self.wall_s = 0.0
+        self.resets = 0
 
     @property
     def t_s(self) -> float:
@@ -232,6 +234,8 @@ class ClosedLoop:
         """A vehicle request to the firmware: "close", "open" or "reset"."""
         if cmd == "close":
             self.closed_once = True  # the vehicle wants the charge: the charger may deliver
+        elif cmd == "reset":
+            self.resets += 1
         return self.target.command(cmd)
 
     def step(self) -> StepView | None:
@@ -366,7 +370,17 @@ class ClosedLoop:
         if self.done_at is not None and t >= self.done_at + 5.0:
             self.finished = True
         view = StepView(
-            k, t, meas, state, i_mean, v_true, thermal.core_c, plant.soc, self.injected, charging_phase
+            k,
+            t,
+            meas,
+            state,
+            i_mean,
+            v_true,
+            thermal.core_c,
+            plant.soc,
+            self.injected,
+            charging_phase,
+            self.resets,
         )
         self.wall_s += time.perf_counter() - t_wall
         if self.monitor is not None:

@@ -188,9 +188,13 @@ static void run_estimators(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms, 
         lc.ocv_v = so.ocv_v;
         lc.v_rc_v = so.v_rc_next_v;
         lc.r_step_ohm = so.r_step_ohm;
-        limit_acc_cell(acc, cfg, &lc);
+        limit_acc_headroom(acc, cfg, &lc);
     }
     thermal_correct(inst, meas);
+    /* the maps at the estimates this step reports */
+    for (uint32_t i = 0u; i < nc; i++) {
+        limit_acc_maps(acc, cfg, inst->ekf[i].soc, inst->thermal[i].t_core_degc);
+    }
 }
 
 static void fill_estimates(const bms_t *inst, bms_out_t *out)
@@ -453,7 +457,6 @@ int32_t bms_step(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms, bms_out_t 
     monitored_values(inst, meas, out, charging, sv);
     safety_evaluate(&inst->safety, &cfg->limits, sv, dt_safe, inst->time_ms);
     feed_sensor_faults(inst, dt_safe);
-    const uint32_t latched = inst->safety.latched;
 
     /* ---- charger compliance: the current a charger following the CCL can deliver ---- */
     {
@@ -472,6 +475,9 @@ int32_t bms_step(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms, bms_out_t 
         safety_condition(&inst->safety, BMS_F_CHARGE_OVERCURRENT, (i_chg > allowed) ? 1 : 0, 0u, i_chg, dt_safe,
                          pp->ccl_excess_debounce_ms, inst->time_ms);
     }
+    /* everything latched so far acts on the contactors in this step (an emergency fault
+     * confirmed now opens now) */
+    const uint32_t latched = inst->safety.latched;
 
     /* ---- contactors ---- */
     contactor_step(&inst->contactor, &cfg->contactor, dt_safe, meas->pack_v, meas->bus_v,

@@ -52,13 +52,18 @@ static float nonneg(float x)
     return (x > 0.0f) ? x : 0.0f;
 }
 
-void limit_acc_cell(limit_acc_t *acc, const bms_config_t *cfg, const limit_cell_t *c)
+void limit_acc_maps(limit_acc_t *acc, const bms_config_t *cfg, float soc, float core_temp_degc)
 {
     const bms_charge_params_t *cp = &cfg->charge;
     const float cap = cfg->cell.capacity_ah;
-    acc->map_chg_a = minf(acc->map_chg_a, cap * limit_map(cp, cp->charge_c, c->soc, c->core_temp_degc));
-    acc->plating_a = minf(acc->plating_a, cap * limit_map(cp, cp->plating_c, c->soc, c->core_temp_degc));
-    acc->map_dis_a = minf(acc->map_dis_a, cap * limit_map(cp, cp->discharge_c, c->soc, c->core_temp_degc));
+    acc->map_chg_a = minf(acc->map_chg_a, cap * limit_map(cp, cp->charge_c, soc, core_temp_degc));
+    acc->plating_a = minf(acc->plating_a, cap * limit_map(cp, cp->plating_c, soc, core_temp_degc));
+    acc->map_dis_a = minf(acc->map_dis_a, cap * limit_map(cp, cp->discharge_c, soc, core_temp_degc));
+}
+
+void limit_acc_headroom(limit_acc_t *acc, const bms_config_t *cfg, const limit_cell_t *c)
+{
+    const bms_charge_params_t *cp = &cfg->charge;
     /* predicted terminal voltage one step ahead at charge current ic:
      * v = ocv - v_rc_next + r_step * ic  <=  v_charge_max */
     const float v_open = c->ocv_v - c->v_rc_v;
@@ -66,6 +71,12 @@ void limit_acc_cell(limit_acc_t *acc, const bms_config_t *cfg, const limit_cell_
     acc->headroom_chg_a = minf(acc->headroom_chg_a, nonneg((cp->cell_v_charge_max_v - v_open) / r));
     acc->headroom_dis_a = minf(acc->headroom_dis_a, nonneg((v_open - cp->cell_v_discharge_min_v) / r));
     acc->r_step_max_ohm = (r > acc->r_step_max_ohm) ? r : acc->r_step_max_ohm;
+}
+
+void limit_acc_cell(limit_acc_t *acc, const bms_config_t *cfg, const limit_cell_t *c)
+{
+    limit_acc_maps(acc, cfg, c->soc, c->core_temp_degc);
+    limit_acc_headroom(acc, cfg, c);
 }
 
 /* The same headroom closed on the measurement: the present current plus what keeps the

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from bms.chemistry import available, load_chemistry
 from bms.cli import main
+from bms.sim.checks import SafetyMonitor
 from bms.sim.loop import LOG_FIELDS, run
 from bms.sim.scenario import SCENARIO_DIR, load_scenario
 
@@ -22,11 +23,18 @@ FAULT_PRESETS = sorted(p.stem for p in SCENARIO_DIR.glob("fault-*.toml"))
 @pytest.fixture(scope="module", params=available())
 def nominal(request):
     scn = replace(load_scenario("fastcharge-10-80"), chemistry=request.param)
-    return scn, run(scn)
+    monitor = SafetyMonitor(scn, load_chemistry(scn.chemistry))
+    res = run(scn, monitor=monitor)
+    return scn, res, monitor.finish(res)
+
+
+def test_nominal_fast_charge_keeps_every_safety_property(nominal):
+    _scn, _res, violations = nominal
+    assert violations == [], [str(v) for v in violations]
 
 
 def test_nominal_fast_charge_is_safe_and_reaches_the_target(nominal):
-    scn, res = nominal
+    scn, res, _ = nominal
     chem = load_chemistry(scn.chemistry)
     s = res.summary
     assert res.faults == [], res.faults
@@ -54,7 +62,10 @@ def test_nominal_fast_charge_is_safe_and_reaches_the_target(nominal):
 @pytest.mark.parametrize("preset", FAULT_PRESETS)
 def test_every_fault_preset_is_caught_in_time(preset):
     scn = load_scenario(preset)
-    res = run(scn)
+    monitor = SafetyMonitor(scn, load_chemistry(scn.chemistry))
+    res = run(scn, monitor=monitor)
+    violations = monitor.finish(res)
+    assert violations == [], [str(v) for v in violations]
     injected = scn.faults[0]
     hits = [f for f in res.faults if f["injected_kind"] == injected.kind]
     assert len(hits) == 1, res.faults

@@ -92,6 +92,10 @@ float limit_map(const bms_charge_params_t *cp, const float t[BMS_MAX_MAP_TEMP][B
 void limit_acc_init(limit_acc_t *acc);
 /* Fold one cell's map, plating and headroom limits (A) into the pack minima. */
 void limit_acc_cell(limit_acc_t *acc, const bms_config_t *cfg, const limit_cell_t *c);
+/* The two halves: the maps at the cell's final estimates of this step (SoC, core
+ * temperature after the thermal correction), the headroom from the EKF's step. */
+void limit_acc_maps(limit_acc_t *acc, const bms_config_t *cfg, float soc, float core_temp_degc);
+void limit_acc_headroom(limit_acc_t *acc, const bms_config_t *cfg, const limit_cell_t *c);
 /* Combine the terms, apply the zero conditions and the ramp. t_max_degc is the
  * hottest temperature for the cooling request. */
 void limit_update(limit_state_t *s, const bms_config_t *cfg, const limit_acc_t *acc,
