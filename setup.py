@@ -8,7 +8,14 @@ setup(
     description="Battery-management firmware (C) with a simulated pack and a HIL test bench",
     python_requires=">=3.11",
     packages=find_packages(include=["bms", "bms.*", "hil", "hil.*"]),
-    package_data={"bms": ["data/cells/*.toml", "data/chemistries/*.toml", "data/scenarios/*.toml"]},
+    package_data={
+        "bms": [
+            "data/cells/*.toml",
+            "data/chemistries/*.toml",
+            "data/scenarios/*.toml",
+            "data/campaigns/*.toml",
+        ]
+    },
     setup_requires=["cffi>=1.16"],
     cffi_modules=["bms/_native_build.py:ffibuilder"],
     install_requires=[
@@ -23,6 +30,10 @@ setup(
         "cobs>=1.2",
         "crc>=7.0",
         "pyserial>=3.5",
+        # `bms campaign`: runs on Dask (local cluster or any scheduler), results in Parquet
+        "dask[distributed]>=2024.8",
+        "distributed>=2024.8",
+        "pyarrow>=15",
     ],
     extras_require={
         "test": ["pytest>=8", "hypothesis>=6.100", "ruff>=0.6"],
@@ -31,5 +42,9 @@ setup(
         # the physics-model column of `bms bench` and tests/tools/pybamm_reference.py
         "pybamm": ["pybamm>=24.1"],
     },
-    entry_points={"console_scripts": ["bms = bms.cli:main"]},
+    entry_points={
+        "console_scripts": ["bms = bms.cli:main"],
+        # the target option, fixtures, `requires` marker and JUnit properties for any suite
+        "pytest11": ["bms = hil.pytest_plugin"],
+    },
 )

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from bms.errors import BmsError
@@ -22,7 +23,7 @@ class BmsGroup(click.Group):
         try:
             return super().invoke(ctx)
         except BmsError as exc:
-            console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
             sys.exit(2)
 
 
@@ -141,6 +142,12 @@ def replay(log: Path, cell_path: Path, out: Path, truth: Path | None, plot: bool
     help="mdf: also write an MDF4 file (needs asammdf)",
 )
 @click.option("--target", default="sim", show_default=True, help="sim | qemu | serial:URL")
+@click.option(
+    "--check/--no-check",
+    default=True,
+    show_default=True,
+    help="hold every step to the safety properties; exit 1 if one is violated",
+)
 def simulate(
     scenario_name: str,
     chemistry: tuple[str, ...],
@@ -156,11 +163,12 @@ def simulate(
     out_dir: Path,
     fmt: str,
     target: str,
+    check: bool,
 ) -> None:
     """Run the closed-loop fast charge: plant -> sensors -> firmware -> charger."""
     from bms.sim.run import simulate_cli
 
-    simulate_cli(
+    results = simulate_cli(
         console,
         scenario_name,
         chemistry,
@@ -178,7 +186,10 @@ def simulate(
         out_dir,
         fmt,
         target,
+        check,
     )
+    if any(r.summary.get("violations") for r in results):
+        raise SystemExit(1)
 
 
 @main.command()
@@ -201,6 +212,39 @@ def bench(cells: int, samples: int, data: Path | None, closed_loop: bool) -> Non
     from bms.bench import run_bench
 
     run_bench(console, n_cells=cells, n_samples=samples, data=data, closed_loop=closed_loop)
+
+
+@main.command()
+@click.argument("campaign_file", metavar="CAMPAIGN")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="results folder")
+@click.option(
+    "--scheduler",
+    default="local",
+    show_default=True,
+    help="local (a Dask cluster on this machine) or a scheduler address, tcp://HOST:PORT",
+)
+@click.option(
+    "--workers",
+    type=int,
+    default=None,
+    help="local: worker processes (default: one per CPU); with an address: wait for this many",
+)
+@click.option("--runs", type=int, default=None, help="run this many (default: the file's runs)")
+@click.option(
+    "--connect-timeout", type=float, default=10.0, show_default=True, help="seconds to reach the scheduler"
+)
+def campaign(
+    campaign_file: str,
+    out_dir: Path,
+    scheduler: str,
+    workers: int | None,
+    runs: int | None,
+    connect_timeout: float,
+) -> None:
+    """Run a validation campaign (a shipped name or a campaign TOML) on Dask; resumable."""
+    from bms.campaign.cli import campaign_cli
+
+    campaign_cli(console, campaign_file, out_dir, scheduler, workers, runs, connect_timeout)
 
 
 if __name__ == "__main__":

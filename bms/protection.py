@@ -274,6 +274,10 @@ class PlausParams:
     # class accuracy) and settles on a lower request within ~1 s
     ccl_excess_frac: float = 0.05
     ccl_excess_c: float = 0.05
+    # ... but never below the current sensor's own band (noise ~0.2-0.4 A rms per 100 ms
+    # sample and offset ~0.1 A on an IVT-S class shunt: 5 sigma), or a small pack's
+    # idle noise reads as a charger delivering more than a zero limit
+    ccl_excess_min_a: float = 2.0
     charger_response_ms: int = 1000
     ccl_excess_debounce_ms: int = 500
     # an EV coolant loop runs at ~5-15 l/min; below 2 the pump or the loop has failed
@@ -285,6 +289,11 @@ class PlausParams:
     cell_dev_max_v: float = 0.10
     cell_dev_r_rel: float = 0.30
     cell_dev_debounce_ms: int = 2000
+
+
+def ccl_excess_a(p: PlausParams, capacity_ah: float) -> float:
+    """The absolute charge current a compliant charger may deliver above the lagged CCL."""
+    return max(p.ccl_excess_c * capacity_ah, p.ccl_excess_min_a)
 
 
 @dataclass
@@ -333,9 +342,15 @@ def parse_plausibility(d: Any, where: str = "plausibility") -> PlausParams:
         (p.stuck_current_delta_a > 0, "stuck_current_delta_a must be > 0"),
         (p.current_offset_max_a > 0, "current_offset_max_a must be > 0"),
         (p.cell_dev_max_v > 0, "cell_dev_max_v must be > 0"),
-        (
-            min(p.ccl_excess_frac, p.ccl_excess_c, p.coolant_flow_min_lpm, p.cell_dev_r_rel) >= 0,
-            "ccl_excess_frac, ccl_excess_c, coolant_flow_min_lpm, cell_dev_r_rel must be >= 0",
+        *(
+            (getattr(p, name) >= 0, f"{name} must be >= 0")
+            for name in (
+                "ccl_excess_frac",
+                "ccl_excess_c",
+                "ccl_excess_min_a",
+                "coolant_flow_min_lpm",
+                "cell_dev_r_rel",
+            )
         ),
     ]
     for ok, rule in rules:
@@ -408,7 +423,9 @@ def fill_protection(
         elif f.name == "pack_sum_tol_v_fixed":
             pass
         elif f.name == "ccl_excess_c":
-            pl.ccl_excess_a = p.ccl_excess_c * capacity_ah
+            pl.ccl_excess_a = ccl_excess_a(p, capacity_ah)
+        elif f.name == "ccl_excess_min_a":
+            pass
         elif f.name == "cell_dev_r_rel":
             pl.cell_dev_v_per_a = p.cell_dev_r_rel * r0_ohm
         else:

@@ -18,6 +18,9 @@ class ChargerSpec:
     voltage_max_v: float = 1000.0
     tau_s: float = 0.2
     ramp_a_per_s: float = 100.0
+    # delivered / requested current in regulation: a compliant charger stays within a few
+    # percent (IEC 61851-23 current regulation accuracy); a fault overrides it
+    regulation_gain: float = 1.0
 
 
 class Charger:
@@ -25,7 +28,7 @@ class Charger:
         self.spec = spec
         self.setpoint_a = 0.0  # after the ramp limit
         self.current_a = 0.0  # delivered (charge current magnitude, >= 0)
-        self.overshoot = 1.0
+        self.overshoot = spec.regulation_gain
         self.ignores_limit = False
         self.enabled = False
 

@@ -259,7 +259,7 @@ class SafetyMonitor:
         # P5: no fault without a cause; the SoC estimate converges
         if not v.injected:
             if st.faults:
-                self._bad("P5-nominal", t, f"fault 0x{st.faults:x} latched in a run without injected faults")
+                self._bad("P5-nominal", t, f"fault 0x{st.faults:x} latched with no fault injected (yet)")
             if t >= SOC_CONVERGED_S:
                 err = np.abs(soc - v.soc_true)
                 if float(err.max()) > SOC_TOLERANCE:

@@ -24,7 +24,7 @@ from bms.plant.faults import FAULT_KINDS, Fault
 from bms.plant.pack import PackPlant
 from bms.plant.sensors import Sensors
 from bms.plant.thermal import ThermalNetwork
-from bms.protection import FAULT_ID, FAULT_NAMES
+from bms.protection import FAULT_ID, FAULT_NAMES, ccl_excess_a
 from bms.sim.scenario import Scenario
 from hil.targets.base import Measurement, State, Target
 from hil.targets.inprocess import InProcessTarget
@@ -328,8 +328,9 @@ class ClosedLoop:
                 if state.faults >> fid & 1 and fid not in self.first_seen:
                     self.first_seen[fid] = t
         self.current_prev = i_mean
+        opened = contactor == OPEN
         self.ccl_ref = _onsets(
-            self.injected, k, t, i_mean, self.ccl, self.ccl_ref, v_true, dt_s, self.chem, scn
+            self.injected, k, t, i_mean, self.ccl, self.ccl_ref, v_true, dt_s, self.chem, scn, opened
         )
         # ---- log (per-cell truth stored whole; its extremes are taken once in result()) ----
         self.est_soc[k] = state.soc
@@ -479,12 +480,15 @@ def _onsets(
     dt_s: float,
     chem: Chemistry,
     scn: Scenario,
+    contactors_open: bool,
 ) -> float:
     """When each injected fault's condition became observable, judged on the plant's truth
     with the firmware's documented thresholds: a frozen reading once it has repeated
     stuck_repeats_min times; an internal short once the cell's true voltage leaves the
     deviation allowance; a charger fault once its current exceeds what a compliant
-    charger could deliver. Everything else at injection. Returns the lagged CCL."""
+    charger could deliver; a current-sensor offset once the contactors are open (the only
+    time the true current is known to be zero). Everything else at injection. Returns the
+    lagged CCL."""
     pl = chem.protection.plausibility
     cap = chem.cell.capacity_ah * scn.parallel
     if ccl >= ccl_ref:
@@ -501,8 +505,10 @@ def _onsets(
             others = (np.sum(v_true) - v_true[c]) / (len(v_true) - 1)
             r0 = float(np.median(chem.cell.r0_ohm)) / scn.parallel
             hit = abs(v_true[c] - others) > pl.cell_dev_max_v + pl.cell_dev_r_rel * r0 * abs(i_mean)
+        elif f.kind == "current_offset":
+            hit = contactors_open
         elif f.kind in ("charger_overshoot", "charger_ignores_limit"):
-            hit = -i_mean > ccl_ref * (1 + pl.ccl_excess_frac) + pl.ccl_excess_c * cap
+            hit = -i_mean > ccl_ref * (1 + pl.ccl_excess_frac) + ccl_excess_a(pl, cap)
         else:
             hit = True
         if hit:

@@ -10,8 +10,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from bms.chemistry import load_chemistry
 from bms.errors import BmsError
 from bms.plant.faults import parse_fault, validate_faults
+from bms.sim.checks import SafetyMonitor
 from bms.sim.loop import SimResult, run
 from bms.sim.report import write_all
 from bms.sim.scenario import Scenario, load_scenario, validate
@@ -52,9 +54,11 @@ def build_scenario(
     return scn
 
 
-def run_with_progress(console: Console, scn: Scenario, target: Target) -> SimResult:
+def run_with_progress(
+    console: Console, scn: Scenario, target: Target, monitor: SafetyMonitor | None = None
+) -> SimResult:
     if scn.duration_s < 300 or not console.is_terminal:
-        return run(scn, target)
+        return run(scn, target, monitor=monitor)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -64,7 +68,7 @@ def run_with_progress(console: Console, scn: Scenario, target: Target) -> SimRes
         transient=True,
     ) as bar:
         task = bar.add_task(f"{scn.name} ({scn.chemistry})", total=scn.duration_s)
-        return run(scn, target, progress=lambda t: bar.update(task, completed=t))
+        return run(scn, target, progress=lambda t: bar.update(task, completed=t), monitor=monitor)
 
 
 ROWS = [
@@ -93,6 +97,14 @@ ROWS = [
     ),
     ("core temperature RMSE", lambda s: f"{s['core_temp_rmse_c']:.2f} K"),
     ("faults", lambda s: ", ".join(f"{f['name']}@{f['detected_s']}s" for f in s["faults"]) or "none"),
+    (
+        "safety properties (P1-P7)",
+        lambda s: (
+            "not checked"
+            if "violations" not in s
+            else (f"{len(s['violations'])} VIOLATED" if s["violations"] else "all held")
+        ),
+    ),
     (
         "contactors opened",
         lambda s: "no" if s["contactor_open_s"] is None else f"at {s['contactor_open_s']:.1f} s",
@@ -123,19 +135,28 @@ def simulate_cli(
     out_dir: Path,
     fmt: str,
     target_spec: str,
+    check: bool = True,
 ) -> list[SimResult]:
+    """Run and report; with `check`, every step is held to the safety properties
+    (bms.sim.checks) and their violations go into the summary and the table."""
     results = []
     chems: list[str | None] = list(chemistries) or [None]
     for chem in chems:
         scn = build_scenario(scenario, chem, overrides, faults)
         target = make_target(target_spec)
+        monitor = SafetyMonitor(scn, load_chemistry(scn.chemistry)) if check else None
         try:
-            res = run_with_progress(console, scn, target)
+            res = run_with_progress(console, scn, target, monitor)
         finally:
             target.close()
+        if monitor is not None:
+            res.summary["violations"] = [str(v) for v in monitor.finish(res)]
         folder = out_dir / scn.chemistry if len(chems) > 1 else out_dir
         paths = write_all(res, folder, fmt)
         console.print(f"wrote {', '.join(str(p) for p in paths)}", highlight=False)
         results.append(res)
     console.print(summary_table(results))
+    for r in results:
+        for v in r.summary.get("violations", []):
+            console.print(f"[red]VIOLATION[/] ({r.scenario.chemistry}) {v}", highlight=False)
     return results

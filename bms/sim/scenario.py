@@ -200,6 +200,7 @@ def validate(s: Scenario) -> None:
         (0.0 <= s.close_at_s < s.duration_s, "scenario.close_at_s", "must be within the run"),
         (s.sensors.sensor_every >= 1, "sensors.sensor_every", "must be >= 1"),
         (s.charger.tau_s > 0 and s.charger.ramp_a_per_s > 0, "charger.tau_s / ramp_a_per_s", "must be > 0"),
+        (0.5 <= s.charger.regulation_gain <= 2.0, "charger.regulation_gain", "must be within 0.5..2"),
         (s.cooling.nominal_flow_lpm > 0, "cooling.nominal_flow_lpm", "must be > 0"),
     ]
     for ok, where, rule in rules:
@@ -228,7 +229,7 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
 
 def scenario_to_toml(s: Scenario) -> str:
     """A file that `bms simulate --scenario` reads back into the same scenario."""
-    top = {k: getattr(s, k) for k in TOP if getattr(s, k) is not None}
+    top = {k: getattr(s, k) for k in sorted(TOP) if getattr(s, k) is not None}
     d: dict[str, Any] = {"scenario": top}
     for name in SECTIONS:
         d[name] = asdict(getattr(s, name))

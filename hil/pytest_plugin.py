@@ -1,0 +1,200 @@
+"""pytest plugin (entry point `pytest11: bms`): one test suite for any firmware target.
+
+    pytest --bms-target=sim|qemu|serial:URL     (or BMS_TARGET=...)
+    pytest --hypothesis-profile=ci|nightly      (or BMS_HYPOTHESIS_PROFILE=...)
+
+Fixtures: `bms_target` (the session's target, configured per run), `bms_bench` (a factory
+of closed loops: target + simulated pack + charger) and `bms_target_spec`. Marker:
+`@pytest.mark.requires("qemu")` skips where the target lacks a capability. Every run records
+JUnit suite properties: firmware version and build hash, target, config hash of the
+reference configuration, hypothesis profile and seed.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+try:  # hypothesis is a test extra: the plugin must not break pytest without it
+    from hypothesis import HealthCheck, Phase, settings
+except ImportError:  # pragma: no cover
+    settings = None  # type: ignore[assignment]
+
+if TYPE_CHECKING:
+    from bms.sim.loop import ClosedLoop, StepView
+    from bms.sim.scenario import Scenario
+    from hil.targets.base import Target
+
+# what each kind of target can do (the `requires` marker names these)
+CAPABILITIES = {
+    "sim": {"sim", "inprocess", "fast"},
+    "qemu": {"qemu", "emulated", "wire", "cycles"},
+    "serial": {"hardware", "wire", "serial"},
+}
+
+if settings is not None:
+    _COMMON = dict(
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        print_blob=True,
+    )
+    # ci: the same examples on every run (a red build is reproducible), bounded time
+    settings.register_profile("ci", derandomize=True, max_examples=100, **_COMMON)
+    # nightly: fresh examples each night, many more of them; the seed is in the JUnit XML
+    settings.register_profile("nightly", derandomize=False, max_examples=1000, **_COMMON)
+    # throughput: the acceptance run of 1,000 complete fast charges (make test-props-1000)
+    settings.register_profile(
+        "thousand",
+        derandomize=True,
+        max_examples=1000,
+        phases=[Phase.explicit, Phase.generate],
+        **_COMMON,
+    )
+    settings.register_profile("dev", max_examples=10, **_COMMON)
+
+
+# complete closed-loop scenarios per profile (each is seconds, not microseconds): shared by
+# the scenario-level property tests
+SCENARIO_BUDGET = {"ci": 48, "nightly": 2000, "thousand": 1000, "dev": 6, "mutation": 24}
+
+
+def scenario_budget() -> int:
+    """How many drawn scenarios the loaded profile affords in all."""
+    if settings is None:
+        return 0
+    name = settings.get_current_profile_name()
+    return SCENARIO_BUDGET.get(name, settings.default.max_examples)
+
+
+def target_kind(spec: str) -> str:
+    return "serial" if spec.startswith("serial:") else spec
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("bms", "BMS firmware targets")
+    group.addoption(
+        "--bms-target",
+        default=None,
+        help="firmware target: sim (in-process), qemu (emulated Cortex-M4F) or serial:URL "
+        "(a board; any pyserial URL). Default: $BMS_TARGET or sim",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "requires(*capabilities): skip unless the target has them "
+        f"(sim: {sorted(CAPABILITIES['sim'])}, qemu: {sorted(CAPABILITIES['qemu'])}, "
+        f"serial: {sorted(CAPABILITIES['serial'])})",
+    )
+    spec = config.getoption("--bms-target") or os.environ.get("BMS_TARGET", "sim")
+    kind = target_kind(spec)
+    if kind not in CAPABILITIES:
+        raise pytest.UsageError(f"--bms-target '{spec}': use sim, qemu or serial:URL")
+    config.stash[_SPEC] = spec
+    config.stash[_SEED] = "n/a"
+    if settings is None:
+        return
+    if not config.getoption("--hypothesis-profile", default=None):
+        name = os.environ.get("BMS_HYPOTHESIS_PROFILE") or os.environ.get("HYPOTHESIS_PROFILE") or "ci"
+        try:
+            settings.load_profile(name)
+        except Exception as exc:  # hypothesis raises InvalidArgument
+            raise pytest.UsageError(f"BMS_HYPOTHESIS_PROFILE '{name}': {exc}") from None
+    seed = config.getoption("--hypothesis-seed", default=None)
+    if seed is None and not settings.default.derandomize:
+        # one seed for the whole run (xdist workers inherit it), recorded in the XML
+        seed = os.environ.setdefault("BMS_HYPOTHESIS_SEED", str(secrets.randbits(64)))
+        from hypothesis import core
+
+        core.global_force_seed = int(seed)
+    config.stash[_SEED] = "derandomized" if seed is None else str(seed)
+
+
+_SPEC = pytest.StashKey[str]()
+_SEED = pytest.StashKey[str]()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    have = CAPABILITIES[target_kind(config.stash[_SPEC])]
+    for item in items:
+        for mark in item.iter_markers("requires"):
+            missing = [c for c in mark.args if c not in have]
+            if missing:
+                item.add_marker(
+                    pytest.mark.skip(
+                        reason=f"needs {', '.join(missing)}; target '{config.stash[_SPEC]}' has "
+                        f"{', '.join(sorted(have))} (choose with --bms-target)"
+                    )
+                )
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if settings is None:
+        return f"bms target: {config.stash[_SPEC]}"
+    return (
+        f"bms target: {config.stash[_SPEC]}, hypothesis profile: "
+        f"{settings.get_current_profile_name()}, seed: {config.stash[_SEED]}"
+    )
+
+
+@pytest.fixture(scope="session")
+def bms_target_spec(pytestconfig: pytest.Config) -> str:
+    return pytestconfig.stash[_SPEC]
+
+
+@pytest.fixture(scope="session")
+def bms_target(bms_target_spec: str) -> Iterator[Target]:
+    """The session's firmware target; each closed loop reconfigures it."""
+    from bms.sim.run import make_target
+
+    target = make_target(bms_target_spec)
+    try:
+        yield target
+    finally:
+        target.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _bms_junit_properties(
+    request: pytest.FixtureRequest, record_testsuite_property: Callable[[str, object], None]
+) -> None:
+    """Firmware version and build hash, target, reference config hash, hypothesis profile
+    and seed: on every run, in the JUnit XML's suite properties."""
+    spec = request.config.stash[_SPEC]
+    record_testsuite_property("bms_target", spec)
+    record_testsuite_property(
+        "hypothesis_profile", settings.get_current_profile_name() if settings is not None else "n/a"
+    )
+    record_testsuite_property("hypothesis_seed", request.config.stash[_SEED])
+    from bms.chemistry import load_chemistry
+    from bms.sim.loop import firmware_config
+    from bms.sim.scenario import load_scenario
+
+    try:
+        target = request.getfixturevalue("bms_target")
+        scn = load_scenario("fastcharge-10-80")
+        target.configure(firmware_config(load_chemistry(scn.chemistry), scn))
+        info = target.info()
+    except Exception as exc:  # the suite's own tests report a target that does not answer
+        record_testsuite_property("bms_target_error", str(exc))
+        return
+    record_testsuite_property("fw_version", info.fw_version)
+    record_testsuite_property("fw_build_hash", info.build_hash)
+    record_testsuite_property("config_hash", info.config_hash)
+    record_testsuite_property("board", getattr(info, "board", "host"))
+
+
+@pytest.fixture(scope="session")
+def bms_bench(bms_target: Target) -> Callable[..., ClosedLoop]:
+    """`bms_bench(scenario, monitor=None)` -> a ClosedLoop on the session's target."""
+    from bms.sim.loop import ClosedLoop
+
+    def make(scn: Scenario, monitor: Callable[[StepView], None] | None = None) -> ClosedLoop:
+        return ClosedLoop(scn, bms_target, monitor=monitor)
+
+    return make
