@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
@@ -50,6 +51,7 @@ CFG_ERRORS = {
     lib.BMS_CFG_E_MAP_SHAPE: "current-limit map breakpoints or size out of range",
     lib.BMS_CFG_E_MAP_VALUE: "current-limit map values must be finite and >= 0",
     lib.BMS_CFG_E_CHARGE: "charge parameters inconsistent",
+    lib.BMS_CFG_E_NVM: "nvm: stored SoC must be within [0, 1] and its sigma > 0",
 }
 
 STATUS_FLAGS = {
@@ -124,6 +126,22 @@ def generic_protection(cell: CellModel) -> Protection:
         cooling_off_below_c=35.0,
     )
     return Protection(limits=limits, charge=charge)
+
+
+def fill_nvm(cfg: object, soc: np.ndarray, sigma: float) -> None:
+    """The per-cell SoC kept in non-volatile memory at the last shutdown, and its 1-sigma."""
+    soc = np.asarray(soc, dtype=float)
+    n = int(cfg.pack.n_cells)
+    if soc.shape != (n,):
+        raise ConfigError(f"nvm.soc needs {n} values (one per cell), got {soc.shape}")
+    if not (np.all(np.isfinite(soc)) and np.all((soc >= 0) & (soc <= 1))):
+        raise ConfigError("nvm.soc must be within [0, 1]")
+    if not (math.isfinite(sigma) and sigma > 0):
+        raise ConfigError(f"nvm.soc_sigma must be > 0, got {sigma}")
+    for i, x in enumerate(soc):
+        cfg.nvm.soc[i] = float(x)
+    cfg.nvm.soc_sigma = sigma
+    cfg.nvm.valid = 1
 
 
 def fill_config(

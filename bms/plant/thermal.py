@@ -26,7 +26,7 @@ class CoolingSpec:
     surface/tab cooling of 18650/21700 cells); a 5 l glycol-water loop (3.6 kJ/(kg K));
     an EV chiller of ~6 kW and a coolant PTC heater of ~7 kW."""
 
-    inlet_c: float = 25.0  # chiller set point / initial coolant temperature
+    inlet_c: float = 25.0  # chiller set point (the coolant starts at the pack's temperature)
     flow_lpm: float = 10.0
     nominal_flow_lpm: float = 10.0
     cell_to_coolant_w_per_k: float = 0.33  # per cell
@@ -60,7 +60,9 @@ class ThermalNetwork:
         self.g_cool_nom = spec.cell_to_coolant_w_per_k * p
         self.g_nb = spec.neighbour_w_per_k * p
         n = n_series
-        self.t = np.concatenate([np.full(2 * n, start_c), [spec.inlet_c]])
+        # a parked pack has soaked: its coolant starts at the cells' temperature (the
+        # chiller set point inlet_c only matters once the chiller runs)
+        self.t = np.concatenate([np.full(2 * n, start_c), [start_c]])
         self.ambient_c = ambient_c
         self.flow_lpm = spec.flow_lpm
         self._cache: dict[tuple[float, float], tuple[np.ndarray, np.ndarray]] = {}

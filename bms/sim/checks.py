@@ -123,8 +123,11 @@ class SafetyMonitor:
                 ("temp_min_charge", False),
             )
         ]
-        self.t_min_trip = lim["temp_min_charge"].trip.threshold
-        self.core_max_trip = lim["core_temp_max_charge"].trip.threshold
+        # the charge window closes at the trips' release bands (threshold -/+ hysteresis)
+        self.t_min_trip = lim["temp_min_charge"].trip.threshold + lim["temp_min_charge"].trip.hysteresis
+        self.core_max_trip = (
+            lim["core_temp_max_charge"].trip.threshold - lim["core_temp_max_charge"].trip.hysteresis
+        )
         self.emergency = 0
         for name in prot.contactor.emergency_faults:
             self.emergency |= 1 << FAULT_ID[name]

@@ -18,7 +18,7 @@ import numpy as np
 from bms._native import ffi
 from bms.cells import CellModel, ThermalParams
 from bms.chemistry import Chemistry, load_chemistry
-from bms.firmware import PackLayout, fill_config
+from bms.firmware import PackLayout, fill_config, fill_nvm
 from bms.plant.charger import Charger
 from bms.plant.faults import FAULT_KINDS, Fault
 from bms.plant.pack import PackPlant
@@ -89,7 +89,9 @@ def effective_ambient(coolant_c: float, air_c: float, g: tuple[float, float]) ->
     return (g[0] * coolant_c + g[1] * air_c) / (g[0] + g[1])
 
 
-def firmware_config(chem: Chemistry, scn: Scenario) -> bytes:
+def firmware_config(chem: Chemistry, scn: Scenario, soc_stored: np.ndarray | None = None) -> bytes:
+    """The firmware's configuration for a scenario; soc_stored: the per-cell SoC its
+    non-volatile memory hands back at power-up (None: a first power-up, nothing stored)."""
     cfg = ffi.new("bms_config_t *")
     layout = PackLayout(
         n_cells=scn.series,
@@ -99,6 +101,8 @@ def firmware_config(chem: Chemistry, scn: Scenario) -> bytes:
         hw_discharge_max_a=scn.pack.hw_discharge_max_a,
     )
     fill_config(cfg, firmware_cell(chem, scn), layout, chem.protection)
+    if soc_stored is not None:
+        fill_nvm(cfg, soc_stored, scn.nvm_soc_sigma)
     return bytes(ffi.buffer(cfg))
 
 
@@ -176,7 +180,12 @@ class ClosedLoop:
         )
         self.sensors = Sensors(scn.sensors, scn.series, np.random.default_rng(seeds[1]))
         self.charger = Charger(scn.charger)
-        self.target.configure(firmware_config(chem, scn))
+        # what the BMS stored at its last shutdown: the true SoC give or take the drift since
+        stored = None
+        if scn.nvm_soc_sigma > 0:
+            drift = scn.nvm_soc_sigma * np.random.default_rng(seeds[2]).standard_normal(scn.series)
+            stored = np.clip(self.plant.soc + drift, 0.0, 1.0)
+        self.target.configure(firmware_config(chem, scn, stored))
         self.g_amb = ambient_conductances(chem, scn)
         self.dt_s = dt_s = scn.dt_ms / 1000.0
         self.n_steps = n_steps = math.ceil(scn.duration_s / dt_s)

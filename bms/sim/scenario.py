@@ -63,6 +63,10 @@ class Scenario:
     drive_mean_kw: float = 25.0
     drive_peak_kw: float = 150.0
     stop_when_complete: bool = True
+    # the per-cell SoC the BMS stored at its last shutdown is the truth give or take this
+    # (1-sigma; coulomb counting with a 0.5 %-class shunt over a drive plus self-discharge
+    # while parked, cf. Plett, Battery Management Systems vol. II, ch. 3); 0: nothing stored
+    nvm_soc_sigma: float = 0.01
     pack: PackSpec = field(default_factory=PackSpec)
     spread: Spread = field(default_factory=Spread)
     cooling: CoolingSpec = field(default_factory=CoolingSpec)
@@ -196,6 +200,7 @@ def validate(s: Scenario) -> None:
         (0.0 < s.duration_s <= 24 * 3600.0, "scenario.duration_s", "must be in (0, 86400] s"),
         (1 <= s.dt_ms <= 60_000, "scenario.dt_ms", "must be in 1..60000 ms"),
         (1 <= s.plant_substeps <= 100, "scenario.plant_substeps", "must be in 1..100"),
+        (0.0 <= s.nvm_soc_sigma <= 0.2, "scenario.nvm_soc_sigma", "must be within 0..0.2"),
         (s.mode in MODES, "scenario.mode", f"must be one of {MODES}"),
         (0.0 <= s.close_at_s < s.duration_s, "scenario.close_at_s", "must be within the run"),
         (s.sensors.sensor_every >= 1, "sensors.sensor_every", "must be >= 1"),

@@ -242,6 +242,22 @@ static bms_cfg_err_t check_charge(const bms_charge_params_t *c, const bms_limits
     return BMS_CFG_OK;
 }
 
+static bms_cfg_err_t check_nvm(const bms_nvm_t *n, uint32_t n_cells)
+{
+    if (n->valid == 0u) {
+        return BMS_CFG_OK;
+    }
+    if ((n->valid != 1u) || (bms_isfinitef(n->soc_sigma) == 0) || !(n->soc_sigma > 0.0f)) {
+        return BMS_CFG_E_NVM;
+    }
+    for (uint32_t i = 0u; (i < n_cells) && (i < (uint32_t)BMS_MAX_CELLS); i++) {
+        if ((bms_isfinitef(n->soc[i]) == 0) || (n->soc[i] < 0.0f) || (n->soc[i] > 1.0f)) {
+            return BMS_CFG_E_NVM;
+        }
+    }
+    return BMS_CFG_OK;
+}
+
 bms_cfg_err_t bms_config_check(const bms_config_t *cfg)
 {
     bms_cfg_err_t e = check_pack(&cfg->pack);
@@ -265,6 +281,9 @@ bms_cfg_err_t bms_config_check(const bms_config_t *cfg)
     }
     if (e == BMS_CFG_OK) {
         e = check_charge(&cfg->charge, &cfg->limits);
+    }
+    if (e == BMS_CFG_OK) {
+        e = check_nvm(&cfg->nvm, cfg->pack.n_cells);
     }
     return e;
 }

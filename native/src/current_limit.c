@@ -155,8 +155,12 @@ void limit_update(limit_state_t *s, const bms_config_t *cfg, const limit_acc_t *
     } else {
         /* hysteresis band: keep */
     }
-    const int32_t cold_c = (pk->t_min_degc <= lim->q[BMS_Q_T_MIN_CHG].trip.threshold) ? 1 : 0;
-    const int32_t hot_c = (t_max_degc >= lim->q[BMS_Q_CORE_T_MAX_CHG].trip.threshold) ? 1 : 0;
+    /* the window closes at the trip threshold's release band: a reading that wanders
+     * around the trip threshold must not both allow the charge and trip on it */
+    const bms_tier_t *tc_min = &lim->q[BMS_Q_T_MIN_CHG].trip;
+    const bms_tier_t *tc_max = &lim->q[BMS_Q_CORE_T_MAX_CHG].trip;
+    const int32_t cold_c = (pk->t_min_degc <= (tc_min->threshold + tc_min->hysteresis)) ? 1 : 0;
+    const int32_t hot_c = (t_max_degc >= (tc_max->threshold - tc_max->hysteresis)) ? 1 : 0;
     if (pk->fault_latched != 0u) {
         ccl = 0.0f;
         why_c = (uint32_t)BMS_LIM_FAULT;
@@ -186,8 +190,10 @@ void limit_update(limit_state_t *s, const bms_config_t *cfg, const limit_acc_t *
     dcl_terms->hardware_a = minf(cp->hw_discharge_max_a, lim->q[BMS_Q_I_DIS_MAX].derate.threshold);
     uint32_t why_d;
     float dcl = pick(dcl_terms, pk->derate_dis_src, &why_d);
-    const int32_t cold_d = (pk->t_min_degc <= lim->q[BMS_Q_T_MIN_DIS].trip.threshold) ? 1 : 0;
-    const int32_t hot_d = (t_max_degc >= lim->q[BMS_Q_CORE_T_MAX_DIS].trip.threshold) ? 1 : 0;
+    const bms_tier_t *td_min = &lim->q[BMS_Q_T_MIN_DIS].trip;
+    const bms_tier_t *td_max = &lim->q[BMS_Q_CORE_T_MAX_DIS].trip;
+    const int32_t cold_d = (pk->t_min_degc <= (td_min->threshold + td_min->hysteresis)) ? 1 : 0;
+    const int32_t hot_d = (t_max_degc >= (td_max->threshold - td_max->hysteresis)) ? 1 : 0;
     if (pk->fault_latched != 0u) {
         dcl = 0.0f;
         why_d = (uint32_t)BMS_LIM_FAULT;

@@ -33,9 +33,10 @@ int32_t safety_debounce(debounce_t *d, int32_t condition, uint32_t dt_ms, uint32
     }
     if (d->count_ms > dt_ms) {
         d->count_ms -= dt_ms;
+    } else if (d->count_ms > 0u) {
+        d->count_ms = 0u; /* still armed: the next present step counts on */
     } else {
-        d->count_ms = 0u;
-        d->seen = 0u;
+        d->seen = 0u; /* gone: a later appearance starts afresh */
     }
     return 0;
 }

@@ -28,6 +28,28 @@ void soc_ekf_init(soc_ekf_cell_t *c, const bms_cell_params_t *cp,
     c->p[P22] = sv * sv;
 }
 
+void soc_ekf_fuse_prior(soc_ekf_cell_t *c, const bms_cell_params_t *cp,
+                        const bms_estimator_params_t *ep, float temp_degc, float soc_stored,
+                        float soc_sigma)
+{
+    if ((bms_isfinitef(soc_stored) == 0) || !(soc_sigma > 0.0f)) {
+        return;
+    }
+    /* the OCV slope around the voltage-based guess (2 % SoC each side, clamped) */
+    const float lo = bms_clampf(c->soc - 0.02f, 0.0f, 1.0f);
+    const float hi = bms_clampf(c->soc + 0.02f, 0.0f, 1.0f);
+    const float slope = (cell_model_ocv(cp, hi, temp_degc) - cell_model_ocv(cp, lo, temp_degc)) / (hi - lo);
+    /* at power-up the pack has rested (the polarisation has relaxed): model error and noise */
+    const float err_v = ep->model_err_v + ep->voltage_noise_v;
+    float sig_v = (slope > 1.0e-4f) ? (err_v / slope) : 1.0f;
+    sig_v = (sig_v < 1.0f) ? sig_v : 1.0f;
+    const float var_v = sig_v * sig_v;
+    const float var_p = soc_sigma * soc_sigma;
+    const float stored = bms_clampf(soc_stored, 0.0f, 1.0f);
+    c->soc = bms_clampf((c->soc * var_p + stored * var_v) / (var_p + var_v), 0.0f, 1.0f);
+    c->p[P00] = (var_p * var_v) / (var_p + var_v);
+}
+
 float soc_ekf_terminal_v(const soc_ekf_cell_t *c, const bms_cell_params_t *cp,
                          float current_a, float temp_degc)
 {

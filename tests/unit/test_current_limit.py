@@ -21,6 +21,18 @@ fill_config(CFG, CHEM.cell, PackLayout(N, (0, 5)), CHEM.protection)
 CAP = CHEM.cell.capacity_ah
 M = CHEM.protection.charge.maps
 LIM = CHEM.protection.limits
+
+
+def low_edge(q: str) -> float:
+    """The temperature window closes at a trip's release band: at or below this (min)."""
+    return LIM[q].trip.threshold + LIM[q].trip.hysteresis
+
+
+def high_edge(q: str) -> float:
+    """... and at or above this (max)."""
+    return LIM[q].trip.threshold - LIM[q].trip.hysteresis
+
+
 DT = 100
 # the highest / lowest measured cell voltage handed to limit_update (set by run/run_dis)
 MEAS_MAX: dict[str, float] = {}
@@ -135,8 +147,8 @@ def reference_terms(cells, f_chg, charger=float("nan")):
 def test_ccl_never_exceeds_any_constraint(cells, t_min, vmax_meas, charger):
     s, _ct, f = run(cells, t_min=t_min, cell_v_max=vmax_meas, charger=charger)
     ref = reference_terms(cells, f, charger)
-    window = t_min > LIM["temp_min_charge"].trip.threshold and max(c[1] for c in cells) < (
-        LIM["core_temp_max_charge"].trip.threshold
+    window = t_min > low_edge("temp_min_charge") and max(c[1] for c in cells) < (
+        high_edge("core_temp_max_charge")
     )
     # float32 volts: the headroom's voltage difference carries ~2 ulp at 4.3 V
     tol = 2 * float(np.spacing(np.float32(4.3))) / min(c[4] for c in cells)
@@ -154,7 +166,7 @@ def test_ccl_never_exceeds_any_constraint(cells, t_min, vmax_meas, charger):
 @given(st.lists(cell_st, min_size=1, max_size=N), st.floats(0.0, 1.0), st.floats(0.0, 1.0))
 def test_non_increasing_with_core_temperature_above_the_derate_start(cells, a, b):
     t0 = LIM["core_temp_max_charge"].derate.threshold
-    t_trip = LIM["core_temp_max_charge"].trip.threshold
+    t_trip = high_edge("core_temp_max_charge")
     t1, t2 = sorted((t0 + a * (t_trip + 5 - t0), t0 + b * (t_trip + 5 - t0)))
     c1 = [(s, t1, o, v, r) for s, _, o, v, r in cells]
     c2 = [(s, t2, o, v, r) for s, _, o, v, r in cells]
@@ -183,8 +195,8 @@ def test_zero_when_latched_open_cold_hot_or_complete(cells):
     assert run(cells, latched=1 << 4)[0].ccl_a == 0.0
     assert run(cells, latched=1 << 4)[0].ccl_limit == lib.BMS_LIM_FAULT
     assert run(cells, closed=0)[0].ccl_a == 0.0
-    assert run(cells, t_min=LIM["temp_min_charge"].trip.threshold)[0].ccl_a == 0.0
-    hot = [(s, LIM["core_temp_max_charge"].trip.threshold, o, v, r) for s, _, o, v, r in cells]
+    assert run(cells, t_min=low_edge("temp_min_charge"))[0].ccl_a == 0.0
+    hot = [(s, high_edge("core_temp_max_charge"), o, v, r) for s, _, o, v, r in cells]
     assert run(hot)[0].ccl_a == 0.0
     assert run(cells, soc_pack=CHEM.protection.charge.target_soc)[0].ccl_a == 0.0
     assert run(cells, soc_pack=CHEM.protection.charge.resume_soc + 0.005, complete=1)[0].ccl_a == 0.0
@@ -286,8 +298,8 @@ def test_dcl_never_exceeds_any_constraint(cells, t_min, vmin_meas):
     tol = 2 * float(np.spacing(np.float32(4.3))) / min(c[4] for c in cells)
     for name, v in ref.items():
         assert s.dcl_a <= v * (1 + 1e-5) + tol, name
-    window = t_min > LIM["temp_min_discharge"].trip.threshold and max(c[1] for c in cells) < (
-        LIM["core_temp_max_discharge"].trip.threshold
+    window = t_min > low_edge("temp_min_discharge") and max(c[1] for c in cells) < (
+        high_edge("core_temp_max_discharge")
     )
     if window:
         assert s.dcl_a == pytest.approx(min(ref.values()), rel=1e-5, abs=tol)
@@ -302,13 +314,13 @@ def test_dcl_zero_conditions_and_ramp():
     assert run_dis(cells, closed=0)[0].dcl_limit == lib.BMS_LIM_CONTACTOR
     assert run_dis(cells, have_data=0)[0].dcl_limit == lib.BMS_LIM_NO_DATA
     assert run_dis(cells, have_data=0)[0].dcl_a == 0.0
-    assert run_dis(cells, t_min=LIM["temp_min_discharge"].trip.threshold)[0].dcl_a == 0.0
-    hot = [(0.6, LIM["core_temp_max_discharge"].trip.threshold, 3.85, 0.0, 0.02)]
+    assert run_dis(cells, t_min=low_edge("temp_min_discharge"))[0].dcl_a == 0.0
+    hot = [(0.6, high_edge("core_temp_max_discharge"), 3.85, 0.0, 0.02)]
     assert run_dis(hot)[0].dcl_a == 0.0
     ramp = CFG.charge.ramp_up_a_per_s * DT / 1000
     s, _, _ = run_dis(cells, prev=1.0)
     assert s.dcl_a == pytest.approx(1.0 + ramp) and s.dcl_limit == lib.BMS_LIM_RAMP
-    s, _, _ = run_dis([(0.6, 25.0, 3.85, 0.0, 0.02)], t_min=-19.0)  # deep in the cold derate band
+    s, _, _ = run_dis([(0.6, 25.0, 3.85, 0.0, 0.02)], t_min=-17.9)  # cold derate band, inside the window
     assert s.dcl_limit == lib.BMS_LIM_COLD  # the source the pack reported for the derate
 
 
@@ -317,7 +329,7 @@ def test_each_term_is_named_when_it_binds():
     assert run(base)[0].ccl_limit == lib.BMS_LIM_MAP
     near_cv = [(0.3, 30.0, 4.195, 0.0, 0.01)]
     assert run(near_cv)[0].ccl_limit == lib.BMS_LIM_VOLTAGE
-    hot = [(0.3, 57.0, 3.7, 0.0, 0.01)]
+    hot = [(0.3, 53.0, 3.7, 0.0, 0.01)]
     assert run(hot)[0].ccl_limit in (lib.BMS_LIM_TEMPERATURE, lib.BMS_LIM_MAP)
     assert run(base, charger=1.0)[0].ccl_limit == lib.BMS_LIM_HARDWARE
     assert run(base, charger=1.0)[0].ccl_a == pytest.approx(1.0)
@@ -453,18 +465,18 @@ def test_zero_reasons_are_named():
     cells = [(0.4, 25.0, 3.7, 0.0, 0.01)]
     s = run(cells, closed=0)[0]
     assert (s.ccl_a, s.ccl_limit) == (0.0, lib.BMS_LIM_CONTACTOR)
-    s = run(cells, t_min=LIM["temp_min_charge"].trip.threshold)[0]  # exactly at the edge: outside
+    s = run(cells, t_min=low_edge("temp_min_charge"))[0]  # exactly at the edge: outside
     assert (s.ccl_a, s.ccl_limit) == (0.0, lib.BMS_LIM_TEMP_WINDOW)
-    edge = [(0.4, LIM["core_temp_max_charge"].trip.threshold, 3.7, 0.0, 0.01)]
+    edge = [(0.4, high_edge("core_temp_max_charge"), 3.7, 0.0, 0.01)]
     s = run(edge)[0]
     assert (s.ccl_a, s.ccl_limit) == (0.0, lib.BMS_LIM_TEMP_WINDOW)
     s = run(cells, soc_pack=0.95)[0]
     assert (s.ccl_a, s.ccl_limit) == (0.0, lib.BMS_LIM_COMPLETE)
     s, _, _ = run_dis(cells, closed=0)
     assert (s.dcl_a, s.dcl_limit) == (0.0, lib.BMS_LIM_CONTACTOR)
-    s, _, _ = run_dis(cells, t_min=LIM["temp_min_discharge"].trip.threshold)
+    s, _, _ = run_dis(cells, t_min=low_edge("temp_min_discharge"))
     assert (s.dcl_a, s.dcl_limit) == (0.0, lib.BMS_LIM_TEMP_WINDOW)
-    edge = [(0.4, LIM["core_temp_max_discharge"].trip.threshold, 3.7, 0.0, 0.01)]
+    edge = [(0.4, high_edge("core_temp_max_discharge"), 3.7, 0.0, 0.01)]
     s, _, _ = run_dis(edge)
     assert (s.dcl_a, s.dcl_limit) == (0.0, lib.BMS_LIM_TEMP_WINDOW)
 

@@ -197,7 +197,7 @@ def _counts(seq, deb, dt=DT):
 
 def test_debounce_counter_follows_the_documented_rule():
     # starts at 0 on the first sample with the condition, +dt per further sample,
-    # -dt per sample without; at (or below) 0 the condition is gone and restarts
+    # -dt per sample without (never below 0); a sample without it at 0 ends it
     got = _counts([1, 1, 1, 0, 1, 0, 0, 1, 1], deb=10_000)
     assert [(c, s) for c, s, _ in got] == [
         (0, 1),
@@ -206,13 +206,25 @@ def test_debounce_counter_follows_the_documented_rule():
         (100, 1),
         (200, 1),
         (100, 1),
-        (0, 0),
         (0, 1),
         (100, 1),
+        (200, 1),
     ]
-    # a counter that lands exactly on 0 counts as gone: the next sample restarts at 0
+    # a counter that lands on 0 is still armed: the next sample counts on ...
     got = _counts([1, 1, 0, 1], deb=10_000)
-    assert [(c, s) for c, s, _ in got] == [(0, 1), (100, 1), (0, 0), (0, 1)]
+    assert [(c, s) for c, s, _ in got] == [(0, 1), (100, 1), (0, 1), (100, 1)]
+    # ... a sample without the condition at 0 ends it: the next appearance starts afresh
+    got = _counts([1, 0, 0, 1], deb=10_000)
+    assert [(c, s) for c, s, _ in got] == [(0, 1), (0, 0), (0, 0), (0, 1)]
+
+
+@pytest.mark.parametrize("good_at", range(1, 10))
+def test_one_good_sample_delays_a_persistent_trip_by_two_steps(good_at):
+    seq = [1] * 20
+    seq[good_at] = 0
+    got = _counts(seq, deb=1000)
+    first = next(k for k, (_, _, hit) in enumerate(got) if hit)
+    assert first == 1000 // DT + 2
 
 
 @pytest.mark.parametrize("deb", [1, 99, 101, 201, 299])

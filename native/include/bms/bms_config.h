@@ -184,6 +184,15 @@ typedef struct {
     float cooling_off_below_degc;
 } bms_charge_params_t;
 
+/* What the BMS kept in non-volatile memory at its last shutdown, handed back at
+ * power-up (as an ECU's NvM block). A flat-OCV cell (LFP's plateau) cannot be located
+ * from its voltage: the stored SoC is then the better prior. */
+typedef struct {
+    float soc[BMS_MAX_CELLS];      /* each cell's SoC estimate at the last shutdown */
+    float soc_sigma;               /* 1-sigma since: coulomb-count drift, self-discharge */
+    uint32_t valid;                /* 0: nothing stored (first power-up) */
+} bms_nvm_t;
+
 typedef struct {
     bms_pack_params_t pack;
     bms_cell_params_t cell;
@@ -193,6 +202,7 @@ typedef struct {
     bms_plaus_params_t plaus;
     bms_contactor_params_t contactor;
     bms_charge_params_t charge;
+    bms_nvm_t nvm;
 } bms_config_t;
 
 /* Result of bms_config_check(): which field broke which rule. */
@@ -219,7 +229,8 @@ typedef enum {
     BMS_CFG_E_CONTACTOR = 19,       /* contactor parameters out of range */
     BMS_CFG_E_MAP_SHAPE = 20,       /* current-limit map breakpoints / size */
     BMS_CFG_E_MAP_VALUE = 21,       /* map value negative or not finite */
-    BMS_CFG_E_CHARGE = 22           /* charge parameters inconsistent */
+    BMS_CFG_E_CHARGE = 22,          /* charge parameters inconsistent */
+    BMS_CFG_E_NVM = 23              /* stored SoC outside [0, 1] or its sigma not > 0 */
 } bms_cfg_err_t;
 
 #endif /* BMS_CONFIG_H */

@@ -2,7 +2,8 @@
  * Charge and discharge current limits (CCL / DCL), A, >= 0.
  * CCL = min(fast-charge map, voltage headroom, derates, plating/CCD cap,
  *           hardware) then ramp-limited on increases; 0 when a fault is latched,
- * the contactors are not closed, outside the charge temperature window or when
+ * the contactors are not closed, outside the charge temperature window (which
+ * closes at the temperature trips' release bands) or when
  * the charge is complete. DCL alike with the discharge map and floor.
  */
 #ifndef BMS_CURRENT_LIMIT_H

@@ -4,8 +4,9 @@
  *
  * Debounce semantics (one counter per condition): the counter starts at the
  * first step that shows the condition and then adds each step's dt while the
- * condition holds; a step without it subtracts its dt (never below 0, and at 0
- * the condition counts as gone). The fault trips at the first step where the
+ * condition holds; a step without it subtracts its dt (never below 0), and a
+ * step without it with the counter already at 0 ends it (the next appearance
+ * starts afresh). The fault trips at the first step where the
  * counter reaches debounce_ms. So a persistent condition trips no earlier than
  * debounce_ms after its first sample and no later than one step after that; a
  * single good sample inside a real fault delays the trip by two steps instead

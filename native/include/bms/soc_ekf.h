@@ -22,6 +22,13 @@ typedef struct {
 void soc_ekf_init(soc_ekf_cell_t *c, const bms_cell_params_t *cp,
                   const bms_estimator_params_t *ep, float cell_v, float current_a,
                   float temp_degc);
+/* Fuse a stored SoC (from non-volatile memory, 1-sigma soc_sigma) with the voltage-based
+ * first guess of soc_ekf_init. The guess's uncertainty is its voltage error (model, noise;
+ * the pack has rested) over the OCV's local slope: where the OCV is flat the stored
+ * value wins, where it is steep the voltage does. */
+void soc_ekf_fuse_prior(soc_ekf_cell_t *c, const bms_cell_params_t *cp,
+                        const bms_estimator_params_t *ep, float temp_degc, float soc_stored,
+                        float soc_sigma);
 
 /* What one step learned besides the state (for heat and diagnostics). */
 typedef struct {
