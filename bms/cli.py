@@ -207,11 +207,22 @@ def simulate(
     show_default=True,
     help="also time fastcharge-10-80 (10 min simulated) against a PyBaMM SPMe charge",
 )
-def bench(cells: int, samples: int, data: Path | None, closed_loop: bool) -> None:
-    """Measure estimator throughput, replay wall time and the closed loop's real-time factor."""
+@click.option(
+    "--campaign/--no-campaign",
+    default=True,
+    show_default=True,
+    help="also measure campaign runs per minute on 1 and 2 Dask workers",
+)
+def bench(cells: int, samples: int, data: Path | None, closed_loop: bool, campaign: bool) -> None:
+    """Measure estimator throughput, replay wall time, the closed loop's real-time factor
+    and campaign throughput."""
     from bms.bench import run_bench
 
     run_bench(console, n_cells=cells, n_samples=samples, data=data, closed_loop=closed_loop)
+    if campaign:
+        from bms.campaign.bench import campaign_bench
+
+        campaign_bench(console, series=cells)
 
 
 @main.command()

@@ -288,6 +288,9 @@ class PlausParams:
     # Energy Storage 14 (2017) 224)
     cell_dev_max_v: float = 0.10
     cell_dev_r_rel: float = 0.30
+    # a healthy pack's SoC imbalance (a few percent without active balancing): where the OCV
+    # is steep (low SoC) it alone moves a cell's voltage by tens of millivolts
+    cell_dev_soc_spread: float = 0.05
     cell_dev_debounce_ms: int = 2000
 
 
@@ -350,6 +353,7 @@ def parse_plausibility(d: Any, where: str = "plausibility") -> PlausParams:
                 "ccl_excess_min_a",
                 "coolant_flow_min_lpm",
                 "cell_dev_r_rel",
+                "cell_dev_soc_spread",
             )
         ),
     ]
@@ -460,7 +464,9 @@ def fill_protection(
     cp.ramp_up_a_per_s = ch.ramp_c_per_s * capacity_ah
     cp.charge_target_soc = ch.target_soc
     cp.charge_resume_soc = ch.resume_soc
-    cp.charge_detect_a = ch.charge_detect_c * capacity_ah
+    # a current within the sensor's zero-current band (what the offset check tolerates) is
+    # no charge: a small pack's detection threshold is never below it
+    cp.charge_detect_a = max(ch.charge_detect_c * capacity_ah, prot.plausibility.current_offset_max_a)
     cp.heater_on_below_degc = ch.heater_on_below_c
     cp.heater_off_above_degc = ch.heater_off_above_c
     cp.cooling_on_above_degc = ch.cooling_on_above_c

@@ -26,13 +26,12 @@ def simulate_on_worker(scn: Scenario, chemistry: Chemistry) -> dict[str, Any]:
     t0 = time.perf_counter()
     c0 = time.thread_time()
     try:
-        from bms.sim.checks import SafetyMonitor
+        from bms.sim.checks import check_run
         from bms.sim.loop import run
 
-        monitor = SafetyMonitor(scn, chemistry)
-        res = run(scn, chemistry=chemistry, monitor=monitor)
+        res = run(scn, chemistry=chemistry)
         # the step-by-step safety properties (bms/sim/checks.py) travel with the summary
-        res.summary["violations"] = [str(v) for v in monitor.finish(res)]
+        res.summary["violations"] = [str(v) for v in check_run(res, chemistry)]
     except Exception as exc:  # a run that fails is a result of the campaign, not its end
         return {
             "ok": False,

@@ -1,19 +1,20 @@
-"""The safety properties of a fast charge, checked on every step of a closed loop.
+"""The safety properties of a fast charge, checked on every step of a closed-loop run.
 
-An independent (Python, float64) statement of what the firmware must guarantee, used by the
-property tests, by `bms simulate --check` and by campaigns. Every check reads only what any
-target reports (`State`), the sample the firmware got and the plant's truth, never the
-firmware's internals:
+An independent (Python, float64, vectorised over the run) statement of what the firmware
+must guarantee, used by the property tests, by `bms simulate --check` and by campaigns. It
+reads only what any target reports (the logged `State` of every step), what the firmware was
+given and the plant's truth, never the firmware's internals:
 
 P1 envelope   no true cell voltage above the chemistry's absolute maximum, no true core
               temperature above its absolute maximum (an internal short heats its own cell
-              whatever the BMS does: that cell's temperature is exempt once one is injected)
+              whatever the BMS does: that cell's temperature is exempt once one is injected);
+              with nothing injected, no true cell voltage above the charge voltage + 10 mV
 P2 limit      the CCL is never above any of its constraints, recomputed here from the
               chemistry: the fast-charge and plating maps at every cell's reported SoC and core
               temperature, the temperature/voltage derates, the hardware and the charger's own
               limit; it rises no faster than the ramp; it is zero while a fault is latched, with
-              the contactors not closed, outside the charge temperature window and once the
-              charge is complete
+              the contactors not closed, outside the charge temperature window (closed at the
+              trips' release bands) and once the charge is complete
 P3 detection  every injected fault is latched within its trip time + one step of its onset;
               a latched fault leaves the contactors commanded open (emergency faults: open at
               once; others: opening, open within the opening timeout + one step)
@@ -26,14 +27,13 @@ P7 latch      a latched fault stays latched until a reset, and a reset leaves la
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from bms.chemistry import Chemistry
 from bms.protection import FAULT_ID
-from bms.sim.loop import CLOSED, OPEN, OPENING, SimResult, StepView
+from bms.sim.loop import CLOSED, OPEN, OPENING, SimResult
 from bms.sim.scenario import Scenario
 
 PRECHARGE = 1
@@ -43,6 +43,7 @@ REL = 1e-4
 ABS_A = 1e-3
 SOC_CONVERGED_S = 120.0
 SOC_TOLERANCE = 0.03
+CHARGE_V_MARGIN = 0.010  # the CV phase's regulation allowance (issue 4's acceptance)
 
 # injected faults whose condition persists once injected (P7) and the fault each latches
 PERSISTENT = {
@@ -66,244 +67,312 @@ class Violation:
         return f"{self.prop} at t={self.t_s:.1f} s: {self.detail}"
 
 
-def _map(soc: np.ndarray, temp_c: np.ndarray, soc_bp: np.ndarray, temp_bp: np.ndarray, tab: np.ndarray):
-    """Bilinear over [temperature][soc], clamped at the edges (per cell)."""
-    rows = np.array([np.interp(soc, soc_bp, row) for row in tab])  # (nT, n)
+def _map(soc: np.ndarray, temp_c: np.ndarray, soc_bp, temp_bp, tab) -> np.ndarray:
+    """Bilinear over [temperature][soc], clamped at the edges; any array shape."""
+    rows = np.stack([np.interp(soc, soc_bp, row) for row in np.atleast_2d(tab)])  # (nT, ...)
     if len(temp_bp) < 2:
         return rows[0]
     tc = np.clip(temp_c, temp_bp[0], temp_bp[-1])
     i = np.clip(np.searchsorted(temp_bp, tc, side="right") - 1, 0, len(temp_bp) - 2)
     w = (tc - temp_bp[i]) / (temp_bp[i + 1] - temp_bp[i])
-    cols = np.arange(len(soc))
-    return rows[i, cols] * (1 - w) + rows[i + 1, cols] * w
+    lo = np.take_along_axis(rows, i[None], axis=0)[0]
+    hi = np.take_along_axis(rows, (i + 1)[None], axis=0)[0]
+    return lo * (1 - w) + hi * w
 
 
-def _derate(value: float, derate: float, trip: float, is_max: bool) -> float:
-    if not math.isfinite(value):
-        return 1.0
-    if is_max:
-        if value <= derate:
-            return 1.0
-        return 0.0 if value >= trip else (trip - value) / (trip - derate)
-    if value >= derate:
-        return 1.0
-    return 0.0 if value <= trip else (value - trip) / (derate - trip)
+def _derate(value: np.ndarray, derate: float, trip: float, is_max: bool) -> np.ndarray:
+    v = np.asarray(value, dtype=float)
+    with np.errstate(invalid="ignore"):
+        if is_max:
+            f = np.where(v <= derate, 1.0, np.where(v >= trip, 0.0, (trip - v) / (trip - derate)))
+        else:
+            f = np.where(v >= derate, 1.0, np.where(v <= trip, 0.0, (v - trip) / (derate - trip)))
+    return np.where(np.isfinite(v), f, 1.0)
 
 
-@dataclass
-class SafetyMonitor:
-    """Use as `ClosedLoop(..., monitor=SafetyMonitor(scn, chem))`; `finish(result)` adds the
-    run-level checks and returns every violation (the first few of each property)."""
+class Limits:
+    """The chemistry's and the pack's constraints on the CCL, in amperes."""
 
-    scn: Scenario
-    chem: Chemistry
-    max_per_prop: int = 3
-    violations: list[Violation] = field(default_factory=list)
-    _counts: dict[str, int] = field(default_factory=dict)
-    _prev_ccl: float = 0.0
-    _prev_faults: int = 0
-    _opening_since: float | None = None
-
-    def __post_init__(self) -> None:
-        scn, chem = self.scn, self.chem
+    def __init__(self, scn: Scenario, chem: Chemistry) -> None:
         prot = chem.protection
+        lim = prot.limits
         self.cap_ah = chem.cell.capacity_ah * scn.parallel
         m = prot.charge.maps
         self.maps = (m.soc, m.temp_c, m.charge_c, m.plating_c)
-        lim = prot.limits
-        self.hw_a = min(scn.pack.hw_charge_max_a, lim["charge_c_rate_max"].derate.threshold * self.cap_ah)
         self.hw_charge_max_a = scn.pack.hw_charge_max_a
+        self.hw_a = min(scn.pack.hw_charge_max_a, lim["charge_c_rate_max"].derate.threshold * self.cap_ah)
         self.ramp_a_per_s = prot.charge.ramp_c_per_s * self.cap_ah
-        self.derates = [
-            (name, lim[name].derate.threshold, lim[name].trip.threshold, is_max)
+        self.v_charge_max = prot.charge.cell_v_charge_max_v
+        self.derates = {
+            name: (lim[name].derate.threshold, lim[name].trip.threshold, is_max)
             for name, is_max in (
                 ("cell_v_max", True),
                 ("core_temp_max_charge", True),
                 ("surface_temp_max_charge", True),
                 ("temp_min_charge", False),
             )
-        ]
+        }
         # the charge window closes at the trips' release bands (threshold -/+ hysteresis)
-        self.t_min_trip = lim["temp_min_charge"].trip.threshold + lim["temp_min_charge"].trip.hysteresis
-        self.core_max_trip = (
-            lim["core_temp_max_charge"].trip.threshold - lim["core_temp_max_charge"].trip.hysteresis
-        )
-        self.emergency = 0
-        for name in prot.contactor.emergency_faults:
-            self.emergency |= 1 << FAULT_ID[name]
+        t_min, core = lim["temp_min_charge"].trip, lim["core_temp_max_charge"].trip
+        self.window_low = t_min.threshold + t_min.hysteresis
+        self.window_high = core.threshold - core.hysteresis
+        self.emergency = sum(1 << FAULT_ID[n] for n in prot.contactor.emergency_faults)
         self.opening_timeout_s = prot.contactor.opening_timeout_ms / 1000.0
-        self.dt_s = scn.dt_ms / 1000.0
-        self.resets_seen = 0
 
-    # ---- helpers ----
-    def _bad(self, prop: str, t: float, detail: str) -> None:
-        n = self._counts.get(prop, 0)
-        self._counts[prop] = n + 1
-        if n < self.max_per_prop:
-            self.violations.append(Violation(prop, t, detail))
-
-    def ccl_bound(self, v: StepView) -> tuple[float, str]:
-        """The smallest constraint on the CCL this step, and its name."""
-        st = v.state
-        soc = np.asarray(st.soc, dtype=float)
-        core = np.asarray(st.core_temp_degc, dtype=float)
+    def ccl_bound(
+        self,
+        soc: np.ndarray,
+        core_c: np.ndarray,
+        cell_v_max: np.ndarray,
+        core_max_c: np.ndarray,
+        temp_max_c: np.ndarray,
+        temp_min_c: np.ndarray,
+        charger_max_a: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per step: the smallest constraint on the CCL and its name. soc, core_c: (steps,
+        cells); the rest: (steps,)."""
         soc_bp, temp_bp, chg, plat = self.maps
-        terms = {
-            "map": float(np.min(_map(soc, core, soc_bp, temp_bp, chg))) * self.cap_ah,
-            "plating": float(np.min(_map(soc, core, soc_bp, temp_bp, plat))) * self.cap_ah,
-        }
+        soc = np.asarray(soc, dtype=float)
+        core_c = np.asarray(core_c, dtype=float)
         values = {
-            "cell_v_max": st.cell_v_max,
-            "core_temp_max_charge": st.core_temp_max_degc,
-            "surface_temp_max_charge": st.temp_max_degc,
-            "temp_min_charge": st.temp_min_degc,
+            "cell_v_max": cell_v_max,
+            "core_temp_max_charge": core_max_c,
+            "surface_temp_max_charge": temp_max_c,
+            "temp_min_charge": temp_min_c,
         }
-        f = min(_derate(values[n], d, t, mx) for n, d, t, mx in self.derates)
-        terms["derate"] = self.hw_charge_max_a * f
-        hw = self.hw_a
-        cmax = v.meas.charger_max_a
-        if math.isfinite(cmax) and cmax >= 0:
-            hw = min(hw, cmax)
-        terms["hardware"] = hw
-        name = min(terms, key=lambda k: terms[k])
-        return max(terms[name], 0.0), name
+        f = np.min([_derate(values[n], *self.derates[n]) for n in self.derates], axis=0)
+        cmax = np.asarray(charger_max_a, dtype=float)
+        hw = np.where(np.isfinite(cmax) & (cmax >= 0), np.minimum(self.hw_a, np.nan_to_num(cmax)), self.hw_a)
+        terms = np.stack(
+            [
+                np.min(_map(soc, core_c, soc_bp, temp_bp, chg), axis=-1) * self.cap_ah,
+                np.min(_map(soc, core_c, soc_bp, temp_bp, plat), axis=-1) * self.cap_ah,
+                self.hw_charge_max_a * f,
+                hw,
+            ]
+        )
+        k = np.argmin(terms, axis=0)
+        names = np.array(["map", "plating", "derate", "hardware"])[k]
+        return np.maximum(np.min(terms, axis=0), 0.0), names
 
-    # ---- every step ----
-    def __call__(self, v: StepView) -> None:
-        st, t = v.state, v.t_s
-        chem = self.chem
-        # P6: outputs finite and in range
-        numbers = {
-            "ccl_a": st.ccl_a,
-            "dcl_a": st.dcl_a,
-            "soc_min": st.soc_min,
-            "soc_max": st.soc_max,
-            "soc_mean": st.soc_mean,
-            "soc_pack": st.soc_pack,
-            "core_temp_max_degc": st.core_temp_max_degc,
-        }
-        for name, x in numbers.items():
-            if not math.isfinite(float(x)):
-                self._bad("P6-outputs", t, f"{name} = {x}")
-        soc = np.asarray(st.soc, dtype=float)
-        if not (np.all(np.isfinite(soc)) and np.all((soc >= 0) & (soc <= 1))):
-            self._bad("P6-outputs", t, f"a cell SoC outside [0, 1]: {soc.min():.4f}..{soc.max():.4f}")
-        if not np.all(np.isfinite(np.asarray(st.core_temp_degc, dtype=float))):
-            self._bad("P6-outputs", t, "a core temperature is not finite")
-        if not (0.0 <= st.ccl_a <= self.hw_charge_max_a * (1 + REL)):
-            self._bad("P6-outputs", t, f"ccl_a = {st.ccl_a} outside [0, {self.hw_charge_max_a}]")
-        if st.dcl_a < 0.0:
-            self._bad("P6-outputs", t, f"dcl_a = {st.dcl_a} < 0")
-        if st.contactor_state not in (OPEN, PRECHARGE, CLOSED, OPENING) or not 0 <= st.ccl_limit < N_LIMITING:
-            self._bad("P6-outputs", t, f"contactor {st.contactor_state}, limiting {st.ccl_limit}")
 
-        # P1: the true envelope
-        vmax = float(np.max(v.v_true))
-        if vmax > chem.abs_max.cell_v:
-            cell = int(np.argmax(v.v_true))
-            self._bad("P1-envelope", t, f"true cell {cell} at {vmax:.4f} V > abs max {chem.abs_max.cell_v} V")
-        core = v.core_true_c
-        shorted = [f.cell for f in v.injected if f.kind == "internal_short"]
-        if shorted:
-            core = np.delete(core, shorted)
-        if core.size and float(np.max(core)) > chem.abs_max.core_temp_c:
-            self._bad(
-                "P1-envelope",
-                t,
-                f"true core {float(np.max(core)):.2f} degC > abs max {chem.abs_max.core_temp_c} degC",
-            )
+class Checker:
+    def __init__(self, max_per_prop: int) -> None:
+        self.max_per_prop = max_per_prop
+        self.violations: list[Violation] = []
 
-        # P2: the CCL against its constraints
-        ccl = float(st.ccl_a)
-        if st.faults and ccl != 0.0:
-            self._bad("P2-limit", t, f"ccl {ccl:.2f} A with faults latched (0x{st.faults:x})")
-        if st.contactor_state != CLOSED and ccl != 0.0:
-            self._bad("P2-limit", t, f"ccl {ccl:.2f} A with the contactors not closed")
-        if st.charge_complete and ccl != 0.0:
-            self._bad("P2-limit", t, f"ccl {ccl:.2f} A after the charge is complete")
-        if (
-            st.temp_min_degc <= self.t_min_trip or st.core_temp_max_degc >= self.core_max_trip
-        ) and ccl != 0.0:
-            self._bad(
-                "P2-limit",
-                t,
-                f"ccl {ccl:.2f} A outside the charge window "
-                f"(T min {st.temp_min_degc:.1f}, core max {st.core_temp_max_degc:.1f} degC)",
-            )
-        if ccl > 0.0:
-            bound, name = self.ccl_bound(v)
-            if ccl > bound * (1 + REL) + ABS_A:
-                self._bad("P2-limit", t, f"ccl {ccl:.3f} A above its {name} constraint {bound:.3f} A")
-            ramp = self._prev_ccl + self.ramp_a_per_s * self.dt_s
-            if ccl > ramp * (1 + REL) + ABS_A:
-                self._bad(
-                    "P2-limit", t, f"ccl rose {ccl - self._prev_ccl:.3f} A in one step (ramp {ramp:.3f})"
+    def where(self, prop: str, bad: np.ndarray, t: np.ndarray, detail) -> None:
+        """Record the first steps where `bad` holds; detail(k) describes step k."""
+        idx = np.flatnonzero(bad)
+        for k in idx[: self.max_per_prop]:
+            self.violations.append(Violation(prop, float(t[k]), detail(int(k))))
+
+
+def check_run(res: SimResult, chem: Chemistry, max_per_prop: int = 3) -> list[Violation]:
+    """Every property on every step of a finished (or paused) run."""
+    scn = res.scenario
+    log = res.log
+    t = log["time_s"]
+    n = len(t)
+    c = Checker(max_per_prop)
+    if n == 0:
+        return c.violations
+    lim = Limits(scn, chem)
+    dt = scn.dt_ms / 1000.0
+    ccl = log["ccl_a"]
+    faults = log["faults"].astype(np.int64)
+    contactor = log["contactor_state"].astype(np.int64)
+    est_soc = np.asarray(res.cells_est_soc, dtype=float)
+    est_core = np.asarray(res.cells_est_core, dtype=float)
+    injected_s = sorted(f.at_s for f in res.injected)
+    first_injection = injected_s[0] if injected_s else np.inf
+    none_injected = t < first_injection - 1e-9
+
+    # ---- P6: outputs finite and in range ----
+    for name in ("ccl_a", "dcl_a", "soc_est_min", "soc_est_max", "soc_est_mean", "soc_est_pack"):
+        x = log[name]
+        c.where("P6-outputs", ~np.isfinite(x), t, lambda k, x=x, name=name: f"{name} = {x[k]}")
+    c.where("P6-outputs", ~np.isfinite(log["core_temp_est_max_c"]), t, lambda k: "core_temp_max not finite")
+    bad_soc = ~np.all(np.isfinite(est_soc) & (est_soc >= 0) & (est_soc <= 1), axis=1)
+    c.where(
+        "P6-outputs",
+        bad_soc,
+        t,
+        lambda k: f"a cell SoC outside [0, 1]: {est_soc[k].min()}..{est_soc[k].max()}",
+    )
+    c.where(
+        "P6-outputs", ~np.all(np.isfinite(est_core), axis=1), t, lambda k: "a core temperature is not finite"
+    )
+    c.where(
+        "P6-outputs",
+        ~((ccl >= 0) & (ccl <= lim.hw_charge_max_a * (1 + REL))) | ~(log["dcl_a"] >= 0),
+        t,
+        lambda k: f"ccl {ccl[k]} / dcl {log['dcl_a'][k]} outside [0, {lim.hw_charge_max_a}]",
+    )
+    c.where(
+        "P6-outputs",
+        ~np.isin(contactor, (OPEN, PRECHARGE, CLOSED, OPENING))
+        | (log["ccl_limit"] < 0)
+        | (log["ccl_limit"] >= N_LIMITING),
+        t,
+        lambda k: f"contactor {contactor[k]}, limiting {log['ccl_limit'][k]}",
+    )
+
+    # ---- P1: the true envelope ----
+    vmax = log["cell_v_true_max"]
+    c.where("P1-envelope", vmax > chem.abs_max.cell_v, t, lambda k: f"true cell at {vmax[k]:.4f} V > abs max")
+    c.where(
+        "P1-envelope",
+        none_injected & (vmax > lim.v_charge_max + CHARGE_V_MARGIN),
+        t,
+        lambda k: f"true cell at {vmax[k]:.4f} V > charge voltage {lim.v_charge_max} V + 10 mV",
+    )
+    core_true = np.array(res.cells_true_core, dtype=float, copy=True)
+    for f in res.injected:
+        if f.kind == "internal_short" and f.cell is not None:
+            core_true[t >= f.at_s - 1e-9, f.cell] = -np.inf  # its own heat: exempt
+    cmax = core_true.max(axis=1)
+    c.where(
+        "P1-envelope",
+        cmax > chem.abs_max.core_temp_c,
+        t,
+        lambda k: f"true core {cmax[k]:.2f} degC > abs max {chem.abs_max.core_temp_c} degC",
+    )
+
+    # ---- P2: the CCL against its constraints ----
+    for bad, why in (
+        ((faults != 0) & (ccl != 0), "with faults latched"),
+        ((contactor != CLOSED) & (ccl != 0), "with the contactors not closed"),
+        ((log["charge_complete"] != 0) & (ccl != 0), "after the charge is complete"),
+        (
+            ((log["temp_meas_min_c"] <= lim.window_low) | (log["core_temp_est_max_c"] >= lim.window_high))
+            & (ccl != 0),
+            "outside the charge temperature window",
+        ),
+    ):
+        c.where("P2-limit", bad, t, lambda k, why=why: f"ccl {ccl[k]:.3f} A {why}")
+    live = ccl > 0
+    if live.any():
+        bound, names = lim.ccl_bound(
+            est_soc[live],
+            est_core[live],
+            log["cell_v_meas_max"][live],
+            log["core_temp_est_max_c"][live],
+            log["temp_meas_max_c"][live],
+            log["temp_meas_min_c"][live],
+            log["charger_max_a"][live],
+        )
+        over = np.zeros(n, dtype=bool)
+        over[live] = ccl[live] > bound * (1 + REL) + ABS_A
+        b_full = np.zeros(n)
+        b_full[live] = bound
+        n_full = np.full(n, "", dtype=object)
+        n_full[live] = names
+        c.where(
+            "P2-limit",
+            over,
+            t,
+            lambda k: f"ccl {ccl[k]:.3f} A above its {n_full[k]} constraint {b_full[k]:.3f} A",
+        )
+    prev = np.concatenate([[0.0], ccl[:-1]])
+    ramp = prev + lim.ramp_a_per_s * dt
+    c.where(
+        "P2-limit",
+        live & (ccl > ramp * (1 + REL) + ABS_A),
+        t,
+        lambda k: f"ccl rose {ccl[k] - prev[k]:.3f} A in one step (ramp allows {lim.ramp_a_per_s * dt:.3f})",
+    )
+
+    # ---- P3: latched faults command the contactors open; detection in time ----
+    c.where(
+        "P3-detection",
+        (faults != 0) & np.isin(contactor, (CLOSED, PRECHARGE)),
+        t,
+        lambda k: f"faults 0x{faults[k]:x} latched, contactor state {contactor[k]}",
+    )
+    c.where(
+        "P3-detection",
+        ((faults & lim.emergency) != 0) & (contactor != OPEN),
+        t,
+        lambda k: f"emergency fault 0x{faults[k] & lim.emergency:x} not opened at once",
+    )
+    opening = contactor == OPENING
+    if opening.any():
+        # length of each run of OPENING steps
+        starts = np.flatnonzero(opening & ~np.concatenate([[False], opening[:-1]]))
+        for s in starts:
+            e = s
+            while e + 1 < n and opening[e + 1]:
+                e += 1
+            if t[e] - t[s] > lim.opening_timeout_s + dt + 1e-9:
+                c.where("P3-detection", np.arange(n) == e, t, lambda k: "contactors opening past the timeout")
+    end = float(t[-1])
+    for f in res.faults:
+        if f["injected_kind"] is None or f["trip_time_s"] is None or f["onset_s"] is None:
+            continue
+        onset, trip, det = float(f["onset_s"]), float(f["trip_time_s"]), f["detected_s"]
+        if det is None:
+            if end >= onset + trip + dt:
+                c.violations.append(
+                    Violation("P3-detection", end, f"{f['injected_kind']} (onset {onset} s) never detected")
                 )
-        self._prev_ccl = ccl
-
-        # P3: a latched fault commands the contactors open
-        if st.faults:
-            if st.contactor_state in (CLOSED, PRECHARGE):
-                self._bad(
-                    "P3-detection", t, f"faults 0x{st.faults:x} latched, contactor state {st.contactor_state}"
-                )
-            if st.faults & self.emergency and st.contactor_state != OPEN:
-                self._bad(
-                    "P3-detection", t, f"emergency fault 0x{st.faults & self.emergency:x} not opened at once"
-                )
-        if st.contactor_state == OPENING:
-            if self._opening_since is None:
-                self._opening_since = t
-            elif t - self._opening_since > self.opening_timeout_s + self.dt_s + 1e-9:
-                self._bad("P3-detection", t, "contactors still opening past the opening timeout")
-        else:
-            self._opening_since = None
-
-        # P5: no fault without a cause; the SoC estimate converges
-        if not v.injected:
-            if st.faults:
-                self._bad("P5-nominal", t, f"fault 0x{st.faults:x} latched with no fault injected (yet)")
-            if t >= SOC_CONVERGED_S:
-                err = np.abs(soc - v.soc_true)
-                if float(err.max()) > SOC_TOLERANCE:
-                    c = int(np.argmax(err))
-                    self._bad(
-                        "P5-nominal",
-                        t,
-                        f"cell {c} SoC estimate {soc[c]:.4f} vs true {v.soc_true[c]:.4f} (> {SOC_TOLERANCE})",
-                    )
-
-        # P7: latched until reset; a reset keeps what persists
-        reset = v.resets > self.resets_seen
-        self.resets_seen = v.resets
-        lost = self._prev_faults & ~st.faults
-        if lost and not reset:
-            self._bad("P7-latch", t, f"faults 0x{lost:x} cleared without a reset")
-        if reset:
-            for f in v.injected:
-                name = PERSISTENT.get(f.kind)
-                if name is not None and lost >> FAULT_ID[name] & 1:
-                    self._bad("P7-latch", t, f"reset cleared {name} while its {f.kind} persists")
-        self._prev_faults = st.faults
-
-    # ---- at the end ----
-    def finish(self, res: SimResult) -> list[Violation]:
-        dt = self.dt_s
-        end = float(res.log["time_s"][-1]) if len(res.log["time_s"]) else 0.0
-        for f in res.faults:
-            if f["injected_kind"] is None or f["trip_time_s"] is None:
-                continue
-            onset, trip, det = f["onset_s"], float(f["trip_time_s"]), f["detected_s"]
-            if onset is None:
-                continue  # the condition never became observable in this run
-            if det is None:
-                if end >= float(onset) + trip + dt:
-                    self._bad("P3-detection", end, f"{f['injected_kind']} (onset {onset} s) never detected")
-            elif float(det) - float(onset) > trip + dt + 1e-9:
-                self._bad(
+        elif float(det) - onset > trip + dt + 1e-9:
+            c.violations.append(
+                Violation(
                     "P3-detection",
                     float(det),
-                    f"{f['injected_kind']} detected {float(det) - float(onset):.2f} s after onset "
+                    f"{f['injected_kind']} detected {float(det) - onset:.2f} s after onset "
                     f"(trip time {trip} s + one step)",
                 )
-        return self.violations
+            )
+
+    # ---- P5: nothing latches without a cause; the SoC estimate converges ----
+    c.where(
+        "P5-nominal",
+        none_injected & (faults != 0),
+        t,
+        lambda k: f"fault 0x{faults[k]:x} latched with no fault injected (yet)",
+    )
+    err = np.abs(est_soc - np.asarray(res.cells_true_soc, dtype=float))
+    worst = err.max(axis=1)
+    c.where(
+        "P5-nominal",
+        none_injected & (t >= SOC_CONVERGED_S) & (worst > SOC_TOLERANCE),
+        t,
+        lambda k: (
+            f"cell {int(np.argmax(err[k]))} SoC estimate {est_soc[k, np.argmax(err[k])]:.4f} vs true "
+            f"{res.cells_true_soc[k, np.argmax(err[k])]:.4f} (> {SOC_TOLERANCE})"
+        ),
+    )
+
+    # ---- P7: latched until reset; a reset keeps what persists ----
+    prev_f = np.concatenate([[0], faults[:-1]])
+    lost = prev_f & ~faults
+    resets = log["resets"]
+    reset_now = resets > np.concatenate([[0.0], resets[:-1]])
+    c.where(
+        "P7-latch", (lost != 0) & ~reset_now, t, lambda k: f"faults 0x{lost[k]:x} cleared without a reset"
+    )
+    for f in res.injected:
+        name = PERSISTENT.get(f.kind)
+        if name is None:
+            continue
+        bit = 1 << FAULT_ID[name]
+        c.where(
+            "P7-latch",
+            reset_now & ((lost & bit) != 0) & (t >= f.at_s - 1e-9),
+            t,
+            lambda k, name=name, f=f: f"reset cleared {name} while its {f.kind} persists",
+        )
+    return c.violations
+
+
+class SafetyMonitor:
+    """check_run for one scenario: `finish(result)` returns the violations."""
+
+    def __init__(self, scn: Scenario, chem: Chemistry, max_per_prop: int = 3) -> None:
+        self.scn, self.chem, self.max_per_prop = scn, chem, max_per_prop
+        self.limits = Limits(scn, chem)
+
+    def finish(self, res: SimResult) -> list[Violation]:
+        return check_run(res, self.chem, self.max_per_prop)

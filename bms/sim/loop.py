@@ -55,6 +55,14 @@ LOG_FIELDS = (
     "heater_on",
     "cooling_on",
     "charge_complete",
+    "cell_v_meas_max",  # the firmware's view (valid readings), for the safety checks
+    "cell_v_meas_min",
+    "temp_meas_min_c",
+    "temp_meas_max_c",
+    "charger_max_a",
+    "dcl_limit",
+    "resets",  # fault resets commanded so far
+    "n_injected",  # faults injected so far
 )
 
 
@@ -133,6 +141,9 @@ class SimResult:
     summary: dict[str, object]
     cells_true_soc: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
     cells_est_soc: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
+    cells_true_core: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
+    cells_est_core: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
+    injected: list[Fault] = field(default_factory=list)  # with at_s as injected
 
 
 @dataclass
@@ -339,7 +350,7 @@ class ClosedLoop:
         self.current_prev = i_mean
         opened = contactor == OPEN
         self.ccl_ref = _onsets(
-            self.injected, k, t, i_mean, self.ccl, self.ccl_ref, v_true, dt_s, self.chem, scn, opened
+            self.injected, k, t, i_mean, self.ccl, self.ccl_ref, v_true, dt_s, self.chem, scn, opened, plant
         )
         # ---- log (per-cell truth stored whole; its extremes are taken once in result()) ----
         self.est_soc[k] = state.soc
@@ -366,6 +377,14 @@ class ClosedLoop:
         log["heater_on"][k] = self.heater_on
         log["cooling_on"][k] = self.cooling_on
         log["charge_complete"][k] = state.charge_complete
+        log["cell_v_meas_max"][k] = state.cell_v_max
+        log["cell_v_meas_min"][k] = state.cell_v_min
+        log["temp_meas_min_c"][k] = state.temp_min_degc
+        log["temp_meas_max_c"][k] = state.temp_max_degc
+        log["charger_max_a"][k] = meas.charger_max_a
+        log["dcl_limit"][k] = state.dcl_limit
+        log["resets"][k] = self.resets
+        log["n_injected"][k] = len(self.injected)
         if self.progress is not None and k % 100 == 0:
             self.progress(t)
         if (
@@ -420,7 +439,17 @@ class ClosedLoop:
             self.contactor_open_s,
             self.wall_s,
         )
-        return SimResult(self.scn, log, faults, summary, self.true_soc[:n], self.est_soc[:n])
+        return SimResult(
+            self.scn,
+            log,
+            faults,
+            summary,
+            self.true_soc[:n],
+            self.est_soc[:n],
+            self.true_core[:n],
+            self.est_core[:n],
+            list(self.injected),
+        )
 
 
 def run(
@@ -490,14 +519,15 @@ def _onsets(
     chem: Chemistry,
     scn: Scenario,
     contactors_open: bool,
+    plant: PackPlant,
 ) -> float:
     """When each injected fault's condition became observable, judged on the plant's truth
     with the firmware's documented thresholds: a frozen reading once it has repeated
     stuck_repeats_min times; an internal short once the cell's true voltage leaves the
     deviation allowance; a charger fault once its current exceeds what a compliant
-    charger could deliver; a current-sensor offset once the contactors are open (the only
-    time the true current is known to be zero). Everything else at injection. Returns the
-    lagged CCL."""
+    charger could deliver by more than the current sensor's error; a current-sensor
+    offset once the contactors are open (the only time the true current is known to be
+    zero). Everything else at injection. Returns the lagged CCL."""
     pl = chem.protection.plausibility
     cap = chem.cell.capacity_ah * scn.parallel
     if ccl >= ccl_ref:
@@ -513,11 +543,21 @@ def _onsets(
             c = int(f.cell or 0)
             others = (np.sum(v_true) - v_true[c]) / (len(v_true) - 1)
             r0 = float(np.median(chem.cell.r0_ohm)) / scn.parallel
-            hit = abs(v_true[c] - others) > pl.cell_dev_max_v + pl.cell_dev_r_rel * r0 * abs(i_mean)
+            # the imbalance allowance at the OCV's slope there (the pack's true mean SoC)
+            s = float(np.mean(plant.soc))
+            lo, hi = max(s - 0.02, 0.0), min(s + 0.02, 1.0)
+            ocv = plant.tables.ocv(np.array([lo, hi]), np.full(2, 25.0))
+            slope = abs(float(ocv[1] - ocv[0])) / (hi - lo)
+            allow = pl.cell_dev_max_v + pl.cell_dev_r_rel * r0 * abs(i_mean) + pl.cell_dev_soc_spread * slope
+            hit = abs(v_true[c] - others) > allow
         elif f.kind == "current_offset":
             hit = contactors_open
         elif f.kind in ("charger_overshoot", "charger_ignores_limit"):
-            hit = -i_mean > ccl_ref * (1 + pl.ccl_excess_frac) + ccl_excess_a(pl, cap)
+            # beyond what a compliant charger may deliver by more than the current sensor's
+            # own error (3 sigma): an excess the firmware can tell from a measurement error
+            se = scn.sensors
+            err = 3.0 * (se.current_gain_sigma * abs(i_mean) + se.current_offset_sigma_a + se.current_noise_a)
+            hit = -i_mean > ccl_ref * (1 + pl.ccl_excess_frac) + ccl_excess_a(pl, cap) + err
         else:
             hit = True
         if hit:

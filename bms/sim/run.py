@@ -13,7 +13,7 @@ from rich.table import Table
 from bms.chemistry import load_chemistry
 from bms.errors import BmsError
 from bms.plant.faults import parse_fault, validate_faults
-from bms.sim.checks import SafetyMonitor
+from bms.sim.checks import check_run
 from bms.sim.loop import SimResult, run
 from bms.sim.report import write_all
 from bms.sim.scenario import Scenario, load_scenario, validate
@@ -54,11 +54,9 @@ def build_scenario(
     return scn
 
 
-def run_with_progress(
-    console: Console, scn: Scenario, target: Target, monitor: SafetyMonitor | None = None
-) -> SimResult:
+def run_with_progress(console: Console, scn: Scenario, target: Target) -> SimResult:
     if scn.duration_s < 300 or not console.is_terminal:
-        return run(scn, target, monitor=monitor)
+        return run(scn, target)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -68,7 +66,7 @@ def run_with_progress(
         transient=True,
     ) as bar:
         task = bar.add_task(f"{scn.name} ({scn.chemistry})", total=scn.duration_s)
-        return run(scn, target, progress=lambda t: bar.update(task, completed=t), monitor=monitor)
+        return run(scn, target, progress=lambda t: bar.update(task, completed=t))
 
 
 ROWS = [
@@ -144,13 +142,12 @@ def simulate_cli(
     for chem in chems:
         scn = build_scenario(scenario, chem, overrides, faults)
         target = make_target(target_spec)
-        monitor = SafetyMonitor(scn, load_chemistry(scn.chemistry)) if check else None
         try:
-            res = run_with_progress(console, scn, target, monitor)
+            res = run_with_progress(console, scn, target)
         finally:
             target.close()
-        if monitor is not None:
-            res.summary["violations"] = [str(v) for v in monitor.finish(res)]
+        if check:
+            res.summary["violations"] = [str(v) for v in check_run(res, load_chemistry(scn.chemistry))]
         folder = out_dir / scn.chemistry if len(chems) > 1 else out_dir
         paths = write_all(res, folder, fmt)
         console.print(f"wrote {', '.join(str(p) for p in paths)}", highlight=False)

@@ -95,6 +95,31 @@ static int32_t sensed_temp(const bms_t *inst, const bms_meas_t *meas, uint32_t i
     return 0;
 }
 
+/* dOCV/dSoC at the cells' mean SoC and core temperature estimates (0 before the
+ * estimators run): how much voltage a healthy SoC imbalance is worth now. */
+static float ocv_slope_at_mean(const bms_t *inst)
+{
+    const bms_config_t *cfg = &inst->cfg;
+    const uint32_t nc = cfg->pack.n_cells;
+    if ((inst->initialised == 0u) || (nc == 0u)) {
+        return 0.0f;
+    }
+    float s = 0.0f;
+    float tc = 0.0f;
+    for (uint32_t i = 0u; i < nc; i++) {
+        s += inst->ekf[i].soc;
+        tc += inst->thermal[i].t_core_degc;
+    }
+    s /= (float)nc;
+    tc /= (float)nc;
+    const float lo = bms_clampf(s - 0.02f, 0.0f, 1.0f);
+    const float hi = bms_clampf(s + 0.02f, 0.0f, 1.0f);
+    if (!(hi > lo)) {
+        return 0.0f;
+    }
+    return (cell_model_ocv(&cfg->cell, hi, tc) - cell_model_ocv(&cfg->cell, lo, tc)) / (hi - lo);
+}
+
 /* Seed the estimators from one sample. Returns 1 when done. */
 static int32_t seed_estimators(bms_t *inst, const bms_meas_t *meas)
 {
@@ -405,6 +430,7 @@ int32_t bms_step(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms, bms_out_t 
     pin.contactors_open = (inst->contactor.state == CONTACTOR_OPEN) ? 1u : 0u;
     pin.coolant_flow_lpm = meas->coolant_flow_lpm;
     pin.cooling_latched = (inst->safety.latched >> (uint32_t)BMS_F_COOLING) & 1u;
+    pin.ocv_slope_v = ocv_slope_at_mean(inst);
     plaus_check(&inst->plaus, cfg, &pin, meas->cell_v, meas->temp_degc, &inst->plaus_res);
     const plaus_result_t *pr = &inst->plaus_res;
     const int32_t cur_ok = (int32_t)pr->current_valid;

@@ -175,9 +175,9 @@ static bms_cfg_err_t check_plaus(const bms_plaus_params_t *p)
         || !(p->stuck_current_delta_a > 0.0f) || !(p->current_offset_max_a > 0.0f)) {
         return BMS_CFG_E_PLAUS;
     }
-    const float w[5] = {p->ccl_excess_frac, p->ccl_excess_a, p->coolant_flow_min_lpm, p->cell_dev_max_v,
-                        p->cell_dev_v_per_a};
-    for (uint32_t i = 0u; i < 5u; i++) {
+    const float w[6] = {p->ccl_excess_frac, p->ccl_excess_a, p->coolant_flow_min_lpm, p->cell_dev_max_v,
+                        p->cell_dev_v_per_a, p->cell_dev_soc_spread};
+    for (uint32_t i = 0u; i < 6u; i++) {
         if ((finite(w[i]) == 0) || (w[i] < 0.0f)) {
             return BMS_CFG_E_PLAUS;
         }

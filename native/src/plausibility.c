@@ -93,7 +93,9 @@ static void check_cells(plaus_state_t *st, const bms_config_t *cfg, const plaus_
         }
     }
     if ((n_fresh >= 2u) && (res->current_valid != 0u)) {
-        const float lim = p->cell_dev_max_v + p->cell_dev_v_per_a * absf(in->pack_current_a);
+        const float slope = (bms_isfinitef(in->ocv_slope_v) != 0) ? absf(in->ocv_slope_v) : 0.0f;
+        const float lim = p->cell_dev_max_v + p->cell_dev_v_per_a * absf(in->pack_current_a)
+                        + p->cell_dev_soc_spread * slope;
         for (uint32_t i = 0u; i < n; i++) {
             if (res->cell_flags[i] == 0u) {
                 const float others = (sum_fresh - cell_v[i]) / (float)(n_fresh - 1u);

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from bms.chemistry import available, load_chemistry
 from bms.cli import main
-from bms.sim.checks import SafetyMonitor
+from bms.sim.checks import check_run
 from bms.sim.loop import LOG_FIELDS, run
 from bms.sim.scenario import SCENARIO_DIR, load_scenario
 
@@ -23,9 +23,8 @@ FAULT_PRESETS = sorted(p.stem for p in SCENARIO_DIR.glob("fault-*.toml"))
 @pytest.fixture(scope="module", params=available())
 def nominal(request):
     scn = replace(load_scenario("fastcharge-10-80"), chemistry=request.param)
-    monitor = SafetyMonitor(scn, load_chemistry(scn.chemistry))
-    res = run(scn, monitor=monitor)
-    return scn, res, monitor.finish(res)
+    res = run(scn)
+    return scn, res, check_run(res, load_chemistry(scn.chemistry))
 
 
 def test_nominal_fast_charge_keeps_every_safety_property(nominal):
@@ -62,9 +61,8 @@ def test_nominal_fast_charge_is_safe_and_reaches_the_target(nominal):
 @pytest.mark.parametrize("preset", FAULT_PRESETS)
 def test_every_fault_preset_is_caught_in_time(preset):
     scn = load_scenario(preset)
-    monitor = SafetyMonitor(scn, load_chemistry(scn.chemistry))
-    res = run(scn, monitor=monitor)
-    violations = monitor.finish(res)
+    res = run(scn)
+    violations = check_run(res, load_chemistry(scn.chemistry))
     assert violations == [], [str(v) for v in violations]
     injected = scn.faults[0]
     hits = [f for f in res.faults if f["injected_kind"] == injected.kind]
@@ -74,7 +72,10 @@ def test_every_fault_preset_is_caught_in_time(preset):
     dt = scn.dt_ms / 1000.0
     assert f["onset_s"] >= f["injected_s"]
     assert f["detected_s"] - f["onset_s"] <= f["trip_time_s"] + dt + 1e-9
-    assert f["detected_s"] - f["onset_s"] >= f["trip_time_s"] - 1e-9
+    if not injected.kind.startswith("charger"):
+        # (a charger fault's onset is taken once the excess is beyond the current sensor's
+        # error; the firmware may see it sooner)
+        assert f["detected_s"] - f["onset_s"] >= f["trip_time_s"] - 1e-9
     # the charge stops at detection, and the contactors open (or never close)
     t = res.log["time_s"]
     after = t >= f["detected_s"] - 1e-9
@@ -98,7 +99,7 @@ def test_runs_are_deterministic_for_a_seed():
     scn = replace(load_scenario("drive-then-charge"), duration_s=400.0)
     a, b = run(scn), run(scn)
     for k in a.log:
-        assert np.array_equal(a.log[k], b.log[k]), k
+        assert np.array_equal(a.log[k], b.log[k], equal_nan=True), k
     c = run(replace(scn, seed=scn.seed + 1))
     assert not np.array_equal(a.log["cell_v_true_max"], c.log["cell_v_true_max"])
 

@@ -22,7 +22,9 @@ class Plaus:
         self.res = ffi.new("plaus_result_t *")
         self.t = 0
 
-    def check(self, v=None, temps=None, current=0.0, pack_v=float("nan"), open_=0, new_sample=True):
+    def check(
+        self, v=None, temps=None, current=0.0, pack_v=float("nan"), open_=0, new_sample=True, ocv_slope=0.0
+    ):
         v = np.full(N, 3.7, dtype=np.float32) if v is None else np.asarray(v, dtype=np.float32)
         temps = np.full(NS, 25.0, dtype=np.float32) if temps is None else np.asarray(temps, dtype=np.float32)
         if new_sample:
@@ -35,6 +37,7 @@ class Plaus:
                 "sample_time_ms": self.t,
                 "dt_ms": 100,
                 "contactors_open": open_,
+                "ocv_slope_v": ocv_slope,
             },
         )
         lib.plaus_check(
@@ -251,6 +254,20 @@ def test_a_cell_far_from_the_others_is_named_and_load_widens_the_allowance():
     assert not p.check(v=v, current=100.0).cell_dev.present
     w = [x + 1e-4 for x in v]  # a new sample (the same readings again would be frozen)
     assert p.check(v=w, current=0.0).cell_dev.present
+
+
+def test_where_the_ocv_is_steep_a_healthy_imbalance_is_no_deviation():
+    p = Plaus()
+    dev = CHEM.protection.plausibility.cell_dev_max_v
+    spread = p.cfg.plaus.cell_dev_soc_spread
+    slope = 2.0  # V per unit SoC: the knee of an NMC OCV near empty
+    v = [3.4, 3.4, 3.4, 3.4 - dev - 0.9 * spread * slope, 3.4, 3.4]
+    assert p.check(v=v).cell_dev.present  # judged on a flat OCV
+    w = [x + 1e-4 for x in v]
+    assert not p.check(v=w, ocv_slope=slope).cell_dev.present
+    w = [x + 1e-4 for x in w]
+    w[3] -= 0.2 * spread * slope  # beyond what the imbalance explains
+    assert p.check(v=w, ocv_slope=slope).cell_dev.present
 
 
 def test_with_a_dithered_adc_a_repeated_reading_alone_is_frozen():

@@ -142,10 +142,13 @@ typedef struct {
     /* coolant flow below this (measured, contactors closed): cooling lost */
     float coolant_flow_min_lpm;
     uint32_t cooling_debounce_ms;
-    /* a cell further than cell_dev_max_v + cell_dev_v_per_a * |I| from the mean of
-     * the others (the per-ampere part covers the resistance spread under load) */
+    /* a cell further than cell_dev_max_v + cell_dev_v_per_a * |I|
+     * + cell_dev_soc_spread * dOCV/dSoC from the mean of the others (the per-ampere part
+     * covers the resistance spread under load, the last a healthy SoC imbalance where the
+     * OCV is steep) */
     float cell_dev_max_v;
     float cell_dev_v_per_a;
+    float cell_dev_soc_spread;
     uint32_t cell_dev_debounce_ms;
 } bms_plaus_params_t;
 

@@ -63,6 +63,8 @@ typedef struct {
     uint32_t contactors_open;     /* no current can flow: offset check armed */
     float coolant_flow_lpm;       /* NaN if not measured */
     uint32_t cooling_latched;     /* a latched cooling fault: keep judging the flow */
+    float ocv_slope_v;            /* dOCV/dSoC at the pack's mean SoC estimate (V per unit
+                                   * SoC; 0 before the estimators run) */
 } plaus_input_t;
 
 void plaus_reset(plaus_state_t *st);
