@@ -8,6 +8,7 @@ public headers themselves, so C and Python cannot drift apart.
 from __future__ import annotations
 
 import re
+import runpy
 from pathlib import Path
 
 from cffi import FFI
@@ -28,11 +29,16 @@ HEADERS = [
     "bms/contactor.h",
     "bms/current_limit.h",
     "bms/bms.h",
+    "bms/protocol.h",
+    "bms/hil_node.h",
 ]
 CORE_SOURCES = sorted(str(p.relative_to(ROOT)) for p in (NATIVE / "src").glob("*.c"))
 # Same float semantics as the Cortex-M4F build: no contraction into FMA, so the
 # host and the target round every operation identically.
 COMPILE_ARGS = ["-std=c11", "-O2", "-ffp-contract=off", "-fno-fast-math", "-Wall", "-Wextra"]
+# The same hash `make firmware` compiles into the target (native/tools/source_hash.py):
+# HELLO reports it, so an ELF built from other sources is recognised.
+SOURCE_HASH = runpy.run_path(str(NATIVE / "tools" / "source_hash.py"))["source_hash"](ROOT)
 
 _DEFINE_INT = re.compile(r"^#define\s+(\w+)\s+\(?(-?(?:0x[0-9a-fA-F]+|\d+))[uUlL]*\)?\s*$")
 
@@ -70,6 +76,7 @@ ffibuilder.set_source(
     sources=CORE_SOURCES,
     include_dirs=[str(INCLUDE)],
     extra_compile_args=COMPILE_ARGS,
+    define_macros=[("BMS_SOURCE_HASH", f"0x{SOURCE_HASH:08x}u")],
 )
 
 if __name__ == "__main__":

@@ -62,9 +62,11 @@ class State:
 class TargetInfo:
     name: str
     fw_version: str
-    build_hash: str
-    config_hash: str
+    build_hash: str  # hash of the firmware sources it was built from (native/tools/source_hash.py)
+    config_hash: str  # CRC-32C of the bms_config_t bytes in use
     max_cells: int
+    board: str = "host"
+    cycle_unit: str = ""  # what State.cycles counts: "instructions", "cycles" or "" (not measured)
 
 
 class TargetError(RuntimeError):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import zlib
-
 import numpy as np
 
 from bms._native import ffi, lib
@@ -62,17 +60,22 @@ class InProcessTarget(Target):
             )
         cfg = ffi.new("bms_config_t *")
         ffi.memmove(cfg, config, len(config))
+        # checked before bms_init (which de-configures the instance on a refusal): a refused
+        # configuration leaves the running one in place, as the firmware's CONFIG does
+        err = lib.bms_config_check(cfg)
+        if err != lib.BMS_CFG_OK:
+            raise TargetError(f"firmware refused the configuration (bms_config_check {err})")
         rc = lib.bms_init(self._inst, cfg)
-        self._n_cells = 0
         if rc != lib.BMS_OK:
-            raise TargetError(
-                f"firmware refused the configuration (bms_config_check {lib.bms_config_check(cfg)})"
-            )
+            raise TargetError(f"bms_init failed ({rc})")
         self._n_cells = int(cfg.pack.n_cells)
         self._n_sensors = int(cfg.pack.n_temp_sensors)
-        self._cfg_hash = f"{zlib.crc32(config):08x}"
+        # the same hash a remote firmware reports for these bytes (CRC-32C, see hil/protocol.py)
+        self._cfg_hash = f"{lib.proto_crc32c(config, len(config)):08x}"
 
-    def step(self, dt_ms: int, meas: Measurement) -> State:
+    def step(self, dt_ms: int, meas: Measurement, command: str | None = None) -> State:
+        """One step; command ('close', 'open', 'reset') is applied just before it (as a
+        remote STEP does) and its result is in State.extra['command_result']."""
         if self._n_cells == 0:
             raise TargetError("the target is not configured: configure() first")
         if len(meas.cell_v) != self._n_cells or len(meas.temp_degc) != self._n_sensors:
@@ -90,17 +93,26 @@ class InProcessTarget(Target):
         m.charger_max_a = meas.charger_max_a
         m.coolant_flow_lpm = meas.coolant_flow_lpm
         m.sample_time_ms = meas.sample_time_ms & 0xFFFFFFFF
+        if not 0 <= int(dt_ms) <= 0xFFFFFFFF:
+            raise TargetError(f"dt_ms must be in [0, 2^32), got {dt_ms}")
+        cmd_result = self.command(command) if command is not None else 0
         rc = lib.bms_step(self._inst, m, int(dt_ms), self._out)
         if rc != lib.BMS_OK:
             raise TargetError(f"bms_step failed ({rc}): configure() first")
-        return state_from_out(self._out, self._n_cells)
+        state = state_from_out(self._out, self._n_cells)
+        state.extra["command_result"] = float(cmd_result)
+        return state
 
     def command(self, cmd: str) -> int:
         if cmd not in CMD:
             raise TargetError(f"unknown command '{cmd}'")
+        if self._n_cells == 0:
+            raise TargetError("the target is not configured: configure() first")
         return int(lib.bms_command(self._inst, CMD[cmd]))
 
     def reset(self) -> None:
+        if self._n_cells == 0:
+            raise TargetError("the target is not configured: configure() first")
         lib.bms_reset(self._inst)
 
     def fault_records(self) -> dict[int, int]:
@@ -111,7 +123,7 @@ class InProcessTarget(Target):
         return TargetInfo(
             name=self.name,
             fw_version=f"{lib.BMS_FW_VERSION_MAJOR}.{lib.BMS_FW_VERSION_MINOR}",
-            build_hash="host",
+            build_hash=f"{lib.hil_source_hash():08x}",
             config_hash=self._cfg_hash,
             max_cells=int(lib.BMS_MAX_CELLS),
         )

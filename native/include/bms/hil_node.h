@@ -1,0 +1,82 @@
+/*
+ * The firmware end of the HIL protocol: one instance holds the protocol
+ * context, the BMS instance and the buffers, and answers requests.
+ *
+ *   hil_node_init(node, board)          once, with the board's description
+ *   len = hil_node_hello(node)          boot announcement (wire bytes at hil_node_tx)
+ *   len = hil_node_feed(node, in, n, &used)
+ *                                       consumes received bytes up to the end
+ *                                       of the first frame that needs a reply;
+ *                                       len > 0: send hil_node_tx(node)[0..len)
+ *
+ * CONFIG is a transaction: BEGIN (size, CRC-32C) -> DATA chunks in order ->
+ * COMMIT. COMMIT checks the CRC and bms_config_check before it calls
+ * bms_init, so a configuration is applied whole or not at all and a refused
+ * one leaves the running configuration in place. The staging buffer shares
+ * memory with the step's measurement/output (RAM): a STEP or RESET during a
+ * download cancels it (the next DATA/COMMIT answers CONFIG_ABORTED).
+ *
+ * Read by the cffi builder: plain typedefs and prototypes only.
+ */
+#ifndef BMS_HIL_NODE_H
+#define BMS_HIL_NODE_H
+
+#include <stdint.h>
+#include "bms/bms.h"
+#include "bms/protocol.h"
+
+/* What the board tells the node (HELLO) and how it measures a step. */
+typedef struct {
+    uint32_t (*counter_now)(void);   /* free-running cycle counter; NULL: none */
+    uint32_t counter_down;           /* 1: the counter counts down (SysTick) */
+    uint32_t counter_mask;           /* counter width (0x00FFFFFF for SysTick) */
+    uint32_t counter_kind;           /* PROTO_COUNTER_* */
+    uint32_t counter_hz;
+    uint32_t counter_overhead;       /* ticks of an empty measurement, subtracted */
+    uint32_t cal_insns;              /* calibration loop: instructions ... */
+    uint32_t cal_ticks;              /* ... and the ticks they took */
+    uint32_t (*stack_free)(void);    /* stack bytes never used so far; NULL: unknown */
+    char board[16];
+} hil_board_t;
+
+typedef struct {
+    bms_meas_t meas;
+    bms_out_t out;
+} hil_io_t;
+
+/* A download stages the configuration where a step keeps its I/O. */
+typedef union {
+    bms_config_t staging;
+    hil_io_t io;
+} hil_scratch_t;
+
+typedef struct {
+    uint32_t active;                 /* BEGIN seen, not committed or aborted */
+    uint32_t aborted;                /* cancelled by a STEP/RESET */
+    uint32_t total;
+    uint32_t crc;
+    uint32_t received;
+} hil_download_t;
+
+typedef struct {
+    proto_ctx_t proto;
+    bms_t bms;
+    hil_scratch_t scratch;
+    hil_download_t dl;
+    hil_board_t board;
+    uint32_t config_hash;            /* CRC-32C of the running configuration, 0: none */
+} hil_node_t;
+
+void hil_node_init(hil_node_t *n, const hil_board_t *board);
+/* Build the HELLO announcement (seq 0); returns its wire length. */
+uint32_t hil_node_hello(hil_node_t *n);
+uint32_t hil_node_feed(hil_node_t *n, const uint8_t *in, uint32_t len, uint32_t *used);
+const uint8_t *hil_node_tx(const hil_node_t *n);
+/* Bytes the board lost before the decoder (UART overrun, full ring). */
+void hil_node_count_overruns(hil_node_t *n, uint32_t lost);
+/* An ERROR frame for a fault handler (seq 0); returns its wire length. */
+uint32_t hil_node_fault(hil_node_t *n, uint32_t pc);
+/* Hash of the firmware sources this was built from (BMS_SOURCE_HASH). */
+uint32_t hil_source_hash(void);
+
+#endif /* BMS_HIL_NODE_H */
