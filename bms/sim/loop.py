@@ -539,6 +539,8 @@ def _onsets(
             continue
         if f.kind == "stuck_voltage":
             hit = k - f.info["k_injected"] >= pl.stuck_repeats_min
+        elif f.kind == "internal_short" and len(v_true) < 2:
+            hit = False  # a deviation needs other cells to deviate from
         elif f.kind == "internal_short":
             c = int(f.cell or 0)
             others = (np.sum(v_true) - v_true[c]) / (len(v_true) - 1)

@@ -64,9 +64,11 @@ class Scenario:
     drive_peak_kw: float = 150.0
     stop_when_complete: bool = True
     # the per-cell SoC the BMS stored at its last shutdown is the truth give or take this
-    # (1-sigma; coulomb counting with a 0.5 %-class shunt over a drive plus self-discharge
-    # while parked, cf. Plett, Battery Management Systems vol. II, ch. 3); 0: nothing stored
-    nvm_soc_sigma: float = 0.01
+    # (1-sigma): an estimate recalibrated at the last full charge, then coulomb-counted with
+    # a 0.3 %-gain / 0.1 A-offset shunt over a drive (~0.2 % of a 50 % swing) plus the cells'
+    # self-discharge spread while parked (cf. Plett, Battery Management Systems vol. II,
+    # ch. 3); 0: nothing stored (a first power-up)
+    nvm_soc_sigma: float = 0.005
     pack: PackSpec = field(default_factory=PackSpec)
     spread: Spread = field(default_factory=Spread)
     cooling: CoolingSpec = field(default_factory=CoolingSpec)
