@@ -14,7 +14,8 @@ CFLAGS_STRICT := -std=c11 -O2 -Wall -Wextra -Wconversion -Wshadow -Wdouble-promo
                  -Wfloat-conversion -Wpedantic -Wcast-qual -Wstrict-prototypes -Werror \
                  -ffp-contract=off -Inative/include
 
-.PHONY: all venv test demo demo-replay bench lint lint-c lint-py core-lib clean mutation
+.PHONY: all venv test test-qemu test-hw props-1000 mutation-props demo demo-replay bench lint lint-c \
+	lint-py core-lib clean mutation
 
 all: test
 
@@ -29,6 +30,35 @@ venv: $(STAMP)
 test: $(STAMP) lint
 	@mkdir -p build
 	$(BIN)/python -m pytest -q --junitxml=build/junit.xml
+	@$(MAKE) --no-print-directory test-qemu
+
+# The property suite's selection on the emulated board (profile pil: small packs, few
+# examples); missing QEMU is a failure under CI=true and a skip elsewhere.
+test-qemu: $(STAMP)
+	@if command -v qemu-system-arm >/dev/null && command -v arm-none-eabi-gcc >/dev/null; then \
+		BMS_HYPOTHESIS_PROFILE=pil $(BIN)/python -m pytest -q tests/properties --bms-target=qemu \
+			--junitxml=build/junit-qemu.xml || exit 1; \
+	elif [ "$$CI" = "true" ]; then echo "CI: qemu-system-arm or arm-none-eabi-gcc missing"; exit 1; \
+	else echo "SKIP property suite on QEMU: qemu-system-arm / gcc-arm-none-eabi not installed"; fi
+
+# The same suite against a real board on a serial port: make test-hw PORT=/dev/ttyACM0
+test-hw: $(STAMP)
+	@test -n "$(PORT)" || { echo "usage: make test-hw PORT=/dev/ttyACM0 (any pyserial URL)"; exit 2; }
+	BMS_HYPOTHESIS_PROFILE=pil $(BIN)/python -m pytest -q tests/properties --bms-target=serial:$(PORT) \
+		--junitxml=build/junit-hw.xml
+
+# Acceptance run of the property suite's throughput: 1,000 drawn fast charges (each >= 5
+# simulated minutes) checked step by step, on both cores; prints the figure.
+props-1000: $(STAMP)
+	@rm -rf build/props-stats
+	@t0=$$(date +%s.%N); \
+	BMS_PROPS_STATS=build/props-stats BMS_HYPOTHESIS_PROFILE=thousand $(BIN)/python -m pytest -q -n 2 \
+		-p no:cacheprovider tests/properties/test_fastcharge_properties.py; rc=$$?; \
+	$(BIN)/python -m tests.properties.throughput build/props-stats $$t0; exit $$rc
+
+# Planted firmware bugs against the property suite: which property catches which bug
+mutation-props: $(STAMP)
+	$(BIN)/python -m tests.mutation_props
 
 # The main job: a 10 -> 80 % fast charge of a 96s pack, liquid-cooled NMC811/graphite beside
 # the sulfide solid-state cell, firmware in the loop; summary, CSV log and plot in out/demo.

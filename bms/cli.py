@@ -213,12 +213,23 @@ def simulate(
     show_default=True,
     help="also measure campaign runs per minute on 1 and 2 Dask workers",
 )
-def bench(cells: int, samples: int, data: Path | None, closed_loop: bool, campaign: bool) -> None:
-    """Measure estimator throughput, replay wall time, the closed loop's real-time factor
-    and campaign throughput."""
+@click.option(
+    "--hil/--no-hil",
+    default=True,
+    show_default=True,
+    help="also measure the firmware on the Cortex-M4F: instructions per step per cell, flash "
+    "and RAM at 192 cells, lock-step rate over QEMU (needs arm-none-eabi-gcc, qemu-system-arm)",
+)
+def bench(cells: int, samples: int, data: Path | None, closed_loop: bool, campaign: bool, hil: bool) -> None:
+    """Measure estimator throughput, replay wall time, the closed loop's real-time factor,
+    campaign throughput and the firmware's cost on the Cortex-M4F."""
     from bms.bench import run_bench
 
     run_bench(console, n_cells=cells, n_samples=samples, data=data, closed_loop=closed_loop)
+    if hil:
+        from hil.bench import run_hil_bench
+
+        run_hil_bench(console)
     if campaign:
         from bms.campaign.bench import campaign_bench
 

@@ -1,7 +1,7 @@
 """pytest plugin (entry point `pytest11: bms`): one test suite for any firmware target.
 
     pytest --bms-target=sim|qemu|serial:URL     (or BMS_TARGET=...)
-    pytest --hypothesis-profile=ci|nightly      (or BMS_HYPOTHESIS_PROFILE=...)
+    pytest --hypothesis-profile=ci|nightly|thousand|pil|dev   (or BMS_HYPOTHESIS_PROFILE=...)
 
 Fixtures: `bms_target` (the session's target, configured per run), `bms_bench` (a factory
 of closed loops: target + simulated pack + charger) and `bms_target_spec`. Marker:
@@ -46,7 +46,7 @@ if settings is not None:
     settings.register_profile("ci", derandomize=True, max_examples=100, **_COMMON)
     # nightly: fresh examples each night, many more of them; the seed is in the JUnit XML
     settings.register_profile("nightly", derandomize=False, max_examples=1000, **_COMMON)
-    # throughput: the acceptance run of 1,000 complete fast charges (make test-props-1000)
+    # throughput: the acceptance run of 1,000 complete fast charges (make props-1000)
     settings.register_profile(
         "thousand",
         derandomize=True,
@@ -55,11 +55,16 @@ if settings is not None:
         **_COMMON,
     )
     settings.register_profile("dev", max_examples=10, **_COMMON)
+    # pil: the selection `make test` runs on QEMU (lock-step over an emulated UART, ~1/100
+    # of the in-process speed): fewer examples and small packs
+    settings.register_profile("pil", derandomize=True, max_examples=8, **_COMMON)
 
 
 # complete closed-loop scenarios per profile (each is seconds, not microseconds): shared by
 # the scenario-level property tests
-SCENARIO_BUDGET = {"ci": 48, "nightly": 2000, "thousand": 1000, "dev": 6, "mutation": 24}
+SCENARIO_BUDGET = {"ci": 48, "nightly": 2000, "thousand": 1000, "dev": 6, "mutation": 24, "pil": 6}
+# the largest pack (series cells) a profile draws; the strategies default to 192
+SCENARIO_MAX_SERIES = {"pil": 12}
 
 
 def scenario_budget() -> int:
@@ -68,6 +73,13 @@ def scenario_budget() -> int:
         return 0
     name = settings.get_current_profile_name()
     return SCENARIO_BUDGET.get(name, settings.default.max_examples)
+
+
+def scenario_max_series() -> int:
+    """The largest series count the loaded profile draws (1-192 unless it says less)."""
+    if settings is None:
+        return 192
+    return SCENARIO_MAX_SERIES.get(settings.get_current_profile_name(), 192)
 
 
 def target_kind(spec: str) -> str:

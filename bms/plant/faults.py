@@ -14,7 +14,9 @@ FAULT_KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "ntc_open": ("a thermistor opens: it reads the coldest code", ("ntc_open",)),
     "ntc_short": ("a thermistor shorts: it reads the hottest code", ("ntc_short",)),
     "current_offset": ("the current sensor gains an offset", ("current_offset",)),
-    "internal_short": ("a hard internal short across an element", ("cell_deviation",)),
+    # a short that pulls a small element below the plausible range reads like an open sense
+    # line (~0 V) or, debounced, an undervoltage: either way the pack is tripped
+    "internal_short": ("a hard internal short across an element", ("cell_deviation", "open_wire", "cell_uv")),
     "cooling_loss": ("the coolant pump stops", ("cooling",)),
     "comm_loss": ("no measurements reach the firmware", ("stale",)),
     "charger_overshoot": ("the charger delivers more than the limit by a factor", ("charge_overcurrent",)),

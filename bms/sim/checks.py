@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bms.chemistry import Chemistry
+from bms.plant.faults import FAULT_KINDS
 from bms.protection import FAULT_ID
 from bms.sim.loop import CLOSED, OPEN, OPENING, SimResult
 from bms.sim.scenario import Scenario
@@ -45,16 +46,17 @@ SOC_CONVERGED_S = 120.0
 SOC_TOLERANCE = 0.03
 CHARGE_V_MARGIN = 0.010  # the CV phase's regulation allowance (issue 4's acceptance)
 
-# injected faults whose condition persists once injected (P7) and the fault each latches
-PERSISTENT = {
-    "open_sense_wire": "open_wire",
-    "stuck_voltage": "volt_stuck",
-    "ntc_open": "ntc_open",
-    "ntc_short": "ntc_short",
-    "current_offset": "current_offset",
-    "internal_short": "cell_deviation",
-    "cooling_loss": "cooling",
-}
+# injected faults whose condition persists once injected (P7); the faults that catch each
+# (bms.plant.faults.FAULT_KINDS) must stay latched through a reset while it persists
+PERSISTENT = (
+    "open_sense_wire",
+    "stuck_voltage",
+    "ntc_open",
+    "ntc_short",
+    "current_offset",
+    "internal_short",
+    "cooling_loss",
+)
 
 
 @dataclass
@@ -354,16 +356,16 @@ def check_run(res: SimResult, chem: Chemistry, max_per_prop: int = 3) -> list[Vi
         "P7-latch", (lost != 0) & ~reset_now, t, lambda k: f"faults 0x{lost[k]:x} cleared without a reset"
     )
     for f in res.injected:
-        name = PERSISTENT.get(f.kind)
-        if name is None:
+        if f.kind not in PERSISTENT:
             continue
-        bit = 1 << FAULT_ID[name]
-        c.where(
-            "P7-latch",
-            reset_now & ((lost & bit) != 0) & (t >= f.at_s - 1e-9),
-            t,
-            lambda k, name=name, f=f: f"reset cleared {name} while its {f.kind} persists",
-        )
+        for name in FAULT_KINDS[f.kind][1]:
+            bit = 1 << FAULT_ID[name]
+            c.where(
+                "P7-latch",
+                reset_now & ((lost & bit) != 0) & (t >= f.at_s - 1e-9),
+                t,
+                lambda k, name=name, f=f: f"reset cleared {name} while its {f.kind} persists",
+            )
     return c.violations
 
 

@@ -526,8 +526,10 @@ def _onsets(
     stuck_repeats_min times; an internal short once the cell's true voltage leaves the
     deviation allowance; a charger fault once its current exceeds what a compliant
     charger could deliver by more than the current sensor's error; a current-sensor
-    offset once the contactors are open (the only time the true current is known to be
-    zero). Everything else at injection. Returns the lagged CCL."""
+    offset from the start of an interval with the contactors open (the only time the true
+    current is known to be zero) and a lost coolant flow from the start of one with them
+    closed, that lasts the debounce. Everything else at injection.
+    Returns the lagged CCL."""
     pl = chem.protection.plausibility
     cap = chem.cell.capacity_ah * scn.parallel
     if ccl >= ccl_ref:
@@ -537,6 +539,7 @@ def _onsets(
     for f in injected:
         if "onset_s" in f.info:
             continue
+        onset = t
         if f.kind == "stuck_voltage":
             hit = k - f.info["k_injected"] >= pl.stuck_repeats_min
         elif f.kind == "internal_short" and len(v_true) < 2:
@@ -552,8 +555,18 @@ def _onsets(
             slope = abs(float(ocv[1] - ocv[0])) / (hi - lo)
             allow = pl.cell_dev_max_v + pl.cell_dev_r_rel * r0 * abs(i_mean) + pl.cell_dev_soc_spread * slope
             hit = abs(v_true[c] - others) > allow
-        elif f.kind == "current_offset":
-            hit = contactors_open
+        elif f.kind in ("current_offset", "cooling_loss"):
+            # an offset is observable only at rest, a lost flow only while the pack is in
+            # use; either is detectable only if that lasts the debounce: the onset is the
+            # start of the first such interval long enough
+            observable = contactors_open if f.kind == "current_offset" else not contactors_open
+            debounce_ms = pl.offset_debounce_ms if f.kind == "current_offset" else pl.cooling_debounce_ms
+            if not observable:
+                f.info.pop("observable_since", None)
+                hit = False
+            else:
+                onset = f.info.setdefault("observable_since", t)
+                hit = t - onset >= debounce_ms / 1000.0
         elif f.kind in ("charger_overshoot", "charger_ignores_limit"):
             # beyond what a compliant charger may deliver by more than the current sensor's
             # own error (3 sigma): an excess the firmware can tell from a measurement error
@@ -563,7 +576,7 @@ def _onsets(
         else:
             hit = True
         if hit:
-            f.info["onset_s"] = t
+            f.info["onset_s"] = onset
     return ccl_ref
 
 

@@ -1,0 +1,136 @@
+"""Hypothesis strategies for fast-charge scenarios: packs, chemistries, initial state,
+ambient and coolant, charger behaviour within its tolerance, sensor noise within spec and
+faults (kind, place, injection time)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hypothesis import strategies as st
+
+from bms.chemistry import available, load_chemistry
+from bms.plant.charger import ChargerSpec
+from bms.plant.faults import CELL_FAULTS, FAULT_KINDS, Fault
+from bms.plant.pack import Spread
+from bms.plant.sensors import SensorSpec
+from bms.plant.thermal import CoolingSpec
+from bms.sim.scenario import PackSpec, Scenario, validate
+from hil.pytest_plugin import scenario_max_series
+
+# the shortest complete run the suite draws (5 simulated minutes)
+MIN_DURATION_S = 300.0
+SENSOR_FAULTS = ("open_sense_wire", "stuck_voltage", "ntc_open", "ntc_short", "current_offset")
+CHARGER_FAULTS = ("charger_overshoot", "charger_ignores_limit")
+
+
+def spreads() -> st.SearchStrategy[Spread]:
+    # fresh automotive cells: capacity sigma ~0.4 %, resistance ~1-2 % (Rumpf 2017); up to 2x
+    return st.builds(
+        Spread,
+        capacity=st.floats(0.0, 0.01),
+        resistance=st.floats(0.0, 0.04),
+        soc=st.floats(0.0, 0.01),
+    )
+
+
+def chargers(tolerance_frac: float, pack_ah: float) -> st.SearchStrategy[ChargerSpec]:
+    """A charger that follows the limit within the tolerance the firmware grants it: its
+    regulation error stays inside 80 % of the allowed excess, its lag below the firmware's
+    assumed response time. Its current rating suits the pack (1-5C: a 500 A charger is not
+    what anyone connects to a single cell; in CCS the EV declares its maximum current)."""
+    return st.builds(
+        ChargerSpec,
+        power_max_w=st.sampled_from([50_000.0, 150_000.0, 350_000.0]),
+        current_max_a=st.floats(1.0, 5.0).map(lambda c: round(c * pack_ah, 3)),
+        tau_s=st.floats(0.05, 0.5),
+        ramp_a_per_s=st.floats(20.0, 200.0),
+        regulation_gain=st.floats(1.0 - 0.8 * tolerance_frac, 1.0 + 0.8 * tolerance_frac),
+    )
+
+
+def sensor_specs() -> st.SearchStrategy[SensorSpec]:
+    """Noise within the AFE / shunt / NTC specifications (see SensorSpec). The cell AFE's
+    noise is at least one LSB (LTC681x-class: ~100-250 uV on a 100 uV LSB): the firmware's
+    frozen-reading rule relies on that dither (a noiseless converter is configured with
+    plausibility.stuck_needs_current = 1 instead)."""
+    return st.builds(
+        SensorSpec,
+        cell_v_noise_v=st.floats(0.0001, 0.0015),
+        current_noise_a=st.floats(0.0, 0.4),
+        temp_noise_c=st.floats(0.0, 0.2),
+        sensor_every=st.sampled_from([1, 2, 4]),
+    )
+
+
+REFERENCE_CELLS = 96 * 20  # the pack CoolingSpec's heater, chiller and loop are sized for
+
+
+def coolings(n_cells: int) -> st.SearchStrategy[CoolingSpec]:
+    """A coolant loop designed for the pack: heater, chiller and coolant volume scale with
+    its number of cells (a 7 kW heater on a dozen cells is no pack anyone builds)."""
+    k = n_cells / REFERENCE_CELLS
+    ref = CoolingSpec()
+    return st.builds(
+        CoolingSpec,
+        inlet_c=st.floats(15.0, 35.0),
+        flow_lpm=st.floats(6.0, 15.0),
+        heater_w=st.just(ref.heater_w * k),
+        chiller_max_w=st.just(ref.chiller_max_w * k),
+        chiller_w_per_k=st.just(ref.chiller_w_per_k * k),
+        coolant_heat_capacity_j_per_k=st.just(ref.coolant_heat_capacity_j_per_k * k),
+        coolant_to_ambient_w_per_k=st.just(ref.coolant_to_ambient_w_per_k * k),
+    )
+
+
+@st.composite
+def scenarios(
+    draw: st.DrawFn,
+    faults: bool | None = None,
+    chemistry: str | None = None,
+    max_series: int | None = None,
+) -> Scenario:
+    """A complete fast charge (>= 5 simulated minutes). faults: None (either), True (one
+    injected fault), False (nominal). Packs of 1 to max_series series cells (default: what
+    the loaded hypothesis profile allows, 192 but on slow targets)."""
+    chem_name = chemistry or draw(st.sampled_from(available()))
+    chem = load_chemistry(chem_name)
+    series = draw(st.integers(1, min(max_series or 192, scenario_max_series())))
+    parallel = draw(st.integers(1, 30))
+    ambient = draw(st.floats(-10.0, 40.0))
+    pack_ah = chem.cell.capacity_ah * parallel
+    scn = Scenario(
+        name="hypothesis",
+        chemistry=chem_name,
+        series=series,
+        parallel=parallel,
+        soc_start=draw(st.floats(0.05, 0.6)),
+        soc_target=chem.protection.charge.target_soc,
+        ambient_c=ambient,
+        start_temp_c=min(max(ambient + draw(st.floats(-5.0, 5.0)), -10.0), 45.0),
+        duration_s=draw(st.sampled_from([MIN_DURATION_S, 450.0, 600.0])),
+        # the whole drawn duration: the hold after a completed or tripped charge is checked too
+        stop_when_complete=False,
+        seed=draw(st.integers(1, 2**31 - 1)),
+        spread=draw(spreads()),
+        cooling=draw(coolings(series * parallel)),
+        sensors=draw(sensor_specs()),
+        charger=draw(chargers(chem.protection.plausibility.ccl_excess_frac, pack_ah)),
+        pack=PackSpec(
+            # contactors, fuse and busbars rated for the pack: 6C charge, 8C discharge
+            current_range_a=max(2500.0, 10.0 * pack_ah),
+            hw_charge_max_a=6.0 * pack_ah,
+            hw_discharge_max_a=8.0 * pack_ah,
+        ),
+    )
+    with_fault = draw(st.booleans()) if faults is None else faults
+    if with_fault:
+        kind = draw(st.sampled_from(sorted(FAULT_KINDS)))
+        cell = None
+        if kind in ("ntc_open", "ntc_short"):
+            cell = draw(st.sampled_from(scn.sensed))
+        elif kind in CELL_FAULTS:
+            cell = draw(st.integers(0, series - 1))
+        at_s = draw(st.floats(scn.close_at_s + 5.0, scn.duration_s - 30.0))
+        scn = replace(scn, faults=[Fault(kind=kind, at_s=round(at_s, 1), cell=cell)])
+    validate(scn)
+    return scn

@@ -1,0 +1,94 @@
+"""A hypothesis state machine on the closed loop: firmware steps interleaved with charger
+changes, fault injections, contactor commands and fault resets, every property (P1-P7,
+bms/sim/checks.py) checked after every rule, on the session's target."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from bms.chemistry import load_chemistry
+from bms.plant.faults import CELL_FAULTS, FAULT_KINDS, Fault
+from bms.sim.checks import check_run
+from bms.sim.loop import ClosedLoop
+from hil.pytest_plugin import scenario_budget
+from tests.properties.harness import fail_with_scenario
+from tests.properties.strategies import scenarios
+
+
+class FastChargeMachine(RuleBasedStateMachine):
+    target = None  # set by the test: the session's firmware target
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loop: ClosedLoop | None = None
+        self.violations: list = []
+        self.charger_faulted = False
+
+    @initialize(scn=scenarios(faults=False, max_series=24))
+    def start(self, scn):
+        # long enough that the rules, not the clock, end the run
+        scn = replace(scn, duration_s=3600.0, stop_when_complete=False)
+        self.scn = scn
+        self.chem = load_chemistry(scn.chemistry)
+        self.loop = ClosedLoop(scn, self.target, chemistry=self.chem)
+
+    @rule(n=st.integers(1, 60))
+    def steps(self, n):
+        for _ in range(n):
+            if self.loop.step() is None:
+                break
+
+    @rule(gain_frac=st.floats(-0.8, 0.8), tau_s=st.floats(0.05, 0.5))
+    def charger_changes(self, gain_frac, tau_s):
+        """A compliant charger changes its regulation within its tolerance."""
+        if self.charger_faulted:
+            return
+        tol = self.loop.chem.protection.plausibility.ccl_excess_frac
+        self.loop.charger.overshoot = 1.0 + gain_frac * tol
+        self.loop.charger.spec = replace(self.loop.charger.spec, tau_s=tau_s)
+
+    @precondition(lambda self: self.loop is not None and len(self.loop.injected) < 3)
+    @rule(kind=st.sampled_from(sorted(FAULT_KINDS)), where=st.floats(0.0, 1.0))
+    def inject(self, kind, where):
+        cell = None
+        if kind in ("ntc_open", "ntc_short"):
+            cell = self.scn.sensed[min(int(where * len(self.scn.sensed)), len(self.scn.sensed) - 1)]
+        elif kind in CELL_FAULTS:
+            cell = min(int(where * self.scn.series), self.scn.series - 1)
+        catches = set(FAULT_KINDS[kind][1])
+        if any(catches & set(FAULT_KINDS[f.kind][1]) for f in self.loop.injected):
+            return  # the firmware latches each fault once: a second one it cannot tell apart
+        self.charger_faulted |= kind.startswith("charger")
+        self.loop.inject(Fault(kind=kind, at_s=0.0, cell=cell))
+
+    @rule(cmd=st.sampled_from(["close", "open", "reset"]))
+    def command(self, cmd):
+        self.loop.command(cmd)
+
+    @invariant()
+    def every_property_holds_on_every_step_so_far(self):
+        if self.loop is not None and self.loop.steps > 0:
+            violations = check_run(self.loop.result(), self.chem)
+            if violations:
+                # the injections as scenario faults (the commands are in hypothesis' step listing)
+                scn = replace(self.scn, faults=[replace(f, info={}) for f in self.loop.injected])
+                fail_with_scenario(scn, violations)
+
+
+def test_interleaved_steps_faults_commands_and_resets_keep_every_property(bms_target):
+    FastChargeMachine.target = bms_target
+    run_state_machine_as_test(
+        FastChargeMachine,
+        settings=settings(max_examples=max(2, scenario_budget() // 4), stateful_step_count=40),
+    )
