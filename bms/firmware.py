@@ -51,7 +51,7 @@ CFG_ERRORS = {
     lib.BMS_CFG_E_MAP_SHAPE: "current-limit map breakpoints or size out of range",
     lib.BMS_CFG_E_MAP_VALUE: "current-limit map values must be finite and >= 0",
     lib.BMS_CFG_E_CHARGE: "charge parameters inconsistent",
-    lib.BMS_CFG_E_NVM: "nvm: stored SoC must be within [0, 1] and its sigma > 0",
+    lib.BMS_CFG_E_NVM: "nvm: valid must be 0 or 1 and the stored SoC's sigma > 0",
 }
 
 STATUS_FLAGS = {
@@ -139,7 +139,7 @@ def fill_nvm(cfg: object, soc: np.ndarray, sigma: float) -> None:
     if not (math.isfinite(sigma) and sigma > 0):
         raise ConfigError(f"nvm.soc_sigma must be > 0, got {sigma}")
     for i, x in enumerate(soc):
-        cfg.nvm.soc[i] = float(x)
+        cfg.nvm.soc_q16[i] = round(float(x) * 65535.0)  # the NvM block's 16-bit fixed point
     cfg.nvm.soc_sigma = sigma
     cfg.nvm.valid = 1
 

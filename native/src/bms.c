@@ -166,7 +166,7 @@ static int32_t seed_estimators(bms_t *inst, const bms_meas_t *meas)
         const float v = (cell_ok(inst, i) != 0) ? meas->cell_v[i] : v_mean;
         soc_ekf_init(&inst->ekf[i], &cfg->cell, &cfg->est, v, meas->pack_current_a, t);
         if (cfg->nvm.valid != 0u) {
-            soc_ekf_fuse_prior(&inst->ekf[i], &cfg->cell, &cfg->est, t, cfg->nvm.soc[i], cfg->nvm.soc_sigma);
+            soc_ekf_fuse_prior(&inst->ekf[i], &cfg->cell, &cfg->est, t, (float)cfg->nvm.soc_q16[i] / 65535.0f, cfg->nvm.soc_sigma);
         }
     }
     return 1;

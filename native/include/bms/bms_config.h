@@ -191,7 +191,8 @@ typedef struct {
  * power-up (as an ECU's NvM block). A flat-OCV cell (LFP's plateau) cannot be located
  * from its voltage: the stored SoC is then the better prior. */
 typedef struct {
-    float soc[BMS_MAX_CELLS];      /* each cell's SoC estimate at the last shutdown */
+    uint16_t soc_q16[BMS_MAX_CELLS]; /* each cell's SoC at the last shutdown, x 65535 (an NvM
+                                      * block holds it as 16 bits: 0.0015 % resolution) */
     float soc_sigma;               /* 1-sigma since: coulomb-count drift, self-discharge */
     uint32_t valid;                /* 0: nothing stored (first power-up) */
 } bms_nvm_t;
