@@ -58,7 +58,14 @@ class FastChargeMachine(RuleBasedStateMachine):
         self.loop.charger.overshoot = 1.0 + gain_frac * tol
         self.loop.charger.spec = replace(self.loop.charger.spec, tau_s=tau_s)
 
-    @precondition(lambda self: self.loop is not None and len(self.loop.injected) < 3)
+    # faults come once the charge is under way, as in the scenario strategy (close + 5 s on)
+    @precondition(
+        lambda self: (
+            self.loop is not None
+            and len(self.loop.injected) < 3
+            and self.loop.steps * self.scn.dt_ms / 1000.0 >= self.scn.close_at_s + 5.0
+        )
+    )
     @rule(kind=st.sampled_from(sorted(FAULT_KINDS)), where=st.floats(0.0, 1.0))
     def inject(self, kind, where):
         cell = None
