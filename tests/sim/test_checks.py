@@ -1,0 +1,96 @@
+"""The safety monitor (bms/sim/checks.py) flags what it should: a clean run passes, and the
+same run with one planted excursion in its log fails on the property that names it. The
+charger-tolerance allowance of P1 is recomputed here from the scenario and the cell tables."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from bms.chemistry import load_chemistry
+from bms.plant.charger import ChargerSpec
+from bms.sim.checks import check_run
+from bms.sim.loop import run
+from bms.sim.scenario import load_scenario
+
+
+@pytest.fixture(scope="module")
+def clean():
+    base = load_scenario("fastcharge-10-80")
+    charger = replace(ChargerSpec(), regulation_gain=1.03)
+    scn = replace(base, series=8, duration_s=240.0, charger=charger, stop_when_complete=False)
+    chem = load_chemistry(scn.chemistry)
+    res = run(scn)
+    return res, chem
+
+
+def props(res, chem) -> set[str]:
+    return {v.prop for v in check_run(res, chem)}
+
+
+def tampered(res, **cols):
+    r = copy.copy(res)
+    r.log = {k: np.array(v, copy=True) for k, v in res.log.items()}
+    for name, fn in cols.items():
+        fn(r.log[name])
+    return r
+
+
+def test_a_clean_run_holds_every_property(clean):
+    res, chem = clean
+    assert props(res, chem) == set()
+
+
+def test_a_cell_above_its_absolute_maximum_is_flagged(clean):
+    res, chem = clean
+    k = len(res.log["time_s"]) // 2
+
+    def bump(v):
+        v[k] = chem.abs_max.cell_v + 0.001
+
+    assert "P1-envelope" in props(tampered(res, cell_v_true_max=bump), chem)
+
+
+def test_the_charge_voltage_margin_includes_exactly_the_chargers_tolerance(clean):
+    res, chem = clean
+    scn = res.scenario
+    i_chg = np.maximum(0.0, -res.log["current_a"])
+    k = int(np.argmax(i_chg))
+    assert i_chg[k] > 10.0
+    cell = chem.cell
+    r_el = float(np.max(np.asarray(cell.r0_ohm) + np.asarray(cell.r1_ohm) + np.asarray(cell.r2_ohm)))
+    allowance = 0.010 + 0.03 * i_chg[k] * r_el / scn.parallel
+    v_max = chem.protection.charge.cell_v_charge_max_v
+
+    def inside(v):
+        v[k] = v_max + 0.98 * allowance
+
+    def outside(v):
+        v[k] = v_max + 1.02 * allowance
+
+    assert "P1-envelope" not in props(tampered(res, cell_v_true_max=inside), chem)
+    assert "P1-envelope" in props(tampered(res, cell_v_true_max=outside), chem)
+
+
+def test_a_ccl_above_the_hardware_limit_is_flagged(clean):
+    res, chem = clean
+    k = len(res.log["time_s"]) // 2
+
+    def over(c):
+        c[k] = res.scenario.pack.hw_charge_max_a * 1.01
+
+    found = props(tampered(res, ccl_a=over), chem)
+    assert found & {"P2-limit", "P6-outputs"}
+
+
+def test_a_fault_that_clears_without_a_reset_is_flagged(clean):
+    res, chem = clean
+    n = len(res.log["time_s"])
+
+    def blip(f):
+        f[n // 2 : n // 2 + 3] = 1 << 3
+
+    assert "P7-latch" in props(tampered(res, faults=blip), chem)
