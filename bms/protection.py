@@ -261,8 +261,13 @@ class PlausParams:
     # AFE converters dither: their noise (~100-250 uV on LTC681x-class parts) exceeds the LSB,
     # so a real reading does not repeat bit-exactly for seconds; 1 for noiseless converters
     stuck_needs_current: int = 0
-    # with ~1 mV noise on a 100 uV LSB a reading repeats with p ~ 0.04; five in a row ~ 3e-6
-    stuck_repeats_min: int = 5
+    # A dithered reading repeats its code with p = sum_k p_k^2 ~ 0.28 at 1 LSB of noise (the
+    # quietest converter in spec), up to 0.38 for a cell sitting mid-code; n repeats in a row
+    # ~ 0.38^n. The volt_stuck debounce runs on the OR over all cells, so the rate that
+    # matters is the pack's: 192 cells x 0.38^20 ~ 1e-6 per step (5 repeats tripped resting
+    # 150-cell packs at 1 LSB of noise). A frozen channel is caught 20 samples + the debounce
+    # after it freezes.
+    stuck_repeats_min: int = 20
     current_offset_max_a: float = 2.0  # zero-current reading with contactors open
     sensor_debounce_ms: int = 500
     stuck_debounce_ms: int = 2000
@@ -343,6 +348,8 @@ def parse_plausibility(d: Any, where: str = "plausibility") -> PlausParams:
         (p.pack_sum_tol_v_per_cell > 0, "pack_sum_tol_v_per_cell must be > 0"),
         (p.pack_sum_tol_v_fixed >= 0, "pack_sum_tol_v_fixed must be >= 0"),
         (p.stuck_current_delta_a > 0, "stuck_current_delta_a must be > 0"),
+        # the firmware's repeat counter is 8 bits and saturates at 255
+        (2 <= p.stuck_repeats_min <= 255, "stuck_repeats_min must be within 2..255"),
         (p.current_offset_max_a > 0, "current_offset_max_a must be > 0"),
         (p.cell_dev_max_v > 0, "cell_dev_max_v must be > 0"),
         *(
