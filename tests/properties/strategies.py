@@ -96,7 +96,10 @@ def scenarios(
     chem = load_chemistry(chem_name)
     series = draw(st.integers(1, min(max_series or 192, scenario_max_series())))
     parallel = draw(st.integers(1, 30))
-    ambient = draw(st.floats(-10.0, 40.0))
+    # a pack the chemistry lets operate: not soaked below its discharge trip (+ release band)
+    cold = chem.protection.limits["temp_min_discharge"].trip
+    t_low = max(-10.0, cold.threshold + cold.hysteresis + 1.0)
+    ambient = draw(st.floats(t_low, 40.0))
     pack_ah = chem.cell.capacity_ah * parallel
     scn = Scenario(
         name="hypothesis",
@@ -106,7 +109,7 @@ def scenarios(
         soc_start=draw(st.floats(0.05, 0.6)),
         soc_target=chem.protection.charge.target_soc,
         ambient_c=ambient,
-        start_temp_c=min(max(ambient + draw(st.floats(-5.0, 5.0)), -10.0), 45.0),
+        start_temp_c=min(max(ambient + draw(st.floats(-5.0, 5.0)), t_low), 45.0),
         duration_s=draw(st.sampled_from([MIN_DURATION_S, 450.0, 600.0])),
         # the whole drawn duration: the hold after a completed or tripped charge is checked too
         stop_when_complete=False,

@@ -283,3 +283,20 @@ def test_with_a_dithered_adc_a_repeated_reading_alone_is_frozen():
     r = p.check(v=w)
     assert r.volt_stuck.present and r.volt_stuck.index == 2
     assert [int(f) for f in r.cell_flags[0:6]] == [0, 0, lib.PLAUS_CELL_STUCK, 0, 0, 0]
+
+
+def test_the_deviation_check_covers_the_first_cell_two_fresh_cells_and_a_nan_slope():
+    dev = CHEM.protection.plausibility.cell_dev_max_v
+    # the first cell is judged against the others like any other
+    p = Plaus()
+    r = p.check(v=[3.7 - 1.05 * dev, 3.7, 3.7, 3.7, 3.7, 3.7])
+    assert r.cell_dev.present and r.cell_dev.index == 0
+    assert r.cell_dev.value == pytest.approx(-1.05 * dev, abs=1e-5)
+    # four readings unusable (open wire, ~0 V): the two fresh ones still judge each other
+    p = Plaus()
+    r = p.check(v=[0.0, 0.0, 0.0, 0.0, 3.7, 3.7 - 1.05 * dev])
+    assert r.cell_dev.present and r.cell_dev.index == 4
+    # a slope the estimators could not give (NaN) counts as a flat OCV: no extra allowance
+    p = Plaus()
+    r = p.check(v=[3.7, 3.7, 3.7 - 1.05 * dev, 3.7, 3.7, 3.7], ocv_slope=float("nan"))
+    assert r.cell_dev.present and r.cell_dev.index == 2
