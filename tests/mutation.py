@@ -153,9 +153,9 @@ def prepare() -> dict[str, Path]:
     return objs
 
 
-def run_tests(so: Path, workdir: Path) -> tuple[bool, str]:
-    env = dict(os.environ, BMS_NATIVE_OVERRIDE=str(so), HYPOTHESIS_PROFILE="mutation")
-    cmd = [
+def pytest_cmd(*args: str) -> list[str]:
+    """pytest stopping at the first failure, quiet, no cache, the project's addopts off."""
+    return [
         sys.executable,
         "-m",
         "pytest",
@@ -166,8 +166,13 @@ def run_tests(so: Path, workdir: Path) -> tuple[bool, str]:
         "--no-header",
         "-o",
         "addopts=",
-        *TESTS,
+        *args,
     ]
+
+
+def run_tests(so: Path, workdir: Path) -> tuple[bool, str]:
+    env = dict(os.environ, BMS_NATIVE_OVERRIDE=str(so), HYPOTHESIS_PROFILE="mutation")
+    cmd = pytest_cmd(*TESTS)
     try:
         r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=TEST_TIMEOUT_S)
     except subprocess.TimeoutExpired:

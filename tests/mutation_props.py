@@ -148,20 +148,8 @@ def run_suite(so: Path) -> tuple[bool, str, str]:
     """(caught, the first failing test, the properties its message names)."""
     env = dict(os.environ, BMS_NATIVE_OVERRIDE=str(so), BMS_HYPOTHESIS_PROFILE="mutation")
     env["BMS_TARGET"] = "sim"
-    cmd = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-x",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "--no-header",
-        "-o",
-        "addopts=",
-    ]
     # the JUnit check runs pytest in a subprocess outside tests/ (no override hook there)
-    cmd += ["tests/properties", "--ignore=tests/properties/test_junit_properties.py"]
+    cmd = mutation.pytest_cmd("tests/properties", "--ignore=tests/properties/test_junit_properties.py")
     try:
         r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
     except subprocess.TimeoutExpired:

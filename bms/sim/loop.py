@@ -560,13 +560,12 @@ def _onsets(
             # use; either is detectable only if that lasts the debounce: the onset is the
             # start of the first such interval long enough
             observable = contactors_open if f.kind == "current_offset" else not contactors_open
-            debounce_ms = pl.offset_debounce_ms if f.kind == "current_offset" else pl.cooling_debounce_ms
             if not observable:
                 f.info.pop("observable_since", None)
                 hit = False
             else:
                 onset = f.info.setdefault("observable_since", t)
-                hit = t - onset >= debounce_ms / 1000.0
+                hit = t - onset >= getattr(pl, TRIP_TIME_FIELD[f.kind]) / 1000.0
         elif f.kind in ("charger_overshoot", "charger_ignores_limit"):
             # beyond what a compliant charger may deliver by more than the current sensor's
             # own error (3 sigma): an excess the firmware can tell from a measurement error
