@@ -14,6 +14,7 @@ setup(
             "data/chemistries/*.toml",
             "data/scenarios/*.toml",
             "data/campaigns/*.toml",
+            "data/can/*.dbc",
         ]
     },
     setup_requires=["cffi>=1.16"],
@@ -30,6 +31,10 @@ setup(
         "cobs>=1.2",
         "crc>=7.0",
         "pyserial>=3.5",
+        # CAN: the DBC through cantools (pinned: native/gen is its generated code, and a test
+        # compares it with a fresh generation), buses through python-can
+        "cantools==45.1.0",
+        "python-can>=4.4",
         # `bms campaign`: runs on Dask (local cluster or any scheduler), results in Parquet
         "dask[distributed]>=2024.8",
         "distributed>=2024.8",

@@ -31,8 +31,13 @@ HEADERS = [
     "bms/bms.h",
     "bms/protocol.h",
     "bms/hil_node.h",
+    "bms/can_layer.h",
 ]
-CORE_SOURCES = sorted(str(p.relative_to(ROOT)) for p in (NATIVE / "src").glob("*.c"))
+# The CAN pack/unpack code cantools generates from the DBC (native/tools/can_gen.py); its
+# header is in the cdef too, so the tests can round-trip every message through it.
+GEN = NATIVE / "gen"
+GEN_HEADERS = ["bms_can.h"]
+CORE_SOURCES = sorted(str(p.relative_to(ROOT)) for p in [*(NATIVE / "src").glob("*.c"), *GEN.glob("*.c")])
 # Same float semantics as the Cortex-M4F build: no contraction into FMA, so the
 # host and the target round every operation identically.
 COMPILE_ARGS = ["-std=c11", "-O2", "-ffp-contract=off", "-fno-fast-math", "-Wall", "-Wextra"]
@@ -65,16 +70,19 @@ def header_cdef(text: str) -> str:
 
 
 def build_cdef() -> str:
-    return "\n".join(header_cdef((INCLUDE / h).read_text()) for h in HEADERS)
+    texts = [(INCLUDE / h).read_text() for h in HEADERS]
+    # generated headers: without their C++ guard (extern "C" { ... })
+    texts += [re.sub(r'extern "C" \{|\n\}\n', "\n", (GEN / h).read_text()) for h in GEN_HEADERS]
+    return "\n".join(header_cdef(t) for t in texts)
 
 
 ffibuilder = FFI()
 ffibuilder.cdef(build_cdef())
 ffibuilder.set_source(
     "bms._native",
-    "\n".join(f'#include "{h}"' for h in HEADERS),
+    "\n".join(f'#include "{h}"' for h in [*HEADERS, *GEN_HEADERS]),
     sources=CORE_SOURCES,
-    include_dirs=[str(INCLUDE)],
+    include_dirs=[str(INCLUDE), str(GEN)],
     extra_compile_args=COMPILE_ARGS,
     define_macros=[("BMS_SOURCE_HASH", f"0x{SOURCE_HASH:08x}u")],
 )

@@ -249,6 +249,7 @@ class Firmware:
         charger_max_a: float = NAN,
         sample_time_ms: int | None = None,
         coolant_flow_lpm: float = NAN,
+        comm_lost: int = 0,
     ) -> object:
         """One firmware step; returns bms_out_t (views: self.soc, self.core_temp_degc, ...).
         Without sample_time_ms every call is a new sample."""
@@ -261,6 +262,7 @@ class Firmware:
         m.bus_v = bus_v
         m.charger_max_a = charger_max_a
         m.coolant_flow_lpm = coolant_flow_lpm
+        m.comm_lost = comm_lost
         if sample_time_ms is None:
             self._sample_time_ms = (self._sample_time_ms + max(int(dt_ms), 1)) & 0xFFFFFFFF
         else:

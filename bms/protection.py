@@ -63,6 +63,7 @@ FAULT_NAMES = (
     "charge_overcurrent",
     "cooling",
     "cell_deviation",
+    "comm",
 )
 FAULT_ID = {n: i for i, n in enumerate(FAULT_NAMES)}
 

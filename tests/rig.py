@@ -27,6 +27,7 @@ class Meas:
     bus_v: float | None = None  # None: equal to the pack (precharged link)
     freeze_sample: bool = False
     flow_lpm: float = 10.0  # coolant flow of a running pump
+    comm_lost: int = 0  # bus partners past their message timeout (can_layer.h)
 
 
 class Rig:
@@ -58,6 +59,7 @@ class Rig:
             bus_v=bus_v,
             sample_time_ms=self.sample_ms,
             coolant_flow_lpm=m.flow_lpm,
+            comm_lost=m.comm_lost,
         )
         self.k += 1
         return out

@@ -24,6 +24,7 @@ class Measurement:
     charger_max_a: float = NAN
     coolant_flow_lpm: float = NAN
     sample_time_ms: int = 0
+    comm_lost: int = 0  # bus partners past their message timeout (CAN_PARTNER_* bits; CAN target)
 
 
 @dataclass

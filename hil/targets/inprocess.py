@@ -93,6 +93,7 @@ class InProcessTarget(Target):
         m.charger_max_a = meas.charger_max_a
         m.coolant_flow_lpm = meas.coolant_flow_lpm
         m.sample_time_ms = meas.sample_time_ms & 0xFFFFFFFF
+        m.comm_lost = meas.comm_lost & 0xFFFFFFFF
         if not 0 <= int(dt_ms) <= 0xFFFFFFFF:
             raise TargetError(f"dt_ms must be in [0, 2^32), got {dt_ms}")
         cmd_result = self.command(command) if command is not None else 0

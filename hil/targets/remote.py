@@ -126,6 +126,8 @@ class RemoteTarget(Target):
             raise TargetError(f"dt_ms must be in [0, 2^32), got {dt_ms}")
         if command is not None and command not in COMMANDS:
             raise TargetError(f"unknown command '{command}'")
+        if meas.comm_lost:
+            raise TargetError("comm_lost is not carried by the wire STEP (the CAN layer runs in-process: can:...)")
         return dict(
             dt_ms=int(dt_ms),
             command=COMMANDS[command] if command else 0,

@@ -377,6 +377,23 @@ static void feed_sensor_faults(bms_t *inst, uint32_t dt_ms)
     }
 }
 
+/* A bus partner's message past its timeout: the timeout (the DBC's RxTimeoutTime, checked
+ * by the CAN layer) is the debounce, so the fault trips in the step that reports it. The
+ * record's cell is the lowest partner bit. */
+static void feed_comm_fault(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms)
+{
+    const uint32_t lost = meas->comm_lost;
+    uint16_t partner = 0u;
+    for (uint16_t b = 0u; b < 32u; b++) {
+        if (((lost >> b) & 1u) != 0u) {
+            partner = b;
+            break;
+        }
+    }
+    safety_condition(&inst->safety, BMS_F_COMM, (lost != 0u) ? 1 : 0, partner, (float)lost, dt_ms, 0u,
+                     inst->time_ms);
+}
+
 /* Derate factors of the quantities that shape one direction's limit. */
 static float derate_min(const bms_t *inst, const safety_value_t *sv, const uint32_t *qs, uint32_t n,
                         uint32_t *src)
@@ -486,6 +503,7 @@ int32_t bms_step(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms, bms_out_t 
     monitored_values(inst, meas, out, charging, sv);
     safety_evaluate(&inst->safety, &cfg->limits, sv, dt_safe, inst->time_ms);
     feed_sensor_faults(inst, dt_safe);
+    feed_comm_fault(inst, meas, dt_safe);
 
     /* ---- charger compliance: the current a charger following the CCL can deliver ---- */
     {
@@ -616,6 +634,7 @@ int32_t bms_step_batch(bms_t *inst, uint32_t n, const uint32_t *dt_ms,
     meas.charger_max_a = NAN;
     meas.coolant_flow_lpm = NAN;
     meas.sample_time_ms = inst->time_ms;
+    meas.comm_lost = 0u;
     for (uint32_t k = 0u; k < n; k++) {
         meas.pack_current_a = current_a[k];
         for (uint32_t i = 0u; i < nc; i++) {

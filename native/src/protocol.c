@@ -464,6 +464,7 @@ int32_t proto_get_step(const uint8_t *p, uint32_t len, proto_step_t *step, bms_m
     meas->charger_max_a = get_f32(p, &at);
     meas->coolant_flow_lpm = get_f32(p, &at);
     meas->sample_time_ms = get_u32(p, &at);
+    meas->comm_lost = 0u; /* a wire STEP carries the sensors only; no bus partners */
     for (uint32_t i = 0u; i < step->n_cells; i++) {
         meas->cell_v[i] = get_f32(p, &at);
     }

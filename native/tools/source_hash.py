@@ -1,4 +1,4 @@
-"""Hash of the firmware sources (native/src/*.c, native/include/bms/*.h).
+"""Hash of the firmware sources (native/src/*.c, native/include/bms/*.h, native/gen/*).
 
 The cffi build (bms/_native_build.py) and `make firmware` both compile it into the
 firmware as BMS_SOURCE_HASH; HELLO reports it, so the harness can tell whether an ELF
@@ -15,7 +15,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def source_files(root: Path = ROOT) -> list[Path]:
     native = root / "native"
-    return sorted([*(native / "src").glob("*.c"), *(native / "include" / "bms").glob("*.h")])
+    return sorted(
+        [*(native / "src").glob("*.c"), *(native / "include" / "bms").glob("*.h"), *(native / "gen").glob("*.[ch]")]
+    )
 
 
 def source_hash(root: Path = ROOT) -> int:

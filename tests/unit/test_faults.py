@@ -6,7 +6,7 @@ reset that finds the condition gone."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import replace, dataclass
 
 import numpy as np
 import pytest
@@ -211,6 +211,9 @@ CASES = [
         lambda r: r.nominal(),
         cell=2,
     ),
+    # the CAN layer's message timeout is the debounce: the fault trips in the step that
+    # reports the partner lost; the record names the partner (bit 1: the vehicle)
+    Case("comm", lambda r: 0, lambda r: replace(r.nominal(), comm_lost=2), lambda r: r.nominal(), cell=1),
 ]
 
 

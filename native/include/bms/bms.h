@@ -47,6 +47,8 @@ typedef struct {
     float charger_max_a;                     /* charger's advertised limit; NaN if unknown */
     float coolant_flow_lpm;                  /* coolant flow; NaN if not measured */
     uint32_t sample_time_ms;                 /* time stamp of this sample (stale detection) */
+    uint32_t comm_lost;                      /* bit per bus partner whose messages are past their
+                                                timeout (can_layer.h: CAN_PARTNER_*); 0 without CAN */
 } bms_meas_t;
 
 typedef struct {

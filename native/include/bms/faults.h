@@ -34,7 +34,9 @@ typedef enum {
     BMS_F_CHARGE_OVERCURRENT = 21, /* charge current above what a charger following the CCL delivers */
     BMS_F_COOLING = 22,         /* coolant flow lost while the pack is in use */
     BMS_F_CELL_DEVIATION = 23,  /* one cell's voltage far from the others (internal short, bad cell) */
-    BMS_N_FAULTS = 24
+    /* bus partners */
+    BMS_F_COMM = 24,            /* a charger or vehicle CAN message overdue (bms_meas_t.comm_lost) */
+    BMS_N_FAULTS = 25
 } bms_fault_id_t;
 
 #endif /* BMS_FAULTS_H */

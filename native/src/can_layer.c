@@ -1,0 +1,447 @@
+/*
+ * CAN layer: firmware quantities <-> DBC signals (see can_layer.h). The bit layout and
+ * the scaling are the generated code's (native/gen/bms_can.c); what is written here is
+ * which firmware quantity each signal carries, the checks on reception and the timing.
+ */
+#include "bms/can_layer.h"
+
+#include <math.h>
+#include "bms/bms_math.h"
+#include "bms_can.h"
+
+/* ---- receive-side protection ---- */
+
+uint8_t can_layer_crc8(uint32_t id, const uint8_t *data, uint8_t len)
+{
+    uint8_t buf[10];
+    uint32_t n = 0u;
+    buf[n++] = (uint8_t)(id & 0xFFu);
+    buf[n++] = (uint8_t)((id >> 8) & 0xFFu);
+    const uint32_t body = (len > 0u) ? ((uint32_t)len - 1u) : 0u;
+    for (uint32_t i = 0u; (i < body) && (i < 8u); i++) {
+        buf[n++] = data[i];
+    }
+    uint8_t crc = 0xFFu;
+    for (uint32_t i = 0u; i < n; i++) {
+        crc ^= buf[i];
+        for (uint32_t b = 0u; b < 8u; b++) {
+            crc = ((crc & 0x80u) != 0u) ? (uint8_t)((uint32_t)(crc << 1) ^ 0x1Du) : (uint8_t)(crc << 1);
+        }
+    }
+    return (uint8_t)(crc ^ 0xFFu);
+}
+
+static uint32_t add_sat(uint32_t a, uint32_t b)
+{
+    return (a > (0xFFFFFFFFu - b)) ? 0xFFFFFFFFu : (a + b);
+}
+
+int32_t can_layer_init(can_layer_t *c, const can_layer_cfg_t *cfg)
+{
+    if ((c == 0) || (cfg == 0)) {
+        return CAN_E_ARG;
+    }
+    for (uint32_t k = 0u; k < (uint32_t)CAN_N_RX; k++) {
+        if ((cfg->rx_timeout_ms[k] == 0u) || (cfg->rx_timeout_ms[k] > CAN_MAX_PERIOD_MS)) {
+            return CAN_E_CONFIG;
+        }
+    }
+    for (uint32_t k = 0u; k < (uint32_t)CAN_N_TX; k++) {
+        if ((cfg->tx_cycle_ms[k] == 0u) || (cfg->tx_cycle_ms[k] > CAN_MAX_PERIOD_MS)) {
+            return CAN_E_CONFIG;
+        }
+    }
+    c->cfg = *cfg;
+    for (uint32_t k = 0u; k < (uint32_t)CAN_N_RX; k++) {
+        c->rx[k].age_ms = 0u;
+        c->rx[k].fresh = 0u;
+        c->rx[k].seen = 0u;
+        c->rx[k].counter = 0u;
+    }
+    for (uint32_t k = 0u; k < (uint32_t)CAN_N_TX; k++) {
+        c->next_tx_ms[k] = 0u;
+    }
+    c->time_ms = 0u;
+    c->charger_out_v = NAN;
+    c->charger_out_a = NAN;
+    c->charger_max_a = NAN;
+    c->charger_max_v = NAN;
+    c->charger_state = 0u;
+    c->charger_session = 0u;
+    c->contactor_request = 0u;
+    c->fault_reset = 0u;
+    c->pending_contactor = 0u;
+    c->pending_reset = 0u;
+    c->comm_lost = 0u;
+    c->accepted = 0u;
+    for (uint32_t k = 0u; k < (uint32_t)CAN_N_REFUSE_REASONS; k++) {
+        c->refused[k] = 0u;
+    }
+    c->not_ours = 0u;
+    return CAN_OK;
+}
+
+/* Length, CRC and alive counter of a frame of message k (counter already unpacked). */
+static int32_t check_frame(const can_layer_t *c, uint32_t k, const can_frame_t *f, uint8_t length,
+                           uint8_t checksum, uint8_t counter)
+{
+    if (f->len != length) {
+        return CAN_RX_E_LENGTH;
+    }
+    if (can_layer_crc8(f->id, f->data, f->len) != checksum) {
+        return CAN_RX_E_CHECKSUM;
+    }
+    if ((c->rx[k].seen != 0u) && (counter == c->rx[k].counter)) {
+        return CAN_RX_E_COUNTER;
+    }
+    return CAN_RX_OK;
+}
+
+static void mark_received(can_layer_t *c, uint32_t k, uint8_t counter)
+{
+    c->rx[k].fresh = 1u;
+    c->rx[k].seen = 1u;
+    c->rx[k].counter = counter;
+    c->accepted = add_sat(c->accepted, 1u);
+}
+
+static int32_t rx_chg_status(can_layer_t *c, const can_frame_t *f)
+{
+    struct bms_can_chg_status_t m;
+    if (f->len != (uint8_t)BMS_CAN_CHG_STATUS_LENGTH) {
+        return CAN_RX_E_LENGTH;
+    }
+    (void)bms_can_chg_status_unpack(&m, f->data, f->len);
+    const int32_t rc = check_frame(c, CAN_RX_CHG_STATUS, f, (uint8_t)BMS_CAN_CHG_STATUS_LENGTH,
+                                   m.chg_status_checksum, m.chg_status_counter);
+    if (rc != CAN_RX_OK) {
+        return rc;
+    }
+    if (!bms_can_chg_status_charger_output_voltage_is_in_range(m.charger_output_voltage)
+        || !bms_can_chg_status_charger_output_current_is_in_range(m.charger_output_current)
+        || !bms_can_chg_status_charger_state_is_in_range(m.charger_state)) {
+        return CAN_RX_E_RANGE;
+    }
+    mark_received(c, CAN_RX_CHG_STATUS, m.chg_status_counter);
+    c->charger_out_v = bms_can_chg_status_charger_output_voltage_decode(m.charger_output_voltage);
+    c->charger_out_a = bms_can_chg_status_charger_output_current_decode(m.charger_output_current);
+    c->charger_state = m.charger_state;
+    if (m.charger_state == 0u) {
+        /* the charger ends the session: its silence from now on is not a fault */
+        c->charger_session = 0u;
+        c->rx[CAN_RX_CHG_LIMITS].seen = 0u;
+        c->rx[CAN_RX_CHG_LIMITS].fresh = 0u;
+        c->charger_max_a = NAN;
+        c->charger_max_v = NAN;
+    } else if (c->charger_session == 0u) {
+        c->charger_session = 1u;
+        c->rx[CAN_RX_CHG_LIMITS].age_ms = 0u; /* its timeout runs from the session's start */
+    } else {
+        /* session continues */
+    }
+    return CAN_RX_OK;
+}
+
+static int32_t rx_chg_limits(can_layer_t *c, const can_frame_t *f)
+{
+    struct bms_can_chg_limits_t m;
+    if (f->len != (uint8_t)BMS_CAN_CHG_LIMITS_LENGTH) {
+        return CAN_RX_E_LENGTH;
+    }
+    (void)bms_can_chg_limits_unpack(&m, f->data, f->len);
+    const int32_t rc = check_frame(c, CAN_RX_CHG_LIMITS, f, (uint8_t)BMS_CAN_CHG_LIMITS_LENGTH,
+                                   m.chg_limits_checksum, m.chg_limits_counter);
+    if (rc != CAN_RX_OK) {
+        return rc;
+    }
+    if (!bms_can_chg_limits_charger_max_current_is_in_range(m.charger_max_current)
+        || !bms_can_chg_limits_charger_max_voltage_is_in_range(m.charger_max_voltage)) {
+        return CAN_RX_E_RANGE;
+    }
+    mark_received(c, CAN_RX_CHG_LIMITS, m.chg_limits_counter);
+    c->charger_max_a = bms_can_chg_limits_charger_max_current_decode(m.charger_max_current);
+    c->charger_max_v = bms_can_chg_limits_charger_max_voltage_decode(m.charger_max_voltage);
+    return CAN_RX_OK;
+}
+
+static int32_t rx_vcu_command(can_layer_t *c, const can_frame_t *f)
+{
+    struct bms_can_vcu_command_t m;
+    if (f->len != (uint8_t)BMS_CAN_VCU_COMMAND_LENGTH) {
+        return CAN_RX_E_LENGTH;
+    }
+    (void)bms_can_vcu_command_unpack(&m, f->data, f->len);
+    const int32_t rc = check_frame(c, CAN_RX_VCU_COMMAND, f, (uint8_t)BMS_CAN_VCU_COMMAND_LENGTH,
+                                   m.vcu_command_checksum, m.vcu_command_counter);
+    if (rc != CAN_RX_OK) {
+        return rc;
+    }
+    if (!bms_can_vcu_command_contactor_request_is_in_range(m.contactor_request)
+        || !bms_can_vcu_command_fault_reset_is_in_range(m.fault_reset)) {
+        return CAN_RX_E_RANGE;
+    }
+    mark_received(c, CAN_RX_VCU_COMMAND, m.vcu_command_counter);
+    /* a request acts on a change of value (a held request acts once); a reset on a rising edge */
+    if ((m.contactor_request != c->contactor_request) && (m.contactor_request != 0u)) {
+        c->pending_contactor = (m.contactor_request == 1u) ? (uint8_t)BMS_CMD_CLOSE : (uint8_t)BMS_CMD_OPEN;
+    }
+    c->contactor_request = m.contactor_request;
+    if ((m.fault_reset != 0u) && (c->fault_reset == 0u)) {
+        c->pending_reset = 1u;
+    }
+    c->fault_reset = m.fault_reset;
+    return CAN_RX_OK;
+}
+
+int32_t can_layer_rx(can_layer_t *c, const can_frame_t *f)
+{
+    if ((c == 0) || (f == 0)) {
+        return CAN_RX_E_LENGTH;
+    }
+    int32_t rc;
+    if ((f->len > 8u)) {
+        rc = CAN_RX_E_LENGTH;
+    } else if (f->id == BMS_CAN_CHG_STATUS_FRAME_ID) {
+        rc = rx_chg_status(c, f);
+    } else if (f->id == BMS_CAN_CHG_LIMITS_FRAME_ID) {
+        rc = rx_chg_limits(c, f);
+    } else if (f->id == BMS_CAN_VCU_COMMAND_FRAME_ID) {
+        rc = rx_vcu_command(c, f);
+    } else {
+        c->not_ours = add_sat(c->not_ours, 1u);
+        return CAN_RX_NOT_OURS;
+    }
+    if (rc < 0) {
+        const uint32_t reason = (uint32_t)(-rc) - 1u;
+        c->refused[reason] = add_sat(c->refused[reason], 1u);
+    }
+    return rc;
+}
+
+uint32_t can_layer_refused_total(const can_layer_t *c)
+{
+    uint32_t n = 0u;
+    for (uint32_t k = 0u; k < (uint32_t)CAN_N_REFUSE_REASONS; k++) {
+        n = add_sat(n, c->refused[k]);
+    }
+    return n;
+}
+
+/* ---- timing and the firmware's inputs ---- */
+
+uint32_t can_layer_inputs(can_layer_t *c, uint32_t dt_ms, bms_meas_t *meas, uint32_t *cmds)
+{
+    if ((c == 0) || (meas == 0) || (cmds == 0)) {
+        return 0u;
+    }
+    c->time_ms = add_sat(c->time_ms, dt_ms);
+    uint8_t lost[CAN_N_RX];
+    for (uint32_t k = 0u; k < (uint32_t)CAN_N_RX; k++) {
+        can_rx_track_t *t = &c->rx[k];
+        if (t->fresh != 0u) {
+            t->age_ms = 0u;
+            t->fresh = 0u;
+        } else {
+            t->age_ms = add_sat(t->age_ms, dt_ms);
+        }
+        lost[k] = (t->age_ms > c->cfg.rx_timeout_ms[k]) ? 1u : 0u;
+    }
+    uint32_t comm = 0u;
+    if ((c->charger_session != 0u) && ((lost[CAN_RX_CHG_STATUS] != 0u) || (lost[CAN_RX_CHG_LIMITS] != 0u))) {
+        comm |= CAN_PARTNER_CHARGER;
+    }
+    if (lost[CAN_RX_VCU_COMMAND] != 0u) {
+        comm |= CAN_PARTNER_VEHICLE;
+    }
+    c->comm_lost = comm;
+    meas->comm_lost = comm;
+    /* the charger's own limit, while it is there to enforce it */
+    const int32_t charger_live = ((c->charger_session != 0u) && (c->rx[CAN_RX_CHG_LIMITS].seen != 0u)
+                                  && ((comm & CAN_PARTNER_CHARGER) == 0u))
+                                     ? 1
+                                     : 0;
+    meas->charger_max_a = (charger_live != 0) ? c->charger_max_a : NAN;
+    uint32_t n = 0u;
+    if (c->pending_contactor != 0u) {
+        cmds[n++] = c->pending_contactor;
+        c->pending_contactor = 0u;
+    }
+    if (c->pending_reset != 0u) {
+        cmds[n++] = (uint32_t)BMS_CMD_FAULT_RESET;
+        c->pending_reset = 0u;
+    }
+    return n;
+}
+
+/* ---- transmit ---- */
+
+/* NaN or beyond [lo, hi]: saturated into the signal's range (NaN handled by the caller). */
+static float clampf(float v, float lo, float hi)
+{
+    return (v < lo) ? lo : ((v > hi) ? hi : v);
+}
+
+static uint8_t index_u8(uint32_t i)
+{
+    return (i > 255u) ? 255u : (uint8_t)i;
+}
+
+#define SNA_U16 0xFFFFu
+#define SNA_S16 (-32768)
+#define SNA_U8 0xFFu
+
+static void frame_done(can_frame_t *f, uint32_t id, int len)
+{
+    f->id = id;
+    f->len = (len > 0) ? (uint8_t)len : 0u;
+}
+
+static void pack_status(const bms_meas_t *meas, const bms_out_t *out, can_frame_t *f)
+{
+    struct bms_can_bms_pack_status_t m;
+    (void)bms_can_bms_pack_status_init(&m);
+    m.pack_soc = bms_can_bms_pack_status_pack_soc_encode(clampf(out->soc_pack * 100.0f, 0.0f, 100.0f));
+    m.pack_voltage = (bms_isfinitef(meas->pack_v) != 0)
+                         ? bms_can_bms_pack_status_pack_voltage_encode(clampf(meas->pack_v, 0.0f, 1300.0f))
+                         : (uint16_t)SNA_U16;
+    m.pack_current = ((out->status & BMS_ST_CURRENT_INVALID) == 0u) && (bms_isfinitef(meas->pack_current_a) != 0)
+                         ? bms_can_bms_pack_status_pack_current_encode(clampf(meas->pack_current_a, -1600.0f, 1600.0f))
+                         : (int16_t)SNA_S16;
+    m.soc_min = bms_can_bms_pack_status_soc_min_encode(clampf(out->soc_min * 100.0f, 0.0f, 100.0f));
+    m.soc_max = bms_can_bms_pack_status_soc_max_encode(clampf(out->soc_max * 100.0f, 0.0f, 100.0f));
+    frame_done(f, BMS_CAN_BMS_PACK_STATUS_FRAME_ID, bms_can_bms_pack_status_pack(f->data, &m, 8u));
+}
+
+static void pack_limits(const bms_config_t *cfg, const bms_out_t *out, can_frame_t *f)
+{
+    struct bms_can_bms_limits_t m;
+    (void)bms_can_bms_limits_init(&m);
+    m.charge_current_limit = bms_can_bms_limits_charge_current_limit_encode(clampf(out->ccl_a, 0.0f, 6000.0f));
+    m.discharge_current_limit =
+        bms_can_bms_limits_discharge_current_limit_encode(clampf(out->dcl_a, 0.0f, 6000.0f));
+    const float v_max = (float)cfg->pack.n_cells * cfg->charge.cell_v_charge_max_v;
+    m.max_charge_voltage = bms_can_bms_limits_max_charge_voltage_encode(clampf(v_max, 0.0f, 1300.0f));
+    m.charge_limiting_factor = (uint8_t)((out->ccl_limit <= 13u) ? out->ccl_limit : 0u);
+    m.discharge_limiting_factor = (uint8_t)((out->dcl_limit <= 13u) ? out->dcl_limit : 0u);
+    m.charge_complete = (out->charge_complete != 0u) ? 1u : 0u;
+    frame_done(f, BMS_CAN_BMS_LIMITS_FRAME_ID, bms_can_bms_limits_pack(f->data, &m, 8u));
+}
+
+static void pack_cell_voltages(const bms_out_t *out, can_frame_t *f)
+{
+    struct bms_can_bms_cell_voltages_t m;
+    (void)bms_can_bms_cell_voltages_init(&m);
+    const int32_t ok = ((bms_isfinitef(out->cell_v_max) != 0) && (bms_isfinitef(out->cell_v_min) != 0)) ? 1 : 0;
+    m.cell_voltage_max = (ok != 0) ? bms_can_bms_cell_voltages_cell_voltage_max_encode(clampf(out->cell_v_max, 0.0f, 6.0f))
+                                   : (uint16_t)SNA_U16;
+    m.cell_voltage_min = (ok != 0) ? bms_can_bms_cell_voltages_cell_voltage_min_encode(clampf(out->cell_v_min, 0.0f, 6.0f))
+                                   : (uint16_t)SNA_U16;
+    m.cell_voltage_max_index = index_u8(out->cell_v_max_cell);
+    m.cell_voltage_min_index = index_u8(out->cell_v_min_cell);
+    frame_done(f, BMS_CAN_BMS_CELL_VOLTAGES_FRAME_ID, bms_can_bms_cell_voltages_pack(f->data, &m, 8u));
+}
+
+static uint8_t sensor_temp(float t_degc)
+{
+    return (bms_isfinitef(t_degc) != 0)
+               ? bms_can_bms_cell_temperatures_sensor_temp_max_encode(clampf(t_degc, -60.0f, 194.0f))
+               : (uint8_t)SNA_U8;
+}
+
+static void pack_cell_temperatures(const bms_config_t *cfg, const bms_out_t *out, can_frame_t *f)
+{
+    struct bms_can_bms_cell_temperatures_t m;
+    (void)bms_can_bms_cell_temperatures_init(&m);
+    float t_max = -INFINITY;
+    float t_min = INFINITY;
+    uint32_t i_max = 0u;
+    uint32_t i_min = 0u;
+    for (uint32_t i = 0u; (i < cfg->pack.n_cells) && (i < (uint32_t)BMS_MAX_CELLS); i++) {
+        const float t = out->core_temp_degc[i];
+        if (bms_isfinitef(t) != 0) {
+            if (t > t_max) {
+                t_max = t;
+                i_max = i;
+            }
+            if (t < t_min) {
+                t_min = t;
+                i_min = i;
+            }
+        }
+    }
+    const int32_t ok = (bms_isfinitef(t_max) != 0) ? 1 : 0;
+    m.cell_temp_max = (ok != 0) ? bms_can_bms_cell_temperatures_cell_temp_max_encode(clampf(t_max, -60.0f, 200.0f))
+                                : (int16_t)SNA_S16;
+    m.cell_temp_min = (ok != 0) ? bms_can_bms_cell_temperatures_cell_temp_min_encode(clampf(t_min, -60.0f, 200.0f))
+                                : (int16_t)SNA_S16;
+    m.cell_temp_max_index = index_u8(i_max);
+    m.cell_temp_min_index = index_u8(i_min);
+    m.sensor_temp_max = sensor_temp(out->temp_max_degc);
+    m.sensor_temp_min = sensor_temp(out->temp_min_degc);
+    frame_done(f, BMS_CAN_BMS_CELL_TEMPERATURES_FRAME_ID, bms_can_bms_cell_temperatures_pack(f->data, &m, 8u));
+}
+
+static void pack_faults(const bms_out_t *out, can_frame_t *f)
+{
+    struct bms_can_bms_faults_t m;
+    (void)bms_can_bms_faults_init(&m);
+    m.fault_mask = out->faults;
+    m.warning_mask = (uint16_t)(out->warnings & 0xFFFFu);
+    m.derate_mask = (uint16_t)(out->derates & 0xFFFFu);
+    frame_done(f, BMS_CAN_BMS_FAULTS_FRAME_ID, bms_can_bms_faults_pack(f->data, &m, 8u));
+}
+
+static void pack_state(const can_layer_t *c, const bms_out_t *out, can_frame_t *f)
+{
+    struct bms_can_bms_state_t m;
+    (void)bms_can_bms_state_init(&m);
+    m.contactor_state = (uint8_t)((out->contactor_state <= 3u) ? out->contactor_state : 0u);
+    m.precharge_relay = (out->relays.precharge != 0u) ? 1u : 0u;
+    m.main_positive_relay = (out->relays.main_pos != 0u) ? 1u : 0u;
+    m.main_negative_relay = (out->relays.main_neg != 0u) ? 1u : 0u;
+    m.fault_latched = (out->faults != 0u) ? 1u : 0u;
+    m.heater_request = (out->heater_request != 0u) ? 1u : 0u;
+    m.cooling_request = (out->cooling_request != 0u) ? 1u : 0u;
+    m.comm_lost = (uint8_t)(c->comm_lost & 0x3u);
+    const uint32_t refused = can_layer_refused_total(c);
+    m.rx_refused_count = (uint16_t)((refused > 0xFFFFu) ? 0xFFFFu : refused);
+    frame_done(f, BMS_CAN_BMS_STATE_FRAME_ID, bms_can_bms_state_pack(f->data, &m, 8u));
+}
+
+uint32_t can_layer_tx(can_layer_t *c, const bms_config_t *cfg, const bms_meas_t *meas, const bms_out_t *out,
+                      can_frame_t *frames, uint32_t max_frames)
+{
+    if ((c == 0) || (cfg == 0) || (meas == 0) || (out == 0) || (frames == 0)) {
+        return 0u;
+    }
+    uint32_t n = 0u;
+    for (uint32_t k = 0u; (k < (uint32_t)CAN_N_TX) && (n < max_frames); k++) {
+        if (c->time_ms < c->next_tx_ms[k]) {
+            continue;
+        }
+        /* next period from now: a late step sends once, never a burst */
+        c->next_tx_ms[k] = add_sat(c->time_ms, c->cfg.tx_cycle_ms[k]);
+        can_frame_t *f = &frames[n++];
+        switch (k) {
+        case CAN_TX_PACK_STATUS:
+            pack_status(meas, out, f);
+            break;
+        case CAN_TX_LIMITS:
+            pack_limits(cfg, out, f);
+            break;
+        case CAN_TX_CELL_VOLTAGES:
+            pack_cell_voltages(out, f);
+            break;
+        case CAN_TX_CELL_TEMPERATURES:
+            pack_cell_temperatures(cfg, out, f);
+            break;
+        case CAN_TX_FAULTS:
+            pack_faults(out, f);
+            break;
+        default:
+            pack_state(c, out, f);
+            break;
+        }
+    }
+    return n;
+}

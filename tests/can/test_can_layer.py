@@ -1,0 +1,284 @@
+"""The firmware's CAN layer against cantools and the `crc` package (independent encoders):
+what it accepts, what it refuses and counts, timeouts, commands and the frames it sends."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bms._native import ffi, lib
+from bms.protection import FAULT_ID
+from hil.can import codec
+from hil.can.layer import CanLayer, layer_config
+from tests.rig import Meas, Rig
+
+DT = 100
+LIMITS = codec.message("CHG_Limits")
+STATUS = codec.message("CHG_Status")
+VCU = codec.message("VCU_Command")
+
+
+def meas_ptr() -> object:
+    return ffi.new("bms_meas_t *")
+
+
+def charger_frames(
+    status: codec.ProtectedSender, limits: codec.ProtectedSender, max_a: float, state: int = 2
+):
+    return [
+        (
+            STATUS.frame_id,
+            status.encode(
+                {"ChargerOutputVoltage": 400.0, "ChargerOutputCurrent": 100.0, "ChargerState": state}
+            ),
+        ),
+        (LIMITS.frame_id, limits.encode({"ChargerMaxCurrent": max_a, "ChargerMaxVoltage": 450.0})),
+    ]
+
+
+@given(st.integers(0, 0x7FF), st.binary(min_size=1, max_size=8))
+def test_crc8_is_sae_j1850(frame_id, data):
+    assert lib.can_layer_crc8(frame_id, data, len(data)) == codec.crc8(frame_id, data[:-1])
+
+
+def test_layer_takes_its_timing_from_the_dbc():
+    cfg = layer_config()
+    assert list(cfg.rx_timeout_ms) == [codec.rx_timeout_ms(m) for m in (STATUS, LIMITS, VCU)]
+    assert cfg.tx_cycle_ms[lib.CAN_TX_LIMITS] == codec.cycle_ms(codec.message("BMS_Limits"))
+    bad = layer_config()
+    bad.rx_timeout_ms[1] = 0
+    assert lib.can_layer_init(ffi.new("can_layer_t *"), bad) == lib.CAN_E_CONFIG
+
+
+def test_charger_limit_reaches_the_measurement_at_signal_resolution():
+    layer, m = CanLayer(), meas_ptr()
+    s, lim = codec.ProtectedSender("CHG_Status"), codec.ProtectedSender("CHG_Limits")
+    for fid, data in charger_frames(s, lim, 123.44):
+        assert layer.rx(fid, data) == "ok"
+    layer.inputs(DT, m)
+    assert m.charger_max_a == pytest.approx(123.4, abs=1e-4)  # 0.1 A resolution, rounded
+    assert m.comm_lost == 0
+
+
+def test_refused_frames_are_counted_and_never_applied():
+    layer, m = CanLayer(), meas_ptr()
+    s, lim = codec.ProtectedSender("CHG_Status"), codec.ProtectedSender("CHG_Limits")
+    for fid, data in charger_frames(s, lim, 200.0):
+        assert layer.rx(fid, data) == "ok"
+    layer.inputs(DT, m)
+    good = lim.encode({"ChargerMaxCurrent": 50.0, "ChargerMaxVoltage": 450.0})
+    flipped = bytes([good[0] ^ 0x01, *good[1:]])
+    assert layer.rx(LIMITS.frame_id, flipped) == "checksum"
+    assert layer.rx(LIMITS.frame_id, good[:7]) == "length"
+    assert layer.rx(LIMITS.frame_id, good) == "ok"
+    assert layer.rx(LIMITS.frame_id, good) == "counter"  # a repeated frame
+    # 6553.5 A is a valid 16-bit raw value beyond the DBC's [0, 6000]
+    over = lim.encode({"ChargerMaxCurrent": 65535, "ChargerMaxVoltage": 22500}, scaling=False, strict=False)
+    assert layer.rx(LIMITS.frame_id, over) == "range"
+    req = codec.ProtectedSender("VCU_Command")
+    assert (
+        layer.rx(
+            VCU.frame_id, req.encode({"ContactorRequest": 3, "FaultReset": 0}, scaling=False, strict=False)
+        )
+        == "range"
+    )
+    assert layer.rx(0x7FF, b"\x00") == "not_ours"
+    assert layer.refused == {"length": 1, "checksum": 1, "counter": 1, "range": 2}
+    cmds = layer.inputs(DT, m)
+    assert m.charger_max_a == pytest.approx(50.0)  # only the good frame applied
+    assert cmds == []  # the out-of-range request did nothing
+    # the count reaches the vehicle in BMS_State
+    fw = Rig()
+    out = fw.step(fw.nominal())
+    frames = dict(layer.tx(fw.fw.config, meas_ptr(), out))
+    _, state = codec.decode(codec.message("BMS_State").frame_id, frames[codec.message("BMS_State").frame_id])
+    assert state["RxRefusedCount"] == 5
+
+
+def test_charger_silence_is_a_comm_loss_after_its_timeout_only_in_a_session():
+    layer, m = CanLayer(), meas_ptr()
+    vcu = codec.ProtectedSender("VCU_Command")
+    timeout = codec.rx_timeout_ms(LIMITS)
+    # no charger yet: its silence is no fault
+    for _ in range(20):
+        layer.rx(VCU.frame_id, vcu.encode({"ContactorRequest": 0, "FaultReset": 0}))
+        layer.inputs(DT, m)
+        assert m.comm_lost == 0 and math.isnan(m.charger_max_a)
+    s, lim = codec.ProtectedSender("CHG_Status"), codec.ProtectedSender("CHG_Limits")
+    for fid, data in charger_frames(s, lim, 300.0):
+        layer.rx(fid, data)
+    layer.inputs(DT, m)
+    lost_after = None
+    for k in range(1, 20):
+        layer.rx(VCU.frame_id, vcu.encode({"ContactorRequest": 0, "FaultReset": 0}))
+        layer.inputs(DT, m)
+        if m.comm_lost:
+            lost_after = k * DT
+            break
+    assert m.comm_lost == lib.CAN_PARTNER_CHARGER
+    assert math.isnan(m.charger_max_a)  # no limit from a charger that is gone
+    assert lost_after == timeout + DT  # the first step whose age exceeds the timeout
+    # the charger ends its session properly: silence afterwards is fine
+    layer2, m2 = CanLayer(), meas_ptr()
+    s2, lim2 = codec.ProtectedSender("CHG_Status"), codec.ProtectedSender("CHG_Limits")
+    for fid, data in charger_frames(s2, lim2, 300.0):
+        layer2.rx(fid, data)
+    for fid, data in charger_frames(s2, lim2, 0.0, state=0):
+        layer2.rx(fid, data)
+    for _ in range(20):
+        layer2.rx(VCU.frame_id, vcu.encode({"ContactorRequest": 0, "FaultReset": 0}))
+        layer2.inputs(DT, m2)
+        assert m2.comm_lost & lib.CAN_PARTNER_CHARGER == 0
+
+
+def test_vehicle_is_monitored_from_power_up():
+    layer, m = CanLayer(), meas_ptr()
+    timeout = codec.rx_timeout_ms(VCU)
+    steps = [layer.inputs(DT, m) or m.comm_lost for _ in range(timeout // DT + 1)]
+    assert steps[-2] == 0 and steps[-1] == lib.CAN_PARTNER_VEHICLE
+
+
+def test_requests_act_on_a_change_and_resets_on_a_rising_edge():
+    layer, m = CanLayer(), meas_ptr()
+    vcu = codec.ProtectedSender("VCU_Command")
+    seq = [(0, 0), (1, 0), (1, 0), (0, 0), (1, 1), (1, 1), (2, 0), (2, 1)]
+    got = []
+    for req, reset in seq:
+        assert layer.rx(VCU.frame_id, vcu.encode({"ContactorRequest": req, "FaultReset": reset})) == "ok"
+        got.append(layer.inputs(DT, m))
+    assert got == [[], ["close"], [], [], ["close", "reset"], [], ["open"], ["reset"]]
+
+
+def test_comm_loss_trips_the_firmware_fault_and_reset_clears_it_only_when_back():
+    rig = Rig()
+    layer, m = CanLayer(), meas_ptr()
+    vcu = codec.ProtectedSender("VCU_Command")
+    timeout = codec.rx_timeout_ms(VCU)
+    bit = 1 << FAULT_ID["comm"]
+    for _ in range(5):
+        layer.rx(VCU.frame_id, vcu.encode({"ContactorRequest": 0, "FaultReset": 0}))
+        layer.inputs(DT, m)
+        assert not _with(rig, m).faults & bit
+    tripped_ms = None
+    for k in range(1, 30):
+        layer.inputs(DT, m)
+        if _with(rig, m).faults & bit:
+            tripped_ms = k * DT
+            break
+    assert tripped_ms == timeout + DT
+    assert rig.fw.command("reset") == 0
+    assert rig.step(_meas(rig, m)).faults & bit  # still silent: the latch stays
+    layer.rx(VCU.frame_id, vcu.encode({"ContactorRequest": 0, "FaultReset": 0}))
+    layer.inputs(DT, m)
+    assert m.comm_lost == 0
+    assert _with(rig, m).faults & bit  # back, but latched until a reset
+    assert rig.fw.command("reset") == 0
+    assert not _with(rig, m).faults & bit
+
+
+def _meas(rig: Rig, m: object) -> Meas:
+    return replace(rig.nominal(), comm_lost=int(m.comm_lost))
+
+
+def _with(rig: Rig, m: object) -> object:
+    return rig.step(_meas(rig, m))
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    ccl=st.floats(0, 6000),
+    dcl=st.floats(0, 6000),
+    soc=st.floats(0, 1),
+    limit=st.integers(0, 13),
+    faults=st.integers(0, (1 << lib.BMS_N_FAULTS) - 1),
+    cell_v=st.lists(st.floats(2.5, 4.4), min_size=8, max_size=8),
+)
+def test_sent_frames_carry_the_firmware_state_at_signal_resolution(ccl, dcl, soc, limit, faults, cell_v):
+    rig = Rig()
+    out = ffi.new("bms_out_t *")
+    out.ccl_a, out.dcl_a, out.soc_pack, out.soc_min, out.soc_max = ccl, dcl, soc, soc, soc
+    out.ccl_limit, out.faults, out.contactor_state = limit, faults, 2
+    v = np.float32(cell_v)
+    out.cell_v_max, out.cell_v_min = float(v.max()), float(v.min())
+    out.cell_v_max_cell, out.cell_v_min_cell = int(v.argmax()), int(v.argmin())
+    for i in range(8):
+        out.core_temp_degc[i] = 20.0 + i
+    m = meas_ptr()
+    m.pack_v, m.pack_current_a = float(v.sum()), -150.0
+    layer = CanLayer()
+    layer.inputs(DT, m)
+    frames = {
+        codec.decode(fid, data)[0]: codec.decode(fid, data)[1]
+        for fid, data in layer.tx(rig.fw.config, m, out)
+    }
+    assert set(frames) == {
+        "BMS_PackStatus",
+        "BMS_Limits",
+        "BMS_CellVoltages",
+        "BMS_CellTemperatures",
+        "BMS_Faults",
+        "BMS_State",
+    }
+    f32 = float(np.float32(ccl))
+    assert abs(frames["BMS_Limits"]["ChargeCurrentLimit"] - f32) <= 0.05 + 1e-6
+    assert abs(frames["BMS_Limits"]["DischargeCurrentLimit"] - float(np.float32(dcl))) <= 0.05 + 1e-6
+    assert frames["BMS_Limits"]["ChargeLimitingFactor"] == limit
+    assert frames["BMS_Faults"]["FaultMask"] == faults
+    assert frames["BMS_State"]["ContactorState"] == 2
+    assert frames["BMS_State"]["FaultLatched"] == (faults != 0)
+    assert abs(frames["BMS_PackStatus"]["PackSoc"] - 100 * float(np.float32(soc))) <= 0.005 + 1e-6
+    assert abs(frames["BMS_PackStatus"]["PackCurrent"] + 150.0) <= 0.025
+    assert abs(frames["BMS_CellVoltages"]["CellVoltageMax"] - float(v.max())) <= 0.0005 + 1e-7
+    assert frames["BMS_CellVoltages"]["CellVoltageMinIndex"] == int(v.argmin())
+    assert frames["BMS_CellTemperatures"]["CellTempMaxIndex"] == 7
+    assert frames["BMS_CellTemperatures"]["CellTempMax"] == pytest.approx(27.0)
+    n = rig.fw.config.pack.n_cells
+    v_max = n * rig.fw.config.charge.cell_v_charge_max_v
+    assert abs(frames["BMS_Limits"]["MaxChargeVoltage"] - v_max) <= 0.01 + 1e-4
+
+
+def test_unknown_values_are_sent_as_not_available():
+    rig = Rig()
+    out = ffi.new("bms_out_t *")
+    out.cell_v_max = out.cell_v_min = float("nan")
+    out.temp_max_degc = out.temp_min_degc = float("nan")
+    for i in range(8):
+        out.core_temp_degc[i] = float("nan")
+    m = meas_ptr()
+    m.pack_v = m.pack_current_a = float("nan")
+    layer = CanLayer()
+    layer.inputs(DT, m)
+    raw = {}
+    for fid, data in layer.tx(rig.fw.config, m, out):
+        msg = codec.database().get_message_by_frame_id(fid)
+        raw[msg.name] = msg.decode(data, scaling=False, decode_choices=True)
+    assert raw["BMS_PackStatus"]["PackVoltage"] == "SNA" and raw["BMS_PackStatus"]["PackCurrent"] == "SNA"
+    assert raw["BMS_CellVoltages"]["CellVoltageMax"] == "SNA"
+    assert raw["BMS_CellTemperatures"]["CellTempMax"] == "SNA"
+    assert raw["BMS_CellTemperatures"]["SensorTempMin"] == "SNA"
+
+
+def test_messages_go_out_at_their_cycle_times():
+    rig = Rig()
+    out = rig.step(rig.nominal())
+    layer, m = CanLayer(), meas_ptr()
+    counts: dict[int, int] = {}
+    for _ in range(50):  # 5 s
+        layer.inputs(DT, m)
+        for fid, _data in layer.tx(rig.fw.config, m, out):
+            counts[fid] = counts.get(fid, 0) + 1
+    for name in (
+        "BMS_PackStatus",
+        "BMS_Limits",
+        "BMS_CellVoltages",
+        "BMS_CellTemperatures",
+        "BMS_Faults",
+        "BMS_State",
+    ):
+        msg = codec.message(name)
+        assert counts[msg.frame_id] == 5000 // codec.cycle_ms(msg), name
