@@ -141,7 +141,19 @@ def replay(log: Path, cell_path: Path, out: Path, truth: Path | None, plot: bool
     show_default=True,
     help="mdf: also write an MDF4 file (needs asammdf)",
 )
-@click.option("--target", default="sim", show_default=True, help="sim | qemu | serial:URL")
+@click.option(
+    "--target",
+    default="sim",
+    show_default=True,
+    help="sim | qemu | serial:URL | can:virtual | can:udp_multicast | can:socketcan:IFACE | "
+    "can:slcan:URL_A,URL_B",
+)
+@click.option(
+    "--can-log",
+    type=click.Choice(["asc", "blf", "log"]),
+    default=None,
+    help="with a CAN target: write the bus traffic to OUT/can.asc|blf|log (Vector ASC/BLF, candump log)",
+)
 @click.option(
     "--check/--no-check",
     default=True,
@@ -163,6 +175,7 @@ def simulate(
     out_dir: Path,
     fmt: str,
     target: str,
+    can_log: str | None,
     check: bool,
 ) -> None:
     """Run the closed-loop fast charge: plant -> sensors -> firmware -> charger."""
@@ -187,6 +200,7 @@ def simulate(
         fmt,
         target,
         check,
+        can_log,
     )
     if any(r.summary.get("violations") for r in results):
         raise SystemExit(1)

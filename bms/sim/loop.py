@@ -336,7 +336,8 @@ class ClosedLoop:
         state = self.target.step(scn.dt_ms, meas)
         self.state = state
         self.steps += 1
-        self.ccl, self.dcl = float(state.ccl_a), float(state.dcl_a)
+        # the limits the charger and the drive obey: as received over a bus where the target has one
+        self.ccl, self.dcl = state.limits_bus or (float(state.ccl_a), float(state.dcl_a))
         contactor = self.contactor = int(state.contactor_state)
         self.heater_on, self.cooling_on = bool(state.heater_request), bool(state.cooling_request)
         if contactor == CLOSED:

@@ -21,7 +21,17 @@ from hil.targets.base import Target
 from hil.targets.inprocess import InProcessTarget
 
 
-def make_target(spec: str) -> Target:
+def make_target(spec: str, can_log: Path | None = None) -> Target:
+    if spec == "can" or spec.startswith("can:"):
+        from hil.targets.base import TargetError
+        from hil.targets.can import CanTarget
+
+        try:
+            return CanTarget(spec.partition(":")[2] or "virtual", log=can_log)
+        except TargetError as exc:
+            raise BmsError(f"--target {spec}: {exc}") from None
+    if can_log is not None:
+        raise BmsError("--can-log needs a CAN target (--target can:virtual, ...)")
     if spec == "sim":
         return InProcessTarget()
     if spec == "qemu":
@@ -36,7 +46,7 @@ def make_target(spec: str) -> Target:
         except ImportError as exc:
             raise BmsError(f"the serial target is not available: {exc}") from None
         return SerialTarget(spec.removeprefix("serial:"))
-    raise BmsError(f"--target '{spec}': use sim, qemu or serial:URL")
+    raise BmsError(f"--target '{spec}': use sim, qemu, serial:URL or can:BUS")
 
 
 def build_scenario(
@@ -134,22 +144,27 @@ def simulate_cli(
     fmt: str,
     target_spec: str,
     check: bool = True,
+    can_log: str | None = None,
 ) -> list[SimResult]:
     """Run and report; with `check`, every step is held to the safety properties
-    (bms.sim.checks) and their violations go into the summary and the table."""
+    (bms.sim.checks) and their violations go into the summary and the table. With a CAN
+    target, can_log ('asc', 'blf' or 'log') writes the run's bus traffic beside its log."""
     results = []
     chems: list[str | None] = list(chemistries) or [None]
     for chem in chems:
         scn = build_scenario(scenario, chem, overrides, faults)
-        target = make_target(target_spec)
+        folder = out_dir / scn.chemistry if len(chems) > 1 else out_dir
+        log_path = folder / f"can.{can_log}" if can_log else None
+        target = make_target(target_spec, log_path)
         try:
             res = run_with_progress(console, scn, target)
         finally:
             target.close()
         if check:
             res.summary["violations"] = [str(v) for v in check_run(res, load_chemistry(scn.chemistry))]
-        folder = out_dir / scn.chemistry if len(chems) > 1 else out_dir
         paths = write_all(res, folder, fmt)
+        if log_path is not None:
+            paths.append(log_path)
         console.print(f"wrote {', '.join(str(p) for p in paths)}", highlight=False)
         results.append(res)
     console.print(summary_table(results))

@@ -56,6 +56,9 @@ class State:
     status: int
     time_ms: int
     cycles: int = 0  # cost of the step on the target (0 where not measured)
+    # (CCL, DCL) as the partners received them over a bus, where the target has one (can:):
+    # the charger and the drive obey these; ccl_a / dcl_a stay the firmware's own values
+    limits_bus: tuple[float, float] | None = None
     extra: dict[str, float] = field(default_factory=dict)
 
 

@@ -6,13 +6,14 @@ from typing import Any
 
 from hil.targets.base import Target, TargetError
 
-NAMES = ("sim", "sim-wire", "qemu", "serial:URL")
+NAMES = ("sim", "sim-wire", "qemu", "serial:URL", "can:BUS")
 
 
 def open_target(spec: str, **kwargs: Any) -> Target:
     """sim: the firmware in-process (cffi); sim-wire: the same through the wire protocol;
     qemu: the mps2-an386 image in QEMU (kwargs go to QemuTarget); serial:URL: a board or
-    anything else on a pyserial URL (kwargs go to SerialTarget)."""
+    anything else on a pyserial URL (kwargs go to SerialTarget); can:BUS: the firmware with
+    its CAN layer on a python-can bus (hil/can/bus.py; kwargs go to CanTarget)."""
     if spec == "sim":
         from hil.targets.inprocess import InProcessTarget
 
@@ -25,6 +26,10 @@ def open_target(spec: str, **kwargs: Any) -> Target:
         from hil.targets.qemu import QemuTarget
 
         return QemuTarget(**kwargs)
+    if spec == "can" or spec.startswith("can:"):
+        from hil.targets.can import CanTarget
+
+        return CanTarget(spec.partition(":")[2] or "virtual", **kwargs)
     if spec.startswith("serial:") and len(spec) > len("serial:"):
         from hil.targets.serial import SerialTarget
 

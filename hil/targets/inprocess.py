@@ -116,6 +116,11 @@ class InProcessTarget(Target):
             raise TargetError("the target is not configured: configure() first")
         lib.bms_reset(self._inst)
 
+    def raw(self) -> tuple[object, object, object]:
+        """(bms_config_t *, bms_meas_t *, bms_out_t *) of the last step, for a layer beside the
+        firmware (the CAN layer reads them to fill its frames)."""
+        return ffi.addressof(self._inst.cfg), self._meas, self._out
+
     def fault_records(self) -> dict[int, int]:
         s = self._inst.safety
         return {f: int(s.record[f].cell) for f in range(int(lib.BMS_N_FAULTS)) if s.latched >> f & 1}

@@ -127,7 +127,9 @@ class RemoteTarget(Target):
         if command is not None and command not in COMMANDS:
             raise TargetError(f"unknown command '{command}'")
         if meas.comm_lost:
-            raise TargetError("comm_lost is not carried by the wire STEP (the CAN layer runs in-process: can:...)")
+            raise TargetError(
+                "comm_lost is not carried by the wire STEP (the CAN layer runs in-process: can:...)"
+            )
         return dict(
             dt_ms=int(dt_ms),
             command=COMMANDS[command] if command else 0,

@@ -267,6 +267,8 @@ struct bms_can_bms_pack_status_t {
  */
 struct bms_can_bms_limits_t {
     /**
+     * The firmware's charge current limit, rounded down to the resolution (never above it).
+     *
      * Range: 0..60000 (0..6000 A)
      * Scale: 0.1
      * Offset: 0
@@ -274,6 +276,8 @@ struct bms_can_bms_limits_t {
     uint16_t charge_current_limit;
 
     /**
+     * Rounded down to the resolution.
+     *
      * Range: 0..60000 (0..6000 A)
      * Scale: 0.1
      * Offset: 0
@@ -281,7 +285,7 @@ struct bms_can_bms_limits_t {
     uint16_t discharge_current_limit;
 
     /**
-     * Series cells times the chemistry's charge voltage limit.
+     * Series cells times the chemistry's charge voltage limit, rounded down.
      *
      * Range: 0..65000 (0..1300 V)
      * Scale: 0.02

@@ -312,15 +312,29 @@ static void pack_status(const bms_meas_t *meas, const bms_out_t *out, can_frame_
     frame_done(f, BMS_CAN_BMS_PACK_STATUS_FRAME_ID, bms_can_bms_pack_status_pack(f->data, &m, 8u));
 }
 
+/* A limit goes out rounded down: what the partners read never exceeds the firmware's. */
+static uint16_t limit_raw(float v, uint16_t (*encode)(float), float (*decode)(uint16_t))
+{
+    uint16_t raw = encode(v);
+    if ((raw > 0u) && (decode(raw) > v)) {
+        raw--;
+    }
+    return raw;
+}
+
 static void pack_limits(const bms_config_t *cfg, const bms_out_t *out, can_frame_t *f)
 {
     struct bms_can_bms_limits_t m;
     (void)bms_can_bms_limits_init(&m);
-    m.charge_current_limit = bms_can_bms_limits_charge_current_limit_encode(clampf(out->ccl_a, 0.0f, 6000.0f));
+    m.charge_current_limit =
+        limit_raw(clampf(out->ccl_a, 0.0f, 6000.0f), bms_can_bms_limits_charge_current_limit_encode,
+                  bms_can_bms_limits_charge_current_limit_decode);
     m.discharge_current_limit =
-        bms_can_bms_limits_discharge_current_limit_encode(clampf(out->dcl_a, 0.0f, 6000.0f));
+        limit_raw(clampf(out->dcl_a, 0.0f, 6000.0f), bms_can_bms_limits_discharge_current_limit_encode,
+                  bms_can_bms_limits_discharge_current_limit_decode);
     const float v_max = (float)cfg->pack.n_cells * cfg->charge.cell_v_charge_max_v;
-    m.max_charge_voltage = bms_can_bms_limits_max_charge_voltage_encode(clampf(v_max, 0.0f, 1300.0f));
+    m.max_charge_voltage = limit_raw(clampf(v_max, 0.0f, 1300.0f), bms_can_bms_limits_max_charge_voltage_encode,
+                                     bms_can_bms_limits_max_charge_voltage_decode);
     m.charge_limiting_factor = (uint8_t)((out->ccl_limit <= 13u) ? out->ccl_limit : 0u);
     m.discharge_limiting_factor = (uint8_t)((out->dcl_limit <= 13u) ? out->dcl_limit : 0u);
     m.charge_complete = (out->charge_complete != 0u) ? 1u : 0u;
