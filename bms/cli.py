@@ -234,9 +234,18 @@ def simulate(
     help="also measure the firmware on the Cortex-M4F: instructions per step per cell, flash "
     "and RAM at 192 cells, lock-step rate over QEMU (needs arm-none-eabi-gcc, qemu-system-arm)",
 )
-def bench(cells: int, samples: int, data: Path | None, closed_loop: bool, campaign: bool, hil: bool) -> None:
+@click.option(
+    "--can/--no-can",
+    "can_bus",
+    default=True,
+    show_default=True,
+    help="also measure the closed loop over CAN (virtual, udp_multicast, slcan) and the DBC's bus load",
+)
+def bench(
+    cells: int, samples: int, data: Path | None, closed_loop: bool, campaign: bool, hil: bool, can_bus: bool
+) -> None:
     """Measure estimator throughput, replay wall time, the closed loop's real-time factor,
-    campaign throughput and the firmware's cost on the Cortex-M4F."""
+    campaign throughput, the firmware's cost on the Cortex-M4F and the CAN path."""
     from bms.bench import run_bench
 
     run_bench(console, n_cells=cells, n_samples=samples, data=data, closed_loop=closed_loop)
@@ -244,6 +253,10 @@ def bench(cells: int, samples: int, data: Path | None, closed_loop: bool, campai
         from hil.bench import run_hil_bench
 
         run_hil_bench(console)
+    if can_bus:
+        from hil.can.bench import can_bench
+
+        can_bench(console, series=cells)
     if campaign:
         from bms.campaign.bench import campaign_bench
 
