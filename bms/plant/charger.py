@@ -31,6 +31,7 @@ class Charger:
         self.overshoot = spec.regulation_gain
         self.ignores_limit = False
         self.enabled = False
+        self._g: tuple[float, float, float] = (float("nan"), float("nan"), 0.0)  # (dt, tau, 1 - a)
 
     def own_limit(self, pack_v: float) -> float:
         s = self.spec
@@ -54,7 +55,9 @@ class Charger:
             # an open contactor interrupts the current at once
             self.current_a = 0.0
             return 0.0
-        g = -math.expm1(-dt_s / s.tau_s)
+        if self._g[0] != dt_s or self._g[1] != s.tau_s:  # the spec may change between steps
+            self._g = (dt_s, s.tau_s, -math.expm1(-dt_s / s.tau_s))
+        g = self._g[2]
         i0 = self.current_a
         u = self.setpoint_a
         self.current_a = u + (i0 - u) * (1.0 - g)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bms.cells import CellModel
-from bms.plant.tables import TableSet
+from bms.plant.tables import ENTROPIC, PatchLookup, TableSet
 
 KELVIN = 273.15
 
@@ -32,6 +32,11 @@ class Spread:
     resistance_growth: float = 0.0  # ageing: fractional resistance increase
 
 
+# the plant's table rows: R and C of the two RC branches adjacent, so that both branches
+# are computed as one (2, n) array; the entropic coefficient looked up along with them
+ROWS = ("ocv_v", "r0_ohm", "r1_ohm", "r2_ohm", "c1_f", "c2_f", ENTROPIC)
+
+
 class PackPlant:
     def __init__(
         self,
@@ -45,6 +50,7 @@ class PackPlant:
         self.element = cell.scaled(n_parallel)
         self.n = n_series
         self.tables = TableSet(self.element)
+        self._lookup = PatchLookup(self.tables, ROWS)
         self.coulombic_eff = self.element.coulombic_eff
         self.cap_ah = (
             self.element.capacity_ah
@@ -55,36 +61,55 @@ class PackPlant:
             1 + spread.resistance * rng.standard_normal(n_series)
         )
         self.soc = np.clip(soc0 + spread.soc * rng.standard_normal(n_series), 0.0, 1.0)
-        self.v1 = np.zeros(n_series)
-        self.v2 = np.zeros(n_series)
-        self.short_ohm = np.full(n_series, np.inf)  # internal short across an element
-        self.v_term = np.zeros(n_series)
-        self.i_elem = np.zeros(n_series)
+        self.v_rc = np.zeros((2, n_series))  # the RC branches' voltages (v1, v2)
+        # internal short across an element (set through short_circuit: any_short follows it)
+        self.short_ohm = np.full(n_series, np.inf)
+        self.any_short = False
+        self._i_e: float | np.ndarray = 0.0  # element currents of the last step
         self._params: np.ndarray | None = None
         self.has_entropy = bool(np.any(self.tables.docv_dt != 0.0))
         self.v_term = self.terminal(0.0, np.full(n_series, 25.0))
 
+    def short_circuit(self, element: int, ohm: float) -> None:
+        """An internal short of `ohm` across a series element (inf: none)."""
+        self.short_ohm[element] = ohm
+        self.any_short = bool(np.isfinite(self.short_ohm).any())
+
+    @property
+    def i_elem(self) -> np.ndarray:
+        """Current through each element over the last step (> 0 discharge)."""
+        return np.broadcast_to(self._i_e, (self.n,)).astype(float)
+
+    @property
+    def v1(self) -> np.ndarray:
+        return self.v_rc[0]
+
+    @property
+    def v2(self) -> np.ndarray:
+        return self.v_rc[1]
+
     def params(self, temp_c: np.ndarray) -> np.ndarray:
-        """Table values at the present SoC. The end-of-step lookup of the last step is reused
-        (its temperatures are a step old: a 0.1 s lag on the resistances' temperature)."""
+        """(7, n) table values at the present SoC, rows as in ROWS. The end-of-step lookup of
+        the last step is reused (its temperatures are a step old: a 0.1 s lag on the
+        resistances' temperature)."""
         if self._params is not None:
             return self._params
-        p = self.tables.lookup(self.soc, temp_c)
-        p[1:3] *= self.r_scale  # r0, r1
-        p[4] *= self.r_scale  # r2
-        p[3] /= self.r_scale  # keep the time constants: C = tau / R
-        p[5] /= self.r_scale
+        p = self._lookup(self.soc, temp_c)
+        p[1:4] *= self.r_scale  # r0, r1, r2
+        p[4:6] /= self.r_scale  # keep the time constants: C = tau / R
         return p
 
     def terminal(self, current_a: float, temp_c: np.ndarray) -> np.ndarray:
         """Terminal voltages at the present state for a pack current (no state change)."""
-        ocv, r0 = self.params(temp_c)[0:2]
-        return self._terminal(ocv, r0, current_a)
+        p = self.params(temp_c)
+        return self._terminal(p[0], p[1], current_a)
 
     def _terminal(self, ocv: np.ndarray, r0: np.ndarray, current_a: float) -> np.ndarray:
         # an internal short R_s across the element draws V/R_s inside it:
         # V = ocv - v1 - v2 - r0 (I + V / R_s)  ->  V = (ocv - v1 - v2 - r0 I) / (1 + r0 / R_s)
-        return (ocv - self.v1 - self.v2 - r0 * current_a) / (1.0 + r0 / self.short_ohm)
+        v = ocv - self.v_rc[0] - self.v_rc[1] - r0 * current_a
+        # without a short the divisor is exactly 1
+        return v / (1.0 + r0 / self.short_ohm) if self.any_short else v
 
     def step(self, dt_s: float, current_a: float, temp_core_c: np.ndarray) -> np.ndarray:
         """Advance by dt with a constant pack current (> 0 discharge). Returns the heat (W,
@@ -95,40 +120,39 @@ class PackPlant:
         Not the resistors' v^2/R: with SoC-dependent R and C the ECM's capacitor energy
         1/2 C v^2 changes when the tables do, which is no physical energy; I (OCV - V) is
         the energy the terminals lose against the open-circuit voltage, so electric energy
-        = chemical energy + heat holds exactly."""
-        ocv, r0, r1, c1, r2, c2 = self.params(temp_core_c)
+        = chemical energy + heat holds exactly.
+
+        Without a short every element carries the pack current: it stays a scalar here (the
+        same numbers as a vector of it, with fewer array operations)."""
+        p = self.params(temp_core_c)
+        r0, r_rc, c_rc = p[1], p[2:4], p[4:6]
         shorted = self.any_short
-        v_start = self._terminal(ocv, r0, current_a) if shorted else self.v_term
-        i_e = current_a + v_start / self.short_ohm if shorted else np.full(self.n, current_a)
-        tau1, tau2 = r1 * c1, r2 * c2
-        g1 = -np.expm1(-dt_s / tau1)  # 1 - a, accurate for dt << tau
-        g2 = -np.expm1(-dt_s / tau2)
-        v1_new = self.v1 + g1 * (r1 * i_e - self.v1)
-        v2_new = self.v2 + g2 * (r2 * i_e - self.v2)
+        v_start = self._terminal(p[0], r0, current_a) if shorted else self.v_term
+        i_e: float | np.ndarray = current_a + v_start / self.short_ohm if shorted else current_a
+        v = self.v_rc
+        tau = r_rc * c_rc
+        # e = a - 1 = -g with g = 1 - a (accurate for dt << tau); the formulas below are
+        # written with g and evaluated with -e, which is exact (a sign)
+        e = np.expm1(-dt_s / tau)
+        ri = r_rc * i_e
         # integral of v over the step for v' = (R i - v) / tau:  v0 tau g + R i (dt - tau g)
-        int_v = (
-            self.v1 * tau1 * g1
-            + r1 * i_e * (dt_s - tau1 * g1)
-            + self.v2 * tau2 * g2
-            + r2 * i_e * (dt_s - tau2 * g2)
-        )
-        heat = r0 * i_e**2 + i_e * int_v / dt_s
+        free = v * tau * e  # -(v0 tau g)
+        forced = ri * (dt_s + tau * e)
+        int_v = forced[0] - free[0] - free[1] + forced[1]
+        heat = r0 * (i_e * i_e) + i_e * int_v / dt_s
         if self.has_entropy:
-            heat -= i_e * (temp_core_c + KELVIN) * self.tables.entropic(self.soc)
+            heat -= i_e * (temp_core_c + KELVIN) * p[6]  # dOCV/dT at the present SoC
         if shorted:
             heat += np.where(np.isfinite(self.short_ohm), v_start**2 / self.short_ohm, 0.0)
         eff = self.coulombic_eff if current_a < 0.0 else 1.0
-        self.soc = np.clip(self.soc - eff * i_e * (dt_s / 3600.0) / self.cap_ah, 0.0, 1.0)
-        self.v1, self.v2 = v1_new, v2_new
-        self.i_elem = i_e
+        soc = self.soc - eff * i_e * (dt_s / 3600.0) / self.cap_ah
+        self.soc = np.minimum(np.maximum(soc, 0.0), 1.0)
+        self.v_rc = v - e * (ri - v)  # v + g (R i - v)
+        self._i_e = i_e
         self._params = None
         self._params = self.params(temp_core_c)
         self.v_term = self._terminal(self._params[0], self._params[1], current_a)
         return heat
-
-    @property
-    def any_short(self) -> bool:
-        return bool(np.isfinite(self.short_ohm).any())
 
     @property
     def capacity_total_ah(self) -> float:

@@ -33,18 +33,54 @@ class SensorSpec:
     sensor_every: int = 4  # a thermistor on every n-th element
 
 
+class NormalStream:
+    """Standard normal variates of a generator, drawn ahead in blocks and handed out in
+    order. A block of k variates is the same sequence as k single draws (numpy's
+    Generator fills arrays one variate at a time), so the samples are the ones per-call
+    draws would give, at a fraction of the per-call cost."""
+
+    def __init__(self, rng: np.random.Generator, block: int) -> None:
+        self.rng = rng
+        self.block = block
+        self.buf = np.zeros(0)
+        self.pos = 0
+
+    def take(self, k: int) -> np.ndarray:
+        """The next k variates (a view: use before the next call)."""
+        pos = self.pos
+        if pos + k > len(self.buf):
+            self.buf = np.concatenate([self.buf[pos:], self.rng.standard_normal(max(self.block, k))])
+            pos = 0
+        self.pos = pos + k
+        return self.buf[pos : pos + k]
+
+    def next(self) -> float:
+        """The next variate."""
+        pos = self.pos
+        if pos >= len(self.buf):
+            self.buf = self.rng.standard_normal(self.block)
+            pos = 0
+        self.pos = pos + 1
+        return float(self.buf[pos])
+
+
 class Sensors:
     def __init__(self, spec: SensorSpec, n_series: int, rng: np.random.Generator) -> None:
         self.spec = spec
         self.rng = rng
         self.n = n_series
         self.sensed = tuple(range(0, n_series, max(1, spec.sensor_every)))
+        # the thermistors' elements as a slice (sensed is a range): a view, no gather
+        self._sensed_slice = slice(0, n_series, max(1, spec.sensor_every))
         self.v_gain = 1.0 + spec.cell_v_gain_sigma * rng.standard_normal(n_series)
         self.v_offset = spec.cell_v_offset_sigma_v * rng.standard_normal(n_series)
         self.i_gain = 1.0 + spec.current_gain_sigma * rng.standard_normal()
         self.i_offset = spec.current_offset_sigma_a * rng.standard_normal()
+        # all later draws (sample noise) in the order the samples are taken: ~64 samples a block
+        self.noise = NormalStream(rng, 64 * (n_series + len(self.sensed) + 8))
         self.ntc = np.zeros(len(self.sensed))
         self.ntc_init = False
+        self._lag: tuple[float, float] = (float("nan"), 0.0)  # (dt, lag factor) of the last sample
         self.active: list[Fault] = []
         self.frozen_v: dict[int, float] = {}
 
@@ -56,7 +92,7 @@ class Sensors:
 
     def cell_voltages(self, v_true: np.ndarray) -> np.ndarray:
         s = self.spec
-        v = v_true * self.v_gain + self.v_offset + s.cell_v_noise_v * self.rng.standard_normal(self.n)
+        v = v_true * self.v_gain + self.v_offset + s.cell_v_noise_v * self.noise.take(self.n)
         for f in self.active:
             c = f.cell
             if f.kind == "open_sense_wire" and c is not None:
@@ -64,17 +100,19 @@ class Sensors:
                 # the neighbour reads across both cells
                 nb = c + 1 if c + 1 < self.n else c - 1
                 v[nb] = v[nb] + v[c]
-                v[c] = s.cell_v_noise_v * abs(self.rng.standard_normal())
+                v[c] = s.cell_v_noise_v * abs(self.noise.next())
             elif f.kind == "stuck_voltage" and c is not None and c not in self.frozen_v:
                 self.frozen_v[c] = float(np.round(v[c] / s.cell_v_lsb_v) * s.cell_v_lsb_v)
-        v = np.round(v / s.cell_v_lsb_v) * s.cell_v_lsb_v
+        v /= s.cell_v_lsb_v
+        np.rint(v, out=v)  # = np.round: half to even
+        v *= s.cell_v_lsb_v
         for c, frozen in self.frozen_v.items():
             v[c] = frozen
         return v
 
     def current(self, i_true: float) -> float:
         s = self.spec
-        i = i_true * self.i_gain + self.i_offset + s.current_noise_a * self.rng.standard_normal()
+        i = i_true * self.i_gain + self.i_offset + s.current_noise_a * self.noise.next()
         for f in self.active:
             if f.kind == "current_offset":
                 i += f.magnitude()
@@ -82,14 +120,18 @@ class Sensors:
 
     def temperatures(self, surf_true_c: np.ndarray, dt_s: float) -> np.ndarray:
         s = self.spec
-        true = surf_true_c[list(self.sensed)]
+        true = surf_true_c[self._sensed_slice]
         if not self.ntc_init:
             self.ntc = true.copy()
             self.ntc_init = True
         else:
-            self.ntc = self.ntc + (true - self.ntc) * (-np.expm1(-dt_s / s.temp_lag_s))
-        t = self.ntc + s.temp_noise_c * self.rng.standard_normal(len(self.ntc))
-        t = np.round(t / s.temp_lsb_c) * s.temp_lsb_c
+            if self._lag[0] != dt_s:
+                self._lag = (dt_s, -np.expm1(-dt_s / s.temp_lag_s))
+            self.ntc = self.ntc + (true - self.ntc) * self._lag[1]
+        t = self.ntc + s.temp_noise_c * self.noise.take(len(self.ntc))
+        t /= s.temp_lsb_c
+        np.rint(t, out=t)
+        t *= s.temp_lsb_c
         for f in self.active:
             if f.kind in ("ntc_open", "ntc_short") and f.cell in self.sensed:
                 j = self.sensed.index(f.cell)
@@ -97,10 +139,14 @@ class Sensors:
         return t
 
     def pack_voltage(self, v_true: np.ndarray) -> float:
-        return float(np.sum(v_true) + self.spec.pack_v_noise_v * self.rng.standard_normal())
+        return self.pack_voltage_of_sum(float(np.sum(v_true)))
+
+    def pack_voltage_of_sum(self, v_sum: float) -> float:
+        """pack_voltage for the sum of the true cell voltages, where that is known already."""
+        return float(v_sum + self.spec.pack_v_noise_v * self.noise.next())
 
     def coolant_temp(self, t_true: float) -> float:
-        return float(t_true + self.spec.coolant_temp_noise_c * self.rng.standard_normal())
+        return float(t_true + self.spec.coolant_temp_noise_c * self.noise.next())
 
     def flow(self, flow_true: float) -> float:
-        return float(max(flow_true + self.spec.flow_noise_lpm * self.rng.standard_normal(), 0.0))
+        return float(max(flow_true + self.spec.flow_noise_lpm * self.noise.next(), 0.0))

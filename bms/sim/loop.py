@@ -12,6 +12,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from operator import attrgetter
 
 import numpy as np
 
@@ -64,6 +65,29 @@ LOG_FIELDS = (
     "resets",  # fault resets commanded so far
     "n_injected",  # faults injected so far
 )
+# log fields that are the firmware's State of the step: log name -> State attribute
+STATE_FIELDS = {
+    "soc_est_min": "soc_min",
+    "soc_est_max": "soc_max",
+    "soc_est_pack": "soc_pack",
+    "soc_est_mean": "soc_mean",
+    "core_temp_est_max_c": "core_temp_max_degc",
+    "ccl_limit": "ccl_limit",
+    "contactor_state": "contactor_state",
+    "faults": "faults",
+    "warnings": "warnings",
+    "heater_on": "heater_request",
+    "cooling_on": "cooling_request",
+    "charge_complete": "charge_complete",
+    "cell_v_meas_max": "cell_v_max",
+    "cell_v_meas_min": "cell_v_min",
+    "temp_meas_min_c": "temp_min_degc",
+    "temp_meas_max_c": "temp_max_degc",
+    "dcl_limit": "dcl_limit",
+}
+# log fields the loop itself knows of a step (ccl_a, dcl_a: the limits it obeys), in RunLog.loop's order
+LOOP_FIELDS = ("current_a", "ccl_a", "dcl_a", "charger_max_a", "resets", "n_injected")
+LoopValues = tuple[float, float, float, float, int, int]
 
 
 def firmware_cell(chem: Chemistry, scn: Scenario) -> CellModel:
@@ -146,7 +170,71 @@ class SimResult:
     injected: list[Fault] = field(default_factory=list)  # with at_s as injected
 
 
-@dataclass
+class RunLog:
+    """Everything the loop keeps of each step, kept cheap per step: the firmware's State
+    values as one tuple appended to a list, the per-cell arrays as one row each; the log
+    arrays are assembled when a result is asked for (the same numbers, at the same float32 /
+    float64 precision, as writing each field of each step into its own array)."""
+
+    def __init__(self, n_steps: int, series: int) -> None:
+        self.series = series
+        self._state_values = attrgetter(*STATE_FIELDS.values())
+        self.states: list[tuple[float, ...]] = []
+        self.loop: list[LoopValues] = []
+        self.est_soc = np.zeros((n_steps, series), dtype=np.float32)
+        self.est_core = np.zeros((n_steps, series), dtype=np.float32)
+        self.true_soc = np.zeros((n_steps, series))
+        self.true_temps = np.zeros((n_steps, 2 * series + 1))  # the thermal network: cores, surfaces, coolant
+        self.true_v = np.zeros((n_steps, series), dtype=np.float32)
+
+    def append(
+        self,
+        k: int,
+        state: State,
+        loop: LoopValues,
+        true_soc: np.ndarray,
+        true_temps: np.ndarray,
+        true_v: np.ndarray,
+    ) -> None:
+        self.states.append(self._state_values(state))
+        self.loop.append(loop)
+        self.est_soc[k] = state.soc
+        self.est_core[k] = state.core_temp_degc
+        self.true_soc[k] = true_soc
+        self.true_temps[k] = true_temps
+        self.true_v[k] = true_v
+
+    def arrays(self, n: int, dt_s: float) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """The log of the first n steps (LOG_FIELDS) and the per-cell arrays."""
+        s = self.series
+        states = np.array(self.states[:n], dtype=float).reshape(n, len(STATE_FIELDS)).T
+        loop = np.array(self.loop[:n], dtype=float).reshape(n, len(LOOP_FIELDS)).T
+        temps = self.true_temps[:n]
+        cells = {
+            "true_soc": self.true_soc[:n],
+            "est_soc": self.est_soc[:n],
+            "true_core": temps[:, :s],
+            "est_core": self.est_core[:n],
+        }
+        true_v = self.true_v[:n]
+        true_surf = temps[:, s : 2 * s].astype(np.float32)
+        cols = {name: np.ascontiguousarray(states[j]) for j, name in enumerate(STATE_FIELDS)}
+        cols.update({name: np.ascontiguousarray(loop[j]) for j, name in enumerate(LOOP_FIELDS)})
+        for flag in ("heater_on", "cooling_on"):
+            cols[flag] = (cols[flag] != 0).astype(float)
+        cols["time_s"] = np.arange(1, n + 1) * dt_s
+        cols["coolant_c"] = temps[:, -1].copy()
+        cols["soc_true_min"] = cells["true_soc"].min(axis=1)
+        cols["soc_true_max"] = cells["true_soc"].max(axis=1)
+        cols["soc_true_mean"] = cells["true_soc"].mean(axis=1)
+        cols["cell_v_true_min"] = true_v.min(axis=1).astype(float)
+        cols["cell_v_true_max"] = true_v.max(axis=1).astype(float)
+        cols["core_temp_true_max_c"] = cells["true_core"].max(axis=1)
+        cols["surface_temp_true_max_c"] = true_surf.max(axis=1).astype(float)
+        return {name: cols[name] for name in LOG_FIELDS}, cells
+
+
+@dataclass(slots=True)
 class StepView:
     """What a monitor sees after each firmware step: the sample the firmware got, its
     answer, and the plant's truth at the end of the step."""
@@ -209,14 +297,9 @@ class ClosedLoop:
         )
         self.pending = sorted(scn.faults, key=lambda f: f.at_s)
         self.injected: list[Fault] = []
-        self.log = {k: np.zeros(n_steps) for k in LOG_FIELDS}
-        self.est_soc = np.zeros((n_steps, scn.series), dtype=np.float32)
-        self.true_soc = np.zeros((n_steps, scn.series))
-        self.est_core = np.zeros((n_steps, scn.series), dtype=np.float32)
-        self.true_core = np.zeros((n_steps, scn.series))
-        self.true_v = np.zeros((n_steps, scn.series), dtype=np.float32)
-        self.true_surf = np.zeros((n_steps, scn.series), dtype=np.float32)
+        self.log = RunLog(n_steps, scn.series)
         self.first_seen: dict[int, float] = {}
+        self._seen_faults = 0  # the fault bits in first_seen
         self.state: State | None = None
         self.contactor = OPEN
         self.ccl = 0.0
@@ -231,6 +314,11 @@ class ClosedLoop:
         self.contactor_open_s: float | None = None
         self.current_prev = 0.0
         self.ccl_ref = 0.0
+        # the charger's assumed response: the lag of ccl_ref per step
+        response_s = chem.protection.plausibility.charger_response_ms / 1000.0
+        self._ccl_lag = -math.expm1(-dt_s / response_s)
+        self._v_summed: np.ndarray | None = None  # the terminal voltages _v_sum is the sum of
+        self._v_sum = 0.0
         self.done_at: float | None = None
         self.steps = 0
         self.finished = False
@@ -292,7 +380,9 @@ class ClosedLoop:
         circuit = self.contactor in (CLOSED, OPENING)
         # ---- the current over this step ----
         charging_phase = scn.mode == "charge" or t > scn.drive_s
-        pack_v_true = float(np.sum(plant.v_term)) if plant.v_term.any() else float(scn.series * 3.7)
+        pack_v_true = self._pack_v()
+        if pack_v_true == 0.0 and not plant.v_term.any():
+            pack_v_true = float(scn.series * 3.7)
         if charging_phase:
             charger.enabled = self.closed_once
             i_mean = -charger.step(dt_s, self.ccl, pack_v_true, circuit)
@@ -306,7 +396,7 @@ class ClosedLoop:
             heat = plant.step(self.sub_dt, i_mean, thermal.core_c)
             thermal.step(self.sub_dt, heat, thermal.coolant_power(self.cooling_on, self.heater_on))
         v_true = plant.v_term
-        pack_v_true = float(np.sum(v_true))
+        pack_v_true = self._pack_v()
         if self.contactor in (CLOSED, OPENING):
             self.bus_v = pack_v_true
         elif state is not None and state.contactor_state == 1:  # precharge: RC of ~50 ms
@@ -325,7 +415,7 @@ class ClosedLoop:
                 ambient_degc=effective_ambient(
                     sensors.coolant_temp(thermal.coolant_c), sensors.coolant_temp(scn.ambient_c), self.g_amb
                 ),
-                pack_v=sensors.pack_voltage(v_true),
+                pack_v=sensors.pack_voltage_of_sum(pack_v_true),
                 bus_v=self.bus_v,
                 charger_max_a=charger.own_limit(pack_v_true) if charging_phase else float("nan"),
                 coolant_flow_lpm=sensors.flow(thermal.flow_lpm),
@@ -344,48 +434,30 @@ class ClosedLoop:
             self.was_closed = True
         elif self.was_closed and self.contactor_open_s is None:
             self.contactor_open_s = t  # the first step the firmware opened (or began opening)
-        if state.faults:
+        new_faults = state.faults & ~self._seen_faults
+        if new_faults:
+            self._seen_faults |= new_faults
             for fid in range(len(FAULT_NAMES)):
-                if state.faults >> fid & 1 and fid not in self.first_seen:
+                if new_faults >> fid & 1:
                     self.first_seen[fid] = t
         self.current_prev = i_mean
-        opened = contactor == OPEN
-        self.ccl_ref = _onsets(
-            self.injected, k, t, i_mean, self.ccl, self.ccl_ref, v_true, dt_s, self.chem, scn, opened, plant
-        )
+        # the CCL as a compliant charger follows it (its response lag): the charger faults' onset
+        if self.ccl >= self.ccl_ref:
+            self.ccl_ref = self.ccl
+        else:
+            self.ccl_ref += (self.ccl - self.ccl_ref) * self._ccl_lag
+        if any("onset_s" not in f.info for f in self.injected):
+            opened = contactor == OPEN
+            _onsets(self.injected, k, t, i_mean, self.ccl_ref, v_true, self.chem, scn, opened, plant)
         # ---- log (per-cell truth stored whole; its extremes are taken once in result()) ----
-        self.est_soc[k] = state.soc
-        self.est_core[k] = state.core_temp_degc
-        self.true_soc[k] = plant.soc
-        self.true_core[k] = thermal.core_c
-        self.true_v[k] = v_true
-        self.true_surf[k] = thermal.surf_c
-        log = self.log
-        log["time_s"][k] = t
-        log["soc_est_min"][k] = state.soc_min
-        log["soc_est_max"][k] = state.soc_max
-        log["soc_est_pack"][k] = state.soc_pack
-        log["soc_est_mean"][k] = state.soc_mean
-        log["core_temp_est_max_c"][k] = state.core_temp_max_degc
-        log["coolant_c"][k] = thermal.coolant_c
-        log["current_a"][k] = i_mean
-        log["ccl_a"][k] = self.ccl
-        log["dcl_a"][k] = self.dcl
-        log["ccl_limit"][k] = state.ccl_limit
-        log["contactor_state"][k] = contactor
-        log["faults"][k] = state.faults
-        log["warnings"][k] = state.warnings
-        log["heater_on"][k] = self.heater_on
-        log["cooling_on"][k] = self.cooling_on
-        log["charge_complete"][k] = state.charge_complete
-        log["cell_v_meas_max"][k] = state.cell_v_max
-        log["cell_v_meas_min"][k] = state.cell_v_min
-        log["temp_meas_min_c"][k] = state.temp_min_degc
-        log["temp_meas_max_c"][k] = state.temp_max_degc
-        log["charger_max_a"][k] = meas.charger_max_a
-        log["dcl_limit"][k] = state.dcl_limit
-        log["resets"][k] = self.resets
-        log["n_injected"][k] = len(self.injected)
+        self.log.append(
+            k,
+            state,
+            (i_mean, self.ccl, self.dcl, meas.charger_max_a, self.resets, len(self.injected)),
+            plant.soc,
+            thermal.t,
+            v_true,
+        )
         if self.progress is not None and k % 100 == 0:
             self.progress(t)
         if (
@@ -417,25 +489,25 @@ class ClosedLoop:
             self.monitor(view)
         return view
 
+    def _pack_v(self) -> float:
+        """Sum of the plant's true terminal voltages (computed once per voltage vector)."""
+        v = self.plant.v_term
+        if v is not self._v_summed:
+            self._v_summed, self._v_sum = v, float(np.add.reduce(v))  # np.sum without its wrapper
+        return self._v_sum
+
     def result(self) -> SimResult:
         n = self.steps
-        log = {k: v[:n] for k, v in self.log.items()}
-        log["soc_true_min"] = self.true_soc[:n].min(axis=1)
-        log["soc_true_max"] = self.true_soc[:n].max(axis=1)
-        log["soc_true_mean"] = self.true_soc[:n].mean(axis=1)
-        log["cell_v_true_min"] = self.true_v[:n].min(axis=1).astype(float)
-        log["cell_v_true_max"] = self.true_v[:n].max(axis=1).astype(float)
-        log["core_temp_true_max_c"] = self.true_core[:n].max(axis=1)
-        log["surface_temp_true_max_c"] = self.true_surf[:n].max(axis=1).astype(float)
+        log, cells = self.log.arrays(n, self.dt_s)
         faults = _fault_list(self.first_seen, self.injected, self.target, self.chem)
         summary = _summary(
             self.scn,
             self.chem,
             log,
-            self.true_soc[:n],
-            self.est_soc[:n],
-            self.true_core[:n],
-            self.est_core[:n],
+            cells["true_soc"],
+            cells["est_soc"],
+            cells["true_core"],
+            cells["est_core"],
             faults,
             self.contactor_open_s,
             self.wall_s,
@@ -445,10 +517,10 @@ class ClosedLoop:
             log,
             faults,
             summary,
-            self.true_soc[:n],
-            self.est_soc[:n],
-            self.true_core[:n],
-            self.est_core[:n],
+            cells["true_soc"],
+            cells["est_soc"],
+            cells["true_core"],
+            cells["est_core"],
             list(self.injected),
         )
 
@@ -470,7 +542,7 @@ def run(
 def _inject(f: Fault, plant: PackPlant, sensors: Sensors, thermal: ThermalNetwork, charger: Charger) -> None:
     if f.kind == "internal_short":
         assert f.cell is not None
-        plant.short_ohm[f.cell] = f.magnitude()
+        plant.short_circuit(f.cell, f.magnitude())
     elif f.kind == "cooling_loss":
         thermal.flow_lpm = 0.0
     elif f.kind == "charger_overshoot":
@@ -513,15 +585,13 @@ def _onsets(
     k: int,
     t: float,
     i_mean: float,
-    ccl: float,
     ccl_ref: float,
     v_true: np.ndarray,
-    dt_s: float,
     chem: Chemistry,
     scn: Scenario,
     contactors_open: bool,
     plant: PackPlant,
-) -> float:
+) -> None:
     """When each injected fault's condition became observable, judged on the plant's truth
     with the firmware's documented thresholds: a frozen reading once it has repeated
     stuck_repeats_min times; an internal short once the cell's true voltage leaves the
@@ -529,14 +599,10 @@ def _onsets(
     charger could deliver by more than the current sensor's error; a current-sensor
     offset from the start of an interval with the contactors open (the only time the true
     current is known to be zero) and a lost coolant flow from the start of one with them
-    closed, that lasts the debounce. Everything else at injection.
-    Returns the lagged CCL."""
+    closed, that lasts the debounce. Everything else at injection. ccl_ref: the CCL as a
+    compliant charger follows it (lagged by the charger's response time)."""
     pl = chem.protection.plausibility
     cap = chem.cell.capacity_ah * scn.parallel
-    if ccl >= ccl_ref:
-        ccl_ref = ccl
-    else:
-        ccl_ref += (ccl - ccl_ref) * -math.expm1(-dt_s / (pl.charger_response_ms / 1000.0))
     for f in injected:
         if "onset_s" in f.info:
             continue
@@ -577,7 +643,6 @@ def _onsets(
             hit = True
         if hit:
             f.info["onset_s"] = onset
-    return ccl_ref
 
 
 def _fault_list(
@@ -657,9 +722,10 @@ def _summary(
         k = int(np.argmax(complete))
         time_to_target = round(float(t[k]) - t_start + scn.dt_ms / 1000.0, 1)
         soc_true_at_target = round(float(log["soc_true_mean"][k]), 4)
-    conv = t >= min(60.0, float(t[-1]) / 2)
-    soc_err = (est_soc[conv] - true_soc[conv]).ravel()
-    core_err = (est_core[conv] - true_core[conv]).ravel()
+    # converged: the steps from min(60 s, half the run) on (t rises: a slice, not a mask copy)
+    conv = int(np.searchsorted(t, min(60.0, float(t[-1]) / 2)))
+    soc_err = (est_soc[conv:] - true_soc[conv:]).ravel()
+    core_err = (est_core[conv:] - true_core[conv:]).ravel()
     sim_s = float(t[-1]) if len(t) else 0.0
     return {
         "scenario": scn.name,

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from hypothesis import note
 
-from bms.chemistry import load_chemistry
 from bms.sim.checks import Violation, check_run
 from bms.sim.loop import ClosedLoop, SimResult
 from bms.sim.scenario import Scenario, scenario_to_toml
@@ -63,7 +62,7 @@ def check_scenario(bench: Callable[..., ClosedLoop], scn: Scenario) -> SimResult
     while loop.step() is not None:
         pass
     res = loop.result()
-    violations = check_run(res, load_chemistry(scn.chemistry))
+    violations = check_run(res, loop.chem)  # the chemistry the loop ran (loaded once)
     record(scn, res, time.perf_counter() - t0)
     if violations:
         fail_with_scenario(scn, violations)

@@ -6,8 +6,10 @@ from scipy.integrate import solve_ivp
 
 from bms.cells import CellModel, EstimatorParams, ThermalParams
 from bms.chemistry import load_chemistry
-from bms.plant.pack import PackPlant, Spread
-from bms.plant.thermal import CoolingSpec, ThermalNetwork
+from bms.plant.pack import ROWS, PackPlant, Spread
+from bms.plant.sensors import NormalStream
+from bms.plant.tables import ENTROPIC, TABLES, PatchLookup, TableSet
+from bms.plant.thermal import CoolingSpec, ModalStep, ThermalNetwork
 
 NO_SPREAD = Spread(capacity=0.0, resistance=0.0, soc=0.0)
 
@@ -174,3 +176,60 @@ def test_neighbours_share_heat():
     net0 = ThermalNetwork(cell, 3, 1, CoolingSpec(inlet_c=20.0, neighbour_w_per_k=0.0), 20.0, 20.0)
     x0 = net0.steady_state(np.array([0.0, 6.0, 0.0]), 0.0)
     assert x0[4] > x[4]  # without conduction the heated cell runs hotter
+
+
+@pytest.mark.parametrize("chemistry", ["nmc811-graphite", "lfp-graphite", "sulfide-assb", "linear"])
+def test_the_plants_table_lookup_is_the_reference_bilinear_lookup_to_the_last_bit(chemistry):
+    """PatchLookup (precomputed per-patch values and differences) against TableSet.lookup,
+    on the breakpoints, off them, at the ends and outside the temperature range."""
+    cell = linear_cell() if chemistry == "linear" else load_chemistry(chemistry).cell
+    tables = TableSet(cell.scaled(7))
+    fast = PatchLookup(tables, ROWS)
+    rng = np.random.default_rng(3)
+    soc = np.concatenate([rng.uniform(0.0, 1.0, 200), tables.soc, [0.0, 1.0]])
+    on_grid = np.resize(tables.temp, len(tables.soc))
+    temp = np.concatenate([rng.uniform(-40.0, 90.0, 200), on_grid, [-50.0, 99.0]])
+    ref = tables.lookup(soc, temp)
+    got = fast(soc, temp)
+    for j, name in enumerate(ROWS):
+        if name == ENTROPIC:  # a SoC-only table: against np.interp, to rounding
+            assert np.allclose(got[j], tables.entropic(soc), rtol=1e-13, atol=1e-18)
+        else:
+            assert np.array_equal(got[j], ref[TABLES.index(name)]), name
+
+
+def test_block_drawn_noise_is_the_sequence_of_single_draws():
+    one = np.random.default_rng(11)
+    stream = NormalStream(np.random.default_rng(11), block=7)
+    for k in (3, 1, 5, 9, 1, 2, 30, 4):
+        expected = np.array([one.standard_normal() for _ in range(k)])
+        got = stream.take(k).copy() if k > 1 else np.array([stream.next()])
+        assert np.array_equal(got, expected)
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 48, 130])
+@pytest.mark.parametrize("flow_lpm", [10.0, 0.0])
+def test_modal_thermal_step_is_the_dense_exact_discretisation(n, flow_lpm):
+    """The step in the chain's cosine modes against the dense matrix exponential of the
+    whole network (ThermalNetwork.discrete), over many steps with varying inputs."""
+    cell = load_chemistry("nmc811-graphite").cell
+    net = ThermalNetwork(cell, n, 7, CoolingSpec(flow_lpm=flow_lpm), ambient_c=15.0, start_c=25.0)
+    modal = ModalStep.build(*net.matrices(), 0.1)
+    assert modal is not None
+    ad, bd = net.discrete(0.1)
+    rng = np.random.default_rng(n)
+    dense = fast = net.t.copy()
+    for _ in range(500):
+        heat, power = rng.uniform(0.0, 50.0, n), rng.uniform(-500.0, 500.0)
+        dense = ad @ dense + bd @ np.concatenate([heat, [15.0, power]])
+        fast = modal(fast, heat, 15.0, power)
+    assert np.abs(dense - 25.0).max() > 0.01  # it moved
+    assert np.allclose(fast, dense, rtol=0.0, atol=1e-10)  # ~3e-13 of the absolute temperature
+
+
+def test_modal_step_refuses_elements_that_differ():
+    cell = load_chemistry("nmc811-graphite").cell
+    a, b = ThermalNetwork(cell, 6, 7, CoolingSpec(), 20.0, 20.0).matrices()
+    assert ModalStep.build(a, b, 0.1) is not None
+    a[2, 2] *= 1.01  # one core with another capacity
+    assert ModalStep.build(a, b, 0.1) is None
