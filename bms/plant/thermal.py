@@ -16,12 +16,12 @@ otherwise stream through the cache (1.8 MB at 192 elements).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.fft import dct
-from scipy.linalg import expm
+from scipy.fft import dct, idct
 
 from bms.cells import CellModel
 
@@ -49,7 +49,7 @@ class CoolingSpec:
 
 # from this many elements on a step goes through the modes (below: the dense matrices are
 # small, and the fewer array operations of a dense step win)
-MODAL_MIN_ELEMENTS = 48
+MODAL_MIN_ELEMENTS = 24
 
 
 class ModalStep:
@@ -60,15 +60,14 @@ class ModalStep:
     network into a 2x2 system (core, surface) per mode k >= 1 and a 3x3 system of the
     uniform mode k = 0 with the coolant (which sees the surfaces' sum, sqrt(n) times mode
     0); each is discretised exactly (augmented matrix exponential, inputs held over the
-    step). `build` checks that structure and returns None where a and b do not have it."""
+    step). `build` checks that structure and returns None where a and b do not have it.
+    The transforms to and from the modes are fast cosine transforms."""
 
-    def __init__(self, d: np.ndarray, w: np.ndarray) -> None:
-        self.d = d  # (n, n) DCT-II, orthonormal: modes = d @ x
-        self.d_t = np.ascontiguousarray(d.T)
+    def __init__(self, w: np.ndarray) -> None:
         # (3, 6, n): per mode, [core, surface, coolant] after the step from [core, surface,
         # heat, coolant, ambient, coolant power] (the last three rows: mode 0 only)
         self.w = w
-        self.n = d.shape[0]
+        self.n = w.shape[2]
         self._x = np.zeros((6, self.n))
 
     @staticmethod
@@ -89,8 +88,7 @@ class ModalStep:
         if any(u is None for u in uniform) or max(np.abs(z).max(initial=0.0) for z in zero) > tol:
             return None
         acc, acs, asc, bc, ask, aks, bsa = (float(u) for u in uniform)  # type: ignore[arg-type]
-        d = dct(np.eye(n), type=2, norm="ortho", axis=0)
-        ass = d @ a[s, s] @ d.T  # the chain's surface block in modes: diagonal
+        ass = _modes(_modes(a[s, s], axis=0), axis=1)  # D a_ss D': the surface chain, diagonal
         if np.abs(ass - np.diag(np.diag(ass))).max() > tol:
             return None
         # modes k >= 1: 2 states, 1 input (the mode's heat), augmented 3x3 each
@@ -99,27 +97,59 @@ class ModalStep:
         aug[:, 1, 0], aug[:, 1, 1] = asc, np.diag(ass)[1:]
         w = np.zeros((3, 6, n))
         if n > 1:
-            w[:2, :3, 1:] = expm(aug * dt_s)[:, :2, :].transpose(1, 2, 0)
+            w[:2, :3, 1:] = _expm_stack(aug * dt_s)[:, :2, :].transpose(1, 2, 0)
         # the uniform mode with the coolant: 3 states, 3 inputs (heat, ambient, power)
         rn = np.sqrt(n)
         aug0 = np.zeros((6, 6))
         aug0[:3, :3] = [[acc, acs, 0.0], [asc, ass[0, 0], rn * ask], [0.0, rn * aks, a[k, k]]]
         aug0[:3, 3:] = [[bc, 0.0, 0.0], [0.0, rn * bsa, 0.0], [0.0, b[k, n], b[k, n + 1]]]
-        e0 = expm(aug0 * dt_s)[:3]  # from [core_0, surface_0, coolant, heat_0, ambient, power]
-        w[:, [0, 1, 3, 2, 4, 5], 0] = e0
-        return ModalStep(d, w)
+        # rows: core_0, surface_0, coolant; columns: those and heat_0, ambient, power
+        e0 = _expm_stack(aug0[None] * dt_s)[0, :3]
+        w[:, [0, 1, 3, 2, 4, 5], 0] = e0  # into the order of the step's rows
+        return ModalStep(w)
 
     def __call__(self, t: np.ndarray, heat_w: np.ndarray, ambient_c: float, power_w: float) -> np.ndarray:
         """The temperatures after the step (a new array) from t before it."""
         n, x = self.n, self._x
-        np.matmul(t[: 2 * n].reshape(2, n), self.d_t, out=x[:2])  # cores, surfaces in modes
-        np.matmul(heat_w, self.d_t, out=x[2])
+        x[:2] = t[: 2 * n].reshape(2, n)
+        x[2] = heat_w
+        x[:3] = _modes(x[:3], axis=1)  # cores, surfaces and heats in modes
         x[3, 0], x[4, 0], x[5, 0] = t[2 * n], ambient_c, power_w
         new = (self.w * x).sum(axis=1)  # (3, n): every mode's own small system
         out = np.empty(2 * n + 1)
-        np.matmul(new[:2], self.d, out=out[: 2 * n].reshape(2, n))
+        out[: 2 * n] = _elements(new[:2], axis=1).ravel()
         out[2 * n] = new[2, 0]
         return out
+
+
+def _expm_stack(m: np.ndarray) -> np.ndarray:
+    """The exponential of each matrix of a stack (k, d, d) of small ones: a degree-18 Taylor
+    polynomial after scaling to norm <= 1/4 (remainder < 1e-28), then squaring back; exact
+    to rounding like scipy's expm, but in plain numpy loops. scipy's expm goes through
+    LAPACK per matrix, which OpenBLAS runs on its thread pool: in a loaded process waking
+    that pool costs milliseconds per call, seconds for the modes of a large pack."""
+    norm = float(np.abs(m).sum(axis=-1).max(initial=0.0))
+    squarings = max(0, math.ceil(math.log2(norm / 0.25))) if norm > 0.0 else 0
+    x = m / 2.0**squarings
+    out = term = np.broadcast_to(np.eye(m.shape[-1]), m.shape)
+    for j in range(1, 19):
+        term = np.einsum("kij,kjl->kil", term, x) / j  # einsum: no BLAS either
+        out = out + term
+    for _ in range(squarings):
+        out = np.einsum("kij,kjl->kil", out, out)
+    return out
+
+
+def _modes(x: np.ndarray, axis: int) -> np.ndarray:
+    """D x along an axis (orthonormal DCT-II) by FFT: O(n log n), no matrix to stream through
+    the cache and no BLAS (OpenBLAS runs products of this size on several threads, which in
+    a loaded process costs far more than it saves)."""
+    return dct(x, type=2, norm="ortho", axis=axis)
+
+
+def _elements(x: np.ndarray, axis: int) -> np.ndarray:
+    """D' x along an axis: back from the modes (the inverse of _modes)."""
+    return idct(x, type=2, norm="ortho", axis=axis)
 
 
 def _scalar(v: np.ndarray, tol: float) -> float | None:
@@ -218,7 +248,7 @@ class ThermalNetwork:
             aug = np.zeros((m + b.shape[1], m + b.shape[1]))
             aug[:m, :m] = a
             aug[:m, m:] = b
-            e = expm(aug * dt_s)  # exact for inputs held over the step
+            e = _expm_stack(aug[None] * dt_s)[0]  # exact for inputs held over the step
             self._cache[key] = (e[:m, :m].copy(), e[:m, m:].copy())
         return self._cache[key]
 

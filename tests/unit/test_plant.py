@@ -3,13 +3,14 @@
 import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
+from scipy.linalg import expm
 
 from bms.cells import CellModel, EstimatorParams, ThermalParams
 from bms.chemistry import load_chemistry
 from bms.plant.pack import ROWS, PackPlant, Spread
 from bms.plant.sensors import NormalStream
 from bms.plant.tables import ENTROPIC, TABLES, PatchLookup, TableSet
-from bms.plant.thermal import CoolingSpec, ModalStep, ThermalNetwork
+from bms.plant.thermal import CoolingSpec, ModalStep, ThermalNetwork, _expm_stack
 
 NO_SPREAD = Spread(capacity=0.0, resistance=0.0, soc=0.0)
 
@@ -233,3 +234,20 @@ def test_modal_step_refuses_elements_that_differ():
     assert ModalStep.build(a, b, 0.1) is not None
     a[2, 2] *= 1.01  # one core with another capacity
     assert ModalStep.build(a, b, 0.1) is None
+
+
+@pytest.mark.parametrize("dt_s", [0.01, 0.1, 1.0, 60.0])
+def test_stacked_matrix_exponential_is_scipys(dt_s):
+    """The thermal network's matrix exponential (no LAPACK) against scipy's Pade expm, on a
+    network's augmented matrix for steps of 10 ms to a minute and on random stacks."""
+    cell = load_chemistry("lfp-graphite").cell
+    a, b = ThermalNetwork(cell, 4, 3, CoolingSpec(), 20.0, 20.0).matrices()
+    m = a.shape[0]
+    aug = np.zeros((m + b.shape[1],) * 2)
+    aug[:m, :m], aug[:m, m:] = a, b
+    rng = np.random.default_rng(5)
+    stack = aug[None] * dt_s
+    randoms = rng.normal(size=(20, 5, 5)) * min(dt_s, 1.0)
+    for s in (stack, randoms):
+        for e, ref in zip(_expm_stack(s), (expm(x) for x in s), strict=True):
+            assert np.abs(e - ref).max() <= 1e-13 * max(1.0, np.abs(ref).max())
