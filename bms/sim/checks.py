@@ -71,14 +71,27 @@ class Violation:
 
 def _map(soc: np.ndarray, temp_c: np.ndarray, soc_bp, temp_bp, tab) -> np.ndarray:
     """Bilinear over [temperature][soc], clamped at the edges; any array shape."""
-    rows = np.stack([np.interp(soc, soc_bp, row) for row in np.atleast_2d(tab)])  # (nT, ...)
+    tab = np.atleast_2d(tab)
+    soc = np.asarray(soc, dtype=float)
     if len(temp_bp) < 2:
-        return rows[0]
+        return np.interp(soc, soc_bp, tab[0])
     tc = np.clip(temp_c, temp_bp[0], temp_bp[-1])
     i = np.clip(np.searchsorted(temp_bp, tc, side="right") - 1, 0, len(temp_bp) - 2)
     w = (tc - temp_bp[i]) / (temp_bp[i + 1] - temp_bp[i])
-    lo = np.take_along_axis(rows, i[None], axis=0)[0]
-    hi = np.take_along_axis(rows, (i + 1)[None], axis=0)[0]
+    # each value interpolated along SoC in the two temperature rows around it only (a run
+    # spans few of the rows: interpolating every row for every value costs most of the check)
+    rows = np.unique(i.ravel()[:: max(1, i.size // 64)])  # a sample: most runs stay in one
+    if len(rows) == 1 and np.all(i == rows[0]):
+        r = int(rows[0])
+        lo, hi = np.interp(soc, soc_bp, tab[r]), np.interp(soc, soc_bp, tab[r + 1])
+        return lo * (1 - w) + hi * w
+    lo, hi = np.empty(soc.shape), np.empty(soc.shape)
+    for r in range(len(temp_bp) - 1):
+        sel = i == r
+        if sel.any():
+            s = soc[sel]
+            lo[sel] = np.interp(s, soc_bp, tab[r])
+            hi[sel] = np.interp(s, soc_bp, tab[r + 1])
     return lo * (1 - w) + hi * w
 
 
