@@ -260,7 +260,7 @@ static void fill_estimates(const bms_t *inst, bms_out_t *out)
 
 /* The monitored values of this step. */
 static void monitored_values(const bms_t *inst, const bms_meas_t *meas, bms_out_t *out, int32_t charging,
-                             safety_value_t *sv)
+                             float spread_allow_v, safety_value_t *sv)
 {
     const bms_config_t *cfg = &inst->cfg;
     float vmax = -1.0e30f;
@@ -338,7 +338,12 @@ static void monitored_values(const bms_t *inst, const bms_meas_t *meas, bms_out_
     sv[BMS_Q_T_MIN_DIS] = (safety_value_t){tmin, smin, (uint8_t)(have_t & dis)};
     sv[BMS_Q_I_CHG_MAX] = (safety_value_t){-i_a, 0u, have_i};
     sv[BMS_Q_I_DIS_MAX] = (safety_value_t){i_a, 0u, have_i};
-    sv[BMS_Q_CELL_V_SPREAD] = (safety_value_t){lmax - lmin, (uint16_t)lmin_i, (uint8_t)((nl > 0u) ? 1u : 0u)};
+    /* the spread beyond what a healthy SoC imbalance shows at this point of the OCV curve:
+     * at 5 % SoC an NMC cell's OCV moves ~5 V per unit SoC, so a 5 % imbalance alone reads
+     * as 0.25 V, which at mid SoC (< 1 V per unit) would mean a faulty cell or connection */
+    const float excess_v = (lmax - lmin) - spread_allow_v;
+    sv[BMS_Q_CELL_V_SPREAD] =
+        (safety_value_t){(excess_v > 0.0f) ? excess_v : 0.0f, (uint16_t)lmin_i, (uint8_t)((nl > 0u) ? 1u : 0u)};
 
     out->cell_v_max = (have_v != 0u) ? vmax : NAN;
     out->cell_v_min = (have_v != 0u) ? vmin : NAN;
@@ -500,7 +505,9 @@ int32_t bms_step(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms, bms_out_t 
         status |= BMS_ST_CHARGING;
     }
     safety_value_t sv[BMS_N_QUANTITIES];
-    monitored_values(inst, meas, out, charging, sv);
+    const float slope = (bms_isfinitef(pin.ocv_slope_v) != 0) ? pin.ocv_slope_v : 0.0f;
+    const float spread_allow_v = cfg->plaus.cell_dev_soc_spread * ((slope < 0.0f) ? -slope : slope);
+    monitored_values(inst, meas, out, charging, spread_allow_v, sv);
     safety_evaluate(&inst->safety, &cfg->limits, sv, dt_safe, inst->time_ms);
     feed_sensor_faults(inst, dt_safe);
     feed_comm_fault(inst, meas, dt_safe);

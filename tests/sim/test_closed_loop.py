@@ -72,9 +72,13 @@ def test_every_fault_preset_is_caught_in_time(preset):
     dt = scn.dt_ms / 1000.0
     assert f["onset_s"] >= f["injected_s"]
     assert f["detected_s"] - f["onset_s"] <= f["trip_time_s"] + dt + 1e-9
-    if not injected.kind.startswith("charger"):
-        # (a charger fault's onset is taken once the excess is beyond the current sensor's
-        # error; the firmware may see it sooner)
+    if injected.kind.startswith("charger") or injected.kind == "internal_short":
+        # these onsets are judged on true values against a threshold (a charger's excess beyond
+        # the current sensor's error, a short's drift beyond the deviation allowance); the
+        # firmware, on measured values, may cross its own threshold a little sooner, but never
+        # within the debounce of the injection
+        assert f["detected_s"] - f["injected_s"] >= f["trip_time_s"] - 1e-9
+    else:
         assert f["detected_s"] - f["onset_s"] >= f["trip_time_s"] - 1e-9
     # the charge stops at detection, and the contactors open (or never close)
     t = res.log["time_s"]

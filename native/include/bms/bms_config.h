@@ -87,7 +87,8 @@ typedef enum {
     BMS_Q_T_MIN_DIS = 7,        /* ... while discharging / at rest */
     BMS_Q_I_CHG_MAX = 8,        /* charge current magnitude (A) */
     BMS_Q_I_DIS_MAX = 9,        /* discharge current (A) */
-    BMS_Q_CELL_V_SPREAD = 10,   /* highest minus lowest cell voltage (V) */
+    BMS_Q_CELL_V_SPREAD = 10,   /* highest minus lowest live cell voltage, less what a healthy SoC
+                                   imbalance explains: plaus.cell_dev_soc_spread * |dOCV/dSoC| (V) */
     BMS_N_QUANTITIES = 11
 } bms_quantity_t;
 
@@ -145,7 +146,7 @@ typedef struct {
     /* a cell further than cell_dev_max_v + cell_dev_v_per_a * |I|
      * + cell_dev_soc_spread * dOCV/dSoC from the mean of the others (the per-ampere part
      * covers the resistance spread under load, the last a healthy SoC imbalance where the
-     * OCV is steep) */
+     * OCV is steep); the cell-voltage spread limit discounts the same SoC imbalance */
     float cell_dev_max_v;
     float cell_dev_v_per_a;
     float cell_dev_soc_spread;
