@@ -34,6 +34,7 @@ CAPABILITIES = {
     "sim": {"sim", "inprocess", "fast"},
     "qemu": {"qemu", "emulated", "wire", "cycles"},
     "serial": {"hardware", "wire", "serial"},
+    "can": {"can", "inprocess", "bus"},
 }
 
 if settings is not None:
@@ -83,7 +84,10 @@ def scenario_max_series() -> int:
 
 
 def target_kind(spec: str) -> str:
-    return "serial" if spec.startswith("serial:") else spec
+    for kind in ("serial", "can"):
+        if spec.startswith(kind + ":"):
+            return kind
+    return spec
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -91,8 +95,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--bms-target",
         default=None,
-        help="firmware target: sim (in-process), qemu (emulated Cortex-M4F) or serial:URL "
-        "(a board; any pyserial URL). Default: $BMS_TARGET or sim",
+        help="firmware target: sim (in-process), qemu (emulated Cortex-M4F), serial:URL "
+        "(a board; any pyserial URL) or can:BUS (in-process with its CAN layer on a python-can "
+        "bus). Default: $BMS_TARGET or sim",
     )
 
 
@@ -101,12 +106,12 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "requires(*capabilities): skip unless the target has them "
         f"(sim: {sorted(CAPABILITIES['sim'])}, qemu: {sorted(CAPABILITIES['qemu'])}, "
-        f"serial: {sorted(CAPABILITIES['serial'])})",
+        f"serial: {sorted(CAPABILITIES['serial'])}, can: {sorted(CAPABILITIES['can'])})",
     )
     spec = config.getoption("--bms-target") or os.environ.get("BMS_TARGET", "sim")
     kind = target_kind(spec)
     if kind not in CAPABILITIES:
-        raise pytest.UsageError(f"--bms-target '{spec}': use sim, qemu or serial:URL")
+        raise pytest.UsageError(f"--bms-target '{spec}': use sim, qemu, serial:URL or can:BUS")
     config.stash[_SPEC] = spec
     config.stash[_SEED] = "n/a"
     if settings is None:

@@ -69,8 +69,13 @@ class CanTarget(Target):
 
     # ---- the Target interface ----
     def configure(self, config: bytes) -> None:
+        """A new run: the firmware configured, its CAN layer and the partners started afresh
+        (a partner's schedule from a previous run would leave the new one without frames)."""
         self.fw.configure(config)
         self.layer = CanLayer()
+        self.charger = ChargerNode()
+        self.vehicle = VehicleNode()
+        self.view = BmsView()
         self.time_ms = 0
 
     def command(self, cmd: str) -> int:

@@ -137,6 +137,14 @@ def test_charger_going_silent_trips_comm_fault_within_its_timeout():
     assert loop.target.fault_records()[FAULT_ID["comm"]] == 0  # partner bit 0: the charger
 
 
+def test_a_reused_target_starts_each_run_afresh():
+    # the pytest plugin keeps one target for the session: the partners' schedule must restart
+    with CanTarget("virtual:reuse") as tg:
+        first = run(scenario(duration_s=30.0), tg)
+        second = run(scenario(duration_s=30.0, seed=2), tg)
+    assert first.faults == [] and second.faults == []
+
+
 def test_corrupt_and_out_of_range_frames_are_refused_and_counted_over_the_bus():
     scn = scenario(duration_s=30.0)
     with CanTarget("virtual:corrupt") as tg:
