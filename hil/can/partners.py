@@ -22,6 +22,13 @@ def _clamp(v: float, lo: float, hi: float) -> float:
     return lo if not math.isfinite(v) else min(max(v, lo), hi)
 
 
+def _limit(v: float, scale: float, lo: float, hi: float) -> float:
+    """A limit as it goes on the bus: rounded down to the signal's step (as the BMS sends its
+    own), so the receiver never reads more than the sender allows."""
+    steps = math.floor(_clamp(v, lo, hi) / scale + 1e-9)
+    return steps * scale
+
+
 @dataclass
 class ChargerNode:
     """The charger's CAN interface. It joins the bus when the loop reports a charger limit
@@ -53,10 +60,13 @@ class ChargerNode:
                 if name == "CHG_Status":
                     out.append(self._status(CHARGER_STATE["charging"], out_v, out_a))
                 else:
+                    step = {s.name: s.scale for s in codec.message(name).signals}
                     data = self.senders[name].encode(
                         {
-                            "ChargerMaxCurrent": _clamp(max_a, 0.0, 6000.0),
-                            "ChargerMaxVoltage": _clamp(self.max_voltage_v, 0.0, 1300.0),
+                            "ChargerMaxCurrent": _limit(max_a, step["ChargerMaxCurrent"], 0.0, 6000.0),
+                            "ChargerMaxVoltage": _limit(
+                                self.max_voltage_v, step["ChargerMaxVoltage"], 0.0, 1300.0
+                            ),
                         }
                     )
                     out.append((codec.message(name).frame_id, data))

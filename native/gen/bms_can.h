@@ -576,7 +576,7 @@ struct bms_can_chg_status_t {
  */
 struct bms_can_chg_limits_t {
     /**
-     * The charger's own current limit; becomes bms_meas_t.charger_max_a.
+     * The charger's own current limit, rounded down; becomes bms_meas_t.charger_max_a.
      *
      * Range: 0..60000 (0..6000 A)
      * Scale: 0.1

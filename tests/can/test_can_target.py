@@ -38,12 +38,12 @@ def _round_half_away(x: np.float32) -> int:
     return int(np.sign(x) * np.floor(np.abs(x) + np.float32(0.5)))
 
 
-def _dbc_nearest(v: float, scale: float) -> float:
-    """What a signal rounded to the nearest step (cantools on the partner's side, the
-    generated C decoding it in float32) makes of v."""
+def _charger_limit(v: float, scale: float) -> float:
+    """The charger's limit as the generated C decodes it in float32 after the partner sent it
+    rounded down to the step (cantools encodes the exact multiple)."""
     if not np.isfinite(v):
         return v
-    raw = round(v / scale)  # cantools: round((value - offset) / scale)
+    raw = int(np.floor(v / scale + 1e-9))
     return float(np.float32(raw) * np.float32(scale))
 
 
@@ -59,11 +59,11 @@ def _dbc_floor(v: float, scale: float) -> float:
 
 class QuantizedDirect(InProcessTarget):
     """The direct path with the DBC's scaling where the CAN path has it: the charger's
-    limit reaches the firmware rounded to ChargerMaxCurrent's step, and the charger obeys
-    the CCL / DCL rounded down to ChargeCurrentLimit's step."""
+    limit reaches the firmware rounded down to ChargerMaxCurrent's step, and the charger
+    obeys the CCL / DCL rounded down to ChargeCurrentLimit's step."""
 
     def step(self, dt_ms, meas, command=None):
-        meas = replace(meas, charger_max_a=_dbc_nearest(meas.charger_max_a, CHARGER_STEP_A))
+        meas = replace(meas, charger_max_a=_charger_limit(meas.charger_max_a, CHARGER_STEP_A))
         st = super().step(dt_ms, meas, command)
         return replace(
             st, limits_bus=(_dbc_floor(st.ccl_a, RESOLUTION_A), _dbc_floor(st.dcl_a, RESOLUTION_A))
