@@ -138,7 +138,7 @@ FUZZ_RUNS ?= 10000000
 FUZZ_SMOKE_S ?= 5
 FUZZ_DIR := build/fuzz
 
-.PHONY: firmware firmware-all fuzz fuzz-smoke hil-prereq lint-py-hil can-gen
+.PHONY: firmware firmware-all fuzz fuzz-can fuzz-smoke hil-prereq lint-py-hil can-gen
 
 # The CAN pack/unpack C from the DBC (cantools generate_c_source); commit the result
 # (tests/can/test_dbc.py fails while native/gen is stale).
@@ -174,6 +174,18 @@ $(FUZZ_DIR)/fuzz_frame: native/fuzz/fuzz_frame.c $(CORE_SRC) $(CORE_HDR)
 	$(FUZZ_CC) -std=c11 -g -O1 -ffp-contract=off -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=all -Inative/include -Inative/gen native/fuzz/fuzz_frame.c $(CORE_SRC) -o $@
 
+# the CAN layer: arbitrary frames, time steps and firmware outputs (float-to-integer casts
+# checked too: the generated encoders must never see a NaN)
+$(FUZZ_DIR)/fuzz_can: native/fuzz/fuzz_can.c $(CORE_SRC) $(CORE_HDR)
+	@mkdir -p $(FUZZ_DIR)
+	$(FUZZ_CC) -std=c11 -g -O1 -ffp-contract=off -fsanitize=fuzzer,address,undefined,float-cast-overflow \
+		-fno-sanitize-recover=all -Inative/include -Inative/gen native/fuzz/fuzz_can.c $(CORE_SRC) -o $@
+
+fuzz-can: $(FUZZ_DIR)/fuzz_can
+	@mkdir -p $(FUZZ_DIR)/corpus-can
+	$(FUZZ_DIR)/fuzz_can -runs=$(FUZZ_RUNS) -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/can- \
+		$(FUZZ_DIR)/corpus-can
+
 $(FUZZ_DIR)/config.bin: $(STAMP) hil/fuzz_seeds.py
 	$(BIN)/python -m hil.fuzz_seeds $(FUZZ_DIR)
 
@@ -184,8 +196,12 @@ fuzz: $(FUZZ_DIR)/fuzz_frame $(FUZZ_DIR)/config.bin
 	BMS_FUZZ_CONFIG=$(FUZZ_DIR)/config.bin $(FUZZ_DIR)/fuzz_frame -runs=$(FUZZ_RUNS) -max_len=2048 \
 		-print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/ $(FUZZ_DIR)/corpus $(FUZZ_DIR)/seeds
 
-fuzz-smoke: $(FUZZ_DIR)/fuzz_frame $(FUZZ_DIR)/config.bin
-	@mkdir -p $(FUZZ_DIR)/corpus
+fuzz-smoke: $(FUZZ_DIR)/fuzz_frame $(FUZZ_DIR)/config.bin $(FUZZ_DIR)/fuzz_can
+	@mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/corpus-can
+	@$(FUZZ_DIR)/fuzz_can -max_total_time=$(FUZZ_SMOKE_S) -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/can- \
+		$(FUZZ_DIR)/corpus-can > $(FUZZ_DIR)/smoke-can.log 2>&1; rc=$$?; \
+		grep -E '^(stat::number_of_executed_units|Done|==|SUMMARY)' $(FUZZ_DIR)/smoke-can.log | tail -n 4; \
+		if [ $$rc -ne 0 ]; then tail -n 40 $(FUZZ_DIR)/smoke-can.log; exit $$rc; fi
 	@BMS_FUZZ_CONFIG=$(FUZZ_DIR)/config.bin $(FUZZ_DIR)/fuzz_frame -max_total_time=$(FUZZ_SMOKE_S) -max_len=2048 \
 		-print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/ $(FUZZ_DIR)/corpus $(FUZZ_DIR)/seeds \
 		> $(FUZZ_DIR)/smoke.log 2>&1; rc=$$?; grep -E '^(stat::|INFO: fuzzing|Done|==|SUMMARY)' $(FUZZ_DIR)/smoke.log | tail -n 12; \
@@ -214,6 +230,6 @@ lint-py-hil: $(STAMP)
 lint-c: lint-c-hil
 lint-c-hil:
 	cppcheck --error-exitcode=1 --enable=warning,style,performance,portability \
-		--std=c11 --inline-suppr --suppress=missingIncludeSystem -Inative/include -Inative/port/common \
+		--std=c11 --inline-suppr --suppress=missingIncludeSystem -Inative/include -Inative/gen -Inative/port/common \
 		-q native/port native/fuzz
 .PHONY: lint-c-hil

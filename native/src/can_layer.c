@@ -275,9 +275,13 @@ uint32_t can_layer_inputs(can_layer_t *c, uint32_t dt_ms, bms_meas_t *meas, uint
 
 /* ---- transmit ---- */
 
-/* NaN or beyond [lo, hi]: saturated into the signal's range (NaN handled by the caller). */
+/* Into the signal's range [lo, hi]; NaN (which no encoder may cast) becomes lo: a limit
+ * nobody can compute is 0, a state of charge nobody knows is 0 %. */
 static float clampf(float v, float lo, float hi)
 {
+    if (bms_isfinitef(v) == 0) {
+        return (v > hi) ? hi : lo; /* +inf -> hi; -inf, NaN -> lo */
+    }
     return (v < lo) ? lo : ((v > hi) ? hi : v);
 }
 
@@ -312,9 +316,14 @@ static void pack_status(const bms_meas_t *meas, const bms_out_t *out, can_frame_
     frame_done(f, BMS_CAN_BMS_PACK_STATUS_FRAME_ID, bms_can_bms_pack_status_pack(f->data, &m, 8u));
 }
 
-/* A limit goes out rounded down: what the partners read never exceeds the firmware's. */
-static uint16_t limit_raw(float v, uint16_t (*encode)(float), float (*decode)(uint16_t))
+/* A limit goes out rounded down: what the partners read never exceeds the firmware's; a
+ * limit that is not a finite number goes out as 0 (fail-safe). */
+static uint16_t limit_raw(float limit, float hi, uint16_t (*encode)(float), float (*decode)(uint16_t))
 {
+    if (bms_isfinitef(limit) == 0) {
+        return 0u;
+    }
+    const float v = clampf(limit, 0.0f, hi);
     uint16_t raw = encode(v);
     if ((raw > 0u) && (decode(raw) > v)) {
         raw--;
@@ -327,13 +336,13 @@ static void pack_limits(const bms_config_t *cfg, const bms_out_t *out, can_frame
     struct bms_can_bms_limits_t m;
     (void)bms_can_bms_limits_init(&m);
     m.charge_current_limit =
-        limit_raw(clampf(out->ccl_a, 0.0f, 6000.0f), bms_can_bms_limits_charge_current_limit_encode,
+        limit_raw(out->ccl_a, 6000.0f, bms_can_bms_limits_charge_current_limit_encode,
                   bms_can_bms_limits_charge_current_limit_decode);
     m.discharge_current_limit =
-        limit_raw(clampf(out->dcl_a, 0.0f, 6000.0f), bms_can_bms_limits_discharge_current_limit_encode,
+        limit_raw(out->dcl_a, 6000.0f, bms_can_bms_limits_discharge_current_limit_encode,
                   bms_can_bms_limits_discharge_current_limit_decode);
     const float v_max = (float)cfg->pack.n_cells * cfg->charge.cell_v_charge_max_v;
-    m.max_charge_voltage = limit_raw(clampf(v_max, 0.0f, 1300.0f), bms_can_bms_limits_max_charge_voltage_encode,
+    m.max_charge_voltage = limit_raw(v_max, 1300.0f, bms_can_bms_limits_max_charge_voltage_encode,
                                      bms_can_bms_limits_max_charge_voltage_decode);
     m.charge_limiting_factor = (uint8_t)((out->ccl_limit <= 13u) ? out->ccl_limit : 0u);
     m.discharge_limiting_factor = (uint8_t)((out->dcl_limit <= 13u) ? out->dcl_limit : 0u);

@@ -264,6 +264,19 @@ def test_unknown_values_are_sent_as_not_available():
     assert raw["BMS_CellTemperatures"]["SensorTempMin"] == "SNA"
 
 
+def test_non_finite_outputs_go_out_as_safe_values():
+    # a limit nobody can compute is sent as 0 A, never as a cast of NaN
+    rig = Rig()
+    out = ffi.new("bms_out_t *")
+    out.ccl_a, out.dcl_a, out.soc_pack = float("nan"), float("inf"), float("nan")
+    layer, m = CanLayer(), meas_ptr()
+    layer.inputs(DT, m)
+    frames = dict(codec.decode(fid, data) for fid, data in layer.tx(rig.fw.config, m, out))
+    assert frames["BMS_Limits"]["ChargeCurrentLimit"] == 0.0
+    assert frames["BMS_Limits"]["DischargeCurrentLimit"] == 0.0  # so is an infinite one
+    assert frames["BMS_PackStatus"]["PackSoc"] == 0.0
+
+
 def test_messages_go_out_at_their_cycle_times():
     rig = Rig()
     out = rig.step(rig.nominal())
