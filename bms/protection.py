@@ -286,6 +286,10 @@ class PlausParams:
     ccl_excess_min_a: float = 2.0
     charger_response_ms: int = 1000
     ccl_excess_debounce_ms: int = 500
+    # a runaway charger (an excess that through a cell's resistance alone would lift it from
+    # the charge voltage limit past the overvoltage trip) is cut off after two samples: a
+    # cold cell at 16 mohm rises ~0.1 V per 100 ms under a 66 A/s ramp
+    ccl_excess_fast_ms: int = 100
     # an EV coolant loop runs at ~5-15 l/min; below 2 the pump or the loop has failed
     coolant_flow_min_lpm: float = 2.0
     cooling_debounce_ms: int = 3000
@@ -353,6 +357,10 @@ def parse_plausibility(d: Any, where: str = "plausibility") -> PlausParams:
         (2 <= p.stuck_repeats_min <= 255, "stuck_repeats_min must be within 2..255"),
         (p.current_offset_max_a > 0, "current_offset_max_a must be > 0"),
         (p.cell_dev_max_v > 0, "cell_dev_max_v must be > 0"),
+        (
+            0 <= p.ccl_excess_fast_ms <= p.ccl_excess_debounce_ms,
+            "ccl_excess_fast_ms must be within 0..ccl_excess_debounce_ms",
+        ),
         *(
             (getattr(p, name) >= 0, f"{name} must be >= 0")
             for name in (

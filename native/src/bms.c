@@ -526,8 +526,17 @@ int32_t bms_step(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms, bms_out_t 
         /* judged on new samples only: a stale current says nothing about the charger */
         const float i_chg = ((cur_ok != 0) && (pr->fresh != 0u)) ? -meas->pack_current_a : 0.0f;
         const float allowed = inst->ccl_ref_a * (1.0f + pp->ccl_excess_frac) + pp->ccl_excess_a;
+        /* a runaway: an excess that through the stiffest cell's step resistance alone would
+         * lift a cell at the charge voltage limit past the overvoltage trip cannot wait for
+         * the debounce (a cold, high-resistance cell passes its absolute maximum in a few
+         * hundred milliseconds) */
+        const float ov_margin_v = cfg->limits.q[BMS_Q_CELL_V_MAX].trip.threshold - cfg->charge.cell_v_charge_max_v;
+        const int32_t runaway = ((acc.r_step_max_ohm > 0.0f) && (ov_margin_v > 0.0f)
+                                 && ((i_chg - allowed) * acc.r_step_max_ohm > ov_margin_v))
+                                    ? 1
+                                    : 0;
         safety_condition(&inst->safety, BMS_F_CHARGE_OVERCURRENT, (i_chg > allowed) ? 1 : 0, 0u, i_chg, dt_safe,
-                         pp->ccl_excess_debounce_ms, inst->time_ms);
+                         (runaway != 0) ? pp->ccl_excess_fast_ms : pp->ccl_excess_debounce_ms, inst->time_ms);
     }
     /* everything latched so far acts on the contactors in this step (an emergency fault
      * confirmed now opens now) */

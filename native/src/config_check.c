@@ -182,7 +182,7 @@ static bms_cfg_err_t check_plaus(const bms_plaus_params_t *p)
             return BMS_CFG_E_PLAUS;
         }
     }
-    if (!(p->cell_dev_max_v > 0.0f)) {
+    if (!(p->cell_dev_max_v > 0.0f) || (p->ccl_excess_fast_ms > p->ccl_excess_debounce_ms)) {
         return BMS_CFG_E_PLAUS;
     }
     return BMS_CFG_OK;

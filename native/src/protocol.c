@@ -219,6 +219,7 @@ uint32_t proto_layout_hash(void)
         OFS(bms_config_t, plaus.ccl_excess_a),
         OFS(bms_config_t, plaus.charger_response_ms),
         OFS(bms_config_t, plaus.ccl_excess_debounce_ms),
+        OFS(bms_config_t, plaus.ccl_excess_fast_ms),
         OFS(bms_config_t, plaus.coolant_flow_min_lpm),
         OFS(bms_config_t, plaus.cooling_debounce_ms),
         OFS(bms_config_t, plaus.cell_dev_max_v),

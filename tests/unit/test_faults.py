@@ -199,8 +199,10 @@ CASES = [
     ),
     Case(
         "charge_overcurrent",
-        lambda r: _pl(r).ccl_excess_debounce_ms,
-        lambda r: r.nominal(-3.0 * r.capacity_ah),  # the CCL is still ramping up from 0
+        # 3C while the CCL still ramps up from 0: an excess that through the cell's resistance
+        # alone lifts it past the overvoltage trip (a runaway), cut off after the fast time
+        lambda r: _pl(r).ccl_excess_fast_ms,
+        lambda r: r.nominal(-3.0 * r.capacity_ah),
         lambda r: r.nominal(),
     ),
     Case("cooling", lambda r: _pl(r).cooling_debounce_ms, lambda r: with_flow(r, 0.5), lambda r: r.nominal()),
@@ -361,3 +363,34 @@ def test_nan_and_inf_never_reach_the_outputs_and_zero_the_ccl():
         m.temp_degc[2] = float("nan")
         rig.step(m)
     assert {"volt_sensor", "temp_sensor", "current_sensor"} <= set(rig.fw.faults)
+
+
+def test_a_modest_charge_excess_waits_for_the_full_debounce():
+    # 0.3 A beyond what a compliant charger may deliver while the CCL is 0 (the pack below its
+    # charge window): 0.3 A through a cell's ~0.05 ohm step resistance is 15 mV, far from the
+    # 50 mV between the charge voltage limit and the overvoltage trip: no runaway
+    rig = Rig()
+    rig.settle()
+    rig.close()
+    pl = _pl(rig)
+    allowed = max(pl.ccl_excess_c * rig.capacity_ah, pl.ccl_excess_min_a)
+    bit = 1 << FAULT_ID["charge_overcurrent"]
+    cold = -15.0  # below the charge window: CCL 0, its lagged copy decays to 0
+    for _ in range(40):
+        rig.step(with_temps(rig, cold))
+    assert rig.fw.out.ccl_a == 0.0
+    k_on = k_trip = None
+    for k in range(30):
+        out = rig.step(with_temps(rig, cold, current=-(allowed + 0.3)))
+        k_on = k if k_on is None else k_on
+        if out.faults & bit:
+            k_trip = k
+            break
+    assert k_trip is not None
+    assert (k_trip - k_on) * DT_MS == pl.ccl_excess_debounce_ms > pl.ccl_excess_fast_ms
+
+
+def with_temps(rig: Rig, t: float, current: float = 0.0) -> Meas:
+    m = rig.nominal(current)
+    m.temp_degc[:] = t
+    return m

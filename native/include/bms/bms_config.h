@@ -140,6 +140,10 @@ typedef struct {
     float ccl_excess_a;
     uint32_t charger_response_ms;
     uint32_t ccl_excess_debounce_ms;
+    /* an excess that alone could lift a cell from the charge voltage limit past the
+     * overvoltage trip through its step resistance (a charger running away) trips after
+     * this shorter time (<= ccl_excess_debounce_ms) */
+    uint32_t ccl_excess_fast_ms;
     /* coolant flow below this (measured, contactors closed): cooling lost */
     float coolant_flow_min_lpm;
     uint32_t cooling_debounce_ms;
