@@ -6,7 +6,7 @@ reset that finds the condition gone."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace, dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest
