@@ -53,7 +53,8 @@ test-hw: $(STAMP)
 props-1000: $(STAMP)
 	@rm -rf build/props-stats
 	@t0=$$(date +%s.%N); \
-	BMS_PROPS_STATS=build/props-stats BMS_HYPOTHESIS_PROFILE=thousand $(BIN)/python -m pytest -q -n 2 \
+	OPENBLAS_NUM_THREADS=1 BMS_PROPS_STATS=build/props-stats BMS_HYPOTHESIS_PROFILE=thousand \
+		$(BIN)/python -m pytest -q -n 2 \
 		-p no:cacheprovider tests/properties/test_fastcharge_properties.py; rc=$$?; \
 	$(BIN)/python -m tests.properties.throughput build/props-stats $$t0; exit $$rc
 
