@@ -66,6 +66,10 @@ if settings is not None:
 SCENARIO_BUDGET = {"ci": 48, "nightly": 2000, "thousand": 1000, "dev": 6, "mutation": 24, "pil": 6}
 # the largest pack (series cells) a profile draws; the strategies default to 192
 SCENARIO_MAX_SERIES = {"pil": 12}
+# the simulated durations a profile draws (s); thousand, the throughput run, draws the
+# 5-minute minimum its acceptance names: more scenarios per minute, the same per-step checks
+SCENARIO_DURATIONS = {"thousand": (300.0,)}
+DEFAULT_DURATIONS = (300.0, 450.0, 600.0)
 
 
 def scenario_budget() -> int:
@@ -74,6 +78,13 @@ def scenario_budget() -> int:
         return 0
     name = settings.get_current_profile_name()
     return SCENARIO_BUDGET.get(name, settings.default.max_examples)
+
+
+def scenario_durations() -> tuple[float, ...]:
+    """The simulated durations (s) the loaded profile draws from."""
+    if settings is None:
+        return DEFAULT_DURATIONS
+    return SCENARIO_DURATIONS.get(settings.get_current_profile_name(), DEFAULT_DURATIONS)
 
 
 def scenario_max_series() -> int:

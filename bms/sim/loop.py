@@ -621,7 +621,11 @@ def _onsets(
             ocv = plant.tables.ocv(np.array([lo, hi]), np.full(2, 25.0))
             slope = abs(float(ocv[1] - ocv[0])) / (hi - lo)
             allow = pl.cell_dev_max_v + pl.cell_dev_r_rel * r0 * abs(i_mean) + pl.cell_dev_soc_spread * slope
-            hit = abs(v_true[c] - others) > allow
+            # beyond the allowance by more than the reading's own error (3 sigma): a drift the
+            # firmware must see (as a charger fault's onset is taken beyond the current error)
+            se = scn.sensors
+            err = 3.0 * (se.cell_v_noise_v + se.cell_v_offset_sigma_v + se.cell_v_gain_sigma * abs(v_true[c]))
+            hit = abs(v_true[c] - others) > allow + err + se.cell_v_lsb_v
         elif f.kind in ("current_offset", "cooling_loss"):
             # an offset is observable only at rest, a lost flow only while the pack is in
             # use; either is detectable only if that lasts the debounce: the onset is the

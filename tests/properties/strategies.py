@@ -15,7 +15,7 @@ from bms.plant.pack import Spread
 from bms.plant.sensors import SensorSpec
 from bms.plant.thermal import CoolingSpec
 from bms.sim.scenario import PackSpec, Scenario, validate
-from hil.pytest_plugin import scenario_max_series
+from hil.pytest_plugin import scenario_durations, scenario_max_series
 
 # the shortest complete run the suite draws (5 simulated minutes)
 MIN_DURATION_S = 300.0
@@ -110,7 +110,7 @@ def scenarios(
         soc_target=chem.protection.charge.target_soc,
         ambient_c=ambient,
         start_temp_c=min(max(ambient + draw(st.floats(-5.0, 5.0)), t_low), 45.0),
-        duration_s=draw(st.sampled_from([MIN_DURATION_S, 450.0, 600.0])),
+        duration_s=draw(st.sampled_from([d for d in scenario_durations() if d >= MIN_DURATION_S])),
         # the whole drawn duration: the hold after a completed or tripped charge is checked too
         stop_when_complete=False,
         seed=draw(st.integers(1, 2**31 - 1)),
