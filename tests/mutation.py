@@ -120,7 +120,7 @@ def enumerate_mutants(name: str) -> list[Mutant]:
 def _py_flags() -> tuple[list[str], str]:
     inc = sysconfig.get_paths()["include"]
     suffix = sysconfig.get_config_var("EXT_SUFFIX")
-    return [f"-I{inc}", f"-I{ROOT / 'native' / 'include'}"], suffix
+    return [f"-I{inc}", f"-I{ROOT / 'native' / 'include'}", f"-I{ROOT / 'native' / 'gen'}"], suffix
 
 
 def _cc(src: Path, obj: Path) -> bool:
@@ -145,7 +145,8 @@ def prepare() -> dict[str, Path]:
     glue = BUILD / "base" / "_native.c"
     _native_build.ffibuilder.emit_c_code(str(glue))
     objs = {}
-    for src in [*sorted(SRC.glob("*.c")), glue]:
+    # the core, the CAN code generated from the DBC, and the cffi glue
+    for src in [*sorted(SRC.glob("*.c")), *sorted((ROOT / "native" / "gen").glob("*.c")), glue]:
         obj = BUILD / "base" / (src.stem + ".o")
         if not _cc(src, obj):
             raise SystemExit(f"cannot compile {src}")

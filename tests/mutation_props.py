@@ -122,6 +122,7 @@ TEST_PROPERTY = {
     "test_a_reading_beyond_its_trip_latches_after_its_debounce_and_stays": "P3 trip timing, P7 latch",
     "test_a_reading_inside_the_release_band_never_trips": "P5 no false trip",
     "test_the_ccl_follows_a_temperature_derate_inside_its_band": "P2 limit",
+    "test_the_ccl_falls_at_once_when_a_constraint_does": "P2 limit",
     "test_the_core_estimate_follows_a_sensed_hot_spot": "P5 estimate",
     "test_outputs_are_finite_and_in_range_whatever_comes_in": "P6 outputs",
 }

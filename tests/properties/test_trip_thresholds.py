@@ -228,6 +228,27 @@ def test_the_ccl_follows_a_temperature_derate_inside_its_band(bms_target, case):
     assert st_.ccl_a == pytest.approx(bound[0], rel=1e-3, abs=1e-3), (st_.ccl_a, bound[0], name[0])
 
 
+@given(chem=st.sampled_from(available()), series=st.integers(4, 48), frac=st.floats(0.0, 0.8))
+def test_the_ccl_falls_at_once_when_a_constraint_does(bms_target, chem, series, frac):
+    """P2 in the step a constraint drops: the charger announces a lower own limit (a
+    derating cable, a shared power cabinet) and the CCL is at or below it in that very
+    step -- the ramp limits increases only; a limit that fell slowly would be above one of
+    its constraints meanwhile."""
+    rig = ClosedRig(bms_target, chem, series)
+    bms_target.step(DT_MS, rig.meas())
+    bms_target.command("close")
+    st_ = None
+    for _ in range(150):  # ramped up to its settled value (the 1C hardware limit or a map)
+        st_ = bms_target.step(DT_MS, rig.meas())
+    assert st_.contactor_state == 2 and st_.faults == 0, (st_.contactor_state, st_.faults)
+    before = float(st_.ccl_a)
+    assert before > 0.2 * rig.cap_ah
+    m = rig.meas()
+    m.charger_max_a = frac * before
+    st_ = bms_target.step(DT_MS, m)
+    assert st_.ccl_a <= float(np.float32(m.charger_max_a)) + 1e-6, (st_.ccl_a, m.charger_max_a, before)
+
+
 @given(
     chem=st.sampled_from(available()),
     series=st.integers(8, 48),
