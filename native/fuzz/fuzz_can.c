@@ -39,7 +39,7 @@ static float *out_float(uint8_t which)
 {
     float *fields[] = {&out.ccl_a, &out.dcl_a, &out.soc_pack, &out.soc_min, &out.soc_max, &out.cell_v_max,
                        &out.cell_v_min, &out.temp_max_degc, &out.temp_min_degc, &out.core_temp_degc[0],
-                       &out.core_temp_degc[BMS_MAX_CELLS - 1], &meas.pack_v, &meas.pack_current_a,
+                       &out.core_temp_degc[BMS_MAX_CELLS - 1], &out.core_temp_max_degc, &meas.pack_v, &meas.pack_current_a,
                        &cfg.charge.cell_v_charge_max_v};
     return fields[which % (sizeof(fields) / sizeof(fields[0]))];
 }

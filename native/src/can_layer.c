@@ -81,13 +81,10 @@ int32_t can_layer_init(can_layer_t *c, const can_layer_cfg_t *cfg)
     return CAN_OK;
 }
 
-/* Length, CRC and alive counter of a frame of message k (counter already unpacked). */
-static int32_t check_frame(const can_layer_t *c, uint32_t k, const can_frame_t *f, uint8_t length,
-                           uint8_t checksum, uint8_t counter)
+/* CRC and alive counter of a frame of message k (its length checked, its signals unpacked). */
+static int32_t check_frame(const can_layer_t *c, uint32_t k, const can_frame_t *f, uint8_t checksum,
+                           uint8_t counter)
 {
-    if (f->len != length) {
-        return CAN_RX_E_LENGTH;
-    }
     if (can_layer_crc8(f->id, f->data, f->len) != checksum) {
         return CAN_RX_E_CHECKSUM;
     }
@@ -112,8 +109,7 @@ static int32_t rx_chg_status(can_layer_t *c, const can_frame_t *f)
         return CAN_RX_E_LENGTH;
     }
     (void)bms_can_chg_status_unpack(&m, f->data, f->len);
-    const int32_t rc = check_frame(c, CAN_RX_CHG_STATUS, f, (uint8_t)BMS_CAN_CHG_STATUS_LENGTH,
-                                   m.chg_status_checksum, m.chg_status_counter);
+    const int32_t rc = check_frame(c, CAN_RX_CHG_STATUS, f, m.chg_status_checksum, m.chg_status_counter);
     if (rc != CAN_RX_OK) {
         return rc;
     }
@@ -149,8 +145,7 @@ static int32_t rx_chg_limits(can_layer_t *c, const can_frame_t *f)
         return CAN_RX_E_LENGTH;
     }
     (void)bms_can_chg_limits_unpack(&m, f->data, f->len);
-    const int32_t rc = check_frame(c, CAN_RX_CHG_LIMITS, f, (uint8_t)BMS_CAN_CHG_LIMITS_LENGTH,
-                                   m.chg_limits_checksum, m.chg_limits_counter);
+    const int32_t rc = check_frame(c, CAN_RX_CHG_LIMITS, f, m.chg_limits_checksum, m.chg_limits_counter);
     if (rc != CAN_RX_OK) {
         return rc;
     }
@@ -171,8 +166,7 @@ static int32_t rx_vcu_command(can_layer_t *c, const can_frame_t *f)
         return CAN_RX_E_LENGTH;
     }
     (void)bms_can_vcu_command_unpack(&m, f->data, f->len);
-    const int32_t rc = check_frame(c, CAN_RX_VCU_COMMAND, f, (uint8_t)BMS_CAN_VCU_COMMAND_LENGTH,
-                                   m.vcu_command_checksum, m.vcu_command_counter);
+    const int32_t rc = check_frame(c, CAN_RX_VCU_COMMAND, f, m.vcu_command_checksum, m.vcu_command_counter);
     if (rc != CAN_RX_OK) {
         return rc;
     }
@@ -375,24 +369,19 @@ static void pack_cell_temperatures(const bms_config_t *cfg, const bms_out_t *out
 {
     struct bms_can_bms_cell_temperatures_t m;
     (void)bms_can_bms_cell_temperatures_init(&m);
-    float t_max = -INFINITY;
+    /* the hottest cell as the firmware found it (what its limits used); the coldest here */
+    const float t_max = out->core_temp_max_degc;
+    const uint32_t i_max = out->core_temp_max_cell;
     float t_min = INFINITY;
-    uint32_t i_max = 0u;
     uint32_t i_min = 0u;
     for (uint32_t i = 0u; (i < cfg->pack.n_cells) && (i < (uint32_t)BMS_MAX_CELLS); i++) {
         const float t = out->core_temp_degc[i];
-        if (bms_isfinitef(t) != 0) {
-            if (t > t_max) {
-                t_max = t;
-                i_max = i;
-            }
-            if (t < t_min) {
-                t_min = t;
-                i_min = i;
-            }
+        if ((bms_isfinitef(t) != 0) && (t < t_min)) {
+            t_min = t;
+            i_min = i;
         }
     }
-    const int32_t ok = (bms_isfinitef(t_max) != 0) ? 1 : 0;
+    const int32_t ok = ((bms_isfinitef(t_max) != 0) && (bms_isfinitef(t_min) != 0)) ? 1 : 0;
     m.cell_temp_max = (ok != 0) ? bms_can_bms_cell_temperatures_cell_temp_max_encode(clampf(t_max, -60.0f, 200.0f))
                                 : (int16_t)SNA_S16;
     m.cell_temp_min = (ok != 0) ? bms_can_bms_cell_temperatures_cell_temp_min_encode(clampf(t_min, -60.0f, 200.0f))

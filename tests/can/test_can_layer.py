@@ -21,6 +21,7 @@ DT = 100
 LIMITS = codec.message("CHG_Limits")
 STATUS = codec.message("CHG_Status")
 VCU = codec.message("VCU_Command")
+BMS_SENT = {m.name for m in codec.database().messages if m.senders == ["BMS"]}
 
 
 def meas_ptr() -> object:
@@ -41,6 +42,15 @@ def charger_frames(
     ]
 
 
+def charger_session(max_a: float) -> tuple[CanLayer, object, codec.ProtectedSender, codec.ProtectedSender]:
+    """A layer that has accepted one charger status and limit (a session open), and its senders."""
+    layer, m = CanLayer(), meas_ptr()
+    s, lim = codec.ProtectedSender("CHG_Status"), codec.ProtectedSender("CHG_Limits")
+    for fid, data in charger_frames(s, lim, max_a):
+        assert layer.rx(fid, data) == "ok"
+    return layer, m, s, lim
+
+
 @given(st.integers(0, 0x7FF), st.binary(min_size=1, max_size=8))
 def test_crc8_is_sae_j1850(frame_id, data):
     assert lib.can_layer_crc8(frame_id, data, len(data)) == codec.crc8(frame_id, data[:-1])
@@ -56,20 +66,14 @@ def test_layer_takes_its_timing_from_the_dbc():
 
 
 def test_charger_limit_reaches_the_measurement_at_signal_resolution():
-    layer, m = CanLayer(), meas_ptr()
-    s, lim = codec.ProtectedSender("CHG_Status"), codec.ProtectedSender("CHG_Limits")
-    for fid, data in charger_frames(s, lim, 123.44):
-        assert layer.rx(fid, data) == "ok"
+    layer, m, _, _ = charger_session(123.44)
     layer.inputs(DT, m)
     assert m.charger_max_a == pytest.approx(123.4, abs=1e-4)  # 0.1 A resolution, rounded
     assert m.comm_lost == 0
 
 
 def test_refused_frames_are_counted_and_never_applied():
-    layer, m = CanLayer(), meas_ptr()
-    s, lim = codec.ProtectedSender("CHG_Status"), codec.ProtectedSender("CHG_Limits")
-    for fid, data in charger_frames(s, lim, 200.0):
-        assert layer.rx(fid, data) == "ok"
+    layer, m, _, lim = charger_session(200.0)
     layer.inputs(DT, m)
     good = lim.encode({"ChargerMaxCurrent": 50.0, "ChargerMaxVoltage": 450.0})
     flipped = bytes([good[0] ^ 0x01, *good[1:]])
@@ -124,10 +128,7 @@ def test_charger_silence_is_a_comm_loss_after_its_timeout_only_in_a_session():
     assert math.isnan(m.charger_max_a)  # no limit from a charger that is gone
     assert lost_after == timeout + DT  # the first step whose age exceeds the timeout
     # the charger ends its session properly: silence afterwards is fine
-    layer2, m2 = CanLayer(), meas_ptr()
-    s2, lim2 = codec.ProtectedSender("CHG_Status"), codec.ProtectedSender("CHG_Limits")
-    for fid, data in charger_frames(s2, lim2, 300.0):
-        layer2.rx(fid, data)
+    layer2, m2, s2, lim2 = charger_session(300.0)
     for fid, data in charger_frames(s2, lim2, 0.0, state=0):
         layer2.rx(fid, data)
     for _ in range(20):
@@ -208,22 +209,13 @@ def test_sent_frames_carry_the_firmware_state_at_signal_resolution(ccl, dcl, soc
     out.cell_v_max_cell, out.cell_v_min_cell = int(v.argmax()), int(v.argmin())
     for i in range(8):
         out.core_temp_degc[i] = 20.0 + i
+    out.core_temp_max_degc, out.core_temp_max_cell = 27.0, 7  # as bms_step reports them
     m = meas_ptr()
     m.pack_v, m.pack_current_a = float(v.sum()), -150.0
     layer = CanLayer()
     layer.inputs(DT, m)
-    frames = {
-        codec.decode(fid, data)[0]: codec.decode(fid, data)[1]
-        for fid, data in layer.tx(rig.fw.config, m, out)
-    }
-    assert set(frames) == {
-        "BMS_PackStatus",
-        "BMS_Limits",
-        "BMS_CellVoltages",
-        "BMS_CellTemperatures",
-        "BMS_Faults",
-        "BMS_State",
-    }
+    frames = dict(codec.decode(fid, data) for fid, data in layer.tx(rig.fw.config, m, out))
+    assert set(frames) == BMS_SENT  # all of them in the first cycle
     # limits go out rounded down: never above the firmware's, less than one step below
     for sig, limit_a in (("ChargeCurrentLimit", ccl), ("DischargeCurrentLimit", dcl)):
         f32 = float(np.float32(limit_a))
@@ -250,6 +242,7 @@ def test_unknown_values_are_sent_as_not_available():
     out.temp_max_degc = out.temp_min_degc = float("nan")
     for i in range(8):
         out.core_temp_degc[i] = float("nan")
+    out.core_temp_max_degc = float("nan")
     m = meas_ptr()
     m.pack_v = m.pack_current_a = float("nan")
     layer = CanLayer()
@@ -286,13 +279,6 @@ def test_messages_go_out_at_their_cycle_times():
         layer.inputs(DT, m)
         for fid, _data in layer.tx(rig.fw.config, m, out):
             counts[fid] = counts.get(fid, 0) + 1
-    for name in (
-        "BMS_PackStatus",
-        "BMS_Limits",
-        "BMS_CellVoltages",
-        "BMS_CellTemperatures",
-        "BMS_Faults",
-        "BMS_State",
-    ):
+    for name in sorted(BMS_SENT):
         msg = codec.message(name)
         assert counts[msg.frame_id] == 5000 // codec.cycle_ms(msg), name

@@ -5,6 +5,7 @@ harness use is in it, and cantools and the generated C agree on every message.""
 from __future__ import annotations
 
 import re
+import runpy
 import warnings
 from pathlib import Path
 
@@ -43,7 +44,7 @@ def test_every_message_has_its_timing():
 
 
 def test_committed_c_is_what_cantools_generates(tmp_path):
-    gen = __import__("runpy").run_path(str(ROOT / "native" / "tools" / "can_gen.py"))
+    gen = runpy.run_path(str(ROOT / "native" / "tools" / "can_gen.py"))
     for path in gen["generate"](tmp_path):
         assert path.read_text() == (GEN / path.name).read_text(), (
             f"native/gen/{path.name} is stale: run python native/tools/can_gen.py"
