@@ -183,9 +183,10 @@ void board_console(const char *text)
 void board_fault_stop(uint32_t pc)
 {
     (void)pc;
-    register uint32_t r0 __asm("r0") = 0x18u;     /* SYS_EXIT */
-    register uint32_t r1 __asm("r1") = 0x20023u; /* ADP_Stopped_RunTimeErrorUnknown */
-    __asm volatile("bkpt 0xAB" : "+r"(r0) : "r"(r1) : "memory");
+    const uint32_t op = 0x18u;       /* SYS_EXIT */
+    const uint32_t arg = 0x20023u;   /* ADP_Stopped_RunTimeErrorUnknown */
+    /* operands moved into r0/r1 inside the asm (no register variables: cppcheck cannot parse them) */
+    __asm volatile("mov r0, %0\n\tmov r1, %1\n\tbkpt 0xAB" : : "r"(op), "r"(arg) : "r0", "r1", "memory");
     for (;;) {
         cm_wfi();
     }
