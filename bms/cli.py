@@ -5,26 +5,53 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 import click
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
-from bms.errors import BmsError
+from bms.errors import BmsError, one_line
 
 console = Console(soft_wrap=True)
 
 
+def _user_error(exc: BaseException) -> str | None:
+    """The one-line message for an error that is the user's input or environment (the
+    project's exception root, a target that cannot be reached, a file that cannot be
+    written); None for anything else (a bug: that keeps its traceback)."""
+    if isinstance(exc, BmsError):
+        return one_line(str(exc))
+    from hil.targets.base import TargetError
+
+    if isinstance(exc, TargetError):
+        return one_line(f"target: {exc}")
+    codec = sys.modules.get("hil.can.codec")
+    if codec is not None and isinstance(exc, codec.CanError):
+        return one_line(f"CAN: {exc}")
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return one_line(f"{where}{exc.strerror or exc}")
+    return None
+
+
+def fail(msg: str, code: int = 2) -> NoReturn:
+    """One line on stderr and the exit status (2: the input or the options are wrong)."""
+    click.echo(f"error: {one_line(msg)}", err=True)
+    sys.exit(code)
+
+
 class BmsGroup(click.Group):
-    """Turns BmsError into a one-line message and exit status 2 (no traceback)."""
+    """Turns the project's errors into one line on stderr and exit status 2 (no traceback)."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
-        except BmsError as exc:
-            console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
-            sys.exit(2)
+        except Exception as exc:
+            msg = _user_error(exc)
+            if msg is None:
+                raise
+            fail(msg)
 
 
 @click.group(cls=BmsGroup)

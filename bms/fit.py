@@ -29,7 +29,7 @@ from scipy.linalg import expm
 from scipy.optimize import least_squares
 
 from bms.cells import MAX_TEMP_PTS, CellModel, EstimatorParams, ThermalParams
-from bms.errors import LogFormatError
+from bms.errors import ConfigError, LogFormatError
 from bms.logs import read_cell_log
 
 GAS_CONSTANT = 8.314462618  # J/(mol K)
@@ -41,6 +41,10 @@ KELVIN = 273.15
 # activation 35 kJ/mol as used by Chen et al., J. Electrochem. Soc. 167 (2020) 080534;
 # NMC811 17.8 kJ/mol in the same parameter set); the mean of the two electrodes is ~26.
 DEFAULT_ACTIVATION_J_PER_MOL = 25.0e3
+# What an activation energy of a cell resistance can be: >= 0 (a resistance that falls as the
+# cell cools has no Arrhenius law), and at most 150 kJ/mol: an assumed ceiling, several times
+# the 18-35 kJ/mol of the electrode kinetics cited above.
+MAX_ACTIVATION_J_PER_MOL = 150.0e3
 # Temperature rows placed around the measured one for the Arrhenius extrapolation.
 ARRHENIUS_ROW_OFFSETS_K = (-35.0, -20.0, -10.0, 0.0, 10.0, 25.0)
 
@@ -559,6 +563,11 @@ def fit_cell(
 ) -> FitReport:
     if not paths:
         raise LogFormatError("no characterisation file given")
+    if not 0.0 <= activation_j_per_mol <= MAX_ACTIVATION_J_PER_MOL:
+        raise ConfigError(
+            f"--activation-kj-per-mol must be within 0..{MAX_ACTIVATION_J_PER_MOL / 1e3:g} kJ/mol "
+            f"(resistances rise as the cell cools), got {activation_j_per_mol / 1e3:g}"
+        )
     if len(paths) > MAX_TEMP_PTS:
         raise LogFormatError(f"at most {MAX_TEMP_PTS} characterisation files (one per temperature)")
     protos = sorted((read_protocol(p) for p in paths), key=lambda f: f.temp_c)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -22,8 +23,9 @@ TRUTH_COLUMNS = ("soc_true", "core_temp_c_true")
 
 def _open_text(path: Path) -> io.TextIOBase:
     if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
-    return path.open("r", encoding="utf-8")
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+    # utf-8-sig: a byte-order mark (spreadsheets write one) is not part of the first column's name
+    return path.open("r", encoding="utf-8-sig", newline="")
 
 
 def read_table(
@@ -68,7 +70,7 @@ def read_table(
                     raise LogFormatError(
                         f"{p}: line {lineno} has a value that is not a number: {row}"
                     ) from None
-    except (OSError, EOFError, UnicodeDecodeError, gzip.BadGzipFile) as exc:
+    except (OSError, EOFError, UnicodeDecodeError, zlib.error, gzip.BadGzipFile, csv.Error) as exc:
         raise LogFormatError(f"{p}: cannot be read ({exc})") from None
     if not rows:
         raise LogFormatError(f"{p}: file has a header but no data rows")

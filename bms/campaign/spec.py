@@ -33,7 +33,7 @@ from bms.campaign.distributions import Choice, Distribution, Fixed, bounds, pars
 from bms.chemistry import CHEMISTRY_DIR, load_chemistry
 from bms.errors import ConfigError
 from bms.plant.faults import CELL_FAULTS, DEFAULT_VALUE, FAULT_KINDS, Fault, validate_faults
-from bms.sim.scenario import SECTIONS, TOP, Scenario, load_scenario, scenario_to_toml, validate
+from bms.sim.scenario import SECTIONS, TOP, Scenario, load_scenario, read_toml, scenario_to_toml, validate
 
 CAMPAIGN_DIR = Path(str(resources.files("bms") / "data" / "campaigns"))
 NOT_SAMPLED = {"name", "description"}  # set by the campaign for each run
@@ -291,11 +291,7 @@ def load_campaign(name_or_path: str | Path, runs: int | None = None) -> Campaign
     """A shipped campaign by name (see available()) or a TOML file; `runs` overrides the
     file's number of runs (the first runs of a campaign do not depend on how many there are)."""
     p = campaign_path(name_or_path)
-    try:
-        d = tomllib.loads(p.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{p}: not valid TOML ({exc})") from None
-    c = campaign_from_dict(d, str(p), p.resolve().parent)
+    c = campaign_from_dict(read_toml(p), str(p), p.resolve().parent)
     if runs is not None:
         if runs < 1:
             raise ConfigError(f"--runs must be >= 1, got {runs}")

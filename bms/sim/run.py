@@ -20,33 +20,48 @@ from bms.sim.scenario import Scenario, load_scenario, validate
 from hil.targets.base import Target
 from hil.targets.inprocess import InProcessTarget
 
+TARGETS = (
+    "sim, qemu, serial:URL or can:BUS (can:virtual, can:udp_multicast, can:socketcan:IFACE, "
+    "can:slcan:URL_A,URL_B)"
+)
+
 
 def make_target(spec: str, can_log: Path | None = None) -> Target:
-    if spec == "can" or spec.startswith("can:"):
-        from hil.targets.base import TargetError
-        from hil.targets.can import CanTarget
+    """The target `--target SPEC` names, opened; any failure to open it is a BmsError naming
+    the option (one line for the command line)."""
+    from hil.targets.base import TargetError
 
-        try:
-            return CanTarget(spec.partition(":")[2] or "virtual", log=can_log)
-        except TargetError as exc:
-            raise BmsError(f"--target {spec}: {exc}") from None
-    if can_log is not None:
+    is_can = spec == "can" or spec.startswith("can:")
+    if can_log is not None and not is_can:
         raise BmsError("--can-log needs a CAN target (--target can:virtual, ...)")
-    if spec == "sim":
-        return InProcessTarget()
-    if spec == "qemu":
-        try:
+    if spec.startswith("serial:") and not spec.removeprefix("serial:").strip():
+        raise BmsError(
+            "--target serial: needs a port or pyserial URL (serial:/dev/ttyACM0, serial:socket://HOST:PORT)"
+        )
+    if not (is_can or spec in ("sim", "qemu") or spec.startswith("serial:")):
+        raise BmsError(f"--target '{spec}': use {TARGETS}")
+    try:
+        if is_can:
+            from hil.can.codec import CanError
+            from hil.targets.can import CanTarget
+
+            try:
+                return CanTarget(spec.partition(":")[2] or "virtual", log=can_log)
+            except CanError as exc:
+                raise TargetError(str(exc)) from None
+        if spec == "sim":
+            return InProcessTarget()
+        if spec == "qemu":
             from hil.targets.qemu import QemuTarget
-        except ImportError as exc:
-            raise BmsError(f"the QEMU target is not available: {exc}") from None
-        return QemuTarget()
-    if spec.startswith("serial:"):
-        try:
-            from hil.targets.serial import SerialTarget
-        except ImportError as exc:
-            raise BmsError(f"the serial target is not available: {exc}") from None
+
+            return QemuTarget()
+        from hil.targets.serial import SerialTarget
+
         return SerialTarget(spec.removeprefix("serial:"))
-    raise BmsError(f"--target '{spec}': use sim, qemu, serial:URL or can:BUS")
+    except ImportError as exc:
+        raise BmsError(f"--target {spec}: not available here ({exc})") from None
+    except TargetError as exc:
+        raise BmsError(f"--target {spec}: {exc}") from None
 
 
 def build_scenario(

@@ -186,6 +186,52 @@ def _scenario_from_dict(d: dict[str, Any]) -> Scenario:
     return s
 
 
+# Cell-to-cell spread (1-sigma fractions) and ageing a plant can stand for. Measured spreads
+# of production cells are far inside: capacity ~0.4 %, resistance 1-2 % (Rumpf et al., J.
+# Energy Storage 14 (2017) 224; Baumann et al., J. Energy Storage 18 (2018) 295); 10 % sigma
+# is already a badly mismatched batch, and keeps a cell's drawn capacity/resistance factor
+# 1 + sigma*N(0,1) positive (a 10-sigma draw would be needed to reach zero). End of life is
+# 20-30 % capacity fade with the resistance about doubled (e.g. Birkl et al., J. Power
+# Sources 341 (2017) 373); the bounds below allow well past that (an assumption, not a datum).
+SPREAD_MAX = {
+    "capacity": 0.1,
+    "resistance": 0.1,
+    "soc": 0.1,
+    "capacity_fade": 0.5,
+    "resistance_growth": 2.0,
+}
+SEED_MAX = 2**63 - 1  # numpy SeedSequence takes any integer >= 0; a TOML integer is int64
+
+
+def _section_rules(s: Scenario) -> None:
+    """Every number of every section finite and >= 0 (as a file load checks; a campaign's
+    draws bypass the file), the spread within SPREAD_MAX, the pack's ratings consistent."""
+    for name in SECTIONS:
+        sec = getattr(s, name)
+        for f in fields(sec):
+            v = getattr(sec, f.name)
+            if isinstance(v, bool) or not isinstance(v, int | float):
+                continue
+            if not math.isfinite(v) or v < 0:
+                raise ConfigError(f"field '{name}.{f.name}' must be a finite number >= 0, got {v!r}")
+    for k, hi in SPREAD_MAX.items():
+        v = getattr(s.spread, k)
+        if v > hi:
+            raise ConfigError(
+                f"field 'spread.{k}' must be within 0..{hi:g} (a 1-sigma fraction; production cells "
+                f"are at 0.004-0.02), got {v!r}"
+            )
+    pk = s.pack
+    if not (pk.hw_charge_max_a > 0 and pk.hw_discharge_max_a > 0):
+        raise ConfigError("fields 'pack.hw_charge_max_a' and 'pack.hw_discharge_max_a' must be > 0")
+    if not pk.current_range_a >= max(pk.hw_charge_max_a, pk.hw_discharge_max_a):
+        raise ConfigError(
+            f"field 'pack.current_range_a' ({pk.current_range_a:g} A) must cover the pack's ratings "
+            f"(hw_charge_max_a {pk.hw_charge_max_a:g} A, hw_discharge_max_a {pk.hw_discharge_max_a:g} A): "
+            "the firmware treats a current beyond the sensor's range as implausible"
+        )
+
+
 def validate(s: Scenario) -> None:
     if s.chemistry not in available_chemistries() and not Path(s.chemistry).suffix:
         raise ConfigError(
@@ -201,6 +247,17 @@ def validate(s: Scenario) -> None:
         (-40.0 <= s.start_c <= 80.0, "scenario.start_temp_c", "must be within -40..80 degC"),
         (0.0 < s.duration_s <= 24 * 3600.0, "scenario.duration_s", "must be in (0, 86400] s"),
         (1 <= s.dt_ms <= 60_000, "scenario.dt_ms", "must be in 1..60000 ms"),
+        (
+            s.dt_ms <= s.duration_s * 1000.0,
+            "scenario.dt_ms",
+            f"must not be longer than the run (duration_s {s.duration_s:g} s = {s.duration_s * 1000.0:g} ms)",
+        ),
+        (0 <= s.seed <= SEED_MAX, "scenario.seed", f"must be an integer in 0..{SEED_MAX}"),
+        (
+            s.mode != "charge" or s.soc_start < s.soc_target,
+            "scenario.soc_start",
+            f"must be below scenario.soc_target in a charge ({s.soc_start:g} >= {s.soc_target:g})",
+        ),
         (1 <= s.plant_substeps <= 100, "scenario.plant_substeps", "must be in 1..100"),
         (0.0 <= s.nvm_soc_sigma <= 0.2, "scenario.nvm_soc_sigma", "must be within 0..0.2"),
         (s.mode in MODES, "scenario.mode", f"must be one of {MODES}"),
@@ -213,6 +270,7 @@ def validate(s: Scenario) -> None:
     for ok, where, rule in rules:
         if not ok:
             raise ConfigError(f"field '{where}' {rule}")
+    _section_rules(s)
     if s.mode == "drive_then_charge" and not 0 < s.drive_s < s.duration_s:
         raise ConfigError("field 'scenario.drive_s' must be within the run for mode drive_then_charge")
     validate_faults(s.faults, s.series, s.sensed, s.duration_s)
@@ -227,11 +285,22 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
             raise ConfigError(f"unknown scenario '{name_or_path}'; shipped: {names}")
     if not p.is_file():
         raise ConfigError(f"{p}: scenario file not found")
+    return scenario_from_dict(read_toml(p), str(p))
+
+
+def read_toml(p: Path) -> dict[str, Any]:
+    """A TOML file as a dict; a file that cannot be read, is not UTF-8 text or not TOML is a
+    ConfigError naming the file."""
     try:
-        d = tomllib.loads(p.read_text())
+        return tomllib.loads(p.read_bytes().decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{p}: not a text (UTF-8) TOML file (byte {exc.start} is 0x{exc.object[exc.start]:02x})"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: not valid TOML ({exc})") from None
-    return scenario_from_dict(d, str(p))
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot be read ({exc.strerror})") from None
 
 
 def scenario_to_toml(s: Scenario) -> str:

@@ -27,10 +27,14 @@ def open_target(spec: str, **kwargs: Any) -> Target:
 
         return QemuTarget(**kwargs)
     if spec == "can" or spec.startswith("can:"):
+        from hil.can.codec import CanError
         from hil.targets.can import CanTarget
 
-        return CanTarget(spec.partition(":")[2] or "virtual", **kwargs)
-    if spec.startswith("serial:") and len(spec) > len("serial:"):
+        try:
+            return CanTarget(spec.partition(":")[2] or "virtual", **kwargs)
+        except CanError as exc:  # an unknown bus name: the spec is wrong, as below
+            raise TargetError(f"target '{spec}': {exc}") from None
+    if spec.startswith("serial:") and spec[len("serial:") :].strip():
         from hil.targets.serial import SerialTarget
 
         return SerialTarget(spec[len("serial:") :], **kwargs)
