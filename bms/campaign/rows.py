@@ -88,7 +88,12 @@ def violation_text(row: dict[str, Any]) -> str:
             )
         else:
             for f in row["faults_injected"]:
-                if (v, f["outcome"]) in (("missed_detection", "missed"), ("late_detection", "late")):
+                if (v, f["outcome"]) == ("unobservable", "not_observable"):
+                    out.append(
+                        f"unobservable: {f['kind']} injected at {f['injected_s']:g} s never became "
+                        "observable to the firmware in the run: its detection is untested"
+                    )
+                elif (v, f["outcome"]) in (("missed_detection", "missed"), ("late_detection", "late")):
                     when = "never" if f["detected_s"] is None else f"at {f['detected_s']:g} s"
                     out.append(
                         f"{v}: {f['kind']} injected at {f['injected_s']:g} s, onset {f['onset_s']:g} s, "

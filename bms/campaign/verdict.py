@@ -11,15 +11,19 @@ A run VIOLATES when any of these holds (its `violations` lists which):
     late_detection    an injected fault was detected after onset_s + trip_time_s + one step
                       (trip_time_s: the firmware's configured debounce for that kind; one
                       firmware step of slack for the sample the condition first shows in)
+    unobservable      an injected fault never became observable to the firmware (no onset_s)
+                      and was not detected: the run cannot show that it would be caught (a
+                      current offset injected while the contactors stayed closed), so it
+                      counts against the run instead of passing unseen
     P2-limit, P3-detection, P6-outputs, P7-latch
                       a step-by-step safety property of bms/sim/checks.py broke (the CCL
                       above one of its constraints, a latched fault not opening the
                       contactors, a non-finite output, a latch lost without a reset)
 
 The abs-max limits are the campaign's [abs_max] where given, else the run's chemistry's.
-An injected fault that never became observable (no onset_s) is `not_observable`, and one
-whose deadline lies past the end of the run without a detection is `undecided`: neither is
-a violation, both are counted.
+An injected fault that never became observable (no onset_s) is `not_observable` (the
+violation `unobservable`), and one whose deadline lies past the end of the run without a
+detection is `undecided` (counted, not a violation: the run ended before it could be judged).
 
 A FALSE TRIP is a run without any injected fault in which the firmware latched a fault;
 counted separately from the violations. Faults latched in a fault run besides the one that
@@ -39,7 +43,14 @@ EPS = 1e-6
 # the step-by-step properties of bms/sim/checks.py that count as violations here (P1 is the
 # overvoltage / overtemperature above against the campaign's limits, P5 the false trips)
 PROPERTY_KINDS = ("P2-limit", "P3-detection", "P6-outputs", "P7-latch")
-VIOLATION_KINDS = ("overvoltage", "overtemperature", "missed_detection", "late_detection", *PROPERTY_KINDS)
+VIOLATION_KINDS = (
+    "overvoltage",
+    "overtemperature",
+    "missed_detection",
+    "late_detection",
+    "unobservable",
+    *PROPERTY_KINDS,
+)
 
 
 @dataclass(frozen=True)
@@ -99,6 +110,8 @@ def judge(summary: dict[str, Any], limits: Limits, dt_s: float) -> dict[str, Any
             violations.append("missed_detection")
         if outcome == "late" and "late_detection" not in violations:
             violations.append("late_detection")
+        if outcome == "not_observable" and "unobservable" not in violations:
+            violations.append("unobservable")
     for text in summary.get("violations", []):
         prop = str(text).split(" ", 1)[0]
         if prop in PROPERTY_KINDS and prop not in violations:

@@ -15,7 +15,8 @@ P2 limit      the CCL is never above any of its constraints, recomputed here fro
               limit; it rises no faster than the ramp; it is zero while a fault is latched, with
               the contactors not closed, outside the charge temperature window (closed at the
               trips' release bands) and once the charge is complete
-P3 detection  every injected fault is latched within its trip time + one step of its onset;
+P3 detection  every injected fault is latched within its trip time + one step of its onset
+              (one that never became observable in the run is a violation too: unobservable);
               a latched fault leaves the contactors commanded open (emergency faults: open at
               once; others: opening, open within the opening timeout + one step)
 P5 nominal    without injected faults nothing latches, and after convergence every cell's SoC
@@ -333,7 +334,21 @@ def check_run(res: SimResult, chem: Chemistry, max_per_prop: int = 3) -> list[Vi
                 c.where("P3-detection", np.arange(n) == e, t, lambda k: "contactors opening past the timeout")
     end = float(t[-1])
     for f in res.faults:
-        if f["injected_kind"] is None or f["trip_time_s"] is None or f["onset_s"] is None:
+        if f["injected_kind"] is None or f["trip_time_s"] is None:
+            continue
+        if f["onset_s"] is None:
+            # never observable in this run (an offset injected while the contactors stayed
+            # closed, a lost flow while they stayed open): the run proves nothing about its
+            # detection, and says so instead of passing
+            if f["detected_s"] is None:
+                c.violations.append(
+                    Violation(
+                        "P3-detection",
+                        end,
+                        f"{f['injected_kind']} (injected at {f['injected_s']} s) never became observable "
+                        "to the firmware: unobservable, its detection is untested",
+                    )
+                )
             continue
         onset, trip, det = float(f["onset_s"]), float(f["trip_time_s"]), f["detected_s"]
         if det is None:

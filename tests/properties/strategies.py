@@ -133,7 +133,18 @@ def scenarios(
             cell = draw(st.sampled_from(scn.sensed))
         elif kind in CELL_FAULTS:
             cell = draw(st.integers(0, series - 1))
-        at_s = draw(st.floats(scn.close_at_s + 5.0, scn.duration_s - 30.0))
-        scn = replace(scn, faults=[Fault(kind=kind, at_s=round(at_s, 1), cell=cell)])
+        if kind == "current_offset":
+            # an offset is observable only with the contactors open (the one time the true
+            # current is known to be zero): injected at power-up, the contactor request comes
+            # once the offset check has had its debounce and a few steps more, as a vehicle
+            # that closes after its start-up checks; mid-charge it would be unobservable
+            # (bms.sim.checks P3 counts that against the run)
+            at_s = round(draw(st.floats(0.0, 2.0)), 1)
+            debounce_s = chem.protection.plausibility.offset_debounce_ms / 1000.0
+            close_s = at_s + debounce_s + draw(st.floats(1.0, 5.0))
+            scn = replace(scn, close_at_s=round(close_s, 1))
+        else:
+            at_s = round(draw(st.floats(scn.close_at_s + 5.0, scn.duration_s - 30.0)), 1)
+        scn = replace(scn, faults=[Fault(kind=kind, at_s=at_s, cell=cell)])
     validate(scn)
     return scn

@@ -41,3 +41,12 @@ def test_injected_fault_is_caught_and_the_pack_stays_safe(bms_bench, chemistry, 
     injected = scn.faults[0]
     hit = [f for f in res.faults if f["injected_kind"] == injected.kind]
     assert len(hit) == 1, res.faults
+    f = hit[0]
+    # caught, or (check_run has judged the rest) its deadline lies past the end of the run
+    end_s = float(res.log["time_s"][-1])
+    undecided = (
+        f["onset_s"] is not None and float(f["onset_s"]) + float(f["trip_time_s"]) + scn.dt_ms / 1000 > end_s
+    )
+    assert f["detected_s"] is not None or undecided, f
+    if f["detected_s"] is not None:
+        assert float(f["detected_s"]) >= injected.at_s - 1e-9, f  # not before it was injected
