@@ -11,7 +11,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from bms.errors import BmsError, one_line
+from bms.errors import BmsError, OutputError, one_line
+from bms.outputs import check_output_file, refuse_inputs
 
 console = Console(soft_wrap=True)
 
@@ -77,6 +78,8 @@ def fit(logs: tuple[Path, ...], out: Path, name: str | None, activation_kj_per_m
     from bms.fit import DEFAULT_ACTIVATION_J_PER_MOL, fit_cell
 
     ea = DEFAULT_ACTIVATION_J_PER_MOL if activation_kj_per_mol is None else activation_kj_per_mol * 1e3
+    refuse_inputs([out], logs, "-o")
+    check_output_file(out, "-o")
     t0 = time.perf_counter()
     rep = fit_cell(list(logs), name=name, activation_j_per_mol=ea)
     for line in rep.lines:
@@ -92,7 +95,6 @@ def fit(logs: tuple[Path, ...], out: Path, name: str | None, activation_kj_per_m
         f"(under load: {rep.rms_dynamic_mv:.2f} mV rms)",
         highlight=False,
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
     save_cell(rep.cell, out, header=f"written by `bms fit {' '.join(str(p) for p in logs)}`")
     console.print(f"wrote {out} ({time.perf_counter() - t0:.1f} s)", highlight=False)
 
@@ -111,6 +113,12 @@ def replay(log: Path, cell_path: Path, out: Path, truth: Path | None, plot: bool
     from bms.replay import replay as run_replay
     from bms.replay import write_outputs
 
+    if out.suffix in (".json", ".png"):
+        raise OutputError(f"-o {out}: the CSV's name; the .json and .png are written beside it")
+    outputs = [out, out.with_suffix(".json")] + ([out.with_suffix(".png")] if plot else [])
+    refuse_inputs(outputs, [log, cell_path, truth], "-o")
+    for p in outputs:
+        check_output_file(p, "-o")
     cell = load_cell(cell_path)
     t0 = time.perf_counter()
     res = run_replay(log, cell, truth)
@@ -187,6 +195,7 @@ def replay(log: Path, cell_path: Path, out: Path, truth: Path | None, plot: bool
     show_default=True,
     help="hold every step to the safety properties; exit 1 if one is violated",
 )
+@click.option("--force", is_flag=True, help="write into an --out folder that already holds files")
 def simulate(
     scenario_name: str,
     chemistry: tuple[str, ...],
@@ -204,6 +213,7 @@ def simulate(
     target: str,
     can_log: str | None,
     check: bool,
+    force: bool,
 ) -> None:
     """Run the closed-loop fast charge: plant -> sensors -> firmware -> charger."""
     from bms.sim.run import simulate_cli
@@ -228,6 +238,7 @@ def simulate(
         target,
         check,
         can_log,
+        force,
     )
     if any(r.summary.get("violations") for r in results):
         raise SystemExit(1)

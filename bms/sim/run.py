@@ -12,6 +12,7 @@ from rich.table import Table
 
 from bms.chemistry import load_chemistry
 from bms.errors import BmsError
+from bms.outputs import prepare_output_dir, refuse_inputs
 from bms.plant.faults import parse_fault, validate_faults
 from bms.sim.checks import check_run
 from bms.sim.loop import SimResult, run
@@ -149,6 +150,23 @@ def summary_table(results: list[SimResult]) -> Table:
     return tab
 
 
+OUTPUT_NAMES = (
+    "log.csv",
+    "summary.json",
+    "plot.png",
+    "scenario.toml",
+    "log.mf4",
+    "can.asc",
+    "can.blf",
+    "can.log",
+)
+
+
+def _folder_name(chemistry: str) -> str:
+    """A chemistry's sub-folder: its name, or a chemistry file's stem (never the file's path)."""
+    return Path(chemistry).stem if Path(chemistry).suffix else chemistry
+
+
 def simulate_cli(
     console: Console,
     scenario: str,
@@ -160,15 +178,30 @@ def simulate_cli(
     target_spec: str,
     check: bool = True,
     can_log: str | None = None,
+    force: bool = False,
 ) -> list[SimResult]:
     """Run and report; with `check`, every step is held to the safety properties
     (bms.sim.checks) and their violations go into the summary and the table. With a CAN
-    target, can_log ('asc', 'blf' or 'log') writes the run's bus traffic beside its log."""
-    results = []
+    target, can_log ('asc', 'blf' or 'log') writes the run's bus traffic beside its log.
+
+    Everything that can be refused is refused before the first run: every scenario, the
+    output folder (not a file, writable, empty unless `force`, no input inside it)."""
     chems: list[str | None] = list(chemistries) or [None]
-    for chem in chems:
-        scn = build_scenario(scenario, chem, overrides, faults)
-        folder = out_dir / scn.chemistry if len(chems) > 1 else out_dir
+    scns = [build_scenario(scenario, chem, overrides, faults) for chem in chems]
+    names = [_folder_name(s.chemistry) for s in scns]
+    if len(set(names)) != len(names):
+        raise BmsError(f"--chemistry: two chemistries would write to the same folder ({', '.join(names)})")
+    folders = [out_dir / n for n in names] if len(chems) > 1 else [out_dir]
+    inputs = [Path(scenario) if Path(scenario).suffix else None]
+    inputs += [Path(s.chemistry) for s in scns if Path(s.chemistry).suffix]
+    refuse_inputs([f / n for f in folders for n in OUTPUT_NAMES], inputs, "--out")
+    prepare_output_dir(out_dir, "--out", force)
+    for f in folders:
+        prepare_output_dir(f, "--out", True)
+        for n in OUTPUT_NAMES:  # --force: no file of the earlier run is left beside the new one
+            (f / n).unlink(missing_ok=True)
+    results = []
+    for scn, folder in zip(scns, folders, strict=True):
         log_path = folder / f"can.{can_log}" if can_log else None
         target = make_target(target_spec, log_path)
         try:
