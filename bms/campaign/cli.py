@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import click
 from rich.console import Console
 from rich.table import Table
 
@@ -85,8 +86,9 @@ def campaign_cli(
             check_workers(client)
             res = run_campaign(c, out, client, console=console, scheduler=scheduler)
     except KeyboardInterrupt:
-        console.print(
-            f"interrupted: the finished runs are in {out}; run the same command again to complete it"
+        click.echo(
+            f"interrupted: the finished runs are in {out}; run the same command again to complete it",
+            err=True,
         )
         raise SystemExit(130) from None
     console.print(summary_table(res.report))
@@ -98,4 +100,13 @@ def campaign_cli(
             highlight=False,
         )
     console.print(f"wrote {', '.join(str(p) for p in res.files)}", highlight=False)
+    failed, missing = res.report["runs"]["failed"], res.report["runs"]["missing"]
+    if failed or missing:
+        # a run that could not be simulated is no result: the campaign is incomplete
+        click.echo(
+            f"error: {failed} of {c.runs} runs failed and {missing} are missing (the errors are in "
+            f"{out / 'results.jsonl'}); run the same command again to retry them",
+            err=True,
+        )
+        raise SystemExit(1)
     return res

@@ -29,7 +29,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from bms.campaign.distributions import Choice, Distribution, Fixed, bounds, parse_distribution
+from bms.campaign.distributions import Choice, Distribution, Fixed, Normal, bounds, parse_distribution
 from bms.chemistry import CHEMISTRY_DIR, load_chemistry
 from bms.errors import ConfigError
 from bms.plant.faults import CELL_FAULTS, DEFAULT_VALUE, FAULT_KINDS, Fault, validate_faults
@@ -129,6 +129,17 @@ def _int(v: Any, where: str, lo: int) -> int:
     return v
 
 
+def _bounded(dist: Distribution, where: str) -> Distribution:
+    """Every drawn field has a bounded valid range: a normal must say where it is clipped
+    (its tails reach any value, e.g. a negative spread or a time before the run)."""
+    if isinstance(dist, Normal) and dist.clip is None:
+        raise ConfigError(
+            f"field '{where}': normal needs clip = [lo, hi] (an unclipped normal can draw any value, "
+            "outside the field's valid range)"
+        )
+    return dist
+
+
 def _parse_sample(d: Any, base_dir: Path) -> dict[str, Distribution]:
     d = _table(d, "sample", TOP | set(SECTIONS))
     out: dict[str, Distribution] = {}
@@ -142,7 +153,7 @@ def _parse_sample(d: Any, base_dir: Path) -> dict[str, Distribution]:
             kind = field_kind(path)
             if kind is None:
                 raise ConfigError(f"field 'sample.{path}' is not a scenario field that can be sampled")
-            dist = parse_distribution(x, kind, f"sample.{path}")
+            dist = _bounded(parse_distribution(x, kind, f"sample.{path}"), f"sample.{path}")
             if path == "chemistry":
                 if isinstance(dist, Fixed):
                     dist = Fixed(_resolve_chemistry(dist.value, base_dir))
@@ -174,11 +185,11 @@ def _parse_faults(d: Any) -> FaultPlan:
                 f"field 'faults.value': {', '.join(without)} take no value "
                 f"(only {', '.join(DEFAULT_VALUE)} have a magnitude)"
             )
-        value = parse_distribution(d["value"], "float", "faults.value")
+        value = _bounded(parse_distribution(d["value"], "float", "faults.value"), "faults.value")
     return FaultPlan(
         kinds=tuple(kinds),
         probability=float(prob),
-        at_s=parse_distribution(d["at_s"], "float", "faults.at_s"),
+        at_s=_bounded(parse_distribution(d["at_s"], "float", "faults.at_s"), "faults.at_s"),
         cell=cell,
         value=value,
     )
@@ -296,7 +307,20 @@ def load_campaign(name_or_path: str | Path, runs: int | None = None) -> Campaign
         if runs < 1:
             raise ConfigError(f"--runs must be >= 1, got {runs}")
         c.runs = runs
+    check_runs(c)
     return c
+
+
+def check_runs(c: Campaign) -> None:
+    """Draw every run's scenario (cheap: no simulation) and refuse the campaign if any is
+    invalid, e.g. a fault cell that a drawn pack does not have: at load, not as a failed run."""
+    from bms.campaign.sampling import sample_run
+
+    for i in range(c.runs):
+        try:
+            sample_run(c, i)
+        except ConfigError as exc:
+            raise ConfigError(f"{c.source}: run {i} draws an invalid scenario: {exc}") from None
 
 
 def chemistry_text(name_or_path: str) -> str:

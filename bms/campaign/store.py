@@ -38,6 +38,34 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _check_manifest(out: Path, fingerprint: str) -> bool:
+    """True if `out` holds this campaign (its manifest's fingerprint), False if it holds
+    nothing yet (at most a lock file); BmsError for anything else: another
+    campaign, a damaged manifest, or files without a manifest (another campaign's
+    results.jsonl, an unrelated folder), which a campaign must not write into."""
+    manifest = out / "manifest.json"
+    if not manifest.is_file():
+        others = sorted(p.name for p in out.iterdir() if p.name != ".lock")
+        if others:
+            what = f"{RESULTS} of another campaign" if RESULTS in others else ", ".join(others[:3])
+            raise BmsError(
+                f"--out {out} holds files but no campaign manifest ({what}); use an empty or new folder"
+            )
+        return False
+    try:
+        old = json.loads(manifest.read_bytes().decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        old = None
+    if not isinstance(old, dict):
+        raise BmsError(f"{manifest}: not a campaign manifest (JSON object); not a campaign folder?")
+    if old.get("fingerprint") != fingerprint:
+        raise BmsError(
+            f"--out {out} holds the results of another campaign ('{old.get('campaign')}', or "
+            "this one with a changed file, base scenario or chemistry); use another --out"
+        )
+    return True
+
+
 def scenario_name(index: int) -> str:
     return f"run-{index:06d}.toml"
 
@@ -50,8 +78,13 @@ class RunStore:
 
     @classmethod
     def open(cls, out: Path, fingerprint: str, name: str, campaign_text: str) -> RunStore:
-        """Create the folder or reopen it for the same campaign (refused for another one, or
-        while another process writes to it)."""
+        """Create the folder or reopen it for the same campaign (refused for another one, for a
+        folder that holds other files, or while another process writes to it). A refusal
+        writes nothing."""
+        if out.exists() and not out.is_dir():
+            raise BmsError(f"--out {out} exists and is not a folder")
+        if out.is_dir():
+            _check_manifest(out, fingerprint)  # before the lock file: a refusal leaves no trace
         try:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -59,19 +92,12 @@ class RunStore:
         st = cls(out)
         st._lock()
         manifest = out / "manifest.json"
-        if manifest.is_file():
-            try:
-                old = json.loads(manifest.read_text())
-            except json.JSONDecodeError:
-                st.close()
-                raise BmsError(f"{manifest}: not valid JSON; not a campaign folder?") from None
-            if old.get("fingerprint") != fingerprint:
-                st.close()
-                raise BmsError(
-                    f"--out {out} holds the results of another campaign ('{old.get('campaign')}', or "
-                    "this one with a changed file, base scenario or chemistry); use another --out"
-                )
-        else:
+        try:
+            fresh = not _check_manifest(out, fingerprint)
+        except BmsError:
+            st.close()
+            raise
+        if fresh:
             _atomic_write(
                 manifest,
                 json.dumps(
@@ -127,17 +153,29 @@ class RunStore:
         out: dict[int, dict[str, Any]] = {}
         if not self.results.is_file():
             return out
-        with self.results.open() as fh:
-            for n, line in enumerate(fh, 1):
-                if not line.endswith("\n"):
+        with self.results.open("rb") as fh:
+            for n, raw in enumerate(fh, 1):
+                if not raw.endswith(b"\n"):
                     break  # a partial last line (only while another process appends)
                 try:
-                    row = json.loads(line)
+                    row = json.loads(raw.decode("utf-8"))
+                except UnicodeDecodeError:
+                    raise BmsError(
+                        f"{self.results}: line {n} is not UTF-8 text; the file is damaged"
+                    ) from None
                 except json.JSONDecodeError:
                     raise BmsError(
                         f"{self.results}: line {n} is not a JSON row; the file is damaged"
                     ) from None
-                out[int(row["index"])] = row
+                index = row.get("index") if isinstance(row, dict) else None
+                if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+                    raise BmsError(
+                        f"{self.results}: line {n} is not a run's row (no run index); the file is "
+                        "damaged or from another program"
+                    )
+                if not isinstance(row.get("status"), str):
+                    raise BmsError(f"{self.results}: line {n} has no run status; the file is damaged")
+                out[index] = row
         return out
 
     def done(self) -> set[int]:
