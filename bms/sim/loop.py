@@ -25,7 +25,7 @@ from bms.plant.faults import FAULT_KINDS, Fault
 from bms.plant.pack import PackPlant
 from bms.plant.sensors import Sensors
 from bms.plant.thermal import ThermalNetwork
-from bms.protection import FAULT_ID, FAULT_NAMES, ccl_excess_a
+from bms.protection import FAULT_ID, FAULT_NAMES, PlausParams, ccl_excess_a
 from bms.sim.scenario import Scenario
 from hil.targets.base import Measurement, State, Target
 from hil.targets.inprocess import InProcessTarget
@@ -448,7 +448,8 @@ class ClosedLoop:
             self.ccl_ref += (self.ccl - self.ccl_ref) * self._ccl_lag
         if any("onset_s" not in f.info for f in self.injected):
             opened = contactor == OPEN
-            _onsets(self.injected, k, t, i_mean, self.ccl_ref, v_true, self.chem, scn, opened, plant)
+            core = thermal.core_c
+            _onsets(self.injected, k, t, i_mean, self.ccl_ref, v_true, self.chem, scn, opened, plant, core)
         # ---- log (per-cell truth stored whole; its extremes are taken once in result()) ----
         self.log.append(
             k,
@@ -580,6 +581,37 @@ TRIP_TIME_FIELD = {
 }
 
 
+# the firmware's pack-mean SoC estimate is within this of the truth (P5's tolerance,
+# bms/sim/checks.py SOC_TOLERANCE): its dOCV/dSoC term may be taken anywhere in that band
+SOC_EST_TOL = 0.03
+
+
+def _cell_dev_allowance_v(
+    pl: PlausParams, chem: Chemistry, scn: Scenario, plant: PackPlant, core_c: float, current_a: float
+) -> float:
+    """The most the firmware's cell-deviation allowance can be now (plausibility.c:
+    cell_dev_max_v + cell_dev_v_per_a * |I| + cell_dev_soc_spread * |dOCV/dSoC|), from the
+    truth: |I| is the true current plus the sensor's 3-sigma error; cell_dev_v_per_a is the
+    value the firmware is configured with, cell_dev_r_rel times R0 at 25 C (the median of
+    that row, per element: bms.firmware.fill_config), not any other R0 of the table (a
+    sulfide cell's R0 falls ~4x from 25 to 60 C: a median over all rows is a different
+    threshold); dOCV/dSoC is the firmware's secant over its mean SoC estimate +-0.02, which
+    lies within the true mean SoC +- (SOC_EST_TOL + 0.02): the OCV is piecewise linear in
+    SoC, so no secant there is steeper than the steepest table segment the band touches
+    (at the cells' true mean core temperature; the firmware takes its estimate of it)."""
+    cell = chem.cell
+    row = int(np.argmin(np.abs(cell.temp_c - 25.0)))
+    v_per_a = pl.cell_dev_r_rel * float(np.median(cell.r0_ohm[row])) / scn.parallel
+    s = float(np.mean(plant.soc))
+    lo, hi = s - SOC_EST_TOL - 0.02, s + SOC_EST_TOL + 0.02
+    bp = plant.tables.soc
+    ocv = plant.tables.ocv(bp, np.full(len(bp), core_c))
+    seg = np.abs(np.diff(ocv)) / np.diff(bp)
+    touch = (bp[1:] > lo) & (bp[:-1] < hi)
+    slope = float(seg[touch].max()) if touch.any() else float(seg.max())
+    return pl.cell_dev_max_v + v_per_a * current_a + pl.cell_dev_soc_spread * slope
+
+
 def _onsets(
     injected: list[Fault],
     k: int,
@@ -591,6 +623,7 @@ def _onsets(
     scn: Scenario,
     contactors_open: bool,
     plant: PackPlant,
+    core_c: np.ndarray,
 ) -> None:
     """When each injected fault's condition became observable, judged on the plant's truth
     with the firmware's documented thresholds: a frozen reading once it has repeated
@@ -614,16 +647,13 @@ def _onsets(
         elif f.kind == "internal_short":
             c = int(f.cell or 0)
             others = (np.sum(v_true) - v_true[c]) / (len(v_true) - 1)
-            r0 = float(np.median(chem.cell.r0_ohm)) / scn.parallel
-            # the imbalance allowance at the OCV's slope there (the pack's true mean SoC)
-            s = float(np.mean(plant.soc))
-            lo, hi = max(s - 0.02, 0.0), min(s + 0.02, 1.0)
-            ocv = plant.tables.ocv(np.array([lo, hi]), np.full(2, 25.0))
-            slope = abs(float(ocv[1] - ocv[0])) / (hi - lo)
-            allow = pl.cell_dev_max_v + pl.cell_dev_r_rel * r0 * abs(i_mean) + pl.cell_dev_soc_spread * slope
+            se = scn.sensors
+            i_read = abs(i_mean) + 3.0 * (
+                se.current_gain_sigma * abs(i_mean) + se.current_offset_sigma_a + se.current_noise_a
+            )
+            allow = _cell_dev_allowance_v(pl, chem, scn, plant, float(np.mean(core_c)), i_read)
             # beyond the allowance by more than the reading's own error (3 sigma): a drift the
             # firmware must see (as a charger fault's onset is taken beyond the current error)
-            se = scn.sensors
             err = 3.0 * (se.cell_v_noise_v + se.cell_v_offset_sigma_v + se.cell_v_gain_sigma * abs(v_true[c]))
             hit = abs(v_true[c] - others) > allow + err + se.cell_v_lsb_v
         elif f.kind in ("current_offset", "cooling_loss"):
