@@ -21,11 +21,99 @@ from typing import Any
 import numpy as np
 import tomli_w
 
+from bms._native import ffi, lib
 from bms.errors import ConfigError
 
 MAX_SOC_PTS = 24
 MAX_TEMP_PTS = 6
 TABLE_NAMES = ("ocv_v", "r0_ohm", "r1_ohm", "c1_f", "r2_ohm", "c2_f")
+
+
+@dataclass(frozen=True)
+class FieldBound:
+    """One row of the firmware's bounds table (native/src/config_check.c, read through
+    cffi so a cell file is judged by the numbers the firmware checks). lo/hi bound a series
+    element (a parallel group), cell_lo/cell_hi one cell of a cell file."""
+
+    field: int
+    name: str
+    unit: str
+    rule: str
+    lo: float
+    hi: float
+    lo_incl: bool
+    hi_incl: bool
+    cell_lo: float
+    cell_hi: float
+    ranged: bool  # False: an integer field whose rules are in code
+
+    def interval(self, cell: bool = False) -> str:
+        lo, hi = (self.cell_lo, self.cell_hi) if cell else (self.lo, self.hi)
+        unit = f" {self.unit}" if self.unit else ""
+        return f"{'[' if self.lo_incl else '('}{lo:g}, {hi:g}{']' if self.hi_incl else ')'}{unit}"
+
+    def contains(self, v: float, cell: bool = False) -> bool:
+        lo, hi = (self.cell_lo, self.cell_hi) if cell else (self.lo, self.hi)
+        if not math.isfinite(v):
+            return False
+        # the firmware compares in float32: so do we
+        v, lo, hi = (float(np.float32(x)) for x in (v, lo, hi))
+        return (v >= lo if self.lo_incl else v > lo) and (v <= hi if self.hi_incl else v < hi)
+
+
+def _read_bounds() -> dict[str, FieldBound]:
+    out = {}
+    for f in range(int(lib.BMS_CFG_N_FIELDS)):
+        r = lib.bms_config_field_info(f)
+        name = ffi.string(r.name).decode()
+        out[name] = FieldBound(
+            field=f,
+            name=name,
+            unit=ffi.string(r.unit).decode(),
+            rule=ffi.string(r.rule).decode(),
+            lo=float(r.lo),
+            hi=float(r.hi),
+            lo_incl=bool(r.flags & lib.BMS_CFG_LO_INCL),
+            hi_incl=bool(r.flags & lib.BMS_CFG_HI_INCL),
+            cell_lo=float(r.cell_lo),
+            cell_hi=float(r.cell_hi),
+            ranged=r.shape != lib.BMS_CFG_SHAPE_INTEGER,
+        )
+    return out
+
+
+# bms_config_t member path -> its bounds (e.g. "cell.capacity_ah", "est.heat_noise_w")
+CONFIG_BOUNDS: dict[str, FieldBound] = _read_bounds()
+# the firmware's field of each cell-file key
+CELL_FILE_FIELDS = {
+    "cell.capacity_ah": "cell.capacity_ah",
+    "cell.coulombic_eff": "cell.coulombic_eff",
+    "tables.soc": "cell.soc_bp",
+    "tables.temp_c": "cell.temp_bp_degc",
+    "tables.ocv_v": "cell.ocv_v",
+    "tables.r0_ohm": "cell.r0_ohm",
+    "tables.r1_ohm": "cell.r1_ohm",
+    "tables.c1_f": "cell.c1_f",
+    "tables.r2_ohm": "cell.r2_ohm",
+    "tables.c2_f": "cell.c2_f",
+    "tables.docv_dt_v_per_k": "cell.docv_dt_v_per_k",
+    **{f"thermal.{k}": f"thermal.{k}" for k in ("c_core_j_per_k", "c_surf_j_per_k")},
+    **{f"thermal.{k}": f"thermal.{k}" for k in ("r_core_surf_k_per_w", "r_surf_amb_k_per_w")},
+}
+
+
+def _check_bounds(key: str, value: Any, source: str | None, one_cell: bool, field_name: str = "") -> None:
+    """A cell-file value against the firmware's bounds (every element of an array)."""
+    b = CONFIG_BOUNDS[field_name or CELL_FILE_FIELDS.get(key, key.replace("estimator.", "est."))]
+    arr = np.atleast_1d(np.asarray(value, dtype=float))
+    for idx, v in np.ndenumerate(arr):
+        if not b.contains(float(v), cell=one_cell):
+            at = "".join(f"[{i}]" for i in idx) if np.ndim(value) > 0 else ""
+            what = "" if one_cell else " (a series element)"
+            raise ConfigError(
+                f"{_where(source)}field '{key}{at}'{what} = {float(v):g} outside "
+                f"{b.interval(cell=one_cell)} (rule: {b.rule})"
+            )
 
 
 @dataclass
@@ -93,6 +181,9 @@ class CellModel:
     thermal: ThermalParams
     estimator: EstimatorParams = field(default_factory=EstimatorParams)
     fit: dict[str, Any] = field(default_factory=dict)
+    # 1: one cell (a cell file); p: the aggregate of p cells in parallel (scaled()), judged
+    # by the firmware's series-element bounds instead of one cell's
+    parallel: int = 1
 
     def __post_init__(self) -> None:
         validate_cell(self)
@@ -130,6 +221,7 @@ class CellModel:
                 }
             ),
             fit=dict(self.fit),
+            parallel=self.parallel * parallel,
         )
 
 
@@ -207,6 +299,29 @@ def validate_cell(c: CellModel, source: str | None = None) -> None:
             raise ConfigError(f"{w}field 'estimator.{name}' must be > 0")
     if c.estimator.voltage_noise_v + c.estimator.model_err_v <= 0:
         raise ConfigError(f"{w}fields 'estimator.voltage_noise_v' + 'estimator.model_err_v' must be > 0")
+    _check_physical(c, source)
+
+
+def _check_physical(c: CellModel, source: str | None) -> None:
+    """Every number against the firmware's physical bounds (one cell's, or a series
+    element's for a parallel aggregate): what the firmware would refuse, refused here
+    with the file's own key."""
+    one = c.parallel == 1
+    values: dict[str, Any] = {
+        "cell.capacity_ah": c.capacity_ah,
+        "cell.coulombic_eff": c.coulombic_eff,
+        **{f"tables.{n}": getattr(c, n) for n in TABLE_NAMES},
+        "tables.soc": c.soc,
+        "tables.temp_c": c.temp_c,
+        "tables.docv_dt_v_per_k": c.docv_dt_v_per_k,
+        **{f"thermal.{k}": v for k, v in asdict(c.thermal).items()},
+        **{f"estimator.{k}": v for k, v in asdict(c.estimator).items()},
+    }
+    for key, value in values.items():
+        _check_bounds(key, value, source, one)
+    # the voltage window is a window of the OCV
+    for key in ("cell.v_min", "cell.v_max"):
+        _check_bounds(key, getattr(c, key.split(".")[1]), source, one, "cell.ocv_v")
 
 
 def _positive(v: Any, name: str, source: str | None) -> None:

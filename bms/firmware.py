@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from bms._native import ffi, lib
-from bms.cells import CellModel
+from bms.cells import CONFIG_BOUNDS, CellModel
 from bms.errors import BmsError, ConfigError
 from bms.protection import (
     CONTACTOR_STATES,
@@ -53,6 +53,37 @@ CFG_ERRORS = {
     lib.BMS_CFG_E_CHARGE: "charge parameters inconsistent",
     lib.BMS_CFG_E_NVM: "nvm: valid must be 0 or 1 and the stored SoC's sigma > 0",
 }
+
+_BOUND_BY_FIELD = {b.field: b for b in CONFIG_BOUNDS.values()}
+_TIERS = ("warning", "derate", "trip")
+
+
+def config_problem(cfg: object) -> str | None:
+    """None if the firmware accepts the bms_config_t, else one line naming the field (and
+    table index), its value and the rule: what bms_config_check_detail() found."""
+    where = ffi.new("bms_cfg_detail_t *")
+    err = int(lib.bms_config_check_detail(cfg, where))
+    if err == lib.BMS_CFG_OK:
+        return None
+    b = _BOUND_BY_FIELD.get(int(where.field))
+    if b is None:
+        return f"config: {CFG_ERRORS.get(err, err)}"
+    shape = int(lib.bms_config_field_info(b.field).shape)
+    row, col = int(where.row), int(where.col)
+    if shape == lib.BMS_CFG_SHAPE_TIERS:
+        at = f"[{_TIERS[row]}]" if row < len(_TIERS) else f"[{row}]"
+    elif shape in (lib.BMS_CFG_SHAPE_CELL_TABLE, lib.BMS_CFG_SHAPE_MAP_TABLE):
+        at = f"[{row}][{col}]"
+    elif shape in (lib.BMS_CFG_SHAPE_SCALAR, lib.BMS_CFG_SHAPE_INTEGER) and b.name != "pack.temp_sensor_cell":
+        at = ""
+    else:
+        at = f"[{col}]"
+    rule = ffi.string(where.rule).decode() if where.rule != ffi.NULL else ""
+    value = float(where.value)
+    if where.out_of_range:
+        return f"config: {b.name}{at} = {value:g} outside {b.interval()} (rule: {rule})"
+    return f"config: {b.name}{at} = {value:g}: {rule}"
+
 
 STATUS_FLAGS = {
     "initialised": lib.BMS_ST_INITIALISED,
@@ -205,9 +236,9 @@ class Firmware:
         self._inst = ffi.new("bms_t *")
         self._meas = ffi.new("bms_meas_t *")
         self._out = ffi.new("bms_out_t *")
-        err = lib.bms_config_check(self._cfg)
-        if err != lib.BMS_CFG_OK:
-            raise ConfigError(f"firmware refused the configuration: {CFG_ERRORS.get(err, err)}")
+        problem = config_problem(self._cfg)
+        if problem is not None:
+            raise ConfigError(problem)
         rc = lib.bms_init(self._inst, self._cfg)
         if rc != lib.BMS_OK:
             raise BmsError(f"bms_init failed ({rc})")

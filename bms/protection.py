@@ -64,6 +64,7 @@ FAULT_NAMES = (
     "cooling",
     "cell_deviation",
     "comm",
+    "estimator",  # the firmware's own state diverged / went non-finite (BMS_F_ESTIMATOR)
 )
 FAULT_ID = {n: i for i, n in enumerate(FAULT_NAMES)}
 

@@ -190,10 +190,12 @@ static void thermal_correct(bms_t *inst, const bms_meas_t *meas)
     }
 }
 
-/* Run the estimators over all cells and fold each cell's limit terms. */
-static void run_estimators(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms, bms_out_t *out,
-                           limit_acc_t *acc)
+/* Run the estimators over all cells and fold each cell's limit terms. Returns the first
+ * cell whose SoC filter reported a divergence this step, or -1. */
+static int32_t run_estimators(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms, bms_out_t *out,
+                              limit_acc_t *acc)
 {
+    int32_t diverged = -1;
     const bms_config_t *cfg = &inst->cfg;
     const uint32_t nc = cfg->pack.n_cells;
     const float dt_s = (float)dt_ms * 0.001f;
@@ -205,6 +207,9 @@ static void run_estimators(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms, 
         thermal_cell_t *th = &inst->thermal[i];
         soc_ekf_step_out_t so;
         soc_ekf_step(&inst->ekf[i], &cfg->cell, &cfg->est, i_a, dt_s, v, v_ok, th->t_core_degc, &so);
+        if ((so.diverged != 0u) && (diverged < 0)) {
+            diverged = (int32_t)i;
+        }
         out->v_pred_v[i] = so.v_pred_v;
         const float heat = thermal_heat_w(i_a, so.ocv_v, (v_ok != 0) ? v : so.v_pred_v, so.docv_dt_v_per_k,
                                           th->t_core_degc);
@@ -223,6 +228,85 @@ static void run_estimators(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms, 
     for (uint32_t i = 0u; i < nc; i++) {
         limit_acc_maps(acc, cfg, inst->ekf[i].soc, inst->thermal[i].t_core_degc);
     }
+    return diverged;
+}
+
+/* Bounds of a sane estimator state. Below absolute zero or above 1500 degC (every material
+ * of a cell has melted: aluminium 660, copper 1085 degC) a temperature estimate has
+ * diverged; a polarisation beyond 10 V is no cell's (cell voltages are < 6 V). */
+#define STATE_T_MIN_DEGC (-273.15f)
+#define STATE_T_MAX_DEGC 1500.0f
+#define STATE_V_RC_MAX_V 10.0f
+
+static int32_t within(float x, float lo, float hi)
+{
+    return ((x >= lo) && (x <= hi)) ? 1 : 0; /* NaN: 0 */
+}
+
+/* 1 if cell i's estimator state is finite and physically possible; *bad is the first
+ * offending value otherwise. */
+static int32_t cell_state_ok(const bms_t *inst, uint32_t i, float *bad)
+{
+    const soc_ekf_cell_t *e = &inst->ekf[i];
+    const thermal_cell_t *t = &inst->thermal[i];
+    const float v[8] = {e->soc, e->v_rc1_v, e->v_rc2_v, t->t_core_degc, t->t_surf_degc, e->p[0], t->p[0], t->p[2]};
+    const float lo[8] = {0.0f, -STATE_V_RC_MAX_V, -STATE_V_RC_MAX_V, STATE_T_MIN_DEGC, STATE_T_MIN_DEGC,
+                         0.0f, 0.0f, 0.0f};
+    const float hi[8] = {1.0f, STATE_V_RC_MAX_V, STATE_V_RC_MAX_V, STATE_T_MAX_DEGC, STATE_T_MAX_DEGC,
+                         1.0e30f, 1.0e30f, 1.0e30f};
+    for (uint32_t k = 0u; k < 8u; k++) {
+        if (within(v[k], lo[k], hi[k]) == 0) {
+            *bad = v[k];
+            return 0;
+        }
+    }
+    for (uint32_t k = 0u; k < 6u; k++) {
+        if (bms_isfinitef(e->p[k]) == 0) {
+            *bad = e->p[k];
+            return 0;
+        }
+    }
+    if ((bms_isfinitef(t->p[1]) == 0) || !(e->p[3] >= 0.0f) || !(e->p[5] >= 0.0f)) {
+        *bad = t->p[1];
+        return 0;
+    }
+    return 1;
+}
+
+/* The internal fault: a non-finite or impossible value in the estimators' state or in the
+ * limit terms computed from it. No debounce: from this step on nothing the firmware
+ * derives from its state can be trusted, so the CCL and DCL are 0 (BMS_LIM_FAULT) and the
+ * contactors open as for any latched fault. The condition stays present while the state
+ * is bad, so a fault reset cannot clear it; a power-on reset (bms_reset) re-seeds. */
+static void feed_estimator_fault(bms_t *inst, int32_t diverged_cell, const limit_acc_t *acc, uint32_t dt_ms)
+{
+    int32_t present = 0;
+    uint16_t cell = 0u;
+    float value = 0.0f;
+    if (inst->initialised != 0u) {
+        if (diverged_cell >= 0) {
+            present = 1;
+            cell = (uint16_t)diverged_cell;
+            value = inst->ekf[diverged_cell].soc;
+        }
+        for (uint32_t i = 0u; (i < inst->cfg.pack.n_cells) && (present == 0); i++) {
+            float bad = 0.0f;
+            if (cell_state_ok(inst, i, &bad) == 0) {
+                present = 1;
+                cell = (uint16_t)i;
+                value = bad;
+            }
+        }
+        const float terms[6] = {acc->map_chg_a, acc->plating_a, acc->headroom_chg_a, acc->map_dis_a,
+                                acc->headroom_dis_a, acc->r_step_max_ohm};
+        for (uint32_t k = 0u; (k < 6u) && (present == 0); k++) {
+            if (bms_isfinitef(terms[k]) == 0) {
+                present = 1;
+                value = terms[k];
+            }
+        }
+    }
+    safety_condition(&inst->safety, BMS_F_ESTIMATOR, present, cell, value, dt_ms, 0u, inst->time_ms);
 }
 
 static void fill_estimates(const bms_t *inst, bms_out_t *out)
@@ -256,6 +340,23 @@ static void fill_estimates(const bms_t *inst, bms_out_t *out)
     out->soc_pack = (den > 1.0e-6f) ? bms_clampf(smin / den, 0.0f, 1.0f) : out->soc_mean;
     out->core_temp_max_degc = tmax;
     out->core_temp_max_cell = tmax_i;
+    /* A cell whose estimate is not finite makes every pack figure built on it unknown. A BMS
+     * sends "not available" for a value it cannot vouch for (the J1939 / AUTOSAR
+     * convention of an invalid signal value), never a plausible stand-in: a NaN cell used to
+     * drop out of the min/max and leave a made-up 0.5 pack SoC. NaN here; the CAN layer
+     * sends an unknown SoC as 0 % and the BMS_F_ESTIMATOR fault says why. */
+    for (uint32_t i = 0u; i < nc; i++) {
+        if (bms_isfinitef(inst->ekf[i].soc) == 0) {
+            out->soc_min = NAN;
+            out->soc_max = NAN;
+            out->soc_mean = NAN;
+            out->soc_pack = NAN;
+        }
+        if ((bms_isfinitef(inst->thermal[i].t_core_degc) == 0) && (bms_isfinitef(out->core_temp_max_degc) != 0)) {
+            out->core_temp_max_degc = NAN;
+            out->core_temp_max_cell = i;
+        }
+    }
 }
 
 /* The monitored values of this step. */
@@ -480,6 +581,7 @@ int32_t bms_step(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms, bms_out_t 
     limit_acc_t acc;
     limit_acc_init(&acc);
     uint32_t have_data = 0u;
+    int32_t diverged_cell = -1;
     if (inst->initialised == 0u) {
         if (seed_estimators(inst, meas) != 0) {
             inst->initialised = 1u;
@@ -489,7 +591,7 @@ int32_t bms_step(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms, bms_out_t 
             }
         }
     } else if ((dt_ok != 0) && (cur_ok != 0) && (pr->fresh != 0u)) {
-        run_estimators(inst, meas, dt_ms, out, &acc);
+        diverged_cell = run_estimators(inst, meas, dt_ms, out, &acc);
         have_data = 1u;
     } else {
         /* time not advancing, current unknown or no new sample: hold the state */
@@ -511,6 +613,7 @@ int32_t bms_step(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms, bms_out_t 
     safety_evaluate(&inst->safety, &cfg->limits, sv, dt_safe, inst->time_ms);
     feed_sensor_faults(inst, dt_safe);
     feed_comm_fault(inst, meas, dt_safe);
+    feed_estimator_fault(inst, diverged_cell, &acc, dt_safe);
 
     /* ---- charger compliance: the current a charger following the CCL can deliver ---- */
     {

@@ -1,285 +1,601 @@
 /* Validation of bms_config_t: the firmware refuses a configuration that
- * breaks a rule, and says which (bms_cfg_err_t). */
+ * breaks a rule, and says which (bms_cfg_err_t) and where (bms_cfg_detail_t).
+ *
+ * Two kinds of rule:
+ *  - every float field has a physically bounded range: one row per field in k_fields
+ *    below (data, not code), each bound justified beside it. A configuration inside
+ *    these ranges cannot drive the estimators to a non-finite state by its size alone
+ *    (proved by the config fuzz, native/fuzz/config_sweep.c); bms.c still latches
+ *    BMS_F_ESTIMATOR if a non-finite value ever appears in the state.
+ *  - rules between fields (ordering of breakpoints and tiers, windows, shapes), in code,
+ *    checked first within each section so the legacy error codes stay what they were.
+ *
+ * Series element vs cell: the firmware's "cell" is one series element, which may be a
+ * parallel group (bms/cells.py CellModel.scaled: capacity, capacitances and heat
+ * capacities times the parallel count p, resistances divided by it; scenarios allow
+ * p <= 1000). lo/hi bound the element; cell_lo/cell_hi one cell of a cell file. */
+#include <stddef.h>
+
 #include "bms/bms.h"
 #include "bms/bms_math.h"
 
-static int32_t strictly_increasing(const float *x, uint32_t n)
+#define OFF(m) ((uint32_t)offsetof(bms_config_t, m))
+#define LI BMS_CFG_LO_INCL
+#define HI BMS_CFG_HI_INCL
+#define BOTH (BMS_CFG_LO_INCL | BMS_CFG_HI_INCL)
+#define TIER_STRIDE ((uint32_t)sizeof(bms_tier_t))
+#define CELL_ROW ((uint32_t)(sizeof(float) * BMS_MAX_SOC_PTS))
+#define MAP_ROW ((uint32_t)(sizeof(float) * BMS_MAX_MAP_SOC))
+
+/* A row: name, unit, rule, member, row stride, shape, flags, error, element lo/hi, cell lo/hi. */
+#define ROW(nm, un, ru, m, st, sh, fl, er, lo, hi, clo, chi) \
+    {nm, un, ru, OFF(m), st, sh, fl, er, 0u, lo, hi, clo, chi}
+/* same bounds for the element and for one cell */
+#define ROW1(nm, un, ru, m, st, sh, fl, er, lo, hi) ROW(nm, un, ru, m, st, sh, fl, er, lo, hi, lo, hi)
+/* a field whose rules are in code (integers, counts, masks) */
+#define INT(nm, er, m) ROW1(nm, "", "see rule", m, 0u, BMS_CFG_SHAPE_INTEGER, 0u, er, 0.0f, 0.0f)
+
+/* Limit tiers, per monitored quantity. Cell voltages: no Li/Na-ion cell is used outside
+ * 0..6 V (LNMO charges to 4.9-5 V); a hysteresis above 1 V would release nothing.
+ * Temperatures: -80..150 degC spans every cell's datasheet window (Li-ion -40..60, sulfide
+ * solid-state to ~100 degC) with room; a 50 K hysteresis is already meaningless.
+ * Currents: 0 .. 1 MA covers 20000 Ah x 50 C. */
+#define LIM_V(qi, nm)                                                                                     \
+    ROW1("limits." nm ".threshold", "V", "a cell voltage threshold: 0..6 V", limits.q[qi].warning.threshold, \
+         TIER_STRIDE, BMS_CFG_SHAPE_TIERS, BOTH, BMS_CFG_E_LIMIT_VALUE, 0.0f, 6.0f),                     \
+    ROW1("limits." nm ".hysteresis", "V", "a voltage hysteresis: 0..1 V", limits.q[qi].warning.hysteresis, \
+         TIER_STRIDE, BMS_CFG_SHAPE_TIERS, BOTH, BMS_CFG_E_LIMIT_VALUE, 0.0f, 1.0f)
+#define LIM_T(qi, nm)                                                                                       \
+    ROW1("limits." nm ".threshold", "degC", "a cell temperature threshold: -80..150 degC",                \
+         limits.q[qi].warning.threshold, TIER_STRIDE, BMS_CFG_SHAPE_TIERS, BOTH, BMS_CFG_E_LIMIT_VALUE,     \
+         -80.0f, 150.0f),                                                                                  \
+    ROW1("limits." nm ".hysteresis", "K", "a temperature hysteresis: 0..50 K", limits.q[qi].warning.hysteresis, \
+         TIER_STRIDE, BMS_CFG_SHAPE_TIERS, BOTH, BMS_CFG_E_LIMIT_VALUE, 0.0f, 50.0f)
+#define LIM_I(qi, nm)                                                                                      \
+    ROW1("limits." nm ".threshold", "A", "a pack current threshold: 0..1e6 A", limits.q[qi].warning.threshold, \
+         TIER_STRIDE, BMS_CFG_SHAPE_TIERS, BOTH, BMS_CFG_E_LIMIT_VALUE, 0.0f, 1.0e6f),                    \
+    ROW1("limits." nm ".hysteresis", "A", "a current hysteresis: 0..1e6 A", limits.q[qi].warning.hysteresis, \
+         TIER_STRIDE, BMS_CFG_SHAPE_TIERS, BOTH, BMS_CFG_E_LIMIT_VALUE, 0.0f, 1.0e6f)
+
+static const bms_cfg_field_info_t k_fields[BMS_CFG_N_FIELDS] = {
+    /* ---- pack ---- */
+    INT("pack.n_cells", BMS_CFG_E_N_CELLS, pack.n_cells),
+    /* current sensors: 1 A full scale (a bench shunt) .. 100 kA (grid storage); automotive
+     * shunts are +-1000..2500 A (Isabellenhuette IVT-S) */
+    ROW1("pack.current_range_a", "A", "a current sensor's full scale: 1 A..100 kA", pack.current_range_a, 0u,
+         BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_CURRENT_RANGE, 1.0f, 1.0e5f),
+    INT("pack.n_temp_sensors", BMS_CFG_E_N_SENSORS, pack.n_temp_sensors),
+    INT("pack.temp_sensor_cell", BMS_CFG_E_SENSOR_CELL, pack.temp_sensor_cell),
+    /* ---- cell (series element) ---- */
+    INT("cell.n_soc", BMS_CFG_E_TABLE_SHAPE, cell.n_soc),
+    INT("cell.n_temp", BMS_CFG_E_TABLE_SHAPE, cell.n_temp),
+    ROW1("cell.soc_bp", "", "a state of charge: 0..1", cell.soc_bp, 0u, BMS_CFG_SHAPE_CELL_SOC, BOTH,
+         BMS_CFG_E_SOC_BP, 0.0f, 1.0f),
+    /* table temperatures: no cell works outside -80..150 degC (Li-ion datasheets -40..60,
+     * sulfide solid-state cells to ~100 degC) */
+    ROW1("cell.temp_bp_degc", "degC", "a cell temperature: -80..150 degC", cell.temp_bp_degc, 0u,
+         BMS_CFG_SHAPE_CELL_TEMP, BOTH, BMS_CFG_E_TEMP_BP, -80.0f, 150.0f),
+    /* open-circuit voltage of any Li/Na-ion couple: LTO ~1.5 V, hard carbon Na-ion from
+     * ~1 V, LNMO ~4.9 V; 0.5..6 V holds all with room, a kilovolt OCV is a unit error */
+    ROW1("cell.ocv_v", "V", "an open-circuit cell voltage: 0.5..6 V", cell.ocv_v, CELL_ROW,
+         BMS_CFG_SHAPE_CELL_TABLE, BOTH, BMS_CFG_E_OCV, 0.5f, 6.0f),
+    /* R0 > 0 strictly: a cell has resistance. The lowest cells are large prismatics at
+     * ~0.1 mOhm (280 Ah LFP ~0.2 mOhm): one cell 10 uOhm..10 Ohm (a coin cell is ~10 Ohm);
+     * a 1000-parallel group of 0.1 mOhm cells is 0.1 uOhm. */
+    ROW("cell.r0_ohm", "Ohm", "a cell has resistance: 0.1 uOhm (element)/10 uOhm (cell)..10 Ohm", cell.r0_ohm,
+        CELL_ROW, BMS_CFG_SHAPE_CELL_TABLE, BOTH, BMS_CFG_E_RESISTANCE, 1.0e-7f, 10.0f, 1.0e-5f, 10.0f),
+    /* RC branches: a fitted branch may be negligible (the shipped A123 fit has 1 uOhm), so
+     * the floor is low but positive (the time constant needs R > 0) */
+    ROW("cell.r1_ohm", "Ohm", "a polarisation resistance: 0.1 nOhm (element)/0.1 uOhm (cell)..10 Ohm",
+        cell.r1_ohm, CELL_ROW, BMS_CFG_SHAPE_CELL_TABLE, BOTH, BMS_CFG_E_RESISTANCE, 1.0e-10f, 10.0f, 1.0e-7f,
+        10.0f),
+    /* polarisation capacitances: tau = R C of 0.1..1000 s with the resistances above; the
+     * shipped fits reach 5e7 F (A123, a near-zero branch), a 1000p group 5e10 F */
+    ROW("cell.c1_f", "F", "a polarisation capacitance: 1 mF..1e12 F (element)/1e9 F (cell)", cell.c1_f,
+        CELL_ROW, BMS_CFG_SHAPE_CELL_TABLE, BOTH, BMS_CFG_E_CAPACITANCE, 1.0e-3f, 1.0e12f, 1.0e-3f, 1.0e9f),
+    ROW("cell.r2_ohm", "Ohm", "a polarisation resistance: 0.1 nOhm (element)/0.1 uOhm (cell)..10 Ohm",
+        cell.r2_ohm, CELL_ROW, BMS_CFG_SHAPE_CELL_TABLE, BOTH, BMS_CFG_E_RESISTANCE, 1.0e-10f, 10.0f, 1.0e-7f,
+        10.0f),
+    ROW("cell.c2_f", "F", "a polarisation capacitance: 1 mF..1e12 F (element)/1e9 F (cell)", cell.c2_f,
+        CELL_ROW, BMS_CFG_SHAPE_CELL_TABLE, BOTH, BMS_CFG_E_CAPACITANCE, 1.0e-3f, 1.0e12f, 1.0e-3f, 1.0e9f),
+    /* entropic coefficient: measured values are below 1 mV/K in magnitude for every
+     * Li-ion couple (graphite, NMC, LCO, LFP: Viswanathan et al., J. Power Sources 195
+     * (2010) 3720); 2 mV/K leaves a factor of two */
+    ROW1("cell.docv_dt_v_per_k", "V/K", "an entropic coefficient: |dOCV/dT| <= 2 mV/K", cell.docv_dt_v_per_k, 0u,
+         BMS_CFG_SHAPE_CELL_SOC, BOTH, BMS_CFG_E_ENTROPIC, -2.0e-3f, 2.0e-3f),
+    /* one cell 1 mAh (a coin cell) .. 2000 Ah (the largest grid prismatics are ~1000 Ah);
+     * a series element up to 20 kAh (the 1000-parallel 5.1 kAh group scenarios allow) */
+    ROW("cell.capacity_ah", "Ah", "a cell 1 mAh..2000 Ah, a series element up to 20 kAh", cell.capacity_ah, 0u,
+        BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_CAPACITY, 1.0e-3f, 2.0e4f, 1.0e-3f, 2.0e3f),
+    /* Li-ion coulombic efficiency is > 99 %; below 50 % nothing is a working cell */
+    ROW1("cell.coulombic_eff", "", "a charge efficiency: 0.5..1", cell.coulombic_eff, 0u, BMS_CFG_SHAPE_SCALAR,
+         BOTH, BMS_CFG_E_COULOMBIC, 0.5f, 1.0f),
+    /* ---- thermal ---- */
+    /* heat capacity ~1 J/(g K): a 0.05 g coin cell's core 0.05 J/K .. a 20 kg prismatic
+     * 2e4 J/K (1e5 with room); x1000 parallel for an element */
+    ROW("thermal.c_core_j_per_k", "J/K", "a cell's core heat capacity: 0.05 J/K..1e5 J/K (cell)/1e7 (element)",
+        thermal.c_core_j_per_k, 0u, BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_THERMAL, 0.05f, 1.0e7f, 0.05f,
+        1.0e5f),
+    ROW("thermal.c_surf_j_per_k", "J/K", "a casing's heat capacity: 5 mJ/K..1e5 J/K (cell)/1e7 (element)",
+        thermal.c_surf_j_per_k, 0u, BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_THERMAL, 5.0e-3f, 1.0e7f, 5.0e-3f,
+        1.0e5f),
+    /* conduction core->surface: 0.05 K/W (shipped pouch) .. a few K/W (cylindrical); 0.1 mK/W
+     * .. 100 K/W per cell, /1000 for an element */
+    ROW("thermal.r_core_surf_k_per_w", "K/W", "a core-to-surface resistance: 0.1 mK/W (cell)/1 uK/W..100 K/W",
+        thermal.r_core_surf_k_per_w, 0u, BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_THERMAL, 1.0e-6f, 100.0f, 1.0e-4f,
+        100.0f),
+    /* surface->coolant/ambient: liquid-cooled ~1 K/W, still air ~20 K/W, a coin cell ~100 */
+    ROW("thermal.r_surf_amb_k_per_w", "K/W", "a surface-to-ambient resistance: 1 mK/W (cell)/10 uK/W..1000 K/W",
+        thermal.r_surf_amb_k_per_w, 0u, BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_THERMAL, 1.0e-5f, 1000.0f, 1.0e-3f,
+        1000.0f),
+    /* ---- estimator (1-sigma values: each bounded by what the quantity can mean) ---- */
+    ROW1("est.soc_init_sigma", "", "a SoC uncertainty: 1e-4..1 (SoC is within 0..1)", est.soc_init_sigma, 0u,
+         BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_ESTIMATOR, 1.0e-4f, 1.0f),
+    ROW1("est.v_rc_init_sigma_v", "V", "a polarisation uncertainty: 0..1 V (a cell's polarisation is < 1 V)",
+         est.v_rc_init_sigma_v, 0u, BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_ESTIMATOR, 0.0f, 1.0f),
+    ROW("est.current_noise_a", "A", "a current sensor's noise: 0..100 A (cell)/1000 A (element)",
+        est.current_noise_a, 0u, BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_ESTIMATOR, 0.0f, 1000.0f, 0.0f, 100.0f),
+    ROW1("est.current_gain_sigma", "", "a relative gain error: 0..0.5", est.current_gain_sigma, 0u,
+         BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_ESTIMATOR, 0.0f, 0.5f),
+    /* 0.01/sqrt(s) already spreads the SoC over its whole range in under 3 h */
+    ROW1("est.soc_rw_per_sqrt_s", "1/sqrt(s)", "a SoC random walk: 0..0.01/sqrt(s)", est.soc_rw_per_sqrt_s, 0u,
+         BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_ESTIMATOR, 0.0f, 0.01f),
+    ROW1("est.v_rc_rw_v_per_sqrt_s", "V/sqrt(s)", "a polarisation random walk: 0..0.1 V/sqrt(s)",
+         est.v_rc_rw_v_per_sqrt_s, 0u, BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_ESTIMATOR, 0.0f, 0.1f),
+    /* AFE cell-voltage errors are mV (LTC6813: 2.2 mV); 0.5 V would be no measurement */
+    ROW1("est.voltage_noise_v", "V", "a cell-voltage noise: 0..0.5 V", est.voltage_noise_v, 0u,
+         BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_ESTIMATOR, 0.0f, 0.5f),
+    ROW1("est.model_err_v", "V", "a model voltage error: 0..0.5 V", est.model_err_v, 0u, BMS_CFG_SHAPE_SCALAR,
+         BOTH, BMS_CFG_E_ESTIMATOR, 0.0f, 0.5f),
+    ROW1("est.r0_rel_sigma", "", "a relative uncertainty: 0..10", est.r0_rel_sigma, 0u, BMS_CFG_SHAPE_SCALAR,
+         BOTH, BMS_CFG_E_ESTIMATOR, 0.0f, 10.0f),
+    ROW1("est.rc_rel_sigma", "", "a relative uncertainty: 0..10", est.rc_rel_sigma, 0u, BMS_CFG_SHAPE_SCALAR,
+         BOTH, BMS_CFG_E_ESTIMATOR, 0.0f, 10.0f),
+    ROW1("est.rc_v_rel_sigma", "", "a relative uncertainty: 0..10", est.rc_v_rel_sigma, 0u,
+         BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_ESTIMATOR, 0.0f, 10.0f),
+    ROW1("est.temp_init_sigma_degc", "K", "a temperature uncertainty: 0..50 K", est.temp_init_sigma_degc, 0u,
+         BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_ESTIMATOR, 0.0f, 50.0f),
+    /* the heat of a cell: R0 I^2 at 1C is ~0.5 W for a 5 Ah cell, ~kW for 1000 Ah at 3C */
+    ROW("est.heat_noise_w", "W", "a heat-input uncertainty: 0..1e4 W (cell)/1e6 W (element)", est.heat_noise_w, 0u,
+        BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_ESTIMATOR, 0.0f, 1.0e6f, 0.0f, 1.0e4f),
+    /* > 0: the surface update divides by it (NTC channels ~0.3 K) */
+    ROW1("est.temp_noise_degc", "K", "a thermistor noise: 1 mK..20 K", est.temp_noise_degc, 0u,
+         BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_ESTIMATOR, 1.0e-3f, 20.0f),
+    ROW1("est.temp_spatial_sigma_degc", "K", "a cell-to-neighbour temperature spread: 0..50 K",
+         est.temp_spatial_sigma_degc, 0u, BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_ESTIMATOR, 0.0f, 50.0f),
+    /* ---- limits (order of bms_quantity_t) ---- */
+    LIM_V(BMS_Q_CELL_V_MAX, "cell_v_max"),
+    LIM_V(BMS_Q_CELL_V_MIN, "cell_v_min"),
+    LIM_T(BMS_Q_CORE_T_MAX_CHG, "core_temp_max_charge"),
+    LIM_T(BMS_Q_CORE_T_MAX_DIS, "core_temp_max_discharge"),
+    LIM_T(BMS_Q_SURF_T_MAX_CHG, "surface_temp_max_charge"),
+    LIM_T(BMS_Q_SURF_T_MAX_DIS, "surface_temp_max_discharge"),
+    LIM_T(BMS_Q_T_MIN_CHG, "temp_min_charge"),
+    LIM_T(BMS_Q_T_MIN_DIS, "temp_min_discharge"),
+    LIM_I(BMS_Q_I_CHG_MAX, "charge_current_max"),
+    LIM_I(BMS_Q_I_DIS_MAX, "discharge_current_max"),
+    LIM_V(BMS_Q_CELL_V_SPREAD, "cell_v_spread"),
+    /* ---- plausibility: AFE and thermistor channel ranges ---- */
+    ROW1("plaus.cell_v_min_v", "V", "an AFE input level: -10..10 V", plaus.cell_v_min_v, 0u, BMS_CFG_SHAPE_SCALAR,
+         BOTH, BMS_CFG_E_PLAUS, -10.0f, 10.0f),
+    ROW1("plaus.cell_v_max_v", "V", "an AFE input level: 0..10 V", plaus.cell_v_max_v, 0u, BMS_CFG_SHAPE_SCALAR,
+         BOTH, BMS_CFG_E_PLAUS, 0.0f, 10.0f),
+    ROW1("plaus.temp_min_degc", "degC", "a thermistor reading: -273.15..300 degC", plaus.temp_min_degc, 0u,
+         BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_PLAUS, -273.15f, 300.0f),
+    ROW1("plaus.temp_max_degc", "degC", "a thermistor reading: -273.15..300 degC", plaus.temp_max_degc, 0u,
+         BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_PLAUS, -273.15f, 300.0f),
+    ROW1("plaus.ntc_open_below_degc", "degC", "a thermistor reading: -273.15..300 degC", plaus.ntc_open_below_degc,
+         0u, BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_PLAUS, -273.15f, 300.0f),
+    ROW1("plaus.ntc_short_above_degc", "degC", "a thermistor reading: -273.15..300 degC",
+         plaus.ntc_short_above_degc, 0u, BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_PLAUS, -273.15f, 300.0f),
+    ROW1("plaus.open_wire_v", "V", "a cell voltage: 0..6 V", plaus.open_wire_v, 0u, BMS_CFG_SHAPE_SCALAR, BOTH,
+         BMS_CFG_E_PLAUS, 0.0f, 6.0f),
+    /* 192 cells x 6 V = 1152 V: a tolerance beyond the pack voltage checks nothing */
+    ROW1("plaus.pack_sum_tol_v", "V", "a pack-voltage tolerance: 1 mV..2000 V", plaus.pack_sum_tol_v, 0u,
+         BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_PLAUS, 1.0e-3f, 2000.0f),
+    ROW1("plaus.stuck_current_delta_a", "A", "a current change: 1 mA..100 kA", plaus.stuck_current_delta_a, 0u,
+         BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_PLAUS, 1.0e-3f, 1.0e5f),
+    ROW1("plaus.current_offset_max_a", "A", "a current offset: 1 mA..100 kA", plaus.current_offset_max_a, 0u,
+         BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_PLAUS, 1.0e-3f, 1.0e5f),
+    ROW1("plaus.ccl_excess_frac", "", "a fraction of the CCL: 0..1", plaus.ccl_excess_frac, 0u,
+         BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_PLAUS, 0.0f, 1.0f),
+    ROW1("plaus.ccl_excess_a", "A", "a current: 0..100 kA", plaus.ccl_excess_a, 0u, BMS_CFG_SHAPE_SCALAR, BOTH,
+         BMS_CFG_E_PLAUS, 0.0f, 1.0e5f),
+    ROW1("plaus.coolant_flow_min_lpm", "l/min", "a coolant flow: 0..1000 l/min", plaus.coolant_flow_min_lpm, 0u,
+         BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_PLAUS, 0.0f, 1000.0f),
+    ROW1("plaus.cell_dev_max_v", "V", "a cell voltage deviation: 1 mV..6 V", plaus.cell_dev_max_v, 0u,
+         BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_PLAUS, 1.0e-3f, 6.0f),
+    ROW1("plaus.cell_dev_v_per_a", "Ohm", "a resistance: 0..10 Ohm", plaus.cell_dev_v_per_a, 0u,
+         BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_PLAUS, 0.0f, 10.0f),
+    ROW1("plaus.cell_dev_soc_spread", "", "a SoC spread: 0..1", plaus.cell_dev_soc_spread, 0u,
+         BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_PLAUS, 0.0f, 1.0f),
+    INT("plaus.ccl_excess_fast_ms", BMS_CFG_E_PLAUS, plaus.ccl_excess_fast_ms),
+    /* ---- contactors ---- */
+    ROW1("contactor.precharge_ratio", "", "a fraction of the pack voltage: (0, 1]", contactor.precharge_ratio, 0u,
+         BMS_CFG_SHAPE_SCALAR, HI, BMS_CFG_E_CONTACTOR, 0.0f, 1.0f),
+    INT("contactor.precharge_timeout_ms", BMS_CFG_E_CONTACTOR, contactor.precharge_timeout_ms),
+    ROW1("contactor.break_current_a", "A", "a contactor break current: 0..100 kA", contactor.break_current_a, 0u,
+         BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_CONTACTOR, 0.0f, 1.0e5f),
+    INT("contactor.opening_timeout_ms", BMS_CFG_E_CONTACTOR, contactor.opening_timeout_ms),
+    INT("contactor.emergency_mask", BMS_CFG_E_CONTACTOR, contactor.emergency_mask),
+    /* ---- charge / current limits ---- */
+    INT("charge.n_soc", BMS_CFG_E_MAP_SHAPE, charge.n_soc),
+    INT("charge.n_temp", BMS_CFG_E_MAP_SHAPE, charge.n_temp),
+    ROW1("charge.soc_bp", "", "a state of charge: 0..1", charge.soc_bp, 0u, BMS_CFG_SHAPE_MAP_SOC, BOTH,
+         BMS_CFG_E_MAP_SHAPE, 0.0f, 1.0f),
+    ROW1("charge.temp_bp_degc", "degC", "a cell temperature: -80..150 degC", charge.temp_bp_degc, 0u,
+         BMS_CFG_SHAPE_MAP_TEMP, BOTH, BMS_CFG_E_MAP_SHAPE, -80.0f, 150.0f),
+    /* C-rates: the fastest power cells are rated ~30-50 C; 100 C is beyond any cell */
+    ROW1("charge.charge_c", "C", "a C-rate: 0..100 C", charge.charge_c, MAP_ROW, BMS_CFG_SHAPE_MAP_TABLE, BOTH,
+         BMS_CFG_E_MAP_VALUE, 0.0f, 100.0f),
+    ROW1("charge.plating_c", "C", "a C-rate: 0..100 C", charge.plating_c, MAP_ROW, BMS_CFG_SHAPE_MAP_TABLE, BOTH,
+         BMS_CFG_E_MAP_VALUE, 0.0f, 100.0f),
+    ROW1("charge.discharge_c", "C", "a C-rate: 0..100 C", charge.discharge_c, MAP_ROW, BMS_CFG_SHAPE_MAP_TABLE,
+         BOTH, BMS_CFG_E_MAP_VALUE, 0.0f, 100.0f),
+    ROW1("charge.cell_v_charge_max_v", "V", "a cell voltage: 0.5..6 V", charge.cell_v_charge_max_v, 0u,
+         BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_CHARGE, 0.5f, 6.0f),
+    ROW1("charge.cell_v_discharge_min_v", "V", "a cell voltage: 0.5..6 V", charge.cell_v_discharge_min_v, 0u,
+         BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_CHARGE, 0.5f, 6.0f),
+    ROW1("charge.hw_charge_max_a", "A", "a pack hardware current: (0, 1e6] A", charge.hw_charge_max_a, 0u,
+         BMS_CFG_SHAPE_SCALAR, HI, BMS_CFG_E_CHARGE, 0.0f, 1.0e6f),
+    ROW1("charge.hw_discharge_max_a", "A", "a pack hardware current: (0, 1e6] A", charge.hw_discharge_max_a, 0u,
+         BMS_CFG_SHAPE_SCALAR, HI, BMS_CFG_E_CHARGE, 0.0f, 1.0e6f),
+    ROW1("charge.ramp_up_a_per_s", "A/s", "a current ramp: (0, 1e7] A/s", charge.ramp_up_a_per_s, 0u,
+         BMS_CFG_SHAPE_SCALAR, HI, BMS_CFG_E_CHARGE, 0.0f, 1.0e7f),
+    ROW1("charge.charge_target_soc", "", "a state of charge: (0, 1]", charge.charge_target_soc, 0u,
+         BMS_CFG_SHAPE_SCALAR, HI, BMS_CFG_E_CHARGE, 0.0f, 1.0f),
+    ROW1("charge.charge_resume_soc", "", "a state of charge: (0, 1)", charge.charge_resume_soc, 0u,
+         BMS_CFG_SHAPE_SCALAR, 0u, BMS_CFG_E_CHARGE, 0.0f, 1.0f),
+    ROW1("charge.charge_detect_a", "A", "a current: 0..10 kA", charge.charge_detect_a, 0u, BMS_CFG_SHAPE_SCALAR,
+         BOTH, BMS_CFG_E_CHARGE, 0.0f, 1.0e4f),
+    ROW1("charge.heater_on_below_degc", "degC", "a cell temperature: -80..150 degC", charge.heater_on_below_degc,
+         0u, BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_CHARGE, -80.0f, 150.0f),
+    ROW1("charge.heater_off_above_degc", "degC", "a cell temperature: -80..150 degC", charge.heater_off_above_degc,
+         0u, BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_CHARGE, -80.0f, 150.0f),
+    ROW1("charge.cooling_on_above_degc", "degC", "a cell temperature: -80..150 degC", charge.cooling_on_above_degc,
+         0u, BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_CHARGE, -80.0f, 150.0f),
+    ROW1("charge.cooling_off_below_degc", "degC", "a cell temperature: -80..150 degC",
+         charge.cooling_off_below_degc, 0u, BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_CHARGE, -80.0f, 150.0f),
+    /* ---- non-volatile memory ---- */
+    INT("nvm.valid", BMS_CFG_E_NVM, nvm.valid),
+    /* checked only when valid: a SoC's 1-sigma is within (0, 1] */
+    ROW1("nvm.soc_sigma", "", "a SoC uncertainty: (0, 1]", nvm.soc_sigma, 0u, BMS_CFG_SHAPE_SCALAR, HI,
+         BMS_CFG_E_NVM, 0.0f, 1.0f),
+};
+
+const bms_cfg_field_info_t *bms_config_field_info(uint32_t field)
+{
+    return (field < (uint32_t)BMS_CFG_N_FIELDS) ? &k_fields[field] : 0;
+}
+
+/* Record the first broken rule; returns its error code. */
+static bms_cfg_err_t fail(bms_cfg_detail_t *d, uint32_t field, uint32_t row, uint32_t col, float value,
+                          const char *rule)
+{
+    d->field = field;
+    d->row = row;
+    d->col = col;
+    d->value = value;
+    d->out_of_range = 0u;
+    d->rule = rule;
+    return (bms_cfg_err_t)k_fields[field].err;
+}
+
+static int32_t in_range(const bms_cfg_field_info_t *f, float v)
+{
+    if (bms_isfinitef(v) == 0) {
+        return 0;
+    }
+    const int32_t lo_ok = ((f->flags & BMS_CFG_LO_INCL) != 0u) ? (v >= f->lo) : (v > f->lo);
+    const int32_t hi_ok = ((f->flags & BMS_CFG_HI_INCL) != 0u) ? (v <= f->hi) : (v < f->hi);
+    return ((lo_ok != 0) && (hi_ok != 0)) ? 1 : 0;
+}
+
+/* Extent of a field's values in this configuration (the counts are checked before). */
+static void extent(const bms_config_t *cfg, uint8_t shape, uint32_t *rows, uint32_t *cols)
+{
+    *rows = 1u;
+    *cols = 1u;
+    switch (shape) {
+    case BMS_CFG_SHAPE_CELL_SOC:
+        *cols = cfg->cell.n_soc;
+        break;
+    case BMS_CFG_SHAPE_CELL_TEMP:
+        *cols = cfg->cell.n_temp;
+        break;
+    case BMS_CFG_SHAPE_CELL_TABLE:
+        *rows = cfg->cell.n_temp;
+        *cols = cfg->cell.n_soc;
+        break;
+    case BMS_CFG_SHAPE_MAP_SOC:
+        *cols = cfg->charge.n_soc;
+        break;
+    case BMS_CFG_SHAPE_MAP_TEMP:
+        *cols = cfg->charge.n_temp;
+        break;
+    case BMS_CFG_SHAPE_MAP_TABLE:
+        *rows = cfg->charge.n_temp;
+        *cols = cfg->charge.n_soc;
+        break;
+    case BMS_CFG_SHAPE_TIERS:
+        *rows = 3u;
+        break;
+    case BMS_CFG_SHAPE_INTEGER:
+        *rows = 0u;
+        break;
+    default: /* BMS_CFG_SHAPE_SCALAR */
+        break;
+    }
+}
+
+/* The bounds rows of fields first..last (one section). */
+static bms_cfg_err_t check_rows(const bms_config_t *cfg, uint32_t first, uint32_t last, bms_cfg_detail_t *d)
+{
+    const uint8_t *base = (const uint8_t *)(const void *)cfg;
+    for (uint32_t f = first; f <= last; f++) {
+        const bms_cfg_field_info_t *info = &k_fields[f];
+        uint32_t rows;
+        uint32_t cols;
+        extent(cfg, info->shape, &rows, &cols);
+        for (uint32_t r = 0u; r < rows; r++) {
+            const float *v = (const float *)(const void *)(base + info->offset + (r * info->stride));
+            for (uint32_t c = 0u; c < cols; c++) {
+                if (in_range(info, v[c]) == 0) {
+                    (void)fail(d, f, r, c, v[c], info->rule);
+                    d->out_of_range = 1u;
+                    return (bms_cfg_err_t)info->err;
+                }
+            }
+        }
+    }
+    return BMS_CFG_OK;
+}
+
+/* First index where x is not finite or not above its predecessor; n if none. */
+static uint32_t not_increasing_at(const float *x, uint32_t n)
 {
     for (uint32_t i = 0u; i < n; i++) {
-        if (bms_isfinitef(x[i]) == 0) {
-            return 0;
-        }
-        if ((i > 0u) && !(x[i] > x[i - 1u])) {
-            return 0;
+        if ((bms_isfinitef(x[i]) == 0) || ((i > 0u) && !(x[i] > x[i - 1u]))) {
+            return i;
         }
     }
-    return 1;
+    return n;
 }
 
-static int32_t table_all(const float t[BMS_MAX_TEMP_PTS][BMS_MAX_SOC_PTS], uint32_t nt,
-                         uint32_t ns, float min_excl, int32_t allow_equal)
+static bms_cfg_err_t check_pack(const bms_config_t *cfg, bms_cfg_detail_t *d)
 {
-    for (uint32_t i = 0u; i < nt; i++) {
-        for (uint32_t j = 0u; j < ns; j++) {
-            float v = t[i][j];
-            if (bms_isfinitef(v) == 0) {
-                return 0;
-            }
-            if ((allow_equal != 0) ? (v < min_excl) : !(v > min_excl)) {
-                return 0;
-            }
-        }
-    }
-    return 1;
-}
-
-static int32_t sigma_ok(float s)
-{
-    return ((bms_isfinitef(s) != 0) && (s >= 0.0f)) ? 1 : 0;
-}
-
-static bms_cfg_err_t check_pack(const bms_pack_params_t *pk)
-{
+    const bms_pack_params_t *pk = &cfg->pack;
     if ((pk->n_cells < 1u) || (pk->n_cells > BMS_MAX_CELLS)) {
-        return BMS_CFG_E_N_CELLS;
+        return fail(d, BMS_CFG_F_N_CELLS, 0u, 0u, (float)pk->n_cells, "pack.n_cells must be in [1, BMS_MAX_CELLS]");
     }
     if ((bms_isfinitef(pk->current_range_a) == 0) || !(pk->current_range_a > 0.0f)) {
-        return BMS_CFG_E_CURRENT_RANGE;
+        return fail(d, BMS_CFG_F_CURRENT_RANGE, 0u, 0u, pk->current_range_a, "must be > 0");
     }
     if (pk->n_temp_sensors > BMS_MAX_TEMP_SENSORS) {
-        return BMS_CFG_E_N_SENSORS;
+        return fail(d, BMS_CFG_F_N_TEMP_SENSORS, 0u, 0u, (float)pk->n_temp_sensors,
+                    "at most BMS_MAX_TEMP_SENSORS sensors");
     }
     for (uint32_t j = 0u; j < pk->n_temp_sensors; j++) {
         if (pk->temp_sensor_cell[j] >= pk->n_cells) {
-            return BMS_CFG_E_SENSOR_CELL;
+            return fail(d, BMS_CFG_F_TEMP_SENSOR_CELL, 0u, j, (float)pk->temp_sensor_cell[j],
+                        "a sensor's cell must be < pack.n_cells");
         }
         for (uint32_t k = 0u; k < j; k++) {
             if (pk->temp_sensor_cell[k] == pk->temp_sensor_cell[j]) {
-                return BMS_CFG_E_SENSOR_CELL;
+                return fail(d, BMS_CFG_F_TEMP_SENSOR_CELL, 0u, j, (float)pk->temp_sensor_cell[j],
+                            "two sensors on one cell");
             }
         }
     }
-    return BMS_CFG_OK;
+    return check_rows(cfg, BMS_CFG_F_N_CELLS, BMS_CFG_F_TEMP_SENSOR_CELL, d);
 }
 
-static bms_cfg_err_t check_cell(const bms_cell_params_t *cp)
+static bms_cfg_err_t check_cell(const bms_config_t *cfg, bms_cfg_detail_t *d)
 {
+    const bms_cell_params_t *cp = &cfg->cell;
     const uint32_t ns = cp->n_soc;
     const uint32_t nt = cp->n_temp;
-    if ((ns < 2u) || (ns > BMS_MAX_SOC_PTS) || (nt < 1u) || (nt > BMS_MAX_TEMP_PTS)) {
-        return BMS_CFG_E_TABLE_SHAPE;
+    if ((ns < 2u) || (ns > BMS_MAX_SOC_PTS)) {
+        return fail(d, BMS_CFG_F_CELL_N_SOC, 0u, 0u, (float)ns, "needs 2..BMS_MAX_SOC_PTS soc breakpoints");
     }
-    if ((strictly_increasing(cp->soc_bp, ns) == 0) || (cp->soc_bp[0] < 0.0f)
-        || (cp->soc_bp[ns - 1u] > 1.0f)) {
-        return BMS_CFG_E_SOC_BP;
+    if ((nt < 1u) || (nt > BMS_MAX_TEMP_PTS)) {
+        return fail(d, BMS_CFG_F_CELL_N_TEMP, 0u, 0u, (float)nt, "needs 1..BMS_MAX_TEMP_PTS temperature breakpoints");
     }
-    if (strictly_increasing(cp->temp_bp_degc, nt) == 0) {
-        return BMS_CFG_E_TEMP_BP;
+    uint32_t at = not_increasing_at(cp->soc_bp, ns);
+    if (at < ns) {
+        return fail(d, BMS_CFG_F_SOC_BP, 0u, at, cp->soc_bp[at], "must be finite and strictly increasing");
+    }
+    at = not_increasing_at(cp->temp_bp_degc, nt);
+    if (at < nt) {
+        return fail(d, BMS_CFG_F_TEMP_BP, 0u, at, cp->temp_bp_degc[at], "must be finite and strictly increasing");
     }
     for (uint32_t i = 0u; i < nt; i++) {
-        if (strictly_increasing(cp->ocv_v[i], ns) == 0) {
-            return BMS_CFG_E_OCV;
+        at = not_increasing_at(cp->ocv_v[i], ns);
+        if (at < ns) {
+            return fail(d, BMS_CFG_F_OCV, i, at, cp->ocv_v[i][at], "must be finite and strictly increasing in soc");
         }
     }
-    if ((table_all(cp->r0_ohm, nt, ns, 0.0f, 1) == 0) || (table_all(cp->r1_ohm, nt, ns, 0.0f, 0) == 0)
-        || (table_all(cp->r2_ohm, nt, ns, 0.0f, 0) == 0)) {
-        return BMS_CFG_E_RESISTANCE;
-    }
-    if ((table_all(cp->c1_f, nt, ns, 0.0f, 0) == 0) || (table_all(cp->c2_f, nt, ns, 0.0f, 0) == 0)) {
-        return BMS_CFG_E_CAPACITANCE;
-    }
-    for (uint32_t j = 0u; j < ns; j++) {
-        if (bms_isfinitef(cp->docv_dt_v_per_k[j]) == 0) {
-            return BMS_CFG_E_ENTROPIC;
-        }
-    }
-    if ((bms_isfinitef(cp->capacity_ah) == 0) || !(cp->capacity_ah > 0.0f)) {
-        return BMS_CFG_E_CAPACITY;
-    }
-    if (!(cp->coulombic_eff > 0.0f) || !(cp->coulombic_eff <= 1.0f)) {
-        return BMS_CFG_E_COULOMBIC;
-    }
-    return BMS_CFG_OK;
+    return check_rows(cfg, BMS_CFG_F_CELL_N_SOC, BMS_CFG_F_COULOMBIC, d);
 }
 
-static bms_cfg_err_t check_thermal(const bms_thermal_params_t *tp)
+static bms_cfg_err_t check_estimator(const bms_config_t *cfg, bms_cfg_detail_t *d)
 {
-    const float v[4] = {tp->c_core_j_per_k, tp->c_surf_j_per_k, tp->r_core_surf_k_per_w,
-                        tp->r_surf_amb_k_per_w};
-    for (uint32_t i = 0u; i < 4u; i++) {
-        if ((bms_isfinitef(v[i]) == 0) || !(v[i] > 0.0f)) {
-            return BMS_CFG_E_THERMAL;
-        }
+    bms_cfg_err_t e = check_rows(cfg, BMS_CFG_F_EST_SOC_INIT, BMS_CFG_F_EST_TEMP_SPATIAL, d);
+    /* the cell-voltage measurement variance must not vanish (division by S) */
+    if ((e == BMS_CFG_OK) && !((cfg->est.voltage_noise_v + cfg->est.model_err_v) > 0.0f)) {
+        e = fail(d, BMS_CFG_F_EST_VOLTAGE_NOISE, 0u, 0u, cfg->est.voltage_noise_v,
+                 "voltage_noise_v + model_err_v must be > 0");
     }
-    return BMS_CFG_OK;
+    return e;
 }
 
-static bms_cfg_err_t check_estimator(const bms_estimator_params_t *ep)
+static bms_cfg_err_t check_limits(const bms_config_t *cfg, bms_cfg_detail_t *d)
 {
-    const float s[15] = {ep->soc_init_sigma, ep->v_rc_init_sigma_v, ep->current_noise_a,
-                         ep->current_gain_sigma, ep->soc_rw_per_sqrt_s, ep->v_rc_rw_v_per_sqrt_s,
-                         ep->voltage_noise_v, ep->model_err_v, ep->r0_rel_sigma,
-                         ep->rc_rel_sigma, ep->rc_v_rel_sigma, ep->temp_init_sigma_degc, ep->heat_noise_w,
-                         ep->temp_noise_degc, ep->temp_spatial_sigma_degc};
-    for (uint32_t i = 0u; i < 15u; i++) {
-        if (sigma_ok(s[i]) == 0) {
-            return BMS_CFG_E_ESTIMATOR;
-        }
-    }
-    /* the measurement variances must not vanish (division by S) */
-    if (!((ep->voltage_noise_v + ep->model_err_v) > 0.0f) || !(ep->temp_noise_degc > 0.0f)
-        || !(ep->soc_init_sigma > 0.0f)) {
-        return BMS_CFG_E_ESTIMATOR;
-    }
-    return BMS_CFG_OK;
-}
-
-static int32_t finite(float x)
-{
-    return bms_isfinitef(x);
-}
-
-static bms_cfg_err_t check_limits(const bms_limits_t *lim)
-{
+    const bms_limits_t *lim = &cfg->limits;
     for (uint32_t q = 0u; q < (uint32_t)BMS_N_QUANTITIES; q++) {
         const bms_limit_t *l = &lim->q[q];
         const bms_tier_t *t[3] = {&l->warning, &l->derate, &l->trip};
+        const uint32_t f = (uint32_t)BMS_CFG_F_LIMITS + (2u * q);
         for (uint32_t k = 0u; k < 3u; k++) {
-            if ((finite(t[k]->threshold) == 0) || (finite(t[k]->hysteresis) == 0) || (t[k]->hysteresis < 0.0f)) {
-                return BMS_CFG_E_LIMIT_VALUE;
+            if (bms_isfinitef(t[k]->threshold) == 0) {
+                return fail(d, f, k, 0u, t[k]->threshold, "must be finite");
+            }
+            if ((bms_isfinitef(t[k]->hysteresis) == 0) || (t[k]->hysteresis < 0.0f)) {
+                return fail(d, f + 1u, k, 0u, t[k]->hysteresis, "must be finite and >= 0");
             }
         }
-        const int32_t ordered = (safety_is_max(q) != 0)
+        const int32_t is_max = safety_is_max(q);
+        const int32_t ordered = (is_max != 0)
             ? ((l->warning.threshold < l->derate.threshold) && (l->derate.threshold < l->trip.threshold))
             : ((l->warning.threshold > l->derate.threshold) && (l->derate.threshold > l->trip.threshold));
         if (ordered == 0) {
+            (void)fail(d, f, 1u, 0u, l->derate.threshold,
+                       (is_max != 0) ? "a maximum needs warning < derate < trip"
+                                     : "a minimum needs warning > derate > trip");
             return BMS_CFG_E_LIMIT_ORDER;
         }
     }
-    return BMS_CFG_OK;
+    return check_rows(cfg, BMS_CFG_F_LIMITS, BMS_CFG_F_PL_CELL_V_MIN - 1u, d);
 }
 
-static bms_cfg_err_t check_plaus(const bms_plaus_params_t *p)
+static bms_cfg_err_t check_plaus(const bms_config_t *cfg, bms_cfg_detail_t *d)
 {
-    const float v[10] = {p->cell_v_min_v, p->cell_v_max_v, p->temp_min_degc, p->temp_max_degc,
-                         p->ntc_open_below_degc, p->ntc_short_above_degc, p->open_wire_v, p->pack_sum_tol_v,
-                         p->stuck_current_delta_a, p->current_offset_max_a};
-    for (uint32_t i = 0u; i < 10u; i++) {
-        if (finite(v[i]) == 0) {
-            return BMS_CFG_E_PLAUS;
-        }
+    const bms_plaus_params_t *p = &cfg->plaus;
+    bms_cfg_err_t e = check_rows(cfg, BMS_CFG_F_PL_CELL_V_MIN, BMS_CFG_F_PL_CCL_EXCESS_FAST, d);
+    if (e != BMS_CFG_OK) {
+        return e;
     }
-    if (!(p->cell_v_min_v < p->open_wire_v) || !(p->open_wire_v < p->cell_v_max_v)
-        || !(p->ntc_open_below_degc < p->temp_min_degc) || !(p->temp_min_degc < p->temp_max_degc)
-        || !(p->temp_max_degc < p->ntc_short_above_degc) || !(p->pack_sum_tol_v > 0.0f)
-        || !(p->stuck_current_delta_a > 0.0f) || !(p->current_offset_max_a > 0.0f)) {
-        return BMS_CFG_E_PLAUS;
+    if (!(p->cell_v_min_v < p->open_wire_v) || !(p->open_wire_v < p->cell_v_max_v)) {
+        return fail(d, BMS_CFG_F_PL_OPEN_WIRE, 0u, 0u, p->open_wire_v, "needs cell_v_min_v < open_wire_v < cell_v_max_v");
     }
-    const float w[6] = {p->ccl_excess_frac, p->ccl_excess_a, p->coolant_flow_min_lpm, p->cell_dev_max_v,
-                        p->cell_dev_v_per_a, p->cell_dev_soc_spread};
-    for (uint32_t i = 0u; i < 6u; i++) {
-        if ((finite(w[i]) == 0) || (w[i] < 0.0f)) {
-            return BMS_CFG_E_PLAUS;
-        }
+    if (!(p->ntc_open_below_degc < p->temp_min_degc) || !(p->temp_min_degc < p->temp_max_degc)
+        || !(p->temp_max_degc < p->ntc_short_above_degc)) {
+        return fail(d, BMS_CFG_F_PL_TEMP_MIN, 0u, 0u, p->temp_min_degc,
+                    "needs ntc_open_below_degc < temp_min_degc < temp_max_degc < ntc_short_above_degc");
     }
-    if (!(p->cell_dev_max_v > 0.0f) || (p->ccl_excess_fast_ms > p->ccl_excess_debounce_ms)) {
-        return BMS_CFG_E_PLAUS;
+    if (p->ccl_excess_fast_ms > p->ccl_excess_debounce_ms) {
+        return fail(d, BMS_CFG_F_PL_CCL_EXCESS_FAST, 0u, 0u, (float)p->ccl_excess_fast_ms,
+                    "ccl_excess_fast_ms must be <= ccl_excess_debounce_ms");
     }
     return BMS_CFG_OK;
 }
 
-static bms_cfg_err_t check_contactor(const bms_contactor_params_t *c)
+static bms_cfg_err_t check_contactor(const bms_config_t *cfg, bms_cfg_detail_t *d)
 {
-    if (!(c->precharge_ratio > 0.0f) || !(c->precharge_ratio <= 1.0f) || (c->precharge_timeout_ms == 0u)
-        || !(c->break_current_a >= 0.0f) || (finite(c->break_current_a) == 0) || (c->opening_timeout_ms == 0u)
-        || ((c->emergency_mask >> (uint32_t)BMS_N_FAULTS) != 0u)) {
-        return BMS_CFG_E_CONTACTOR;
+    const bms_contactor_params_t *c = &cfg->contactor;
+    if (c->precharge_timeout_ms == 0u) {
+        return fail(d, BMS_CFG_F_PRECHARGE_TIMEOUT, 0u, 0u, 0.0f, "must be > 0 ms");
     }
-    return BMS_CFG_OK;
+    if (c->opening_timeout_ms == 0u) {
+        return fail(d, BMS_CFG_F_OPENING_TIMEOUT, 0u, 0u, 0.0f, "must be > 0 ms");
+    }
+    if ((c->emergency_mask >> (uint32_t)BMS_N_FAULTS) != 0u) {
+        return fail(d, BMS_CFG_F_EMERGENCY_MASK, 0u, 0u, (float)c->emergency_mask, "only fault ids < BMS_N_FAULTS");
+    }
+    return check_rows(cfg, BMS_CFG_F_PRECHARGE_RATIO, BMS_CFG_F_EMERGENCY_MASK, d);
 }
 
-static int32_t map_ok(const float t[BMS_MAX_MAP_TEMP][BMS_MAX_MAP_SOC], uint32_t nt, uint32_t ns)
+static bms_cfg_err_t check_charge(const bms_config_t *cfg, bms_cfg_detail_t *d)
 {
-    for (uint32_t i = 0u; i < nt; i++) {
-        for (uint32_t j = 0u; j < ns; j++) {
-            if ((finite(t[i][j]) == 0) || (t[i][j] < 0.0f)) {
-                return 0;
-            }
-        }
+    const bms_charge_params_t *c = &cfg->charge;
+    const bms_limits_t *lim = &cfg->limits;
+    if ((c->n_soc < 2u) || (c->n_soc > BMS_MAX_MAP_SOC)) {
+        return fail(d, BMS_CFG_F_MAP_N_SOC, 0u, 0u, (float)c->n_soc, "needs 2..BMS_MAX_MAP_SOC soc breakpoints");
     }
-    return 1;
-}
-
-static bms_cfg_err_t check_charge(const bms_charge_params_t *c, const bms_limits_t *lim)
-{
-    if ((c->n_soc < 2u) || (c->n_soc > BMS_MAX_MAP_SOC) || (c->n_temp < 1u) || (c->n_temp > BMS_MAX_MAP_TEMP)
-        || (strictly_increasing(c->soc_bp, c->n_soc) == 0) || (c->soc_bp[0] < 0.0f)
-        || (c->soc_bp[c->n_soc - 1u] > 1.0f) || (strictly_increasing(c->temp_bp_degc, c->n_temp) == 0)) {
-        return BMS_CFG_E_MAP_SHAPE;
+    if ((c->n_temp < 1u) || (c->n_temp > BMS_MAX_MAP_TEMP)) {
+        return fail(d, BMS_CFG_F_MAP_N_TEMP, 0u, 0u, (float)c->n_temp, "needs 1..BMS_MAX_MAP_TEMP temperature breakpoints");
     }
-    if ((map_ok(c->charge_c, c->n_temp, c->n_soc) == 0) || (map_ok(c->plating_c, c->n_temp, c->n_soc) == 0)
-        || (map_ok(c->discharge_c, c->n_temp, c->n_soc) == 0)) {
-        return BMS_CFG_E_MAP_VALUE;
+    uint32_t at = not_increasing_at(c->soc_bp, c->n_soc);
+    if (at < c->n_soc) {
+        return fail(d, BMS_CFG_F_MAP_SOC_BP, 0u, at, c->soc_bp[at], "must be finite and strictly increasing");
     }
-    const float v[12] = {c->cell_v_charge_max_v, c->cell_v_discharge_min_v, c->hw_charge_max_a,
-                         c->hw_discharge_max_a, c->ramp_up_a_per_s, c->charge_target_soc, c->charge_resume_soc,
-                         c->charge_detect_a, c->heater_on_below_degc, c->heater_off_above_degc,
-                         c->cooling_on_above_degc, c->cooling_off_below_degc};
-    for (uint32_t i = 0u; i < 12u; i++) {
-        if (finite(v[i]) == 0) {
-            return BMS_CFG_E_CHARGE;
-        }
+    at = not_increasing_at(c->temp_bp_degc, c->n_temp);
+    if (at < c->n_temp) {
+        return fail(d, BMS_CFG_F_MAP_TEMP_BP, 0u, at, c->temp_bp_degc[at], "must be finite and strictly increasing");
     }
-    if (!(c->cell_v_charge_max_v < lim->q[BMS_Q_CELL_V_MAX].warning.threshold)
-        || !(c->cell_v_discharge_min_v > lim->q[BMS_Q_CELL_V_MIN].warning.threshold)
-        || !(c->cell_v_discharge_min_v < c->cell_v_charge_max_v) || !(c->hw_charge_max_a > 0.0f)
-        || !(c->hw_discharge_max_a > 0.0f) || !(c->ramp_up_a_per_s > 0.0f) || !(c->charge_resume_soc > 0.0f)
-        || !(c->charge_resume_soc < c->charge_target_soc) || !(c->charge_target_soc <= 1.0f)
-        || !(c->charge_detect_a >= 0.0f) || !(c->heater_off_above_degc > c->heater_on_below_degc)
-        || !(c->cooling_on_above_degc > c->cooling_off_below_degc)) {
-        return BMS_CFG_E_CHARGE;
+    bms_cfg_err_t e = check_rows(cfg, BMS_CFG_F_MAP_N_SOC, BMS_CFG_F_COOLING_OFF, d);
+    if (e != BMS_CFG_OK) {
+        return e;
+    }
+    if (!(c->cell_v_charge_max_v < lim->q[BMS_Q_CELL_V_MAX].warning.threshold)) {
+        return fail(d, BMS_CFG_F_V_CHARGE_MAX, 0u, 0u, c->cell_v_charge_max_v,
+                    "must be below limits.cell_v_max.warning");
+    }
+    if (!(c->cell_v_discharge_min_v > lim->q[BMS_Q_CELL_V_MIN].warning.threshold)) {
+        return fail(d, BMS_CFG_F_V_DISCHARGE_MIN, 0u, 0u, c->cell_v_discharge_min_v,
+                    "must be above limits.cell_v_min.warning");
+    }
+    if (!(c->cell_v_discharge_min_v < c->cell_v_charge_max_v)) {
+        return fail(d, BMS_CFG_F_V_DISCHARGE_MIN, 0u, 0u, c->cell_v_discharge_min_v,
+                    "must be below cell_v_charge_max_v");
+    }
+    if (!(c->charge_resume_soc < c->charge_target_soc)) {
+        return fail(d, BMS_CFG_F_CHARGE_RESUME, 0u, 0u, c->charge_resume_soc, "must be below charge_target_soc");
+    }
+    if (!(c->heater_off_above_degc > c->heater_on_below_degc)) {
+        return fail(d, BMS_CFG_F_HEATER_OFF, 0u, 0u, c->heater_off_above_degc, "must be above heater_on_below_degc");
+    }
+    if (!(c->cooling_on_above_degc > c->cooling_off_below_degc)) {
+        return fail(d, BMS_CFG_F_COOLING_ON, 0u, 0u, c->cooling_on_above_degc,
+                    "must be above cooling_off_below_degc");
     }
     return BMS_CFG_OK;
 }
 
 /* the stored SoC is 16-bit fixed point: every code is a SoC in [0, 1] */
-static bms_cfg_err_t check_nvm(const bms_nvm_t *n)
+static bms_cfg_err_t check_nvm(const bms_config_t *cfg, bms_cfg_detail_t *d)
 {
+    const bms_nvm_t *n = &cfg->nvm;
     if (n->valid == 0u) {
         return BMS_CFG_OK;
     }
-    if ((n->valid != 1u) || (bms_isfinitef(n->soc_sigma) == 0) || !(n->soc_sigma > 0.0f)) {
-        return BMS_CFG_E_NVM;
+    if (n->valid != 1u) {
+        return fail(d, BMS_CFG_F_NVM_VALID, 0u, 0u, (float)n->valid, "must be 0 or 1");
     }
-    return BMS_CFG_OK;
+    return check_rows(cfg, BMS_CFG_F_NVM_SOC_SIGMA, BMS_CFG_F_NVM_SOC_SIGMA, d);
+}
+
+bms_cfg_err_t bms_config_check_detail(const bms_config_t *cfg, bms_cfg_detail_t *where)
+{
+    bms_cfg_detail_t d;
+    d.field = (uint32_t)BMS_CFG_N_FIELDS;
+    d.row = 0u;
+    d.col = 0u;
+    d.value = 0.0f;
+    d.out_of_range = 0u;
+    d.rule = "";
+    bms_cfg_err_t e = check_pack(cfg, &d);
+    if (e == BMS_CFG_OK) {
+        e = check_cell(cfg, &d);
+    }
+    if (e == BMS_CFG_OK) {
+        e = check_rows(cfg, BMS_CFG_F_C_CORE, BMS_CFG_F_R_SURF_AMB, &d);
+    }
+    if (e == BMS_CFG_OK) {
+        e = check_estimator(cfg, &d);
+    }
+    if (e == BMS_CFG_OK) {
+        e = check_limits(cfg, &d);
+    }
+    if (e == BMS_CFG_OK) {
+        e = check_plaus(cfg, &d);
+    }
+    if (e == BMS_CFG_OK) {
+        e = check_contactor(cfg, &d);
+    }
+    if (e == BMS_CFG_OK) {
+        e = check_charge(cfg, &d);
+    }
+    if (e == BMS_CFG_OK) {
+        e = check_nvm(cfg, &d);
+    }
+    if (where != 0) {
+        *where = d;
+    }
+    return e;
 }
 
 bms_cfg_err_t bms_config_check(const bms_config_t *cfg)
 {
-    bms_cfg_err_t e = check_pack(&cfg->pack);
-    if (e == BMS_CFG_OK) {
-        e = check_cell(&cfg->cell);
-    }
-    if (e == BMS_CFG_OK) {
-        e = check_thermal(&cfg->thermal);
-    }
-    if (e == BMS_CFG_OK) {
-        e = check_estimator(&cfg->est);
-    }
-    if (e == BMS_CFG_OK) {
-        e = check_limits(&cfg->limits);
-    }
-    if (e == BMS_CFG_OK) {
-        e = check_plaus(&cfg->plaus);
-    }
-    if (e == BMS_CFG_OK) {
-        e = check_contactor(&cfg->contactor);
-    }
-    if (e == BMS_CFG_OK) {
-        e = check_charge(&cfg->charge, &cfg->limits);
-    }
-    if (e == BMS_CFG_OK) {
-        e = check_nvm(&cfg->nvm);
-    }
-    return e;
+    return bms_config_check_detail(cfg, 0);
 }

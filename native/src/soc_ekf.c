@@ -5,6 +5,13 @@
 /* Covariance floors keep P positive-definite in float32. */
 #define P_SOC_FLOOR 1.0e-10f
 #define P_V_FLOOR 1.0e-12f
+/* A diagonal below -this is no round-off (the Joseph form keeps P positive semi-definite up
+ * to float32 eps times its size, <= 1e-9 here): the filter has diverged. */
+#define P_NEG_TOL 1.0e-6f
+/* A healthy update moves the SoC by the voltage error over the OCV slope (tenths at most);
+ * a posterior a whole SoC range outside [0, 1] means the filter has diverged. */
+#define SOC_DIVERGED_LO (-1.0f)
+#define SOC_DIVERGED_HI 2.0f
 
 enum { P00 = 0, P01 = 1, P02 = 2, P11 = 3, P12 = 4, P22 = 5 };
 
@@ -171,6 +178,15 @@ void soc_ekf_step(soc_ekf_cell_t *c, const bms_cell_params_t *cp,
         p[P12] = m10 * a20 + m11 * a21 + m12 * a22 + r * k1 * k2;
         p[P22] = m20 * a20 + m21 * a21 + m22 * a22 + r * k2 * k2;
     }
+    /* NaN fails every comparison below, so a non-finite state counts as diverged */
+    out->diverged = (!(c->soc >= SOC_DIVERGED_LO) || !(c->soc <= SOC_DIVERGED_HI)
+                     || (bms_isfinitef(c->v_rc1_v) == 0) || (bms_isfinitef(c->v_rc2_v) == 0)
+                     || !(p[P00] >= -P_NEG_TOL) || !(p[P11] >= -P_NEG_TOL) || !(p[P22] >= -P_NEG_TOL)
+                     || (bms_isfinitef(p[P01]) == 0) || (bms_isfinitef(p[P02]) == 0)
+                     || (bms_isfinitef(p[P12]) == 0) || (bms_isfinitef(p[P00]) == 0)
+                     || (bms_isfinitef(p[P11]) == 0) || (bms_isfinitef(p[P22]) == 0))
+                        ? 1u
+                        : 0u;
     condition_cov(p);
     c->soc = bms_clampf(c->soc, 0.0f, 1.0f);
     /* what the current limits need: the next step's terminal voltage is

@@ -242,4 +242,145 @@ typedef enum {
     BMS_CFG_E_NVM = 23              /* stored SoC outside [0, 1] or its sigma not > 0 */
 } bms_cfg_err_t;
 
+/* ---- which field broke which rule (bms_config_check_detail) -------------------------
+ * Every field of bms_config_t has an id. Every float field has a physically bounded range
+ * in one table (native/src/config_check.c, each bound justified there); the Python side
+ * reads the same table through bms_config_field_info() so a cell file is judged by the
+ * same numbers. The limit tiers are 2 ids per quantity: BMS_CFG_F_LIMITS + 2 * q is the
+ * threshold (index = tier: 0 warning, 1 derate, 2 trip), + 1 the hysteresis. */
+typedef enum {
+    BMS_CFG_F_N_CELLS = 0,
+    BMS_CFG_F_CURRENT_RANGE = 1,
+    BMS_CFG_F_N_TEMP_SENSORS = 2,
+    BMS_CFG_F_TEMP_SENSOR_CELL = 3,
+    BMS_CFG_F_CELL_N_SOC = 4,
+    BMS_CFG_F_CELL_N_TEMP = 5,
+    BMS_CFG_F_SOC_BP = 6,
+    BMS_CFG_F_TEMP_BP = 7,
+    BMS_CFG_F_OCV = 8,
+    BMS_CFG_F_R0 = 9,
+    BMS_CFG_F_R1 = 10,
+    BMS_CFG_F_C1 = 11,
+    BMS_CFG_F_R2 = 12,
+    BMS_CFG_F_C2 = 13,
+    BMS_CFG_F_DOCV_DT = 14,
+    BMS_CFG_F_CAPACITY = 15,
+    BMS_CFG_F_COULOMBIC = 16,
+    BMS_CFG_F_C_CORE = 17,
+    BMS_CFG_F_C_SURF = 18,
+    BMS_CFG_F_R_CORE_SURF = 19,
+    BMS_CFG_F_R_SURF_AMB = 20,
+    BMS_CFG_F_EST_SOC_INIT = 21,
+    BMS_CFG_F_EST_V_RC_INIT = 22,
+    BMS_CFG_F_EST_CURRENT_NOISE = 23,
+    BMS_CFG_F_EST_CURRENT_GAIN = 24,
+    BMS_CFG_F_EST_SOC_RW = 25,
+    BMS_CFG_F_EST_V_RC_RW = 26,
+    BMS_CFG_F_EST_VOLTAGE_NOISE = 27,
+    BMS_CFG_F_EST_MODEL_ERR = 28,
+    BMS_CFG_F_EST_R0_REL = 29,
+    BMS_CFG_F_EST_RC_REL = 30,
+    BMS_CFG_F_EST_RC_V_REL = 31,
+    BMS_CFG_F_EST_TEMP_INIT = 32,
+    BMS_CFG_F_EST_HEAT_NOISE = 33,
+    BMS_CFG_F_EST_TEMP_NOISE = 34,
+    BMS_CFG_F_EST_TEMP_SPATIAL = 35,
+    BMS_CFG_F_LIMITS = 36,           /* 36 .. 57: 11 quantities x (threshold, hysteresis) */
+    BMS_CFG_F_PL_CELL_V_MIN = 58,
+    BMS_CFG_F_PL_CELL_V_MAX = 59,
+    BMS_CFG_F_PL_TEMP_MIN = 60,
+    BMS_CFG_F_PL_TEMP_MAX = 61,
+    BMS_CFG_F_PL_NTC_OPEN = 62,
+    BMS_CFG_F_PL_NTC_SHORT = 63,
+    BMS_CFG_F_PL_OPEN_WIRE = 64,
+    BMS_CFG_F_PL_PACK_SUM_TOL = 65,
+    BMS_CFG_F_PL_STUCK_DELTA = 66,
+    BMS_CFG_F_PL_OFFSET_MAX = 67,
+    BMS_CFG_F_PL_CCL_EXCESS_FRAC = 68,
+    BMS_CFG_F_PL_CCL_EXCESS_A = 69,
+    BMS_CFG_F_PL_COOLANT_FLOW_MIN = 70,
+    BMS_CFG_F_PL_CELL_DEV_MAX = 71,
+    BMS_CFG_F_PL_CELL_DEV_V_PER_A = 72,
+    BMS_CFG_F_PL_CELL_DEV_SOC_SPREAD = 73,
+    BMS_CFG_F_PL_CCL_EXCESS_FAST = 74,
+    BMS_CFG_F_PRECHARGE_RATIO = 75,
+    BMS_CFG_F_PRECHARGE_TIMEOUT = 76,
+    BMS_CFG_F_BREAK_CURRENT = 77,
+    BMS_CFG_F_OPENING_TIMEOUT = 78,
+    BMS_CFG_F_EMERGENCY_MASK = 79,
+    BMS_CFG_F_MAP_N_SOC = 80,
+    BMS_CFG_F_MAP_N_TEMP = 81,
+    BMS_CFG_F_MAP_SOC_BP = 82,
+    BMS_CFG_F_MAP_TEMP_BP = 83,
+    BMS_CFG_F_MAP_CHARGE = 84,
+    BMS_CFG_F_MAP_PLATING = 85,
+    BMS_CFG_F_MAP_DISCHARGE = 86,
+    BMS_CFG_F_V_CHARGE_MAX = 87,
+    BMS_CFG_F_V_DISCHARGE_MIN = 88,
+    BMS_CFG_F_HW_CHARGE_MAX = 89,
+    BMS_CFG_F_HW_DISCHARGE_MAX = 90,
+    BMS_CFG_F_RAMP_UP = 91,
+    BMS_CFG_F_CHARGE_TARGET = 92,
+    BMS_CFG_F_CHARGE_RESUME = 93,
+    BMS_CFG_F_CHARGE_DETECT = 94,
+    BMS_CFG_F_HEATER_ON = 95,
+    BMS_CFG_F_HEATER_OFF = 96,
+    BMS_CFG_F_COOLING_ON = 97,
+    BMS_CFG_F_COOLING_OFF = 98,
+    BMS_CFG_F_NVM_VALID = 99,
+    BMS_CFG_F_NVM_SOC_SIGMA = 100,
+    BMS_CFG_N_FIELDS = 101
+} bms_cfg_field_t;
+
+/* How a field's values are laid out (which counts of the config give its extent). */
+#define BMS_CFG_SHAPE_INTEGER 0u      /* not a float: no range row (its rules are in code) */
+#define BMS_CFG_SHAPE_SCALAR 1u
+#define BMS_CFG_SHAPE_CELL_SOC 2u     /* cell.n_soc values */
+#define BMS_CFG_SHAPE_CELL_TEMP 3u    /* cell.n_temp values */
+#define BMS_CFG_SHAPE_CELL_TABLE 4u   /* [cell.n_temp][cell.n_soc] */
+#define BMS_CFG_SHAPE_MAP_SOC 5u      /* charge.n_soc values */
+#define BMS_CFG_SHAPE_MAP_TEMP 6u     /* charge.n_temp values */
+#define BMS_CFG_SHAPE_MAP_TABLE 7u    /* [charge.n_temp][charge.n_soc] */
+#define BMS_CFG_SHAPE_TIERS 8u        /* warning, derate, trip */
+
+/* bms_cfg_field_info_t.flags */
+#define BMS_CFG_LO_INCL 0x01u         /* lo itself is allowed (else: strictly above) */
+#define BMS_CFG_HI_INCL 0x02u         /* hi itself is allowed (else: strictly below) */
+
+/* One row of the bounds table. lo/hi bound the value the firmware is given: one series
+ * element, which may be a parallel group (capacity, capacitances and heat capacities
+ * scale up with the parallel count, resistances down). cell_lo/cell_hi bound the same
+ * quantity for ONE cell of a cell file (equal to lo/hi where it does not scale). */
+typedef struct {
+    const char *name;       /* "cell.capacity_ah" (the bms_config_t member path) */
+    const char *unit;       /* "Ah"; "" when dimensionless */
+    const char *rule;       /* why these bounds, one short phrase */
+    uint32_t offset;        /* byte offset of the first value in bms_config_t */
+    uint32_t stride;        /* bytes between rows of a 2-D shape (tiers: between tiers) */
+    uint8_t shape;          /* BMS_CFG_SHAPE_* */
+    uint8_t flags;          /* BMS_CFG_LO_INCL | BMS_CFG_HI_INCL */
+    uint8_t err;            /* the bms_cfg_err_t reported when it is out of range */
+    uint8_t reserved;
+    float lo;
+    float hi;
+    float cell_lo;
+    float cell_hi;
+} bms_cfg_field_info_t;
+
+/* Where bms_config_check_detail() found the first broken rule. */
+typedef struct {
+    uint32_t field;         /* bms_cfg_field_t */
+    uint32_t row;           /* table row (temperature index) or tier; 0 for scalars */
+    uint32_t col;           /* table column (soc index) or vector index; 0 for scalars */
+    float value;            /* the offending value (NaN for an integer field: see rule) */
+    uint32_t out_of_range;  /* 1: value outside [lo, hi] of the field's row; 0: a rule between fields */
+    const char *rule;       /* the rule broken, one short phrase */
+} bms_cfg_detail_t;
+
+/* bms_config_check() with where: which field (and table index) broke which rule. where
+ * may be NULL; on BMS_CFG_OK it is left with field = BMS_CFG_N_FIELDS. */
+bms_cfg_err_t bms_config_check_detail(const bms_config_t *cfg, bms_cfg_detail_t *where);
+/* The bounds-table row of a field (NULL for an id >= BMS_CFG_N_FIELDS). */
+const bms_cfg_field_info_t *bms_config_field_info(uint32_t field);
+
 #endif /* BMS_CONFIG_H */

@@ -36,7 +36,11 @@ typedef enum {
     BMS_F_CELL_DEVIATION = 23,  /* one cell's voltage far from the others (internal short, bad cell) */
     /* bus partners */
     BMS_F_COMM = 24,            /* a charger or vehicle CAN message overdue (bms_meas_t.comm_lost) */
-    BMS_N_FAULTS = 25
+    /* the firmware itself */
+    BMS_F_ESTIMATOR = 25,       /* estimator diverged / non-finite state: a SoC, temperature,
+                                   polarisation or covariance that is NaN/inf or physically
+                                   impossible; trips in the step it appears (no debounce) */
+    BMS_N_FAULTS = 26
 } bms_fault_id_t;
 
 #endif /* BMS_FAULTS_H */

@@ -38,6 +38,9 @@ typedef struct {
     float innov_v;           /* measurement - prediction (0 without update) */
     float v_rc_next_v;       /* v_rc1 + v_rc2 one more step ahead at zero current */
     float r_step_ohm;        /* R0 + the RC branches' response over one step */
+    uint32_t diverged;       /* 1: this step's state or covariance was non-finite, the SoC
+                                left [-1, 2] before its clamp, or a covariance diagonal went
+                                negative beyond round-off (the filter has diverged) */
 } soc_ekf_step_out_t;
 
 /* One predict (+ update if voltage_valid) step. current_a is the current that
