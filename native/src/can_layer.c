@@ -59,8 +59,9 @@ int32_t can_layer_init(can_layer_t *c, const can_layer_cfg_t *cfg)
         c->rx[k].counter = 0u;
     }
     for (uint32_t k = 0u; k < (uint32_t)CAN_N_TX; k++) {
-        c->next_tx_ms[k] = 0u;
+        c->last_tx_ms[k] = 0u;
     }
+    c->tx_due = (1u << (uint32_t)CAN_N_TX) - 1u; /* everything goes out in the first step */
     c->time_ms = 0u;
     c->charger_out_v = NAN;
     c->charger_out_a = NAN;
@@ -228,7 +229,13 @@ uint32_t can_layer_inputs(can_layer_t *c, uint32_t dt_ms, bms_meas_t *meas, uint
     if ((c == 0) || (meas == 0) || (cmds == 0)) {
         return 0u;
     }
-    c->time_ms = add_sat(c->time_ms, dt_ms);
+    /* the clock wraps (unsigned arithmetic, well defined); it is only read as differences */
+    c->time_ms += dt_ms;
+    if (dt_ms >= CAN_MAX_PERIOD_MS) {
+        /* a step at least as long as any cycle: every message is due, which the wrapping
+         * difference could not tell after a step of 2^32 - cycle ms or more */
+        c->tx_due = (1u << (uint32_t)CAN_N_TX) - 1u;
+    }
     uint8_t lost[CAN_N_RX];
     for (uint32_t k = 0u; k < (uint32_t)CAN_N_RX; k++) {
         can_rx_track_t *t = &c->rx[k];
@@ -428,11 +435,14 @@ uint32_t can_layer_tx(can_layer_t *c, const bms_config_t *cfg, const bms_meas_t 
     }
     uint32_t n = 0u;
     for (uint32_t k = 0u; (k < (uint32_t)CAN_N_TX) && (n < max_frames); k++) {
-        if (c->time_ms < c->next_tx_ms[k]) {
+        const uint32_t bit = 1u << k;
+        const uint32_t since_ms = c->time_ms - c->last_tx_ms[k]; /* wrapping elapsed time */
+        if (((c->tx_due & bit) == 0u) && (since_ms < c->cfg.tx_cycle_ms[k])) {
             continue;
         }
-        /* next period from now: a late step sends once, never a burst */
-        c->next_tx_ms[k] = add_sat(c->time_ms, c->cfg.tx_cycle_ms[k]);
+        /* the next period runs from now: a late step sends once, never a burst */
+        c->last_tx_ms[k] = c->time_ms;
+        c->tx_due &= ~bit;
         can_frame_t *f = &frames[n++];
         switch (k) {
         case CAN_TX_PACK_STATUS:

@@ -282,3 +282,87 @@ def test_messages_go_out_at_their_cycle_times():
     for name in sorted(BMS_SENT):
         msg = codec.message(name)
         assert counts[msg.frame_id] == 5000 // codec.cycle_ms(msg), name
+
+
+# ---- the millisecond clock across its 2^32 wrap (49.7 days) ----
+WRAP = 1 << 32
+
+
+def _schedule(start_ms: int | None, steps: int) -> list[list[int]]:
+    """The frame ids sent in each step (one can_layer_inputs + can_layer_tx per DT) of a
+    layer whose clock starts at start_ms (None: as initialised, at 0)."""
+    rig = Rig()
+    out = rig.step(rig.nominal())
+    layer, m = CanLayer(), meas_ptr()
+    if start_ms is not None:
+        layer.raw.time_ms = start_ms
+    sent = []
+    for _ in range(steps):
+        layer.inputs(DT, m)
+        sent.append(sorted(fid for fid, _data in layer.tx(rig.fw.config, m, out)))
+    return sent
+
+
+@pytest.mark.parametrize("start_ms", [WRAP - 1, WRAP - DT, WRAP - 1234, WRAP - 60_000, 0xFFFFFF00])
+def test_send_schedule_is_unchanged_across_the_clock_wrap(start_ms):
+    """Each BMS message goes out at its DBC cycle time before, across and after the wrap,
+    exactly as on a clock started at 0 (a saturating clock sent every message every step)."""
+    steps = 1200  # 120 s: the wrap happens inside the run for every start
+    assert (start_ms + DT * steps) >= WRAP
+    wrapped = _schedule(start_ms, steps)
+    assert wrapped == _schedule(None, steps)
+    for name in sorted(BMS_SENT):
+        msg = codec.message(name)
+        every = codec.cycle_ms(msg) // DT
+        at = [k for k, ids in enumerate(wrapped) if msg.frame_id in ids]
+        assert at == list(range(0, steps, every)), name  # from the first step, every cycle
+
+
+def test_a_step_longer_than_every_cycle_sends_everything_once():
+    """A step of (nearly) 2^32 ms: the wrapping difference alone would read it as a short
+    one; every message is due after it, and after that the schedule goes on as usual."""
+    rig = Rig()
+    out = rig.step(rig.nominal())
+    layer, m = CanLayer(), meas_ptr()
+    all_ids = sorted(codec.message(n).frame_id for n in BMS_SENT)
+    layer.inputs(DT, m)
+    assert sorted(fid for fid, _ in layer.tx(rig.fw.config, m, out)) == all_ids
+    layer.inputs(WRAP - 50, m)  # the clock lands 50 ms behind where it was
+    assert sorted(fid for fid, _ in layer.tx(rig.fw.config, m, out)) == all_ids
+    layer.inputs(DT, m)  # one step on: only the messages of a DT cycle are due again
+    every_step = sorted(codec.message(n).frame_id for n in BMS_SENT if codec.cycle_ms(codec.message(n)) <= DT)
+    assert 0 < len(every_step) < len(all_ids)
+    assert sorted(fid for fid, _ in layer.tx(rig.fw.config, m, out)) == every_step
+
+
+@pytest.mark.parametrize("start_ms", [WRAP - 1, WRAP - 250, WRAP - 1234])
+def test_receive_timeouts_are_unchanged_across_the_clock_wrap(start_ms):
+    """The vehicle (monitored from power-up) and the charger (in a session) are lost after
+    their DBC timeouts, in the same step as on a clock started at 0."""
+
+    def first_lost(start: int | None) -> tuple[int, int]:
+        layer, m = CanLayer(), meas_ptr()
+        if start is not None:
+            layer.raw.time_ms = start
+        vcu_lost = next(k for k in range(1, 100) if layer.inputs(DT, m) or m.comm_lost)
+        layer2, m2, _s, _lim = charger_session(100.0)
+        if start is not None:
+            layer2.raw.time_ms = start
+        vcu = codec.ProtectedSender("VCU_Command")
+        chg_lost = None
+        for k in range(1, 100):
+            layer2.rx(VCU.frame_id, vcu.encode({"ContactorRequest": 0, "FaultReset": 0}))
+            layer2.inputs(DT, m2)
+            if m2.comm_lost:
+                chg_lost = k
+                break
+        assert chg_lost is not None and m2.comm_lost == lib.CAN_PARTNER_CHARGER
+        return vcu_lost, chg_lost
+
+    vcu_lost, chg_lost = first_lost(start_ms)
+    assert (vcu_lost, chg_lost) == first_lost(None)
+    # the first step whose age exceeds the timeout (the first inputs() already ages by DT)
+    assert vcu_lost * DT == codec.rx_timeout_ms(VCU) + DT
+    # the charger's frames arrived before its first inputs(), which only marks them fresh
+    timeout_chg = min(codec.rx_timeout_ms(STATUS), codec.rx_timeout_ms(LIMITS))
+    assert (chg_lost - 1) * DT == timeout_chg + DT

@@ -12,10 +12,12 @@ import pytest
 from bms._native import ffi
 from bms.chemistry import Chemistry, load_chemistry
 from bms.plant.faults import Fault
+from bms.protection import FAULT_ID
 from bms.sim.checks import check_run
 from bms.sim.loop import ClosedLoop, StepView, firmware_config
 from bms.sim.run import build_scenario
 from bms.sim.scenario import Scenario
+from tests.rig import DT_MS, Rig
 
 # ---------------------------------------------------------------- internal short (defect 3)
 
@@ -145,3 +147,52 @@ def test_hard_short_is_detected_within_the_trip_time_of_its_onset():
     dt = r.scn.dt_ms / 1000.0
     assert onset <= det <= onset + float(f["trip_time_s"]) + dt + 1e-9
     assert r.violations == [], r.violations
+
+
+# ---------------------------------------------------- the firmware's clock wrap (defect 4)
+WRAP = 1 << 32
+
+
+def _trace(start_ms: int | None, fault: str) -> tuple[list[tuple[int, float, int, int]], int, int]:
+    """A rig whose firmware clock (bms_t.time_ms) and sample time stamps start at start_ms
+    (None: at 0 as initialised): settle, close, then `fault` (frozen samples: stale; no
+    coolant flow: cooling) for 5 s. Returns per step (faults, ccl, contactor, status), the
+    latched fault's record time and the clock at the end."""
+    rig = Rig()
+    if start_ms is not None:
+        rig.fw.instance.time_ms = start_ms
+        rig.sample_ms = start_ms
+    rig.settle(10)
+    rig.close()
+    rig.settle(10, current_a=5.0)
+    trace = []
+    for _ in range(50):
+        m = rig.nominal(5.0)
+        if fault == "stale":
+            m.freeze_sample = True
+        else:
+            m.flow_lpm = 0.0
+        out = rig.step(m)
+        trace.append((int(out.faults), float(out.ccl_a), int(out.contactor_state), int(out.status)))
+    fid = FAULT_ID["stale" if fault == "stale" else "cooling"]
+    return trace, int(rig.fw.instance.safety.record[fid].time_ms), int(rig.fw.instance.time_ms)
+
+
+@pytest.mark.parametrize("fault", ["stale", "cooling"])
+@pytest.mark.parametrize("start_ms", [WRAP - 1, WRAP - 1234, WRAP - 2650])
+def test_stale_and_debounce_timing_is_unchanged_across_the_clock_wrap(fault, start_ms):
+    """Every output of every step is the same as on a clock started at 0 (the sample stamps
+    and the firmware clock wrap during the run); the fault latches after its configured
+    time, and its record carries the wrapped clock."""
+    ref, ref_rec, ref_end = _trace(None, fault)
+    got, rec, end = _trace(start_ms, fault)
+    assert got == ref
+    pl = Rig().chem.protection.plausibility
+    limit_ms = pl.stale_timeout_ms if fault == "stale" else pl.cooling_debounce_ms
+    bit = 1 << FAULT_ID["stale" if fault == "stale" else "cooling"]
+    first = next(k for k, row in enumerate(ref) if row[0] & bit)
+    # the condition is present from step 0; the debounce arms there and counts from step 1
+    assert first * DT_MS >= limit_ms > (first - 1) * DT_MS
+    assert ref[first][1] == 0.0  # the CCL goes to 0 with the latch
+    assert end == (start_ms + ref_end) % WRAP
+    assert rec == (start_ms + ref_rec) % WRAP

@@ -18,6 +18,11 @@
  *
  * Transmit (can_layer_tx): each BMS message at its cycle time (GenMsgCycleTime).
  *
+ * Time: can_layer_inputs advances a millisecond clock that wraps at 2^32 (after 49.7
+ * days); every timeout and cycle is an elapsed time (an age counter, or the wrapping
+ * difference of two clock readings), so the schedule is the same on either side of
+ * the wrap.
+ *
  * Per step: can_layer_rx for every frame received since the last step, then
  * can_layer_inputs (fills meas, returns the vehicle's commands), bms_command for each,
  * bms_step, can_layer_tx. No dynamic memory, no global state.
@@ -84,7 +89,11 @@ typedef struct {
 typedef struct {
     can_layer_cfg_t cfg;
     can_rx_track_t rx[CAN_N_RX];
-    uint32_t next_tx_ms[CAN_N_TX];
+    /* Time is a free-running millisecond clock that wraps at 2^32 (49.7 days); it is only
+     * ever compared as an elapsed time, (uint32_t)(time_ms - then), never as an instant. */
+    uint32_t last_tx_ms[CAN_N_TX];       /* time_ms when each message last went out */
+    uint32_t tx_due;                     /* bit k: message k due regardless of the clock
+                                          * (never sent yet, or a step longer than any cycle) */
     uint32_t time_ms;
     /* last accepted values */
     float charger_out_v;
