@@ -110,8 +110,7 @@ def fit(logs: tuple[Path, ...], out: Path, name: str | None, activation_kj_per_m
 def replay(log: Path, cell_path: Path, out: Path, truth: Path | None, plot: bool) -> None:
     """Run the C estimators over a recorded log; score against the truth if given."""
     from bms.cells import load_cell
-    from bms.replay import replay as run_replay
-    from bms.replay import write_outputs
+    from bms.replay import replay_to_file
 
     if out.suffix in (".json", ".png"):
         raise OutputError(f"-o {out}: the CSV's name; the .json and .png are written beside it")
@@ -121,14 +120,19 @@ def replay(log: Path, cell_path: Path, out: Path, truth: Path | None, plot: bool
         check_output_file(p, "-o")
     cell = load_cell(cell_path)
     t0 = time.perf_counter()
-    res = run_replay(log, cell, truth)
+    res = replay_to_file(log, cell, out, truth)
     wall = time.perf_counter() - t0
-    jp = write_outputs(res, out)
     console.print(
-        f"replayed {len(res.time_s)} samples ({res.time_s[-1] - res.time_s[0]:.0f} s of log) "
-        f"in {wall * 1e3:.0f} ms; wrote {out}",
+        f"replayed {res.n_rows} samples ({res.span_s:.0f} s of log) in {wall * 1e3:.0f} ms; wrote {out}",
         highlight=False,
     )
+    if res.n_invalid:
+        click.echo(
+            f"warning: the firmware flagged {res.n_invalid} of {res.n_rows} rows unusable (the first at "
+            f"time_s {res.first_invalid_s:g}): written as nan, not scored",
+            err=True,
+        )
+    jp = out.with_suffix(".json") if res.metrics is not None else None
     if res.metrics is not None:
         m = res.metrics
         tab = Table(title="estimator accuracy (time_s >= 300)")

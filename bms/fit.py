@@ -30,7 +30,7 @@ from scipy.optimize import least_squares
 
 from bms.cells import MAX_TEMP_PTS, CellModel, EstimatorParams, ThermalParams
 from bms.errors import ConfigError, LogFormatError
-from bms.logs import read_cell_log
+from bms.logs import StepEvidence, check_units, read_cell_log
 
 GAS_CONSTANT = 8.314462618  # J/(mol K)
 KELVIN = 273.15
@@ -45,6 +45,10 @@ DEFAULT_ACTIVATION_J_PER_MOL = 25.0e3
 # cell cools has no Arrhenius law), and at most 150 kJ/mol: an assumed ceiling, several times
 # the 18-35 kJ/mol of the electrode kinetics cited above.
 MAX_ACTIVATION_J_PER_MOL = 150.0e3
+# One cell's capacity: coin cells hold a few mAh, the largest prismatic LFP cells 300-600 Ah
+# (datasheets); 1000 Ah is an assumed ceiling with room to spare.
+MIN_CELL_AH = 0.001
+MAX_CELL_AH = 1000.0
 # Temperature rows placed around the measured one for the Arrhenius extrapolation.
 ARRHENIUS_ROW_OFFSETS_K = (-35.0, -20.0, -10.0, 0.0, 10.0, 25.0)
 
@@ -429,7 +433,13 @@ class Protocol:
 def read_protocol(path: str | Path) -> Protocol:
     p = str(path)
     d = read_cell_log(path)
+    check_units(d, p)  # voltage and temperature; the current once the capacity is known
     t, cur, v, temp = d["time_s"], d["current_a"], d["voltage_v"], d["temperature_c"]
+    step_a = 0.05 * float(np.percentile(np.abs(cur), 99.5))
+    if step_a > 0:
+        ev = StepEvidence(step_a=step_a)
+        ev.feed(d)
+        ev.check(p)
     segs = detect_segments(t, cur)
     long_rests = [s for s in segs if s.kind == "rest" and s.duration_s >= LONG_REST_S]
     if not long_rests:
@@ -444,6 +454,22 @@ def read_protocol(path: str | Path) -> Protocol:
     # the discharge sweep starts from a rested full cell: SoC 1 there
     start = dsw.i0 - 1 if dsw.i0 > 0 else dsw.i0
     capacity = float(ah[dsw.i1] - ah[start])
+    if not v[dsw.i1] < v[start]:
+        raise LogFormatError(
+            f"{p}: the voltage rises over the slow discharge sweep ({v[start]:.3f} -> {v[dsw.i1]:.3f} V); "
+            "current_a has the wrong sign: this bench takes current > 0 as discharge (negate current_a)"
+        )
+    if not MIN_CELL_AH <= capacity <= MAX_CELL_AH:
+        hint = (
+            "current_a looks like mA: divide it by 1000"
+            if MIN_CELL_AH <= capacity / 1e3 <= MAX_CELL_AH
+            else "is current_a in A, for one cell?"
+        )
+        raise LogFormatError(
+            f"{p}: the discharge sweep gives a capacity of {capacity:g} Ah, outside a cell's "
+            f"{MIN_CELL_AH:g}..{MAX_CELL_AH:g} Ah; {hint}"
+        )
+    check_units(d, p, capacity)
     soc = 1.0 - (ah - ah[start]) / capacity
     sl_d = slice(dsw.i0, dsw.i1 + 1)
     sl_c = slice(csw.i0, csw.i1 + 1)

@@ -1,19 +1,49 @@
-"""`bms replay`: run the C estimators over a recorded cell log and score them."""
+"""`bms replay`: run the C estimators over a recorded cell log and score them.
+
+Two paths with the same result to the bit: `replay` holds the whole log in memory (the
+library call), `replay_to_file` streams it in chunks through one firmware instance and
+writes the CSV as it goes (the command: memory bounded by the chunk, not the log).
+
+Rows the firmware flags unusable (current, a cell voltage or the temperature invalid, or a
+time step it cannot predict over) are no estimate: their SoC, core temperature and predicted
+voltage are written as nan, and they are never scored. A log whose units or current sign are
+wrong is refused before it runs (bms.logs.check_units, StepEvidence)."""
 
 from __future__ import annotations
 
 import json
+import math
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from bms._native import lib
 from bms.cells import CellModel
 from bms.errors import LogFormatError
 from bms.firmware import Firmware, PackLayout
-from bms.logs import dt_ms_from_time, read_cell_log, read_truth
+from bms.logs import (
+    DEFAULT_CHUNK_ROWS,
+    LOG_COLUMNS,
+    TRUTH_COLUMNS,
+    StepEvidence,
+    check_units,
+    dt_ms_from_time,
+    iter_table,
+    read_cell_log,
+    read_truth,
+)
 
 SCORE_FROM_S = 300.0  # metrics skip the estimator's first 5 minutes (convergence)
+# status flags that make a row's estimate unusable (the first row's dt is always 0: it seeds)
+INVALID_READING = lib.BMS_ST_CURRENT_INVALID | lib.BMS_ST_VOLTAGE_INVALID | lib.BMS_ST_TEMP_INVALID
+INVALID_DT = lib.BMS_ST_DT_INVALID
+CSV_HEADER = "time_s,soc,core_temp_c,voltage_pred_v"
+CSV_FMT = ["%.3f", "%.6f", "%.4f", "%.5f"]
+TRUTH_FMT = ["%.6f", "%.4f"]
+PLOT_POINTS = 20000  # rows kept for the plot of a streamed replay
 
 
 @dataclass
@@ -28,84 +58,333 @@ class ReplayResult:
     status: np.ndarray
     truth: dict[str, np.ndarray] | None
     metrics: dict[str, float] | None
+    n_rows: int = 0  # rows of the log (the arrays may be a thinned copy for the plot)
+    n_invalid: int = 0  # rows the firmware flagged unusable (nan, not scored)
+    first_invalid_s: float | None = None
+    span_s: float = 0.0  # time_s of the last row less the first
+
+
+def invalid_rows(status: np.ndarray, first_row: bool) -> np.ndarray:
+    """Rows whose estimate is unusable; `first_row`: status[0] is the log's first row."""
+    bad = (status & INVALID_READING) != 0
+    dt_bad = (status & INVALID_DT) != 0
+    if first_row and len(dt_bad):
+        dt_bad[0] = False
+    return bad | dt_bad
+
+
+def _as_outputs(out: dict[str, np.ndarray], bad: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    soc = out["soc"][:, 0].astype(float)
+    core = out["core_temp_degc"][:, 0].astype(float)
+    vpred = out["v_pred_v"][:, 0].astype(float)
+    soc[bad] = np.nan
+    core[bad] = np.nan
+    vpred[bad] = np.nan
+    return soc, core, vpred
+
+
+def _step(fw: Firmware, log: dict[str, np.ndarray], prev_t: float | None) -> dict[str, np.ndarray]:
+    t = log["time_s"] if prev_t is None else np.concatenate([[prev_t], log["time_s"]])
+    dt = dt_ms_from_time(t)
+    if prev_t is not None:
+        dt = dt[1:]
+    n = len(log["time_s"])
+    return fw.run_batch(
+        dt, log["current_a"], log["voltage_v"].reshape(n, 1), log["temperature_c"].reshape(n, 1)
+    )
+
+
+def _firmware(cell: CellModel) -> Firmware:
+    return Firmware(cell, PackLayout(n_cells=1, temp_sensor_cells=(0,)))
 
 
 def run_log(log: dict[str, np.ndarray], cell: CellModel) -> dict[str, np.ndarray]:
     """Run one cell log through the firmware in a single batched C call."""
-    fw = Firmware(cell, PackLayout(n_cells=1, temp_sensor_cells=(0,)))
-    n = len(log["time_s"])
-    return fw.run_batch(
-        dt_ms_from_time(log["time_s"]),
-        log["current_a"],
-        log["voltage_v"].reshape(n, 1),
-        log["temperature_c"].reshape(n, 1),
-    )
+    return _step(_firmware(cell), log, None)
+
+
+class _Score:
+    """Squared and absolute errors of the scored rows, summed exactly (math.fsum, carried over
+    chunks as a list of partials), so a streamed replay scores to the bit as the whole log."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.sq = {"soc": [0.0], "core": [0.0]}
+        self.mx = {"soc": 0.0, "core": 0.0}
+
+    @staticmethod
+    def _exact_add(partials: list[float], values: np.ndarray) -> list[float]:
+        items = [*partials, *values.tolist()]
+        out: list[float] = []
+        for _ in range(8):  # each round takes the rounded sum out; 2-3 rounds leave 0
+            s = math.fsum([*items, *(-x for x in out)])
+            if s == 0.0:
+                break
+            out.append(s)
+        return out or [0.0]
+
+    def add(self, es: np.ndarray, et: np.ndarray) -> None:
+        self.n += len(es)
+        if not len(es):
+            return
+        self.sq["soc"] = self._exact_add(self.sq["soc"], es**2)
+        self.sq["core"] = self._exact_add(self.sq["core"], et**2)
+        self.mx["soc"] = max(self.mx["soc"], float(np.max(np.abs(es))))
+        self.mx["core"] = max(self.mx["core"], float(np.max(np.abs(et))))
+
+    def metrics(self, any_rows_past_start: bool) -> dict[str, float]:
+        if not any_rows_past_start:
+            raise LogFormatError(f"the log is shorter than {SCORE_FROM_S:.0f} s: nothing to score")
+        if self.n == 0:
+            raise LogFormatError(
+                f"every row from {SCORE_FROM_S:.0f} s on is flagged unusable by the firmware: "
+                "nothing to score"
+            )
+        return {
+            "soc_rmse": math.sqrt(math.fsum(self.sq["soc"]) / self.n),
+            "soc_max_abs": self.mx["soc"],
+            "core_temp_rmse_c": math.sqrt(math.fsum(self.sq["core"]) / self.n),
+            "core_temp_max_abs_c": self.mx["core"],
+        }
+
+
+def _score_chunk(
+    sc: _Score,
+    time_s: np.ndarray,
+    soc: np.ndarray,
+    core: np.ndarray,
+    truth: dict[str, np.ndarray],
+    bad: np.ndarray,
+) -> bool:
+    past = time_s >= SCORE_FROM_S
+    m = past & ~bad
+    sc.add(soc[m] - truth["soc_true"][m], core[m] - truth["core_temp_c_true"][m])
+    return bool(past.any())
 
 
 def score(
-    time_s: np.ndarray, soc: np.ndarray, core_c: np.ndarray, truth: dict[str, np.ndarray]
+    time_s: np.ndarray,
+    soc: np.ndarray,
+    core_c: np.ndarray,
+    truth: dict[str, np.ndarray],
+    bad: np.ndarray | None = None,
 ) -> dict[str, float]:
-    m = time_s >= SCORE_FROM_S
-    if not m.any():
-        raise LogFormatError(f"the log is shorter than {SCORE_FROM_S:.0f} s: nothing to score")
-    es = soc[m] - truth["soc_true"][m]
-    et = core_c[m] - truth["core_temp_c_true"][m]
-    return {
-        "soc_rmse": float(np.sqrt(np.mean(es**2))),
-        "soc_max_abs": float(np.max(np.abs(es))),
-        "core_temp_rmse_c": float(np.sqrt(np.mean(et**2))),
-        "core_temp_max_abs_c": float(np.max(np.abs(et))),
-    }
+    sc = _Score()
+    past = _score_chunk(sc, time_s, soc, core_c, truth, np.zeros(len(time_s), bool) if bad is None else bad)
+    return sc.metrics(past)
+
+
+def _truth_of_log(log: dict[str, np.ndarray], log_path: str | Path) -> dict[str, np.ndarray] | None:
+    has = [c in log for c in TRUTH_COLUMNS]
+    if all(has):
+        return {"time_s": log["time_s"], **{c: log[c] for c in TRUTH_COLUMNS}}
+    if any(has):
+        raise LogFormatError(f"{log_path}: has only one of the truth columns soc_true, core_temp_c_true")
+    return None
+
+
+def _check_truth_rows(
+    tr: dict[str, np.ndarray], log: dict[str, np.ndarray], truth_path: str | Path, log_path: str | Path
+) -> None:
+    if len(tr["time_s"]) != len(log["time_s"]) or not np.allclose(tr["time_s"], log["time_s"], atol=1e-6):
+        raise LogFormatError(f"{truth_path}: its time_s column does not match the rows of {log_path}")
+
+
+def _check_log(log: dict[str, np.ndarray], cell: CellModel, where: str, ev: StepEvidence) -> None:
+    check_units(log, where, cell.capacity_ah)
+    ev.feed(log)
+    ev.check(where)
+
+
+def _evidence(cell: CellModel) -> StepEvidence:
+    return StepEvidence(step_a=0.05 * cell.capacity_ah)
 
 
 def replay(log_path: str | Path, cell: CellModel, truth_path: str | Path | None = None) -> ReplayResult:
+    """The whole log in memory, one batched C call."""
     log = read_cell_log(log_path)
+    _check_log(log, cell, str(log_path), _evidence(cell))
     truth = None
     if truth_path is not None:
-        tr = read_truth(truth_path)
-        if len(tr["time_s"]) != len(log["time_s"]) or not np.allclose(tr["time_s"], log["time_s"], atol=1e-6):
-            raise LogFormatError(f"{truth_path}: its time_s column does not match the rows of {log_path}")
-        truth = tr
-    elif "soc_true" in log and "core_temp_c_true" in log:
-        truth = {
-            "time_s": log["time_s"],
-            "soc_true": log["soc_true"],
-            "core_temp_c_true": log["core_temp_c_true"],
-        }
-    elif "soc_true" in log or "core_temp_c_true" in log:
-        raise LogFormatError(f"{log_path}: has only one of the truth columns soc_true, core_temp_c_true")
+        truth = read_truth(truth_path)
+        _check_truth_rows(truth, log, truth_path, log_path)
+    else:
+        truth = _truth_of_log(log, log_path)
     out = run_log(log, cell)
-    soc = out["soc"][:, 0].astype(float)
-    core = out["core_temp_degc"][:, 0].astype(float)
-    metrics = score(log["time_s"], soc, core, truth) if truth is not None else None
+    bad = invalid_rows(out["status"], True)
+    soc, core, vpred = _as_outputs(out, bad)
+    metrics = score(log["time_s"], soc, core, truth, bad) if truth is not None else None
+    n_bad = int(bad.sum())
     return ReplayResult(
         time_s=log["time_s"],
         soc=soc,
         core_temp_c=core,
-        voltage_pred_v=out["v_pred_v"][:, 0].astype(float),
+        voltage_pred_v=vpred,
         voltage_v=log["voltage_v"],
         current_a=log["current_a"],
         surface_temp_c=log["temperature_c"],
         status=out["status"],
         truth=truth,
         metrics=metrics,
+        n_rows=len(log["time_s"]),
+        n_invalid=n_bad,
+        first_invalid_s=float(log["time_s"][np.argmax(bad)]) if n_bad else None,
+        span_s=float(log["time_s"][-1] - log["time_s"][0]),
     )
+
+
+def _csv_rows(
+    fh: object,
+    time_s: np.ndarray,
+    soc: np.ndarray,
+    core: np.ndarray,
+    vpred: np.ndarray,
+    truth: dict[str, np.ndarray] | None,
+) -> None:
+    cols = [time_s, soc, core, vpred]
+    fmt = list(CSV_FMT)
+    if truth is not None:
+        cols += [truth["soc_true"], truth["core_temp_c_true"]]
+        fmt += TRUTH_FMT
+    np.savetxt(fh, np.column_stack(cols), delimiter=",", fmt=fmt)
+
+
+def _header(with_truth: bool) -> str:
+    return CSV_HEADER + (",soc_true,core_temp_c_true" if with_truth else "")
+
+
+def _write_json(metrics: dict[str, float] | None, out_csv: Path) -> Path | None:
+    if metrics is None:
+        return None
+    jp = out_csv.with_suffix(".json")
+    tmp = jp.with_name(f".{jp.name}.tmp")
+    tmp.write_text(json.dumps(metrics, indent=2) + "\n")
+    os.replace(tmp, jp)
+    return jp
 
 
 def write_outputs(res: ReplayResult, out_csv: str | Path) -> Path | None:
     """Write OUT.csv and, with truth, OUT.json beside it. Returns the JSON path."""
     p = Path(out_csv)
     p.parent.mkdir(parents=True, exist_ok=True)
-    cols = [res.time_s, res.soc, res.core_temp_c, res.voltage_pred_v]
-    header = "time_s,soc,core_temp_c,voltage_pred_v"
-    fmt = ["%.3f", "%.6f", "%.4f", "%.5f"]
-    if res.truth is not None:
-        cols += [res.truth["soc_true"], res.truth["core_temp_c_true"]]
-        header += ",soc_true,core_temp_c_true"
-        fmt += ["%.6f", "%.4f"]
-    np.savetxt(p, np.column_stack(cols), delimiter=",", header=header, comments="", fmt=fmt)
-    if res.metrics is None:
-        return None
-    jp = p.with_suffix(".json")
-    jp.write_text(json.dumps(res.metrics, indent=2) + "\n")
-    return jp
+    tmp = p.with_name(f".{p.name}.tmp")
+    with tmp.open("w") as fh:
+        fh.write(_header(res.truth is not None) + "\n")
+        _csv_rows(fh, res.time_s, res.soc, res.core_temp_c, res.voltage_pred_v, res.truth)
+    os.replace(tmp, p)
+    return _write_json(res.metrics, p)
+
+
+def _paired(
+    log_path: str | Path, truth_path: str | Path | None, chunk_rows: int
+) -> Iterator[tuple[dict[str, np.ndarray], dict[str, np.ndarray] | None]]:
+    """Chunks of the log and, row for row, of the truth file."""
+    logs = iter_table(log_path, LOG_COLUMNS, TRUTH_COLUMNS, chunk_rows)
+    if truth_path is None:
+        for log in logs:
+            yield log, _truth_of_log(log, log_path)
+        return
+    truths = iter_table(truth_path, ("time_s", *TRUTH_COLUMNS), (), chunk_rows)
+    mismatch = LogFormatError(f"{truth_path}: its time_s column does not match the rows of {log_path}")
+    for log in logs:
+        tr = next(truths, None)
+        if tr is None:
+            raise mismatch
+        _check_truth_rows(tr, log, truth_path, log_path)
+        yield log, tr
+    if next(truths, None) is not None:
+        raise mismatch
+
+
+def replay_to_file(
+    log_path: str | Path,
+    cell: CellModel,
+    out_csv: str | Path,
+    truth_path: str | Path | None = None,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    plot_points: int = PLOT_POINTS,
+) -> ReplayResult:
+    """Stream the log through one firmware instance `chunk_rows` rows at a time, writing
+    OUT.csv (and OUT.json with truth) as write_outputs(replay(...)) would, to the bit. The
+    result's arrays are every k-th row (at most about `plot_points`), for the plot; a refused
+    log leaves no output file behind."""
+    p = Path(out_csv)
+    tmp = p.with_name(f".{p.name}.tmp")
+    fw = _firmware(cell)
+    ev = _evidence(cell)
+    sc = _Score()
+    past_any = False
+    with_truth: bool | None = None
+    prev_t: float | None = None
+    n = n_bad = 0
+    first_bad: float | None = None
+    keep: dict[str, list[np.ndarray]] = {"row": []}
+    stride = 1
+    try:
+        with tmp.open("w") as fh:
+            for log, truth in _paired(log_path, truth_path, chunk_rows):
+                _check_log(log, cell, str(log_path), ev)
+                if with_truth is None:
+                    with_truth = truth is not None
+                    fh.write(_header(with_truth) + "\n")
+                out = _step(fw, log, prev_t)
+                bad = invalid_rows(out["status"], prev_t is None)
+                soc, core, vpred = _as_outputs(out, bad)
+                t = log["time_s"]
+                _csv_rows(fh, t, soc, core, vpred, truth)
+                if truth is not None:
+                    past_any |= _score_chunk(sc, t, soc, core, truth, bad)
+                if bad.any():
+                    if first_bad is None:
+                        first_bad = float(t[np.argmax(bad)])
+                    n_bad += int(bad.sum())
+                # thin for the plot: rows whose index is a multiple of the stride, which
+                # doubles whenever more than 2 * plot_points are kept
+                rows = np.arange(n, n + len(t))
+                sel = rows % stride == 0
+                kept = {
+                    "row": rows,
+                    "t": t,
+                    "soc": soc,
+                    "core": core,
+                    "vp": vpred,
+                    "v": log["voltage_v"],
+                    "i": log["current_a"],
+                    "ts": log["temperature_c"],
+                    "st": out["status"],
+                }
+                if truth is not None:
+                    kept.update(st_t=truth["soc_true"], ct_t=truth["core_temp_c_true"])
+                for k, arr in kept.items():
+                    keep.setdefault(k, []).append(arr[sel])
+                n += len(t)
+                prev_t = float(t[-1])
+                if sum(len(a) for a in keep["row"]) > 2 * plot_points:
+                    stride *= 2
+                    whole = {k: np.concatenate(v) for k, v in keep.items()}
+                    m = whole["row"] % stride == 0
+                    keep = {k: [v[m]] for k, v in whole.items()}
+        metrics = sc.metrics(past_any) if with_truth else None
+        os.replace(tmp, p)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _write_json(metrics, p)
+    cat = {k: np.concatenate(v) for k, v in keep.items()}
+    return ReplayResult(
+        time_s=cat["t"],
+        soc=cat["soc"],
+        core_temp_c=cat["core"],
+        voltage_pred_v=cat["vp"],
+        voltage_v=cat["v"],
+        current_a=cat["i"],
+        surface_temp_c=cat["ts"],
+        status=cat["st"].astype(np.uint32),
+        truth={"time_s": cat["t"], "soc_true": cat["st_t"], "core_temp_c_true": cat["ct_t"]}
+        if with_truth
+        else None,
+        metrics=metrics,
+        n_rows=n,
+        n_invalid=n_bad,
+        first_invalid_s=first_bad,
+        span_s=float(prev_t - cat["t"][0]) if prev_t is not None else 0.0,
+    )
