@@ -8,7 +8,10 @@ decode are counted in host_errors (the same names as the firmware's STATS counte
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import socket
+import struct
+import termios
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -33,7 +36,12 @@ FIRMWARE_FAULT = 13
 
 
 class TargetTimeout(TargetError):
-    """No reply within the timeout."""
+    """No reply within the timeout, and no sign of progress: the target is hung."""
+
+
+class TargetBusy(TargetTimeout):
+    """No reply yet, but the target kept taking queued input or sending: busy, not hung,
+    until the link's busy limit ran out."""
 
 
 class RemoteError(TargetError):
@@ -54,6 +62,9 @@ class ByteStream(Protocol):
         ...
 
     def close(self) -> None: ...
+
+    # optional: bytes written that the target has not taken yet (None: not known)
+    # def unsent(self) -> int | None: ...
 
 
 class SerialStream:
@@ -86,8 +97,40 @@ class SerialStream:
         except (serial.SerialException, OSError) as exc:
             raise TargetError(f"{self.url}: read failed: {exc}") from None
 
+    def unsent(self) -> int | None:
+        try:
+            return int(self._port.out_waiting)
+        except (AttributeError, NotImplementedError, serial.SerialException, OSError):
+            return None
+
     def close(self) -> None:
         self._port.close()
+
+
+def _peer_rx_queue(sock: socket.socket) -> int | None:
+    """The receive queue of the other end of a loopback TCP connection, from /proc/net/tcp
+    (None: not on this machine, or not Linux)."""
+    try:
+        port = sock.getsockname()[1]
+        peer_host, peer_port = sock.getpeername()[:2]
+    except OSError:
+        return None
+    if not (peer_host.startswith("127.") or peer_host in ("::1", "::ffff:127.0.0.1")):
+        return None
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = open(table).read().splitlines()[1:]  # noqa: SIM115 (a small proc file)
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split()
+            if (
+                len(f) > 4
+                and int(f[1].rsplit(":", 1)[1], 16) == peer_port
+                and (int(f[2].rsplit(":", 1)[1], 16) == port)
+            ):
+                return int(f[4].split(":")[1], 16)
+    return None
 
 
 class SocketStream:
@@ -116,6 +159,17 @@ class SocketStream:
         if not data:
             raise TargetError("the target closed the connection")
         return data
+
+    def unsent(self) -> int | None:
+        """Bytes written that the target's process has not read yet (Linux): our send queue
+        (TIOCOUTQ) plus, when the peer is a process on this machine (QEMU's UART chardev), its
+        socket's receive queue. A target draining a burst takes them steadily, a hung one not
+        at all. (Our send queue alone moves in window-sized jumps seconds apart.)"""
+        try:
+            outq = int(struct.unpack("i", fcntl.ioctl(self._sock, termios.TIOCOUTQ, b"\0" * 4))[0])
+        except (OSError, ValueError):
+            return None
+        return outq + (_peer_rx_queue(self._sock) or 0)
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -146,12 +200,26 @@ class TracingStream:
         self._add(self.rx, data)
         return data
 
+    def unsent(self) -> int | None:
+        return _unsent(self.inner)
+
     def close(self) -> None:
         self.inner.close()
 
 
+def _unsent(stream: object) -> int | None:
+    fn = getattr(stream, "unsent", None)
+    return fn() if callable(fn) else None
+
+
 class Link:
-    """Request/reply with sequence numbers over a ByteStream."""
+    """Request/reply with sequence numbers over a ByteStream.
+
+    Busy is told from hung at each timeout: a target that took some of the bytes still
+    queued for it, or sent anything, during the last timeout is draining a backlog (a burst
+    of garbage ahead of the request), and the wait goes on, timeout by timeout, up to
+    busy_limit_s; one that did neither is hung (TargetTimeout). A backlog past the limit is
+    TargetBusy."""
 
     def __init__(
         self,
@@ -159,9 +227,12 @@ class Link:
         reply_timeout_s: float = 5.0,
         check: Callable[[], None] | None = None,
         poll_s: float = 0.05,
+        busy_limit_s: float = 120.0,
     ) -> None:
         self.stream = stream
         self.reply_timeout_s = reply_timeout_s
+        self.busy_limit_s = busy_limit_s
+        self.rx_bytes = 0  # everything received, for the progress test
         self._check = check
         self._poll = poll_s
         self._split = FrameSplitter()
@@ -185,6 +256,7 @@ class Link:
 
     def _pump(self, timeout_s: float) -> None:
         data = self.stream.read(timeout_s)
+        self.rx_bytes += len(data)
         for chunk in self._split.feed(data):
             try:
                 fr = decode_frame(chunk)
@@ -200,7 +272,12 @@ class Link:
             self._pending.append(fr)
 
     def wait_frame(self, match: Callable[[Frame], bool], timeout_s: float, what: str) -> Frame:
-        deadline = time.monotonic() + timeout_s
+        start = time.monotonic()
+        deadline = start + timeout_s
+        # the progress mark is taken after the first poll: bytes just written are in flight
+        # for a moment (counted in our send queue and the peer's receive queue at once)
+        mark: tuple[int, int | None] | None = None
+        busy = False
         try:
             while True:
                 for i, fr in enumerate(self._pending):
@@ -209,9 +286,30 @@ class Link:
                         return fr
                 if self._check is not None:
                     self._check()
-                remaining = deadline - time.monotonic()
+                now = time.monotonic()
+                remaining = deadline - now
+                if mark is None and now - start >= self._poll:
+                    mark = (self.rx_bytes, _unsent(self.stream))
                 if remaining <= 0:
-                    raise TargetTimeout(f"no {what} within {timeout_s:.1f} s")
+                    if mark is None:
+                        mark = (self.rx_bytes, _unsent(self.stream))
+                    unsent = _unsent(self.stream)
+                    took = unsent is not None and mark[1] is not None and unsent < mark[1]
+                    progressed = self.rx_bytes > mark[0] or took
+                    if progressed and now - start + timeout_s <= self.busy_limit_s:
+                        busy, mark, deadline = True, (self.rx_bytes, unsent), now + timeout_s
+                        continue
+                    queued = "" if unsent is None else f", {unsent} bytes still queued for it"
+                    if progressed:
+                        raise TargetBusy(
+                            f"no {what} within {now - start:.1f} s: the target is busy (still taking "
+                            f"input or sending{queued}) past the {self.busy_limit_s:.0f} s limit"
+                        )
+                    after = f" (it was busy for {now - start - timeout_s:.1f} s before)" if busy else ""
+                    raise TargetTimeout(
+                        f"no {what} within {timeout_s:.1f} s and no progress (nothing received, no "
+                        f"queued byte taken{queued}): the target is hung{after}"
+                    )
                 self._pump(min(self._poll, remaining))
         except TargetError as exc:
             raise self._fail(exc) from None

@@ -41,7 +41,7 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from hil.link import Link, SocketStream, TracingStream
+from hil.link import Link, SocketStream, TargetBusy, TracingStream
 from hil.protocol import Counter
 from hil.targets.base import TargetError
 from hil.targets.remote import RemoteTarget
@@ -290,6 +290,8 @@ class QemuTarget(RemoteTarget):
             return QemuError(f"{exc}; {self._log_tail()}")
         if rc is not None:
             return QemuError(f"QEMU exited with {_exit_text(rc)} ({exc}); {self._log_tail()}")
+        if isinstance(exc, TargetBusy):
+            return QemuError(f"{exc}: QEMU busy, not hung (killed it); {self._log_tail()}")
         return QemuError(f"{exc}: QEMU hung (killed it); {self._log_tail()}")
 
     def close(self) -> None:
