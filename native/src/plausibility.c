@@ -161,11 +161,25 @@ void plaus_check(plaus_state_t *st, const bms_config_t *cfg, const plaus_input_t
     cond_clear(&res->stale);
     cond_clear(&res->cooling);
     cond_clear(&res->cell_dev);
-    /* judged while the pack is in use, and while a cooling fault waits for the flow to
-     * come back (so a reset cannot clear it with the pump still failed) */
-    if (((in->contactors_open == 0u) || (in->cooling_latched != 0u)) && (bms_isfinitef(in->coolant_flow_lpm) != 0)
-        && (in->coolant_flow_lpm < p->coolant_flow_min_lpm)) {
-        cond_set(&res->cooling, 0u, in->coolant_flow_lpm);
+    /* Coolant flow. NaN: no flow sensor fitted (bms_step_batch, targets without one).
+     * A reading no flow can give is a failed meter or its wiring: negative (the loop's
+     * meter measures the pump's forward flow, a quantity >= 0 -- an assumption about the
+     * sensor type, which the simulated meter shares), +-inf, or beyond any pack loop
+     * (PLAUS_FLOW_MAX_LPM). It never counts as flow: it raises the cooling condition at
+     * any time (the pack's cooling cannot be shown, so it must not be used, nor closed),
+     * with the reading in the record. A plausible reading below the minimum is judged
+     * while the pack is in use, and while a cooling fault waits for the flow to come
+     * back (so a reset cannot clear it with the pump still failed). */
+    const float flow = in->coolant_flow_lpm;
+    const int32_t flow_measured = (flow == flow) ? 1 : 0; /* not NaN */
+    if ((flow_measured != 0)
+        && ((bms_isfinitef(flow) == 0) || (flow < 0.0f) || (flow > (float)PLAUS_FLOW_MAX_LPM))) {
+        cond_set(&res->cooling, 0u, flow);
+    } else if ((flow_measured != 0) && ((in->contactors_open == 0u) || (in->cooling_latched != 0u))
+               && (flow < p->coolant_flow_min_lpm)) {
+        cond_set(&res->cooling, 0u, flow);
+    } else {
+        /* flow present, not measured, or not judged now */
     }
 
     const float i_a = in->pack_current_a;

@@ -4,12 +4,13 @@ and implausible coolant-flow readings."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest
 
-from bms._native import ffi
+from bms._native import ffi, lib
 from bms.chemistry import Chemistry, load_chemistry
 from bms.plant.faults import Fault
 from bms.protection import FAULT_ID
@@ -196,3 +197,71 @@ def test_stale_and_debounce_timing_is_unchanged_across_the_clock_wrap(fault, sta
     assert ref[first][1] == 0.0  # the CCL goes to 0 with the latch
     assert end == (start_ms + ref_end) % WRAP
     assert rec == (start_ms + ref_rec) % WRAP
+
+
+# ---------------------------------------------------- coolant flow readings (defect 5)
+PLAUS_FLOW_MAX_LPM = float(lib.PLAUS_FLOW_MAX_LPM)
+FLOW_IMPLAUSIBLE = [-1.0, -0.01, math.inf, -math.inf, 1.0e6, 1000.5]
+
+
+def _flow_run(flow: float, closed: bool, steps: int) -> tuple[Rig, list[tuple[int, float]]]:
+    """A settled rig (contactors closed or open) fed `flow` l/min for `steps` steps."""
+    rig = Rig()
+    rig.settle(10)
+    if closed:
+        rig.close()
+    trace = []
+    for _ in range(steps):
+        m = rig.nominal(5.0 if closed else 0.0)
+        m.flow_lpm = flow
+        out = rig.step(m)
+        trace.append((int(out.faults), float(out.ccl_a)))
+    return rig, trace
+
+
+@pytest.mark.parametrize("closed", [True, False])
+@pytest.mark.parametrize("flow", FLOW_IMPLAUSIBLE)
+def test_an_implausible_flow_reading_latches_the_cooling_fault(flow, closed):
+    """Negative, infinite or beyond-full-scale: never flow. The cooling fault latches after
+    its debounce whether or not the pack is in use (it must not be closed on a meter that
+    cannot show its cooling), its record holds the reading, the CCL is 0, a reset keeps it
+    while the reading stays, and clears it once the meter reads a real flow."""
+    pl = Rig().chem.protection.plausibility
+    bit = 1 << FAULT_ID["cooling"]
+    n = pl.cooling_debounce_ms // DT_MS + 3
+    rig, trace = _flow_run(flow, closed, n)
+    first = next((k for k, (faults, _) in enumerate(trace) if faults & bit), None)
+    assert first is not None, trace
+    assert first * DT_MS >= pl.cooling_debounce_ms > (first - 1) * DT_MS  # armed at step 0
+    assert trace[first] == (bit, 0.0)  # the cooling fault alone, and no charge current
+    rec = rig.fw.instance.safety.record[FAULT_ID["cooling"]]
+    assert rec.value == float(np.float32(flow))  # the reading, as the firmware got it
+    assert rig.fw.command("reset") == 0
+    m = rig.nominal(0.0)
+    m.flow_lpm = flow
+    assert int(rig.step(m).faults) & bit  # still implausible: the latch stays
+    m = rig.nominal(0.0)
+    m.flow_lpm = 10.0
+    rig.step(m)
+    assert rig.fw.command("reset") == 0
+    m = rig.nominal(0.0)
+    assert not int(rig.step(m).faults) & bit
+
+
+@pytest.mark.parametrize(
+    ("flow", "closed", "latched"),
+    [
+        (math.nan, True, False),  # no flow sensor: nothing to judge
+        (math.nan, False, False),
+        (10.0, True, False),  # a running pump
+        (0.0, True, True),  # a stopped pump while in use: cooling lost
+        (0.0, False, False),  # ... but not judged at rest
+        (PLAUS_FLOW_MAX_LPM, True, False),  # full scale is still a reading
+    ],
+)
+def test_plausible_and_missing_flow_readings_keep_their_meaning(flow, closed, latched):
+    pl = Rig().chem.protection.plausibility
+    bit = 1 << FAULT_ID["cooling"]
+    _, trace = _flow_run(flow, closed, pl.cooling_debounce_ms // DT_MS + 3)
+    assert bool(trace[-1][0] & bit) is latched, trace[-1]
+    assert all(f & ~bit == 0 for f, _ in trace)  # nothing else latches on these readings

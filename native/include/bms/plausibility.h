@@ -17,6 +17,12 @@
 #define PLAUS_TEMP_OPEN 0x02u
 #define PLAUS_TEMP_SHORT 0x04u
 
+/* A coolant flow reading above this is no flow at all (l/min): the configuration accepts
+ * coolant_flow_min_lpm up to the same bound (config_check.c "a coolant flow: 0..1000
+ * l/min"), while a pack's loop runs at ~5-15 l/min and automotive electric coolant pumps
+ * deliver at most some tens of l/min. */
+#define PLAUS_FLOW_MAX_LPM 1000u
+
 /* What plausibility keeps from step to step (per cell: the stuck detector). */
 typedef struct {
     float stuck_ref_v[BMS_MAX_CELLS];   /* reading when it last changed */
@@ -50,7 +56,9 @@ typedef struct {
     plaus_cond_t ntc_short;
     plaus_cond_t current_offset;
     plaus_cond_t stale;
-    plaus_cond_t cooling;
+    plaus_cond_t cooling;              /* flow below the minimum while in use, or a flow
+                                        * reading no flow can give (negative, +-inf,
+                                        * beyond PLAUS_FLOW_MAX_LPM) at any time */
     plaus_cond_t cell_dev;
 } plaus_result_t;
 
@@ -61,7 +69,8 @@ typedef struct {
     uint32_t sample_time_ms;      /* time stamp of the sample */
     uint32_t dt_ms;               /* firmware tick since the previous step */
     uint32_t contactors_open;     /* no current can flow: offset check armed */
-    float coolant_flow_lpm;       /* NaN if not measured */
+    float coolant_flow_lpm;       /* NaN if not measured; negative, +-inf or above
+                                   * PLAUS_FLOW_MAX_LPM: an implausible reading */
     uint32_t cooling_latched;     /* a latched cooling fault: keep judging the flow */
     float ocv_slope_v;            /* dOCV/dSoC at the pack's mean SoC estimate (V per unit
                                    * SoC; 0 before the estimators run) */
