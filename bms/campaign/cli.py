@@ -52,7 +52,7 @@ def summary_table(rep: dict[str, Any]) -> Table:
         tab.add_row(
             f"fault {kind}",
             f"{d['detected'] + d['late']}/{d['injected']} detected ({d['late']} late, "
-            f"{d['missed']} missed, {d['undecided']} undecided); latency "
+            f"{d['missed']} missed, {d['undecided']} undecided, {d['not_observable']} unobservable); latency "
             f"{_fmt(lat['min'], '.1f')} / {_fmt(lat['median'], '.1f')} / {_fmt(lat['max'], '.1f')} s "
             f"(trip time {trips} s)",
         )

@@ -1,0 +1,48 @@
+"""A fault the firmware cannot observe in a run counts against the run, in the property
+checks and in the campaign verdict, instead of passing as '0 missed' (issue 16)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from bms.campaign.report import fault_detection
+from bms.campaign.rows import violation_text
+from bms.campaign.verdict import Limits, judge
+from bms.chemistry import load_chemistry
+from bms.plant.faults import Fault
+from bms.sim.checks import check_run
+from bms.sim.loop import run
+from bms.sim.scenario import load_scenario
+
+BASE = replace(load_scenario("fault-current-offset"), series=8, parallel=4, duration_s=40.0)
+
+
+def _run(close_at_s: float, at_s: float):
+    scn = replace(BASE, close_at_s=close_at_s, faults=[Fault(kind="current_offset", at_s=at_s)])
+    return scn, run(scn)
+
+
+def test_an_offset_injected_with_the_contactors_closed_is_reported_unobservable():
+    scn, res = _run(close_at_s=1.0, at_s=10.0)
+    (f,) = res.faults
+    assert f["injected_kind"] == "current_offset" and f["onset_s"] is None and f["detected_s"] is None
+    v = [x for x in check_run(res, load_chemistry(scn.chemistry)) if x.prop == "P3-detection"]
+    assert len(v) == 1 and "never became observable" in v[0].detail and "unobservable" in v[0].detail
+    chem = load_chemistry(scn.chemistry)
+    row = judge(res.summary, Limits(chem.abs_max.cell_v, chem.abs_max.core_temp_c), scn.dt_ms / 1000)
+    assert row["violation"] and "unobservable" in row["violations"]
+    assert row["faults_injected"][0]["outcome"] == "not_observable"
+    assert "unobservable: current_offset injected at 10 s" in violation_text({**res.summary, **row})
+    counts = fault_detection([{**res.summary, **row}])["current_offset"]
+    assert counts["not_observable"] == 1 and counts["detected"] == counts["missed"] == 0
+
+
+def test_the_same_offset_injected_at_rest_is_observable_and_caught():
+    scn, res = _run(close_at_s=5.0, at_s=0.5)
+    (f,) = res.faults
+    assert f["onset_s"] == 0.5 and f["detected_s"] is not None
+    assert float(f["detected_s"]) - 0.5 <= float(f["trip_time_s"]) + scn.dt_ms / 1000 + 1e-9
+    assert [x for x in check_run(res, load_chemistry(scn.chemistry)) if x.prop == "P3-detection"] == []
+    chem = load_chemistry(scn.chemistry)
+    row = judge(res.summary, Limits(chem.abs_max.cell_v, chem.abs_max.core_temp_c), scn.dt_ms / 1000)
+    assert "unobservable" not in row["violations"]
