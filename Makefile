@@ -209,6 +209,38 @@ fuzz-smoke: $(FUZZ_DIR)/fuzz_frame $(FUZZ_DIR)/config.bin $(FUZZ_DIR)/fuzz_can
 		-print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/ $(FUZZ_DIR)/corpus $(FUZZ_DIR)/seeds \
 		> $(FUZZ_DIR)/smoke.log 2>&1; rc=$$?; grep -E '^(stat::|INFO: fuzzing|Done|==|SUMMARY)' $(FUZZ_DIR)/smoke.log | tail -n 12; \
 		if [ $$rc -ne 0 ]; then tail -n 40 $(FUZZ_DIR)/smoke.log; fi; exit $$rc
+	@mkdir -p $(FUZZ_DIR)/corpus-config
+	@BMS_FUZZ_CONFIG=$(FUZZ_DIR)/configs/nmc811-graphite-8s1p.bin $(FUZZ_DIR)/fuzz_config -max_total_time=$(FUZZ_SMOKE_S) \
+		-print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/config- $(FUZZ_DIR)/corpus-config > $(FUZZ_DIR)/smoke-config.log 2>&1; \
+		rc=$$?; grep -E '^(stat::number_of_executed_units|Done|==|SUMMARY|fuzz_config)' $(FUZZ_DIR)/smoke-config.log | tail -n 4; \
+		if [ $$rc -ne 0 ]; then tail -n 40 $(FUZZ_DIR)/smoke-config.log; fi; exit $$rc
+
+# The config fuzz (issue 16): every field x extreme value, then random multi-field perturbations
+# of the shipped configurations (build/fuzz/configs/*.bin from hil/fuzz_seeds.py), through
+# bms_config_check; each accepted one runs 600 nominal steps (native/fuzz/config_run.h): every
+# output finite, or the estimator fault with CCL = DCL = 0. gcc only; prints one summary line.
+CONFIG_FUZZ_N ?= 100000
+.PHONY: fuzz-config fuzz-config-lf
+$(FUZZ_DIR)/config_sweep: native/fuzz/config_sweep.c native/fuzz/config_run.c native/fuzz/config_run.h $(CORE_SRC) $(CORE_HDR)
+	@mkdir -p $(FUZZ_DIR)
+	gcc -std=c11 -O2 -ffp-contract=off -Wall -Wextra -Werror -Inative/include -Inative/gen \
+		native/fuzz/config_sweep.c native/fuzz/config_run.c $(CORE_SRC) -lm -o $@
+
+fuzz-config: $(FUZZ_DIR)/config_sweep $(FUZZ_DIR)/config.bin
+	cd $(FUZZ_DIR) && ./config_sweep $(CONFIG_FUZZ_N) configs/*.bin
+
+# the same property under libFuzzer + ASan + UBSan, the input a list of field edits
+$(FUZZ_DIR)/fuzz_config: native/fuzz/fuzz_config.c native/fuzz/config_run.c native/fuzz/config_run.h $(CORE_SRC) $(CORE_HDR)
+	@mkdir -p $(FUZZ_DIR)
+	$(FUZZ_CC) -std=c11 -g -O1 -ffp-contract=off -fsanitize=fuzzer,address,undefined,float-cast-overflow \
+		-fno-sanitize-recover=all -Inative/include -Inative/gen native/fuzz/fuzz_config.c native/fuzz/config_run.c \
+		$(CORE_SRC) -o $@
+
+fuzz-smoke: $(FUZZ_DIR)/fuzz_config
+fuzz-config-lf: $(FUZZ_DIR)/fuzz_config $(FUZZ_DIR)/config.bin
+	@mkdir -p $(FUZZ_DIR)/corpus-config
+	BMS_FUZZ_CONFIG=$(FUZZ_DIR)/configs/nmc811-graphite-8s1p.bin $(FUZZ_DIR)/fuzz_config -runs=$(FUZZ_RUNS) \
+		-print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/config- $(FUZZ_DIR)/corpus-config
 
 # What `make test` needs besides pytest: both firmware images (size report and link
 # check) and a short fuzz run. Without the toolchains this is a failure under CI=true

@@ -26,6 +26,27 @@ def fuzz_config() -> bytes:
     return bytes(ffi.buffer(fw.config))
 
 
+# The config fuzz's seeds (native/fuzz/config_sweep.c, fuzz_config.c): every shipped chemistry
+# as the closed loop configures it, at the pack sizes the scenarios and the property strategies
+# draw (1..192 series, 1..1000 parallel). Kept small in cells where it does not matter: the
+# sweep runs 600 steps per accepted configuration (and draws the 192-cell ones rarely).
+SEED_PACKS = ((8, 1), (8, 1000), (16, 20), (192, 30))
+
+
+def config_seeds() -> dict[str, bytes]:
+    from bms.chemistry import available
+    from bms.sim.loop import firmware_config
+    from bms.sim.scenario import Scenario
+
+    out = {}
+    for name in available():
+        chem = load_chemistry(name)
+        for series, parallel in SEED_PACKS:
+            scn = Scenario(name=f"seed-{name}", chemistry=name, series=series, parallel=parallel)
+            out[f"{name}-{series}s{parallel}p"] = firmware_config(chem, scn)
+    return out
+
+
 def requests(config: bytes) -> list[tuple[Msg, dict]]:
     step = dict(
         dt_ms=100,
@@ -64,6 +85,10 @@ def main(out: Path) -> None:
         struct.pack("<BH", int(msg), len(p)) + p for msg, f in reqs for p in [build_payload(msg, f)]
     )
     (seeds / "messages-all").write_bytes(b"\x03" + listing)
+    configs = out / "configs"
+    configs.mkdir(exist_ok=True)
+    for name, blob in config_seeds().items():
+        (configs / f"{name}.bin").write_bytes(blob)
 
 
 if __name__ == "__main__":
