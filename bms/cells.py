@@ -397,11 +397,23 @@ def load_cell(path: str | Path) -> CellModel:
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"{p}: cell file not found")
+    return cell_from_dict(read_toml(p, "cell file"), str(p))
+
+
+def read_toml(p: Path, what: str) -> dict[str, Any]:
+    """A TOML file's table, or a one-line ConfigError (unreadable, not UTF-8, not TOML)."""
     try:
-        d = tomllib.loads(p.read_text())
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read the {what} ({exc.strerror})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{p}: not a TOML {what}: byte {exc.start} is not UTF-8 (a binary file?)") from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: not valid TOML ({exc})") from None
-    return cell_from_dict(d, str(p))
 
 
 def cell_to_dict(c: CellModel) -> dict[str, Any]:

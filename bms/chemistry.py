@@ -10,13 +10,12 @@ the simulated pack.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from bms.cells import CellModel, load_cell
+from bms.cells import CellModel, load_cell, read_toml
 from bms.errors import ConfigError
 from bms.protection import ChargeParams, Protection, _check_keys, _num, parse_limits
 
@@ -77,8 +76,4 @@ def load_chemistry(name_or_path: str | Path) -> Chemistry:
             raise ConfigError(f"unknown chemistry '{name_or_path}'; available: {', '.join(available())}")
     if not p.is_file():
         raise ConfigError(f"{p}: chemistry file not found")
-    try:
-        d = tomllib.loads(p.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{p}: not valid TOML ({exc})") from None
-    return chemistry_from_dict(d, str(p), p.parent)
+    return chemistry_from_dict(read_toml(p, "chemistry file"), str(p), p.parent)

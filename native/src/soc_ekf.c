@@ -121,6 +121,8 @@ void soc_ekf_step(soc_ekf_cell_t *c, const bms_cell_params_t *cp,
     p[P11] = d1.a * d1.a * p[P11] + q_v + e1 * e1;
     p[P12] = d1.a * d2.a * p[P12];
     p[P22] = d2.a * d2.a * p[P22] + q_v + e2 * e2;
+    /* a prior that is no covariance (the update below could hide it) */
+    const uint32_t prior_bad = (!(p[P00] >= -P_NEG_TOL) || !(p[P11] >= -P_NEG_TOL) || !(p[P22] >= -P_NEG_TOL)) ? 1u : 0u;
 
     /* OCV at the predicted SoC: linear within the located segment */
     const float h0 = e.docv_dsoc_v;
@@ -179,7 +181,7 @@ void soc_ekf_step(soc_ekf_cell_t *c, const bms_cell_params_t *cp,
         p[P22] = m20 * a20 + m21 * a21 + m22 * a22 + r * k2 * k2;
     }
     /* NaN fails every comparison below, so a non-finite state counts as diverged */
-    out->diverged = (!(c->soc >= SOC_DIVERGED_LO) || !(c->soc <= SOC_DIVERGED_HI)
+    out->diverged = ((prior_bad != 0u) || !(c->soc >= SOC_DIVERGED_LO) || !(c->soc <= SOC_DIVERGED_HI)
                      || (bms_isfinitef(c->v_rc1_v) == 0) || (bms_isfinitef(c->v_rc2_v) == 0)
                      || !(p[P00] >= -P_NEG_TOL) || !(p[P11] >= -P_NEG_TOL) || !(p[P22] >= -P_NEG_TOL)
                      || (bms_isfinitef(p[P01]) == 0) || (bms_isfinitef(p[P02]) == 0)
