@@ -12,7 +12,8 @@ P1 envelope   no true cell voltage above the chemistry's absolute maximum, no tr
 P2 limit      the CCL is never above any of its constraints, recomputed here from the
               chemistry: the fast-charge and plating maps at every cell's reported SoC and core
               temperature, the temperature/voltage derates, the hardware and the charger's own
-              limit; it rises no faster than the ramp; it is zero while a fault is latched, with
+              limit; it rises no faster than the ramp (plus one step of the sent signal where
+              the target quantises the limit on a bus); it is zero while a fault is latched, with
               the contactors not closed, outside the charge temperature window (closed at the
               trips' release bands) and once the charge is complete
 P3 detection  every injected fault is latched within its trip time + one step of its onset
@@ -300,13 +301,20 @@ def check_run(res: SimResult, chem: Chemistry, max_per_prop: int = 3) -> list[Vi
             t,
             lambda k: f"ccl {ccl[k]:.3f} A above its {n_full[k]} constraint {b_full[k]:.3f} A",
         )
+    # a limit sent rounded down to the bus signal's step (res.limit_step_a, 0.1 A over CAN)
+    # can rise by the ramp plus that step, after a step it was rounded down by almost one: a
+    # charger sees a quantised ramp, never more than the firmware's own limit
     prev = np.concatenate([[0.0], ccl[:-1]])
     ramp = prev + lim.ramp_a_per_s * dt
+    q = float(res.limit_step_a)
+    quant = f" + one {q:g} A step of the sent limit" if q > 0 else ""
     c.where(
         "P2-limit",
-        live & (ccl > ramp * (1 + REL) + ABS_A),
+        live & (ccl > ramp * (1 + REL) + ABS_A + q),
         t,
-        lambda k: f"ccl rose {ccl[k] - prev[k]:.3f} A in one step (ramp allows {lim.ramp_a_per_s * dt:.3f})",
+        lambda k: (
+            f"ccl rose {ccl[k] - prev[k]:.3f} A in one step (ramp allows {lim.ramp_a_per_s * dt:.3f}{quant})"
+        ),
     )
 
     # ---- P3: latched faults command the contactors open; detection in time ----

@@ -168,6 +168,7 @@ class SimResult:
     cells_true_core: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
     cells_est_core: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
     injected: list[Fault] = field(default_factory=list)  # with at_s as injected
+    limit_step_a: float = 0.0  # the resolution of the logged ccl_a/dcl_a (Target.limit_step_a)
 
 
 class RunLog:
@@ -523,6 +524,7 @@ class ClosedLoop:
             cells["true_core"],
             cells["est_core"],
             list(self.injected),
+            float(self.target.limit_step_a),
         )
 
 

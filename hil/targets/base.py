@@ -81,6 +81,9 @@ class Target(ABC):
     """A firmware instance somewhere. configure() before step()."""
 
     name = "target"
+    # the resolution of the CCL/DCL the charger and the drive receive (State.limits_bus),
+    # where the target quantises them on a bus; 0: they get the firmware's float32 values
+    limit_step_a: float = 0.0
 
     @abstractmethod
     def configure(self, config: bytes) -> None:

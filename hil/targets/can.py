@@ -67,6 +67,11 @@ class CanTarget(Target):
             self.close()
             raise TargetError(str(exc)) from None
 
+    @property
+    def limit_step_a(self) -> float:  # type: ignore[override]
+        """BMS_Limits' CCL resolution in the DBC (sent rounded down to it)."""
+        return float(codec.message("BMS_Limits").get_signal_by_name("ChargeCurrentLimit").scale)
+
     # ---- the Target interface ----
     def configure(self, config: bytes) -> None:
         """A new run: the firmware configured, its CAN layer and the partners started afresh
