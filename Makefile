@@ -237,6 +237,8 @@ $(FUZZ_DIR)/fuzz_config: native/fuzz/fuzz_config.c native/fuzz/config_run.c nati
 		$(CORE_SRC) -o $@
 
 fuzz-smoke: $(FUZZ_DIR)/fuzz_config
+# `make fuzz` covers configurations too: the 100,000-configuration sweep before the frame fuzz
+fuzz: fuzz-config
 fuzz-config-lf: $(FUZZ_DIR)/fuzz_config $(FUZZ_DIR)/config.bin
 	@mkdir -p $(FUZZ_DIR)/corpus-config
 	BMS_FUZZ_CONFIG=$(FUZZ_DIR)/configs/nmc811-graphite-8s1p.bin $(FUZZ_DIR)/fuzz_config -runs=$(FUZZ_RUNS) \

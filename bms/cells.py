@@ -400,16 +400,21 @@ def load_cell(path: str | Path) -> CellModel:
     return cell_from_dict(read_toml(p, "cell file"), str(p))
 
 
-def read_toml(p: Path, what: str) -> dict[str, Any]:
-    """A TOML file's table, or a one-line ConfigError (unreadable, not UTF-8, not TOML)."""
+def read_toml(p: Path, what: str = "file") -> dict[str, Any]:
+    """A TOML file's table (a UTF-8 BOM is fine), or a one-line ConfigError naming the file:
+    unreadable, not UTF-8 text (a binary file), not TOML. Cell, chemistry, scenario and
+    campaign files all come through here."""
     try:
         raw = p.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read the {what} ({exc.strerror})") from None
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{p}: not a TOML {what}: byte {exc.start} is not UTF-8 (a binary file?)") from None
+        raise ConfigError(
+            f"{p}: not a text (UTF-8) TOML {what}: byte {exc.start} is 0x{exc.object[exc.start]:02x}"
+            " (a binary file?)"
+        ) from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

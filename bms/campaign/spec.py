@@ -30,10 +30,11 @@ from pathlib import Path
 from typing import Any
 
 from bms.campaign.distributions import Choice, Distribution, Fixed, Normal, bounds, parse_distribution
+from bms.cells import read_toml
 from bms.chemistry import CHEMISTRY_DIR, load_chemistry
 from bms.errors import ConfigError
 from bms.plant.faults import CELL_FAULTS, DEFAULT_VALUE, FAULT_KINDS, Fault, validate_faults
-from bms.sim.scenario import SECTIONS, TOP, Scenario, load_scenario, read_toml, scenario_to_toml, validate
+from bms.sim.scenario import SECTIONS, TOP, Scenario, load_scenario, scenario_to_toml, validate
 
 CAMPAIGN_DIR = Path(str(resources.files("bms") / "data" / "campaigns"))
 NOT_SAMPLED = {"name", "description"}  # set by the campaign for each run
@@ -302,7 +303,7 @@ def load_campaign(name_or_path: str | Path, runs: int | None = None) -> Campaign
     """A shipped campaign by name (see available()) or a TOML file; `runs` overrides the
     file's number of runs (the first runs of a campaign do not depend on how many there are)."""
     p = campaign_path(name_or_path)
-    c = campaign_from_dict(read_toml(p), str(p), p.resolve().parent)
+    c = campaign_from_dict(read_toml(p, "campaign file"), str(p), p.resolve().parent)
     if runs is not None:
         if runs < 1:
             raise ConfigError(f"--runs must be >= 1, got {runs}")

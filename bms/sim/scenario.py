@@ -13,7 +13,6 @@ keys and out-of-range values are refused naming the field.
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from importlib import resources
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 import tomli_w
 
+from bms.cells import read_toml
 from bms.chemistry import available as available_chemistries
 from bms.errors import ConfigError
 from bms.plant.charger import ChargerSpec
@@ -285,22 +285,7 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
             raise ConfigError(f"unknown scenario '{name_or_path}'; shipped: {names}")
     if not p.is_file():
         raise ConfigError(f"{p}: scenario file not found")
-    return scenario_from_dict(read_toml(p), str(p))
-
-
-def read_toml(p: Path) -> dict[str, Any]:
-    """A TOML file as a dict; a file that cannot be read, is not UTF-8 text or not TOML is a
-    ConfigError naming the file."""
-    try:
-        return tomllib.loads(p.read_bytes().decode("utf-8-sig"))
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            f"{p}: not a text (UTF-8) TOML file (byte {exc.start} is 0x{exc.object[exc.start]:02x})"
-        ) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{p}: not valid TOML ({exc})") from None
-    except OSError as exc:
-        raise ConfigError(f"{p}: cannot be read ({exc.strerror})") from None
+    return scenario_from_dict(read_toml(p, "scenario file"), str(p))
 
 
 def scenario_to_toml(s: Scenario) -> str:

@@ -92,7 +92,7 @@ def test_binary_campaign_file(tmp_path):
     p = tmp_path / "bin.toml"
     p.write_bytes(bytes(range(256)) * 4)
     code, _, err = run("campaign", p, "--out", tmp_path / "o")
-    assert_one_line_error(code, err, "not a text (UTF-8) TOML file")
+    assert_one_line_error(code, err, "not a text (UTF-8) TOML campaign file")
 
 
 @pytest.fixture

@@ -214,7 +214,7 @@ def test_binary_scenario_toml(tmp_path):
     p = tmp_path / "bin.toml"
     p.write_bytes(bytes(range(256)) * 4)
     code, _, err = run("simulate", "--scenario", p, "--out", tmp_path / "o")
-    assert_one_line_error(code, err, "not a text (UTF-8) TOML file")
+    assert_one_line_error(code, err, "not a text (UTF-8) TOML scenario file")
 
 
 @pytest.mark.parametrize(

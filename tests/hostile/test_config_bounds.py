@@ -275,7 +275,7 @@ def test_a_non_finite_cell_value_and_a_binary_file_are_refused(tmp_path):
         load_cell(p)
     b = tmp_path / "binary.toml"
     b.write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff\xfe" + bytes(range(256)))
-    with pytest.raises(ConfigError, match=r"binary.toml: not a TOML cell file: byte 0 is not UTF-8"):
+    with pytest.raises(ConfigError, match=r"binary.toml: not a text \(UTF-8\) TOML cell file: byte 0 is 0x"):
         load_cell(b)
 
 

@@ -96,9 +96,17 @@ def scenarios(
     chem = load_chemistry(chem_name)
     series = draw(st.integers(1, min(max_series or 192, scenario_max_series())))
     parallel = draw(st.integers(1, 30))
+    with_fault = draw(st.booleans()) if faults is None else faults
+    kind = draw(st.sampled_from(sorted(FAULT_KINDS))) if with_fault else None
     # a pack the chemistry lets operate: not soaked below its discharge trip (+ release band)
     cold = chem.protection.limits["temp_min_discharge"].trip
     t_low = max(-10.0, cold.threshold + cold.hysteresis + 1.0)
+    if kind in CHARGER_FAULTS:
+        # a charger fault shows only in a charge under way: a pack inside its charge window,
+        # above the cold derate (a sulfide pack at 0 C is preheated with the CCL at 0 for the
+        # whole run, and a charger that overshoots zero delivers zero: unobservable)
+        warm = chem.protection.limits["temp_min_charge"].derate
+        t_low = max(t_low, warm.threshold + warm.hysteresis + 1.0)
     ambient = draw(st.floats(t_low, 40.0))
     pack_ah = chem.cell.capacity_ah * parallel
     scn = Scenario(
@@ -125,9 +133,7 @@ def scenarios(
             hw_discharge_max_a=8.0 * pack_ah,
         ),
     )
-    with_fault = draw(st.booleans()) if faults is None else faults
-    if with_fault:
-        kind = draw(st.sampled_from(sorted(FAULT_KINDS)))
+    if kind is not None:
         cell = None
         if kind in ("ntc_open", "ntc_short"):
             cell = draw(st.sampled_from(scn.sensed))
@@ -143,6 +149,10 @@ def scenarios(
             debounce_s = chem.protection.plausibility.offset_debounce_ms / 1000.0
             close_s = at_s + debounce_s + draw(st.floats(1.0, 5.0))
             scn = replace(scn, close_at_s=round(close_s, 1))
+        elif kind in CHARGER_FAULTS:
+            # early in the charge, before the pack can reach its target and the CCL its zero
+            latest = min(scn.duration_s - 30.0, scn.close_at_s + 60.0)
+            at_s = round(draw(st.floats(scn.close_at_s + 5.0, latest)), 1)
         else:
             at_s = round(draw(st.floats(scn.close_at_s + 5.0, scn.duration_s - 30.0)), 1)
         scn = replace(scn, faults=[Fault(kind=kind, at_s=at_s, cell=cell)])
