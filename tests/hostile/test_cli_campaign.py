@@ -8,13 +8,12 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 import bms.campaign.cli as campaign_cli_mod
 import bms.campaign.runner as runner_mod
 from bms.campaign.cluster import dask_client
 from bms.campaign.spec import load_campaign
-from bms.cli import main
+from tests.hostile.cli import assert_one_line_error, run
 
 HEAD = """
 [campaign]
@@ -27,17 +26,6 @@ seed = 1
 series = 4
 duration_s = 5.0
 """
-
-
-def run(*args: object) -> tuple[int, str, str]:
-    r = CliRunner().invoke(main, [str(a) for a in args])
-    return r.exit_code, r.stdout, r.stderr
-
-
-def assert_one_line_error(code: int, err: str, *fragments: str) -> None:
-    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1, err
-    for f in fragments:
-        assert f in err, err
 
 
 def write(tmp_path: Path, text: str) -> Path:

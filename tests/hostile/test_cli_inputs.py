@@ -10,33 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 from bms.cells import load_cell
-from bms.cli import main
 from bms.logs import LOG_COLUMNS, read_cell_log, read_truth
 from bms.replay import replay, replay_to_file, write_outputs
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    r = CliRunner().invoke(main, [str(a) for a in args])
-    return r.exit_code, r.stdout, r.stderr
-
-
-def assert_one_line_error(code: int, err: str, *fragments: str) -> None:
-    assert code == 2, err
-    assert err.startswith("error: ") and err.count("\n") == 1, err
-    assert "Traceback" not in err
-    for f in fragments:
-        assert f in err, (f, err)
-
-
-@pytest.fixture(scope="module")
-def cell_toml(reference_dir, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("cell") / "cell.toml"
-    code, _, err = run("fit", reference_dir / "char.csv.gz", "-o", out)
-    assert code == 0, err
-    return out
+from tests.hostile.cli import assert_one_line_error, run
 
 
 def write_log(path: Path, cols: dict[str, np.ndarray]) -> Path:

@@ -10,31 +10,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from bms.cli import main
-
-
-def run(*args: object) -> tuple[int, str, str]:
-    r = CliRunner().invoke(main, [str(a) for a in args])
-    return r.exit_code, r.stdout, r.stderr
+from tests.hostile.cli import assert_one_line_error, run
 
 
 def digest(p: Path) -> str:
     return hashlib.sha256(p.read_bytes()).hexdigest()
-
-
-def assert_one_line_error(code: int, err: str, fragment: str) -> None:
-    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1, err
-    assert fragment in err, err
-
-
-@pytest.fixture(scope="module")
-def cell_toml(reference_dir, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("cell") / "cell.toml"
-    code, _, err = run("fit", reference_dir / "char.csv.gz", "-o", out)
-    assert code == 0, err
-    return out
 
 
 def test_replay_refuses_to_overwrite_its_inputs(reference_dir, cell_toml, tmp_path):
