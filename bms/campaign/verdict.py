@@ -68,6 +68,10 @@ def fault_outcome(f: dict[str, Any], dt_s: float, end_s: float) -> str:
             return "late"
         return "detected"
     if onset is None:
+        # judged once the run went on for the time a detection would have needed
+        injected = f.get("injected_s")
+        if injected is not None and trip is not None and injected + trip + dt_s > end_s + EPS:
+            return "undecided"
         return "not_observable"
     if deadline is not None and deadline > end_s + EPS:
         return "undecided"

@@ -185,8 +185,13 @@ class Checker:
             self.violations.append(Violation(prop, float(t[k]), detail(int(k))))
 
 
-def check_run(res: SimResult, chem: Chemistry, max_per_prop: int = 3) -> list[Violation]:
-    """Every property on every step of a finished (or paused) run."""
+def check_run(
+    res: SimResult, chem: Chemistry, max_per_prop: int = 3, unobservable: bool = True
+) -> list[Violation]:
+    """Every property on every step of a finished (or paused) run. unobservable: a fault that
+    never became observable although the run went on for its trip time + one step after the
+    injection is a violation (False: not judged, for runs whose commands, not the scenario,
+    decide when a fault can show: the state machine opens and closes at random)."""
     scn = res.scenario
     log = res.log
     t = log["time_s"]
@@ -347,8 +352,9 @@ def check_run(res: SimResult, chem: Chemistry, max_per_prop: int = 3) -> list[Vi
         if f["onset_s"] is None:
             # never observable in this run (an offset injected while the contactors stayed
             # closed, a lost flow while they stayed open): the run proves nothing about its
-            # detection, and says so instead of passing
-            if f["detected_s"] is None:
+            # detection, and says so instead of passing (once it had the time a detection needs)
+            judged = unobservable and end >= float(f["injected_s"]) + float(f["trip_time_s"]) + dt
+            if f["detected_s"] is None and judged:
                 c.violations.append(
                     Violation(
                         "P3-detection",

@@ -133,6 +133,13 @@ def scenarios(
             hw_discharge_max_a=8.0 * pack_ah,
         ),
     )
+    if kind in CHARGER_FAULTS:
+        # a charger that can deliver more than any CCL the pack gets (the 6C hardware limit
+        # below), in current and in power: one rated below the CCL delivers no more when it
+        # ignores or overshoots the limit, a fault no one can observe (P3: unobservable)
+        rated_a = round(draw(st.floats(7.0, 10.0)) * pack_ah, 3)
+        power_w = rated_a * series * chem.cell.v_max * 1.1
+        scn = replace(scn, charger=replace(scn.charger, current_max_a=rated_a, power_max_w=power_w))
     if kind is not None:
         cell = None
         if kind in ("ntc_open", "ntc_short"):

@@ -86,7 +86,9 @@ class FastChargeMachine(RuleBasedStateMachine):
     @invariant()
     def every_property_holds_on_every_step_so_far(self):
         if self.loop is not None and self.loop.steps > 0:
-            violations = check_run(self.loop.result(), self.chem)
+            # an injection the random commands never let show (an offset while the contactors
+            # stay closed) is not this machine's to judge; the scenario suite judges it
+            violations = check_run(self.loop.result(), self.chem, unobservable=False)
             if violations:
                 # the injections as scenario faults (the commands are in hypothesis' step listing)
                 scn = replace(self.scn, faults=[replace(f, info={}) for f in self.loop.injected])
