@@ -4,6 +4,7 @@ faults (kind, place, injection time)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 from hypothesis import strategies as st
@@ -95,9 +96,14 @@ def scenarios(
     chem_name = chemistry or draw(st.sampled_from(available()))
     chem = load_chemistry(chem_name)
     series = draw(st.integers(1, min(max_series or 192, scenario_max_series())))
-    parallel = draw(st.integers(1, 30))
     with_fault = draw(st.booleans()) if faults is None else faults
     kind = draw(st.sampled_from(sorted(FAULT_KINDS))) if with_fault else None
+    # a charger's overshoot is a fault only beyond the firmware's tolerance, whose absolute part
+    # (ccl_excess_min_a, 2 A) swamps a small pack's CCL: a 30 % overshoot of a 1.4 A charge is
+    # within it, and no BMS can tell it from a compliant charger (P3: unobservable). So an
+    # overshooting charger meets a pack of >= 50 Ah, where the CCL is tens of amperes
+    p_min = 1 if kind != "charger_overshoot" else min(30, math.ceil(50.0 / chem.cell.capacity_ah))
+    parallel = draw(st.integers(p_min, 30))
     # a pack the chemistry lets operate: not soaked below its discharge trip (+ release band)
     cold = chem.protection.limits["temp_min_discharge"].trip
     t_low = max(-10.0, cold.threshold + cold.hysteresis + 1.0)
@@ -162,6 +168,8 @@ def scenarios(
             at_s = round(draw(st.floats(scn.close_at_s + 5.0, latest)), 1)
         else:
             at_s = round(draw(st.floats(scn.close_at_s + 5.0, scn.duration_s - 30.0)), 1)
-        scn = replace(scn, faults=[Fault(kind=kind, at_s=at_s, cell=cell)])
+        # and overshoots by 1.5-2.5x: the 1.3x default leaves a 0.3 C window at ~1 C
+        value = round(draw(st.floats(1.5, 2.5)), 2) if kind == "charger_overshoot" else None
+        scn = replace(scn, faults=[Fault(kind=kind, at_s=at_s, cell=cell, value=value)])
     validate(scn)
     return scn
