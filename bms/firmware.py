@@ -10,11 +10,9 @@ import numpy as np
 
 from bms._native import ffi, lib
 from bms.cells import CONFIG_BOUNDS, CellModel
+from bms.enums import CONTACTOR_STATES, FAULT_NAMES, LIMITING_NAMES
 from bms.errors import BmsError, ConfigError
 from bms.protection import (
-    CONTACTOR_STATES,
-    FAULT_NAMES,
-    LIMITING_NAMES,
     ChargeMaps,
     ChargeParams,
     Limit,

@@ -15,9 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from bms.enums import FAULT_ID, FAULT_NAMES
 from bms.errors import ConfigError
 
-# Names of the monitored quantities, in bms_quantity_t order, and their direction.
+# Names of the monitored quantities in files, in bms_quantity_t order (bms.enums.Quantity), and
+# their direction.
 QUANTITIES: tuple[tuple[str, bool], ...] = (
     ("cell_v_max", True),
     ("cell_v_min", False),
@@ -36,55 +38,6 @@ CURRENT_QUANTITIES = ("charge_c_rate_max", "discharge_c_rate_max")
 TIERS = ("warning", "derate", "trip")
 MAX_MAP_SOC = 12
 MAX_MAP_TEMP = 8
-
-# Fault ids (bms_fault_id_t) by name, for files and reports.
-FAULT_NAMES = (
-    "cell_ov",
-    "cell_uv",
-    "core_ot_charge",
-    "core_ot_discharge",
-    "surface_ot_charge",
-    "surface_ot_discharge",
-    "ut_charge",
-    "ut_discharge",
-    "oc_charge",
-    "oc_discharge",
-    "cell_spread",
-    "volt_sensor",
-    "temp_sensor",
-    "current_sensor",
-    "volt_stuck",
-    "open_wire",
-    "ntc_open",
-    "ntc_short",
-    "current_offset",
-    "stale",
-    "precharge",
-    "charge_overcurrent",
-    "cooling",
-    "cell_deviation",
-    "comm",
-    "estimator",  # the firmware's own state diverged / went non-finite (BMS_F_ESTIMATOR)
-)
-FAULT_ID = {n: i for i, n in enumerate(FAULT_NAMES)}
-
-LIMITING_NAMES = (
-    "none",
-    "map",
-    "voltage",
-    "temperature",
-    "plating",
-    "hardware",
-    "ramp",
-    "fault",
-    "contactor",
-    "temp_window",
-    "complete",
-    "derate",
-    "cold",
-    "no_data",
-)
-CONTACTOR_STATES = ("open", "precharge", "closed", "opening")
 
 
 def _num(v: Any, where: str) -> float:

@@ -34,13 +34,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from bms.chemistry import Chemistry
+from bms.enums import FAULT_ID, N_LIMITING, ContactorState
 from bms.plant.faults import FAULT_KINDS
-from bms.protection import FAULT_ID
-from bms.sim.loop import CLOSED, OPEN, OPENING, SimResult
+from bms.sim.loop import SimResult
 from bms.sim.scenario import Scenario
 
-PRECHARGE = 1
-N_LIMITING = 14  # bms_limiting_t values 0..13
+OPEN, PRECHARGE, CLOSED, OPENING = (
+    ContactorState.OPEN,
+    ContactorState.PRECHARGE,
+    ContactorState.CLOSED,
+    ContactorState.OPENING,
+)
 # float32 firmware against a float64 statement: relative and absolute slack of the arithmetic
 REL = 1e-4
 ABS_A = 1e-3

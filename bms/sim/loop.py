@@ -19,18 +19,19 @@ import numpy as np
 from bms._native import ffi
 from bms.cells import CellModel, ThermalParams
 from bms.chemistry import Chemistry, load_chemistry
+from bms.enums import FAULT_ID, FAULT_NAMES, ContactorState
 from bms.firmware import PackLayout, fill_config, fill_nvm
 from bms.plant.charger import Charger
 from bms.plant.faults import FAULT_KINDS, Fault
 from bms.plant.pack import PackPlant
 from bms.plant.sensors import Sensors
 from bms.plant.thermal import ThermalNetwork
-from bms.protection import FAULT_ID, FAULT_NAMES, PlausParams, ccl_excess_a
+from bms.protection import PlausParams, ccl_excess_a
 from bms.sim.scenario import Scenario
 from hil.targets.base import Measurement, State, Target
 from hil.targets.inprocess import InProcessTarget
 
-CLOSED, OPENING, OPEN = 2, 3, 0
+CLOSED, OPENING, OPEN = ContactorState.CLOSED, ContactorState.OPENING, ContactorState.OPEN
 LOG_FIELDS = (
     "time_s",
     "soc_true_min",

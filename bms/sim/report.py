@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bms.enums import CONTACTOR_STATES, FAULT_NAMES, LIMITING_NAMES
 from bms.errors import BmsError
-from bms.protection import CONTACTOR_STATES, FAULT_NAMES, LIMITING_NAMES
 from bms.sim.loop import LOG_FIELDS, SimResult
 from bms.sim.scenario import scenario_to_toml
 

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bms._native import ffi, lib
-from bms.protection import FAULT_ID
+from bms.enums import FAULT_ID
 from hil.can import codec
 from hil.can.layer import CanLayer, layer_config
 from tests.rig import Meas, Rig

@@ -14,7 +14,7 @@ import can
 import numpy as np
 import pytest
 
-from bms.protection import FAULT_ID
+from bms.enums import FAULT_ID
 from bms.sim.loop import LOG_FIELDS, ClosedLoop, run
 from bms.sim.scenario import load_scenario
 from hil.can import codec

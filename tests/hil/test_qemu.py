@@ -21,8 +21,8 @@ import pytest
 
 from bms._native import ffi, lib
 from bms.chemistry import load_chemistry
+from bms.enums import CONTACTOR_STATES, LIMITING_NAMES
 from bms.firmware import Firmware, PackLayout
-from bms.protection import CONTACTOR_STATES, LIMITING_NAMES
 from hil.fastcharge import CLOSE_AT, Recording
 from hil.silpil import compare, diff_states
 from hil.targets.base import Measurement

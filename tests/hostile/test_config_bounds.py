@@ -20,9 +20,9 @@ from bms._native import ffi, lib
 from bms.cells import CONFIG_BOUNDS, load_cell
 from bms.chemistry import available, load_chemistry
 from bms.cli import main
+from bms.enums import FAULT_ID, FAULT_NAMES, LIMITING_NAMES
 from bms.errors import ConfigError
 from bms.firmware import Firmware, PackLayout, config_problem
-from bms.protection import FAULT_ID, FAULT_NAMES, LIMITING_NAMES
 from tests.rig import Rig
 
 DATA = Path(__file__).resolve().parents[2] / "bms" / "data"

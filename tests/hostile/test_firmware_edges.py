@@ -12,8 +12,8 @@ import pytest
 
 from bms._native import ffi, lib
 from bms.chemistry import Chemistry, load_chemistry
+from bms.enums import FAULT_ID
 from bms.plant.faults import Fault
-from bms.protection import FAULT_ID
 from bms.sim.checks import check_run
 from bms.sim.loop import ClosedLoop, StepView, firmware_config
 from bms.sim.run import build_scenario

@@ -18,7 +18,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bms.chemistry import available, load_chemistry
-from bms.protection import CURRENT_QUANTITIES, FAULT_ID, QUANTITIES
+from bms.enums import FAULT_ID
+from bms.protection import CURRENT_QUANTITIES, QUANTITIES
 from bms.sim.loop import firmware_config
 from bms.sim.scenario import Scenario
 from hil.targets.base import Measurement

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pytest
 
-from bms.protection import FAULT_ID, FAULT_NAMES
+from bms.enums import FAULT_ID, FAULT_NAMES
 from tests.rig import DT_MS, SENSORS, Meas, Rig
 
 

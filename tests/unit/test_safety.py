@@ -4,7 +4,8 @@ quantity and every fault id, against the semantics documented in safety.h."""
 import pytest
 
 from bms._native import ffi, lib
-from bms.protection import FAULT_NAMES, QUANTITIES
+from bms.enums import FAULT_NAMES
+from bms.protection import QUANTITIES
 
 DT = 100  # ms
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bms.protection import FAULT_ID
+from bms.enums import FAULT_ID
 from tests.rig import N_CELLS, Meas, Rig
 
 BIT = 1 << FAULT_ID["cell_spread"]

@@ -1,6 +1,8 @@
 /*
  * Fault identifiers. Every fault is a trip: latched until an explicit reset
  * finds its condition gone. Bit i of a fault mask is fault id i.
+ * A fault's name in files and reports is its identifier after BMS_F_, in lower
+ * case (bms/enums.py derives it: rename one here and the files change with it).
  */
 #ifndef BMS_FAULTS_H
 #define BMS_FAULTS_H
@@ -9,14 +11,14 @@ typedef enum {
     /* limit trips, one per monitored quantity (same order as bms_quantity_t) */
     BMS_F_CELL_OV = 0,
     BMS_F_CELL_UV = 1,
-    BMS_F_CORE_OT_CHG = 2,
-    BMS_F_CORE_OT_DIS = 3,
-    BMS_F_SURF_OT_CHG = 4,
-    BMS_F_SURF_OT_DIS = 5,
-    BMS_F_UT_CHG = 6,
-    BMS_F_UT_DIS = 7,
-    BMS_F_OC_CHG = 8,
-    BMS_F_OC_DIS = 9,
+    BMS_F_CORE_OT_CHARGE = 2,
+    BMS_F_CORE_OT_DISCHARGE = 3,
+    BMS_F_SURFACE_OT_CHARGE = 4,
+    BMS_F_SURFACE_OT_DISCHARGE = 5,
+    BMS_F_UT_CHARGE = 6,
+    BMS_F_UT_DISCHARGE = 7,
+    BMS_F_OC_CHARGE = 8,
+    BMS_F_OC_DISCHARGE = 9,
     BMS_F_CELL_SPREAD = 10,
     /* sensor plausibility */
     BMS_F_VOLT_SENSOR = 11,     /* cell voltage NaN / inf / outside the physical range */
