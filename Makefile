@@ -25,7 +25,7 @@ all: test
 $(STAMP): setup.py pyproject.toml bms/_native_build.py $(CORE_SRC) $(CORE_HDR)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test,mdf]'
+	$(BIN)/python -m pip install -q -e '.[test,mdf,hil,campaign]'
 	@touch $@
 
 venv: $(STAMP)

@@ -66,7 +66,9 @@ def run_bench(
     fw2 = Firmware(cell, layout)
     t0 = time.perf_counter()
     for k in range(n_ref):
-        fw2.step(int(log["dt_ms"][k]), float(log["current_a"][k]), log["cell_v"][k], log["temp_degc"][k])
+        fw2.step_arrays(
+            int(log["dt_ms"][k]), float(log["current_a"][k]), log["cell_v"][k], log["temp_degc"][k]
+        )
     t_loop = time.perf_counter() - t0
     loop_rate = n_cells * n_ref / t_loop
 

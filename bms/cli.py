@@ -19,21 +19,32 @@ console = Console(soft_wrap=True)
 
 def _user_error(exc: BaseException) -> str | None:
     """The one-line message for an error that is the user's input or environment (the
-    project's exception root, a target that cannot be reached, a file that cannot be
-    written); None for anything else (a bug: that keeps its traceback)."""
+    project's exception root, BmsError, under which targets, the wire protocol and CAN raise
+    too; a file that cannot be written); None for anything else (a bug: that keeps its
+    traceback)."""
     if isinstance(exc, BmsError):
         return one_line(str(exc))
-    from hil.targets.base import TargetError
-
-    if isinstance(exc, TargetError):
-        return one_line(f"target: {exc}")
-    codec = sys.modules.get("hil.can.codec")
-    if codec is not None and isinstance(exc, codec.CanError):
-        return one_line(f"CAN: {exc}")
     if isinstance(exc, OSError):
         where = f"{exc.filename}: " if exc.filename else ""
         return one_line(f"{where}{exc.strerror or exc}")
     return None
+
+
+def _bench_section(name: str, **kwargs: object) -> None:
+    """A benchmark another package (hil) registers in the `bms.benches` entry-point group;
+    skipped with a note where it is not installed."""
+    from importlib.metadata import entry_points
+
+    eps = entry_points(group="bms.benches", name=name)
+    if not eps:
+        console.print(f"[yellow]{name} bench skipped: not installed (pip install 'bms-bench[hil]')[/yellow]")
+        return
+    try:
+        fn = next(iter(eps)).load()
+    except ImportError as exc:
+        console.print(f"[yellow]{name} bench skipped: {exc} (pip install 'bms-bench[hil]')[/yellow]")
+        return
+    fn(console, **kwargs)
 
 
 def fail(msg: str, code: int = 2) -> NoReturn:
@@ -184,8 +195,8 @@ def replay(log: Path, cell_path: Path, out: Path, truth: Path | None, plot: bool
     "--target",
     default="sim",
     show_default=True,
-    help="sim | qemu | serial:URL | can:virtual | can:udp_multicast | can:socketcan:IFACE | "
-    "can:slcan:URL_A,URL_B",
+    help="a registered target: sim | sim-wire | qemu | serial:URL | can:virtual | can:udp_multicast | "
+    "can:socketcan:IFACE | can:slcan:URL_A,URL_B",
 )
 @click.option(
     "--can-log",
@@ -292,17 +303,18 @@ def bench(
 
     run_bench(console, n_cells=cells, n_samples=samples, data=data, closed_loop=closed_loop)
     if hil:
-        from hil.bench import run_hil_bench
-
-        run_hil_bench(console)
+        _bench_section("hil")
     if can_bus:
-        from hil.can.bench import can_bench
-
-        can_bench(console, series=cells)
+        _bench_section("can", series=cells)
     if campaign:
-        from bms.campaign.bench import campaign_bench
-
-        campaign_bench(console, series=cells)
+        try:
+            from bms.campaign.bench import campaign_bench
+        except ImportError as exc:
+            console.print(
+                f"[yellow]campaign bench skipped: {exc} (pip install 'bms-bench[campaign]')[/yellow]"
+            )
+        else:
+            campaign_bench(console, series=cells)
 
 
 @main.command()
@@ -333,8 +345,10 @@ def campaign(
     connect_timeout: float,
 ) -> None:
     """Run a validation campaign (a shipped name or a campaign TOML) on Dask; resumable."""
-    from bms.campaign.cli import campaign_cli
-
+    try:
+        from bms.campaign.cli import campaign_cli
+    except ImportError as exc:  # dask / pyarrow: the campaign extra
+        fail(f"bms campaign needs the campaign extra: pip install 'bms-bench[campaign]' ({exc})")
     campaign_cli(console, campaign_file, out_dir, scheduler, workers, runs, connect_timeout)
 
 

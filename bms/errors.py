@@ -1,7 +1,8 @@
 """Errors the user sees: each names the file, the field or row, and the rule.
 
 `BmsError` is the one root: the `bms` command turns it into one line on stderr and exit
-status 2 (bms/cli.py)."""
+status 2 (bms/cli.py). Targets (bms.targets.base.TargetError), the wire protocol
+(hil.protocol.ProtocolError) and CAN (hil.can.codec.CanError) raise under it too."""
 
 
 class BmsError(Exception):

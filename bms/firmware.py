@@ -1,4 +1,5 @@
-"""Typed wrapper over the C firmware (bms._native, built by cffi): numpy in, numpy out."""
+"""The C firmware in this process (bms._native, built by cffi): its configuration filled from
+the cell, pack and protection models, and one instance as a target and a numpy API."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from bms.protection import (
     Tier,
     fill_protection,
 )
+from bms.targets.base import Measurement, State, Target, TargetError, TargetInfo
 
 NAN = float("nan")
 MAX_CELLS = int(lib.BMS_MAX_CELLS)
@@ -219,35 +221,106 @@ def fill_config(
     fill_protection(cfg, prot, cell.capacity_ah, layout.n_cells, hw_c, hw_d, r0)
 
 
-class Firmware:
-    """One firmware instance (bms_t) in this process."""
+def state_from_out(out: object, n_cells: int, cycles: int = 0) -> State:
+    """A bms_out_t as the target interface's State (copies of the per-cell arrays)."""
+    return State(
+        soc=np.frombuffer(ffi.buffer(out.soc), dtype=np.float32)[:n_cells].copy(),
+        core_temp_degc=np.frombuffer(ffi.buffer(out.core_temp_degc), dtype=np.float32)[:n_cells].copy(),
+        soc_min=out.soc_min,
+        soc_max=out.soc_max,
+        soc_mean=out.soc_mean,
+        soc_pack=out.soc_pack,
+        core_temp_max_degc=out.core_temp_max_degc,
+        cell_v_max=out.cell_v_max,
+        cell_v_min=out.cell_v_min,
+        temp_min_degc=out.temp_min_degc,
+        temp_max_degc=out.temp_max_degc,
+        ccl_a=out.ccl_a,
+        dcl_a=out.dcl_a,
+        ccl_limit=out.ccl_limit,
+        dcl_limit=out.dcl_limit,
+        faults=out.faults,
+        warnings=out.warnings,
+        derates=out.derates,
+        contactor_state=out.contactor_state,
+        charge_complete=out.charge_complete,
+        heater_request=out.heater_request,
+        cooling_request=out.cooling_request,
+        status=out.status,
+        time_ms=out.time_ms,
+        cycles=cycles,
+    )
 
-    def __init__(self, cell: CellModel, layout: PackLayout, protection: Protection | None = None) -> None:
-        self.cell = cell
-        self.layout = layout
-        self.protection = protection or generic_protection(cell)
-        self.n_cells = layout.n_cells
-        self.n_sensors = len(layout.temp_sensor_cells)
-        self._cfg = ffi.new("bms_config_t *")
-        fill_config(self._cfg, cell, layout, self.protection)
-        self._sample_time_ms = 0
+
+COMMANDS = {"close": lib.BMS_CMD_CLOSE, "open": lib.BMS_CMD_OPEN, "reset": lib.BMS_CMD_FAULT_RESET}
+
+
+class Firmware(Target):
+    """One firmware instance (bms_t) in this process: the `sim` target (configure(bytes),
+    step(dt_ms, Measurement) -> State) and a numpy API for replay and benchmarks
+    (step_arrays, run_batch, zero-copy views of the outputs: soc, core_temp_degc, ...).
+
+    Firmware(cell, layout, protection) builds the configuration and configures at once;
+    Firmware() waits for configure()."""
+
+    name = "sim"
+
+    def __init__(
+        self,
+        cell: CellModel | None = None,
+        layout: PackLayout | None = None,
+        protection: Protection | None = None,
+    ) -> None:
         self._inst = ffi.new("bms_t *")
         self._meas = ffi.new("bms_meas_t *")
         self._out = ffi.new("bms_out_t *")
-        problem = config_problem(self._cfg)
+        self._cfg = ffi.new("bms_config_t *")
+        self._cfg_hash = ""
+        self._sample_time_ms = 0
+        self._cell_v = np.frombuffer(ffi.buffer(self._meas.cell_v), dtype=np.float32)
+        self._temp = np.frombuffer(ffi.buffer(self._meas.temp_degc), dtype=np.float32)
+        self._views(0, 0)
+        self.cell = cell
+        self.layout = layout
+        self.protection = protection
+        if cell is None:
+            if layout is not None or protection is not None:
+                raise BmsError("Firmware(layout, protection) needs the cell too")
+            return
+        if layout is None:
+            raise BmsError("Firmware(cell) needs the pack layout too")
+        self.protection = protection or generic_protection(cell)
+        cfg = ffi.new("bms_config_t *")
+        fill_config(cfg, cell, layout, self.protection)
+        problem = config_problem(cfg)
         if problem is not None:
             raise ConfigError(problem)
-        rc = lib.bms_init(self._inst, self._cfg)
-        if rc != lib.BMS_OK:
-            raise BmsError(f"bms_init failed ({rc})")
-        n = self.n_cells
+        self._init(cfg)
+
+    def _views(self, n_cells: int, n_sensors: int) -> None:
+        self.n_cells = n = n_cells
+        self.n_sensors = n_sensors
         # zero-copy numpy views of the output struct
         self.soc = np.frombuffer(ffi.buffer(self._out.soc), dtype=np.float32)[:n]
         self.core_temp_degc = np.frombuffer(ffi.buffer(self._out.core_temp_degc), dtype=np.float32)[:n]
         self.surf_temp_degc = np.frombuffer(ffi.buffer(self._out.surf_temp_degc), dtype=np.float32)[:n]
         self.v_pred_v = np.frombuffer(ffi.buffer(self._out.v_pred_v), dtype=np.float32)[:n]
-        self._cell_v = np.frombuffer(ffi.buffer(self._meas.cell_v), dtype=np.float32)
-        self._temp = np.frombuffer(ffi.buffer(self._meas.temp_degc), dtype=np.float32)
+
+    def _init(self, cfg: object) -> None:
+        """bms_init with an accepted configuration (checked by the caller)."""
+        rc = lib.bms_init(self._inst, cfg)
+        if rc != lib.BMS_OK:
+            raise TargetError(f"bms_init failed ({rc})")
+        self._cfg = cfg
+        self._views(int(cfg.pack.n_cells), int(cfg.pack.n_temp_sensors))
+        self._sample_time_ms = 0
+        raw = bytes(ffi.buffer(cfg))
+        # the same hash a remote firmware reports for these bytes (CRC-32C, see hil/protocol.py)
+        self._cfg_hash = f"{lib.proto_crc32c(raw, len(raw)):08x}"
+
+    def _configured(self) -> None:
+        if self.n_cells == 0:
+            raise TargetError("the target is not configured: configure() first")
 
     @property
     def out(self) -> object:
@@ -263,10 +336,92 @@ class Firmware:
         """The bms_config_t the firmware was initialised with."""
         return self._cfg
 
+    # ---- the Target interface ----
+    def configure(self, config: bytes) -> None:
+        """Load a bms_config_t (its raw bytes). A refused one names the field and the rule
+        and leaves the running configuration in place, as the firmware's CONFIG does."""
+        size = ffi.sizeof("bms_config_t")
+        if len(config) != size:
+            raise TargetError(f"configuration is {len(config)} bytes, bms_config_t is {size}")
+        cfg = ffi.new("bms_config_t *")
+        ffi.memmove(cfg, config, len(config))
+        # checked before bms_init (which de-configures the instance on a refusal)
+        problem = config_problem(cfg)
+        if problem is not None:
+            raise TargetError(f"firmware refused the configuration: {problem}")
+        self._init(cfg)
+
+    def step(self, dt_ms: int, meas: Measurement, command: str | None = None) -> State:
+        """One step; command ('close', 'open', 'reset') is applied just before it (as a
+        remote STEP does) and its result is in State.extra['command_result']."""
+        self._configured()
+        if len(meas.cell_v) != self.n_cells or len(meas.temp_degc) != self.n_sensors:
+            raise TargetError(
+                f"measurement has {len(meas.cell_v)} cells / {len(meas.temp_degc)} sensors, "
+                f"the configuration {self.n_cells} / {self.n_sensors}"
+            )
+        if not 0 <= int(dt_ms) <= 0xFFFFFFFF:
+            raise TargetError(f"dt_ms must be in [0, 2^32), got {dt_ms}")
+        self._load(meas.current_a, meas.cell_v, meas.temp_degc, meas.ambient_degc, meas.pack_v)
+        m = self._meas
+        m.bus_v = meas.bus_v
+        m.charger_max_a = meas.charger_max_a
+        m.coolant_flow_lpm = meas.coolant_flow_lpm
+        m.sample_time_ms = meas.sample_time_ms & 0xFFFFFFFF
+        m.comm_lost = meas.comm_lost & 0xFFFFFFFF
+        cmd_result = self.command(command) if command is not None else 0
+        self._step(int(dt_ms))
+        state = state_from_out(self._out, self.n_cells)
+        state.extra["command_result"] = float(cmd_result)
+        return state
+
+    def command(self, cmd: str) -> int:
+        """'close', 'open' or 'reset' (fault reset). Returns 0 (accepted), -1 (illegal in
+        this state) or -2 (refused: a fault is latched)."""
+        if cmd not in COMMANDS:
+            raise TargetError(f"unknown command '{cmd}'; use close, open or reset")
+        self._configured()
+        return int(lib.bms_command(self._inst, COMMANDS[cmd]))
+
     def reset(self) -> None:
+        self._configured()
         lib.bms_reset(self._inst)
 
-    def step(
+    def info(self) -> TargetInfo:
+        return TargetInfo(
+            name=self.name,
+            fw_version=f"{lib.BMS_FW_VERSION_MAJOR}.{lib.BMS_FW_VERSION_MINOR}",
+            build_hash=f"{lib.hil_source_hash():08x}",
+            config_hash=self._cfg_hash,
+            max_cells=MAX_CELLS,
+        )
+
+    def fault_records(self) -> dict[int, int]:
+        s = self._inst.safety
+        return {f: int(s.record[f].cell) for f in range(int(lib.BMS_N_FAULTS)) if s.latched >> f & 1}
+
+    def raw(self) -> tuple[object, object, object]:
+        """(bms_config_t *, bms_meas_t *, bms_out_t *) of the last step, for a layer beside the
+        firmware (the CAN layer reads them to fill its frames)."""
+        return ffi.addressof(self._inst.cfg), self._meas, self._out
+
+    # ---- the numpy API ----
+    def _load(
+        self, current_a: float, cell_v: np.ndarray, temp_degc: np.ndarray, ambient_degc: float, pack_v: float
+    ) -> None:
+        m = self._meas
+        m.pack_current_a = current_a
+        self._cell_v[: self.n_cells] = cell_v
+        self._temp[: self.n_sensors] = temp_degc
+        m.ambient_degc = ambient_degc
+        m.pack_v = pack_v
+
+    def _step(self, dt_ms: int) -> None:
+        rc = lib.bms_step(self._inst, self._meas, dt_ms, self._out)
+        if rc != lib.BMS_OK:
+            raise TargetError(f"bms_step failed ({rc}): configure() first")
+
+    def step_arrays(
         self,
         dt_ms: int,
         current_a: float,
@@ -282,12 +437,8 @@ class Firmware:
     ) -> object:
         """One firmware step; returns bms_out_t (views: self.soc, self.core_temp_degc, ...).
         Without sample_time_ms every call is a new sample."""
+        self._load(current_a, cell_v, temp_degc, ambient_degc, pack_v)
         m = self._meas
-        m.pack_current_a = current_a
-        self._cell_v[: self.n_cells] = cell_v
-        self._temp[: self.n_sensors] = temp_degc
-        m.ambient_degc = ambient_degc
-        m.pack_v = pack_v
         m.bus_v = bus_v
         m.charger_max_a = charger_max_a
         m.coolant_flow_lpm = coolant_flow_lpm
@@ -297,18 +448,8 @@ class Firmware:
         else:
             self._sample_time_ms = int(sample_time_ms) & 0xFFFFFFFF
         m.sample_time_ms = self._sample_time_ms
-        rc = lib.bms_step(self._inst, m, int(dt_ms), self._out)
-        if rc != lib.BMS_OK:
-            raise BmsError(f"bms_step failed ({rc})")
+        self._step(int(dt_ms))
         return self._out
-
-    def command(self, cmd: str) -> int:
-        """'close', 'open' or 'reset' (fault reset). Returns 0 (accepted), -1 (illegal in
-        this state) or -2 (refused: a fault is latched)."""
-        codes = {"close": lib.BMS_CMD_CLOSE, "open": lib.BMS_CMD_OPEN, "reset": lib.BMS_CMD_FAULT_RESET}
-        if cmd not in codes:
-            raise BmsError(f"unknown command '{cmd}'; use close, open or reset")
-        return int(lib.bms_command(self._inst, codes[cmd]))
 
     @property
     def faults(self) -> list[str]:

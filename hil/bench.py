@@ -17,8 +17,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from bms.targets.base import TargetError
 from hil.fastcharge import CLOSE_AT, record_fastcharge
-from hil.targets.base import TargetError
 
 TARGET_INSN_PER_CELL = 600.0
 TARGET_FLASH_B = 64 * 1024

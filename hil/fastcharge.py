@@ -25,8 +25,7 @@ import numpy as np
 from bms._native import ffi
 from bms.chemistry import load_chemistry
 from bms.firmware import Firmware, PackLayout
-from hil.targets.base import Measurement
-from hil.targets.inprocess import InProcessTarget
+from bms.targets.base import Measurement
 
 N_CELLS = 96
 PARALLEL = 4
@@ -98,7 +97,7 @@ def record_fastcharge(n_steps: int = N_STEPS, n_cells: int = N_CELLS, seed: int 
     sensors = tuple(c for c in SENSOR_CELLS if c < n_cells) or (0,)
     fw = Firmware(cell, PackLayout(n_cells, sensors), chem.protection)
     config = bytes(ffi.buffer(fw.config))
-    target = InProcessTarget()
+    target = Firmware()
     target.configure(config)
 
     rng = np.random.default_rng(seed)

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import serial
 
+from bms.targets.base import TargetError
 from hil.protocol import (
     REPLY_TO,
     Frame,
@@ -30,7 +31,6 @@ from hil.protocol import (
     encode,
     parse_payload,
 )
-from hil.targets.base import TargetError
 
 FIRMWARE_FAULT = 13
 

@@ -37,6 +37,7 @@ from construct import (
 from crc import Calculator, Configuration
 
 from bms._native import lib
+from bms.errors import BmsError
 
 VERSION = 1
 HEADER_LEN = 6
@@ -268,7 +269,7 @@ REPLY_TO = {
 }
 
 
-class ProtocolError(Exception):
+class ProtocolError(BmsError):
     """A frame that cannot be decoded; kind names the STATS counter it matches."""
 
     def __init__(self, kind: str, message: str) -> None:

@@ -1,6 +1,7 @@
 """pytest plugin (entry point `pytest11: bms`): one test suite for any firmware target.
 
-    pytest --bms-target=sim|qemu|serial:URL     (or BMS_TARGET=...)
+    pytest --bms-target=SPEC     (or BMS_TARGET=...; every target bms.targets.registry knows:
+                                  sim, sim-wire, qemu, serial:URL, can:BUS)
     pytest --hypothesis-profile=ci|nightly|thousand|pil|dev   (or BMS_HYPOTHESIS_PROFILE=...)
 
 Fixtures: `bms_target` (the session's target, configured per run), `bms_bench` (a factory
@@ -8,6 +9,10 @@ of closed loops: target + simulated pack + charger) and `bms_target_spec`. Marke
 `@pytest.mark.requires("qemu")` skips where the target lacks a capability. Every run records
 JUnit suite properties: firmware version and build hash, target, config hash of the
 reference configuration, hypothesis profile and seed.
+
+The profile (ci unless chosen) and the run's seed only apply when a target is asked for:
+--bms-target / BMS_TARGET, or a collected test uses one of the target fixtures; a suite that
+wants them regardless calls `load_profile(config)` from its conftest.
 """
 
 from __future__ import annotations
@@ -27,15 +32,10 @@ except ImportError:  # pragma: no cover
 if TYPE_CHECKING:
     from bms.sim.loop import ClosedLoop, StepView
     from bms.sim.scenario import Scenario
-    from hil.targets.base import Target
+    from bms.targets.base import Target
 
-# what each kind of target can do (the `requires` marker names these)
-CAPABILITIES = {
-    "sim": {"sim", "inprocess", "fast"},
-    "qemu": {"qemu", "emulated", "wire", "cycles"},
-    "serial": {"hardware", "wire", "serial"},
-    "can": {"can", "inprocess", "bus"},
-}
+# a test that uses one of these asks for a target (and so for the profile and the seed)
+TARGET_FIXTURES = frozenset({"bms_target", "bms_bench", "bms_target_spec"})
 
 if settings is not None:
     _COMMON = dict(
@@ -94,39 +94,48 @@ def scenario_max_series() -> int:
     return SCENARIO_MAX_SERIES.get(settings.get_current_profile_name(), 192)
 
 
-def target_kind(spec: str) -> str:
-    for kind in ("serial", "can"):
-        if spec.startswith(kind + ":"):
-            return kind
-    return spec
-
-
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("bms", "BMS firmware targets")
     group.addoption(
         "--bms-target",
         default=None,
-        help="firmware target: sim (in-process), qemu (emulated Cortex-M4F), serial:URL "
+        help="firmware target, any the registry (bms.targets.registry) knows: sim (in-process), "
+        "sim-wire (in-process through the wire protocol), qemu (emulated Cortex-M4F), serial:URL "
         "(a board; any pyserial URL) or can:BUS (in-process with its CAN layer on a python-can "
         "bus). Default: $BMS_TARGET or sim",
     )
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    from bms.targets.base import TargetError
+    from bms.targets.registry import backend, names, parse_spec
+
     config.addinivalue_line(
         "markers",
-        "requires(*capabilities): skip unless the target has them "
-        f"(sim: {sorted(CAPABILITIES['sim'])}, qemu: {sorted(CAPABILITIES['qemu'])}, "
-        f"serial: {sorted(CAPABILITIES['serial'])}, can: {sorted(CAPABILITIES['can'])})",
+        "requires(*capabilities): skip unless the target has them ("
+        + "; ".join(f"{n}: {', '.join(sorted(backend(n).capabilities))}" for n in names())
+        + ")",
     )
-    spec = config.getoption("--bms-target") or os.environ.get("BMS_TARGET", "sim")
-    kind = target_kind(spec)
-    if kind not in CAPABILITIES:
-        raise pytest.UsageError(f"--bms-target '{spec}': use sim, qemu, serial:URL or can:BUS")
+    asked = config.getoption("--bms-target") or os.environ.get("BMS_TARGET")
+    spec = asked or "sim"
+    try:
+        parse_spec(spec)
+    except TargetError as exc:
+        raise pytest.UsageError(f"--bms-target: {exc}") from None
     config.stash[_SPEC] = spec
-    config.stash[_SEED] = "n/a"
-    if settings is None:
+    config.stash.setdefault(_SEED, "n/a")
+    config.stash[_ASKED] = bool(asked)
+    if asked:
+        load_profile(config)
+
+
+def load_profile(config: pytest.Config) -> None:
+    """Load the hypothesis profile (--hypothesis-profile, BMS_HYPOTHESIS_PROFILE,
+    HYPOTHESIS_PROFILE, else ci) and fix one seed for the run where it is not derandomized.
+    Once per session."""
+    if settings is None or config.stash.get(_LOADED, False):
         return
+    config.stash[_LOADED] = True
     if not config.getoption("--hypothesis-profile", default=None):
         name = os.environ.get("BMS_HYPOTHESIS_PROFILE") or os.environ.get("HYPOTHESIS_PROFILE") or "ci"
         try:
@@ -145,10 +154,17 @@ def pytest_configure(config: pytest.Config) -> None:
 
 _SPEC = pytest.StashKey[str]()
 _SEED = pytest.StashKey[str]()
+_LOADED = pytest.StashKey[bool]()
+_ASKED = pytest.StashKey[bool]()  # a target was asked for: option, environment or fixture
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    have = CAPABILITIES[target_kind(config.stash[_SPEC])]
+    from bms.targets.registry import capabilities
+
+    if any(TARGET_FIXTURES.intersection(getattr(item, "fixturenames", ())) for item in items):
+        config.stash[_ASKED] = True
+        load_profile(config)
+    have = capabilities(config.stash[_SPEC])
     for item in items:
         for mark in item.iter_markers("requires"):
             missing = [c for c in mark.args if c not in have]
@@ -178,9 +194,9 @@ def bms_target_spec(pytestconfig: pytest.Config) -> str:
 @pytest.fixture(scope="session")
 def bms_target(bms_target_spec: str) -> Iterator[Target]:
     """The session's firmware target; each closed loop reconfigures it."""
-    from bms.sim.run import make_target
+    from bms.targets.registry import open_target
 
-    target = make_target(bms_target_spec)
+    target = open_target(bms_target_spec)
     try:
         yield target
     finally:
@@ -192,7 +208,9 @@ def _bms_junit_properties(
     request: pytest.FixtureRequest, record_testsuite_property: Callable[[str, object], None]
 ) -> None:
     """Firmware version and build hash, target, reference config hash, hypothesis profile
-    and seed: on every run, in the JUnit XML's suite properties."""
+    and seed: on every run that asks for a target, in the JUnit XML's suite properties."""
+    if not request.config.stash.get(_ASKED, False):
+        return
     spec = request.config.stash[_SPEC]
     record_testsuite_property("bms_target", spec)
     record_testsuite_property(

@@ -15,8 +15,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from bms.targets.base import State, Target
 from hil.fastcharge import Recording
-from hil.targets.base import State, Target
 
 # every firmware output (limits_bus is what a bus carried, set by the CAN target only)
 COMPARED = tuple(f.name for f in fields(State) if f.name not in ("cycles", "extra", "limits_bus"))

@@ -25,6 +25,15 @@ from hypothesis import settings  # noqa: E402
 # HYPOTHESIS_PROFILE); `make mutation` runs with this one.
 settings.register_profile("mutation", derandomize=True, deadline=None, max_examples=100)
 
+from hil.pytest_plugin import load_profile  # noqa: E402
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """This suite's property tests size themselves from the profile when they are imported:
+    it loads the plugin's profile (ci unless chosen) and seed with or without a target."""
+    load_profile(config)
+
+
 from bms.bench import shipped_cell  # noqa: E402
 from bms.cells import CellModel  # noqa: E402
 

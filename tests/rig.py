@@ -49,7 +49,7 @@ class Rig:
         bus_v = pack_v if m.bus_v is None else m.bus_v
         if not m.freeze_sample:
             self.sample_ms += dt_ms
-        out = self.fw.step(
+        out = self.fw.step_arrays(
             dt_ms,
             m.current_a,
             m.cell_v,

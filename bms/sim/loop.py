@@ -20,6 +20,7 @@ from bms._native import ffi
 from bms.cells import CellModel, ThermalParams
 from bms.chemistry import Chemistry, load_chemistry
 from bms.enums import FAULT_ID, FAULT_NAMES, ContactorState
+from bms.firmware import Firmware as InProcessTarget
 from bms.firmware import PackLayout, fill_config, fill_nvm
 from bms.plant.charger import Charger
 from bms.plant.faults import FAULT_KINDS, Fault
@@ -28,8 +29,7 @@ from bms.plant.sensors import Sensors
 from bms.plant.thermal import ThermalNetwork
 from bms.protection import PlausParams, ccl_excess_a
 from bms.sim.scenario import Scenario
-from hil.targets.base import Measurement, State, Target
-from hil.targets.inprocess import InProcessTarget
+from bms.targets.base import Measurement, State, Target
 
 CLOSED, OPENING, OPEN = ContactorState.CLOSED, ContactorState.OPENING, ContactorState.OPEN
 LOG_FIELDS = (

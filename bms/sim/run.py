@@ -18,51 +18,26 @@ from bms.sim.checks import check_run
 from bms.sim.loop import SimResult, run
 from bms.sim.report import write_all
 from bms.sim.scenario import Scenario, load_scenario, validate
-from hil.targets.base import Target
-from hil.targets.inprocess import InProcessTarget
-
-TARGETS = (
-    "sim, qemu, serial:URL or can:BUS (can:virtual, can:udp_multicast, can:socketcan:IFACE, "
-    "can:slcan:URL_A,URL_B)"
-)
+from bms.targets.base import Target, TargetError
+from bms.targets.registry import capabilities, open_target
 
 
-def make_target(spec: str, can_log: Path | None = None) -> Target:
-    """The target `--target SPEC` names, opened; any failure to open it is a BmsError naming
-    the option (one line for the command line)."""
-    from hil.targets.base import TargetError
-
-    is_can = spec == "can" or spec.startswith("can:")
-    if can_log is not None and not is_can:
-        raise BmsError("--can-log needs a CAN target (--target can:virtual, ...)")
-    if spec.startswith("serial:") and not spec.removeprefix("serial:").strip():
-        raise BmsError(
-            "--target serial: needs a port or pyserial URL (serial:/dev/ttyACM0, serial:socket://HOST:PORT)"
-        )
-    if not (is_can or spec in ("sim", "qemu") or spec.startswith("serial:")):
-        raise BmsError(f"--target '{spec}': use {TARGETS}")
+def _target_spec(spec: str, can_log: Path | None) -> None:
+    """Refuse a --target the registry does not know, or --can-log without a CAN target,
+    before anything runs."""
     try:
-        if is_can:
-            from hil.can.codec import CanError
-            from hil.targets.can import CanTarget
-
-            try:
-                return CanTarget(spec.partition(":")[2] or "virtual", log=can_log)
-            except CanError as exc:
-                raise TargetError(str(exc)) from None
-        if spec == "sim":
-            return InProcessTarget()
-        if spec == "qemu":
-            from hil.targets.qemu import QemuTarget
-
-            return QemuTarget()
-        from hil.targets.serial import SerialTarget
-
-        return SerialTarget(spec.removeprefix("serial:"))
-    except ImportError as exc:
-        raise BmsError(f"--target {spec}: not available here ({exc})") from None
+        caps = capabilities(spec)
     except TargetError as exc:
-        raise BmsError(f"--target {spec}: {exc}") from None
+        raise BmsError(f"--target: {exc}") from None
+    if can_log is not None and "can" not in caps:
+        raise BmsError("--can-log needs a CAN target (--target can:virtual, ...)")
+
+
+def _open(spec: str, can_log: Path | None) -> Target:
+    try:
+        return open_target(spec, **({"log": can_log} if can_log is not None else {}))
+    except TargetError as exc:
+        raise BmsError(f"--target: {exc}") from None
 
 
 def build_scenario(
@@ -186,6 +161,7 @@ def simulate_cli(
 
     Everything that can be refused is refused before the first run: every scenario, the
     output folder (not a file, writable, empty unless `force`, no input inside it)."""
+    _target_spec(target_spec, Path(can_log) if can_log else None)
     chems: list[str | None] = list(chemistries) or [None]
     scns = [build_scenario(scenario, chem, overrides, faults) for chem in chems]
     names = [_folder_name(s.chemistry) for s in scns]
@@ -203,7 +179,7 @@ def simulate_cli(
     results = []
     for scn, folder in zip(scns, folders, strict=True):
         log_path = folder / f"can.{can_log}" if can_log else None
-        target = make_target(target_spec, log_path)
+        target = _open(target_spec, log_path)
         try:
             res = run_with_progress(console, scn, target)
         finally:

@@ -9,14 +9,14 @@ from dataclasses import replace
 from rich.console import Console
 from rich.table import Table
 
+from bms.firmware import Firmware
 from bms.sim.loop import run
 from bms.sim.scenario import load_scenario
+from bms.targets.base import Target
 from hil.can import codec
 from hil.can.bus import BITRATE, open_bus
 from hil.can.slcan_adapter import SlcanAdapter
-from hil.targets.base import Target
 from hil.targets.can import CanTarget
-from hil.targets.inprocess import InProcessTarget
 
 
 def frame_bits_worst(data_bytes: int) -> int:
@@ -47,7 +47,7 @@ def can_bench(console: Console, series: int = 96, duration_s: float = 120.0) -> 
     scn = replace(load_scenario("fastcharge-10-80"), series=series, duration_s=duration_s)
     with CanTarget("virtual:bench-warm") as warm:
         run(replace(scn, duration_s=5.0), warm)  # imports, tables
-    results = {"direct_steps_per_s": _rate(scn, InProcessTarget())}
+    results = {"direct_steps_per_s": _rate(scn, Firmware())}
     results["virtual_steps_per_s"] = _rate(scn, CanTarget("virtual:bench"))
     results["udp_multicast_steps_per_s"] = _rate(scn, CanTarget("udp_multicast:239.74.163.92"))
     with (

@@ -16,13 +16,15 @@ import cantools
 from cantools.database.can import Database, Message
 from crc import Calculator, Crc8
 
+from bms.errors import BmsError
+
 DBC_PATH = Path(__file__).resolve().parents[2] / "bms" / "data" / "can" / "bms.dbc"
 BMS_NODE = "BMS"
 _CRC8 = Calculator(Crc8.SAEJ1850)
 
 
-class CanError(RuntimeError):
-    """A frame or a signal the DBC does not allow."""
+class CanError(BmsError, RuntimeError):
+    """A frame or a signal the DBC does not allow (a RuntimeError too, as it always was)."""
 
 
 @functools.cache

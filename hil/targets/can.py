@@ -27,12 +27,12 @@ from pathlib import Path
 import can
 
 from bms._native import ffi
+from bms.firmware import Firmware
+from bms.targets.base import Measurement, State, Target, TargetError, TargetInfo
 from hil.can import codec
 from hil.can.bus import BusSpec, open_bus, parse_bus
 from hil.can.layer import CanLayer
 from hil.can.partners import BmsView, ChargerNode, VehicleNode
-from hil.targets.base import Measurement, State, Target, TargetError, TargetInfo
-from hil.targets.inprocess import InProcessTarget
 
 LOG_SUFFIXES = (".asc", ".blf", ".log", ".csv")
 
@@ -43,7 +43,7 @@ class CanTarget(Target):
     def __init__(self, bus: str = "virtual", log: str | Path | None = None, timeout_s: float = 2.0) -> None:
         self.spec: BusSpec = parse_bus(bus)
         self.timeout_s = timeout_s
-        self.fw = InProcessTarget()
+        self.fw = Firmware()
         self.layer = CanLayer()
         self.charger = ChargerNode()
         self.vehicle = VehicleNode()

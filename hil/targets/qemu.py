@@ -41,9 +41,9 @@ import weakref
 from pathlib import Path
 from typing import Any
 
+from bms.targets.base import TargetError
 from hil.link import Link, SocketStream, TargetBusy, TracingStream
 from hil.protocol import Counter
-from hil.targets.base import TargetError
 from hil.targets.remote import RemoteTarget
 
 REPO = Path(__file__).resolve().parents[2]

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from bms._native import ffi, lib
+from bms.targets.base import Measurement, State, Target, TargetError, TargetInfo
 from hil.link import Link, RemoteError
 from hil.protocol import (
     CONFIG_CHUNK,
@@ -23,7 +24,6 @@ from hil.protocol import (
     Msg,
     crc32c,
 )
-from hil.targets.base import Measurement, State, Target, TargetError, TargetInfo
 
 COMMANDS = {"close": 1, "open": 2, "reset": 3}
 U32 = 0xFFFFFFFF

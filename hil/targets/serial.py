@@ -8,9 +8,9 @@ cycles (the board's DWT or SysTick counter)."""
 
 from __future__ import annotations
 
+from bms.targets.base import TargetError
 from hil.link import Link, SerialStream
 from hil.protocol import Msg, ProtocolError
-from hil.targets.base import TargetError
 from hil.targets.remote import RemoteTarget
 
 

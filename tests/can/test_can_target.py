@@ -15,14 +15,14 @@ import numpy as np
 import pytest
 
 from bms.enums import FAULT_ID
+from bms.firmware import Firmware
 from bms.sim.loop import LOG_FIELDS, ClosedLoop, run
 from bms.sim.scenario import load_scenario
+from bms.targets.base import TargetError
 from hil.can import codec
 from hil.can.bus import open_bus
 from hil.can.slcan_adapter import SlcanAdapter
-from hil.targets.base import TargetError
 from hil.targets.can import CanTarget
-from hil.targets.inprocess import InProcessTarget
 
 RESOLUTION_A = codec.message("BMS_Limits").get_signal_by_name("ChargeCurrentLimit").scale
 CHARGER_STEP_A = codec.message("CHG_Limits").get_signal_by_name("ChargerMaxCurrent").scale
@@ -57,7 +57,7 @@ def _dbc_floor(v: float, scale: float) -> float:
     return raw * scale
 
 
-class QuantizedDirect(InProcessTarget):
+class QuantizedDirect(Firmware):
     """The direct path with the DBC's scaling where the CAN path has it: the charger's
     limit reaches the firmware rounded down to ChargerMaxCurrent's step, and the charger
     obeys the CCL / DCL rounded down to ChargeCurrentLimit's step."""

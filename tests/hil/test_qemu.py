@@ -23,10 +23,9 @@ from bms._native import ffi, lib
 from bms.chemistry import load_chemistry
 from bms.enums import CONTACTOR_STATES, LIMITING_NAMES
 from bms.firmware import Firmware, PackLayout
+from bms.targets.base import Measurement
 from hil.fastcharge import CLOSE_AT, Recording
 from hil.silpil import compare, diff_states
-from hil.targets.base import Measurement
-from hil.targets.inprocess import InProcessTarget
 from hil.targets.qemu import QemuError, QemuTarget
 from tests.hil.malformed import random_garbage_rounds, run_cases
 
@@ -85,7 +84,7 @@ def test_malformed_input_is_counted_and_the_next_frame_answered(qemu):
 
 
 def test_lockstep_bit_identical_short(qemu, fastcharge):
-    c = compare(InProcessTarget(), qemu, fastcharge, n=400)
+    c = compare(Firmware(), qemu, fastcharge, n=400)
     assert c.steps == 400 and c.mismatches == []
     cycles = np.array([s.cycles for s in c.states_b[CLOSE_AT + 5 :]])
     assert cycles.min() > 1000 * 1 and cycles.max() < 10 * np.median(cycles)
@@ -95,7 +94,7 @@ def test_lockstep_bit_identical_short(qemu, fastcharge):
 @pytest.mark.slow
 def test_sil_equals_pil_on_the_full_fast_charge(qemu, fastcharge):
     """Every STATE field of all 6000 steps, bit for bit (NaN matches NaN: see hil/silpil.py)."""
-    c = compare(InProcessTarget(), qemu, fastcharge)
+    c = compare(Firmware(), qemu, fastcharge)
     assert c.steps == len(fastcharge) == 6000
     assert c.mismatches == [], f"first differences: {c.mismatches[:5]}"
     # and the run is a real fast charge, not a firmware idling with open contactors
@@ -181,7 +180,7 @@ def test_the_largest_frames_192_cells_192_sensors(qemu):
     chem = load_chemistry("nmc811-graphite")
     fw = Firmware(chem.cell.scaled(4), PackLayout(192, tuple(range(192))), chem.protection)
     cfg = bytes(ffi.buffer(fw.config))
-    ref = InProcessTarget()
+    ref = Firmware()
     ref.configure(cfg)
     qemu.configure(cfg)
     rng = np.random.default_rng(3)

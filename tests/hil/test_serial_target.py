@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from bms._native import ffi
-from hil.targets.base import Measurement, TargetError
-from hil.targets.factory import open_target
-from hil.targets.inprocess import InProcessTarget
+from bms.firmware import Firmware
+from bms.targets.base import Measurement, TargetError
+from bms.targets.registry import open_target
 from hil.targets.serial import SerialTarget
 from hil.targets.wire import NodeStream
 from tests.rig import N_CELLS, SENSORS, Rig
@@ -85,7 +85,7 @@ def socket_url() -> Iterator[str]:
 def lockstep_equal(target: SerialTarget, steps: int = 80) -> None:
     rig = Rig()
     cfg = bytes(ffi.buffer(rig.fw.config))
-    ref = InProcessTarget()
+    ref = Firmware()
     ref.configure(cfg)
     target.configure(cfg)
     for k in range(steps):

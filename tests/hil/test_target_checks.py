@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from bms._native import ffi, lib
-from hil.targets.base import TargetError
+from bms.targets.base import TargetError
 from hil.targets.qemu import QemuError, find_qemu
 from hil.targets.remote import check_hello
 

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from bms._native import ffi
+from bms.firmware import Firmware
+from bms.targets.base import Measurement, TargetError
 from hil import protocol as P
 from hil.link import RemoteError
 from hil.silpil import compare
-from hil.targets.base import Measurement, TargetError
-from hil.targets.inprocess import InProcessTarget
 from hil.targets.wire import NodeStream, WireTarget
 from tests.hil.malformed import random_garbage_rounds, run_cases
 from tests.rig import N_CELLS, SENSORS, Rig
@@ -50,7 +50,7 @@ def test_random_garbage_never_breaks_the_node(wire):
 
 def test_hello_and_info(wire, rig_config):
     info = wire.info()
-    local = InProcessTarget()
+    local = Firmware()
     local.configure(rig_config)
     assert info.config_hash == f"{P.crc32c(rig_config):08x}" == local.info().config_hash
     assert info.build_hash == local.info().build_hash != "00000000"
@@ -60,7 +60,7 @@ def test_hello_and_info(wire, rig_config):
 
 
 def test_the_same_outputs_as_in_process(fastcharge):
-    c = compare(InProcessTarget(), WireTarget(), fastcharge, n=800)
+    c = compare(Firmware(), WireTarget(), fastcharge, n=800)
     assert c.steps == 800
     assert c.mismatches == []
 

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from bms.chemistry import load_chemistry
+from bms.firmware import Firmware
 from bms.sim.checks import Limits, check_run
 from bms.sim.loop import run
 from bms.sim.scenario import load_scenario
 from hil.can import codec
 from hil.targets.can import CanTarget
-from hil.targets.inprocess import InProcessTarget
 
 STEP_A = codec.message("BMS_Limits").get_signal_by_name("ChargeCurrentLimit").scale
 
@@ -42,6 +42,6 @@ def test_can_run_holds_p2_with_the_quantised_ramp(seed):
 
 
 def test_the_in_process_target_gets_no_quantisation_allowance():
-    assert InProcessTarget().limit_step_a == 0.0
+    assert Firmware().limit_step_a == 0.0
     scn = replace(load_scenario("fastcharge-10-80"), series=12, duration_s=20.0)
     assert run(scn).limit_step_a == 0.0

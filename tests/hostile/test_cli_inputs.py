@@ -160,10 +160,10 @@ def test_a_byte_order_mark_is_accepted(reference_dir, cell_toml, tmp_path):
             "scenario.soc_start' must be below scenario.soc_target",
         ),
         (["--dt-ms", "20000", "--duration-s", "10"], "scenario.dt_ms' must not be longer than the run"),
-        (["--target", "serial:"], "--target serial: needs a port"),
+        (["--target", "serial:"], "--target: target 'serial:' needs a port"),
         (["--target", "serial:/dev/nonexistent-bms"], "cannot open serial port"),
         (["--target", "can:bogus"], "unknown CAN bus 'bogus'"),
-        (["--target", "fpga"], "--target 'fpga': use sim, qemu"),
+        (["--target", "fpga"], "--target: unknown target 'fpga': use one of sim, "),
     ],
 )
 def test_simulate_options_refused_with_the_rule(tmp_path, args, fragment):

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from bms.chemistry import load_chemistry
 from bms.sim.loop import firmware_config
 from bms.sim.scenario import Scenario
-from hil.targets.base import Measurement
+from bms.targets.base import Measurement
 
 N_CELLS = 12
 SCN = Scenario(series=N_CELLS, parallel=4)

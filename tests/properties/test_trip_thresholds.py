@@ -22,7 +22,7 @@ from bms.enums import FAULT_ID
 from bms.protection import CURRENT_QUANTITIES, QUANTITIES
 from bms.sim.loop import firmware_config
 from bms.sim.scenario import Scenario
-from hil.targets.base import Measurement
+from bms.targets.base import Measurement
 
 DT_MS = 100
 # at rest (no current) the discharge-side quantities are the ones monitored

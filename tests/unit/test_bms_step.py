@@ -35,9 +35,11 @@ def _outputs_finite(fw: Firmware) -> bool:
 )
 def test_hostile_measurements_never_make_nan_outputs(lgm50, samples):
     fw = Firmware(lgm50, PackLayout(4, (0, 3)))
-    fw.step(0, 1.0, np.full(4, 3.7), np.array([25.0, 25.0]))
+    fw.step_arrays(0, 1.0, np.full(4, 3.7), np.array([25.0, 25.0]))
     for cur, volts, temp, dt in samples:
-        out = fw.step(dt, cur, np.array(volts, dtype=np.float32), np.array([temp, 25.0], dtype=np.float32))
+        out = fw.step_arrays(
+            dt, cur, np.array(volts, dtype=np.float32), np.array([temp, 25.0], dtype=np.float32)
+        )
         assert _outputs_finite(fw)
         assert 0.0 <= out.soc_min <= out.soc_max <= 1.0
         assert out.status & lib.BMS_ST_INITIALISED
@@ -45,36 +47,36 @@ def test_hostile_measurements_never_make_nan_outputs(lgm50, samples):
 
 def test_invalid_inputs_are_flagged_and_state_held(lgm50):
     fw = Firmware(lgm50, PackLayout(2, (0,)))
-    fw.step(0, 2.0, np.array([3.8, 3.8]), np.array([25.0]))
+    fw.step_arrays(0, 2.0, np.array([3.8, 3.8]), np.array([25.0]))
     soc = np.array(fw.soc)
-    out = fw.step(1000, float("inf"), np.array([3.8, 3.8]), np.array([25.0]))
+    out = fw.step_arrays(1000, float("inf"), np.array([3.8, 3.8]), np.array([25.0]))
     assert out.status & lib.BMS_ST_CURRENT_INVALID
     assert np.array_equal(np.array(fw.soc), soc)
-    out = fw.step(0, 2.0, np.array([3.8, 3.8]), np.array([25.0]))
+    out = fw.step_arrays(0, 2.0, np.array([3.8, 3.8]), np.array([25.0]))
     assert out.status & lib.BMS_ST_DT_INVALID
-    out = fw.step(1000, 2.0, np.array([3.8, 3.8]), np.array([float("nan")]))
+    out = fw.step_arrays(1000, 2.0, np.array([3.8, 3.8]), np.array([float("nan")]))
     assert out.status & lib.BMS_ST_TEMP_INVALID
     assert np.all(np.isfinite(fw.core_temp_degc))
-    out = fw.step(1000, 2.0, np.array([3.8, 99.0]), np.array([25.0]))
+    out = fw.step_arrays(1000, 2.0, np.array([3.8, 99.0]), np.array([25.0]))
     assert out.status & lib.BMS_ST_VOLTAGE_INVALID
 
 
 def test_waits_for_a_usable_first_sample(lgm50):
     fw = Firmware(lgm50, PackLayout(1, (0,)))
-    out = fw.step(0, float("nan"), np.array([3.7]), np.array([25.0]))
+    out = fw.step_arrays(0, float("nan"), np.array([3.7]), np.array([25.0]))
     assert not out.status & lib.BMS_ST_INITIALISED
-    out = fw.step(100, 1.0, np.array([float("nan")]), np.array([25.0]))
+    out = fw.step_arrays(100, 1.0, np.array([float("nan")]), np.array([25.0]))
     assert not out.status & lib.BMS_ST_INITIALISED
-    out = fw.step(100, 1.0, np.array([3.7]), np.array([25.0]))
+    out = fw.step_arrays(100, 1.0, np.array([3.7]), np.array([25.0]))
     assert out.status & lib.BMS_ST_INITIALISED
 
 
 def test_reset_reseeds_from_the_next_sample(lgm50):
     fw = Firmware(lgm50, PackLayout(1, (0,)))
-    fw.step(0, 0.0, np.array([3.5]), np.array([25.0]))
+    fw.step_arrays(0, 0.0, np.array([3.5]), np.array([25.0]))
     low = float(fw.soc[0])
     fw.reset()
-    fw.step(0, 0.0, np.array([4.1]), np.array([25.0]))
+    fw.step_arrays(0, 0.0, np.array([4.1]), np.array([25.0]))
     assert fw.soc[0] > low + 0.3
     # the seed is the OCV inverse of the rested voltage
     ocv = np.interp(fw.soc[0], lgm50.soc, lgm50.ocv_v[1])
@@ -83,7 +85,7 @@ def test_reset_reseeds_from_the_next_sample(lgm50):
 
 def test_pack_aggregates(lgm50):
     fw = Firmware(lgm50, PackLayout(3, (1,)))
-    out = fw.step(0, 0.0, np.array([3.6, 3.8, 4.0]), np.array([25.0]))
+    out = fw.step_arrays(0, 0.0, np.array([3.6, 3.8, 4.0]), np.array([25.0]))
     soc = np.array(fw.soc)
     assert out.soc_min == pytest.approx(soc.min())
     assert out.soc_max == pytest.approx(soc.max())
@@ -155,7 +157,7 @@ def test_batch_equals_single_steps_bit_for_bit(lgm50):
     a = Firmware(lgm50, layout).run_batch(log["dt_ms"], log["current_a"], log["cell_v"], log["temp_degc"])
     fw = Firmware(lgm50, layout)
     for k in range(500):
-        fw.step(
+        fw.step_arrays(
             int(log["dt_ms"][k]),
             float(np.float32(log["current_a"][k])),
             log["cell_v"][k],

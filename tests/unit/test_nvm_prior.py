@@ -27,7 +27,7 @@ def first_estimate(chem, cell_v: float, stored: np.ndarray | None, sigma: float 
         fill_nvm(fw.config, stored, sigma)
         assert lib.bms_config_check(fw.config) == lib.BMS_CFG_OK
         assert lib.bms_init(fw.instance, fw.config) == lib.BMS_OK
-    fw.step(
+    fw.step_arrays(
         100,
         0.0,
         np.full(N, cell_v),

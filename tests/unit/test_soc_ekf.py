@@ -32,7 +32,7 @@ def _run(cell: TruthCell, tr: dict, soc_error: float, noise_v: float, seed: int,
     soc = np.empty(n)
     dt = np.diff(tr["t"], prepend=tr["t"][0])
     for k in range(n):
-        fw.step(round(dt[k] * 1000), tr["i"][k], np.array([v[k]]), np.array([tr["t_surf"][k]]))
+        fw.step_arrays(round(dt[k] * 1000), tr["i"][k], np.array([v[k]]), np.array([tr["t_surf"][k]]))
         if k == 0:
             # start the filter deliberately wrong: the test of convergence
             fw.instance.ekf[0].soc = float(np.clip(fw.instance.ekf[0].soc + soc_error, 0, 1))
@@ -80,9 +80,9 @@ def _cov(fw):
 )
 def test_covariance_stays_symmetric_positive_definite(samples):
     fw = Firmware(TruthCell().cell_model(), PackLayout(1, (0,)))
-    fw.step(100, 0.0, np.array([3.7]), np.array([25.0]))
+    fw.step_arrays(100, 0.0, np.array([3.7]), np.array([25.0]))
     for cur, v, dt in samples:
-        fw.step(dt, cur, np.array([v]), np.array([25.0]))
+        fw.step_arrays(dt, cur, np.array([v]), np.array([25.0]))
         p = _cov(fw)
         assert np.all(np.isfinite(p))
         assert np.all(np.linalg.eigvalsh(p) > 0)
@@ -91,11 +91,11 @@ def test_covariance_stays_symmetric_positive_definite(samples):
 
 def test_nan_voltage_holds_the_update_and_flags_it():
     fw = Firmware(TruthCell().cell_model(), PackLayout(1, (0,)))
-    fw.step(0, 1.0, np.array([3.7]), np.array([25.0]))
+    fw.step_arrays(0, 1.0, np.array([3.7]), np.array([25.0]))
     before = float(fw.soc[0])
-    out = fw.step(1000, 0.0, np.array([np.nan]), np.array([25.0]))
+    out = fw.step_arrays(1000, 0.0, np.array([np.nan]), np.array([25.0]))
     assert out.status & 0x4  # BMS_ST_VOLTAGE_INVALID
     assert np.isfinite(fw.soc[0]) and fw.soc[0] == pytest.approx(before, abs=1e-7)
-    out = fw.step(1000, float("nan"), np.array([3.7]), np.array([25.0]))
+    out = fw.step_arrays(1000, float("nan"), np.array([3.7]), np.array([25.0]))
     assert out.status & 0x2  # BMS_ST_CURRENT_INVALID
     assert np.all(np.isfinite([fw.soc[0], fw.core_temp_degc[0], fw.v_pred_v[0]]))

@@ -1,18 +1,18 @@
-"""hil/targets/inprocess.py: the target interface over the in-process firmware gives the
-same outputs as the Firmware wrapper."""
+"""bms.firmware.Firmware: its target interface (configure/step -> State) gives the same
+outputs as its numpy API."""
 
 import numpy as np
 import pytest
 
 from bms._native import ffi
-from hil.targets.base import Measurement, TargetError
-from hil.targets.inprocess import InProcessTarget
+from bms.firmware import Firmware
+from bms.targets.base import Measurement, TargetError
 from tests.rig import N_CELLS, SENSORS, Rig
 
 
 def test_same_as_the_wrapper():
     rig = Rig()
-    t = InProcessTarget()
+    t = Firmware()
     t.configure(bytes(ffi.buffer(rig.fw.config)))
     assert t.info().max_cells == 192 and len(t.info().config_hash) == 8
     for k in range(60):
@@ -31,7 +31,7 @@ def test_same_as_the_wrapper():
 
 
 def test_refuses_bad_configurations():
-    t = InProcessTarget()
+    t = Firmware()
     with pytest.raises(TargetError, match="bytes"):
         t.configure(b"\0" * 10)
     with pytest.raises(TargetError, match="refused"):

@@ -114,13 +114,13 @@ def test_observer_recovers_the_core_from_the_surface_sensor():
     overpot = 0.1  # a constant overpotential so the heat is known exactly: I * 0.1 V
     heat = np.abs(cur) * overpot
     x = _truth_two_node(heat, dt, 25.0, TP)
-    fw.step(0, 0.0, np.array([3.7]), np.array([25.0]), ambient_degc=25.0)
+    fw.step_arrays(0, 0.0, np.array([3.7]), np.array([25.0]), ambient_degc=25.0)
     err = []
     for k in range(n):
         soc = float(fw.instance.ekf[0].soc)
         ocv = float(np.interp(soc, model.soc, model.ocv_v[0]))
         v = ocv - overpot * np.sign(cur[k])  # charging: V above OCV
-        fw.step(
+        fw.step_arrays(
             1000, cur[k], np.array([v]), np.array([x[k, 1] + 0.1 * rng.standard_normal()]), ambient_degc=25.0
         )
         err.append(fw.core_temp_degc[0] - x[k, 0])
@@ -145,13 +145,13 @@ def test_unsensed_cells_are_estimated_from_model_and_neighbours():
     truth = np.stack([_truth_two_node(np.full(n, abs(cur) * o), 1.0, 25.0, TP) for o in overpot], axis=1)
     fw = Firmware(model, PackLayout(n_cells, (0, n_cells - 1)))
     rng = np.random.default_rng(7)
-    fw.step(0, 0.0, np.full(n_cells, 3.7), np.array([25.0, 25.0]), ambient_degc=25.0)
+    fw.step_arrays(0, 0.0, np.full(n_cells, 3.7), np.array([25.0, 25.0]), ambient_degc=25.0)
     for k in range(n):
         soc = np.array([fw.instance.ekf[i].soc for i in range(n_cells)])
         ocv = np.interp(soc, model.soc, model.ocv_v[0])
         sensors = truth[k, [0, -1], 1] + 0.1 * rng.standard_normal(2)
         noise = 0.001 * rng.standard_normal(n_cells)  # a real AFE reading never repeats exactly
-        fw.step(1000, cur, ocv + overpot + noise, sensors, ambient_degc=25.0)
+        fw.step_arrays(1000, cur, ocv + overpot + noise, sensors, ambient_degc=25.0)
     core_err = np.array(fw.core_temp_degc) - truth[-1, :, 0]
     surf_err = np.array(fw.surf_temp_degc) - truth[-1, :, 1]
     assert truth[-1, -1, 0] - truth[-1, 0, 0] > 5.0  # a real spread along the string

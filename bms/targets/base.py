@@ -1,5 +1,6 @@
-"""The one interface every firmware target implements: in-process (cffi), serial over
-any pyserial URL, QEMU. The closed-loop simulator and the tests only talk to this."""
+"""The one interface every firmware target implements: in-process (cffi, bms.firmware),
+serial over any pyserial URL, QEMU, CAN (hil). The closed-loop simulator and the tests only
+talk to this."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from bms.errors import BmsError
 
 NAN = float("nan")
 
@@ -73,8 +76,9 @@ class TargetInfo:
     cycle_unit: str = ""  # what State.cycles counts: "instructions", "cycles" or "" (not measured)
 
 
-class TargetError(RuntimeError):
-    """The target did not answer, answered garbage, or refused."""
+class TargetError(BmsError, RuntimeError):
+    """The target did not answer, answered garbage, or refused (a RuntimeError too, as it
+    has always been for callers that catch that)."""
 
 
 class Target(ABC):
