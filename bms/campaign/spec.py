@@ -33,7 +33,7 @@ from bms.campaign.distributions import Choice, Distribution, Fixed, Normal, boun
 from bms.cells import read_toml
 from bms.chemistry import CHEMISTRY_DIR, load_chemistry
 from bms.errors import ConfigError
-from bms.plant.faults import CELL_FAULTS, DEFAULT_VALUE, FAULT_KINDS, Fault, validate_faults
+from bms.plant.faults import CELL_FAULTS, FAULT_KINDS, Fault, validate_faults
 from bms.sim.scenario import SECTIONS, TOP, Scenario, load_scenario, scenario_to_toml, validate
 
 CAMPAIGN_DIR = Path(str(resources.files("bms") / "data" / "campaigns"))
@@ -180,11 +180,12 @@ def _parse_faults(d: Any) -> FaultPlan:
     cell = None if "cell" not in d else parse_distribution(d["cell"], "int", "faults.cell")
     value = None
     if "value" in d:
-        without = [k for k in kinds if k not in DEFAULT_VALUE]
+        without = [k for k in kinds if FAULT_KINDS[k].default_value is None]
         if without:
+            with_value = [k for k, row in FAULT_KINDS.items() if row.default_value is not None]
             raise ConfigError(
                 f"field 'faults.value': {', '.join(without)} take no value "
-                f"(only {', '.join(DEFAULT_VALUE)} have a magnitude)"
+                f"(only {', '.join(with_value)} have a magnitude)"
             )
         value = _bounded(parse_distribution(d["value"], "float", "faults.value"), "faults.value")
     return FaultPlan(

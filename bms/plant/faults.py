@@ -1,37 +1,194 @@
-"""Injectable faults: what, when, where. Parsing of KIND:AT_S[:CELL] and validation."""
+"""Injectable faults: one registry row per fault kind (FAULT_KINDS: what it does, what
+catches it, where it acts, its trip time, whether it persists, its default magnitude, how
+it is applied and how its onset is judged), the Fault a scenario names (what, when,
+where), parsing of KIND:AT_S[:CELL] and validation. Adding a kind: docs/architecture.md,
+"Adding a fault kind"."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from bms.errors import ConfigError
+from bms.plant import fault_onsets as onset
 
-# kind -> (what it does, the firmware fault(s) that must catch it)
-FAULT_KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "open_sense_wire": ("a cell's sense line opens: it reads ~0 V, its neighbour the sum", ("open_wire",)),
-    "stuck_voltage": ("a cell's reading freezes at its value", ("volt_stuck",)),
-    "ntc_open": ("a thermistor opens: it reads the coldest code", ("ntc_open",)),
-    "ntc_short": ("a thermistor shorts: it reads the hottest code", ("ntc_short",)),
-    "current_offset": ("the current sensor gains an offset", ("current_offset",)),
+if TYPE_CHECKING:
+    from bms.plant.charger import Charger
+    from bms.plant.pack import PackPlant
+    from bms.plant.sensors import Sensors
+    from bms.plant.thermal import ThermalNetwork
+
+
+class Rig(Protocol):
+    """What a fault is applied to: the closed loop's plant, sensors, coolant, charger and
+    the link that carries the measurements to the firmware."""
+
+    plant: PackPlant
+    sensors: Sensors
+    thermal: ThermalNetwork
+    charger: Charger
+    comm_lost: bool
+
+
+def _to_sensors(f: Fault, rig: Rig) -> None:
+    rig.sensors.inject(f)  # its effect: the kind's branch in bms.plant.sensors
+
+
+def _short(f: Fault, rig: Rig) -> None:
+    assert f.cell is not None
+    rig.plant.short_circuit(f.cell, f.magnitude())
+
+
+def _stop_pump(f: Fault, rig: Rig) -> None:
+    rig.thermal.flow_lpm = 0.0
+
+
+def _cut_link(f: Fault, rig: Rig) -> None:
+    rig.comm_lost = True
+
+
+def _overshoot(f: Fault, rig: Rig) -> None:
+    rig.charger.overshoot = f.magnitude()
+
+
+def _ignore_limit(f: Fault, rig: Rig) -> None:
+    rig.charger.ignores_limit = True
+
+
+@dataclass(frozen=True)
+class FaultKind:
+    description: str
+    caught_by: tuple[str, ...]  # the firmware fault(s) that must catch it (bms.protection names)
+    level: Literal["cell", "thermistor", "pack"]  # where it is injected: a cell, a sensed cell, none
+    trip_time_field: str  # the firmware debounce that bounds its detection (a PlausParams field)
+    persistent: bool  # its condition persists once injected: a reset must not clear what catches it
+    applied_to: Literal["sensors", "pack", "coolant", "link", "charger"]
+    apply: Callable[[Fault, Rig], None]
+    onset: Callable[[Fault, onset.OnsetView], float | None]  # bms.plant.fault_onsets
+    default_value: float | None = None  # its magnitude if the scenario gives none (None: it has none)
+
+
+FAULT_KINDS: dict[str, FaultKind] = {
+    "open_sense_wire": FaultKind(
+        "a cell's sense line opens: it reads ~0 V, its neighbour the sum",
+        ("open_wire",),
+        "cell",
+        "open_wire_debounce_ms",
+        True,
+        "sensors",
+        _to_sensors,
+        onset.at_injection,
+    ),
+    "stuck_voltage": FaultKind(
+        "a cell's reading freezes at its value",
+        ("volt_stuck",),
+        "cell",
+        "stuck_debounce_ms",
+        True,
+        "sensors",
+        _to_sensors,
+        onset.stuck_repeats,
+    ),
+    "ntc_open": FaultKind(
+        "a thermistor opens: it reads the coldest code",
+        ("ntc_open",),
+        "thermistor",
+        "ntc_debounce_ms",
+        True,
+        "sensors",
+        _to_sensors,
+        onset.at_injection,
+    ),
+    "ntc_short": FaultKind(
+        "a thermistor shorts: it reads the hottest code",
+        ("ntc_short",),
+        "thermistor",
+        "ntc_debounce_ms",
+        True,
+        "sensors",
+        _to_sensors,
+        onset.at_injection,
+    ),
+    "current_offset": FaultKind(
+        "the current sensor gains an offset",
+        ("current_offset",),
+        "pack",
+        "offset_debounce_ms",
+        True,
+        "sensors",
+        _to_sensors,
+        onset.at_rest,
+        5.0,  # A, above the 2 A zero-current check
+    ),
     # a short that pulls a small element below the plausible range reads like an open sense
     # line (~0 V) or, debounced, an undervoltage: either way the pack is tripped
-    "internal_short": ("a hard internal short across an element", ("cell_deviation", "open_wire", "cell_uv")),
-    "cooling_loss": ("the coolant pump stops", ("cooling",)),
-    "comm_loss": ("no measurements reach the firmware", ("stale",)),
-    "charger_overshoot": ("the charger delivers more than the limit by a factor", ("charge_overcurrent",)),
-    "charger_ignores_limit": ("the charger delivers its own maximum", ("charge_overcurrent",)),
+    "internal_short": FaultKind(
+        "a hard internal short across an element",
+        ("cell_deviation", "open_wire", "cell_uv"),
+        "cell",
+        "cell_dev_debounce_ms",
+        True,
+        "pack",
+        _short,
+        onset.cell_deviation,
+        # ohm across the whole parallel group: a failed separator across the element (hard
+        # short, ~1C of short current for a 100 Ah element) -- soft shorts of ohms are not
+        # caught this fast
+        0.02,
+    ),
+    "cooling_loss": FaultKind(
+        "the coolant pump stops",
+        ("cooling",),
+        "pack",
+        "cooling_debounce_ms",
+        True,
+        "coolant",
+        _stop_pump,
+        onset.in_use,
+    ),
+    "comm_loss": FaultKind(
+        "no measurements reach the firmware",
+        ("stale",),
+        "pack",
+        "stale_timeout_ms",
+        False,
+        "link",
+        _cut_link,
+        onset.at_injection,
+    ),
+    "charger_overshoot": FaultKind(
+        "the charger delivers more than the limit by a factor",
+        ("charge_overcurrent",),
+        "pack",
+        "ccl_excess_debounce_ms",
+        False,
+        "charger",
+        _overshoot,
+        onset.charger_excess,
+        1.3,  # x the limit
+    ),
+    "charger_ignores_limit": FaultKind(
+        "the charger delivers its own maximum",
+        ("charge_overcurrent",),
+        "pack",
+        "ccl_excess_debounce_ms",
+        False,
+        "charger",
+        _ignore_limit,
+        onset.charger_excess,
+    ),
 }
-CELL_FAULTS = {"open_sense_wire", "stuck_voltage", "ntc_open", "ntc_short", "internal_short"}
-
-# default magnitudes (the scenario may override them with `value`)
-DEFAULT_VALUE = {
-    "current_offset": 5.0,  # A, above the 2 A zero-current check
-    # ohm across the whole parallel group: a failed separator across the element (hard short,
-    # ~1C of short current for a 100 Ah element) -- soft shorts of ohms are not caught this fast
-    "internal_short": 0.02,
-    "charger_overshoot": 1.3,  # x the limit
-}
+# the kinds injected at a cell (a thermistor's fault too: at a sensed cell)
+CELL_FAULTS = frozenset(k for k, r in FAULT_KINDS.items() if r.level != "pack")
+CHARGER_FAULTS = tuple(k for k, r in FAULT_KINDS.items() if r.applied_to == "charger")
+# firmware faults about the pack as a whole (no cell to name): those that catch a pack-level
+# kind, and those no kind injects (an overcurrent, a failed current sensor or precharge)
+PACK_LEVEL_FAULTS = frozenset(
+    {n for r in FAULT_KINDS.values() if r.level == "pack" for n in r.caught_by}
+    | {"oc_charge", "oc_discharge", "current_sensor", "precharge"}
+)
 
 
 @dataclass
@@ -45,7 +202,8 @@ class Fault:
     def magnitude(self) -> float:
         if self.value is not None:
             return self.value
-        return DEFAULT_VALUE.get(self.kind, float("nan"))
+        v = FAULT_KINDS[self.kind].default_value
+        return float("nan") if v is None else v
 
 
 def parse_fault(text: str) -> Fault:
@@ -69,12 +227,13 @@ def validate_faults(faults: list[Fault], n_series: int, sensed: tuple[int, ...],
             raise ConfigError(f"{where}.kind '{f.kind}' is not a fault kind; known: {', '.join(FAULT_KINDS)}")
         if not (math.isfinite(f.at_s) and 0.0 <= f.at_s <= duration_s):
             raise ConfigError(f"{where}.at_s must be within the run (0 .. {duration_s:g} s), got {f.at_s}")
-        if f.kind in CELL_FAULTS:
+        level = FAULT_KINDS[f.kind].level
+        if level != "pack":
             if f.cell is None:
                 raise ConfigError(f"{where}: a {f.kind} fault needs a cell")
             if not 0 <= f.cell < n_series:
                 raise ConfigError(f"{where}.cell {f.cell} does not exist (cells 0..{n_series - 1})")
-            if f.kind in ("ntc_open", "ntc_short") and f.cell not in sensed:
+            if level == "thermistor" and f.cell not in sensed:
                 raise ConfigError(f"{where}.cell {f.cell} has no thermistor (sensed cells: {list(sensed)})")
         elif f.cell is not None:
             raise ConfigError(f"{where}: a {f.kind} fault is not at a cell; leave cell out")

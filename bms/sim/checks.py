@@ -52,18 +52,6 @@ SOC_CONVERGED_S = 120.0
 SOC_TOLERANCE = 0.03
 CHARGE_V_MARGIN = 0.010  # the CV phase's regulation allowance (issue 4's acceptance)
 
-# injected faults whose condition persists once injected (P7); the faults that catch each
-# (bms.plant.faults.FAULT_KINDS) must stay latched through a reset while it persists
-PERSISTENT = (
-    "open_sense_wire",
-    "stuck_voltage",
-    "ntc_open",
-    "ntc_short",
-    "current_offset",
-    "internal_short",
-    "cooling_loss",
-)
-
 
 @dataclass
 class Violation:
@@ -412,9 +400,11 @@ def check_run(
         "P7-latch", (lost != 0) & ~reset_now, t, lambda k: f"faults 0x{lost[k]:x} cleared without a reset"
     )
     for f in res.injected:
-        if f.kind not in PERSISTENT:
+        # a kind whose condition persists once injected (its registry row): the faults that
+        # catch it must stay latched through a reset while it persists
+        if not FAULT_KINDS[f.kind].persistent:
             continue
-        for name in FAULT_KINDS[f.kind][1]:
+        for name in FAULT_KINDS[f.kind].caught_by:
             bit = 1 << FAULT_ID[name]
             c.where(
                 "P7-latch",

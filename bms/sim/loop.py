@@ -23,11 +23,11 @@ from bms.enums import FAULT_ID, FAULT_NAMES, ContactorState
 from bms.firmware import Firmware as InProcessTarget
 from bms.firmware import PackLayout, fill_config, fill_nvm
 from bms.plant.charger import Charger
-from bms.plant.faults import FAULT_KINDS, Fault
+from bms.plant.fault_onsets import OnsetView
+from bms.plant.faults import FAULT_KINDS, PACK_LEVEL_FAULTS, Fault
 from bms.plant.pack import PackPlant
 from bms.plant.sensors import Sensors
 from bms.plant.thermal import ThermalNetwork
-from bms.protection import PlausParams, ccl_excess_a
 from bms.sim.scenario import Scenario
 from bms.targets.base import Measurement, State, Target
 
@@ -337,8 +337,7 @@ class ClosedLoop:
         f.at_s = self.t_s
         f.info["k_injected"] = self.steps
         self.injected.append(f)
-        _inject(f, self.plant, self.sensors, self.thermal, self.charger)
-        self.comm_lost = self.comm_lost or f.kind == "comm_loss"
+        FAULT_KINDS[f.kind].apply(f, self)
 
     def command(self, cmd: str) -> int:
         """A vehicle request to the firmware: "close", "open" or "reset"."""
@@ -363,8 +362,7 @@ class ClosedLoop:
             f = pending.pop(0)
             self.injected.append(f)
             f.info["k_injected"] = k
-            _inject(f, plant, sensors, thermal, charger)
-            self.comm_lost = self.comm_lost or f.kind == "comm_loss"
+            FAULT_KINDS[f.kind].apply(f, self)
         # ---- the vehicle's requests (from the last firmware state) ----
         state = self.state
         if state is not None:
@@ -449,9 +447,14 @@ class ClosedLoop:
         else:
             self.ccl_ref += (self.ccl - self.ccl_ref) * self._ccl_lag
         if any("onset_s" not in f.info for f in self.injected):
-            opened = contactor == OPEN
-            core = thermal.core_c
-            _onsets(self.injected, k, t, i_mean, self.ccl_ref, v_true, self.chem, scn, opened, plant, core)
+            ov = OnsetView(
+                k, t, i_mean, self.ccl_ref, v_true, contactor == OPEN, thermal.core_c, plant, self.chem, scn
+            )
+            for f in self.injected:
+                if "onset_s" not in f.info:
+                    onset = FAULT_KINDS[f.kind].onset(f, ov)
+                    if onset is not None:
+                        f.info["onset_s"] = onset
         # ---- log (per-cell truth stored whole; its extremes are taken once in result()) ----
         self.log.append(
             k,
@@ -543,145 +546,6 @@ def run(
     return loop.result()
 
 
-def _inject(f: Fault, plant: PackPlant, sensors: Sensors, thermal: ThermalNetwork, charger: Charger) -> None:
-    if f.kind == "internal_short":
-        assert f.cell is not None
-        plant.short_circuit(f.cell, f.magnitude())
-    elif f.kind == "cooling_loss":
-        thermal.flow_lpm = 0.0
-    elif f.kind == "charger_overshoot":
-        charger.overshoot = f.magnitude()
-    elif f.kind == "charger_ignores_limit":
-        charger.ignores_limit = True
-    elif f.kind != "comm_loss":
-        sensors.inject(f)
-
-
-# faults about the pack as a whole: no cell to name
-PACK_LEVEL_FAULTS = {
-    "oc_charge",
-    "oc_discharge",
-    "current_sensor",
-    "current_offset",
-    "stale",
-    "precharge",
-    "charge_overcurrent",
-    "cooling",
-}
-
-# the firmware debounce that bounds each kind's detection (bms.protection.PlausParams field)
-TRIP_TIME_FIELD = {
-    "open_sense_wire": "open_wire_debounce_ms",
-    "stuck_voltage": "stuck_debounce_ms",
-    "ntc_open": "ntc_debounce_ms",
-    "ntc_short": "ntc_debounce_ms",
-    "current_offset": "offset_debounce_ms",
-    "internal_short": "cell_dev_debounce_ms",
-    "cooling_loss": "cooling_debounce_ms",
-    "comm_loss": "stale_timeout_ms",
-    "charger_overshoot": "ccl_excess_debounce_ms",
-    "charger_ignores_limit": "ccl_excess_debounce_ms",
-}
-
-
-# the firmware's pack-mean SoC estimate is within this of the truth (P5's tolerance,
-# bms/sim/checks.py SOC_TOLERANCE): its dOCV/dSoC term may be taken anywhere in that band
-SOC_EST_TOL = 0.03
-
-
-def _cell_dev_allowance_v(
-    pl: PlausParams, chem: Chemistry, scn: Scenario, plant: PackPlant, core_c: float, current_a: float
-) -> float:
-    """The most the firmware's cell-deviation allowance can be now (plausibility.c:
-    cell_dev_max_v + cell_dev_v_per_a * |I| + cell_dev_soc_spread * |dOCV/dSoC|), from the
-    truth: |I| is the true current plus the sensor's 3-sigma error; cell_dev_v_per_a is the
-    value the firmware is configured with, cell_dev_r_rel times R0 at 25 C (the median of
-    that row, per element: bms.firmware.fill_config), not any other R0 of the table (a
-    sulfide cell's R0 falls ~4x from 25 to 60 C: a median over all rows is a different
-    threshold); dOCV/dSoC is the firmware's secant over its mean SoC estimate +-0.02, which
-    lies within the true mean SoC +- (SOC_EST_TOL + 0.02): the OCV is piecewise linear in
-    SoC, so no secant there is steeper than the steepest table segment the band touches
-    (at the cells' true mean core temperature; the firmware takes its estimate of it)."""
-    cell = chem.cell
-    row = int(np.argmin(np.abs(cell.temp_c - 25.0)))
-    v_per_a = pl.cell_dev_r_rel * float(np.median(cell.r0_ohm[row])) / scn.parallel
-    s = float(np.mean(plant.soc))
-    lo, hi = s - SOC_EST_TOL - 0.02, s + SOC_EST_TOL + 0.02
-    bp = plant.tables.soc
-    ocv = plant.tables.ocv(bp, np.full(len(bp), core_c))
-    seg = np.abs(np.diff(ocv)) / np.diff(bp)
-    touch = (bp[1:] > lo) & (bp[:-1] < hi)
-    slope = float(seg[touch].max()) if touch.any() else float(seg.max())
-    return pl.cell_dev_max_v + v_per_a * current_a + pl.cell_dev_soc_spread * slope
-
-
-def _onsets(
-    injected: list[Fault],
-    k: int,
-    t: float,
-    i_mean: float,
-    ccl_ref: float,
-    v_true: np.ndarray,
-    chem: Chemistry,
-    scn: Scenario,
-    contactors_open: bool,
-    plant: PackPlant,
-    core_c: np.ndarray,
-) -> None:
-    """When each injected fault's condition became observable, judged on the plant's truth
-    with the firmware's documented thresholds: a frozen reading once it has repeated
-    stuck_repeats_min times; an internal short once the cell's true voltage leaves the
-    deviation allowance; a charger fault once its current exceeds what a compliant
-    charger could deliver by more than the current sensor's error; a current-sensor
-    offset from the start of an interval with the contactors open (the only time the true
-    current is known to be zero) and a lost coolant flow from the start of one with them
-    closed, that lasts the debounce. Everything else at injection. ccl_ref: the CCL as a
-    compliant charger follows it (lagged by the charger's response time)."""
-    pl = chem.protection.plausibility
-    cap = chem.cell.capacity_ah * scn.parallel
-    for f in injected:
-        if "onset_s" in f.info:
-            continue
-        onset = t
-        if f.kind == "stuck_voltage":
-            hit = k - f.info["k_injected"] >= pl.stuck_repeats_min
-        elif f.kind == "internal_short" and len(v_true) < 2:
-            hit = False  # a deviation needs other cells to deviate from
-        elif f.kind == "internal_short":
-            c = int(f.cell or 0)
-            others = (np.sum(v_true) - v_true[c]) / (len(v_true) - 1)
-            se = scn.sensors
-            i_read = abs(i_mean) + 3.0 * (
-                se.current_gain_sigma * abs(i_mean) + se.current_offset_sigma_a + se.current_noise_a
-            )
-            allow = _cell_dev_allowance_v(pl, chem, scn, plant, float(np.mean(core_c)), i_read)
-            # beyond the allowance by more than the reading's own error (3 sigma): a drift the
-            # firmware must see (as a charger fault's onset is taken beyond the current error)
-            err = 3.0 * (se.cell_v_noise_v + se.cell_v_offset_sigma_v + se.cell_v_gain_sigma * abs(v_true[c]))
-            hit = abs(v_true[c] - others) > allow + err + se.cell_v_lsb_v
-        elif f.kind in ("current_offset", "cooling_loss"):
-            # an offset is observable only at rest, a lost flow only while the pack is in
-            # use; either is detectable only if that lasts the debounce: the onset is the
-            # start of the first such interval long enough
-            observable = contactors_open if f.kind == "current_offset" else not contactors_open
-            if not observable:
-                f.info.pop("observable_since", None)
-                hit = False
-            else:
-                onset = f.info.setdefault("observable_since", t)
-                hit = t - onset >= getattr(pl, TRIP_TIME_FIELD[f.kind]) / 1000.0
-        elif f.kind in ("charger_overshoot", "charger_ignores_limit"):
-            # beyond what a compliant charger may deliver by more than the current sensor's
-            # own error (3 sigma): an excess the firmware can tell from a measurement error
-            se = scn.sensors
-            err = 3.0 * (se.current_gain_sigma * abs(i_mean) + se.current_offset_sigma_a + se.current_noise_a)
-            hit = -i_mean > ccl_ref * (1 + pl.ccl_excess_frac) + ccl_excess_a(pl, cap) + err
-        else:
-            hit = True
-        if hit:
-            f.info["onset_s"] = onset
-
-
 def _fault_list(
     first_seen: dict[int, float], injected: list[Fault], target: Target, chem: Chemistry
 ) -> list[dict[str, object]]:
@@ -694,7 +558,7 @@ def _fault_list(
         name = FAULT_NAMES[fid]
         match = None
         for j, f in enumerate(injected):
-            if j not in used and name in FAULT_KINDS[f.kind][1]:
+            if j not in used and name in FAULT_KINDS[f.kind].caught_by:
                 match = j
                 break
         if match is not None:
@@ -718,7 +582,7 @@ def _fault_list(
         )
     for j, f in enumerate(injected):
         if j not in used:
-            expected = FAULT_KINDS[f.kind][1][0]
+            expected = FAULT_KINDS[f.kind].caught_by[0]
             out.append(
                 {
                     "id": FAULT_ID[expected],
@@ -793,7 +657,7 @@ def _timing(f: Fault | None, chem: Chemistry) -> dict[str, float | None]:
     if f is None:
         return {"onset_s": None, "trip_time_s": None}
     onset = f.info.get("onset_s")
-    trip = getattr(chem.protection.plausibility, TRIP_TIME_FIELD[f.kind]) / 1000.0
+    trip = getattr(chem.protection.plausibility, FAULT_KINDS[f.kind].trip_time_field) / 1000.0
     return {"onset_s": None if onset is None else round(float(onset), 3), "trip_time_s": trip}
 
 

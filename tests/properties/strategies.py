@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from bms.chemistry import available, load_chemistry
 from bms.plant.charger import ChargerSpec
-from bms.plant.faults import CELL_FAULTS, FAULT_KINDS, Fault
+from bms.plant.faults import CELL_FAULTS, CHARGER_FAULTS, FAULT_KINDS, Fault
 from bms.plant.pack import Spread
 from bms.plant.sensors import SensorSpec
 from bms.plant.thermal import CoolingSpec
@@ -20,8 +20,6 @@ from hil.pytest_plugin import scenario_durations, scenario_max_series
 
 # the shortest complete run the suite draws (5 simulated minutes)
 MIN_DURATION_S = 300.0
-SENSOR_FAULTS = ("open_sense_wire", "stuck_voltage", "ntc_open", "ntc_short", "current_offset")
-CHARGER_FAULTS = ("charger_overshoot", "charger_ignores_limit")
 
 
 def spreads() -> st.SearchStrategy[Spread]:
@@ -148,7 +146,7 @@ def scenarios(
         scn = replace(scn, charger=replace(scn.charger, current_max_a=rated_a, power_max_w=power_w))
     if kind is not None:
         cell = None
-        if kind in ("ntc_open", "ntc_short"):
+        if FAULT_KINDS[kind].level == "thermistor":
             cell = draw(st.sampled_from(scn.sensed))
         elif kind in CELL_FAULTS:
             cell = draw(st.integers(0, series - 1))

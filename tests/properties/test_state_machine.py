@@ -69,12 +69,12 @@ class FastChargeMachine(RuleBasedStateMachine):
     @rule(kind=st.sampled_from(sorted(FAULT_KINDS)), where=st.floats(0.0, 1.0))
     def inject(self, kind, where):
         cell = None
-        if kind in ("ntc_open", "ntc_short"):
+        if FAULT_KINDS[kind].level == "thermistor":
             cell = self.scn.sensed[min(int(where * len(self.scn.sensed)), len(self.scn.sensed) - 1)]
         elif kind in CELL_FAULTS:
             cell = min(int(where * self.scn.series), self.scn.series - 1)
-        catches = set(FAULT_KINDS[kind][1])
-        if any(catches & set(FAULT_KINDS[f.kind][1]) for f in self.loop.injected):
+        catches = set(FAULT_KINDS[kind].caught_by)
+        if any(catches & set(FAULT_KINDS[f.kind].caught_by) for f in self.loop.injected):
             return  # the firmware latches each fault once: a second one it cannot tell apart
         self.charger_faulted |= kind.startswith("charger")
         self.loop.inject(Fault(kind=kind, at_s=0.0, cell=cell))

@@ -1,0 +1,136 @@
+"""When an injected fault's condition becomes observable to the firmware: one function per
+way of judging it, named in the fault kind's registry row (bms.plant.faults.FAULT_KINDS).
+
+Each is judged on the plant's truth with the firmware's documented thresholds, once per step
+after the firmware step, and returns the onset time (s) once the condition is observable,
+None while it is not yet. ccl_ref: the CCL as a compliant charger follows it (lagged by the
+charger's response time).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from bms.protection import PlausParams, ccl_excess_a
+
+if TYPE_CHECKING:
+    from bms.chemistry import Chemistry
+    from bms.plant.faults import Fault
+    from bms.plant.pack import PackPlant
+    from bms.sim.scenario import Scenario
+
+# the firmware's pack-mean SoC estimate is within this of the truth (P5's tolerance,
+# bms/sim/checks.py SOC_TOLERANCE): its dOCV/dSoC term may be taken anywhere in that band
+SOC_EST_TOL = 0.03
+
+
+@dataclass(slots=True)
+class OnsetView:
+    """What an onset is judged on: the step just taken and the plant's truth after it."""
+
+    k: int  # the step's index
+    t_s: float  # the time at the end of the step
+    i_mean_a: float  # the true mean pack current over the step (> 0 discharge)
+    ccl_ref_a: float  # the CCL as a compliant charger follows it
+    v_true: np.ndarray
+    contactors_open: bool
+    core_c: np.ndarray
+    plant: PackPlant
+    chem: Chemistry
+    scn: Scenario
+
+
+def at_injection(f: Fault, view: OnsetView) -> float | None:
+    """Observable at once (its first step)."""
+    return view.t_s
+
+
+def stuck_repeats(f: Fault, view: OnsetView) -> float | None:
+    """A frozen reading once it has repeated stuck_repeats_min times."""
+    pl = view.chem.protection.plausibility
+    return view.t_s if view.k - f.info["k_injected"] >= pl.stuck_repeats_min else None
+
+
+def _cell_dev_allowance_v(
+    pl: PlausParams, chem: Chemistry, scn: Scenario, plant: PackPlant, core_c: float, current_a: float
+) -> float:
+    """The most the firmware's cell-deviation allowance can be now (plausibility.c:
+    cell_dev_max_v + cell_dev_v_per_a * |I| + cell_dev_soc_spread * |dOCV/dSoC|), from the
+    truth: |I| is the true current plus the sensor's 3-sigma error; cell_dev_v_per_a is the
+    value the firmware is configured with, cell_dev_r_rel times R0 at 25 C (the median of
+    that row, per element: bms.firmware.fill_config), not any other R0 of the table (a
+    sulfide cell's R0 falls ~4x from 25 to 60 C: a median over all rows is a different
+    threshold); dOCV/dSoC is the firmware's secant over its mean SoC estimate +-0.02, which
+    lies within the true mean SoC +- (SOC_EST_TOL + 0.02): the OCV is piecewise linear in
+    SoC, so no secant there is steeper than the steepest table segment the band touches
+    (at the cells' true mean core temperature; the firmware takes its estimate of it)."""
+    cell = chem.cell
+    row = int(np.argmin(np.abs(cell.temp_c - 25.0)))
+    v_per_a = pl.cell_dev_r_rel * float(np.median(cell.r0_ohm[row])) / scn.parallel
+    s = float(np.mean(plant.soc))
+    lo, hi = s - SOC_EST_TOL - 0.02, s + SOC_EST_TOL + 0.02
+    bp = plant.tables.soc
+    ocv = plant.tables.ocv(bp, np.full(len(bp), core_c))
+    seg = np.abs(np.diff(ocv)) / np.diff(bp)
+    touch = (bp[1:] > lo) & (bp[:-1] < hi)
+    slope = float(seg[touch].max()) if touch.any() else float(seg.max())
+    return pl.cell_dev_max_v + v_per_a * current_a + pl.cell_dev_soc_spread * slope
+
+
+def cell_deviation(f: Fault, view: OnsetView) -> float | None:
+    """An internal short once the cell's true voltage leaves the deviation allowance by
+    more than the reading's own error (3 sigma): a drift the firmware must see (as a
+    charger fault's onset is taken beyond the current error)."""
+    v_true = view.v_true
+    if len(v_true) < 2:
+        return None  # a deviation needs other cells to deviate from
+    pl = view.chem.protection.plausibility
+    c = int(f.cell or 0)
+    others = (np.sum(v_true) - v_true[c]) / (len(v_true) - 1)
+    se = view.scn.sensors
+    i_mean = view.i_mean_a
+    i_read = abs(i_mean) + 3.0 * (
+        se.current_gain_sigma * abs(i_mean) + se.current_offset_sigma_a + se.current_noise_a
+    )
+    allow = _cell_dev_allowance_v(pl, view.chem, view.scn, view.plant, float(np.mean(view.core_c)), i_read)
+    err = 3.0 * (se.cell_v_noise_v + se.cell_v_offset_sigma_v + se.cell_v_gain_sigma * abs(v_true[c]))
+    return view.t_s if abs(v_true[c] - others) > allow + err + se.cell_v_lsb_v else None
+
+
+def _interval(f: Fault, view: OnsetView, observable: bool, debounce_ms: float) -> float | None:
+    """The start of the first interval in which the fault is observable that lasts the
+    debounce (the fault's trip time)."""
+    if not observable:
+        f.info.pop("observable_since", None)
+        return None
+    since = f.info.setdefault("observable_since", view.t_s)
+    return since if view.t_s - since >= debounce_ms / 1000.0 else None
+
+
+def at_rest(f: Fault, view: OnsetView) -> float | None:
+    """A current-sensor offset: observable only with the contactors open (the only time the
+    true current is known to be zero), from the start of such an interval that lasts the
+    debounce."""
+    return _interval(f, view, view.contactors_open, view.chem.protection.plausibility.offset_debounce_ms)
+
+
+def in_use(f: Fault, view: OnsetView) -> float | None:
+    """A lost coolant flow: observable only with the contactors closed (the pack in use),
+    from the start of such an interval that lasts the debounce."""
+    return _interval(f, view, not view.contactors_open, view.chem.protection.plausibility.cooling_debounce_ms)
+
+
+def charger_excess(f: Fault, view: OnsetView) -> float | None:
+    """A charger fault once its current exceeds what a compliant charger may deliver by more
+    than the current sensor's own error (3 sigma): an excess the firmware can tell from a
+    measurement error."""
+    pl = view.chem.protection.plausibility
+    se = view.scn.sensors
+    i_mean = view.i_mean_a
+    cap = view.chem.cell.capacity_ah * view.scn.parallel
+    err = 3.0 * (se.current_gain_sigma * abs(i_mean) + se.current_offset_sigma_a + se.current_noise_a)
+    hit = -i_mean > view.ccl_ref_a * (1 + pl.ccl_excess_frac) + ccl_excess_a(pl, cap) + err
+    return view.t_s if hit else None
