@@ -35,16 +35,15 @@ def _bench_section(name: str, **kwargs: object) -> None:
     skipped with a note where it is not installed."""
     from importlib.metadata import entry_points
 
+    hint = "(pip install 'bms-bench\\[hil]')"  # \\[: not rich markup
     eps = entry_points(group="bms.benches", name=name)
     if not eps:
-        console.print(f"[yellow]{name} bench skipped: not installed (pip install 'bms-bench[hil]')[/yellow]")
+        console.print(f"[yellow]{name} bench skipped: not installed {hint}[/yellow]")
         return
-    try:
-        fn = next(iter(eps)).load()
-    except ImportError as exc:
-        console.print(f"[yellow]{name} bench skipped: {exc} (pip install 'bms-bench[hil]')[/yellow]")
-        return
-    fn(console, **kwargs)
+    try:  # the bench's own imports are lazy too: a missing module shows when it runs
+        next(iter(eps)).load()(console, **kwargs)
+    except ModuleNotFoundError as exc:
+        console.print(f"[yellow]{name} bench skipped: {exc} {hint}[/yellow]")
 
 
 def fail(msg: str, code: int = 2) -> NoReturn:
@@ -307,14 +306,13 @@ def bench(
     if can_bus:
         _bench_section("can", series=cells)
     if campaign:
-        try:
-            from bms.campaign.bench import campaign_bench
-        except ImportError as exc:
-            console.print(
-                f"[yellow]campaign bench skipped: {exc} (pip install 'bms-bench[campaign]')[/yellow]"
-            )
-        else:
+        from bms.campaign.bench import campaign_bench
+
+        try:  # Dask and pyarrow come with the campaign extra, imported when it runs
             campaign_bench(console, series=cells)
+        except ModuleNotFoundError as exc:
+            hint = "(pip install 'bms-bench\\[campaign]')"
+            console.print(f"[yellow]campaign bench skipped: {exc} {hint}[/yellow]")
 
 
 @main.command()
@@ -345,10 +343,15 @@ def campaign(
     connect_timeout: float,
 ) -> None:
     """Run a validation campaign (a shipped name or a campaign TOML) on Dask; resumable."""
-    try:
-        from bms.campaign.cli import campaign_cli
-    except ImportError as exc:  # dask / pyarrow: the campaign extra
-        fail(f"bms campaign needs the campaign extra: pip install 'bms-bench[campaign]' ({exc})")
+    import importlib.util
+
+    missing = [m for m in ("distributed", "pyarrow") if importlib.util.find_spec(m) is None]
+    if missing:
+        fail(
+            f"bms campaign needs the campaign extra ({', '.join(missing)}): pip install 'bms-bench[campaign]'"
+        )
+    from bms.campaign.cli import campaign_cli
+
     campaign_cli(console, campaign_file, out_dir, scheduler, workers, runs, connect_timeout)
 
 

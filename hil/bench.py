@@ -42,10 +42,11 @@ def image_sizes(elf: Path) -> tuple[int, int]:
 
 
 def _measure_qemu(n_cells: int, n_steps: int) -> dict[str, float]:
+    from hil.provision import build_firmware
     from hil.targets.qemu import QemuTarget
 
     rec = record_fastcharge(n_steps=n_steps, n_cells=n_cells)
-    with QemuTarget() as q:
+    with QemuTarget(build_firmware()) as q:
         q.configure(rec.config)
         cycles = []
         t0 = time.perf_counter()
@@ -73,11 +74,11 @@ def run_hil_bench(console: Console, n_steps: int = 1200) -> dict[str, float]:
     if shutil.which("arm-none-eabi-gcc") is None:
         console.print("[yellow]HIL bench skipped: arm-none-eabi-gcc not installed[/yellow]")
         return results
-    from hil.targets.qemu import firmware_elf
+    from hil.provision import build_firmware
 
     for board in BOARDS:
         try:
-            flash, ram = image_sizes(firmware_elf(board))
+            flash, ram = image_sizes(build_firmware(board))
         except (TargetError, subprocess.CalledProcessError) as exc:
             console.print(f"[red]{board}: {exc}[/red]")
             continue

@@ -24,7 +24,8 @@ from rich.console import Console
 from rich.table import Table
 
 from hil.fastcharge import record_fastcharge
-from hil.targets.qemu import QemuTarget, firmware_elf
+from hil.provision import build_firmware
+from hil.targets.qemu import QemuTarget
 
 _IN = re.compile(r"^IN: ?(\S*)")
 _INSN = re.compile(r"^0x([0-9a-f]{8}):")
@@ -84,12 +85,14 @@ def function_at(syms: list[tuple[int, int, str]], pc: int) -> str:
 def profile(n_cells: int = 96, n_steps: int = 20, warmup: int = 200) -> Counter[str]:
     """Self instructions per function over n_steps STEPs after warmup."""
     rec = record_fastcharge(n_steps=warmup + n_steps, n_cells=n_cells)
-    syms = symbols(firmware_elf())
+    elf = build_firmware()
+    syms = symbols(elf)
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "trace.log"
         # without -icount: an icount budget splits translation blocks into one-off shorter
         # ones at the same PC, which this per-PC count cannot tell apart
-        with QemuTarget(icount_shift=None, extra_args=("-d", "in_asm,exec,nochain", "-D", str(log))) as q:
+        trace = ("-d", "in_asm,exec,nochain", "-D", str(log))
+        with QemuTarget(elf, icount_shift=None, extra_args=trace) as q:
             q.configure(rec.config)
             for k in range(warmup):
                 q.step(int(rec.dt_ms[k]), rec.measurement(k), rec.commands[k])

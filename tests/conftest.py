@@ -30,8 +30,13 @@ from hil.pytest_plugin import load_profile  # noqa: E402
 
 def pytest_configure(config: pytest.Config) -> None:
     """This suite's property tests size themselves from the profile when they are imported:
-    it loads the plugin's profile (ci unless chosen) and seed with or without a target."""
+    it loads the plugin's profile (ci unless chosen) and seed with or without a target. A
+    session on QEMU runs this checkout's image (built here: the target never builds)."""
     load_profile(config)
+    if (config.getoption("--bms-target") or os.environ.get("BMS_TARGET")) == "qemu":
+        from hil.provision import provide_elf
+
+        provide_elf()
 
 
 from bms.bench import shipped_cell  # noqa: E402

@@ -1,17 +1,19 @@
 """The firmware on an emulated Cortex-M4F: `qemu-system-arm -M mps2-an386`.
 
-QemuTarget builds the ELF (`make firmware`, incremental) or takes the one given, listens on
-a free loopback port and starts QEMU with the board's UART0 connected to it (QEMU connects
-out, so no port is ever guessed; TCP_NODELAY on both ends), UART1 to a console log file, and
-semihosting on (the firmware's fault handler exits QEMU with it). It waits for the boot
-HELLO and checks it against this host's build (struct layout, sizeof(bms_config_t), and for
-a tree-built ELF the source hash).
+QemuTarget takes an ELF (the `elf` argument, else $BMS_FIRMWARE_ELF; it never builds one:
+`make firmware` or hil.provision.build_firmware does), listens on a free loopback port
+and starts QEMU with the board's UART0 connected to it (QEMU connects out, so no port is
+ever guessed; TCP_NODELAY on both ends), UART1 to a console log file, and semihosting on
+(the firmware's fault handler exits QEMU with it). It waits for the boot
+HELLO and checks it against this host's build (struct layout, sizeof(bms_config_t), and the
+source hash where `expect_source_hash` is given).
 
 Every wait has a timeout and also watches the process: a QEMU that dies fails the call at
 once with its exit status and the tail of its logs; one that stops answering fails it after
 the timeout. Either way, and on close(), QEMU is killed (its whole process group) and both
 sockets are closed; a finalizer does the same if the target is dropped without close(). The
-logs stay in `log_dir`: console.log (the firmware's UART1), qemu.log (QEMU's own output),
+logs stay in `log_dir` (default: a new folder under $BMS_HIL_LOG_DIR, else build/hil/qemu
+in the working directory): console.log (the firmware's UART1), qemu.log (QEMU's own output),
 uart0-rx.bin / uart0-tx.bin (the last 64 KiB of protocol traffic each way).
 
 Speed: QEMU 7.2's CMSDK UART model takes one received byte per main-loop round trip with
@@ -29,9 +31,7 @@ the ticks follow host time and State.cycles is 0.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
-import runpy
 import shutil
 import signal
 import socket
@@ -46,9 +46,9 @@ from hil.link import Link, SocketStream, TargetBusy, TracingStream
 from hil.protocol import Counter
 from hil.targets.remote import RemoteTarget
 
-REPO = Path(__file__).resolve().parents[2]
 DEFAULT_BOARD = "mps2-an386"
-LOG_ROOT = REPO / "build" / "hil" / "qemu"
+ELF_ENV = "BMS_FIRMWARE_ELF"
+LOG_ROOT = Path("build") / "hil" / "qemu"
 KEEP_LOGS = 20
 
 
@@ -62,34 +62,6 @@ def find_qemu(binary: str | None = None) -> str:
     if path is None:
         raise QemuError(f"'{name}' not found: install it (Debian: apt-get install qemu-system-arm)")
     return path
-
-
-def tree_source_hash() -> int:
-    """The source hash of this checkout (what `make firmware` compiles in)."""
-    mod = runpy.run_path(str(REPO / "native" / "tools" / "source_hash.py"))
-    return int(mod["source_hash"](REPO))
-
-
-def firmware_elf(board: str = DEFAULT_BOARD, build: bool = True) -> Path:
-    """The board's ELF from this checkout, (re)built by make when sources changed."""
-    elf = REPO / "build" / "firmware" / board / "bms.elf"
-    if build and (REPO / "Makefile").is_file():
-        lock_path = REPO / "build" / "firmware" / ".lock"
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(lock_path, "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            r = subprocess.run(
-                ["make", "-s", "--no-print-directory", "-C", str(REPO), "firmware", f"BOARD={board}"],
-                capture_output=True,
-                text=True,
-                timeout=600,
-            )
-        if r.returncode != 0:
-            tail = "\n".join((r.stdout + r.stderr).strip().splitlines()[-15:])
-            raise QemuError(f"make firmware BOARD={board} failed:\n{tail}")
-    if not elf.is_file():
-        raise QemuError(f"firmware ELF {elf} not found: run `make firmware BOARD={board}`")
-    return elf
 
 
 def _new_log_dir() -> Path:
@@ -147,7 +119,7 @@ class QemuTarget(RemoteTarget):
         boot_timeout_s: float = 20.0,
         reply_timeout_s: float = 10.0,
         log_dir: str | Path | None = None,
-        build: bool = True,
+        expect_source_hash: int | None = None,
         pin_cpu: bool = True,
         extra_args: tuple[str, ...] = (),
     ) -> None:
@@ -160,14 +132,17 @@ class QemuTarget(RemoteTarget):
         self._trace: TracingStream | None = None
         try:
             qemu_bin = find_qemu(qemu)
-            expect = None
-            if elf is None:
-                self.elf = firmware_elf(board, build)
-                expect = tree_source_hash()
-            else:
-                self.elf = Path(elf)
-                if not self.elf.is_file():
-                    raise QemuError(f"firmware ELF {self.elf} not found")
+            elf = elf if elf is not None else os.environ.get(ELF_ENV)
+            if not elf:
+                raise QemuError(
+                    f"no firmware ELF: pass elf= or set {ELF_ENV} "
+                    f"(build it with `make firmware BOARD={board}`)"
+                )
+            self.elf = Path(elf)
+            if not self.elf.is_file():
+                raise QemuError(
+                    f"firmware ELF {self.elf} not found (build it with `make firmware BOARD={board}`)"
+                )
             listener = socket.create_server(("127.0.0.1", 0))
             self._res["listener"] = listener
             port = listener.getsockname()[1]
@@ -226,7 +201,7 @@ class QemuTarget(RemoteTarget):
                 what = "QEMU runs but the firmware sent no HELLO" if alive else "QEMU died at boot"
                 raise QemuError(f"{what} within {boot_timeout_s:.0f} s ({exc}); {self._log_tail()}") from None
             link.on_failure = self._on_failure
-            super().__init__(link, "qemu", hello=hello, expect_source_hash=expect)
+            super().__init__(link, "qemu", hello=hello, expect_source_hash=expect_source_hash)
         except BaseException:
             self.close()
             raise

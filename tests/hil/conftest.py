@@ -9,6 +9,7 @@ import shutil
 import pytest
 
 from hil.fastcharge import Recording, record_fastcharge
+from hil.provision import provide_elf
 
 
 def require_tools(*tools: str) -> None:
@@ -23,7 +24,10 @@ def require_tools(*tools: str) -> None:
 
 @pytest.fixture(scope="session")
 def qemu_tools() -> None:
+    """QEMU and the cross compiler, and the mps2-an386 image of this checkout built (make
+    firmware) for every QemuTarget of the session ($BMS_FIRMWARE_ELF, unless given)."""
     require_tools("qemu-system-arm", "arm-none-eabi-gcc")
+    provide_elf()
 
 
 @pytest.fixture(scope="session")

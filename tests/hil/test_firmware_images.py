@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hil.targets.qemu import REPO, firmware_elf
+from hil.provision import build_firmware, checkout
 from tests.hil.conftest import require_tools
 
 FLASH_BUDGET = 64 * 1024
@@ -26,7 +26,7 @@ FORBIDDEN = re.compile(
 @pytest.fixture(scope="module", params=["mps2-an386", "s32k144evb"])
 def elf(request) -> Path:
     require_tools("arm-none-eabi-gcc", "arm-none-eabi-size", "arm-none-eabi-nm")
-    return firmware_elf(request.param)
+    return build_firmware(request.param)
 
 
 def sections(elf: Path) -> dict[str, int]:
@@ -70,8 +70,8 @@ def test_hard_float_abi(elf):
 
 def test_s32k144_flash_configuration_field():
     require_tools("arm-none-eabi-objcopy")
-    elf = firmware_elf("s32k144evb")
-    out = REPO / "build" / "firmware" / "s32k144evb" / "flash_config.bin"
+    elf = build_firmware("s32k144evb")
+    out = checkout() / "build" / "firmware" / "s32k144evb" / "flash_config.bin"
     subprocess.run(
         ["arm-none-eabi-objcopy", "-O", "binary", "-j", ".flash_config", str(elf), str(out)], check=True
     )
