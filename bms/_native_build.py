@@ -28,6 +28,7 @@ HEADERS = [
     "bms/safety.h",
     "bms/contactor.h",
     "bms/current_limit.h",
+    "bms/charger_monitor.h",
     "bms/bms.h",
     "bms/protocol.h",
     "bms/hil_node.h",

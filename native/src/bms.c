@@ -32,7 +32,7 @@ void bms_reset(bms_t *inst)
         inst->ekf[i].soc = 0.0f;
         inst->ekf[i].v_rc1_v = 0.0f;
         inst->ekf[i].v_rc2_v = 0.0f;
-        for (uint32_t k = 0u; k < 6u; k++) {
+        for (uint32_t k = 0u; k < (uint32_t)BMS_ARRAY_LEN(inst->ekf[i].p); k++) {
             inst->ekf[i].p[k] = 0.0f;
         }
         inst->thermal[i].t_core_degc = 0.0f;
@@ -42,7 +42,7 @@ void bms_reset(bms_t *inst)
         inst->thermal[i].p[2] = 0.0f;
     }
     plaus_reset(&inst->plaus);
-    inst->ccl_ref_a = 0.0f;
+    bms_chgmon_reset(&inst->chgmon);
     safety_reset(&inst->safety);
     contactor_reset(&inst->contactor);
     limit_reset(&inst->limit);
@@ -249,18 +249,18 @@ static int32_t cell_state_ok(const bms_t *inst, uint32_t i, float *bad)
 {
     const soc_ekf_cell_t *e = &inst->ekf[i];
     const thermal_cell_t *t = &inst->thermal[i];
-    const float v[8] = {e->soc, e->v_rc1_v, e->v_rc2_v, t->t_core_degc, t->t_surf_degc, e->p[0], t->p[0], t->p[2]};
-    const float lo[8] = {0.0f, -STATE_V_RC_MAX_V, -STATE_V_RC_MAX_V, STATE_T_MIN_DEGC, STATE_T_MIN_DEGC,
+    const float v[] = {e->soc, e->v_rc1_v, e->v_rc2_v, t->t_core_degc, t->t_surf_degc, e->p[0], t->p[0], t->p[2]};
+    const float lo[BMS_ARRAY_LEN(v)] = {0.0f, -STATE_V_RC_MAX_V, -STATE_V_RC_MAX_V, STATE_T_MIN_DEGC, STATE_T_MIN_DEGC,
                          0.0f, 0.0f, 0.0f};
-    const float hi[8] = {1.0f, STATE_V_RC_MAX_V, STATE_V_RC_MAX_V, STATE_T_MAX_DEGC, STATE_T_MAX_DEGC,
+    const float hi[BMS_ARRAY_LEN(v)] = {1.0f, STATE_V_RC_MAX_V, STATE_V_RC_MAX_V, STATE_T_MAX_DEGC, STATE_T_MAX_DEGC,
                          1.0e30f, 1.0e30f, 1.0e30f};
-    for (uint32_t k = 0u; k < 8u; k++) {
+    for (uint32_t k = 0u; k < (uint32_t)BMS_ARRAY_LEN(v); k++) {
         if (within(v[k], lo[k], hi[k]) == 0) {
             *bad = v[k];
             return 0;
         }
     }
-    for (uint32_t k = 0u; k < 6u; k++) {
+    for (uint32_t k = 0u; k < (uint32_t)BMS_ARRAY_LEN(e->p); k++) {
         if (bms_isfinitef(e->p[k]) == 0) {
             *bad = e->p[k];
             return 0;
@@ -297,9 +297,9 @@ static void feed_estimator_fault(bms_t *inst, int32_t diverged_cell, const limit
                 value = bad;
             }
         }
-        const float terms[6] = {acc->map_chg_a, acc->plating_a, acc->headroom_chg_a, acc->map_dis_a,
+        const float terms[] = {acc->map_chg_a, acc->plating_a, acc->headroom_chg_a, acc->map_dis_a,
                                 acc->headroom_dis_a, acc->r_step_max_ohm};
-        for (uint32_t k = 0u; (k < 6u) && (present == 0); k++) {
+        for (uint32_t k = 0u; (k < (uint32_t)BMS_ARRAY_LEN(terms)) && (present == 0); k++) {
             if (bms_isfinitef(terms[k]) == 0) {
                 present = 1;
                 value = terms[k];
@@ -464,20 +464,22 @@ static void feed_sensor_faults(bms_t *inst, uint32_t dt_ms)
         uint32_t id;
         const plaus_cond_t *c;
         uint32_t debounce_ms;
-    } map[11] = {
-        {BMS_F_VOLT_SENSOR, &r->volt_sensor, p->sensor_debounce_ms},
-        {BMS_F_TEMP_SENSOR, &r->temp_sensor, p->sensor_debounce_ms},
-        {BMS_F_CURRENT_SENSOR, &r->current_sensor, p->sensor_debounce_ms},
-        {BMS_F_VOLT_STUCK, &r->volt_stuck, p->stuck_debounce_ms},
-        {BMS_F_OPEN_WIRE, &r->open_wire, p->open_wire_debounce_ms},
-        {BMS_F_NTC_OPEN, &r->ntc_open, p->ntc_debounce_ms},
-        {BMS_F_NTC_SHORT, &r->ntc_short, p->ntc_debounce_ms},
-        {BMS_F_CURRENT_OFFSET, &r->current_offset, p->offset_debounce_ms},
-        {BMS_F_STALE, &r->stale, p->stale_timeout_ms},
-        {BMS_F_COOLING, &r->cooling, p->cooling_debounce_ms},
-        {BMS_F_CELL_DEVIATION, &r->cell_dev, p->cell_dev_debounce_ms},
+    } map[] = {
+        {.id = BMS_F_VOLT_SENSOR, .c = &r->volt_sensor, .debounce_ms = p->sensor_debounce_ms},
+        {.id = BMS_F_TEMP_SENSOR, .c = &r->temp_sensor, .debounce_ms = p->sensor_debounce_ms},
+        {.id = BMS_F_CURRENT_SENSOR, .c = &r->current_sensor, .debounce_ms = p->sensor_debounce_ms},
+        {.id = BMS_F_VOLT_STUCK, .c = &r->volt_stuck, .debounce_ms = p->stuck_debounce_ms},
+        {.id = BMS_F_OPEN_WIRE, .c = &r->open_wire, .debounce_ms = p->open_wire_debounce_ms},
+        {.id = BMS_F_NTC_OPEN, .c = &r->ntc_open, .debounce_ms = p->ntc_debounce_ms},
+        {.id = BMS_F_NTC_SHORT, .c = &r->ntc_short, .debounce_ms = p->ntc_debounce_ms},
+        {.id = BMS_F_CURRENT_OFFSET, .c = &r->current_offset, .debounce_ms = p->offset_debounce_ms},
+        {.id = BMS_F_STALE, .c = &r->stale, .debounce_ms = p->stale_timeout_ms},
+        {.id = BMS_F_COOLING, .c = &r->cooling, .debounce_ms = p->cooling_debounce_ms},
+        {.id = BMS_F_CELL_DEVIATION, .c = &r->cell_dev, .debounce_ms = p->cell_dev_debounce_ms},
     };
-    for (uint32_t k = 0u; k < 11u; k++) {
+    /* every plausibility fault (volt_sensor..stale) plus cooling and cell deviation */
+    _Static_assert(BMS_ARRAY_LEN(map) == (BMS_F_STALE - BMS_F_VOLT_SENSOR + 1) + 2, "one row per sensor fault");
+    for (uint32_t k = 0u; k < (uint32_t)BMS_ARRAY_LEN(map); k++) {
         safety_condition(s, map[k].id, (int32_t)map[k].c->present, map[k].c->index, map[k].c->value, dt_ms,
                          map[k].debounce_ms, now);
     }
@@ -526,62 +528,61 @@ static float derate_min(const bms_t *inst, const safety_value_t *sv, const uint3
     return f;
 }
 
-int32_t bms_step(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms, bms_out_t *out)
-{
-    if ((inst == 0) || (meas == 0) || (out == 0)) {
-        return BMS_E_ARG;
-    }
-    if (inst->configured == 0u) {
-        return BMS_E_NOT_INIT;
-    }
-    const bms_config_t *cfg = &inst->cfg;
-    uint32_t status = 0u;
-    const int32_t dt_ok = ((dt_ms > 0u) && (dt_ms <= BMS_MAX_DT_MS)) ? 1 : 0;
-    if (dt_ok != 0) {
-        inst->time_ms += dt_ms;
-    } else {
-        status |= BMS_ST_DT_INVALID;
-    }
-    const uint32_t dt_safe = (dt_ok != 0) ? dt_ms : 0u;
+/* One step's shared scratch between the stages of bms_step. */
+typedef struct {
+    uint32_t status;     /* BMS_ST_* bits */
+    int32_t dt_ok;       /* dt_ms within (0, BMS_MAX_DT_MS] */
+    uint32_t dt_safe;    /* dt_ms, or 0 when it is not valid */
+    int32_t cur_ok;      /* the current reading is usable */
+    float ocv_slope_v;   /* dOCV/dSoC at the mean estimates (plausibility input) */
+    uint32_t have_data;  /* the estimators ran on a new sample */
+    int32_t diverged_cell;
+} step_ctx_t;
 
-    /* ---- plausibility ---- */
+/* ---- plausibility: the readings' flags, the status bits they set, the ambient ---- */
+static void stage_plausibility(bms_t *inst, const bms_meas_t *meas, step_ctx_t *c)
+{
+    const bms_config_t *cfg = &inst->cfg;
     plaus_input_t pin;
     pin.pack_current_a = meas->pack_current_a;
     pin.pack_v = meas->pack_v;
     pin.sample_time_ms = meas->sample_time_ms;
-    pin.dt_ms = dt_safe;
+    pin.dt_ms = c->dt_safe;
     pin.contactors_open = (inst->contactor.state == CONTACTOR_OPEN) ? 1u : 0u;
     pin.coolant_flow_lpm = meas->coolant_flow_lpm;
     pin.cooling_latched = (inst->safety.latched >> (uint32_t)BMS_F_COOLING) & 1u;
     pin.ocv_slope_v = ocv_slope_at_mean(inst);
+    c->ocv_slope_v = pin.ocv_slope_v;
     plaus_check(&inst->plaus, cfg, &pin, meas->cell_v, meas->temp_degc, &inst->plaus_res);
     const plaus_result_t *pr = &inst->plaus_res;
-    const int32_t cur_ok = (int32_t)pr->current_valid;
-    if (cur_ok == 0) {
-        status |= BMS_ST_CURRENT_INVALID;
+    c->cur_ok = (int32_t)pr->current_valid;
+    if (c->cur_ok == 0) {
+        c->status |= BMS_ST_CURRENT_INVALID;
     }
     for (uint32_t i = 0u; i < cfg->pack.n_cells; i++) {
         if (pr->cell_flags[i] != 0u) {
-            status |= BMS_ST_VOLTAGE_INVALID;
+            c->status |= BMS_ST_VOLTAGE_INVALID;
         }
     }
     for (uint32_t j = 0u; j < cfg->pack.n_temp_sensors; j++) {
         if (pr->temp_flags[j] != 0u) {
-            status |= BMS_ST_TEMP_INVALID;
+            c->status |= BMS_ST_TEMP_INVALID;
         }
     }
     if ((bms_isfinitef(meas->ambient_degc) != 0) && (meas->ambient_degc > cfg->plaus.temp_min_degc)
         && (meas->ambient_degc < cfg->plaus.temp_max_degc)) {
         inst->ambient_degc = meas->ambient_degc;
     } else {
-        status |= BMS_ST_AMBIENT_ESTIMATED;
+        c->status |= BMS_ST_AMBIENT_ESTIMATED;
     }
+}
 
-    /* ---- estimators (and each cell's limit terms) ---- */
-    limit_acc_t acc;
-    limit_acc_init(&acc);
-    uint32_t have_data = 0u;
-    int32_t diverged_cell = -1;
+/* ---- estimators (and each cell's limit terms) ---- */
+static void stage_estimators(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms, bms_out_t *out, limit_acc_t *acc,
+                             step_ctx_t *c)
+{
+    const bms_config_t *cfg = &inst->cfg;
+    limit_acc_init(acc);
     if (inst->initialised == 0u) {
         if (seed_estimators(inst, meas) != 0) {
             inst->initialised = 1u;
@@ -590,74 +591,61 @@ int32_t bms_step(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms, bms_out_t 
                                                       inst->thermal[i].t_core_degc);
             }
         }
-    } else if ((dt_ok != 0) && (cur_ok != 0) && (pr->fresh != 0u)) {
-        diverged_cell = run_estimators(inst, meas, dt_ms, out, &acc);
-        have_data = 1u;
+    } else if ((c->dt_ok != 0) && (c->cur_ok != 0) && (inst->plaus_res.fresh != 0u)) {
+        c->diverged_cell = run_estimators(inst, meas, dt_ms, out, acc);
+        c->have_data = 1u;
     } else {
         /* time not advancing, current unknown or no new sample: hold the state */
     }
     if (inst->initialised != 0u) {
-        status |= BMS_ST_INITIALISED;
+        c->status |= BMS_ST_INITIALISED;
     }
     fill_estimates(inst, out);
+}
 
-    /* ---- safety ---- */
-    const int32_t charging = ((cur_ok != 0) && (meas->pack_current_a < -cfg->charge.charge_detect_a)) ? 1 : 0;
+/* ---- safety: limits, sensors, bus partners, the estimators, the charger ---- */
+static void stage_safety(bms_t *inst, const bms_meas_t *meas, bms_out_t *out, const limit_acc_t *acc,
+                         step_ctx_t *c, safety_value_t *sv)
+{
+    const bms_config_t *cfg = &inst->cfg;
+    const int32_t charging =
+        ((c->cur_ok != 0) && (meas->pack_current_a < -cfg->charge.charge_detect_a)) ? 1 : 0;
     if (charging != 0) {
-        status |= BMS_ST_CHARGING;
+        c->status |= BMS_ST_CHARGING;
     }
-    safety_value_t sv[BMS_N_QUANTITIES];
-    const float slope = (bms_isfinitef(pin.ocv_slope_v) != 0) ? pin.ocv_slope_v : 0.0f;
+    const float slope = (bms_isfinitef(c->ocv_slope_v) != 0) ? c->ocv_slope_v : 0.0f;
     const float spread_allow_v = cfg->plaus.cell_dev_soc_spread * ((slope < 0.0f) ? -slope : slope);
     monitored_values(inst, meas, out, charging, spread_allow_v, sv);
-    safety_evaluate(&inst->safety, &cfg->limits, sv, dt_safe, inst->time_ms);
-    feed_sensor_faults(inst, dt_safe);
-    feed_comm_fault(inst, meas, dt_safe);
-    feed_estimator_fault(inst, diverged_cell, &acc, dt_safe);
+    safety_evaluate(&inst->safety, &cfg->limits, sv, c->dt_safe, inst->time_ms);
+    feed_sensor_faults(inst, c->dt_safe);
+    feed_comm_fault(inst, meas, c->dt_safe);
+    feed_estimator_fault(inst, c->diverged_cell, acc, c->dt_safe);
+    /* judged on new samples only: a stale current says nothing about the charger */
+    const float i_chg = ((c->cur_ok != 0) && (inst->plaus_res.fresh != 0u)) ? -meas->pack_current_a : 0.0f;
+    bms_chgmon_step(&inst->chgmon, &inst->safety, cfg, inst->limit.ccl_a, i_chg, acc->r_step_max_ohm, c->dt_safe,
+                    inst->time_ms);
+}
 
-    /* ---- charger compliance: the current a charger following the CCL can deliver ---- */
-    {
-        const bms_plaus_params_t *pp = &cfg->plaus;
-        const float ccl_now = inst->limit.ccl_a;
-        if (ccl_now >= inst->ccl_ref_a) {
-            inst->ccl_ref_a = ccl_now; /* a rise is the charger's to follow at its pace */
-        } else {
-            const float tau_s = (float)pp->charger_response_ms * 0.001f;
-            const float a = (tau_s > 0.0f) ? -bms_expm1f(-((float)dt_safe * 0.001f) / tau_s) : 1.0f;
-            inst->ccl_ref_a += a * (ccl_now - inst->ccl_ref_a);
-        }
-        /* judged on new samples only: a stale current says nothing about the charger */
-        const float i_chg = ((cur_ok != 0) && (pr->fresh != 0u)) ? -meas->pack_current_a : 0.0f;
-        const float allowed = inst->ccl_ref_a * (1.0f + pp->ccl_excess_frac) + pp->ccl_excess_a;
-        /* a runaway: an excess that through the stiffest cell's step resistance alone would
-         * lift a cell at the charge voltage limit past the overvoltage trip cannot wait for
-         * the debounce (a cold, high-resistance cell passes its absolute maximum in a few
-         * hundred milliseconds) */
-        const float ov_margin_v = cfg->limits.q[BMS_Q_CELL_V_MAX].trip.threshold - cfg->charge.cell_v_charge_max_v;
-        const int32_t runaway = ((acc.r_step_max_ohm > 0.0f) && (ov_margin_v > 0.0f)
-                                 && ((i_chg - allowed) * acc.r_step_max_ohm > ov_margin_v))
-                                    ? 1
-                                    : 0;
-        safety_condition(&inst->safety, BMS_F_CHARGE_OVERCURRENT, (i_chg > allowed) ? 1 : 0, 0u, i_chg, dt_safe,
-                         (runaway != 0) ? pp->ccl_excess_fast_ms : pp->ccl_excess_debounce_ms, inst->time_ms);
-    }
-    /* everything latched so far acts on the contactors in this step (an emergency fault
-     * confirmed now opens now) */
+/* ---- contactors: everything latched so far acts in this step (an emergency fault
+ * confirmed now opens now); a precharge that timed out in this very step is a fault now ---- */
+static void stage_contactors(bms_t *inst, const bms_meas_t *meas, const step_ctx_t *c)
+{
     const uint32_t latched = inst->safety.latched;
-
-    /* ---- contactors ---- */
-    contactor_step(&inst->contactor, &cfg->contactor, dt_safe, meas->pack_v, meas->bus_v,
-                   (cur_ok != 0) ? meas->pack_current_a : 0.0f, latched);
-    /* a precharge that timed out in this very step is a fault now */
+    contactor_step(&inst->contactor, &inst->cfg.contactor, c->dt_safe, meas->pack_v, meas->bus_v,
+                   (c->cur_ok != 0) ? meas->pack_current_a : 0.0f, latched);
     safety_condition(&inst->safety, BMS_F_PRECHARGE, (int32_t)inst->contactor.precharge_failed, 0u,
-                     (bms_isfinitef(meas->bus_v) != 0) ? meas->bus_v : 0.0f, dt_safe, 0u, inst->time_ms);
-    const uint32_t latched_now = inst->safety.latched;
+                     (bms_isfinitef(meas->bus_v) != 0) ? meas->bus_v : 0.0f, c->dt_safe, 0u, inst->time_ms);
+}
 
-    /* ---- current limits ---- */
-    static const uint32_t q_chg[5] = {BMS_Q_CELL_V_MAX, BMS_Q_CORE_T_MAX_CHG, BMS_Q_SURF_T_MAX_CHG,
-                                      BMS_Q_T_MIN_CHG, BMS_Q_CELL_V_SPREAD};
-    static const uint32_t q_dis[5] = {BMS_Q_CELL_V_MIN, BMS_Q_CORE_T_MAX_DIS, BMS_Q_SURF_T_MAX_DIS,
-                                      BMS_Q_T_MIN_DIS, BMS_Q_CELL_V_SPREAD};
+/* ---- current limits ---- */
+static void stage_limits(bms_t *inst, const bms_meas_t *meas, bms_out_t *out, const limit_acc_t *acc,
+                         const step_ctx_t *c, const safety_value_t *sv)
+{
+    const bms_config_t *cfg = &inst->cfg;
+    static const uint32_t q_chg[] = {BMS_Q_CELL_V_MAX, BMS_Q_CORE_T_MAX_CHG, BMS_Q_SURF_T_MAX_CHG,
+                                     BMS_Q_T_MIN_CHG, BMS_Q_CELL_V_SPREAD};
+    static const uint32_t q_dis[] = {BMS_Q_CELL_V_MIN, BMS_Q_CORE_T_MAX_DIS, BMS_Q_SURF_T_MAX_DIS,
+                                     BMS_Q_T_MIN_DIS, BMS_Q_CELL_V_SPREAD};
     /* the charge-side derates apply whatever the present direction: evaluate
      * the temperature quantities of both modes on the same values */
     safety_value_t sv_c[BMS_N_QUANTITIES];
@@ -676,21 +664,24 @@ int32_t bms_step(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms, bms_out_t 
     lp.capacity_ah = cfg->cell.capacity_ah;
     lp.soc_charge = out->soc_mean;
     lp.t_min_degc = out->temp_min_degc;
-    lp.derate_chg = derate_min(inst, sv_c, q_chg, 5u, &lp.derate_chg_src);
-    lp.derate_dis = derate_min(inst, sv_d, q_dis, 5u, &lp.derate_dis_src);
+    lp.derate_chg = derate_min(inst, sv_c, q_chg, (uint32_t)BMS_ARRAY_LEN(q_chg), &lp.derate_chg_src);
+    lp.derate_dis = derate_min(inst, sv_d, q_dis, (uint32_t)BMS_ARRAY_LEN(q_dis), &lp.derate_dis_src);
     lp.charger_max_a = meas->charger_max_a;
-    lp.fault_latched = latched_now;
+    lp.fault_latched = inst->safety.latched;
     lp.contactors_closed = (inst->contactor.state == CONTACTOR_CLOSED) ? 1u : 0u;
     /* a reading the firmware cannot trust stops the current at once, before its
      * fault is confirmed: the limits cannot be known without it */
-    lp.have_data = ((have_data != 0u) && (pr->any_unusable == 0u)) ? 1u : 0u;
+    lp.have_data = ((c->have_data != 0u) && (inst->plaus_res.any_unusable == 0u)) ? 1u : 0u;
     lp.cell_v_meas_max = out->cell_v_max;
     lp.cell_v_meas_min = out->cell_v_min;
-    lp.current_a = (cur_ok != 0) ? meas->pack_current_a : 0.0f;
-    lp.dt_ms = dt_safe;
-    limit_update(&inst->limit, cfg, &acc, &lp, out->core_temp_max_degc, &out->ccl_terms, &out->dcl_terms);
+    lp.current_a = (c->cur_ok != 0) ? meas->pack_current_a : 0.0f;
+    lp.dt_ms = c->dt_safe;
+    limit_update(&inst->limit, cfg, acc, &lp, out->core_temp_max_degc, &out->ccl_terms, &out->dcl_terms);
+}
 
-    /* ---- outputs ---- */
+/* ---- outputs ---- */
+static void stage_outputs(const bms_t *inst, bms_out_t *out, const step_ctx_t *c)
+{
     out->ccl_a = inst->limit.ccl_a;
     out->dcl_a = inst->limit.dcl_a;
     out->ccl_limit = inst->limit.ccl_limit;
@@ -698,7 +689,7 @@ int32_t bms_step(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms, bms_out_t 
     out->charge_complete = inst->limit.charge_complete;
     out->heater_request = inst->limit.heater_request;
     out->cooling_request = inst->limit.cooling_request;
-    out->faults = latched_now;
+    out->faults = inst->safety.latched;
     out->warnings = 0u;
     out->derates = 0u;
     for (uint32_t q = 0u; q < (uint32_t)BMS_N_QUANTITIES; q++) {
@@ -708,7 +699,38 @@ int32_t bms_step(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms, bms_out_t 
     out->contactor_state = (uint32_t)inst->contactor.state;
     out->relays = contactor_relays(inst->contactor.state);
     out->time_ms = inst->time_ms;
-    out->status = status;
+    out->status = c->status;
+}
+
+int32_t bms_step(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms, bms_out_t *out)
+{
+    if ((inst == 0) || (meas == 0) || (out == 0)) {
+        return BMS_E_ARG;
+    }
+    if (inst->configured == 0u) {
+        return BMS_E_NOT_INIT;
+    }
+    step_ctx_t c;
+    c.status = 0u;
+    c.dt_ok = ((dt_ms > 0u) && (dt_ms <= BMS_MAX_DT_MS)) ? 1 : 0;
+    if (c.dt_ok != 0) {
+        inst->time_ms += dt_ms;
+    } else {
+        c.status |= BMS_ST_DT_INVALID;
+    }
+    c.dt_safe = (c.dt_ok != 0) ? dt_ms : 0u;
+    c.cur_ok = 0;
+    c.ocv_slope_v = 0.0f;
+    c.have_data = 0u;
+    c.diverged_cell = -1;
+    limit_acc_t acc;
+    safety_value_t sv[BMS_N_QUANTITIES];
+    stage_plausibility(inst, meas, &c);
+    stage_estimators(inst, meas, dt_ms, out, &acc, &c);
+    stage_safety(inst, meas, out, &acc, &c, sv);
+    stage_contactors(inst, meas, &c);
+    stage_limits(inst, meas, out, &acc, &c, sv);
+    stage_outputs(inst, out, &c);
     return BMS_OK;
 }
 

@@ -434,9 +434,9 @@ static bms_cfg_err_t check_limits(const bms_config_t *cfg, bms_cfg_detail_t *d)
     const bms_limits_t *lim = &cfg->limits;
     for (uint32_t q = 0u; q < (uint32_t)BMS_N_QUANTITIES; q++) {
         const bms_limit_t *l = &lim->q[q];
-        const bms_tier_t *t[3] = {&l->warning, &l->derate, &l->trip};
+        const bms_tier_t *t[] = {&l->warning, &l->derate, &l->trip};
         const uint32_t f = (uint32_t)BMS_CFG_F_LIMITS + (2u * q);
-        for (uint32_t k = 0u; k < 3u; k++) {
+        for (uint32_t k = 0u; k < (uint32_t)BMS_ARRAY_LEN(t); k++) {
             if (bms_isfinitef(t[k]->threshold) == 0) {
                 return fail(d, f, k, 0u, t[k]->threshold, "must be finite");
             }

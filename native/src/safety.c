@@ -1,9 +1,16 @@
 /* Safety monitor: tiered limits, debounce, latching, fault records. The
  * debounce and release rules are documented in safety.h. */
 #include "bms/safety.h"
+#include "bms/bms_math.h"
 
 /* Direction of each quantity: 1 = maximum, 0 = minimum (order of bms_quantity_t). */
-static const uint8_t k_is_max[BMS_N_QUANTITIES] = {1u, 0u, 1u, 1u, 1u, 1u, 0u, 0u, 1u, 1u, 1u};
+static const uint8_t k_is_max[] = {
+    [BMS_Q_CELL_V_MAX] = 1u,     [BMS_Q_CELL_V_MIN] = 0u,     [BMS_Q_CORE_T_MAX_CHG] = 1u,
+    [BMS_Q_CORE_T_MAX_DIS] = 1u, [BMS_Q_SURF_T_MAX_CHG] = 1u, [BMS_Q_SURF_T_MAX_DIS] = 1u,
+    [BMS_Q_T_MIN_CHG] = 0u,      [BMS_Q_T_MIN_DIS] = 0u,      [BMS_Q_I_CHG_MAX] = 1u,
+    [BMS_Q_I_DIS_MAX] = 1u,      [BMS_Q_CELL_V_SPREAD] = 1u,
+};
+_Static_assert(BMS_ARRAY_LEN(k_is_max) == BMS_N_QUANTITIES, "one direction per monitored quantity");
 
 int32_t safety_is_max(uint32_t q)
 {
@@ -50,7 +57,7 @@ static void debounce_clear(debounce_t *d)
 void safety_reset(safety_state_t *s)
 {
     for (uint32_t q = 0u; q < (uint32_t)BMS_N_QUANTITIES; q++) {
-        for (uint32_t k = 0u; k < 3u; k++) {
+        for (uint32_t k = 0u; k < (uint32_t)BMS_ARRAY_LEN(s->tier_db[q]); k++) {
             debounce_clear(&s->tier_db[q][k]);
         }
         s->tier_active[q][0] = 0u;
@@ -100,8 +107,8 @@ void safety_evaluate(safety_state_t *s, const bms_limits_t *lim, const safety_va
         const bms_limit_t *l = &lim->q[q];
         const safety_value_t *sv = &values[q];
         const int32_t is_max = safety_is_max(q);
-        const bms_tier_t *tiers[3] = {&l->warning, &l->derate, &l->trip};
-        for (uint32_t k = 0u; k < 2u; k++) {
+        const bms_tier_t *tiers[] = {&l->warning, &l->derate, &l->trip};
+        for (uint32_t k = 0u; k < (uint32_t)BMS_ARRAY_LEN(s->tier_active[q]); k++) {
             const int32_t cond = (sv->valid != 0u) ? beyond(is_max, sv->value, tiers[k]->threshold) : 0;
             const int32_t hit = safety_debounce(&s->tier_db[q][k], cond, dt_ms, tiers[k]->debounce_ms);
             if (hit != 0) {

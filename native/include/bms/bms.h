@@ -15,6 +15,7 @@
 #include "bms/safety.h"
 #include "bms/contactor.h"
 #include "bms/current_limit.h"
+#include "bms/charger_monitor.h"
 
 #define BMS_FW_VERSION_MAJOR 0
 #define BMS_FW_VERSION_MINOR 3
@@ -99,7 +100,7 @@ typedef struct {
     safety_state_t safety;
     contactor_t contactor;
     limit_state_t limit;
-    float ccl_ref_a;        /* the CCL as a compliant charger would follow it (lagged down) */
+    bms_chgmon_t chgmon;    /* charger compliance: the CCL as a compliant charger follows it */
     float ambient_degc;
     uint32_t time_ms;
     uint32_t initialised;   /* estimators seeded from a sample */

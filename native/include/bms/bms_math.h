@@ -8,6 +8,9 @@
 
 #include <stdint.h>
 
+/* Number of elements of an array (not a pointer) known here. */
+#define BMS_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
 /* exp(x) for x in [-87, 88] (clamped outside); max rel. error ~2 ulp. */
 float bms_expf(float x);
 /* exp(x) - 1, accurate for small |x|. */
