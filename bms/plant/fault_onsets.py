@@ -18,7 +18,7 @@ from bms.protection import PlausParams, ccl_excess_a
 
 if TYPE_CHECKING:
     from bms.chemistry import Chemistry
-    from bms.plant.faults import Fault
+    from bms.plant.faults import Injection
     from bms.plant.pack import PackPlant
     from bms.sim.scenario import Scenario
 
@@ -43,15 +43,15 @@ class OnsetView:
     scn: Scenario
 
 
-def at_injection(f: Fault, view: OnsetView) -> float | None:
+def at_injection(f: Injection, view: OnsetView) -> float | None:
     """Observable at once (its first step)."""
     return view.t_s
 
 
-def stuck_repeats(f: Fault, view: OnsetView) -> float | None:
+def stuck_repeats(f: Injection, view: OnsetView) -> float | None:
     """A frozen reading once it has repeated stuck_repeats_min times."""
     pl = view.chem.protection.plausibility
-    return view.t_s if view.k - f.info["k_injected"] >= pl.stuck_repeats_min else None
+    return view.t_s if view.k - f.k >= pl.stuck_repeats_min else None
 
 
 def _cell_dev_allowance_v(
@@ -80,7 +80,7 @@ def _cell_dev_allowance_v(
     return pl.cell_dev_max_v + v_per_a * current_a + pl.cell_dev_soc_spread * slope
 
 
-def cell_deviation(f: Fault, view: OnsetView) -> float | None:
+def cell_deviation(f: Injection, view: OnsetView) -> float | None:
     """An internal short once the cell's true voltage leaves the deviation allowance by
     more than the reading's own error (3 sigma): a drift the firmware must see (as a
     charger fault's onset is taken beyond the current error)."""
@@ -100,30 +100,32 @@ def cell_deviation(f: Fault, view: OnsetView) -> float | None:
     return view.t_s if abs(v_true[c] - others) > allow + err + se.cell_v_lsb_v else None
 
 
-def _interval(f: Fault, view: OnsetView, observable: bool, debounce_ms: float) -> float | None:
+def _interval(f: Injection, view: OnsetView, observable: bool, debounce_ms: float) -> float | None:
     """The start of the first interval in which the fault is observable that lasts the
     debounce (the fault's trip time)."""
     if not observable:
-        f.info.pop("observable_since", None)
+        f.observable_since = None
         return None
-    since = f.info.setdefault("observable_since", view.t_s)
+    if f.observable_since is None:
+        f.observable_since = view.t_s
+    since = f.observable_since
     return since if view.t_s - since >= debounce_ms / 1000.0 else None
 
 
-def at_rest(f: Fault, view: OnsetView) -> float | None:
+def at_rest(f: Injection, view: OnsetView) -> float | None:
     """A current-sensor offset: observable only with the contactors open (the only time the
     true current is known to be zero), from the start of such an interval that lasts the
     debounce."""
     return _interval(f, view, view.contactors_open, view.chem.protection.plausibility.offset_debounce_ms)
 
 
-def in_use(f: Fault, view: OnsetView) -> float | None:
+def in_use(f: Injection, view: OnsetView) -> float | None:
     """A lost coolant flow: observable only with the contactors closed (the pack in use),
     from the start of such an interval that lasts the debounce."""
     return _interval(f, view, not view.contactors_open, view.chem.protection.plausibility.cooling_debounce_ms)
 
 
-def charger_excess(f: Fault, view: OnsetView) -> float | None:
+def charger_excess(f: Injection, view: OnsetView) -> float | None:
     """A charger fault once its current exceeds what a compliant charger may deliver by more
     than the current sensor's own error (3 sigma): an excess the firmware can tell from a
     measurement error."""

@@ -7,8 +7,8 @@ where), parsing of KIND:AT_S[:CELL] and validation. Adding a kind: docs/architec
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from bms.errors import ConfigError
@@ -66,7 +66,7 @@ class FaultKind:
     persistent: bool  # its condition persists once injected: a reset must not clear what catches it
     applied_to: Literal["sensors", "pack", "coolant", "link", "charger"]
     apply: Callable[[Fault, Rig], None]
-    onset: Callable[[Fault, onset.OnsetView], float | None]  # bms.plant.fault_onsets
+    onset: Callable[[Injection, onset.OnsetView], float | None]  # bms.plant.fault_onsets
     default_value: float | None = None  # its magnitude if the scenario gives none (None: it has none)
 
 
@@ -191,19 +191,44 @@ PACK_LEVEL_FAULTS = frozenset(
 )
 
 
-@dataclass
+@dataclass(frozen=True)
 class Fault:
+    """A fault a scenario names (immutable: a run keeps its own Injection records)."""
+
     kind: str
     at_s: float
     cell: int | None = None
     value: float | None = None
-    info: dict[str, float] = field(default_factory=dict)
 
     def magnitude(self) -> float:
         if self.value is not None:
             return self.value
         v = FAULT_KINDS[self.kind].default_value
         return float("nan") if v is None else v
+
+
+@dataclass(slots=True)
+class Injection:
+    """One fault as a run injected it: when (time and step index), and what the run has
+    judged of it since (its onset, the start of the interval in which it is observable)."""
+
+    fault: Fault
+    at_s: float  # when it was injected
+    k: int  # the index of the first step it acts in
+    onset_s: float | None = None  # when its condition became observable (None: not yet)
+    observable_since: float | None = None  # start of the present observable interval
+
+    @property
+    def kind(self) -> str:
+        return self.fault.kind
+
+    @property
+    def cell(self) -> int | None:
+        return self.fault.cell
+
+    def as_fault(self) -> Fault:
+        """The scenario fault that repeats this injection."""
+        return replace(self.fault, at_s=self.at_s)
 
 
 def parse_fault(text: str) -> Fault:
@@ -220,7 +245,9 @@ def parse_fault(text: str) -> Fault:
     return Fault(kind=kind, at_s=at_s, cell=cell)
 
 
-def validate_faults(faults: list[Fault], n_series: int, sensed: tuple[int, ...], duration_s: float) -> None:
+def validate_faults(
+    faults: Sequence[Fault], n_series: int, sensed: tuple[int, ...], duration_s: float
+) -> None:
     for k, f in enumerate(faults):
         where = f"faults[{k}]"
         if f.kind not in FAULT_KINDS:

@@ -24,7 +24,7 @@ from bms.firmware import Firmware as InProcessTarget
 from bms.firmware import PackLayout, fill_config, fill_nvm
 from bms.plant.charger import Charger
 from bms.plant.fault_onsets import OnsetView
-from bms.plant.faults import FAULT_KINDS, PACK_LEVEL_FAULTS, Fault
+from bms.plant.faults import FAULT_KINDS, PACK_LEVEL_FAULTS, Fault, Injection
 from bms.plant.pack import PackPlant
 from bms.plant.sensors import Sensors
 from bms.plant.thermal import ThermalNetwork
@@ -168,7 +168,7 @@ class SimResult:
     cells_est_soc: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
     cells_true_core: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
     cells_est_core: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
-    injected: list[Fault] = field(default_factory=list)  # with at_s as injected
+    injected: list[Injection] = field(default_factory=list)  # the run's own records
     limit_step_a: float = 0.0  # the resolution of the logged ccl_a/dcl_a (Target.limit_step_a)
 
 
@@ -249,7 +249,7 @@ class StepView:
     v_true: np.ndarray
     core_true_c: np.ndarray
     soc_true: np.ndarray
-    injected: list[Fault]
+    injected: list[Injection]
     charging_phase: bool
     resets: int  # fault resets commanded so far
 
@@ -297,8 +297,8 @@ class ClosedLoop:
             if scn.mode != "charge"
             else None
         )
-        self.pending = sorted(scn.faults, key=lambda f: f.at_s)
-        self.injected: list[Fault] = []
+        self.pending = sorted(scn.faults, key=lambda f: f.at_s)  # the loop's own list
+        self.injected: list[Injection] = []
         self.log = RunLog(n_steps, scn.series)
         self.first_seen: dict[int, float] = {}
         self._seen_faults = 0  # the fault bits in first_seen
@@ -333,10 +333,9 @@ class ClosedLoop:
         return self.steps * self.dt_s
 
     def inject(self, f: Fault) -> None:
-        """Inject a fault now (before the next step); its at_s is set to the present time."""
-        f.at_s = self.t_s
-        f.info["k_injected"] = self.steps
-        self.injected.append(f)
+        """Inject a fault now (before the next step): recorded as injected at the present
+        time (its own at_s is not read)."""
+        self.injected.append(Injection(f, self.t_s, self.steps))
         FAULT_KINDS[f.kind].apply(f, self)
 
     def command(self, cmd: str) -> int:
@@ -360,8 +359,7 @@ class ClosedLoop:
         pending = self.pending
         while pending and pending[0].at_s <= t:
             f = pending.pop(0)
-            self.injected.append(f)
-            f.info["k_injected"] = k
+            self.injected.append(Injection(f, f.at_s, k))
             FAULT_KINDS[f.kind].apply(f, self)
         # ---- the vehicle's requests (from the last firmware state) ----
         state = self.state
@@ -446,15 +444,13 @@ class ClosedLoop:
             self.ccl_ref = self.ccl
         else:
             self.ccl_ref += (self.ccl - self.ccl_ref) * self._ccl_lag
-        if any("onset_s" not in f.info for f in self.injected):
+        if any(inj.onset_s is None for inj in self.injected):
             ov = OnsetView(
                 k, t, i_mean, self.ccl_ref, v_true, contactor == OPEN, thermal.core_c, plant, self.chem, scn
             )
-            for f in self.injected:
-                if "onset_s" not in f.info:
-                    onset = FAULT_KINDS[f.kind].onset(f, ov)
-                    if onset is not None:
-                        f.info["onset_s"] = onset
+            for inj in self.injected:
+                if inj.onset_s is None:
+                    inj.onset_s = FAULT_KINDS[inj.kind].onset(inj, ov)
         # ---- log (per-cell truth stored whole; its extremes are taken once in result()) ----
         self.log.append(
             k,
@@ -547,7 +543,7 @@ def run(
 
 
 def _fault_list(
-    first_seen: dict[int, float], injected: list[Fault], target: Target, chem: Chemistry
+    first_seen: dict[int, float], injected: list[Injection], target: Target, chem: Chemistry
 ) -> list[dict[str, object]]:
     """Every fault the firmware latched, matched to the injection it answers (if any),
     and every injection the firmware did not catch."""
@@ -653,10 +649,10 @@ def _summary(
     }
 
 
-def _timing(f: Fault | None, chem: Chemistry) -> dict[str, float | None]:
+def _timing(f: Injection | None, chem: Chemistry) -> dict[str, float | None]:
     if f is None:
         return {"onset_s": None, "trip_time_s": None}
-    onset = f.info.get("onset_s")
+    onset = f.onset_s
     trip = getattr(chem.protection.plausibility, FAULT_KINDS[f.kind].trip_time_field) / 1000.0
     return {"onset_s": None if onset is None else round(float(onset), 3), "trip_time_s": trip}
 

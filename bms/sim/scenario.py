@@ -42,8 +42,11 @@ class PackSpec:
     hw_discharge_max_a: float = 800.0
 
 
-@dataclass
+@dataclass(frozen=True)
 class Scenario:
+    """A run's description, immutable (with_overrides / dataclasses.replace give a changed
+    copy): a run never writes to it, so one Scenario object runs any number of times."""
+
     name: str = "custom"
     description: str = ""
     chemistry: str = "nmc811-graphite"
@@ -74,7 +77,10 @@ class Scenario:
     cooling: CoolingSpec = field(default_factory=CoolingSpec)
     sensors: SensorSpec = field(default_factory=SensorSpec)
     charger: ChargerSpec = field(default_factory=ChargerSpec)
-    faults: list[Fault] = field(default_factory=list)
+    faults: tuple[Fault, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "faults", tuple(self.faults))  # a list given is frozen too
 
     @property
     def start_c(self) -> float:
@@ -180,7 +186,7 @@ def _scenario_from_dict(d: dict[str, Any]) -> Scenario:
                 value=None if "value" not in f else _number(f["value"], f"faults[{k}].value"),
             )
         )
-    kw["faults"] = faults
+    kw["faults"] = tuple(faults)
     s = Scenario(**kw)
     validate(s)
     return s

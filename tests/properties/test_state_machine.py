@@ -91,7 +91,7 @@ class FastChargeMachine(RuleBasedStateMachine):
             violations = check_run(self.loop.result(), self.chem, unobservable=False)
             if violations:
                 # the injections as scenario faults (the commands are in hypothesis' step listing)
-                scn = replace(self.scn, faults=[replace(f, info={}) for f in self.loop.injected])
+                scn = replace(self.scn, faults=[inj.as_fault() for inj in self.loop.injected])
                 fail_with_scenario(scn, violations)
 
 
