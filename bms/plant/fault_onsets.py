@@ -37,6 +37,7 @@ class OnsetView:
     ccl_ref_a: float  # the CCL as a compliant charger follows it
     v_true: np.ndarray
     contactors_open: bool
+    samples_fresh: bool  # the firmware got a new sample this step (no cut link)
     core_c: np.ndarray
     plant: PackPlant
     chem: Chemistry
@@ -127,12 +128,13 @@ def in_use(f: Injection, view: OnsetView) -> float | None:
 
 def charger_excess(f: Injection, view: OnsetView) -> float | None:
     """A charger fault once its current exceeds what a compliant charger may deliver by more
-    than the current sensor's own error (3 sigma): an excess the firmware can tell from a
-    measurement error."""
+    than the current sensor's own error (3 sigma), an excess the firmware can tell from a
+    measurement error, in a step whose sample reaches the firmware (a cut link shows it
+    none: the excess is then invisible, however large)."""
     pl = view.chem.protection.plausibility
     se = view.scn.sensors
     i_mean = view.i_mean_a
     cap = view.chem.cell.capacity_ah * view.scn.parallel
     err = 3.0 * (se.current_gain_sigma * abs(i_mean) + se.current_offset_sigma_a + se.current_noise_a)
     hit = -i_mean > view.ccl_ref_a * (1 + pl.ccl_excess_frac) + ccl_excess_a(pl, cap) + err
-    return view.t_s if hit else None
+    return view.t_s if hit and view.samples_fresh else None

@@ -446,7 +446,17 @@ class ClosedLoop:
             self.ccl_ref += (self.ccl - self.ccl_ref) * self._ccl_lag
         if any(inj.onset_s is None for inj in self.injected):
             ov = OnsetView(
-                k, t, i_mean, self.ccl_ref, v_true, contactor == OPEN, thermal.core_c, plant, self.chem, scn
+                k,
+                t,
+                i_mean,
+                self.ccl_ref,
+                v_true,
+                contactor == OPEN,
+                not self.comm_lost,
+                thermal.core_c,
+                plant,
+                self.chem,
+                scn,
             )
             for inj in self.injected:
                 if inj.onset_s is None:

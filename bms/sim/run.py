@@ -95,7 +95,18 @@ ROWS = [
         lambda s: f"{s['max_core_temp_c_true']:.1f} °C (abs. max {s['abs_max_core_temp_c']:.0f})",
     ),
     ("core temperature RMSE", lambda s: f"{s['core_temp_rmse_c']:.2f} K"),
-    ("faults", lambda s: ", ".join(f"{f['name']}@{f['detected_s']}s" for f in s["faults"]) or "none"),
+    (
+        "faults",
+        lambda s: (
+            ", ".join(
+                f"{f['name']}@{f['detected_s']}s"
+                if f["detected_s"] is not None
+                else f"{f['injected_kind']} injected at {f['injected_s']}s, not detected"
+                for f in s["faults"]
+            )
+            or "none"
+        ),
+    ),
     (
         "safety properties (P1-P7)",
         lambda s: (

@@ -18,7 +18,7 @@ from hypothesis.stateful import (
 )
 
 from bms.chemistry import load_chemistry
-from bms.plant.faults import CELL_FAULTS, FAULT_KINDS, Fault
+from bms.plant.faults import CELL_FAULTS, CHARGER_FAULTS, FAULT_KINDS, Fault
 from bms.sim.checks import check_run
 from bms.sim.loop import ClosedLoop
 from hil.pytest_plugin import scenario_budget
@@ -76,6 +76,16 @@ class FastChargeMachine(RuleBasedStateMachine):
         catches = set(FAULT_KINDS[kind].caught_by)
         if any(catches & set(FAULT_KINDS[f.kind].caught_by) for f in self.loop.injected):
             return  # the firmware latches each fault once: a second one it cannot tell apart
+        # A charger that ignores the limit while the measurement link is dead is a double fault
+        # no BMS can answer in time: blind, it learns of the lost link only after the stale
+        # timeout, and a runaway charger lifts a cold cell past its absolute maximum sooner
+        # (found here: an LFP cell at 0 C, 3.26 -> 3.90 V in 0.6 s at 1C). A pack's safety
+        # concept covers it with a second, independent layer (the charger's own voltage stop,
+        # an AFE's hardware overvoltage comparator) that this bench does not model; the machine
+        # draws single faults of each kind, and this pair not at once.
+        kinds = {f.kind for f in self.loop.injected} | {kind}
+        if "comm_loss" in kinds and kinds & set(CHARGER_FAULTS):
+            return
         self.charger_faulted |= kind.startswith("charger")
         self.loop.inject(Fault(kind=kind, at_s=0.0, cell=cell))
 
