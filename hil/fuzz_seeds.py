@@ -35,7 +35,7 @@ SEED_PACKS = ((8, 1), (8, 1000), (16, 20), (192, 30))
 
 def config_seeds() -> dict[str, bytes]:
     from bms.chemistry import available
-    from bms.sim.loop import firmware_config
+    from bms.sim.configure import firmware_config
     from bms.sim.scenario import Scenario
 
     out = {}

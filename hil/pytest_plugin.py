@@ -218,7 +218,7 @@ def _bms_junit_properties(
     )
     record_testsuite_property("hypothesis_seed", request.config.stash[_SEED])
     from bms.chemistry import load_chemistry
-    from bms.sim.loop import firmware_config
+    from bms.sim.configure import firmware_config
     from bms.sim.scenario import load_scenario
 
     try:

@@ -1,5 +1,5 @@
 """What makes a run a safety violation or a false trip, judged from the simulator's summary
-(bms.sim.loop: the plant's true maxima and each fault's injected_s / onset_s / detected_s /
+(bms.sim.summary: the plant's true maxima and each fault's injected_s / onset_s / detected_s /
 trip_time_s).
 
 A run VIOLATES when any of these holds (its `violations` lists which):

@@ -9,7 +9,8 @@ import numpy as np
 
 from bms.enums import CONTACTOR_STATES, FAULT_NAMES, LIMITING_NAMES
 from bms.errors import BmsError
-from bms.sim.loop import LOG_FIELDS, SimResult
+from bms.sim.loop import SimResult
+from bms.sim.runlog import LOG_FIELDS
 from bms.sim.scenario import scenario_to_toml
 
 FMT = {

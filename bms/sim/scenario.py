@@ -44,7 +44,7 @@ class PackSpec:
 
 @dataclass(frozen=True)
 class Scenario:
-    """A run's description, immutable (with_overrides / dataclasses.replace give a changed
+    """A run's description, immutable (dataclasses.replace gives a changed
     copy): a run never writes to it, so one Scenario object runs any number of times."""
 
     name: str = "custom"

@@ -16,7 +16,8 @@ import pytest
 
 from bms.enums import FAULT_ID
 from bms.firmware import Firmware
-from bms.sim.loop import LOG_FIELDS, ClosedLoop, run
+from bms.sim.loop import ClosedLoop, run
+from bms.sim.runlog import LOG_FIELDS
 from bms.sim.scenario import load_scenario
 from bms.targets.base import TargetError
 from hil.can import codec

@@ -15,7 +15,8 @@ from bms.chemistry import Chemistry, load_chemistry
 from bms.enums import FAULT_ID
 from bms.plant.faults import Fault
 from bms.sim.checks import check_run
-from bms.sim.loop import ClosedLoop, StepView, firmware_config
+from bms.sim.configure import firmware_config
+from bms.sim.loop import ClosedLoop, StepView
 from bms.sim.run import build_scenario
 from bms.sim.scenario import Scenario
 from tests.rig import DT_MS, Rig

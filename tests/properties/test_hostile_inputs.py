@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bms.chemistry import load_chemistry
-from bms.sim.loop import firmware_config
+from bms.sim.configure import firmware_config
 from bms.sim.scenario import Scenario
 from bms.targets.base import Measurement
 

@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from bms.chemistry import load_chemistry
-from bms.sim.loop import firmware_config
+from bms.sim.configure import firmware_config
 from bms.sim.scenario import load_scenario
 
 PROBE = """

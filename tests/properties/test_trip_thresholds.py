@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from bms.chemistry import available, load_chemistry
 from bms.enums import FAULT_ID
 from bms.protection import CURRENT_QUANTITIES, QUANTITIES
-from bms.sim.loop import firmware_config
+from bms.sim.configure import firmware_config
 from bms.sim.scenario import Scenario
 from bms.targets.base import Measurement
 

@@ -14,7 +14,8 @@ from click.testing import CliRunner
 from bms.chemistry import available, load_chemistry
 from bms.cli import main
 from bms.sim.checks import check_run
-from bms.sim.loop import LOG_FIELDS, run
+from bms.sim.loop import run
+from bms.sim.runlog import LOG_FIELDS
 from bms.sim.scenario import SCENARIO_DIR, load_scenario
 
 FAULT_PRESETS = sorted(p.stem for p in SCENARIO_DIR.glob("fault-*.toml"))

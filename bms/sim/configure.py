@@ -1,0 +1,60 @@
+"""The firmware's configuration for a scenario: the series element it models (the
+chemistry's cell x P with the pack's cooling paths) and what it is handed as 'ambient'."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bms._native import ffi
+from bms.cells import CellModel, ThermalParams
+from bms.chemistry import Chemistry
+from bms.firmware import PackLayout, fill_config, fill_nvm
+from bms.sim.scenario import Scenario
+
+
+def firmware_cell(chem: Chemistry, scn: Scenario) -> CellModel:
+    """The series element as the firmware is configured: the chemistry's cell model x P,
+    with the thermal model's surface-to-ambient path replaced by the pack's paths to the
+    cold plate and to the enclosure air (the firmware's ambient input is their
+    conductance-weighted temperature, see effective_ambient)."""
+    el = chem.cell.scaled(scn.parallel)
+    g = sum(ambient_conductances(chem, scn))
+    el.thermal = ThermalParams(
+        c_core_j_per_k=el.thermal.c_core_j_per_k,
+        c_surf_j_per_k=el.thermal.c_surf_j_per_k,
+        r_core_surf_k_per_w=el.thermal.r_core_surf_k_per_w,
+        r_surf_amb_k_per_w=1.0 / g,
+    )
+    return el
+
+
+def ambient_conductances(chem: Chemistry, scn: Scenario) -> tuple[float, float]:
+    """Per element: surface to coolant (nominal flow), surface to enclosure air (W/K)."""
+    p = float(scn.parallel)
+    return (
+        p * scn.cooling.cell_to_coolant_w_per_k,
+        scn.cooling.enclosure_share * p / chem.cell.thermal.r_surf_amb_k_per_w,
+    )
+
+
+def effective_ambient(coolant_c: float, air_c: float, g: tuple[float, float]) -> float:
+    """What the pack controller hands the firmware as 'ambient': the coolant and the pack's
+    air temperature sensors weighted by the pack design's conductances."""
+    return (g[0] * coolant_c + g[1] * air_c) / (g[0] + g[1])
+
+
+def firmware_config(chem: Chemistry, scn: Scenario, soc_stored: np.ndarray | None = None) -> bytes:
+    """The firmware's configuration for a scenario; soc_stored: the per-cell SoC its
+    non-volatile memory hands back at power-up (None: a first power-up, nothing stored)."""
+    cfg = ffi.new("bms_config_t *")
+    layout = PackLayout(
+        n_cells=scn.series,
+        temp_sensor_cells=scn.sensed,
+        current_range_a=scn.pack.current_range_a,
+        hw_charge_max_a=scn.pack.hw_charge_max_a,
+        hw_discharge_max_a=scn.pack.hw_discharge_max_a,
+    )
+    fill_config(cfg, firmware_cell(chem, scn), layout, chem.protection)
+    if soc_stored is not None:
+        fill_nvm(cfg, soc_stored, scn.nvm_soc_sigma)
+    return bytes(ffi.buffer(cfg))

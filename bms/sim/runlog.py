@@ -1,0 +1,132 @@
+"""The run log: what the closed loop keeps of every step (LOG_FIELDS, the columns of
+`log.csv`) and the firmware State fields among them (STATE_FIELDS)."""
+
+from __future__ import annotations
+
+from operator import attrgetter
+
+import numpy as np
+
+from bms.targets.base import State
+
+LOG_FIELDS = (
+    "time_s",
+    "soc_true_min",
+    "soc_true_max",
+    "soc_true_mean",
+    "soc_est_min",
+    "soc_est_max",
+    "soc_est_pack",
+    "soc_est_mean",
+    "cell_v_true_min",
+    "cell_v_true_max",
+    "core_temp_true_max_c",
+    "core_temp_est_max_c",
+    "surface_temp_true_max_c",
+    "coolant_c",
+    "current_a",
+    "ccl_a",
+    "dcl_a",
+    "ccl_limit",
+    "contactor_state",
+    "faults",
+    "warnings",
+    "heater_on",
+    "cooling_on",
+    "charge_complete",
+    "cell_v_meas_max",  # the firmware's view (valid readings), for the safety checks
+    "cell_v_meas_min",
+    "temp_meas_min_c",
+    "temp_meas_max_c",
+    "charger_max_a",
+    "dcl_limit",
+    "resets",  # fault resets commanded so far
+    "n_injected",  # faults injected so far
+)
+# log fields that are the firmware's State of the step: log name -> State attribute
+STATE_FIELDS = {
+    "soc_est_min": "soc_min",
+    "soc_est_max": "soc_max",
+    "soc_est_pack": "soc_pack",
+    "soc_est_mean": "soc_mean",
+    "core_temp_est_max_c": "core_temp_max_degc",
+    "ccl_limit": "ccl_limit",
+    "contactor_state": "contactor_state",
+    "faults": "faults",
+    "warnings": "warnings",
+    "heater_on": "heater_request",
+    "cooling_on": "cooling_request",
+    "charge_complete": "charge_complete",
+    "cell_v_meas_max": "cell_v_max",
+    "cell_v_meas_min": "cell_v_min",
+    "temp_meas_min_c": "temp_min_degc",
+    "temp_meas_max_c": "temp_max_degc",
+    "dcl_limit": "dcl_limit",
+}
+# log fields the loop itself knows of a step (ccl_a, dcl_a: the limits it obeys), in RunLog.loop's order
+LOOP_FIELDS = ("current_a", "ccl_a", "dcl_a", "charger_max_a", "resets", "n_injected")
+LoopValues = tuple[float, float, float, float, int, int]
+
+
+class RunLog:
+    """Everything the loop keeps of each step, kept cheap per step: the firmware's State
+    values as one tuple appended to a list, the per-cell arrays as one row each; the log
+    arrays are assembled when a result is asked for (the same numbers, at the same float32 /
+    float64 precision, as writing each field of each step into its own array)."""
+
+    def __init__(self, n_steps: int, series: int) -> None:
+        self.series = series
+        self._state_values = attrgetter(*STATE_FIELDS.values())
+        self.states: list[tuple[float, ...]] = []
+        self.loop: list[LoopValues] = []
+        self.est_soc = np.zeros((n_steps, series), dtype=np.float32)
+        self.est_core = np.zeros((n_steps, series), dtype=np.float32)
+        self.true_soc = np.zeros((n_steps, series))
+        self.true_temps = np.zeros((n_steps, 2 * series + 1))  # the thermal network: cores, surfaces, coolant
+        self.true_v = np.zeros((n_steps, series), dtype=np.float32)
+
+    def append(
+        self,
+        k: int,
+        state: State,
+        loop: LoopValues,
+        true_soc: np.ndarray,
+        true_temps: np.ndarray,
+        true_v: np.ndarray,
+    ) -> None:
+        self.states.append(self._state_values(state))
+        self.loop.append(loop)
+        self.est_soc[k] = state.soc
+        self.est_core[k] = state.core_temp_degc
+        self.true_soc[k] = true_soc
+        self.true_temps[k] = true_temps
+        self.true_v[k] = true_v
+
+    def arrays(self, n: int, dt_s: float) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """The log of the first n steps (LOG_FIELDS) and the per-cell arrays."""
+        s = self.series
+        states = np.array(self.states[:n], dtype=float).reshape(n, len(STATE_FIELDS)).T
+        loop = np.array(self.loop[:n], dtype=float).reshape(n, len(LOOP_FIELDS)).T
+        temps = self.true_temps[:n]
+        cells = {
+            "true_soc": self.true_soc[:n],
+            "est_soc": self.est_soc[:n],
+            "true_core": temps[:, :s],
+            "est_core": self.est_core[:n],
+        }
+        true_v = self.true_v[:n]
+        true_surf = temps[:, s : 2 * s].astype(np.float32)
+        cols = {name: np.ascontiguousarray(states[j]) for j, name in enumerate(STATE_FIELDS)}
+        cols.update({name: np.ascontiguousarray(loop[j]) for j, name in enumerate(LOOP_FIELDS)})
+        for flag in ("heater_on", "cooling_on"):
+            cols[flag] = (cols[flag] != 0).astype(float)
+        cols["time_s"] = np.arange(1, n + 1) * dt_s
+        cols["coolant_c"] = temps[:, -1].copy()
+        cols["soc_true_min"] = cells["true_soc"].min(axis=1)
+        cols["soc_true_max"] = cells["true_soc"].max(axis=1)
+        cols["soc_true_mean"] = cells["true_soc"].mean(axis=1)
+        cols["cell_v_true_min"] = true_v.min(axis=1).astype(float)
+        cols["cell_v_true_max"] = true_v.max(axis=1).astype(float)
+        cols["core_temp_true_max_c"] = cells["true_core"].max(axis=1)
+        cols["surface_temp_true_max_c"] = true_surf.max(axis=1).astype(float)
+        return {name: cols[name] for name in LOG_FIELDS}, cells
