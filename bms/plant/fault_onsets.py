@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from bms.enums import FAULT_ID
 from bms.protection import PlausParams, ccl_excess_a
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ class OnsetView:
     v_true: np.ndarray
     contactors_open: bool
     samples_fresh: bool  # the firmware got a new sample this step (no cut link)
+    latched: int  # the firmware's latched fault mask after the step
     core_c: np.ndarray
     plant: PackPlant
     chem: Chemistry
@@ -104,7 +106,7 @@ def cell_deviation(f: Injection, view: OnsetView) -> float | None:
 def _interval(f: Injection, view: OnsetView, observable: bool, debounce_ms: float) -> float | None:
     """The start of the first interval in which the fault is observable that lasts the
     debounce (the fault's trip time)."""
-    if not observable:
+    if not (observable and view.samples_fresh):
         f.observable_since = None
         return None
     if f.observable_since is None:
@@ -127,14 +129,23 @@ def in_use(f: Injection, view: OnsetView) -> float | None:
 
 
 def charger_excess(f: Injection, view: OnsetView) -> float | None:
-    """A charger fault once its current exceeds what a compliant charger may deliver by more
-    than the current sensor's own error (3 sigma), an excess the firmware can tell from a
-    measurement error, in a step whose sample reaches the firmware (a cut link shows it
-    none: the excess is then invisible, however large)."""
+    """A charger fault: its current exceeds what a compliant charger may deliver by more than
+    the current sensor's own error (3 sigma), an excess the firmware can tell from a
+    measurement error, in steps whose samples reach the firmware (a cut link shows it none),
+    from the start of such an interval that lasts the debounce. An interval cut short by
+    something else (the contactors opened on a command after one step of excess) is no
+    charger fault the firmware must latch; one cut short because the firmware latched the
+    fault that catches it (a runaway trips after ccl_excess_fast_ms and opens at once) is
+    the onset of the excess it caught."""
     pl = view.chem.protection.plausibility
     se = view.scn.sensors
     i_mean = view.i_mean_a
     cap = view.chem.cell.capacity_ah * view.scn.parallel
     err = 3.0 * (se.current_gain_sigma * abs(i_mean) + se.current_offset_sigma_a + se.current_noise_a)
     hit = -i_mean > view.ccl_ref_a * (1 + pl.ccl_excess_frac) + ccl_excess_a(pl, cap) + err
-    return view.t_s if hit and view.samples_fresh else None
+    from bms.plant.faults import FAULT_KINDS  # the registry imports this module
+
+    caught = any((view.latched >> int(FAULT_ID[n])) & 1 for n in FAULT_KINDS[f.kind].caught_by)
+    if caught and f.observable_since is not None:
+        return f.observable_since
+    return _interval(f, view, hit, pl.ccl_excess_debounce_ms)

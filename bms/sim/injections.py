@@ -55,6 +55,8 @@ class FaultBook:
             row = FAULT_KINDS[inj.kind]
             if inj.onset_s is None and (ov.samples_fresh or row.applied_to == "link"):
                 inj.onset_s = row.onset(inj, ov)
+            elif inj.onset_s is None:
+                inj.observable_since = None  # a blind step ends any interval being timed
 
     def fault_list(self, target: Target, chem: Chemistry) -> list[dict[str, object]]:
         return fault_list(self.first_seen, self.injected, target, chem)

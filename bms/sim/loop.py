@@ -194,7 +194,7 @@ class ClosedLoop:
         self.faults.note_latched(state.faults, t)
         self.current_prev = i_mean
         self._follow_ccl()
-        self.faults.judge_onsets(lambda: self._onset_view(k, t, i_mean, v_true))
+        self.faults.judge_onsets(lambda: self._onset_view(k, t, i_mean, v_true, int(state.faults)))
         self.log.append(
             k,
             state,
@@ -287,9 +287,9 @@ class ClosedLoop:
         else:
             self.ccl_ref += (self.ccl - self.ccl_ref) * self._ccl_lag
 
-    def _onset_view(self, k: int, t: float, i_mean: float, v_true: np.ndarray) -> OnsetView:
+    def _onset_view(self, k: int, t: float, i_mean: float, v_true: np.ndarray, latched: int) -> OnsetView:
         return OnsetView(
-            k, t, i_mean, self.ccl_ref, v_true, self.contactor == OPEN, not self.comm_lost,
+            k, t, i_mean, self.ccl_ref, v_true, self.contactor == OPEN, not self.comm_lost, latched,
             self.thermal.core_c, self.plant, self.chem, self.scn,
         )  # fmt: skip
 

@@ -84,6 +84,16 @@ class FastChargeMachine(RuleBasedStateMachine):
         # an AFE's hardware overvoltage comparator) that this bench does not model; the machine
         # draws single faults of each kind, and this pair not at once.
         kinds = {f.kind for f in self.loop.injected} | {kind}
+        # one reading shows one failure at a time: a frozen reading of a cell whose sense wire
+        # is open (or the reverse) is the same channel failing twice
+        row = FAULT_KINDS[kind]
+        if cell is not None and any(
+            f.cell == cell
+            and FAULT_KINDS[f.kind].applied_to == row.applied_to == "sensors"
+            and FAULT_KINDS[f.kind].level == row.level
+            for f in self.loop.injected
+        ):
+            return
         if "comm_loss" in kinds and kinds & set(CHARGER_FAULTS):
             return
         self.charger_faulted |= kind.startswith("charger")
