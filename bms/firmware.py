@@ -11,7 +11,7 @@ import numpy as np
 
 from bms._native import ffi, lib
 from bms.cells import CONFIG_BOUNDS, CellModel
-from bms.enums import CONTACTOR_STATES, FAULT_NAMES, LIMITING_NAMES
+from bms.enums import COMMANDS, CONTACTOR_STATES, FAULT_NAMES, LIMITING_NAMES
 from bms.errors import BmsError, ConfigError
 from bms.protection import (
     ChargeMaps,
@@ -250,9 +250,6 @@ def state_from_out(out: object, n_cells: int, cycles: int = 0) -> State:
         time_ms=out.time_ms,
         cycles=cycles,
     )
-
-
-COMMANDS = {"close": lib.BMS_CMD_CLOSE, "open": lib.BMS_CMD_OPEN, "reset": lib.BMS_CMD_FAULT_RESET}
 
 
 class Firmware(Target):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bms._native import ffi, lib
+from bms.enums import COMMANDS
 from hil.can import codec
 
 # index order of can_layer_cfg_t's tables (can_layer.h: CAN_RX_*, CAN_TX_*)
@@ -24,7 +25,8 @@ RX_RESULTS = {
     lib.CAN_RX_E_RANGE: "range",
 }
 REFUSE_REASONS = ("length", "checksum", "counter", "range")
-COMMANDS = {lib.BMS_CMD_CLOSE: "close", lib.BMS_CMD_OPEN: "open", lib.BMS_CMD_FAULT_RESET: "reset"}
+# the firmware command each CAN request maps to, by its value (bms.enums.COMMANDS inverted)
+COMMAND_NAMES = {int(v): k for k, v in COMMANDS.items()}
 PARTNERS = {"charger": lib.CAN_PARTNER_CHARGER, "vehicle": lib.CAN_PARTNER_VEHICLE}
 
 
@@ -68,7 +70,7 @@ class CanLayer:
         """Advance the timeouts; fills meas (bms_meas_t *) charger_max_a and comm_lost; returns
         the vehicle's commands to apply before the step."""
         n = lib.can_layer_inputs(self._c, dt_ms, meas, self._cmds)
-        return [COMMANDS[int(self._cmds[i])] for i in range(n)]
+        return [COMMAND_NAMES[int(self._cmds[i])] for i in range(n)]
 
     def tx(self, cfg: object, meas: object, out: object) -> list[tuple[int, bytes]]:
         """The BMS messages due now."""

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from bms._native import ffi, lib
+from bms.enums import COMMANDS
 from bms.targets.base import Measurement, State, Target, TargetError, TargetInfo
 from hil.link import Link, RemoteError
 from hil.protocol import (
@@ -25,7 +26,6 @@ from hil.protocol import (
     crc32c,
 )
 
-COMMANDS = {"close": 1, "open": 2, "reset": 3}
 U32 = 0xFFFFFFFF
 
 
