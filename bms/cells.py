@@ -12,8 +12,6 @@ Layout (all tables are [temperature][soc]):
 
 from __future__ import annotations
 
-import math
-import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -21,99 +19,13 @@ from typing import Any
 import numpy as np
 import tomli_w
 
-from bms._native import ffi, lib
+from bms.config_bounds import CONFIG_BOUNDS, FieldBound, check_bounds  # noqa: F401 (importable here too)
 from bms.errors import ConfigError
+from bms.schema import array, in_file, number, read_toml, section, table
 
 MAX_SOC_PTS = 24
 MAX_TEMP_PTS = 6
 TABLE_NAMES = ("ocv_v", "r0_ohm", "r1_ohm", "c1_f", "r2_ohm", "c2_f")
-
-
-@dataclass(frozen=True)
-class FieldBound:
-    """One row of the firmware's bounds table (native/src/config_check.c, read through
-    cffi so a cell file is judged by the numbers the firmware checks). lo/hi bound a series
-    element (a parallel group), cell_lo/cell_hi one cell of a cell file."""
-
-    field: int
-    name: str
-    unit: str
-    rule: str
-    lo: float
-    hi: float
-    lo_incl: bool
-    hi_incl: bool
-    cell_lo: float
-    cell_hi: float
-    ranged: bool  # False: an integer field whose rules are in code
-
-    def interval(self, cell: bool = False) -> str:
-        lo, hi = (self.cell_lo, self.cell_hi) if cell else (self.lo, self.hi)
-        unit = f" {self.unit}" if self.unit else ""
-        return f"{'[' if self.lo_incl else '('}{lo:g}, {hi:g}{']' if self.hi_incl else ')'}{unit}"
-
-    def contains(self, v: float, cell: bool = False) -> bool:
-        lo, hi = (self.cell_lo, self.cell_hi) if cell else (self.lo, self.hi)
-        if not math.isfinite(v):
-            return False
-        # the firmware compares in float32: so do we
-        v, lo, hi = (float(np.float32(x)) for x in (v, lo, hi))
-        return (v >= lo if self.lo_incl else v > lo) and (v <= hi if self.hi_incl else v < hi)
-
-
-def _read_bounds() -> dict[str, FieldBound]:
-    out = {}
-    for f in range(int(lib.BMS_CFG_N_FIELDS)):
-        r = lib.bms_config_field_info(f)
-        name = ffi.string(r.name).decode()
-        out[name] = FieldBound(
-            field=f,
-            name=name,
-            unit=ffi.string(r.unit).decode(),
-            rule=ffi.string(r.rule).decode(),
-            lo=float(r.lo),
-            hi=float(r.hi),
-            lo_incl=bool(r.flags & lib.BMS_CFG_LO_INCL),
-            hi_incl=bool(r.flags & lib.BMS_CFG_HI_INCL),
-            cell_lo=float(r.cell_lo),
-            cell_hi=float(r.cell_hi),
-            ranged=r.shape != lib.BMS_CFG_SHAPE_INTEGER,
-        )
-    return out
-
-
-# bms_config_t member path -> its bounds (e.g. "cell.capacity_ah", "est.heat_noise_w")
-CONFIG_BOUNDS: dict[str, FieldBound] = _read_bounds()
-# the firmware's field of each cell-file key
-CELL_FILE_FIELDS = {
-    "cell.capacity_ah": "cell.capacity_ah",
-    "cell.coulombic_eff": "cell.coulombic_eff",
-    "tables.soc": "cell.soc_bp",
-    "tables.temp_c": "cell.temp_bp_degc",
-    "tables.ocv_v": "cell.ocv_v",
-    "tables.r0_ohm": "cell.r0_ohm",
-    "tables.r1_ohm": "cell.r1_ohm",
-    "tables.c1_f": "cell.c1_f",
-    "tables.r2_ohm": "cell.r2_ohm",
-    "tables.c2_f": "cell.c2_f",
-    "tables.docv_dt_v_per_k": "cell.docv_dt_v_per_k",
-    **{f"thermal.{k}": f"thermal.{k}" for k in ("c_core_j_per_k", "c_surf_j_per_k")},
-    **{f"thermal.{k}": f"thermal.{k}" for k in ("r_core_surf_k_per_w", "r_surf_amb_k_per_w")},
-}
-
-
-def _check_bounds(key: str, value: Any, source: str | None, one_cell: bool, field_name: str = "") -> None:
-    """A cell-file value against the firmware's bounds (every element of an array)."""
-    b = CONFIG_BOUNDS[field_name or CELL_FILE_FIELDS.get(key, key.replace("estimator.", "est."))]
-    arr = np.atleast_1d(np.asarray(value, dtype=float))
-    for idx, v in np.ndenumerate(arr):
-        if not b.contains(float(v), cell=one_cell):
-            at = "".join(f"[{i}]" for i in idx) if np.ndim(value) > 0 else ""
-            what = "" if one_cell else " (a series element)"
-            raise ConfigError(
-                f"{_where(source)}field '{key}{at}'{what} = {float(v):g} outside "
-                f"{b.interval(cell=one_cell)} (rule: {b.rule})"
-            )
 
 
 @dataclass
@@ -225,42 +137,43 @@ class CellModel:
         )
 
 
-def _where(source: str | None) -> str:
-    return f"{source}: " if source else ""
-
-
-def _finite_array(name: str, value: Any, ndim: int, source: str | None) -> np.ndarray:
-    try:
-        arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{_where(source)}field '{name}' must be numbers ({exc})") from None
-    if arr.ndim != ndim:
-        shape = "a list" if ndim == 1 else "a list of lists (one row per temperature)"
-        raise ConfigError(f"{_where(source)}field '{name}' must be {shape}, got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ConfigError(f"{_where(source)}field '{name}' has a NaN or infinite value")
-    return arr
-
-
 def validate_cell(c: CellModel, source: str | None = None) -> None:
     """Check every rule the firmware relies on; raise ConfigError naming the field."""
-    w = _where(source)
-    c.soc = _finite_array("tables.soc", c.soc, 1, source)
-    c.temp_c = _finite_array("tables.temp_c", c.temp_c, 1, source)
+    with in_file(source):
+        _check_tables(c)
+        number(c.capacity_ah, "cell.capacity_ah", 0, lo_open=True, unit="Ah")
+        number(c.coulombic_eff, "cell.coulombic_eff", 0, 1, lo_open=True)
+        number(c.v_min, "cell.v_min", 0, lo_open=True, unit="V")
+        if not number(c.v_max, "cell.v_max") > c.v_min:
+            raise ConfigError("field 'cell.v_max' must be above cell.v_min")
+        for f in fields(ThermalParams):
+            number(getattr(c.thermal, f.name), f"thermal.{f.name}", 0, lo_open=True)
+        for f in fields(EstimatorParams):
+            positive = f.name in ("soc_init_sigma", "temp_noise_degc")
+            number(getattr(c.estimator, f.name), f"estimator.{f.name}", 0, lo_open=positive)
+        if c.estimator.voltage_noise_v + c.estimator.model_err_v <= 0:
+            raise ConfigError("fields 'estimator.voltage_noise_v' + 'estimator.model_err_v' must be > 0")
+        _check_physical(c)
+
+
+def _check_tables(c: CellModel) -> None:
+    """The breakpoints and tables: finite, their shapes, monotone, signs (as arrays in `c`)."""
+    c.soc = array(c.soc, "tables.soc", 1)
+    c.temp_c = array(c.temp_c, "tables.temp_c", 1)
     ns, nt = len(c.soc), len(c.temp_c)
     if not 2 <= ns <= MAX_SOC_PTS:
-        raise ConfigError(f"{w}field 'tables.soc' needs 2..{MAX_SOC_PTS} breakpoints, got {ns}")
+        raise ConfigError(f"field 'tables.soc' needs 2..{MAX_SOC_PTS} breakpoints, got {ns}")
     if not 1 <= nt <= MAX_TEMP_PTS:
-        raise ConfigError(f"{w}field 'tables.temp_c' needs 1..{MAX_TEMP_PTS} breakpoints, got {nt}")
+        raise ConfigError(f"field 'tables.temp_c' needs 1..{MAX_TEMP_PTS} breakpoints, got {nt}")
     if np.any(np.diff(c.soc) <= 0) or c.soc[0] < 0 or c.soc[-1] > 1:
-        raise ConfigError(f"{w}field 'tables.soc' must be strictly increasing within [0, 1]")
+        raise ConfigError("field 'tables.soc' must be strictly increasing within [0, 1]")
     if np.any(np.diff(c.temp_c) <= 0):
-        raise ConfigError(f"{w}field 'tables.temp_c' must be strictly increasing")
+        raise ConfigError("field 'tables.temp_c' must be strictly increasing")
     for name in TABLE_NAMES:
-        arr = _finite_array(f"tables.{name}", getattr(c, name), 2, source)
+        arr = array(getattr(c, name), f"tables.{name}", 2)
         if arr.shape != (nt, ns):
             raise ConfigError(
-                f"{w}field 'tables.{name}' has shape {arr.shape[0]}x{arr.shape[1]} but the breakpoints "
+                f"field 'tables.{name}' has shape {arr.shape[0]}x{arr.shape[1]} but the breakpoints "
                 f"need {nt}x{ns} (len(temp_c) x len(soc))"
             )
         setattr(c, name, arr)
@@ -269,40 +182,22 @@ def validate_cell(c: CellModel, source: str | None = None) -> None:
         if np.any(d <= 0):
             j = int(np.argmax(d <= 0))
             raise ConfigError(
-                f"{w}field 'tables.ocv_v' must be strictly increasing in soc: at {c.temp_c[k]:g} °C, "
+                f"field 'tables.ocv_v' must be strictly increasing in soc: at {c.temp_c[k]:g} °C, "
                 f"soc {c.soc[j]:g} -> {c.soc[j + 1]:g} goes {c.ocv_v[k, j]:.4f} -> {c.ocv_v[k, j + 1]:.4f} V"
             )
     if np.any(c.r0_ohm < 0):
-        raise ConfigError(f"{w}field 'tables.r0_ohm' has a negative resistance")
+        raise ConfigError("field 'tables.r0_ohm' has a negative resistance")
     for name in ("r1_ohm", "r2_ohm", "c1_f", "c2_f"):
         if np.any(getattr(c, name) <= 0):
-            raise ConfigError(f"{w}field 'tables.{name}' must be positive everywhere")
-    c.docv_dt_v_per_k = _finite_array("tables.docv_dt_v_per_k", c.docv_dt_v_per_k, 1, source)
+            raise ConfigError(f"field 'tables.{name}' must be positive everywhere")
+    c.docv_dt_v_per_k = array(c.docv_dt_v_per_k, "tables.docv_dt_v_per_k", 1)
     if c.docv_dt_v_per_k.shape != (ns,):
         raise ConfigError(
-            f"{w}field 'tables.docv_dt_v_per_k' has {len(c.docv_dt_v_per_k)} values but 'tables.soc' has {ns}"
+            f"field 'tables.docv_dt_v_per_k' has {len(c.docv_dt_v_per_k)} values but 'tables.soc' has {ns}"
         )
-    _positive(c.capacity_ah, "cell.capacity_ah", source)
-    if not (isinstance(c.coulombic_eff, int | float) and 0 < c.coulombic_eff <= 1):
-        raise ConfigError(f"{w}field 'cell.coulombic_eff' must be in (0, 1], got {c.coulombic_eff!r}")
-    _positive(c.v_min, "cell.v_min", source)
-    if not (isinstance(c.v_max, int | float) and c.v_max > c.v_min):
-        raise ConfigError(f"{w}field 'cell.v_max' must be above cell.v_min")
-    for f in fields(ThermalParams):
-        _positive(getattr(c.thermal, f.name), f"thermal.{f.name}", source)
-    for f in fields(EstimatorParams):
-        v = getattr(c.estimator, f.name)
-        if not (isinstance(v, int | float) and math.isfinite(v) and v >= 0):
-            raise ConfigError(f"{w}field 'estimator.{f.name}' must be a finite number >= 0, got {v!r}")
-    for name in ("soc_init_sigma", "temp_noise_degc"):
-        if getattr(c.estimator, name) <= 0:
-            raise ConfigError(f"{w}field 'estimator.{name}' must be > 0")
-    if c.estimator.voltage_noise_v + c.estimator.model_err_v <= 0:
-        raise ConfigError(f"{w}fields 'estimator.voltage_noise_v' + 'estimator.model_err_v' must be > 0")
-    _check_physical(c, source)
 
 
-def _check_physical(c: CellModel, source: str | None) -> None:
+def _check_physical(c: CellModel) -> None:
     """Every number against the firmware's physical bounds (one cell's, or a series
     element's for a parallel aggregate): what the firmware would refuse, refused here
     with the file's own key."""
@@ -318,58 +213,26 @@ def _check_physical(c: CellModel, source: str | None) -> None:
         **{f"estimator.{k}": v for k, v in asdict(c.estimator).items()},
     }
     for key, value in values.items():
-        _check_bounds(key, value, source, one)
+        check_bounds(key, value, one)
     # the voltage window is a window of the OCV
     for key in ("cell.v_min", "cell.v_max"):
-        _check_bounds(key, getattr(c, key.split(".")[1]), source, one, "cell.ocv_v")
-
-
-def _positive(v: Any, name: str, source: str | None) -> None:
-    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v <= 0:
-        raise ConfigError(f"{_where(source)}field '{name}' must be a positive number, got {v!r}")
-
-
-def _take(section: dict[str, Any], allowed: set[str], required: set[str], name: str, source: str) -> None:
-    extra = set(section) - allowed
-    if extra:
-        raise ConfigError(f"{source}: unknown field(s) in [{name}]: {', '.join(sorted(extra))}")
-    missing = required - set(section)
-    if missing:
-        raise ConfigError(f"{source}: missing field(s) in [{name}]: {', '.join(sorted(missing))}")
+        check_bounds(key, getattr(c, key.split(".")[1]), one, "cell.ocv_v")
 
 
 def cell_from_dict(d: dict[str, Any], source: str = "<cell>") -> CellModel:
-    _take(
-        d,
-        {"cell", "tables", "thermal", "estimator", "fit"},
-        {"cell", "tables", "thermal"},
-        "top level",
-        source,
-    )
-    for sec in ("cell", "tables", "thermal"):
-        if not isinstance(d[sec], dict):
-            raise ConfigError(f"{source}: [{sec}] must be a table")
-    cell = d["cell"]
-    _take(
-        cell,
-        {"name", "capacity_ah", "coulombic_eff", "v_min", "v_max"},
-        {"capacity_ah", "v_min", "v_max"},
-        "cell",
-        source,
-    )
-    tables = d["tables"]
-    tnames = {"soc", "temp_c", *TABLE_NAMES, "docv_dt_v_per_k"}
-    _take(tables, tnames, tnames - {"docv_dt_v_per_k"}, "tables", source)
-    th_names = {f.name for f in fields(ThermalParams)}
-    _take(d["thermal"], th_names, th_names, "thermal", source)
-    est = d.get("estimator", {})
-    est_names = {f.name for f in fields(EstimatorParams)}
-    _take(est, est_names, set(), "estimator", source)
-    for name, v in list(d["thermal"].items()) + list(est.items()):
-        if isinstance(v, bool) or not isinstance(v, int | float):
-            raise ConfigError(f"{source}: field '{name}' must be a number, got {v!r}")
-    n_soc = len(tables["soc"]) if isinstance(tables["soc"], list) else 0
-    try:
+    with in_file(source):
+        table(
+            d, "top level", {"cell", "tables", "thermal", "estimator", "fit"}, {"cell", "tables", "thermal"}
+        )
+        cell = table(
+            d["cell"],
+            "cell",
+            {"name", "capacity_ah", "coulombic_eff", "v_min", "v_max"},
+            {"capacity_ah", "v_min", "v_max"},
+        )
+        tnames = {"soc", "temp_c", *TABLE_NAMES, "docv_dt_v_per_k"}
+        tables = table(d["tables"], "tables", tnames, tnames - {"docv_dt_v_per_k"})
+        n_soc = len(tables["soc"]) if isinstance(tables["soc"], list) else 0
         return CellModel(
             name=str(cell.get("name", Path(source).stem)),
             capacity_ah=cell["capacity_ah"],
@@ -385,12 +248,10 @@ def cell_from_dict(d: dict[str, Any], source: str = "<cell>") -> CellModel:
             r2_ohm=tables["r2_ohm"],
             c2_f=tables["c2_f"],
             docv_dt_v_per_k=tables.get("docv_dt_v_per_k", [0.0] * n_soc),
-            thermal=ThermalParams(**d["thermal"]),
-            estimator=EstimatorParams(**est),
-            fit=dict(d.get("fit", {})),
+            thermal=section(ThermalParams, d["thermal"], "thermal"),
+            estimator=section(EstimatorParams, d.get("estimator", {}), "estimator"),
+            fit=dict(table(d.get("fit", {}), "fit", None)),
         )
-    except ConfigError as exc:
-        raise ConfigError(f"{source}: {exc}") from None
 
 
 def load_cell(path: str | Path) -> CellModel:
@@ -398,27 +259,6 @@ def load_cell(path: str | Path) -> CellModel:
     if not p.is_file():
         raise ConfigError(f"{p}: cell file not found")
     return cell_from_dict(read_toml(p, "cell file"), str(p))
-
-
-def read_toml(p: Path, what: str = "file") -> dict[str, Any]:
-    """A TOML file's table (a UTF-8 BOM is fine), or a one-line ConfigError naming the file:
-    unreadable, not UTF-8 text (a binary file), not TOML. Cell, chemistry, scenario and
-    campaign files all come through here."""
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{p}: cannot read the {what} ({exc.strerror})") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            f"{p}: not a text (UTF-8) TOML {what}: byte {exc.start} is 0x{exc.object[exc.start]:02x}"
-            " (a binary file?)"
-        ) from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{p}: not valid TOML ({exc})") from None
 
 
 def cell_to_dict(c: CellModel) -> dict[str, Any]:

@@ -15,9 +15,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from bms.cells import CellModel, load_cell, read_toml
+from bms.cells import CellModel, load_cell
 from bms.errors import ConfigError
-from bms.protection import ChargeParams, Protection, _check_keys, _num, parse_limits
+from bms.protection import ChargeParams, Protection, parse_limits
+from bms.schema import in_file, number, read_toml, table
 
 CHEMISTRY_DIR = Path(str(resources.files("bms") / "data" / "chemistries"))
 
@@ -44,21 +45,17 @@ def available() -> list[str]:
 
 
 def chemistry_from_dict(d: dict[str, Any], source: str, base: Path) -> Chemistry:
-    try:
+    with in_file(source):
         top = {"chemistry", "abs_max", "limits", "charge"}
-        _check_keys(d, top, top, "top level")
-        ch = _check_keys(
-            d["chemistry"], {"name", "description", "cell_file"}, {"name", "cell_file"}, "chemistry"
-        )
-        am_keys = {"cell_v", "core_temp_c", "temp_min_c"}
-        am = _check_keys(d["abs_max"], am_keys, am_keys, "abs_max")
-        abs_max = AbsMax(*(_num(am[k], f"abs_max.{k}") for k in ("cell_v", "core_temp_c", "temp_min_c")))
+        table(d, "top level", top, top)
+        ch = table(d["chemistry"], "chemistry", {"name", "description", "cell_file"}, {"name", "cell_file"})
+        am_keys = ("cell_v", "core_temp_c", "temp_min_c")
+        am = table(d["abs_max"], "abs_max", am_keys, am_keys)
+        abs_max = AbsMax(*(number(am[k], f"abs_max.{k}") for k in am_keys))
         limits = parse_limits(d["limits"])
         charge = ChargeParams.parse(d["charge"])
         prot = Protection(limits=limits, charge=charge)
         prot.check_against()
-    except ConfigError as exc:
-        raise ConfigError(f"{source}: {exc}") from None
     cell = load_cell(base / str(ch["cell_file"]))
     if not abs_max.cell_v > limits["cell_v_max"].trip.threshold:
         raise ConfigError(f"{source}: 'abs_max.cell_v' must be above limits.cell_v_max.trip")

@@ -9,7 +9,6 @@ firmware gets amperes, so C-rates are multiplied by the series element's capacit
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -17,6 +16,7 @@ import numpy as np
 
 from bms.enums import FAULT_ID, FAULT_NAMES
 from bms.errors import ConfigError
+from bms.schema import array, number, section, table
 
 # Names of the monitored quantities in files, in bms_quantity_t order (bms.enums.Quantity), and
 # their direction.
@@ -40,24 +40,6 @@ MAX_MAP_SOC = 12
 MAX_MAP_TEMP = 8
 
 
-def _num(v: Any, where: str) -> float:
-    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-        raise ConfigError(f"field '{where}' must be a finite number, got {v!r}")
-    return float(v)
-
-
-def _check_keys(d: Any, allowed: set[str], required: set[str], where: str) -> dict[str, Any]:
-    if not isinstance(d, dict):
-        raise ConfigError(f"'{where}' must be a table")
-    extra = set(d) - allowed
-    if extra:
-        raise ConfigError(f"unknown field(s) in '{where}': {', '.join(sorted(extra))}")
-    missing = required - set(d)
-    if missing:
-        raise ConfigError(f"missing field(s) in '{where}': {', '.join(sorted(missing))}")
-    return d
-
-
 @dataclass
 class Tier:
     threshold: float
@@ -67,19 +49,13 @@ class Tier:
     @classmethod
     def parse(cls, d: Any, where: str) -> Tier:
         keys = {"threshold", "hysteresis", "debounce_ms"}
-        d = _check_keys(d, keys, keys, where)
-        thr = _num(d["threshold"], f"{where}.threshold")
-        hyst = _num(d["hysteresis"], f"{where}.hysteresis")
-        if hyst < 0:
-            raise ConfigError(f"field '{where}.hysteresis' must be >= 0, got {hyst}")
-        deb = d["debounce_ms"]
-        if isinstance(deb, bool) or not isinstance(deb, int):
-            raise ConfigError(f"field '{where}.debounce_ms' must be an integer number of ms, got {deb!r}")
-        if deb < 0:
-            raise ConfigError(f"field '{where}.debounce_ms' must be >= 0 (a time), got {deb}")
-        if deb > 3_600_000:
-            raise ConfigError(f"field '{where}.debounce_ms' must be <= 3600000 (1 h), got {deb}")
-        return cls(thr, hyst, deb)
+        d = table(d, where, keys, keys)
+        return cls(
+            number(d["threshold"], f"{where}.threshold"),
+            number(d["hysteresis"], f"{where}.hysteresis", 0),
+            # at most 1 h
+            number(d["debounce_ms"], f"{where}.debounce_ms", 0, 3_600_000, integer=True, unit="ms"),
+        )
 
 
 @dataclass
@@ -90,7 +66,7 @@ class Limit:
 
     @classmethod
     def parse(cls, d: Any, where: str, is_max: bool) -> Limit:
-        d = _check_keys(d, set(TIERS), set(TIERS), where)
+        d = table(d, where, TIERS, TIERS)
         lim = cls(*(Tier.parse(d[t], f"{where}.{t}") for t in TIERS))
         w, r, t = lim.warning.threshold, lim.derate.threshold, lim.trip.threshold
         if is_max and not (w < r < t):
@@ -105,7 +81,7 @@ class Limit:
 
 
 def parse_limits(d: Any, where: str = "limits") -> dict[str, Limit]:
-    d = _check_keys(d, set(QUANTITY_NAMES), set(QUANTITY_NAMES), where)
+    d = table(d, where, QUANTITY_NAMES, QUANTITY_NAMES)
     return {name: Limit.parse(d[name], f"{where}.{name}", is_max) for name, is_max in QUANTITIES}
 
 
@@ -122,33 +98,27 @@ class ChargeMaps:
     @classmethod
     def parse(cls, d: Any, where: str) -> ChargeMaps:
         names = {"soc", "temp_c", "charge_c", "plating_c", "discharge_c"}
-        d = _check_keys(d, names, names, where)
-        try:
-            soc = np.asarray(d["soc"], dtype=float)
-            temp = np.asarray(d["temp_c"], dtype=float)
-        except (TypeError, ValueError):
-            raise ConfigError(f"'{where}.soc' and '{where}.temp_c' must be lists of numbers") from None
-        if soc.ndim != 1 or not 2 <= len(soc) <= MAX_MAP_SOC:
-            raise ConfigError(f"field '{where}.soc' needs 2..{MAX_MAP_SOC} breakpoints")
-        if temp.ndim != 1 or not 1 <= len(temp) <= MAX_MAP_TEMP:
-            raise ConfigError(f"field '{where}.temp_c' needs 1..{MAX_MAP_TEMP} breakpoints")
-        if not np.all(np.isfinite(soc)) or np.any(np.diff(soc) <= 0) or soc[0] < 0 or soc[-1] > 1:
+        d = table(d, where, names, names)
+        soc = array(d["soc"], f"{where}.soc", 1)
+        temp = array(d["temp_c"], f"{where}.temp_c", 1)
+        if not 2 <= len(soc) <= MAX_MAP_SOC:
+            raise ConfigError(f"field '{where}.soc' needs 2..{MAX_MAP_SOC} breakpoints, got {len(soc)}")
+        if not 1 <= len(temp) <= MAX_MAP_TEMP:
+            raise ConfigError(f"field '{where}.temp_c' needs 1..{MAX_MAP_TEMP} breakpoints, got {len(temp)}")
+        if np.any(np.diff(soc) <= 0) or soc[0] < 0 or soc[-1] > 1:
             raise ConfigError(f"field '{where}.soc' must be strictly increasing within [0, 1]")
-        if not np.all(np.isfinite(temp)) or np.any(np.diff(temp) <= 0):
+        if np.any(np.diff(temp) <= 0):
             raise ConfigError(f"field '{where}.temp_c' must be strictly increasing")
         tables = {}
         for name in ("charge_c", "plating_c", "discharge_c"):
-            try:
-                a = np.asarray(d[name], dtype=float)
-            except (TypeError, ValueError):
-                raise ConfigError(f"field '{where}.{name}' must be a list of lists of numbers") from None
+            a = array(d[name], f"{where}.{name}", 2)
             if a.shape != (len(temp), len(soc)):
                 raise ConfigError(
                     f"field '{where}.{name}' has shape {a.shape} but the breakpoints need "
                     f"{len(temp)}x{len(soc)} (len(temp_c) x len(soc))"
                 )
-            if not np.all(np.isfinite(a)) or np.any(a < 0):
-                raise ConfigError(f"field '{where}.{name}' must be finite C-rates >= 0")
+            if np.any(a < 0):
+                raise ConfigError(f"field '{where}.{name}' must be C-rates >= 0")
             tables[name] = a
         return cls(soc, temp, **tables)
 
@@ -170,8 +140,8 @@ class ChargeParams:
     @classmethod
     def parse(cls, d: Any, where: str = "charge") -> ChargeParams:
         scalars = {f.name for f in fields(cls)} - {"maps"}
-        d = _check_keys(d, scalars | {"map"}, scalars | {"map"}, where)
-        vals = {k: _num(d[k], f"{where}.{k}") for k in scalars}
+        d = table(d, where, scalars | {"map"}, scalars | {"map"})
+        vals = {k: number(d[k], f"{where}.{k}") for k in scalars}
         p = cls(maps=ChargeMaps.parse(d["map"], f"{where}.map"), **vals)
         rules = [
             (p.ramp_c_per_s > 0, "ramp_c_per_s must be > 0"),
@@ -273,31 +243,14 @@ class ContactorParams:
     emergency_faults: tuple[str, ...] = ("oc_charge", "oc_discharge", "cell_ov", "charge_overcurrent")
 
 
-def _section(cls: type, d: Any, where: str) -> Any:
-    names = {f.name for f in fields(cls)}
-    d = _check_keys(d, names, set(), where)
-    kw: dict[str, Any] = {}
-    for f in fields(cls):
-        if f.name not in d:
-            continue
-        v = d[f.name]
-        if f.name == "emergency_faults":
-            if not isinstance(v, list) or any(x not in FAULT_ID for x in v):
-                raise ConfigError(
-                    f"field '{where}.emergency_faults' must list fault names from {FAULT_NAMES}"
-                )
-            kw[f.name] = tuple(v)
-        elif f.type in ("int", int):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                raise ConfigError(f"field '{where}.{f.name}' must be an integer >= 0, got {v!r}")
-            kw[f.name] = v
-        else:
-            kw[f.name] = _num(v, f"{where}.{f.name}")
-    return cls(**kw)
+def _fault_names(v: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(v, list) or any(x not in FAULT_ID for x in v):
+        raise ConfigError(f"field '{where}' must list fault names from {FAULT_NAMES}, got {v!r}")
+    return tuple(v)
 
 
 def parse_plausibility(d: Any, where: str = "plausibility") -> PlausParams:
-    p = _section(PlausParams, d, where)
+    p = section(PlausParams, d, where)
     rules = [
         (p.cell_v_min_v < p.open_wire_v < p.cell_v_max_v, "needs cell_v_min_v < open_wire_v < cell_v_max_v"),
         (
@@ -334,13 +287,11 @@ def parse_plausibility(d: Any, where: str = "plausibility") -> PlausParams:
 
 
 def parse_contactor(d: Any, where: str = "contactor") -> ContactorParams:
-    c = _section(ContactorParams, d, where)
-    if not 0 < c.precharge_ratio <= 1:
-        raise ConfigError(f"field '{where}.precharge_ratio' must be in (0, 1]")
-    if c.precharge_timeout_ms <= 0 or c.opening_timeout_ms <= 0:
-        raise ConfigError(f"'{where}': timeouts must be > 0 ms")
-    if c.break_current_a < 0:
-        raise ConfigError(f"field '{where}.break_current_a' must be >= 0")
+    c = section(ContactorParams, d, where, parsers={"emergency_faults": _fault_names})
+    number(c.precharge_ratio, f"{where}.precharge_ratio", 0, 1, lo_open=True)
+    for name in ("precharge_timeout_ms", "opening_timeout_ms"):
+        number(getattr(c, name), f"{where}.{name}", 0, integer=True, lo_open=True, unit="ms")
+    number(c.break_current_a, f"{where}.break_current_a", 0, unit="A")
     return c
 
 

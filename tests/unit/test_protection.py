@@ -43,7 +43,7 @@ def test_misordered_tiers(nmc):
 def test_negative_debounce_and_hysteresis(nmc):
     d = copy.deepcopy(nmc)
     d["limits"]["cell_v_min"]["trip"]["debounce_ms"] = -5
-    _refused(d, "limits.cell_v_min.trip.debounce_ms", ">= 0")
+    _refused(d, "limits.cell_v_min.trip.debounce_ms", "within [0, 3600000] ms, got -5")
     d = copy.deepcopy(nmc)
     d["limits"]["cell_v_min"]["warning"]["hysteresis"] = -0.1
     _refused(d, "limits.cell_v_min.warning.hysteresis")
