@@ -166,15 +166,23 @@ def array(v: Any, where: str, ndim: int) -> np.ndarray:
     return arr
 
 
-def value(v: Any, where: str, typ: Any, lo: float | None = None, whole_float: bool = False) -> Any:
-    """A value of a dataclass field's type: int (an integer >= 0), float or float | None (a
-    finite number >= `lo` if given), bool, str."""
+def value(
+    v: Any,
+    where: str,
+    typ: Any,
+    lo: float | None = None,
+    *,
+    int_lo: int | None = 0,
+    whole_float: bool = False,
+) -> Any:
+    """A value of a dataclass field's type: bool, str, int (an integer >= `int_lo`), float or
+    float | None (a finite number >= `lo`)."""
     if typ is bool:
         return flag(v, where)
     if typ is str:
         return text(v, where)
     if typ is int:
-        return number(v, where, 0, integer=True, whole_float=whole_float)
+        return number(v, where, int_lo, integer=True, whole_float=whole_float)
     if typ is float or typ == float | None:
         return number(v, where, lo)
     raise TypeError(f"{where}: no schema rule for a field of type {typ}")  # a programming error
@@ -200,5 +208,5 @@ def section(
     kw = {}
     for k, v in d.items():
         at = f"{where}.{k}"
-        kw[k] = parsers[k](v, at) if k in parsers else value(v, at, hints[k], lo, whole_float)
+        kw[k] = parsers[k](v, at) if k in parsers else value(v, at, hints[k], lo, whole_float=whole_float)
     return cls(**kw)

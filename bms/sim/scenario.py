@@ -12,7 +12,7 @@ keys and out-of-range values are refused naming the field.
 
 from __future__ import annotations
 
-import math
+import typing
 from dataclasses import asdict, dataclass, field, fields
 from importlib import resources
 from pathlib import Path
@@ -20,7 +20,6 @@ from typing import Any
 
 import tomli_w
 
-from bms.cells import read_toml
 from bms.chemistry import available as available_chemistries
 from bms.errors import ConfigError
 from bms.plant.charger import ChargerSpec
@@ -28,6 +27,7 @@ from bms.plant.faults import Fault, validate_faults
 from bms.plant.pack import Spread
 from bms.plant.sensors import SensorSpec
 from bms.plant.thermal import CoolingSpec
+from bms.schema import in_file, number, read_toml, section, table, value
 
 SCENARIO_DIR = Path(str(resources.files("bms") / "data" / "scenarios"))
 MODES = ("charge", "drive_then_charge")
@@ -101,95 +101,40 @@ SECTIONS = {
 TOP = {f.name for f in fields(Scenario)} - set(SECTIONS) - {"faults"}
 
 
-def _number(v: Any, where: str, integer: bool = False) -> float:
-    if (
-        isinstance(v, bool)
-        or not isinstance(v, int | float)
-        or (isinstance(v, float) and not math.isfinite(v))
-    ):
-        raise ConfigError(f"field '{where}' must be a finite number, got {v!r}")
-    if integer and not (isinstance(v, int) or float(v).is_integer()):
-        raise ConfigError(f"field '{where}' must be an integer, got {v!r}")
-    return int(v) if integer else float(v)
-
-
-def _section(cls: type, d: Any, where: str) -> Any:
-    if not isinstance(d, dict):
-        raise ConfigError(f"[{where}] must be a table")
-    names = {f.name: f for f in fields(cls)}
-    extra = set(d) - set(names)
-    if extra:
-        raise ConfigError(f"unknown field(s) in [{where}]: {', '.join(sorted(extra))}")
-    kw = {}
-    for k, v in d.items():
-        integer = names[k].type in ("int", int)
-        kw[k] = _number(v, f"{where}.{k}", integer)
-    obj = cls(**kw)
-    for k in names:
-        val = getattr(obj, k)
-        if isinstance(val, int | float) and val < 0:
-            raise ConfigError(f"field '{where}.{k}' must be >= 0, got {val}")
-    return obj
-
-
 def scenario_from_dict(d: dict[str, Any], source: str = "<scenario>") -> Scenario:
-    try:
+    with in_file(source):
         return _scenario_from_dict(d)
-    except ConfigError as exc:
-        raise ConfigError(f"{source}: {exc}") from None
 
 
 def _scenario_from_dict(d: dict[str, Any]) -> Scenario:
-    extra = set(d) - {"scenario", "faults", *SECTIONS}
-    if extra:
-        raise ConfigError(f"unknown section(s): {', '.join(sorted(extra))}")
-    top = d.get("scenario", {})
-    if not isinstance(top, dict):
-        raise ConfigError("[scenario] must be a table")
-    unknown = set(top) - TOP
-    if unknown:
-        raise ConfigError(f"unknown field(s) in [scenario]: {', '.join(sorted(unknown))}")
-    kw: dict[str, Any] = {}
-    for k, v in top.items():
-        if k in ("name", "description", "chemistry", "mode"):
-            if not isinstance(v, str):
-                raise ConfigError(f"field 'scenario.{k}' must be a string")
-            kw[k] = v
-        elif k == "stop_when_complete":
-            if not isinstance(v, bool):
-                raise ConfigError("field 'scenario.stop_when_complete' must be true or false")
-            kw[k] = v
-        else:
-            kw[k] = _number(
-                v, f"scenario.{k}", integer=k in ("series", "parallel", "seed", "dt_ms", "plant_substeps")
-            )
+    table(d, "top level", {"scenario", "faults", *SECTIONS}, kind="section")
+    hints = typing.get_type_hints(Scenario)
+    top = table(d.get("scenario", {}), "scenario", TOP)
+    # the ranges are validate()'s: here the types (a whole float counts as an integer)
+    kw: dict[str, Any] = {
+        k: value(v, f"scenario.{k}", hints[k], int_lo=None, whole_float=True) for k, v in top.items()
+    }
     for name, cls in SECTIONS.items():
         if name in d:
-            kw[name] = _section(cls, d[name], name)
-    faults = []
+            # every number of a section is >= 0 (the tighter rules are validate()'s)
+            kw[name] = section(cls, d[name], name, lo=0, whole_float=True)
     raw = d.get("faults", [])
     if not isinstance(raw, list):
         raise ConfigError("'faults' must be an array of tables ([[faults]])")
-    for k, f in enumerate(raw):
-        if not isinstance(f, dict):
-            raise ConfigError(f"faults[{k}] must be a table")
-        bad = set(f) - {"kind", "at_s", "cell", "value"}
-        if bad:
-            raise ConfigError(f"unknown field(s) in faults[{k}]: {', '.join(sorted(bad))}")
-        if "kind" not in f or "at_s" not in f:
-            raise ConfigError(f"faults[{k}] needs kind and at_s")
-        faults.append(
-            Fault(
-                kind=str(f["kind"]),
-                at_s=_number(f["at_s"], f"faults[{k}].at_s"),
-                cell=None if "cell" not in f else int(_number(f["cell"], f"faults[{k}].cell", integer=True)),
-                value=None if "value" not in f else _number(f["value"], f"faults[{k}].value"),
-            )
-        )
-    kw["faults"] = tuple(faults)
+    kw["faults"] = tuple(_fault(f, f"faults[{k}]") for k, f in enumerate(raw))
     s = Scenario(**kw)
     validate(s)
     return s
+
+
+def _fault(f: Any, where: str) -> Fault:
+    f = table(f, where, {"kind", "at_s", "cell", "value"}, {"kind", "at_s"})
+    return Fault(
+        kind=str(f["kind"]),
+        at_s=number(f["at_s"], f"{where}.at_s"),
+        cell=None if "cell" not in f else number(f["cell"], f"{where}.cell", integer=True, whole_float=True),
+        value=None if "value" not in f else number(f["value"], f"{where}.value"),
+    )
 
 
 # Cell-to-cell spread (1-sigma fractions) and ageing a plant can stand for. Measured spreads
@@ -216,10 +161,8 @@ def _section_rules(s: Scenario) -> None:
         sec = getattr(s, name)
         for f in fields(sec):
             v = getattr(sec, f.name)
-            if isinstance(v, bool) or not isinstance(v, int | float):
-                continue
-            if not math.isfinite(v) or v < 0:
-                raise ConfigError(f"field '{name}.{f.name}' must be a finite number >= 0, got {v!r}")
+            if isinstance(v, int | float) and not isinstance(v, bool):
+                number(v, f"{name}.{f.name}", 0)
     for k, hi in SPREAD_MAX.items():
         v = getattr(s.spread, k)
         if v > hi:
