@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from bms.campaign.distributions import Choice, Distribution, Fixed, Normal, bounds, parse_distribution
-from bms.cells import read_toml
 from bms.chemistry import CHEMISTRY_DIR, load_chemistry
 from bms.errors import ConfigError
 from bms.plant.faults import CELL_FAULTS, FAULT_KINDS, Fault, validate_faults
+from bms.schema import in_file, number, read_toml, table, text
 from bms.sim.scenario import SECTIONS, TOP, Scenario, load_scenario, scenario_to_toml, validate
 
 CAMPAIGN_DIR = Path(str(resources.files("bms") / "data" / "campaigns"))
@@ -112,24 +112,6 @@ def _resolve_chemistry(value: str, base_dir: Path) -> str:
     return str(p if p.is_absolute() else (base_dir / p).resolve())
 
 
-def _table(d: Any, where: str, allowed: set[str], required: set[str] = frozenset()) -> dict[str, Any]:
-    if not isinstance(d, dict):
-        raise ConfigError(f"'{where}' must be a table")
-    extra = set(d) - allowed
-    if extra:
-        raise ConfigError(f"unknown field(s) in '{where}': {', '.join(sorted(extra))}")
-    missing = set(required) - set(d)
-    if missing:
-        raise ConfigError(f"missing field(s) in '{where}': {', '.join(sorted(missing))}")
-    return d
-
-
-def _int(v: Any, where: str, lo: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-        raise ConfigError(f"field '{where}' must be an integer >= {lo}, got {v!r}")
-    return v
-
-
 def _bounded(dist: Distribution, where: str) -> Distribution:
     """Every drawn field has a bounded valid range: a normal must say where it is clipped
     (its tails reach any value, e.g. a negative spread or a time before the run)."""
@@ -142,11 +124,11 @@ def _bounded(dist: Distribution, where: str) -> Distribution:
 
 
 def _parse_sample(d: Any, base_dir: Path) -> dict[str, Distribution]:
-    d = _table(d, "sample", TOP | set(SECTIONS))
+    d = table(d, "sample", TOP | set(SECTIONS))
     out: dict[str, Distribution] = {}
     for key, v in d.items():
         if key in SECTIONS:
-            sec = _table(v, f"sample.{key}", {f.name for f in fields(SECTIONS[key])})
+            sec = table(v, f"sample.{key}", [f.name for f in fields(SECTIONS[key])])
             items = [(f"{key}.{k}", x) for k, x in sec.items()]
         else:
             items = [(key, v)]
@@ -165,7 +147,7 @@ def _parse_sample(d: Any, base_dir: Path) -> dict[str, Distribution]:
 
 
 def _parse_faults(d: Any) -> FaultPlan:
-    d = _table(d, "faults", {"kinds", "probability", "at_s", "cell", "value"}, {"kinds", "at_s"})
+    d = table(d, "faults", {"kinds", "probability", "at_s", "cell", "value"}, {"kinds", "at_s"})
     kinds = d["kinds"]
     if not isinstance(kinds, list) or not kinds:
         raise ConfigError("field 'faults.kinds' must be a non-empty list of fault kinds")
@@ -174,9 +156,7 @@ def _parse_faults(d: Any) -> FaultPlan:
             raise ConfigError(
                 f"field 'faults.kinds': '{k}' is not a fault kind; known: {', '.join(FAULT_KINDS)}"
             )
-    prob = d.get("probability", 1.0)
-    if isinstance(prob, bool) or not isinstance(prob, int | float) or not 0.0 <= prob <= 1.0:
-        raise ConfigError(f"field 'faults.probability' must be a number within [0, 1], got {prob!r}")
+    prob = number(d.get("probability", 1.0), "faults.probability", 0, 1)
     cell = None if "cell" not in d else parse_distribution(d["cell"], "int", "faults.cell")
     value = None
     if "value" in d:
@@ -190,7 +170,7 @@ def _parse_faults(d: Any) -> FaultPlan:
         value = _bounded(parse_distribution(d["value"], "float", "faults.value"), "faults.value")
     return FaultPlan(
         kinds=tuple(kinds),
-        probability=float(prob),
+        probability=prob,
         at_s=_bounded(parse_distribution(d["at_s"], "float", "faults.at_s"), "faults.at_s"),
         cell=cell,
         value=value,
@@ -223,20 +203,18 @@ def _check_limits(plan: dict[str, Distribution], faults: FaultPlan | None, base:
 
 
 def campaign_from_dict(d: dict[str, Any], source: str, base_dir: Path) -> Campaign:
-    try:
+    with in_file(source):
         return _campaign_from_dict(d, source, base_dir)
-    except ConfigError as exc:
-        raise ConfigError(f"{source}: {exc}") from None
 
 
 def _campaign_from_dict(d: dict[str, Any], source: str, base_dir: Path) -> Campaign:
-    _table(d, "top level", {"campaign", "sample", "faults", "abs_max"}, {"campaign"})
-    top = _table(d["campaign"], "campaign", {"name", "description", "base", "runs", "seed"}, {"base", "runs"})
+    table(d, "top level", {"campaign", "sample", "faults", "abs_max"}, {"campaign"})
+    top = table(d["campaign"], "campaign", {"name", "description", "base", "runs", "seed"}, {"base", "runs"})
     for k in ("name", "description", "base"):
-        if k in top and not isinstance(top[k], str):
-            raise ConfigError(f"field 'campaign.{k}' must be text")
-    runs = _int(top["runs"], "campaign.runs", 1)
-    seed = _int(top.get("seed", 0), "campaign.seed", 0)
+        if k in top:
+            text(top[k], f"campaign.{k}")
+    runs = number(top["runs"], "campaign.runs", 1, integer=True)
+    seed = number(top.get("seed", 0), "campaign.seed", 0, integer=True)
     base_ref = top["base"]
     base_path = Path(base_ref)
     try:
@@ -247,12 +225,8 @@ def _campaign_from_dict(d: dict[str, Any], source: str, base_dir: Path) -> Campa
         raise ConfigError(f"field 'campaign.base': {exc}") from None
     sample = _parse_sample(d.get("sample", {}), base_dir)
     faults = None if "faults" not in d else _parse_faults(d["faults"])
-    am = _table(d.get("abs_max", {}), "abs_max", {"cell_v", "core_temp_c"})
-    abs_max = {}
-    for k, v in am.items():
-        if isinstance(v, bool) or not isinstance(v, int | float) or not v > 0:
-            raise ConfigError(f"field 'abs_max.{k}' must be a positive number, got {v!r}")
-        abs_max[k] = float(v)
+    am = table(d.get("abs_max", {}), "abs_max", {"cell_v", "core_temp_c"})
+    abs_max = {k: number(v, f"abs_max.{k}", 0, lo_open=True) for k, v in am.items()}
     name = str(top.get("name", Path(source).stem))
     c = Campaign(
         name=name,

@@ -70,7 +70,7 @@ BAD = [
     (HEAD + "[faults]\nkinds = ['ntc_open']\n", "missing field(s) in 'faults': at_s"),
     (
         HEAD + "[faults]\nkinds = ['ntc_open']\nat_s = 10.0\nprobability = 2\n",
-        "'faults.probability' must be a number within [0, 1]",
+        "'faults.probability' must be a finite number within [0, 1], got 2",
     ),
     (
         HEAD + "[faults]\nkinds = ['ntc_open']\nat_s = { uniform = [10.0, 9000.0] }\n",
@@ -80,7 +80,7 @@ BAD = [
         HEAD + "[faults]\nkinds = ['ntc_open']\nat_s = 5.0\nvalue = 2.0\n",
         "'faults.value': ntc_open take no value",
     ),
-    (HEAD + "[abs_max]\ncell_v = -1\n", "field 'abs_max.cell_v' must be a positive number"),
+    (HEAD + "[abs_max]\ncell_v = -1\n", "field 'abs_max.cell_v' must be a finite number > 0, got -1"),
     (HEAD + "[sample\n", "not valid TOML"),
 ]
 
