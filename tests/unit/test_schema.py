@@ -1,0 +1,209 @@
+"""bms/schema.py: the one set of rules every TOML loader uses; each refusal names the field,
+the value and the rule."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pytest
+
+from bms.errors import ConfigError
+from bms.schema import array, flag, in_file, number, read_toml, section, table, text
+
+
+def _refused(fn, *args, **kw) -> str:
+    with pytest.raises(ConfigError) as exc:
+        fn(*args, **kw)
+    msg = str(exc.value)
+    assert "\n" not in msg, msg
+    return msg
+
+
+# ---- tables ----------------------------------------------------------------------------------
+
+
+def test_table_names_unknown_keys_and_the_allowed_ones():
+    msg = _refused(table, {"a": 1, "zz": 2}, "sec", {"a", "b"})
+    assert msg == "unknown field(s) in 'sec': zz (allowed: a, b)"
+
+
+def test_table_names_missing_keys():
+    assert _refused(table, {"a": 1}, "sec", {"a", "b", "c"}, {"b", "c"}) == "missing field(s) in 'sec': b, c"
+
+
+def test_table_refuses_a_non_table_and_names_the_kind_of_key():
+    assert _refused(table, [1, 2], "sec", {"a"}) == "'sec' must be a table, got [1, 2]"
+    assert _refused(table, {"x": {}}, "top level", {"a"}, kind="section").startswith(
+        "unknown section(s) in 'top level': x"
+    )
+
+
+def test_table_passes_a_good_table_through():
+    d = {"a": 1}
+    assert table(d, "sec", {"a", "b"}, {"a"}) is d
+    assert table({"anything": 1}, "fit", None) == {"anything": 1}  # None: any key
+
+
+# ---- numbers ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("v", [True, False])
+def test_a_bool_is_not_a_number(v):
+    assert _refused(number, v, "s.x") == f"field 's.x' must be a finite number, got {v!r}"
+    assert "must be an integer" in _refused(number, v, "s.n", integer=True)
+
+
+@pytest.mark.parametrize("v", [math.nan, math.inf, -math.inf])
+def test_nan_and_inf_are_refused_naming_the_field(v):
+    assert _refused(number, v, "s.x", 0, 1) == f"field 's.x' must be a finite number within [0, 1], got {v!r}"
+
+
+@pytest.mark.parametrize("v", ["1.0", None, [1.0], {"a": 1}])
+def test_a_non_number_is_refused(v):
+    assert _refused(number, v, "s.x") == f"field 's.x' must be a finite number, got {v!r}"
+
+
+@pytest.mark.parametrize(
+    ("v", "kw", "rule"),
+    [
+        (-0.5, {"lo": 0}, ">= 0"),
+        (0.0, {"lo": 0, "lo_open": True}, "> 0"),
+        (5.0, {"hi": 5, "hi_open": True}, "< 5"),
+        (5.5, {"hi": 5}, "<= 5"),
+        (1.5, {"lo": 0, "hi": 1}, "within [0, 1]"),
+        (0.0, {"lo": 0, "hi": 1, "lo_open": True}, "within (0, 1]"),
+        (1.0, {"lo": 0, "hi": 1, "hi_open": True}, "within [0, 1)"),
+        (-1.0, {"lo": 0, "hi": 3_600_000, "unit": "ms"}, "within [0, 3600000] ms"),
+        (2e-6, {"lo": 1e-5, "hi": 0.5}, "within [1e-05, 0.5]"),
+    ],
+)
+def test_each_range_rule_refuses_naming_field_rule_and_value(v, kw, rule):
+    assert _refused(number, v, "sec.f", **kw) == f"field 'sec.f' must be a finite number {rule}, got {v!r}"
+
+
+@pytest.mark.parametrize(
+    ("v", "kw", "want"),
+    [
+        (0, {"lo": 0}, 0.0),
+        (1, {"lo": 0, "hi": 1}, 1.0),
+        (0.5, {"lo": 0, "hi": 1, "lo_open": True, "hi_open": True}, 0.5),
+        (-40, {}, -40.0),
+        (1e300, {}, 1e300),
+    ],
+)
+def test_good_numbers_pass_as_floats(v, kw, want):
+    got = number(v, "sec.f", **kw)
+    assert got == want and type(got) is float
+
+
+def test_integers():
+    assert number(7, "sec.n", 1, integer=True) == 7
+    assert type(number(7, "sec.n", integer=True)) is int
+    assert _refused(number, 0, "sec.n", 1, integer=True) == "field 'sec.n' must be an integer >= 1, got 0"
+    assert _refused(number, 2.5, "sec.n", integer=True) == "field 'sec.n' must be an integer, got 2.5"
+    # a TOML integer, unless whole floats are allowed (then 3.0 is 3, 3.5 still refused)
+    assert _refused(number, 3.0, "sec.n", integer=True) == "field 'sec.n' must be an integer, got 3.0"
+    got = number(3.0, "sec.n", integer=True, whole_float=True)
+    assert got == 3 and type(got) is int
+    assert "got 3.5" in _refused(number, 3.5, "sec.n", integer=True, whole_float=True)
+
+
+def test_text_and_flag():
+    assert text("a", "s.name") == "a"
+    assert _refused(text, 3, "s.name") == "field 's.name' must be text, got 3"
+    assert flag(False, "s.on") is False
+    assert _refused(flag, 1, "s.on") == "field 's.on' must be true or false, got 1"
+
+
+# ---- arrays ----------------------------------------------------------------------------------
+
+
+def test_array_good_1d_and_2d():
+    a = array([0, 0.5, 1], "t.soc", 1)
+    assert a.dtype == float and a.tolist() == [0.0, 0.5, 1.0]
+    assert array([[1, 2], [3, 4]], "t.r0", 2).shape == (2, 2)
+
+
+def test_array_refusals_name_the_field():
+    assert _refused(array, [[1, 2]], "t.soc", 1) == "field 't.soc' must be a list, got shape (1, 2)"
+    assert _refused(array, [1, 2], "t.r0", 2).startswith("field 't.r0' must be a list of lists")
+    assert _refused(array, [1.0, math.nan], "t.soc", 1) == "field 't.soc' has a NaN or infinite value"
+    assert _refused(array, [[1.0], [math.inf]], "t.r0", 2) == "field 't.r0' has a NaN or infinite value"
+    assert _refused(array, [[1, 2], [3]], "t.r0", 2).startswith("field 't.r0' must be numbers")
+    assert _refused(array, ["a", "b"], "t.soc", 1).startswith("field 't.soc' must be numbers")
+
+
+# ---- sections (a dataclass from a table) -------------------------------------------------------
+
+
+@dataclass
+class _Spec:
+    need: float
+    gain: float = 1.0
+    count: int = 2
+    on: bool = True
+    label: str = "x"
+    opt: float | None = None
+    names: tuple[str, ...] = ()
+
+
+def test_section_fills_a_dataclass_by_its_field_types():
+    s = section(_Spec, {"need": 2, "count": 5, "on": False, "label": "y", "opt": -1.5}, "spec")
+    assert s == _Spec(need=2.0, count=5, on=False, label="y", opt=-1.5)
+    assert type(s.need) is float and type(s.count) is int
+
+
+def test_section_refusals_name_the_field():
+    assert _refused(section, _Spec, {}, "spec") == "missing field(s) in 'spec': need"
+    assert _refused(section, _Spec, {"need": 1, "gian": 2}, "spec").startswith(
+        "unknown field(s) in 'spec': gian (allowed: count, gain, label, names, need, on, opt)"
+    )
+    assert (
+        _refused(section, _Spec, {"need": 1, "count": -1}, "spec")
+        == "field 'spec.count' must be an integer >= 0, got -1"
+    )
+    assert "field 'spec.on' must be true or false" in _refused(section, _Spec, {"need": 1, "on": 1}, "spec")
+    assert "field 'spec.label' must be text" in _refused(section, _Spec, {"need": 1, "label": 1}, "spec")
+    assert (
+        _refused(section, _Spec, {"need": True}, "spec")
+        == "field 'spec.need' must be a finite number, got True"
+    )
+    # lo bounds every float
+    msg = _refused(section, _Spec, {"need": 1, "gain": -0.1}, "spec", lo=0)
+    assert msg == "field 'spec.gain' must be a finite number >= 0, got -0.1"
+    # a field of a type without a rule needs its own parser
+    with pytest.raises(TypeError, match=r"spec\.names"):
+        section(_Spec, {"need": 1, "names": ["a"]}, "spec")
+
+
+def test_section_parsers_and_whole_floats():
+    s = section(_Spec, {"need": 1, "names": ["a", "b"]}, "spec", parsers={"names": lambda v, where: tuple(v)})
+    assert s.names == ("a", "b")
+    assert section(_Spec, {"need": 1, "count": 4.0}, "spec", whole_float=True).count == 4
+    assert "must be an integer" in _refused(section, _Spec, {"need": 1, "count": 4.0}, "spec")
+
+
+# ---- files -----------------------------------------------------------------------------------
+
+
+def test_in_file_prefixes_the_source():
+    for source, prefix in (("f.toml", "f.toml: "), (None, ""), ("", "")):
+        with pytest.raises(ConfigError) as exc, in_file(source):
+            number(math.nan, "a.b")
+        assert str(exc.value) == f"{prefix}field 'a.b' must be a finite number, got nan"
+
+
+def test_read_toml(tmp_path):
+    p = tmp_path / "a.toml"
+    p.write_bytes(b"\xef\xbb\xbf[s]\nx = 1\n")  # a BOM is fine
+    assert read_toml(p, "scenario file") == {"s": {"x": 1}}
+    p.write_bytes(b"\x00\xff\xfe")
+    assert _refused(read_toml, p, "cell file") == (
+        f"{p}: not a text (UTF-8) TOML cell file: byte 1 is 0xff (a binary file?)"
+    )
+    p.write_text("[s\n")
+    assert _refused(read_toml, p).startswith(f"{p}: not valid TOML (")
+    assert _refused(read_toml, tmp_path / "none.toml", "campaign file").startswith(
+        f"{tmp_path / 'none.toml'}: cannot read the campaign file ("
+    )
