@@ -254,7 +254,7 @@ def simulate(
         can_log,
         force,
     )
-    if any(r.summary.get("violations") for r in results):
+    if any(r.summary.violations for r in results):
         raise SystemExit(1)
 
 

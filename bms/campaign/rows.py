@@ -8,6 +8,7 @@ from typing import Any
 from bms.campaign.sampling import SampledRun
 from bms.campaign.store import scenario_name
 from bms.campaign.verdict import Limits, judge
+from bms.sim.summary import RunSummary
 
 # copied from the simulator's summary
 SUMMARY_KEYS = (
@@ -28,7 +29,7 @@ TIMING_KEYS = ("worker", "wall_s", "cpu_s", "realtime_factor")
 
 
 def ok_row(sampled: SampledRun, result: dict[str, Any], limits: Limits) -> dict[str, Any]:
-    s = result["summary"]
+    s: RunSummary = result["summary"]  # bms.campaign.worker
     scn = sampled.scenario
     row: dict[str, Any] = {
         "index": sampled.index,
@@ -38,16 +39,14 @@ def ok_row(sampled: SampledRun, result: dict[str, Any], limits: Limits) -> dict[
         "chemistry": scn.chemistry,
         "params": sampled.params,
     }
-    row.update({k: s.get(k) for k in SUMMARY_KEYS})
-    row["faults_latched"] = [
-        f"{f['name']}@{f['detected_s']:g}" for f in s["faults"] if f["detected_s"] is not None
-    ]
+    row.update({k: getattr(s, k) for k in SUMMARY_KEYS})
+    row["faults_latched"] = [f"{f.name}@{f.detected_s:g}" for f in s.faults if f.detected_s is not None]
     row.update(judge(s, limits, scn.dt_ms / 1000.0))
     row.update(
         worker=result.get("worker"),
         wall_s=result.get("wall_s"),
         cpu_s=result.get("cpu_s"),
-        realtime_factor=s.get("realtime_factor"),
+        realtime_factor=s.realtime_factor,
     )
     return row
 

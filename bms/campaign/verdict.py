@@ -1,5 +1,5 @@
 """What makes a run a safety violation or a false trip, judged from the simulator's summary
-(bms.sim.summary: the plant's true maxima and each fault's injected_s / onset_s / detected_s /
+(bms.sim.summary.RunSummary: the plant's true maxima and each fault's injected_s / onset_s / detected_s /
 trip_time_s).
 
 A run VIOLATES when any of these holds (its `violations` lists which):
@@ -39,6 +39,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from bms.sim.summary import FaultRecord, RunSummary
+
 EPS = 1e-6
 # the step-by-step properties of bms/sim/checks.py that count as violations here (P1 is the
 # overvoltage / overtemperature above against the campaign's limits, P5 the false trips)
@@ -59,9 +61,9 @@ class Limits:
     core_temp_c: float
 
 
-def fault_outcome(f: dict[str, Any], dt_s: float, end_s: float) -> str:
+def fault_outcome(f: FaultRecord, dt_s: float, end_s: float) -> str:
     """detected / late / missed / undecided / not_observable for one injected fault."""
-    onset, detected, trip = f.get("onset_s"), f.get("detected_s"), f.get("trip_time_s")
+    onset, detected, trip = f.onset_s, f.detected_s, f.trip_time_s
     deadline = None if onset is None or trip is None else onset + trip + dt_s
     if detected is not None:
         if deadline is not None and detected > deadline + EPS:
@@ -69,7 +71,7 @@ def fault_outcome(f: dict[str, Any], dt_s: float, end_s: float) -> str:
         return "detected"
     if onset is None:
         # judged once the run went on for the time a detection would have needed
-        injected = f.get("injected_s")
+        injected = f.injected_s
         if injected is not None and trip is not None and injected + trip + dt_s > end_s + EPS:
             return "undecided"
         return "not_observable"
@@ -78,14 +80,13 @@ def fault_outcome(f: dict[str, Any], dt_s: float, end_s: float) -> str:
     return "missed"
 
 
-def judge(summary: dict[str, Any], limits: Limits, dt_s: float) -> dict[str, Any]:
+def judge(summary: RunSummary, limits: Limits, dt_s: float) -> dict[str, Any]:
     """The verdict columns of one run's row."""
-    v_max = float(summary["max_cell_v_true"])
-    t_max = float(summary["max_core_temp_c_true"])
-    end_s = float(summary["sim_s"])
-    faults = list(summary.get("faults", []))
-    injected = [f for f in faults if f.get("injected_kind") is not None]
-    latched = [f for f in faults if f.get("detected_s") is not None]
+    v_max = float(summary.max_cell_v_true)
+    t_max = float(summary.max_core_temp_c_true)
+    end_s = float(summary.sim_s)
+    injected = [f for f in summary.faults if f.injected_kind is not None]
+    latched = [f for f in summary.faults if f.detected_s is not None]
     violations = []
     if v_max > limits.cell_v:
         violations.append("overvoltage")
@@ -95,17 +96,17 @@ def judge(summary: dict[str, Any], limits: Limits, dt_s: float) -> dict[str, Any
     for f in injected:
         outcome = fault_outcome(f, dt_s, end_s)
         latency = None
-        if f.get("detected_s") is not None and f.get("onset_s") is not None:
-            latency = round(float(f["detected_s"]) - float(f["onset_s"]), 3)
+        if f.detected_s is not None and f.onset_s is not None:
+            latency = round(float(f.detected_s) - float(f.onset_s), 3)
         records.append(
             {
-                "kind": f["injected_kind"],
-                "detected_as": f["name"],
-                "cell": f.get("cell"),
-                "injected_s": f.get("injected_s"),
-                "onset_s": f.get("onset_s"),
-                "detected_s": f.get("detected_s"),
-                "trip_time_s": f.get("trip_time_s"),
+                "kind": f.injected_kind,
+                "detected_as": f.name,
+                "cell": f.cell,
+                "injected_s": f.injected_s,
+                "onset_s": f.onset_s,
+                "detected_s": f.detected_s,
+                "trip_time_s": f.trip_time_s,
                 "latency_s": latency,
                 "outcome": outcome,
             }
@@ -116,11 +117,11 @@ def judge(summary: dict[str, Any], limits: Limits, dt_s: float) -> dict[str, Any
             violations.append("late_detection")
         if outcome == "not_observable" and "unobservable" not in violations:
             violations.append("unobservable")
-    for text in summary.get("violations", []):
+    for text in summary.violations or ():
         prop = str(text).split(" ", 1)[0]
         if prop in PROPERTY_KINDS and prop not in violations:
             violations.append(prop)
-    unmatched = [f["name"] for f in latched if f.get("injected_kind") is None]
+    unmatched = [f.name for f in latched if f.injected_kind is None]
     return {
         "limit_cell_v": limits.cell_v,
         "limit_core_temp_c": limits.core_temp_c,

@@ -31,7 +31,7 @@ def simulate_on_worker(scn: Scenario, chemistry: Chemistry) -> dict[str, Any]:
 
         res = run(scn, chemistry=chemistry)
         # the step-by-step safety properties (bms/sim/checks.py) travel with the summary
-        res.summary["violations"] = [str(v) for v in check_run(res, chemistry)]
+        summ = res.summary.with_violations([str(v) for v in check_run(res, chemistry)])
     except Exception as exc:  # a run that fails is a result of the campaign, not its end
         return {
             "ok": False,
@@ -42,7 +42,7 @@ def simulate_on_worker(scn: Scenario, chemistry: Chemistry) -> dict[str, Any]:
         }
     return {
         "ok": True,
-        "summary": res.summary,
+        "summary": summ,
         "worker": _worker_address(),
         "wall_s": round(time.perf_counter() - t0, 3),
         "cpu_s": round(time.thread_time() - c0, 3),  # this thread's CPU time: wall less waiting

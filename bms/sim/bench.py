@@ -65,7 +65,7 @@ def closed_loop_bench(console: Console, duration_s: float = 600.0, series: int =
     results: dict[str, float] = {
         "closed_loop_wall_s": wall,
         "closed_loop_rtf": rtf,
-        "closed_loop_us_per_step": wall / res.summary["steps"] * 1e6,
+        "closed_loop_us_per_step": wall / res.summary.steps * 1e6,
     }
     # where the time goes: the same run under cProfile (slower; shares, not absolute times)
     prof = cProfile.Profile()

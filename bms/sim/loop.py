@@ -29,7 +29,7 @@ from bms.sim.configure import ambient_conductances, effective_ambient, firmware_
 from bms.sim.injections import FaultBook
 from bms.sim.runlog import RunLog
 from bms.sim.scenario import Scenario
-from bms.sim.summary import summary
+from bms.sim.summary import RunSummary, summary
 from bms.sim.vehicle import (
     CLOSED,
     OPEN,
@@ -47,7 +47,7 @@ class SimResult:
     scenario: Scenario
     log: dict[str, np.ndarray]
     faults: list[dict[str, object]]
-    summary: dict[str, object]
+    summary: RunSummary
     cells_true_soc: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
     cells_est_soc: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
     cells_true_core: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))

@@ -48,7 +48,7 @@ def write_csv(res: SimResult, path: Path) -> None:
 
 
 def write_summary(res: SimResult, path: Path) -> None:
-    path.write_text(json.dumps(res.summary, indent=2) + "\n")
+    path.write_text(json.dumps(res.summary.to_dict(), indent=2) + "\n")
 
 
 def write_mdf(res: SimResult, path: Path) -> None:
@@ -92,8 +92,8 @@ def plot(res: SimResult, path: Path) -> None:
     ax[1].fill_between(
         t, log["cell_v_true_min"], log["cell_v_true_max"], alpha=0.4, label="true cell voltage band"
     )
-    ax[1].axhline(float(s["charge_limit_v"]), color="orange", lw=0.8, ls="--", label="charge limit")
-    ax[1].axhline(float(s["abs_max_cell_v"]), color="red", lw=0.8, ls="--", label="absolute max")
+    ax[1].axhline(s.charge_limit_v, color="orange", lw=0.8, ls="--", label="charge limit")
+    ax[1].axhline(s.abs_max_cell_v, color="red", lw=0.8, ls="--", label="absolute max")
     ax[1].set_ylabel("cell voltage [V]")
     ax[2].plot(t, log["core_temp_true_max_c"], label="core max (true)")
     ax[2].plot(t, log["core_temp_est_max_c"], "--", label="core max (estimated)")
@@ -121,9 +121,9 @@ def plot(res: SimResult, path: Path) -> None:
     for a in ax:
         a.legend(loc="best", fontsize=8)
         a.grid(alpha=0.3)
-    ttt = s["time_to_target_s"]
+    ttt = s.time_to_target_s
     title = (
-        f"{res.scenario.name}: {s['pack']} {s['chemistry']}  "
+        f"{res.scenario.name}: {s.pack} {s.chemistry}  "
         f"time to {res.scenario.soc_target:.0%}: {'not reached' if ttt is None else f'{ttt / 60:.1f} min'}"
     )
     fig.suptitle(title, fontsize=10)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from bms.sim.checks import check_run
 from bms.sim.loop import SimResult, run
 from bms.sim.report import write_all
 from bms.sim.scenario import Scenario, load_scenario, validate
+from bms.sim.summary import RunSummary
 from bms.targets.base import Target, TargetError
 from bms.targets.registry import capabilities, open_target
 
@@ -70,39 +72,38 @@ def run_with_progress(console: Console, scn: Scenario, target: Target) -> SimRes
         return run(scn, target, progress=lambda t: bar.update(task, completed=t))
 
 
-ROWS = [
+ROWS: list[tuple[str, Callable[[RunSummary], str]]] = [
     (
         "time to target (BMS: complete)",
         lambda s: (
             "not reached"
-            if s["time_to_target_s"] is None
-            else f"{s['time_to_target_s']:.0f} s ({s['time_to_target_s'] / 60:.1f} min), "
-            f"true SoC then {s['soc_true_at_target']:.1%}"
+            if s.time_to_target_s is None
+            else f"{s.time_to_target_s:.0f} s ({s.time_to_target_s / 60:.1f} min), "
+            f"true SoC then {s.soc_true_at_target:.1%}"
         ),
     ),
-    ("true SoC at the end", lambda s: f"{s['soc_true_end']:.1%}"),
-    ("estimated SoC at the end", lambda s: f"{s['soc_est_end']:.1%}"),
-    ("SoC RMSE (per cell)", lambda s: f"{s['soc_rmse']:.2%}"),
+    ("true SoC at the end", lambda s: f"{s.soc_true_end:.1%}"),
+    ("estimated SoC at the end", lambda s: f"{s.soc_est_end:.1%}"),
+    ("SoC RMSE (per cell)", lambda s: f"{s.soc_rmse:.2%}"),
     (
         "max true cell voltage",
         lambda s: (
-            f"{s['max_cell_v_true']:.3f} V (limit {s['charge_limit_v']:.2f}, abs. max "
-            f"{s['abs_max_cell_v']:.2f})"
+            f"{s.max_cell_v_true:.3f} V (limit {s.charge_limit_v:.2f}, abs. max {s.abs_max_cell_v:.2f})"
         ),
     ),
     (
         "max true core temperature",
-        lambda s: f"{s['max_core_temp_c_true']:.1f} °C (abs. max {s['abs_max_core_temp_c']:.0f})",
+        lambda s: f"{s.max_core_temp_c_true:.1f} °C (abs. max {s.abs_max_core_temp_c:.0f})",
     ),
-    ("core temperature RMSE", lambda s: f"{s['core_temp_rmse_c']:.2f} K"),
+    ("core temperature RMSE", lambda s: f"{s.core_temp_rmse_c:.2f} K"),
     (
         "faults",
         lambda s: (
             ", ".join(
-                f"{f['name']}@{f['detected_s']}s"
-                if f["detected_s"] is not None
-                else f"{f['injected_kind']} injected at {f['injected_s']}s, not detected"
-                for f in s["faults"]
+                f"{f.name}@{f.detected_s}s"
+                if f.detected_s is not None
+                else f"{f.injected_kind} injected at {f.injected_s}s, not detected"
+                for f in s.faults
             )
             or "none"
         ),
@@ -111,23 +112,23 @@ ROWS = [
         "safety properties (P1-P7)",
         lambda s: (
             "not checked"
-            if "violations" not in s
-            else (f"{len(s['violations'])} VIOLATED" if s["violations"] else "all held")
+            if s.violations is None
+            else (f"{len(s.violations)} VIOLATED" if s.violations else "all held")
         ),
     ),
     (
         "contactors opened",
-        lambda s: "no" if s["contactor_open_s"] is None else f"at {s['contactor_open_s']:.1f} s",
+        lambda s: "no" if s.contactor_open_s is None else f"at {s.contactor_open_s:.1f} s",
     ),
     (
         "simulated / wall",
-        lambda s: f"{s['sim_s']:.0f} s / {s['wall_s']:.2f} s ({s['realtime_factor']:.0f}x real time)",
+        lambda s: f"{s.sim_s:.0f} s / {s.wall_s:.2f} s ({s.realtime_factor:.0f}x real time)",
     ),
 ]
 
 
 def summary_table(results: list[SimResult]) -> Table:
-    tab = Table(title=f"{results[0].scenario.name} ({results[0].summary['pack']})")
+    tab = Table(title=f"{results[0].scenario.name} ({results[0].summary.pack})")
     tab.add_column("")
     for r in results:
         tab.add_column(r.scenario.chemistry)
@@ -196,7 +197,9 @@ def simulate_cli(
         finally:
             target.close()
         if check:
-            res.summary["violations"] = [str(v) for v in check_run(res, load_chemistry(scn.chemistry))]
+            res.summary = res.summary.with_violations(
+                [str(v) for v in check_run(res, load_chemistry(scn.chemistry))]
+            )
         paths = write_all(res, folder, fmt)
         if log_path is not None:
             paths.append(log_path)
@@ -204,6 +207,6 @@ def simulate_cli(
         results.append(res)
     console.print(summary_table(results))
     for r in results:
-        for v in r.summary.get("violations", []):
+        for v in r.summary.violations or ():
             console.print(f"[red]VIOLATION[/] ({r.scenario.chemistry}) {v}", highlight=False)
     return results

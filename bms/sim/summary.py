@@ -1,12 +1,103 @@
 """A run's summary (summary.json): time to the charge target, the estimators' errors,
-the plant's true maxima against the chemistry's limits, the faults, the real-time factor."""
+the plant's true maxima against the chemistry's limits, the faults, the real-time factor.
+
+`RunSummary` is the typed record; `to_dict()` is summary.json's object (its keys in this
+order, its values rounded as below) and `from_dict()` reads one back."""
 
 from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
 
 import numpy as np
 
 from bms.chemistry import Chemistry
+from bms.errors import BmsError
 from bms.sim.scenario import Scenario
+
+
+def _get(d: dict[str, Any], key: str, where: str = "") -> Any:
+    try:
+        return d[key]
+    except (KeyError, TypeError):
+        raise BmsError(f"summary: no '{where}{key}' (not a bms simulate summary.json)") from None
+
+
+@dataclass(frozen=True)
+class FaultRecord:
+    """One fault of the run: a fault the firmware latched (detected_s), matched to the
+    injection it answers (injected_kind, injected_s, onset_s, trip_time_s; None when it
+    answers none), or an injection the firmware did not catch (detected_s None)."""
+
+    id: int
+    name: str
+    cell: int | None
+    injected_s: float | None
+    detected_s: float | None
+    injected_kind: str | None
+    onset_s: float | None
+    trip_time_s: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FaultRecord:
+        return cls(**{f.name: _get(d, f.name, "faults[].") for f in fields(cls)})
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    scenario: str
+    chemistry: str
+    pack: str  # "<series>s<parallel>p"
+    time_to_target_s: float | None  # charge start to the firmware's charge-complete (None: not reached)
+    soc_true_at_target: float | None
+    charge_start_s: float | None
+    soc_true_end: float
+    soc_est_end: float
+    max_cell_v_true: float
+    max_core_temp_c_true: float
+    soc_rmse: float | None  # per cell, over the converged steps
+    core_temp_rmse_c: float | None
+    faults: tuple[FaultRecord, ...]
+    contactor_open_s: float | None
+    charge_limit_v: float
+    abs_max_cell_v: float
+    abs_max_core_temp_c: float
+    steps: int
+    sim_s: float
+    wall_s: float
+    realtime_factor: float | None
+    # the step-by-step safety properties' violations (bms.sim.checks); None: not checked
+    # (then summary.json has no "violations" key)
+    violations: tuple[str, ...] | None = None
+
+    def with_violations(self, violations: list[str] | tuple[str, ...]) -> RunSummary:
+        return replace(self, violations=tuple(violations))
+
+    def to_dict(self) -> dict[str, Any]:
+        """summary.json's object: every field in order, the faults as objects, the
+        violations as a list (left out when not checked)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.name == "faults":
+                v = [x.to_dict() for x in v]
+            elif f.name == "violations":
+                if v is None:
+                    continue
+                v = list(v)
+            out[f.name] = v
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunSummary:
+        """A summary.json object read back (BmsError naming a missing key)."""
+        kw = {f.name: _get(d, f.name) for f in fields(cls) if f.name != "violations"}
+        kw["faults"] = tuple(FaultRecord.from_dict(x) for x in kw["faults"])
+        v = d.get("violations")
+        return cls(**kw, violations=None if v is None else tuple(str(x) for x in v))
 
 
 def summary(
@@ -20,7 +111,7 @@ def summary(
     faults: list[dict[str, object]],
     contactor_open_s: float | None,
     wall: float,
-) -> dict[str, object]:
+) -> RunSummary:
     t = log["time_s"]
     charging = log["current_a"] < -0.01 * scn.parallel * chem.cell.capacity_ah
     if scn.mode != "charge":
@@ -40,26 +131,26 @@ def summary(
     soc_err = (est_soc[conv:] - true_soc[conv:]).ravel()
     core_err = (est_core[conv:] - true_core[conv:]).ravel()
     sim_s = float(t[-1]) if len(t) else 0.0
-    return {
-        "scenario": scn.name,
-        "chemistry": scn.chemistry,
-        "pack": f"{scn.series}s{scn.parallel}p",
-        "time_to_target_s": time_to_target,
-        "soc_true_at_target": soc_true_at_target,
-        "charge_start_s": t_start,
-        "soc_true_end": round(float(log["soc_true_mean"][-1]), 4),
-        "soc_est_end": round(float(log["soc_est_mean"][-1]), 4),
-        "max_cell_v_true": round(float(log["cell_v_true_max"].max()), 4),
-        "max_core_temp_c_true": round(float(log["core_temp_true_max_c"].max()), 2),
-        "soc_rmse": round(float(np.sqrt(np.mean(soc_err**2))), 5) if soc_err.size else None,
-        "core_temp_rmse_c": round(float(np.sqrt(np.mean(core_err**2))), 3) if core_err.size else None,
-        "faults": faults,
-        "contactor_open_s": contactor_open_s,
-        "charge_limit_v": chem.protection.charge.cell_v_charge_max_v,
-        "abs_max_cell_v": chem.abs_max.cell_v,
-        "abs_max_core_temp_c": chem.abs_max.core_temp_c,
-        "steps": len(t),
-        "sim_s": round(sim_s, 3),
-        "wall_s": round(wall, 3),
-        "realtime_factor": round(sim_s / wall, 1) if wall > 0 else None,
-    }
+    return RunSummary(
+        scenario=scn.name,
+        chemistry=scn.chemistry,
+        pack=f"{scn.series}s{scn.parallel}p",
+        time_to_target_s=time_to_target,
+        soc_true_at_target=soc_true_at_target,
+        charge_start_s=t_start,
+        soc_true_end=round(float(log["soc_true_mean"][-1]), 4),
+        soc_est_end=round(float(log["soc_est_mean"][-1]), 4),
+        max_cell_v_true=round(float(log["cell_v_true_max"].max()), 4),
+        max_core_temp_c_true=round(float(log["core_temp_true_max_c"].max()), 2),
+        soc_rmse=round(float(np.sqrt(np.mean(soc_err**2))), 5) if soc_err.size else None,
+        core_temp_rmse_c=round(float(np.sqrt(np.mean(core_err**2))), 3) if core_err.size else None,
+        faults=tuple(FaultRecord.from_dict(f) for f in faults),
+        contactor_open_s=contactor_open_s,
+        charge_limit_v=chem.protection.charge.cell_v_charge_max_v,
+        abs_max_cell_v=chem.abs_max.cell_v,
+        abs_max_core_temp_c=chem.abs_max.core_temp_c,
+        steps=len(t),
+        sim_s=round(sim_s, 3),
+        wall_s=round(wall, 3),
+        realtime_factor=round(sim_s / wall, 1) if wall > 0 else None,
+    )

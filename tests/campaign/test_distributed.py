@@ -76,10 +76,10 @@ def test_a_row_is_what_its_saved_scenario_gives_when_run_directly(tmp_path):
         s = run(scn).summary
         chem = load_chemistry(scn.chemistry)
         expect = judge(s, Limits(chem.abs_max.cell_v, chem.abs_max.core_temp_c), scn.dt_ms / 1000)
-        assert row["max_cell_v_true"] == s["max_cell_v_true"]
-        assert row["max_core_temp_c_true"] == s["max_core_temp_c_true"]
-        assert row["time_to_target_s"] == s["time_to_target_s"]
-        assert row["steps"] == s["steps"]
+        assert row["max_cell_v_true"] == s.max_cell_v_true
+        assert row["max_core_temp_c_true"] == s.max_core_temp_c_true
+        assert row["time_to_target_s"] == s.time_to_target_s
+        assert row["steps"] == s.steps
         for k, v in expect.items():
             assert row[k] == v, k
 

@@ -94,7 +94,7 @@ def test_can_path_makes_the_direct_paths_decisions_step_for_step(name, kw):
     # not vacuous: the charge ran, the faulted scenarios tripped, the long one completed
     assert np.max(direct.log["ccl_a"]) > 10.0
     if name.startswith("fault"):
-        assert direct.summary["faults"]
+        assert direct.summary.faults
     if kw.get("soc_start"):
         assert np.any(np.asarray(direct.log["charge_complete"]))
 

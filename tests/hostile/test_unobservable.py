@@ -32,8 +32,8 @@ def test_an_offset_injected_with_the_contactors_closed_is_reported_unobservable(
     row = judge(res.summary, Limits(chem.abs_max.cell_v, chem.abs_max.core_temp_c), scn.dt_ms / 1000)
     assert row["violation"] and "unobservable" in row["violations"]
     assert row["faults_injected"][0]["outcome"] == "not_observable"
-    assert "unobservable: current_offset injected at 10 s" in violation_text({**res.summary, **row})
-    counts = fault_detection([{**res.summary, **row}])["current_offset"]
+    assert "unobservable: current_offset injected at 10 s" in violation_text({**res.summary.to_dict(), **row})
+    counts = fault_detection([{**res.summary.to_dict(), **row}])["current_offset"]
     assert counts["not_observable"] == 1 and counts["detected"] == counts["missed"] == 0
 
 

@@ -31,7 +31,7 @@ def record(scn: Scenario, res: SimResult, wall_s: float) -> None:
         "parallel": scn.parallel,
         "chemistry": scn.chemistry,
         "faults": len(scn.faults),
-        "sim_s": float(res.summary["sim_s"]),
+        "sim_s": res.summary.sim_s,
         "wall_s": wall_s,
     }
     with open(Path(out) / f"{os.getpid()}.jsonl", "a") as fh:

@@ -38,14 +38,14 @@ def test_nominal_fast_charge_is_safe_and_reaches_the_target(nominal):
     chem = load_chemistry(scn.chemistry)
     s = res.summary
     assert res.faults == [], res.faults
-    assert s["max_cell_v_true"] <= chem.protection.charge.cell_v_charge_max_v + 0.010
-    assert s["max_core_temp_c_true"] < chem.abs_max.core_temp_c
-    assert s["soc_rmse"] <= 0.02
-    assert s["time_to_target_s"] is not None and s["time_to_target_s"] > 0
-    assert abs(s["soc_true_at_target"] - scn.soc_target) < 0.02
+    assert s.max_cell_v_true <= chem.protection.charge.cell_v_charge_max_v + 0.010
+    assert s.max_core_temp_c_true < chem.abs_max.core_temp_c
+    assert s.soc_rmse <= 0.02
+    assert s.time_to_target_s is not None and s.time_to_target_s > 0
+    assert abs(s.soc_true_at_target - scn.soc_target) < 0.02
     # the log holds every firmware step
     log = res.log
-    assert len(log["time_s"]) == s["steps"]
+    assert len(log["time_s"]) == s.steps
     # the charge current follows the CCL the way a compliant charger can: the limit sent at
     # step k-1 reaches the charger at step k, and the step-mean of its first-order regulator
     # (time constant tau) may still carry the set point of one step before. Any excess above
@@ -88,8 +88,8 @@ def test_every_fault_preset_is_caught_in_time(preset):
     if injected.at_s < scn.close_at_s:
         assert np.all(res.log["contactor_state"] == 0)  # the close request was refused
     else:
-        assert res.summary["contactor_open_s"] is not None
-        assert res.summary["contactor_open_s"] <= f["detected_s"] + 2.5  # opening waits for the current
+        assert res.summary.contactor_open_s is not None
+        assert res.summary.contactor_open_s <= f["detected_s"] + 2.5  # opening waits for the current
 
 
 def test_no_false_fault_in_nominal_runs_over_twenty_seeds():
@@ -97,7 +97,7 @@ def test_no_false_fault_in_nominal_runs_over_twenty_seeds():
     for seed in range(1, 21):
         res = run(replace(base, seed=seed))
         assert res.faults == [], (seed, res.faults)
-        assert res.summary["time_to_target_s"] is not None
+        assert res.summary.time_to_target_s is not None
 
 
 def test_runs_are_deterministic_for_a_seed():

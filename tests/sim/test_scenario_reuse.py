@@ -24,7 +24,7 @@ def _small(kind: str, at_s: float, cell: int | None, value: float | None = None)
 
 
 def _summary(res) -> dict[str, object]:
-    return {k: v for k, v in res.summary.items() if k not in WALL}
+    return {k: v for k, v in res.summary.to_dict().items() if k not in WALL}
 
 
 # a soft short (ohm across the element) drifts the cell out of the allowance over seconds
