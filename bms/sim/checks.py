@@ -25,6 +25,9 @@ P5 nominal    without injected faults nothing latches, and after convergence eve
 P6 outputs    every reported number is finite and within its range
 P7 latch      a latched fault stays latched until a reset, and a reset leaves latched every
               fault whose condition persists (an injected sensor, cooling or short fault)
+
+One function per property below; the CCL's constraints P2 recomputes from the chemistry (the
+maps, derates and window) are bms/sim/ccl_bound.py's `Limits`.
 """
 
 from __future__ import annotations
@@ -36,8 +39,11 @@ import numpy as np
 from bms.chemistry import Chemistry
 from bms.enums import FAULT_ID, N_LIMITING, ContactorState
 from bms.plant.faults import FAULT_KINDS
+from bms.sim.ccl_bound import Limits
 from bms.sim.loop import SimResult
 from bms.sim.scenario import Scenario
+
+__all__ = ["Limits", "SafetyMonitor", "Violation", "check_run"]  # Limits: bms.sim.ccl_bound
 
 OPEN, PRECHARGE, CLOSED, OPENING = (
     ContactorState.OPEN,
@@ -63,108 +69,6 @@ class Violation:
         return f"{self.prop} at t={self.t_s:.1f} s: {self.detail}"
 
 
-def _map(soc: np.ndarray, temp_c: np.ndarray, soc_bp, temp_bp, tab) -> np.ndarray:
-    """Bilinear over [temperature][soc], clamped at the edges; any array shape."""
-    tab = np.atleast_2d(tab)
-    soc = np.asarray(soc, dtype=float)
-    if len(temp_bp) < 2:
-        return np.interp(soc, soc_bp, tab[0])
-    tc = np.clip(temp_c, temp_bp[0], temp_bp[-1])
-    i = np.clip(np.searchsorted(temp_bp, tc, side="right") - 1, 0, len(temp_bp) - 2)
-    w = (tc - temp_bp[i]) / (temp_bp[i + 1] - temp_bp[i])
-    # each value interpolated along SoC in the two temperature rows around it only (a run
-    # spans few of the rows: interpolating every row for every value costs most of the check)
-    rows = np.unique(i.ravel()[:: max(1, i.size // 64)])  # a sample: most runs stay in one
-    if len(rows) == 1 and np.all(i == rows[0]):
-        r = int(rows[0])
-        lo, hi = np.interp(soc, soc_bp, tab[r]), np.interp(soc, soc_bp, tab[r + 1])
-        return lo * (1 - w) + hi * w
-    lo, hi = np.empty(soc.shape), np.empty(soc.shape)
-    for r in range(len(temp_bp) - 1):
-        sel = i == r
-        if sel.any():
-            s = soc[sel]
-            lo[sel] = np.interp(s, soc_bp, tab[r])
-            hi[sel] = np.interp(s, soc_bp, tab[r + 1])
-    return lo * (1 - w) + hi * w
-
-
-def _derate(value: np.ndarray, derate: float, trip: float, is_max: bool) -> np.ndarray:
-    v = np.asarray(value, dtype=float)
-    with np.errstate(invalid="ignore"):
-        if is_max:
-            f = np.where(v <= derate, 1.0, np.where(v >= trip, 0.0, (trip - v) / (trip - derate)))
-        else:
-            f = np.where(v >= derate, 1.0, np.where(v <= trip, 0.0, (v - trip) / (derate - trip)))
-    return np.where(np.isfinite(v), f, 1.0)
-
-
-class Limits:
-    """The chemistry's and the pack's constraints on the CCL, in amperes."""
-
-    def __init__(self, scn: Scenario, chem: Chemistry) -> None:
-        prot = chem.protection
-        lim = prot.limits
-        self.cap_ah = chem.cell.capacity_ah * scn.parallel
-        m = prot.charge.maps
-        self.maps = (m.soc, m.temp_c, m.charge_c, m.plating_c)
-        self.hw_charge_max_a = scn.pack.hw_charge_max_a
-        self.hw_a = min(scn.pack.hw_charge_max_a, lim["charge_c_rate_max"].derate.threshold * self.cap_ah)
-        self.ramp_a_per_s = prot.charge.ramp_c_per_s * self.cap_ah
-        self.v_charge_max = prot.charge.cell_v_charge_max_v
-        self.derates = {
-            name: (lim[name].derate.threshold, lim[name].trip.threshold, is_max)
-            for name, is_max in (
-                ("cell_v_max", True),
-                ("core_temp_max_charge", True),
-                ("surface_temp_max_charge", True),
-                ("temp_min_charge", False),
-            )
-        }
-        # the charge window closes at the trips' release bands (threshold -/+ hysteresis)
-        t_min, core = lim["temp_min_charge"].trip, lim["core_temp_max_charge"].trip
-        self.window_low = t_min.threshold + t_min.hysteresis
-        self.window_high = core.threshold - core.hysteresis
-        self.emergency = sum(1 << FAULT_ID[n] for n in prot.contactor.emergency_faults)
-        self.opening_timeout_s = prot.contactor.opening_timeout_ms / 1000.0
-
-    def ccl_bound(
-        self,
-        soc: np.ndarray,
-        core_c: np.ndarray,
-        cell_v_max: np.ndarray,
-        core_max_c: np.ndarray,
-        temp_max_c: np.ndarray,
-        temp_min_c: np.ndarray,
-        charger_max_a: np.ndarray,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Per step: the smallest constraint on the CCL and its name. soc, core_c: (steps,
-        cells); the rest: (steps,)."""
-        soc_bp, temp_bp, chg, plat = self.maps
-        soc = np.asarray(soc, dtype=float)
-        core_c = np.asarray(core_c, dtype=float)
-        values = {
-            "cell_v_max": cell_v_max,
-            "core_temp_max_charge": core_max_c,
-            "surface_temp_max_charge": temp_max_c,
-            "temp_min_charge": temp_min_c,
-        }
-        f = np.min([_derate(values[n], *self.derates[n]) for n in self.derates], axis=0)
-        cmax = np.asarray(charger_max_a, dtype=float)
-        hw = np.where(np.isfinite(cmax) & (cmax >= 0), np.minimum(self.hw_a, np.nan_to_num(cmax)), self.hw_a)
-        terms = np.stack(
-            [
-                np.min(_map(soc, core_c, soc_bp, temp_bp, chg), axis=-1) * self.cap_ah,
-                np.min(_map(soc, core_c, soc_bp, temp_bp, plat), axis=-1) * self.cap_ah,
-                self.hw_charge_max_a * f,
-                hw,
-            ]
-        )
-        k = np.argmin(terms, axis=0)
-        names = np.array(["map", "plating", "derate", "hardware"])[k]
-        return np.maximum(np.min(terms, axis=0), 0.0), names
-
-
 class Checker:
     def __init__(self, max_per_prop: int) -> None:
         self.max_per_prop = max_per_prop
@@ -177,6 +81,26 @@ class Checker:
             self.violations.append(Violation(prop, float(t[k]), detail(int(k))))
 
 
+@dataclass(frozen=True)
+class _Run:
+    """What every property reads of one run: the log's arrays, the recomputed limits."""
+
+    res: SimResult
+    chem: Chemistry
+    scn: Scenario
+    log: dict[str, np.ndarray]
+    t: np.ndarray
+    n: int
+    lim: Limits
+    dt: float
+    ccl: np.ndarray
+    faults: np.ndarray  # the latched fault bits, int64
+    contactor: np.ndarray  # ContactorState, int64
+    est_soc: np.ndarray  # (steps, cells)
+    est_core: np.ndarray  # (steps, cells)
+    none_injected: np.ndarray  # the steps before the first injection
+
+
 def check_run(
     res: SimResult, chem: Chemistry, max_per_prop: int = 3, unobservable: bool = True
 ) -> list[Violation]:
@@ -187,22 +111,40 @@ def check_run(
     scn = res.scenario
     log = res.log
     t = log["time_s"]
-    n = len(t)
     c = Checker(max_per_prop)
-    if n == 0:
+    if len(t) == 0:
         return c.violations
-    lim = Limits(scn, chem)
-    dt = scn.dt_ms / 1000.0
-    ccl = log["ccl_a"]
-    faults = log["faults"].astype(np.int64)
-    contactor = log["contactor_state"].astype(np.int64)
-    est_soc = np.asarray(res.cells_est_soc, dtype=float)
-    est_core = np.asarray(res.cells_est_core, dtype=float)
     injected_s = sorted(f.at_s for f in res.injected)
     first_injection = injected_s[0] if injected_s else np.inf
-    none_injected = t < first_injection - 1e-9
+    r = _Run(
+        res=res,
+        chem=chem,
+        scn=scn,
+        log=log,
+        t=t,
+        n=len(t),
+        lim=Limits(scn, chem),
+        dt=scn.dt_ms / 1000.0,
+        ccl=log["ccl_a"],
+        faults=log["faults"].astype(np.int64),
+        contactor=log["contactor_state"].astype(np.int64),
+        est_soc=np.asarray(res.cells_est_soc, dtype=float),
+        est_core=np.asarray(res.cells_est_core, dtype=float),
+        none_injected=t < first_injection - 1e-9,
+    )
+    _outputs(c, r)  # P6
+    _envelope(c, r)  # P1
+    _limit(c, r)  # P2
+    _detection(c, r, unobservable)  # P3
+    _nominal(c, r)  # P5
+    _latch(c, r)  # P7
+    return c.violations
 
-    # ---- P6: outputs finite and in range ----
+
+def _outputs(c: Checker, r: _Run) -> None:
+    """P6: outputs finite and in range."""
+    log, t, lim, ccl, contactor = r.log, r.t, r.lim, r.ccl, r.contactor
+    est_soc, est_core = r.est_soc, r.est_core
     for name in ("ccl_a", "dcl_a", "soc_est_min", "soc_est_max", "soc_est_mean", "soc_est_pack"):
         x = log[name]
         c.where("P6-outputs", ~np.isfinite(x), t, lambda k, x=x, name=name: f"{name} = {x[k]}")
@@ -232,7 +174,10 @@ def check_run(
         lambda k: f"contactor {contactor[k]}, limiting {log['ccl_limit'][k]}",
     )
 
-    # ---- P1: the true envelope ----
+
+def _envelope(c: Checker, r: _Run) -> None:
+    """P1: the true envelope."""
+    res, chem, scn, log, t, lim, none_injected = r.res, r.chem, r.scn, r.log, r.t, r.lim, r.none_injected
     vmax = log["cell_v_true_max"]
     c.where("P1-envelope", vmax > chem.abs_max.cell_v, t, lambda k: f"true cell at {vmax[k]:.4f} V > abs max")
     # a charger that over-delivers within its tolerance (regulation_gain > 1) pushes the
@@ -263,7 +208,11 @@ def check_run(
         lambda k: f"true core {cmax[k]:.2f} degC > abs max {chem.abs_max.core_temp_c} degC",
     )
 
-    # ---- P2: the CCL against its constraints ----
+
+def _limit(c: Checker, r: _Run) -> None:
+    """P2: the CCL against its constraints."""
+    res, log, t, n, lim, dt = r.res, r.log, r.t, r.n, r.lim, r.dt
+    ccl, faults, contactor, est_soc, est_core = r.ccl, r.faults, r.contactor, r.est_soc, r.est_core
     for bad, why in (
         ((faults != 0) & (ccl != 0), "with faults latched"),
         ((contactor != CLOSED) & (ccl != 0), "with the contactors not closed"),
@@ -314,7 +263,10 @@ def check_run(
         ),
     )
 
-    # ---- P3: latched faults command the contactors open; detection in time ----
+
+def _detection(c: Checker, r: _Run, unobservable: bool) -> None:
+    """P3: latched faults command the contactors open; detection in time."""
+    res, t, n, lim, dt, faults, contactor = r.res, r.t, r.n, r.lim, r.dt, r.faults, r.contactor
     c.where(
         "P3-detection",
         (faults != 0) & np.isin(contactor, (CLOSED, PRECHARGE)),
@@ -372,7 +324,10 @@ def check_run(
                 )
             )
 
-    # ---- P5: nothing latches without a cause; the SoC estimate converges ----
+
+def _nominal(c: Checker, r: _Run) -> None:
+    """P5: nothing latches without a cause; the SoC estimate converges."""
+    res, t, faults, est_soc, none_injected = r.res, r.t, r.faults, r.est_soc, r.none_injected
     c.where(
         "P5-nominal",
         none_injected & (faults != 0),
@@ -391,7 +346,10 @@ def check_run(
         ),
     )
 
-    # ---- P7: latched until reset; a reset keeps what persists ----
+
+def _latch(c: Checker, r: _Run) -> None:
+    """P7: latched until reset; a reset keeps what persists."""
+    res, log, t, faults = r.res, r.log, r.t, r.faults
     prev_f = np.concatenate([[0], faults[:-1]])
     lost = prev_f & ~faults
     resets = log["resets"]
@@ -412,7 +370,6 @@ def check_run(
                 t,
                 lambda k, name=name, f=f: f"reset cleared {name} while its {f.kind} persists",
             )
-    return c.violations
 
 
 class SafetyMonitor:

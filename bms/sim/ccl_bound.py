@@ -1,0 +1,115 @@
+"""The CCL's constraints recomputed from the chemistry and the pack (float64, vectorised over
+a run): the independent bound property P2 of bms/sim/checks.py holds the firmware's CCL to.
+The fast-charge and plating maps at every cell's SoC and core temperature, the temperature /
+voltage derates, the hardware's and the charger's own limit; the charge temperature window,
+the emergency faults and the opening timeout the contactor properties (P3) use."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bms.chemistry import Chemistry
+from bms.enums import FAULT_ID
+from bms.sim.scenario import Scenario
+
+
+def _map(soc: np.ndarray, temp_c: np.ndarray, soc_bp, temp_bp, tab) -> np.ndarray:
+    """Bilinear over [temperature][soc], clamped at the edges; any array shape."""
+    tab = np.atleast_2d(tab)
+    soc = np.asarray(soc, dtype=float)
+    if len(temp_bp) < 2:
+        return np.interp(soc, soc_bp, tab[0])
+    tc = np.clip(temp_c, temp_bp[0], temp_bp[-1])
+    i = np.clip(np.searchsorted(temp_bp, tc, side="right") - 1, 0, len(temp_bp) - 2)
+    w = (tc - temp_bp[i]) / (temp_bp[i + 1] - temp_bp[i])
+    # each value interpolated along SoC in the two temperature rows around it only (a run
+    # spans few of the rows: interpolating every row for every value costs most of the check)
+    rows = np.unique(i.ravel()[:: max(1, i.size // 64)])  # a sample: most runs stay in one
+    if len(rows) == 1 and np.all(i == rows[0]):
+        r = int(rows[0])
+        lo, hi = np.interp(soc, soc_bp, tab[r]), np.interp(soc, soc_bp, tab[r + 1])
+        return lo * (1 - w) + hi * w
+    lo, hi = np.empty(soc.shape), np.empty(soc.shape)
+    for r in range(len(temp_bp) - 1):
+        sel = i == r
+        if sel.any():
+            s = soc[sel]
+            lo[sel] = np.interp(s, soc_bp, tab[r])
+            hi[sel] = np.interp(s, soc_bp, tab[r + 1])
+    return lo * (1 - w) + hi * w
+
+
+def _derate(value: np.ndarray, derate: float, trip: float, is_max: bool) -> np.ndarray:
+    v = np.asarray(value, dtype=float)
+    with np.errstate(invalid="ignore"):
+        if is_max:
+            f = np.where(v <= derate, 1.0, np.where(v >= trip, 0.0, (trip - v) / (trip - derate)))
+        else:
+            f = np.where(v >= derate, 1.0, np.where(v <= trip, 0.0, (v - trip) / (derate - trip)))
+    return np.where(np.isfinite(v), f, 1.0)
+
+
+class Limits:
+    """The chemistry's and the pack's constraints on the CCL, in amperes."""
+
+    def __init__(self, scn: Scenario, chem: Chemistry) -> None:
+        prot = chem.protection
+        lim = prot.limits
+        self.cap_ah = chem.cell.capacity_ah * scn.parallel
+        m = prot.charge.maps
+        self.maps = (m.soc, m.temp_c, m.charge_c, m.plating_c)
+        self.hw_charge_max_a = scn.pack.hw_charge_max_a
+        self.hw_a = min(scn.pack.hw_charge_max_a, lim["charge_c_rate_max"].derate.threshold * self.cap_ah)
+        self.ramp_a_per_s = prot.charge.ramp_c_per_s * self.cap_ah
+        self.v_charge_max = prot.charge.cell_v_charge_max_v
+        self.derates = {
+            name: (lim[name].derate.threshold, lim[name].trip.threshold, is_max)
+            for name, is_max in (
+                ("cell_v_max", True),
+                ("core_temp_max_charge", True),
+                ("surface_temp_max_charge", True),
+                ("temp_min_charge", False),
+            )
+        }
+        # the charge window closes at the trips' release bands (threshold -/+ hysteresis)
+        t_min, core = lim["temp_min_charge"].trip, lim["core_temp_max_charge"].trip
+        self.window_low = t_min.threshold + t_min.hysteresis
+        self.window_high = core.threshold - core.hysteresis
+        self.emergency = sum(1 << FAULT_ID[n] for n in prot.contactor.emergency_faults)
+        self.opening_timeout_s = prot.contactor.opening_timeout_ms / 1000.0
+
+    def ccl_bound(
+        self,
+        soc: np.ndarray,
+        core_c: np.ndarray,
+        cell_v_max: np.ndarray,
+        core_max_c: np.ndarray,
+        temp_max_c: np.ndarray,
+        temp_min_c: np.ndarray,
+        charger_max_a: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per step: the smallest constraint on the CCL and its name. soc, core_c: (steps,
+        cells); the rest: (steps,)."""
+        soc_bp, temp_bp, chg, plat = self.maps
+        soc = np.asarray(soc, dtype=float)
+        core_c = np.asarray(core_c, dtype=float)
+        values = {
+            "cell_v_max": cell_v_max,
+            "core_temp_max_charge": core_max_c,
+            "surface_temp_max_charge": temp_max_c,
+            "temp_min_charge": temp_min_c,
+        }
+        f = np.min([_derate(values[n], *self.derates[n]) for n in self.derates], axis=0)
+        cmax = np.asarray(charger_max_a, dtype=float)
+        hw = np.where(np.isfinite(cmax) & (cmax >= 0), np.minimum(self.hw_a, np.nan_to_num(cmax)), self.hw_a)
+        terms = np.stack(
+            [
+                np.min(_map(soc, core_c, soc_bp, temp_bp, chg), axis=-1) * self.cap_ah,
+                np.min(_map(soc, core_c, soc_bp, temp_bp, plat), axis=-1) * self.cap_ah,
+                self.hw_charge_max_a * f,
+                hw,
+            ]
+        )
+        k = np.argmin(terms, axis=0)
+        names = np.array(["map", "plating", "derate", "hardware"])[k]
+        return np.maximum(np.min(terms, axis=0), 0.0), names
