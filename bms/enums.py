@@ -33,9 +33,9 @@ def _defines(prefix: str) -> dict[str, int]:
 Fault = IntEnum("Fault", _members("bms_fault_id_t", "BMS_F_"))
 Quantity = IntEnum("Quantity", _members("bms_quantity_t", "BMS_Q_"))
 Limiting = IntEnum("Limiting", _members("bms_limiting_t", "BMS_LIM_"))
-ContactorState = IntEnum("ContactorState", _members("contactor_state_t", "CONTACTOR_"))
+ContactorState = IntEnum("ContactorState", _members("bms_contactor_state_t", "BMS_CONTACTOR_"))
 Command = IntEnum("Command", _members("bms_command_t", "BMS_CMD_"))
-CommandResult = IntEnum("CommandResult", _defines("CMD_"))
+CommandResult = IntEnum("CommandResult", _defines("BMS_CMD_R_"))
 Status = IntFlag("Status", _defines("BMS_ST_"))
 
 

@@ -153,7 +153,7 @@ class Firmware(Target):
         self._sample_time_ms = 0
         raw = bytes(ffi.buffer(cfg))
         # the same hash a remote firmware reports for these bytes (CRC-32C, see hil/protocol.py)
-        self._cfg_hash = f"{lib.proto_crc32c(raw, len(raw)):08x}"
+        self._cfg_hash = f"{lib.bms_proto_crc32c(raw, len(raw)):08x}"
 
     def _configured(self) -> None:
         if self.n_cells == 0:
@@ -228,7 +228,7 @@ class Firmware(Target):
         return TargetInfo(
             name=self.name,
             fw_version=f"{lib.BMS_FW_VERSION_MAJOR}.{lib.BMS_FW_VERSION_MINOR}",
-            build_hash=f"{lib.hil_source_hash():08x}",
+            build_hash=f"{lib.bms_hil_source_hash():08x}",
             config_hash=self._cfg_hash,
             max_cells=MAX_CELLS,
         )

@@ -112,7 +112,7 @@ def crc32c_reference(data: bytes) -> int:
 def crc32c(data: bytes) -> int:
     """CRC-32C by the firmware's own C function (through cffi: the lock-step loop needs it
     fast); tests/hil checks it against crc32c_reference."""
-    return int(lib.proto_crc32c(data, len(data)))
+    return int(lib.bms_proto_crc32c(data, len(data)))
 
 
 HEADER = Struct("version" / Int8ul, "type" / Int8ul, "seq" / Int16ul, "length" / Int16ul)

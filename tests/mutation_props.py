@@ -103,8 +103,8 @@ BUGS = (
     Bug(
         "emergency-waits-for-current",
         "contactor.c",
-        "    case CONTACTOR_CLOSED:\n        if (emergency != 0) {",
-        "    case CONTACTOR_CLOSED:\n        if ((emergency != 0) && (abs_i < p->break_current_a)) {",
+        "    case BMS_CONTACTOR_CLOSED:\n        if (emergency != 0) {",
+        "    case BMS_CONTACTOR_CLOSED:\n        if ((emergency != 0) && (abs_i < p->break_current_a)) {",
         "an emergency fault waits for the current to fall before opening",
     ),
     Bug(

@@ -48,7 +48,7 @@ def check_hello(hello: Any, expect_source_hash: int | None = None) -> None:
             f"the firmware's bms_config_t is {hello.config_size} bytes, this host's is {host_size}: "
             "build the firmware and the host package from the same sources"
         )
-    host_layout = int(lib.proto_layout_hash())
+    host_layout = int(lib.bms_proto_layout_hash())
     if hello.layout_hash != host_layout:
         raise TargetError(
             f"struct layout hash differs (firmware 0x{hello.layout_hash:08x}, host 0x{host_layout:08x}): "

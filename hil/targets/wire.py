@@ -11,26 +11,26 @@ from hil.targets.remote import RemoteTarget
 
 
 class NodeStream:
-    """Bytes written are fed to a hil_node_t; its replies are what read() returns."""
+    """Bytes written are fed to a bms_hil_node_t; its replies are what read() returns."""
 
     def __init__(self, board: str = "host") -> None:
-        self.node = ffi.new("hil_node_t *")
-        desc = ffi.new("hil_board_t *")
+        self.node = ffi.new("bms_hil_node_t *")
+        desc = ffi.new("bms_hil_board_t *")
         name = board.encode("ascii")[:15]
         ffi.memmove(desc.board, name, len(name))
         desc.counter_mask = 0xFFFFFFFF
-        lib.hil_node_init(self.node, desc)
+        lib.bms_hil_init(self.node, desc)
         self._used = ffi.new("uint32_t *")
-        self._out = bytearray(self._tx(lib.hil_node_hello(self.node)))
+        self._out = bytearray(self._tx(lib.bms_hil_hello(self.node)))
         self.closed = False
 
     def _tx(self, n: int) -> bytes:
-        return bytes(ffi.buffer(lib.hil_node_tx(self.node), n))
+        return bytes(ffi.buffer(lib.bms_hil_tx(self.node), n))
 
     def write(self, data: bytes) -> None:
         view = memoryview(bytes(data))
         while len(view):
-            n = lib.hil_node_feed(self.node, ffi.from_buffer(view), len(view), self._used)
+            n = lib.bms_hil_feed(self.node, ffi.from_buffer(view), len(view), self._used)
             if n:
                 self._out += self._tx(n)
             view = view[self._used[0] :]

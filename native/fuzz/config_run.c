@@ -114,8 +114,8 @@ void cfgrun(bms_t *inst, const bms_config_t *cfg, cfgrun_result_t *r)
         const float i_a = (k < 200u) ? 0.0f : ((k < 400u) ? -i_mag : i_mag);
         soc -= i_a * ((float)CFGRUN_DT_MS * 0.001f) / (3600.0f * cap_ah);
         soc = (soc < 0.0f) ? 0.0f : ((soc > 1.0f) ? 1.0f : soc);
-        const float ocv = cell_model_ocv(&cfg->cell, soc, t_degc);
-        const float r0 = cell_model_table(&cfg->cell, cfg->cell.r0_ohm, soc, t_degc);
+        const float ocv = bms_cell_ocv(&cfg->cell, soc, t_degc);
+        const float r0 = bms_cell_table(&cfg->cell, cfg->cell.r0_ohm, soc, t_degc);
         float pack_v = 0.0f;
         for (uint32_t i = 0u; i < n; i++) {
             meas.cell_v[i] = ocv - (i_a * r0) + dither(&seed, 3.0e-4f);
@@ -135,7 +135,7 @@ void cfgrun(bms_t *inst, const bms_config_t *cfg, cfgrun_result_t *r)
             r->what = "bms_step failed";
             return;
         }
-        if ((out.contactor_state == (uint32_t)CONTACTOR_OPEN) && (out.faults == 0u)) {
+        if ((out.contactor_state == (uint32_t)BMS_CONTACTOR_OPEN) && (out.faults == 0u)) {
             (void)bms_command(inst, BMS_CMD_CLOSE);
         }
         const uint32_t est = (out.faults >> (uint32_t)BMS_F_ESTIMATOR) & 1u;

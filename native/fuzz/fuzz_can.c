@@ -1,7 +1,7 @@
 /*
  * libFuzzer target for the CAN layer (`make fuzz-can`): arbitrary frames into
- * can_layer_rx, arbitrary time steps into can_layer_inputs, and arbitrary firmware
- * outputs (any float bit pattern: NaN, inf, huge) into can_layer_tx, under
+ * bms_canl_rx, arbitrary time steps into bms_canl_inputs, and arbitrary firmware
+ * outputs (any float bit pattern: NaN, inf, huge) into bms_canl_tx, under
  * AddressSanitizer and UndefinedBehaviorSanitizer (float-to-integer casts included).
  *
  * Input: byte 0 = the pack's cell count (0..255, beyond BMS_MAX_CELLS on purpose), then
@@ -23,7 +23,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static can_layer_t layer;
+static bms_canl_t layer;
 static bms_config_t cfg;
 static bms_meas_t meas;
 static bms_out_t out;
@@ -54,40 +54,40 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&out, 0, sizeof(out));
     cfg.pack.n_cells = data[0];
     cfg.charge.cell_v_charge_max_v = 4.2f;
-    can_layer_cfg_t lc;
-    for (uint32_t k = 0u; k < (uint32_t)CAN_N_RX; k++) {
+    bms_canl_cfg_t lc;
+    for (uint32_t k = 0u; k < (uint32_t)BMS_CANL_N_RX; k++) {
         lc.rx_timeout_ms[k] = 500u;
     }
-    for (uint32_t k = 0u; k < (uint32_t)CAN_N_TX; k++) {
+    for (uint32_t k = 0u; k < (uint32_t)BMS_CANL_N_TX; k++) {
         lc.tx_cycle_ms[k] = 100u * (k + 1u);
     }
-    check(can_layer_init(&layer, &lc) == CAN_OK);
+    check(bms_canl_init(&layer, &lc) == BMS_CANL_OK);
     size_t at = 1u;
     while (at + 14u <= size) {
         const uint8_t *r = &data[at];
         at += 14u;
-        can_frame_t f;
+        bms_canl_frame_t f;
         f.id = ((uint32_t)r[0] | ((uint32_t)r[1] << 8)) & 0x7FFu;
         f.len = r[2];
         memcpy(f.data, &r[3], 8u);
-        const uint32_t refused_before = can_layer_refused_total(&layer);
-        const int32_t rc = can_layer_rx(&layer, &f);
-        check((rc == CAN_RX_OK) || (rc == CAN_RX_NOT_OURS) || (rc == CAN_RX_E_LENGTH) || (rc == CAN_RX_E_CHECKSUM)
-              || (rc == CAN_RX_E_COUNTER) || (rc == CAN_RX_E_RANGE));
-        check(can_layer_refused_total(&layer) == refused_before + ((rc < 0) ? 1u : 0u));
-        uint32_t cmds[CAN_MAX_COMMANDS];
+        const uint32_t refused_before = bms_canl_refused_total(&layer);
+        const int32_t rc = bms_canl_rx(&layer, &f);
+        check((rc == BMS_CANL_RX_OK) || (rc == BMS_CANL_RX_NOT_OURS) || (rc == BMS_CANL_RX_E_LENGTH) || (rc == BMS_CANL_RX_E_CHECKSUM)
+              || (rc == BMS_CANL_RX_E_COUNTER) || (rc == BMS_CANL_RX_E_RANGE));
+        check(bms_canl_refused_total(&layer) == refused_before + ((rc < 0) ? 1u : 0u));
+        uint32_t cmds[BMS_CANL_MAX_COMMANDS];
         const uint32_t dt = (uint32_t)r[11] | ((uint32_t)r[12] << 8);
-        const uint32_t n = can_layer_inputs(&layer, dt, &meas, cmds);
-        check(n <= CAN_MAX_COMMANDS);
+        const uint32_t n = bms_canl_inputs(&layer, dt, &meas, cmds);
+        check(n <= BMS_CANL_MAX_COMMANDS);
         check(isnan(meas.charger_max_a) || ((meas.charger_max_a >= 0.0f) && (meas.charger_max_a <= 6000.0f)));
         float *target = out_float(r[13]);
         if (at + 4u <= size) {
             memcpy(target, &data[at], sizeof(float));
             at += 4u;
         }
-        can_frame_t tx[CAN_N_TX];
-        const uint32_t m = can_layer_tx(&layer, &cfg, &meas, &out, tx, CAN_N_TX);
-        check(m <= (uint32_t)CAN_N_TX);
+        bms_canl_frame_t tx[BMS_CANL_N_TX];
+        const uint32_t m = bms_canl_tx(&layer, &cfg, &meas, &out, tx, BMS_CANL_N_TX);
+        check(m <= (uint32_t)BMS_CANL_N_TX);
         for (uint32_t i = 0u; i < m; i++) {
             check((tx[i].id >= BMS_CAN_BMS_PACK_STATUS_FRAME_ID) && (tx[i].id <= BMS_CAN_BMS_STATE_FRAME_ID));
             check((tx[i].len > 0u) && (tx[i].len <= 8u));

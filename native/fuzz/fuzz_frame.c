@@ -10,7 +10,7 @@
  * bms_step); otherwise the rest is raw wire bytes.
  *
  * Checked on every reply: it is one well-formed wire frame (leading and
- * trailing delimiter, no zero inside, within PROTO_MAX_WIRE), and every call
+ * trailing delimiter, no zero inside, within BMS_PROTO_MAX_WIRE), and every call
  * consumes input (no hang).
  */
 #include <stddef.h>
@@ -24,11 +24,11 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static hil_node_t node;
+static bms_hil_node_t node;
 static bms_config_t config;
 static int have_config;
-static uint8_t raw[PROTO_MAX_FRAME];
-static uint8_t wire[PROTO_MAX_WIRE];
+static uint8_t raw[BMS_PROTO_MAX_FRAME];
+static uint8_t wire[BMS_PROTO_MAX_WIRE];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -55,8 +55,8 @@ static void check_reply(uint32_t len)
     if (len == 0u) {
         return;
     }
-    const uint8_t *tx = hil_node_tx(&node);
-    if ((len > PROTO_MAX_WIRE) || (len < 4u) || (tx[0] != 0u) || (tx[len - 1u] != 0u)) {
+    const uint8_t *tx = bms_hil_tx(&node);
+    if ((len > BMS_PROTO_MAX_WIRE) || (len < 4u) || (tx[0] != 0u) || (tx[len - 1u] != 0u)) {
         abort();
     }
     for (uint32_t i = 1u; i + 1u < len; i++) {
@@ -71,7 +71,7 @@ static void feed(const uint8_t *p, size_t n)
     size_t off = 0;
     while (off < n) {
         uint32_t used = 0u;
-        const uint32_t len = hil_node_feed(&node, p + off, (uint32_t)(n - off), &used);
+        const uint32_t len = bms_hil_feed(&node, p + off, (uint32_t)(n - off), &used);
         check_reply(len);
         if ((used == 0u) || (used > n - off)) {
             abort();
@@ -91,23 +91,23 @@ static void feed_framed(const uint8_t *p, size_t n)
         if (len > n - off) {
             len = n - off;
         }
-        if (len > PROTO_MAX_PAYLOAD) {
-            len = PROTO_MAX_PAYLOAD;
+        if (len > BMS_PROTO_MAX_PAYLOAD) {
+            len = BMS_PROTO_MAX_PAYLOAD;
         }
-        raw[0] = PROTO_VERSION;
+        raw[0] = BMS_PROTO_VERSION;
         raw[1] = type;
         raw[2] = (uint8_t)(seq & 0xFFu);
         raw[3] = (uint8_t)(seq >> 8);
         raw[4] = (uint8_t)(len & 0xFFu);
         raw[5] = (uint8_t)(len >> 8);
-        memcpy(&raw[PROTO_HDR_LEN], p + off, len);
-        const uint32_t crc = proto_crc32c(raw, (uint32_t)(PROTO_HDR_LEN + len));
+        memcpy(&raw[BMS_PROTO_HDR_LEN], p + off, len);
+        const uint32_t crc = bms_proto_crc32c(raw, (uint32_t)(BMS_PROTO_HDR_LEN + len));
         for (uint32_t k = 0u; k < 4u; k++) {
-            raw[PROTO_HDR_LEN + len + k] = (uint8_t)(crc >> (8u * k));
+            raw[BMS_PROTO_HDR_LEN + len + k] = (uint8_t)(crc >> (8u * k));
         }
         wire[0] = 0u;
-        const uint32_t enc = proto_cobs_encode(raw, (uint32_t)(PROTO_HDR_LEN + len + PROTO_CRC_LEN), &wire[1],
-                                               (uint32_t)sizeof(wire) - 2u);
+        const uint32_t enc = bms_proto_cobs_encode(raw, (uint32_t)(BMS_PROTO_HDR_LEN + len + BMS_PROTO_CRC_LEN), &wire[1],
+                                                   (uint32_t)sizeof(wire) - 2u);
         if (enc == 0u) {
             abort();
         }
@@ -123,10 +123,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size == 0u) {
         return 0;
     }
-    hil_board_t b;
+    bms_hil_board_t b;
     memset(&b, 0, sizeof(b));
     b.counter_mask = 0xFFFFFFFFu;
-    hil_node_init(&node, &b);
+    bms_hil_init(&node, &b);
     if (have_config && ((data[0] & 1u) != 0u)) {
         (void)bms_init(&node.bms, &config);
     }

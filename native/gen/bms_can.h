@@ -211,7 +211,7 @@ extern "C" {
 /**
  * Signals in message BMS_PackStatus.
  *
- * Sent by can_layer_tx (native/src/can_layer.c).
+ * Sent by bms_canl_tx (native/src/can_layer.c).
  *
  * All signal values are as on the CAN bus.
  */
@@ -261,7 +261,7 @@ struct bms_can_bms_pack_status_t {
 /**
  * Signals in message BMS_Limits.
  *
- * Sent by can_layer_tx (native/src/can_layer.c).
+ * Sent by bms_canl_tx (native/src/can_layer.c).
  *
  * All signal values are as on the CAN bus.
  */
@@ -320,7 +320,7 @@ struct bms_can_bms_limits_t {
 /**
  * Signals in message BMS_CellVoltages.
  *
- * Sent by can_layer_tx (native/src/can_layer.c).
+ * Sent by bms_canl_tx (native/src/can_layer.c).
  *
  * All signal values are as on the CAN bus.
  */
@@ -359,7 +359,7 @@ struct bms_can_bms_cell_voltages_t {
 /**
  * Signals in message BMS_CellTemperatures.
  *
- * Sent by can_layer_tx (native/src/can_layer.c).
+ * Sent by bms_canl_tx (native/src/can_layer.c).
  *
  * All signal values are as on the CAN bus.
  */
@@ -414,7 +414,7 @@ struct bms_can_bms_cell_temperatures_t {
 /**
  * Signals in message BMS_Faults.
  *
- * Sent by can_layer_tx (native/src/can_layer.c).
+ * Sent by bms_canl_tx (native/src/can_layer.c).
  *
  * All signal values are as on the CAN bus.
  */
@@ -450,7 +450,7 @@ struct bms_can_bms_faults_t {
 /**
  * Signals in message BMS_State.
  *
- * Sent by can_layer_tx (native/src/can_layer.c).
+ * Sent by bms_canl_tx (native/src/can_layer.c).
  *
  * All signal values are as on the CAN bus.
  */
@@ -526,7 +526,7 @@ struct bms_can_bms_state_t {
 /**
  * Signals in message CHG_Status.
  *
- * Received by can_layer_rx (native/src/can_layer.c).
+ * Received by bms_canl_rx (native/src/can_layer.c).
  *
  * All signal values are as on the CAN bus.
  */
@@ -570,7 +570,7 @@ struct bms_can_chg_status_t {
 /**
  * Signals in message CHG_Limits.
  *
- * Received by can_layer_rx (native/src/can_layer.c).
+ * Received by bms_canl_rx (native/src/can_layer.c).
  *
  * All signal values are as on the CAN bus.
  */
@@ -609,7 +609,7 @@ struct bms_can_chg_limits_t {
 /**
  * Signals in message VCU_Command.
  *
- * Received by can_layer_rx (native/src/can_layer.c).
+ * Received by bms_canl_rx (native/src/can_layer.c).
  *
  * All signal values are as on the CAN bus.
  */

@@ -16,7 +16,7 @@ int32_t bms_init(bms_t *inst, const bms_config_t *cfg)
         return BMS_E_CONFIG;
     }
     inst->cfg = *cfg;
-    thermal_model_init(&inst->thermal_model, &inst->cfg);
+    bms_thermal_model_init(&inst->thermal_model, &inst->cfg);
     inst->configured = 1u;
     bms_reset(inst);
     return BMS_OK;
@@ -41,18 +41,18 @@ void bms_reset(bms_t *inst)
         inst->thermal[i].p[1] = 0.0f;
         inst->thermal[i].p[2] = 0.0f;
     }
-    plaus_reset(&inst->plaus);
+    bms_plaus_reset(&inst->plaus);
     bms_chgmon_reset(&inst->chgmon);
-    safety_reset(&inst->safety);
-    contactor_reset(&inst->contactor);
-    limit_reset(&inst->limit);
+    bms_safety_reset(&inst->safety);
+    bms_contactor_reset(&inst->contactor);
+    bms_limit_reset(&inst->limit);
 }
 
 /* A reading that is a voltage at all (limits judge it even if it may be frozen:
  * it was real when it froze) ... */
 static int32_t cell_ok(const bms_t *inst, uint32_t i)
 {
-    return ((inst->plaus_res.cell_flags[i] & (PLAUS_CELL_INVALID | PLAUS_CELL_OPEN_WIRE)) == 0u) ? 1 : 0;
+    return ((inst->plaus_res.cell_flags[i] & (BMS_PLAUS_CELL_INVALID | BMS_PLAUS_CELL_OPEN_WIRE)) == 0u) ? 1 : 0;
 }
 
 /* ... and one the estimator may learn from. */
@@ -70,7 +70,7 @@ static int32_t sensor_ok(const bms_t *inst, int32_t j)
  * *own says which. Returns 0 if none of them is usable. */
 static int32_t sensed_temp(const bms_t *inst, const bms_meas_t *meas, uint32_t i, float *t, int32_t *own)
 {
-    const thermal_model_t *m = &inst->thermal_model;
+    const bms_thermal_model_t *m = &inst->thermal_model;
     *own = 0;
     if (sensor_ok(inst, m->own_sensor[i]) != 0) {
         *t = meas->temp_degc[m->own_sensor[i]];
@@ -117,7 +117,7 @@ static float ocv_slope_at_mean(const bms_t *inst)
     if (!(hi > lo)) {
         return 0.0f;
     }
-    return (cell_model_ocv(&cfg->cell, hi, tc) - cell_model_ocv(&cfg->cell, lo, tc)) / (hi - lo);
+    return (bms_cell_ocv(&cfg->cell, hi, tc) - bms_cell_ocv(&cfg->cell, lo, tc)) / (hi - lo);
 }
 
 /* Seed the estimators from one sample. Returns 1 when done. */
@@ -162,11 +162,11 @@ static int32_t seed_estimators(bms_t *inst, const bms_meas_t *meas)
         float t = t_fallback;
         int32_t own;
         (void)sensed_temp(inst, meas, i, &t, &own);
-        thermal_cell_init(&inst->thermal[i], t, &cfg->est);
+        bms_thermal_cell_init(&inst->thermal[i], t, &cfg->est);
         const float v = (cell_ok(inst, i) != 0) ? meas->cell_v[i] : v_mean;
-        soc_ekf_init(&inst->ekf[i], &cfg->cell, &cfg->est, v, meas->pack_current_a, t);
+        bms_ekf_init(&inst->ekf[i], &cfg->cell, &cfg->est, v, meas->pack_current_a, t);
         if (cfg->nvm.valid != 0u) {
-            soc_ekf_fuse_prior(&inst->ekf[i], &cfg->cell, &cfg->est, t, (float)cfg->nvm.soc_q16[i] / 65535.0f, cfg->nvm.soc_sigma);
+            bms_ekf_fuse_prior(&inst->ekf[i], &cfg->cell, &cfg->est, t, (float)cfg->nvm.soc_q16[i] / 65535.0f, cfg->nvm.soc_sigma);
         }
     }
     return 1;
@@ -185,7 +185,7 @@ static void thermal_correct(bms_t *inst, const bms_meas_t *meas)
         float t = 0.0f;
         int32_t own;
         if (sensed_temp(inst, meas, i, &t, &own) != 0) {
-            thermal_cell_update(&inst->thermal[i], t - inst->thermal[i].t_surf_degc, (own != 0) ? r : r_nb);
+            bms_thermal_cell_update(&inst->thermal[i], t - inst->thermal[i].t_surf_degc, (own != 0) ? r : r_nb);
         }
     }
 }
@@ -193,40 +193,40 @@ static void thermal_correct(bms_t *inst, const bms_meas_t *meas)
 /* Run the estimators over all cells and fold each cell's limit terms. Returns the first
  * cell whose SoC filter reported a divergence this step, or -1. */
 static int32_t run_estimators(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms, bms_out_t *out,
-                              limit_acc_t *acc)
+                              bms_limit_acc_t *acc)
 {
     int32_t diverged = -1;
     const bms_config_t *cfg = &inst->cfg;
     const uint32_t nc = cfg->pack.n_cells;
     const float dt_s = (float)dt_ms * 0.001f;
     const float i_a = meas->pack_current_a;
-    thermal_disc_update(&inst->thermal_disc, &inst->thermal_model, dt_ms);
+    bms_thermal_disc_update(&inst->thermal_disc, &inst->thermal_model, dt_ms);
     for (uint32_t i = 0u; i < nc; i++) {
         const float v = meas->cell_v[i];
         const int32_t v_ok = cell_fresh(inst, i);
-        thermal_cell_t *th = &inst->thermal[i];
-        soc_ekf_step_out_t so;
-        soc_ekf_step(&inst->ekf[i], &cfg->cell, &cfg->est, i_a, dt_s, v, v_ok, th->t_core_degc, &so);
+        bms_thermal_cell_t *th = &inst->thermal[i];
+        bms_ekf_step_out_t so;
+        bms_ekf_step(&inst->ekf[i], &cfg->cell, &cfg->est, i_a, dt_s, v, v_ok, th->t_core_degc, &so);
         if ((so.diverged != 0u) && (diverged < 0)) {
             diverged = (int32_t)i;
         }
         out->v_pred_v[i] = so.v_pred_v;
-        const float heat = thermal_heat_w(i_a, so.ocv_v, (v_ok != 0) ? v : so.v_pred_v, so.docv_dt_v_per_k,
-                                          th->t_core_degc);
-        thermal_cell_predict(th, &inst->thermal_disc, &cfg->thermal, &cfg->est, heat, inst->ambient_degc,
-                             dt_s);
-        limit_cell_t lc;
+        const float heat = bms_thermal_heat_w(i_a, so.ocv_v, (v_ok != 0) ? v : so.v_pred_v, so.docv_dt_v_per_k,
+                                              th->t_core_degc);
+        bms_thermal_cell_predict(th, &inst->thermal_disc, &cfg->thermal, &cfg->est, heat, inst->ambient_degc,
+                                 dt_s);
+        bms_limit_cell_t lc;
         lc.soc = inst->ekf[i].soc;
         lc.core_temp_degc = th->t_core_degc;
         lc.ocv_v = so.ocv_v;
         lc.v_rc_v = so.v_rc_next_v;
         lc.r_step_ohm = so.r_step_ohm;
-        limit_acc_headroom(acc, cfg, &lc);
+        bms_limit_acc_headroom(acc, cfg, &lc);
     }
     thermal_correct(inst, meas);
     /* the maps at the estimates this step reports */
     for (uint32_t i = 0u; i < nc; i++) {
-        limit_acc_maps(acc, cfg, inst->ekf[i].soc, inst->thermal[i].t_core_degc);
+        bms_limit_acc_maps(acc, cfg, inst->ekf[i].soc, inst->thermal[i].t_core_degc);
     }
     return diverged;
 }
@@ -247,8 +247,8 @@ static int32_t within(float x, float lo, float hi)
  * offending value otherwise. */
 static int32_t cell_state_ok(const bms_t *inst, uint32_t i, float *bad)
 {
-    const soc_ekf_cell_t *e = &inst->ekf[i];
-    const thermal_cell_t *t = &inst->thermal[i];
+    const bms_ekf_cell_t *e = &inst->ekf[i];
+    const bms_thermal_cell_t *t = &inst->thermal[i];
     const float v[] = {e->soc, e->v_rc1_v, e->v_rc2_v, t->t_core_degc, t->t_surf_degc, e->p[0], t->p[0], t->p[2]};
     const float lo[BMS_ARRAY_LEN(v)] = {0.0f, -STATE_V_RC_MAX_V, -STATE_V_RC_MAX_V, STATE_T_MIN_DEGC, STATE_T_MIN_DEGC,
                          0.0f, 0.0f, 0.0f};
@@ -278,7 +278,7 @@ static int32_t cell_state_ok(const bms_t *inst, uint32_t i, float *bad)
  * derives from its state can be trusted, so the CCL and DCL are 0 (BMS_LIM_FAULT) and the
  * contactors open as for any latched fault. The condition stays present while the state
  * is bad, so a fault reset cannot clear it; a power-on reset (bms_reset) re-seeds. */
-static void feed_estimator_fault(bms_t *inst, int32_t diverged_cell, const limit_acc_t *acc, uint32_t dt_ms)
+static void feed_estimator_fault(bms_t *inst, int32_t diverged_cell, const bms_limit_acc_t *acc, uint32_t dt_ms)
 {
     int32_t present = 0;
     uint16_t cell = 0u;
@@ -306,7 +306,7 @@ static void feed_estimator_fault(bms_t *inst, int32_t diverged_cell, const limit
             }
         }
     }
-    safety_condition(&inst->safety, BMS_F_ESTIMATOR, present, cell, value, dt_ms, 0u, inst->time_ms);
+    bms_safety_condition(&inst->safety, BMS_F_ESTIMATOR, present, cell, value, dt_ms, 0u, inst->time_ms);
 }
 
 static void fill_estimates(const bms_t *inst, bms_out_t *out)
@@ -361,7 +361,7 @@ static void fill_estimates(const bms_t *inst, bms_out_t *out)
 
 /* The monitored values of this step. */
 static void monitored_values(const bms_t *inst, const bms_meas_t *meas, bms_out_t *out, int32_t charging,
-                             float spread_allow_v, safety_value_t *sv)
+                             float spread_allow_v, bms_safety_value_t *sv)
 {
     const bms_config_t *cfg = &inst->cfg;
     float vmax = -1.0e30f;
@@ -429,22 +429,22 @@ static void monitored_values(const bms_t *inst, const bms_meas_t *meas, bms_out_
     const uint16_t smin = (uint16_t)((have_t != 0u) ? cfg->pack.temp_sensor_cell[jmin] : 0u);
     const float i_a = meas->pack_current_a;
 
-    sv[BMS_Q_CELL_V_MAX] = (safety_value_t){vmax, (uint16_t)imax, have_v};
-    sv[BMS_Q_CELL_V_MIN] = (safety_value_t){vmin, (uint16_t)imin, have_v};
-    sv[BMS_Q_CORE_T_MAX_CHG] = (safety_value_t){out->core_temp_max_degc, cmax, (uint8_t)(est & chg)};
-    sv[BMS_Q_CORE_T_MAX_DIS] = (safety_value_t){out->core_temp_max_degc, cmax, (uint8_t)(est & dis)};
-    sv[BMS_Q_SURF_T_MAX_CHG] = (safety_value_t){tmax, smax, (uint8_t)(have_t & chg)};
-    sv[BMS_Q_SURF_T_MAX_DIS] = (safety_value_t){tmax, smax, (uint8_t)(have_t & dis)};
-    sv[BMS_Q_T_MIN_CHG] = (safety_value_t){tmin, smin, (uint8_t)(have_t & chg)};
-    sv[BMS_Q_T_MIN_DIS] = (safety_value_t){tmin, smin, (uint8_t)(have_t & dis)};
-    sv[BMS_Q_I_CHG_MAX] = (safety_value_t){-i_a, 0u, have_i};
-    sv[BMS_Q_I_DIS_MAX] = (safety_value_t){i_a, 0u, have_i};
+    sv[BMS_Q_CELL_V_MAX] = (bms_safety_value_t){vmax, (uint16_t)imax, have_v};
+    sv[BMS_Q_CELL_V_MIN] = (bms_safety_value_t){vmin, (uint16_t)imin, have_v};
+    sv[BMS_Q_CORE_T_MAX_CHG] = (bms_safety_value_t){out->core_temp_max_degc, cmax, (uint8_t)(est & chg)};
+    sv[BMS_Q_CORE_T_MAX_DIS] = (bms_safety_value_t){out->core_temp_max_degc, cmax, (uint8_t)(est & dis)};
+    sv[BMS_Q_SURF_T_MAX_CHG] = (bms_safety_value_t){tmax, smax, (uint8_t)(have_t & chg)};
+    sv[BMS_Q_SURF_T_MAX_DIS] = (bms_safety_value_t){tmax, smax, (uint8_t)(have_t & dis)};
+    sv[BMS_Q_T_MIN_CHG] = (bms_safety_value_t){tmin, smin, (uint8_t)(have_t & chg)};
+    sv[BMS_Q_T_MIN_DIS] = (bms_safety_value_t){tmin, smin, (uint8_t)(have_t & dis)};
+    sv[BMS_Q_I_CHG_MAX] = (bms_safety_value_t){-i_a, 0u, have_i};
+    sv[BMS_Q_I_DIS_MAX] = (bms_safety_value_t){i_a, 0u, have_i};
     /* the spread beyond what a healthy SoC imbalance shows at this point of the OCV curve:
      * at 5 % SoC an NMC cell's OCV moves ~5 V per unit SoC, so a 5 % imbalance alone reads
      * as 0.25 V, which at mid SoC (< 1 V per unit) would mean a faulty cell or connection */
     const float excess_v = (lmax - lmin) - spread_allow_v;
     sv[BMS_Q_CELL_V_SPREAD] =
-        (safety_value_t){(excess_v > 0.0f) ? excess_v : 0.0f, (uint16_t)lmin_i, (uint8_t)((nl > 0u) ? 1u : 0u)};
+        (bms_safety_value_t){(excess_v > 0.0f) ? excess_v : 0.0f, (uint16_t)lmin_i, (uint8_t)((nl > 0u) ? 1u : 0u)};
 
     out->cell_v_max = (have_v != 0u) ? vmax : NAN;
     out->cell_v_min = (have_v != 0u) ? vmin : NAN;
@@ -457,12 +457,12 @@ static void monitored_values(const bms_t *inst, const bms_meas_t *meas, bms_out_
 static void feed_sensor_faults(bms_t *inst, uint32_t dt_ms)
 {
     const bms_plaus_params_t *p = &inst->cfg.plaus;
-    const plaus_result_t *r = &inst->plaus_res;
-    safety_state_t *s = &inst->safety;
+    const bms_plaus_result_t *r = &inst->plaus_res;
+    bms_safety_state_t *s = &inst->safety;
     const uint32_t now = inst->time_ms;
     const struct {
         uint32_t id;
-        const plaus_cond_t *c;
+        const bms_plaus_cond_t *c;
         uint32_t debounce_ms;
     } map[] = {
         {.id = BMS_F_VOLT_SENSOR, .c = &r->volt_sensor, .debounce_ms = p->sensor_debounce_ms},
@@ -480,8 +480,8 @@ static void feed_sensor_faults(bms_t *inst, uint32_t dt_ms)
     /* every plausibility fault (volt_sensor..stale) plus cooling and cell deviation */
     _Static_assert(BMS_ARRAY_LEN(map) == (BMS_F_STALE - BMS_F_VOLT_SENSOR + 1) + 2, "one row per sensor fault");
     for (uint32_t k = 0u; k < (uint32_t)BMS_ARRAY_LEN(map); k++) {
-        safety_condition(s, map[k].id, (int32_t)map[k].c->present, map[k].c->index, map[k].c->value, dt_ms,
-                         map[k].debounce_ms, now);
+        bms_safety_condition(s, map[k].id, (int32_t)map[k].c->present, map[k].c->index, map[k].c->value, dt_ms,
+                             map[k].debounce_ms, now);
     }
 }
 
@@ -498,12 +498,12 @@ static void feed_comm_fault(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms)
             break;
         }
     }
-    safety_condition(&inst->safety, BMS_F_COMM, (lost != 0u) ? 1 : 0, partner, (float)lost, dt_ms, 0u,
-                     inst->time_ms);
+    bms_safety_condition(&inst->safety, BMS_F_COMM, (lost != 0u) ? 1 : 0, partner, (float)lost, dt_ms, 0u,
+                         inst->time_ms);
 }
 
 /* Derate factors of the quantities that shape one direction's limit. */
-static float derate_min(const bms_t *inst, const safety_value_t *sv, const uint32_t *qs, uint32_t n,
+static float derate_min(const bms_t *inst, const bms_safety_value_t *sv, const uint32_t *qs, uint32_t n,
                         uint32_t *src)
 {
     float f = 1.0f;
@@ -511,7 +511,7 @@ static float derate_min(const bms_t *inst, const safety_value_t *sv, const uint3
     for (uint32_t k = 0u; k < n; k++) {
         const uint32_t q = qs[k];
         if (sv[q].valid != 0u) {
-            const float fq = safety_derate_factor(&inst->cfg.limits.q[q], q, sv[q].value);
+            const float fq = bms_safety_derate_factor(&inst->cfg.limits.q[q], q, sv[q].value);
             if (fq < f) {
                 f = fq;
                 if ((q == (uint32_t)BMS_Q_T_MIN_CHG) || (q == (uint32_t)BMS_Q_T_MIN_DIS)) {
@@ -543,18 +543,18 @@ typedef struct {
 static void stage_plausibility(bms_t *inst, const bms_meas_t *meas, step_ctx_t *c)
 {
     const bms_config_t *cfg = &inst->cfg;
-    plaus_input_t pin;
+    bms_plaus_input_t pin;
     pin.pack_current_a = meas->pack_current_a;
     pin.pack_v = meas->pack_v;
     pin.sample_time_ms = meas->sample_time_ms;
     pin.dt_ms = c->dt_safe;
-    pin.contactors_open = (inst->contactor.state == CONTACTOR_OPEN) ? 1u : 0u;
+    pin.contactors_open = (inst->contactor.state == BMS_CONTACTOR_OPEN) ? 1u : 0u;
     pin.coolant_flow_lpm = meas->coolant_flow_lpm;
     pin.cooling_latched = (inst->safety.latched >> (uint32_t)BMS_F_COOLING) & 1u;
     pin.ocv_slope_v = ocv_slope_at_mean(inst);
     c->ocv_slope_v = pin.ocv_slope_v;
-    plaus_check(&inst->plaus, cfg, &pin, meas->cell_v, meas->temp_degc, &inst->plaus_res);
-    const plaus_result_t *pr = &inst->plaus_res;
+    bms_plaus_check(&inst->plaus, cfg, &pin, meas->cell_v, meas->temp_degc, &inst->plaus_res);
+    const bms_plaus_result_t *pr = &inst->plaus_res;
     c->cur_ok = (int32_t)pr->current_valid;
     if (c->cur_ok == 0) {
         c->status |= BMS_ST_CURRENT_INVALID;
@@ -578,16 +578,16 @@ static void stage_plausibility(bms_t *inst, const bms_meas_t *meas, step_ctx_t *
 }
 
 /* ---- estimators (and each cell's limit terms) ---- */
-static void stage_estimators(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms, bms_out_t *out, limit_acc_t *acc,
+static void stage_estimators(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms, bms_out_t *out, bms_limit_acc_t *acc,
                              step_ctx_t *c)
 {
     const bms_config_t *cfg = &inst->cfg;
-    limit_acc_init(acc);
+    bms_limit_acc_init(acc);
     if (inst->initialised == 0u) {
         if (seed_estimators(inst, meas) != 0) {
             inst->initialised = 1u;
             for (uint32_t i = 0u; i < cfg->pack.n_cells; i++) {
-                out->v_pred_v[i] = soc_ekf_terminal_v(&inst->ekf[i], &cfg->cell, meas->pack_current_a,
+                out->v_pred_v[i] = bms_ekf_terminal_v(&inst->ekf[i], &cfg->cell, meas->pack_current_a,
                                                       inst->thermal[i].t_core_degc);
             }
         }
@@ -604,8 +604,8 @@ static void stage_estimators(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms
 }
 
 /* ---- safety: limits, sensors, bus partners, the estimators, the charger ---- */
-static void stage_safety(bms_t *inst, const bms_meas_t *meas, bms_out_t *out, const limit_acc_t *acc,
-                         step_ctx_t *c, safety_value_t *sv)
+static void stage_safety(bms_t *inst, const bms_meas_t *meas, bms_out_t *out, const bms_limit_acc_t *acc,
+                         step_ctx_t *c, bms_safety_value_t *sv)
 {
     const bms_config_t *cfg = &inst->cfg;
     const int32_t charging =
@@ -616,7 +616,7 @@ static void stage_safety(bms_t *inst, const bms_meas_t *meas, bms_out_t *out, co
     const float slope = (bms_isfinitef(c->ocv_slope_v) != 0) ? c->ocv_slope_v : 0.0f;
     const float spread_allow_v = cfg->plaus.cell_dev_soc_spread * ((slope < 0.0f) ? -slope : slope);
     monitored_values(inst, meas, out, charging, spread_allow_v, sv);
-    safety_evaluate(&inst->safety, &cfg->limits, sv, c->dt_safe, inst->time_ms);
+    bms_safety_evaluate(&inst->safety, &cfg->limits, sv, c->dt_safe, inst->time_ms);
     feed_sensor_faults(inst, c->dt_safe);
     feed_comm_fault(inst, meas, c->dt_safe);
     feed_estimator_fault(inst, c->diverged_cell, acc, c->dt_safe);
@@ -631,15 +631,15 @@ static void stage_safety(bms_t *inst, const bms_meas_t *meas, bms_out_t *out, co
 static void stage_contactors(bms_t *inst, const bms_meas_t *meas, const step_ctx_t *c)
 {
     const uint32_t latched = inst->safety.latched;
-    contactor_step(&inst->contactor, &inst->cfg.contactor, c->dt_safe, meas->pack_v, meas->bus_v,
-                   (c->cur_ok != 0) ? meas->pack_current_a : 0.0f, latched);
-    safety_condition(&inst->safety, BMS_F_PRECHARGE, (int32_t)inst->contactor.precharge_failed, 0u,
-                     (bms_isfinitef(meas->bus_v) != 0) ? meas->bus_v : 0.0f, c->dt_safe, 0u, inst->time_ms);
+    bms_contactor_step(&inst->contactor, &inst->cfg.contactor, c->dt_safe, meas->pack_v, meas->bus_v,
+                       (c->cur_ok != 0) ? meas->pack_current_a : 0.0f, latched);
+    bms_safety_condition(&inst->safety, BMS_F_PRECHARGE, (int32_t)inst->contactor.precharge_failed, 0u,
+                         (bms_isfinitef(meas->bus_v) != 0) ? meas->bus_v : 0.0f, c->dt_safe, 0u, inst->time_ms);
 }
 
 /* ---- current limits ---- */
-static void stage_limits(bms_t *inst, const bms_meas_t *meas, bms_out_t *out, const limit_acc_t *acc,
-                         const step_ctx_t *c, const safety_value_t *sv)
+static void stage_limits(bms_t *inst, const bms_meas_t *meas, bms_out_t *out, const bms_limit_acc_t *acc,
+                         const step_ctx_t *c, const bms_safety_value_t *sv)
 {
     const bms_config_t *cfg = &inst->cfg;
     static const uint32_t q_chg[] = {BMS_Q_CELL_V_MAX, BMS_Q_CORE_T_MAX_CHG, BMS_Q_SURF_T_MAX_CHG,
@@ -648,8 +648,8 @@ static void stage_limits(bms_t *inst, const bms_meas_t *meas, bms_out_t *out, co
                                      BMS_Q_T_MIN_DIS, BMS_Q_CELL_V_SPREAD};
     /* the charge-side derates apply whatever the present direction: evaluate
      * the temperature quantities of both modes on the same values */
-    safety_value_t sv_c[BMS_N_QUANTITIES];
-    safety_value_t sv_d[BMS_N_QUANTITIES];
+    bms_safety_value_t sv_c[BMS_N_QUANTITIES];
+    bms_safety_value_t sv_d[BMS_N_QUANTITIES];
     for (uint32_t q = 0u; q < (uint32_t)BMS_N_QUANTITIES; q++) {
         sv_c[q] = sv[q];
         sv_d[q] = sv[q];
@@ -660,7 +660,7 @@ static void stage_limits(bms_t *inst, const bms_meas_t *meas, bms_out_t *out, co
     sv_d[BMS_Q_CORE_T_MAX_DIS].valid = sv_c[BMS_Q_CORE_T_MAX_CHG].valid;
     sv_d[BMS_Q_SURF_T_MAX_DIS].valid = sv_c[BMS_Q_SURF_T_MAX_CHG].valid;
     sv_d[BMS_Q_T_MIN_DIS].valid = sv_c[BMS_Q_T_MIN_CHG].valid;
-    limit_pack_t lp;
+    bms_limit_pack_t lp;
     lp.capacity_ah = cfg->cell.capacity_ah;
     lp.soc_charge = out->soc_mean;
     lp.t_min_degc = out->temp_min_degc;
@@ -668,7 +668,7 @@ static void stage_limits(bms_t *inst, const bms_meas_t *meas, bms_out_t *out, co
     lp.derate_dis = derate_min(inst, sv_d, q_dis, (uint32_t)BMS_ARRAY_LEN(q_dis), &lp.derate_dis_src);
     lp.charger_max_a = meas->charger_max_a;
     lp.fault_latched = inst->safety.latched;
-    lp.contactors_closed = (inst->contactor.state == CONTACTOR_CLOSED) ? 1u : 0u;
+    lp.contactors_closed = (inst->contactor.state == BMS_CONTACTOR_CLOSED) ? 1u : 0u;
     /* a reading the firmware cannot trust stops the current at once, before its
      * fault is confirmed: the limits cannot be known without it */
     lp.have_data = ((c->have_data != 0u) && (inst->plaus_res.any_unusable == 0u)) ? 1u : 0u;
@@ -676,7 +676,7 @@ static void stage_limits(bms_t *inst, const bms_meas_t *meas, bms_out_t *out, co
     lp.cell_v_meas_min = out->cell_v_min;
     lp.current_a = (c->cur_ok != 0) ? meas->pack_current_a : 0.0f;
     lp.dt_ms = c->dt_safe;
-    limit_update(&inst->limit, cfg, acc, &lp, out->core_temp_max_degc, &out->ccl_terms, &out->dcl_terms);
+    bms_limit_update(&inst->limit, cfg, acc, &lp, out->core_temp_max_degc, &out->ccl_terms, &out->dcl_terms);
 }
 
 /* ---- outputs ---- */
@@ -693,11 +693,11 @@ static void stage_outputs(const bms_t *inst, bms_out_t *out, const step_ctx_t *c
     out->warnings = 0u;
     out->derates = 0u;
     for (uint32_t q = 0u; q < (uint32_t)BMS_N_QUANTITIES; q++) {
-        out->warnings |= (uint32_t)inst->safety.tier_active[q][SAFETY_WARNING] << q;
-        out->derates |= (uint32_t)inst->safety.tier_active[q][SAFETY_DERATE] << q;
+        out->warnings |= (uint32_t)inst->safety.tier_active[q][BMS_SAFETY_WARNING] << q;
+        out->derates |= (uint32_t)inst->safety.tier_active[q][BMS_SAFETY_DERATE] << q;
     }
     out->contactor_state = (uint32_t)inst->contactor.state;
-    out->relays = contactor_relays(inst->contactor.state);
+    out->relays = bms_contactor_relays(inst->contactor.state);
     out->time_ms = inst->time_ms;
     out->status = c->status;
 }
@@ -723,8 +723,8 @@ int32_t bms_step(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms, bms_out_t 
     c.ocv_slope_v = 0.0f;
     c.have_data = 0u;
     c.diverged_cell = -1;
-    limit_acc_t acc;
-    safety_value_t sv[BMS_N_QUANTITIES];
+    bms_limit_acc_t acc;
+    bms_safety_value_t sv[BMS_N_QUANTITIES];
     stage_plausibility(inst, meas, &c);
     stage_estimators(inst, meas, dt_ms, out, &acc, &c);
     stage_safety(inst, meas, out, &acc, &c, sv);
@@ -742,11 +742,11 @@ int32_t bms_command(bms_t *inst, bms_command_t cmd)
     if (inst->configured == 0u) {
         return BMS_E_NOT_INIT;
     }
-    const int32_t rc = contactor_command(&inst->contactor, cmd, inst->safety.latched);
-    if ((cmd == BMS_CMD_FAULT_RESET) && (rc == CMD_ACCEPTED)) {
+    const int32_t rc = bms_contactor_command(&inst->contactor, cmd, inst->safety.latched);
+    if ((cmd == BMS_CMD_FAULT_RESET) && (rc == BMS_CMD_R_ACCEPTED)) {
         /* the precharge failure is an event, gone once acknowledged */
         inst->safety.present &= ~(1u << (uint32_t)BMS_F_PRECHARGE);
-        (void)safety_reset_faults(&inst->safety);
+        (void)bms_safety_reset_faults(&inst->safety);
     }
     return rc;
 }

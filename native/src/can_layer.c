@@ -11,7 +11,7 @@
 
 /* ---- receive-side protection ---- */
 
-uint8_t can_layer_crc8(uint32_t id, const uint8_t *data, uint8_t len)
+uint8_t bms_canl_crc8(uint32_t id, const uint8_t *data, uint8_t len)
 {
     uint8_t buf[10];
     uint32_t n = 0u;
@@ -36,32 +36,32 @@ static uint32_t add_sat(uint32_t a, uint32_t b)
     return (a > (0xFFFFFFFFu - b)) ? 0xFFFFFFFFu : (a + b);
 }
 
-int32_t can_layer_init(can_layer_t *c, const can_layer_cfg_t *cfg)
+int32_t bms_canl_init(bms_canl_t *c, const bms_canl_cfg_t *cfg)
 {
     if ((c == 0) || (cfg == 0)) {
-        return CAN_E_ARG;
+        return BMS_CANL_E_ARG;
     }
-    for (uint32_t k = 0u; k < (uint32_t)CAN_N_RX; k++) {
-        if ((cfg->rx_timeout_ms[k] == 0u) || (cfg->rx_timeout_ms[k] > CAN_MAX_PERIOD_MS)) {
-            return CAN_E_CONFIG;
+    for (uint32_t k = 0u; k < (uint32_t)BMS_CANL_N_RX; k++) {
+        if ((cfg->rx_timeout_ms[k] == 0u) || (cfg->rx_timeout_ms[k] > BMS_CANL_MAX_PERIOD_MS)) {
+            return BMS_CANL_E_CONFIG;
         }
     }
-    for (uint32_t k = 0u; k < (uint32_t)CAN_N_TX; k++) {
-        if ((cfg->tx_cycle_ms[k] == 0u) || (cfg->tx_cycle_ms[k] > CAN_MAX_PERIOD_MS)) {
-            return CAN_E_CONFIG;
+    for (uint32_t k = 0u; k < (uint32_t)BMS_CANL_N_TX; k++) {
+        if ((cfg->tx_cycle_ms[k] == 0u) || (cfg->tx_cycle_ms[k] > BMS_CANL_MAX_PERIOD_MS)) {
+            return BMS_CANL_E_CONFIG;
         }
     }
     c->cfg = *cfg;
-    for (uint32_t k = 0u; k < (uint32_t)CAN_N_RX; k++) {
+    for (uint32_t k = 0u; k < (uint32_t)BMS_CANL_N_RX; k++) {
         c->rx[k].age_ms = 0u;
         c->rx[k].fresh = 0u;
         c->rx[k].seen = 0u;
         c->rx[k].counter = 0u;
     }
-    for (uint32_t k = 0u; k < (uint32_t)CAN_N_TX; k++) {
+    for (uint32_t k = 0u; k < (uint32_t)BMS_CANL_N_TX; k++) {
         c->last_tx_ms[k] = 0u;
     }
-    c->tx_due = (1u << (uint32_t)CAN_N_TX) - 1u; /* everything goes out in the first step */
+    c->tx_due = (1u << (uint32_t)BMS_CANL_N_TX) - 1u; /* everything goes out in the first step */
     c->time_ms = 0u;
     c->charger_out_v = NAN;
     c->charger_out_a = NAN;
@@ -75,27 +75,27 @@ int32_t can_layer_init(can_layer_t *c, const can_layer_cfg_t *cfg)
     c->pending_reset = 0u;
     c->comm_lost = 0u;
     c->accepted = 0u;
-    for (uint32_t k = 0u; k < (uint32_t)CAN_N_REFUSE_REASONS; k++) {
+    for (uint32_t k = 0u; k < (uint32_t)BMS_CANL_N_REFUSE_REASONS; k++) {
         c->refused[k] = 0u;
     }
     c->not_ours = 0u;
-    return CAN_OK;
+    return BMS_CANL_OK;
 }
 
 /* CRC and alive counter of a frame of message k (its length checked, its signals unpacked). */
-static int32_t check_frame(const can_layer_t *c, uint32_t k, const can_frame_t *f, uint8_t checksum,
+static int32_t check_frame(const bms_canl_t *c, uint32_t k, const bms_canl_frame_t *f, uint8_t checksum,
                            uint8_t counter)
 {
-    if (can_layer_crc8(f->id, f->data, f->len) != checksum) {
-        return CAN_RX_E_CHECKSUM;
+    if (bms_canl_crc8(f->id, f->data, f->len) != checksum) {
+        return BMS_CANL_RX_E_CHECKSUM;
     }
     if ((c->rx[k].seen != 0u) && (counter == c->rx[k].counter)) {
-        return CAN_RX_E_COUNTER;
+        return BMS_CANL_RX_E_COUNTER;
     }
-    return CAN_RX_OK;
+    return BMS_CANL_RX_OK;
 }
 
-static void mark_received(can_layer_t *c, uint32_t k, uint8_t counter)
+static void mark_received(bms_canl_t *c, uint32_t k, uint8_t counter)
 {
     c->rx[k].fresh = 1u;
     c->rx[k].seen = 1u;
@@ -103,79 +103,79 @@ static void mark_received(can_layer_t *c, uint32_t k, uint8_t counter)
     c->accepted = add_sat(c->accepted, 1u);
 }
 
-static int32_t rx_chg_status(can_layer_t *c, const can_frame_t *f)
+static int32_t rx_chg_status(bms_canl_t *c, const bms_canl_frame_t *f)
 {
     struct bms_can_chg_status_t m;
     if (f->len != (uint8_t)BMS_CAN_CHG_STATUS_LENGTH) {
-        return CAN_RX_E_LENGTH;
+        return BMS_CANL_RX_E_LENGTH;
     }
     (void)bms_can_chg_status_unpack(&m, f->data, f->len);
-    const int32_t rc = check_frame(c, CAN_RX_CHG_STATUS, f, m.chg_status_checksum, m.chg_status_counter);
-    if (rc != CAN_RX_OK) {
+    const int32_t rc = check_frame(c, BMS_CANL_RX_CHG_STATUS, f, m.chg_status_checksum, m.chg_status_counter);
+    if (rc != BMS_CANL_RX_OK) {
         return rc;
     }
     if (!bms_can_chg_status_charger_output_voltage_is_in_range(m.charger_output_voltage)
         || !bms_can_chg_status_charger_output_current_is_in_range(m.charger_output_current)
         || !bms_can_chg_status_charger_state_is_in_range(m.charger_state)) {
-        return CAN_RX_E_RANGE;
+        return BMS_CANL_RX_E_RANGE;
     }
-    mark_received(c, CAN_RX_CHG_STATUS, m.chg_status_counter);
+    mark_received(c, BMS_CANL_RX_CHG_STATUS, m.chg_status_counter);
     c->charger_out_v = bms_can_chg_status_charger_output_voltage_decode(m.charger_output_voltage);
     c->charger_out_a = bms_can_chg_status_charger_output_current_decode(m.charger_output_current);
     c->charger_state = m.charger_state;
     if (m.charger_state == 0u) {
         /* the charger ends the session: its silence from now on is not a fault */
         c->charger_session = 0u;
-        c->rx[CAN_RX_CHG_LIMITS].seen = 0u;
-        c->rx[CAN_RX_CHG_LIMITS].fresh = 0u;
+        c->rx[BMS_CANL_RX_CHG_LIMITS].seen = 0u;
+        c->rx[BMS_CANL_RX_CHG_LIMITS].fresh = 0u;
         c->charger_max_a = NAN;
         c->charger_max_v = NAN;
     } else if (c->charger_session == 0u) {
         c->charger_session = 1u;
-        c->rx[CAN_RX_CHG_LIMITS].age_ms = 0u; /* its timeout runs from the session's start */
+        c->rx[BMS_CANL_RX_CHG_LIMITS].age_ms = 0u; /* its timeout runs from the session's start */
     } else {
         /* session continues */
     }
-    return CAN_RX_OK;
+    return BMS_CANL_RX_OK;
 }
 
-static int32_t rx_chg_limits(can_layer_t *c, const can_frame_t *f)
+static int32_t rx_chg_limits(bms_canl_t *c, const bms_canl_frame_t *f)
 {
     struct bms_can_chg_limits_t m;
     if (f->len != (uint8_t)BMS_CAN_CHG_LIMITS_LENGTH) {
-        return CAN_RX_E_LENGTH;
+        return BMS_CANL_RX_E_LENGTH;
     }
     (void)bms_can_chg_limits_unpack(&m, f->data, f->len);
-    const int32_t rc = check_frame(c, CAN_RX_CHG_LIMITS, f, m.chg_limits_checksum, m.chg_limits_counter);
-    if (rc != CAN_RX_OK) {
+    const int32_t rc = check_frame(c, BMS_CANL_RX_CHG_LIMITS, f, m.chg_limits_checksum, m.chg_limits_counter);
+    if (rc != BMS_CANL_RX_OK) {
         return rc;
     }
     if (!bms_can_chg_limits_charger_max_current_is_in_range(m.charger_max_current)
         || !bms_can_chg_limits_charger_max_voltage_is_in_range(m.charger_max_voltage)) {
-        return CAN_RX_E_RANGE;
+        return BMS_CANL_RX_E_RANGE;
     }
-    mark_received(c, CAN_RX_CHG_LIMITS, m.chg_limits_counter);
+    mark_received(c, BMS_CANL_RX_CHG_LIMITS, m.chg_limits_counter);
     c->charger_max_a = bms_can_chg_limits_charger_max_current_decode(m.charger_max_current);
     c->charger_max_v = bms_can_chg_limits_charger_max_voltage_decode(m.charger_max_voltage);
-    return CAN_RX_OK;
+    return BMS_CANL_RX_OK;
 }
 
-static int32_t rx_vcu_command(can_layer_t *c, const can_frame_t *f)
+static int32_t rx_vcu_command(bms_canl_t *c, const bms_canl_frame_t *f)
 {
     struct bms_can_vcu_command_t m;
     if (f->len != (uint8_t)BMS_CAN_VCU_COMMAND_LENGTH) {
-        return CAN_RX_E_LENGTH;
+        return BMS_CANL_RX_E_LENGTH;
     }
     (void)bms_can_vcu_command_unpack(&m, f->data, f->len);
-    const int32_t rc = check_frame(c, CAN_RX_VCU_COMMAND, f, m.vcu_command_checksum, m.vcu_command_counter);
-    if (rc != CAN_RX_OK) {
+    const int32_t rc = check_frame(c, BMS_CANL_RX_VCU_COMMAND, f, m.vcu_command_checksum, m.vcu_command_counter);
+    if (rc != BMS_CANL_RX_OK) {
         return rc;
     }
     if (!bms_can_vcu_command_contactor_request_is_in_range(m.contactor_request)
         || !bms_can_vcu_command_fault_reset_is_in_range(m.fault_reset)) {
-        return CAN_RX_E_RANGE;
+        return BMS_CANL_RX_E_RANGE;
     }
-    mark_received(c, CAN_RX_VCU_COMMAND, m.vcu_command_counter);
+    mark_received(c, BMS_CANL_RX_VCU_COMMAND, m.vcu_command_counter);
     /* a request acts on a change of value (a held request acts once); a reset on a rising edge */
     if ((m.contactor_request != c->contactor_request) && (m.contactor_request != 0u)) {
         c->pending_contactor = (m.contactor_request == 1u) ? (uint8_t)BMS_CMD_CLOSE : (uint8_t)BMS_CMD_OPEN;
@@ -185,17 +185,17 @@ static int32_t rx_vcu_command(can_layer_t *c, const can_frame_t *f)
         c->pending_reset = 1u;
     }
     c->fault_reset = m.fault_reset;
-    return CAN_RX_OK;
+    return BMS_CANL_RX_OK;
 }
 
-int32_t can_layer_rx(can_layer_t *c, const can_frame_t *f)
+int32_t bms_canl_rx(bms_canl_t *c, const bms_canl_frame_t *f)
 {
     if ((c == 0) || (f == 0)) {
-        return CAN_RX_E_LENGTH;
+        return BMS_CANL_RX_E_LENGTH;
     }
     int32_t rc;
     if ((f->len > 8u)) {
-        rc = CAN_RX_E_LENGTH;
+        rc = BMS_CANL_RX_E_LENGTH;
     } else if (f->id == BMS_CAN_CHG_STATUS_FRAME_ID) {
         rc = rx_chg_status(c, f);
     } else if (f->id == BMS_CAN_CHG_LIMITS_FRAME_ID) {
@@ -204,7 +204,7 @@ int32_t can_layer_rx(can_layer_t *c, const can_frame_t *f)
         rc = rx_vcu_command(c, f);
     } else {
         c->not_ours = add_sat(c->not_ours, 1u);
-        return CAN_RX_NOT_OURS;
+        return BMS_CANL_RX_NOT_OURS;
     }
     if (rc < 0) {
         const uint32_t reason = (uint32_t)(-rc) - 1u;
@@ -213,10 +213,10 @@ int32_t can_layer_rx(can_layer_t *c, const can_frame_t *f)
     return rc;
 }
 
-uint32_t can_layer_refused_total(const can_layer_t *c)
+uint32_t bms_canl_refused_total(const bms_canl_t *c)
 {
     uint32_t n = 0u;
-    for (uint32_t k = 0u; k < (uint32_t)CAN_N_REFUSE_REASONS; k++) {
+    for (uint32_t k = 0u; k < (uint32_t)BMS_CANL_N_REFUSE_REASONS; k++) {
         n = add_sat(n, c->refused[k]);
     }
     return n;
@@ -224,21 +224,21 @@ uint32_t can_layer_refused_total(const can_layer_t *c)
 
 /* ---- timing and the firmware's inputs ---- */
 
-uint32_t can_layer_inputs(can_layer_t *c, uint32_t dt_ms, bms_meas_t *meas, uint32_t *cmds)
+uint32_t bms_canl_inputs(bms_canl_t *c, uint32_t dt_ms, bms_meas_t *meas, uint32_t *cmds)
 {
     if ((c == 0) || (meas == 0) || (cmds == 0)) {
         return 0u;
     }
     /* the clock wraps (unsigned arithmetic, well defined); it is only read as differences */
     c->time_ms += dt_ms;
-    if (dt_ms >= CAN_MAX_PERIOD_MS) {
+    if (dt_ms >= BMS_CANL_MAX_PERIOD_MS) {
         /* a step at least as long as any cycle: every message is due, which the wrapping
          * difference could not tell after a step of 2^32 - cycle ms or more */
-        c->tx_due = (1u << (uint32_t)CAN_N_TX) - 1u;
+        c->tx_due = (1u << (uint32_t)BMS_CANL_N_TX) - 1u;
     }
-    uint8_t lost[CAN_N_RX];
-    for (uint32_t k = 0u; k < (uint32_t)CAN_N_RX; k++) {
-        can_rx_track_t *t = &c->rx[k];
+    uint8_t lost[BMS_CANL_N_RX];
+    for (uint32_t k = 0u; k < (uint32_t)BMS_CANL_N_RX; k++) {
+        bms_canl_rx_track_t *t = &c->rx[k];
         if (t->fresh != 0u) {
             t->age_ms = 0u;
             t->fresh = 0u;
@@ -248,17 +248,17 @@ uint32_t can_layer_inputs(can_layer_t *c, uint32_t dt_ms, bms_meas_t *meas, uint
         lost[k] = (t->age_ms > c->cfg.rx_timeout_ms[k]) ? 1u : 0u;
     }
     uint32_t comm = 0u;
-    if ((c->charger_session != 0u) && ((lost[CAN_RX_CHG_STATUS] != 0u) || (lost[CAN_RX_CHG_LIMITS] != 0u))) {
-        comm |= CAN_PARTNER_CHARGER;
+    if ((c->charger_session != 0u) && ((lost[BMS_CANL_RX_CHG_STATUS] != 0u) || (lost[BMS_CANL_RX_CHG_LIMITS] != 0u))) {
+        comm |= BMS_CANL_PARTNER_CHARGER;
     }
-    if (lost[CAN_RX_VCU_COMMAND] != 0u) {
-        comm |= CAN_PARTNER_VEHICLE;
+    if (lost[BMS_CANL_RX_VCU_COMMAND] != 0u) {
+        comm |= BMS_CANL_PARTNER_VEHICLE;
     }
     c->comm_lost = comm;
     meas->comm_lost = comm;
     /* the charger's own limit, while it is there to enforce it */
-    const int32_t charger_live = ((c->charger_session != 0u) && (c->rx[CAN_RX_CHG_LIMITS].seen != 0u)
-                                  && ((comm & CAN_PARTNER_CHARGER) == 0u))
+    const int32_t charger_live = ((c->charger_session != 0u) && (c->rx[BMS_CANL_RX_CHG_LIMITS].seen != 0u)
+                                  && ((comm & BMS_CANL_PARTNER_CHARGER) == 0u))
                                      ? 1
                                      : 0;
     meas->charger_max_a = (charger_live != 0) ? c->charger_max_a : NAN;
@@ -295,13 +295,13 @@ static uint8_t index_u8(uint32_t i)
 #define SNA_S16 (-32768)
 #define SNA_U8 0xFFu
 
-static void frame_done(can_frame_t *f, uint32_t id, int len)
+static void frame_done(bms_canl_frame_t *f, uint32_t id, int len)
 {
     f->id = id;
     f->len = (len > 0) ? (uint8_t)len : 0u;
 }
 
-static void pack_status(const bms_meas_t *meas, const bms_out_t *out, can_frame_t *f)
+static void pack_status(const bms_meas_t *meas, const bms_out_t *out, bms_canl_frame_t *f)
 {
     struct bms_can_bms_pack_status_t m;
     (void)bms_can_bms_pack_status_init(&m);
@@ -332,7 +332,7 @@ static uint16_t limit_raw(float limit, float hi, uint16_t (*encode)(float), floa
     return raw;
 }
 
-static void pack_limits(const bms_config_t *cfg, const bms_out_t *out, can_frame_t *f)
+static void pack_limits(const bms_config_t *cfg, const bms_out_t *out, bms_canl_frame_t *f)
 {
     struct bms_can_bms_limits_t m;
     (void)bms_can_bms_limits_init(&m);
@@ -351,7 +351,7 @@ static void pack_limits(const bms_config_t *cfg, const bms_out_t *out, can_frame
     frame_done(f, BMS_CAN_BMS_LIMITS_FRAME_ID, bms_can_bms_limits_pack(f->data, &m, 8u));
 }
 
-static void pack_cell_voltages(const bms_out_t *out, can_frame_t *f)
+static void pack_cell_voltages(const bms_out_t *out, bms_canl_frame_t *f)
 {
     struct bms_can_bms_cell_voltages_t m;
     (void)bms_can_bms_cell_voltages_init(&m);
@@ -372,7 +372,7 @@ static uint8_t sensor_temp(float t_degc)
                : (uint8_t)SNA_U8;
 }
 
-static void pack_cell_temperatures(const bms_config_t *cfg, const bms_out_t *out, can_frame_t *f)
+static void pack_cell_temperatures(const bms_config_t *cfg, const bms_out_t *out, bms_canl_frame_t *f)
 {
     struct bms_can_bms_cell_temperatures_t m;
     (void)bms_can_bms_cell_temperatures_init(&m);
@@ -400,7 +400,7 @@ static void pack_cell_temperatures(const bms_config_t *cfg, const bms_out_t *out
     frame_done(f, BMS_CAN_BMS_CELL_TEMPERATURES_FRAME_ID, bms_can_bms_cell_temperatures_pack(f->data, &m, 8u));
 }
 
-static void pack_faults(const bms_out_t *out, can_frame_t *f)
+static void pack_faults(const bms_out_t *out, bms_canl_frame_t *f)
 {
     struct bms_can_bms_faults_t m;
     (void)bms_can_bms_faults_init(&m);
@@ -410,7 +410,7 @@ static void pack_faults(const bms_out_t *out, can_frame_t *f)
     frame_done(f, BMS_CAN_BMS_FAULTS_FRAME_ID, bms_can_bms_faults_pack(f->data, &m, 8u));
 }
 
-static void pack_state(const can_layer_t *c, const bms_out_t *out, can_frame_t *f)
+static void pack_state(const bms_canl_t *c, const bms_out_t *out, bms_canl_frame_t *f)
 {
     struct bms_can_bms_state_t m;
     (void)bms_can_bms_state_init(&m);
@@ -422,19 +422,19 @@ static void pack_state(const can_layer_t *c, const bms_out_t *out, can_frame_t *
     m.heater_request = (out->heater_request != 0u) ? 1u : 0u;
     m.cooling_request = (out->cooling_request != 0u) ? 1u : 0u;
     m.comm_lost = (uint8_t)(c->comm_lost & 0x3u);
-    const uint32_t refused = can_layer_refused_total(c);
+    const uint32_t refused = bms_canl_refused_total(c);
     m.rx_refused_count = (uint16_t)((refused > 0xFFFFu) ? 0xFFFFu : refused);
     frame_done(f, BMS_CAN_BMS_STATE_FRAME_ID, bms_can_bms_state_pack(f->data, &m, 8u));
 }
 
-uint32_t can_layer_tx(can_layer_t *c, const bms_config_t *cfg, const bms_meas_t *meas, const bms_out_t *out,
-                      can_frame_t *frames, uint32_t max_frames)
+uint32_t bms_canl_tx(bms_canl_t *c, const bms_config_t *cfg, const bms_meas_t *meas, const bms_out_t *out,
+                     bms_canl_frame_t *frames, uint32_t max_frames)
 {
     if ((c == 0) || (cfg == 0) || (meas == 0) || (out == 0) || (frames == 0)) {
         return 0u;
     }
     uint32_t n = 0u;
-    for (uint32_t k = 0u; (k < (uint32_t)CAN_N_TX) && (n < max_frames); k++) {
+    for (uint32_t k = 0u; (k < (uint32_t)BMS_CANL_N_TX) && (n < max_frames); k++) {
         const uint32_t bit = 1u << k;
         const uint32_t since_ms = c->time_ms - c->last_tx_ms[k]; /* wrapping elapsed time */
         if (((c->tx_due & bit) == 0u) && (since_ms < c->cfg.tx_cycle_ms[k])) {
@@ -443,21 +443,21 @@ uint32_t can_layer_tx(can_layer_t *c, const bms_config_t *cfg, const bms_meas_t 
         /* the next period runs from now: a late step sends once, never a burst */
         c->last_tx_ms[k] = c->time_ms;
         c->tx_due &= ~bit;
-        can_frame_t *f = &frames[n++];
+        bms_canl_frame_t *f = &frames[n++];
         switch (k) {
-        case CAN_TX_PACK_STATUS:
+        case BMS_CANL_TX_PACK_STATUS:
             pack_status(meas, out, f);
             break;
-        case CAN_TX_LIMITS:
+        case BMS_CANL_TX_LIMITS:
             pack_limits(cfg, out, f);
             break;
-        case CAN_TX_CELL_VOLTAGES:
+        case BMS_CANL_TX_CELL_VOLTAGES:
             pack_cell_voltages(out, f);
             break;
-        case CAN_TX_CELL_TEMPERATURES:
+        case BMS_CANL_TX_CELL_TEMPERATURES:
             pack_cell_temperatures(cfg, out, f);
             break;
-        case CAN_TX_FAULTS:
+        case BMS_CANL_TX_FAULTS:
             pack_faults(out, f);
             break;
         default:

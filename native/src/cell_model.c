@@ -28,20 +28,20 @@ static float bilerp(const float t[BMS_MAX_TEMP_PTS][BMS_MAX_SOC_PTS], const inte
     return lo + p->wt * (hi - lo);
 }
 
-float cell_model_table(const bms_cell_params_t *cp,
-                       const float table[BMS_MAX_TEMP_PTS][BMS_MAX_SOC_PTS],
-                       float soc, float temp_degc)
+float bms_cell_table(const bms_cell_params_t *cp,
+                     const float table[BMS_MAX_TEMP_PTS][BMS_MAX_SOC_PTS],
+                     float soc, float temp_degc)
 {
     interp_pt_t p = locate(cp, soc, temp_degc);
     return bilerp(table, &p, cp->n_soc, cp->n_temp);
 }
 
-float cell_model_ocv(const bms_cell_params_t *cp, float soc, float temp_degc)
+float bms_cell_ocv(const bms_cell_params_t *cp, float soc, float temp_degc)
 {
-    return cell_model_table(cp, cp->ocv_v, soc, temp_degc);
+    return bms_cell_table(cp, cp->ocv_v, soc, temp_degc);
 }
 
-void cell_model_eval(const bms_cell_params_t *cp, float soc, float temp_degc, cell_eval_t *out)
+void bms_cell_eval(const bms_cell_params_t *cp, float soc, float temp_degc, bms_cell_eval_t *out)
 {
     interp_pt_t p = locate(cp, soc, temp_degc);
     const uint32_t ns = cp->n_soc;
@@ -66,7 +66,7 @@ void cell_model_eval(const bms_cell_params_t *cp, float soc, float temp_degc, ce
     out->tau2_s = out->r2_ohm * bilerp(cp->c2_f, &p, ns, nt);
 }
 
-float cell_model_soc_from_ocv(const bms_cell_params_t *cp, float ocv_v, float temp_degc)
+float bms_cell_soc_from_ocv(const bms_cell_params_t *cp, float ocv_v, float temp_degc)
 {
     const uint32_t ns = cp->n_soc;
     uint32_t it;
@@ -89,9 +89,9 @@ float cell_model_soc_from_ocv(const bms_cell_params_t *cp, float ocv_v, float te
     return cp->soc_bp[ns - 1u];
 }
 
-cell_rc_disc_t cell_model_rc_disc(float r_ohm, float tau_s, float dt_s)
+bms_cell_rc_disc_t bms_cell_rc_disc(float r_ohm, float tau_s, float dt_s)
 {
-    cell_rc_disc_t d;
+    bms_cell_rc_disc_t d;
     /* exact ZOH: v' = exp(-dt/tau) v + R (1 - exp(-dt/tau)) i */
     float em1 = bms_expm1f(-dt_s / tau_s);
     d.a = 1.0f + em1;
@@ -99,7 +99,7 @@ cell_rc_disc_t cell_model_rc_disc(float r_ohm, float tau_s, float dt_s)
     return d;
 }
 
-float cell_model_dsoc(const bms_cell_params_t *cp, float current_a, float dt_s)
+float bms_cell_dsoc(const bms_cell_params_t *cp, float current_a, float dt_s)
 {
     float eff = (current_a < 0.0f) ? cp->coulombic_eff : 1.0f;
     return -eff * current_a * dt_s / (3600.0f * cp->capacity_ah);

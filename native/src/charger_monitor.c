@@ -8,7 +8,7 @@ void bms_chgmon_reset(bms_chgmon_t *m)
     m->ccl_ref_a = 0.0f;
 }
 
-void bms_chgmon_step(bms_chgmon_t *m, safety_state_t *s, const bms_config_t *cfg, float ccl_now_a, float i_chg_a,
+void bms_chgmon_step(bms_chgmon_t *m, bms_safety_state_t *s, const bms_config_t *cfg, float ccl_now_a, float i_chg_a,
                      float r_step_max_ohm, uint32_t dt_ms, uint32_t time_ms)
 {
     const bms_plaus_params_t *pp = &cfg->plaus;
@@ -29,6 +29,6 @@ void bms_chgmon_step(bms_chgmon_t *m, safety_state_t *s, const bms_config_t *cfg
                              && ((i_chg_a - allowed) * r_step_max_ohm > ov_margin_v))
                                 ? 1
                                 : 0;
-    safety_condition(s, BMS_F_CHARGE_OVERCURRENT, (i_chg_a > allowed) ? 1 : 0, 0u, i_chg_a, dt_ms,
-                     (runaway != 0) ? pp->ccl_excess_fast_ms : pp->ccl_excess_debounce_ms, time_ms);
+    bms_safety_condition(s, BMS_F_CHARGE_OVERCURRENT, (i_chg_a > allowed) ? 1 : 0, 0u, i_chg_a, dt_ms,
+                         (runaway != 0) ? pp->ccl_excess_fast_ms : pp->ccl_excess_debounce_ms, time_ms);
 }

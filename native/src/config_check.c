@@ -444,7 +444,7 @@ static bms_cfg_err_t check_limits(const bms_config_t *cfg, bms_cfg_detail_t *d)
                 return fail(d, f + 1u, k, 0u, t[k]->hysteresis, "must be finite and >= 0");
             }
         }
-        const int32_t is_max = safety_is_max(q);
+        const int32_t is_max = bms_safety_is_max(q);
         const int32_t ordered = (is_max != 0)
             ? ((l->warning.threshold < l->derate.threshold) && (l->derate.threshold < l->trip.threshold))
             : ((l->warning.threshold > l->derate.threshold) && (l->derate.threshold > l->trip.threshold));

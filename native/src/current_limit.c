@@ -4,7 +4,7 @@
 
 #define LIMIT_BIG_A 1.0e9f
 
-void limit_reset(limit_state_t *s)
+void bms_limit_reset(bms_limit_state_t *s)
 {
     s->ccl_a = 0.0f;
     s->dcl_a = 0.0f;
@@ -15,8 +15,8 @@ void limit_reset(limit_state_t *s)
     s->cooling_request = 0u;
 }
 
-float limit_map(const bms_charge_params_t *cp, const float t[BMS_MAX_MAP_TEMP][BMS_MAX_MAP_SOC],
-                float soc, float temp_degc)
+float bms_limit_map(const bms_charge_params_t *cp, const float t[BMS_MAX_MAP_TEMP][BMS_MAX_MAP_SOC],
+                    float soc, float temp_degc)
 {
     uint32_t is;
     uint32_t it;
@@ -32,7 +32,7 @@ float limit_map(const bms_charge_params_t *cp, const float t[BMS_MAX_MAP_TEMP][B
     return lo + wt * (hi - lo);
 }
 
-void limit_acc_init(limit_acc_t *acc)
+void bms_limit_acc_init(bms_limit_acc_t *acc)
 {
     acc->map_chg_a = LIMIT_BIG_A;
     acc->plating_a = LIMIT_BIG_A;
@@ -52,16 +52,16 @@ static float nonneg(float x)
     return (x > 0.0f) ? x : 0.0f;
 }
 
-void limit_acc_maps(limit_acc_t *acc, const bms_config_t *cfg, float soc, float core_temp_degc)
+void bms_limit_acc_maps(bms_limit_acc_t *acc, const bms_config_t *cfg, float soc, float core_temp_degc)
 {
     const bms_charge_params_t *cp = &cfg->charge;
     const float cap = cfg->cell.capacity_ah;
-    acc->map_chg_a = minf(acc->map_chg_a, cap * limit_map(cp, cp->charge_c, soc, core_temp_degc));
-    acc->plating_a = minf(acc->plating_a, cap * limit_map(cp, cp->plating_c, soc, core_temp_degc));
-    acc->map_dis_a = minf(acc->map_dis_a, cap * limit_map(cp, cp->discharge_c, soc, core_temp_degc));
+    acc->map_chg_a = minf(acc->map_chg_a, cap * bms_limit_map(cp, cp->charge_c, soc, core_temp_degc));
+    acc->plating_a = minf(acc->plating_a, cap * bms_limit_map(cp, cp->plating_c, soc, core_temp_degc));
+    acc->map_dis_a = minf(acc->map_dis_a, cap * bms_limit_map(cp, cp->discharge_c, soc, core_temp_degc));
 }
 
-void limit_acc_headroom(limit_acc_t *acc, const bms_config_t *cfg, const limit_cell_t *c)
+void bms_limit_acc_headroom(bms_limit_acc_t *acc, const bms_config_t *cfg, const bms_limit_cell_t *c)
 {
     const bms_charge_params_t *cp = &cfg->charge;
     /* predicted terminal voltage one step ahead at charge current ic:
@@ -73,10 +73,10 @@ void limit_acc_headroom(limit_acc_t *acc, const bms_config_t *cfg, const limit_c
     acc->r_step_max_ohm = (r > acc->r_step_max_ohm) ? r : acc->r_step_max_ohm;
 }
 
-void limit_acc_cell(limit_acc_t *acc, const bms_config_t *cfg, const limit_cell_t *c)
+void bms_limit_acc_cell(bms_limit_acc_t *acc, const bms_config_t *cfg, const bms_limit_cell_t *c)
 {
-    limit_acc_maps(acc, cfg, c->soc, c->core_temp_degc);
-    limit_acc_headroom(acc, cfg, c);
+    bms_limit_acc_maps(acc, cfg, c->soc, c->core_temp_degc);
+    bms_limit_acc_headroom(acc, cfg, c);
 }
 
 /* The same headroom closed on the measurement: the present current plus what keeps the
@@ -92,7 +92,7 @@ static float measured_headroom(float i_now_a, float v_meas, float v_limit, float
 }
 
 /* Smallest term and which one it was (ties keep the earlier, in the order listed). */
-static float pick(const limit_terms_t *t, uint32_t derate_src, uint32_t *which)
+static float pick(const bms_limit_terms_t *t, uint32_t derate_src, uint32_t *which)
 {
     float v = t->map_a;
     *which = (uint32_t)BMS_LIM_MAP;
@@ -125,9 +125,9 @@ static float ramp(float prev, float target, float max_step, uint32_t *which)
     return target;
 }
 
-void limit_update(limit_state_t *s, const bms_config_t *cfg, const limit_acc_t *acc,
-                  const limit_pack_t *pk, float t_max_degc, limit_terms_t *ccl_terms,
-                  limit_terms_t *dcl_terms)
+void bms_limit_update(bms_limit_state_t *s, const bms_config_t *cfg, const bms_limit_acc_t *acc,
+                      const bms_limit_pack_t *pk, float t_max_degc, bms_limit_terms_t *ccl_terms,
+                      bms_limit_terms_t *dcl_terms)
 {
     const bms_charge_params_t *cp = &cfg->charge;
     const bms_limits_t *lim = &cfg->limits;

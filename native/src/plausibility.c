@@ -3,7 +3,7 @@
 #include "bms/plausibility.h"
 #include "bms/bms_math.h"
 
-void plaus_reset(plaus_state_t *st)
+void bms_plaus_reset(bms_plaus_state_t *st)
 {
     for (uint32_t i = 0u; i < BMS_MAX_CELLS; i++) {
         st->stuck_ref_v[i] = 0.0f;
@@ -17,13 +17,13 @@ void plaus_reset(plaus_state_t *st)
 }
 
 /* index and value are only meaningful while present */
-static void cond_clear(plaus_cond_t *c)
+static void cond_clear(bms_plaus_cond_t *c)
 {
     c->present = 0u;
 }
 
 /* Keep the first offender (lowest index) of a condition. */
-static void cond_set(plaus_cond_t *c, uint32_t index, float value)
+static void cond_set(bms_plaus_cond_t *c, uint32_t index, float value)
 {
     if (c->present == 0u) {
         c->present = 1u;
@@ -37,8 +37,8 @@ static float absf(float x)
     return (x < 0.0f) ? -x : x;
 }
 
-static void check_cells(plaus_state_t *st, const bms_config_t *cfg, const plaus_input_t *in,
-                        const float *cell_v, plaus_result_t *res)
+static void check_cells(bms_plaus_state_t *st, const bms_config_t *cfg, const bms_plaus_input_t *in,
+                        const float *cell_v, bms_plaus_result_t *res)
 {
     const bms_plaus_params_t *p = &cfg->plaus;
     const uint32_t n = cfg->pack.n_cells;
@@ -48,10 +48,10 @@ static void check_cells(plaus_state_t *st, const bms_config_t *cfg, const plaus_
         const float v = cell_v[i];
         uint8_t f = 0u;
         if ((bms_isfinitef(v) == 0) || (v < p->cell_v_min_v) || (v > p->cell_v_max_v)) {
-            f = PLAUS_CELL_INVALID;
+            f = BMS_PLAUS_CELL_INVALID;
             cond_set(&res->volt_sensor, i, v);
         } else if (v < p->open_wire_v) {
-            f = PLAUS_CELL_OPEN_WIRE;
+            f = BMS_PLAUS_CELL_OPEN_WIRE;
             cond_set(&res->open_wire, i, v);
         } else {
             sum_v += v;
@@ -70,7 +70,7 @@ static void check_cells(plaus_state_t *st, const bms_config_t *cfg, const plaus_
                                          ? (((uint32_t)st->stuck_repeats[i] >= p->stuck_repeats_min) ? 1 : 0)
                                          : (int32_t)st->stuck_moved[i];
                 if (frozen != 0) {
-                    f = PLAUS_CELL_STUCK;
+                    f = BMS_PLAUS_CELL_STUCK;
                     cond_set(&res->volt_stuck, i, v);
                 }
             } else {
@@ -121,23 +121,23 @@ static void check_cells(plaus_state_t *st, const bms_config_t *cfg, const plaus_
     }
 }
 
-static void check_temps(const bms_config_t *cfg, const float *temp_degc, plaus_result_t *res)
+static void check_temps(const bms_config_t *cfg, const float *temp_degc, bms_plaus_result_t *res)
 {
     const bms_plaus_params_t *p = &cfg->plaus;
     for (uint32_t j = 0u; j < cfg->pack.n_temp_sensors; j++) {
         const float t = temp_degc[j];
         uint8_t f = 0u;
         if (bms_isfinitef(t) == 0) {
-            f = PLAUS_TEMP_INVALID;
+            f = BMS_PLAUS_TEMP_INVALID;
             cond_set(&res->temp_sensor, cfg->pack.temp_sensor_cell[j], t);
         } else if (t <= p->ntc_open_below_degc) {
-            f = PLAUS_TEMP_OPEN;
+            f = BMS_PLAUS_TEMP_OPEN;
             cond_set(&res->ntc_open, cfg->pack.temp_sensor_cell[j], t);
         } else if (t >= p->ntc_short_above_degc) {
-            f = PLAUS_TEMP_SHORT;
+            f = BMS_PLAUS_TEMP_SHORT;
             cond_set(&res->ntc_short, cfg->pack.temp_sensor_cell[j], t);
         } else if ((t < p->temp_min_degc) || (t > p->temp_max_degc)) {
-            f = PLAUS_TEMP_INVALID;
+            f = BMS_PLAUS_TEMP_INVALID;
             cond_set(&res->temp_sensor, cfg->pack.temp_sensor_cell[j], t);
         } else {
             /* plausible */
@@ -146,8 +146,8 @@ static void check_temps(const bms_config_t *cfg, const float *temp_degc, plaus_r
     }
 }
 
-void plaus_check(plaus_state_t *st, const bms_config_t *cfg, const plaus_input_t *in,
-                 const float *cell_v, const float *temp_degc, plaus_result_t *res)
+void bms_plaus_check(bms_plaus_state_t *st, const bms_config_t *cfg, const bms_plaus_input_t *in,
+                     const float *cell_v, const float *temp_degc, bms_plaus_result_t *res)
 {
     const bms_plaus_params_t *p = &cfg->plaus;
     cond_clear(&res->volt_sensor);
@@ -165,7 +165,7 @@ void plaus_check(plaus_state_t *st, const bms_config_t *cfg, const plaus_input_t
      * A reading no flow can give is a failed meter or its wiring: negative (the loop's
      * meter measures the pump's forward flow, a quantity >= 0 -- an assumption about the
      * sensor type, which the simulated meter shares), +-inf, or beyond any pack loop
-     * (PLAUS_FLOW_MAX_LPM). It never counts as flow: it raises the cooling condition at
+     * (BMS_PLAUS_FLOW_MAX_LPM). It never counts as flow: it raises the cooling condition at
      * any time (the pack's cooling cannot be shown, so it must not be used, nor closed),
      * with the reading in the record. A plausible reading below the minimum is judged
      * while the pack is in use, and while a cooling fault waits for the flow to come
@@ -173,7 +173,7 @@ void plaus_check(plaus_state_t *st, const bms_config_t *cfg, const plaus_input_t
     const float flow = in->coolant_flow_lpm;
     const int32_t flow_measured = (flow == flow) ? 1 : 0; /* not NaN */
     if ((flow_measured != 0)
-        && ((bms_isfinitef(flow) == 0) || (flow < 0.0f) || (flow > (float)PLAUS_FLOW_MAX_LPM))) {
+        && ((bms_isfinitef(flow) == 0) || (flow < 0.0f) || (flow > (float)BMS_PLAUS_FLOW_MAX_LPM))) {
         cond_set(&res->cooling, 0u, flow);
     } else if ((flow_measured != 0) && ((in->contactors_open == 0u) || (in->cooling_latched != 0u))
                && (flow < p->coolant_flow_min_lpm)) {

@@ -5,17 +5,17 @@
 
 #include <stddef.h>
 
-_Static_assert(PROTO_MAX_FRAME == (PROTO_HDR_LEN + PROTO_MAX_PAYLOAD + PROTO_CRC_LEN), "frame size");
-_Static_assert(PROTO_MAX_WIRE >= (PROTO_TX_OFFSET + PROTO_MAX_FRAME + 2), "wire buffer");
+_Static_assert(BMS_PROTO_MAX_FRAME == (BMS_PROTO_HDR_LEN + BMS_PROTO_MAX_PAYLOAD + BMS_PROTO_CRC_LEN), "frame size");
+_Static_assert(BMS_PROTO_MAX_WIRE >= (BMS_PROTO_TX_OFFSET + BMS_PROTO_MAX_FRAME + 2), "wire buffer");
 /* a decoded frame fits where a reply frame is built */
-_Static_assert((PROTO_TX_OFFSET + PROTO_MAX_FRAME) <= PROTO_MAX_WIRE, "rx in place");
+_Static_assert((BMS_PROTO_TX_OFFSET + BMS_PROTO_MAX_FRAME) <= BMS_PROTO_MAX_WIRE, "rx in place");
 /* in-place COBS: the write position runs ahead of the read position by at
  * most 1 (leading delimiter) + 2 + one code byte per 254 data bytes */
-_Static_assert(PROTO_TX_OFFSET >= (3 + (PROTO_MAX_FRAME / 254) + 1), "COBS in place");
-_Static_assert((PROTO_STATE_FIXED_LEN + (8 * BMS_MAX_CELLS)) <= PROTO_MAX_PAYLOAD, "STATE fits");
-_Static_assert((PROTO_STEP_FIXED_LEN + (4 * (BMS_MAX_CELLS + BMS_MAX_TEMP_SENSORS))) <= PROTO_MAX_PAYLOAD,
+_Static_assert(BMS_PROTO_TX_OFFSET >= (3 + (BMS_PROTO_MAX_FRAME / 254) + 1), "COBS in place");
+_Static_assert((BMS_PROTO_STATE_FIXED_LEN + (8 * BMS_MAX_CELLS)) <= BMS_PROTO_MAX_PAYLOAD, "STATE fits");
+_Static_assert((BMS_PROTO_STEP_FIXED_LEN + (4 * (BMS_MAX_CELLS + BMS_MAX_TEMP_SENSORS))) <= BMS_PROTO_MAX_PAYLOAD,
                "STEP fits");
-_Static_assert((PROTO_CONFIG_HDR_LEN + PROTO_CONFIG_CHUNK_MAX) <= PROTO_MAX_PAYLOAD, "CONFIG fits");
+_Static_assert((BMS_PROTO_CONFIG_HDR_LEN + BMS_PROTO_CONFIG_CHUNK_MAX) <= BMS_PROTO_MAX_PAYLOAD, "CONFIG fits");
 
 /* CRC-32C (reflected polynomial 0x82F63B78), four bits at a time. */
 static const uint32_t crc32c_nibble[16] = {
@@ -23,7 +23,7 @@ static const uint32_t crc32c_nibble[16] = {
     0x82F63B78u, 0x92A8FC17u, 0xA24BB5A6u, 0xB21572C9u, 0xC38D26C4u, 0xD3D3E1ABu, 0xE330A81Au, 0xF36E6F75u,
 };
 
-uint32_t proto_crc32c_update(uint32_t crc, const uint8_t *p, uint32_t n)
+uint32_t bms_proto_crc32c_update(uint32_t crc, const uint8_t *p, uint32_t n)
 {
     uint32_t c = crc;
     for (uint32_t i = 0u; i < n; i++) {
@@ -34,16 +34,16 @@ uint32_t proto_crc32c_update(uint32_t crc, const uint8_t *p, uint32_t n)
     return c;
 }
 
-uint32_t proto_crc32c(const uint8_t *p, uint32_t n)
+uint32_t bms_proto_crc32c(const uint8_t *p, uint32_t n)
 {
-    return proto_crc32c_update(0xFFFFFFFFu, p, n) ^ 0xFFFFFFFFu;
+    return bms_proto_crc32c_update(0xFFFFFFFFu, p, n) ^ 0xFFFFFFFFu;
 }
 
 /* COBS, the variant of the Python `cobs` package: a block that reaches 254
  * data bytes ends with code 0xFF, and no empty block follows at the very end.
  * Reads src[i] before writing any dst position it could occupy, so dst may
- * start up to PROTO_TX_OFFSET - 1 bytes before src (proto_tx_finish). */
-uint32_t proto_cobs_encode(const uint8_t *src, uint32_t n, uint8_t *dst, uint32_t cap)
+ * start up to BMS_PROTO_TX_OFFSET - 1 bytes before src (bms_proto_tx_finish). */
+uint32_t bms_proto_cobs_encode(const uint8_t *src, uint32_t n, uint8_t *dst, uint32_t cap)
 {
     if (cap < (n + (n / 254u) + 1u)) {
         return 0u;
@@ -148,7 +148,7 @@ static float get_f32(const uint8_t *p, uint32_t *at)
 /* ---- layout hash ---- */
 #define OFS(t, m) ((uint32_t)offsetof(t, m))
 
-uint32_t proto_layout_hash(void)
+uint32_t bms_proto_layout_hash(void)
 {
     /* every field of bms_config_t (the bytes CONFIG carries) and the sizes
      * of the structs whose copies cross the wire */
@@ -255,13 +255,13 @@ uint32_t proto_layout_hash(void)
     for (uint32_t i = 0u; i < (uint32_t)(sizeof(layout) / sizeof(layout[0])); i++) {
         uint32_t at = 0u;
         put_u32(b, &at, layout[i]);
-        crc = proto_crc32c_update(crc, b, 4u);
+        crc = bms_proto_crc32c_update(crc, b, 4u);
     }
     return crc ^ 0xFFFFFFFFu;
 }
 
 /* ---- context ---- */
-static void rx_restart(proto_ctx_t *c)
+static void rx_restart(bms_proto_ctx_t *c)
 {
     c->rx_len = 0u;
     c->block_left = 0u;
@@ -271,7 +271,7 @@ static void rx_restart(proto_ctx_t *c)
     c->discard = 0u;
 }
 
-void proto_clear_stats(proto_ctx_t *c)
+void bms_proto_clear_stats(bms_proto_ctx_t *c)
 {
     c->stats.rx_bytes = 0u;
     c->stats.frames_ok = 0u;
@@ -290,7 +290,7 @@ void proto_clear_stats(proto_ctx_t *c)
     c->stats.stack_free = 0xFFFFFFFFu;
 }
 
-void proto_init(proto_ctx_t *c)
+void bms_proto_init(bms_proto_ctx_t *c)
 {
     rx_restart(c);
     c->hdr.version = 0u;
@@ -298,75 +298,75 @@ void proto_init(proto_ctx_t *c)
     c->hdr.seq = 0u;
     c->hdr.length = 0u;
     c->reject_code = 0u;
-    proto_clear_stats(c);
+    bms_proto_clear_stats(c);
 }
 
 static int32_t is_request(uint32_t type)
 {
-    return ((type == (uint32_t)PROTO_MSG_HELLO) || (type == (uint32_t)PROTO_MSG_CONFIG)
-            || (type == (uint32_t)PROTO_MSG_STEP) || (type == (uint32_t)PROTO_MSG_COMMAND)
-            || (type == (uint32_t)PROTO_MSG_RESET) || (type == (uint32_t)PROTO_MSG_STATS))
+    return ((type == (uint32_t)BMS_PROTO_MSG_HELLO) || (type == (uint32_t)BMS_PROTO_MSG_CONFIG)
+            || (type == (uint32_t)BMS_PROTO_MSG_STEP) || (type == (uint32_t)BMS_PROTO_MSG_COMMAND)
+            || (type == (uint32_t)BMS_PROTO_MSG_RESET) || (type == (uint32_t)BMS_PROTO_MSG_STATS))
                ? 1
                : 0;
 }
 
-/* A whole decoded frame is in buf[PROTO_TX_OFFSET ..] (rx_len bytes): check it. */
-static int32_t frame_end(proto_ctx_t *c)
+/* A whole decoded frame is in buf[BMS_PROTO_TX_OFFSET ..] (rx_len bytes): check it. */
+static int32_t frame_end(bms_proto_ctx_t *c)
 {
     const uint32_t n = c->rx_len;
-    const uint8_t *rx = &c->buf[PROTO_TX_OFFSET];
-    if (n < (uint32_t)(PROTO_HDR_LEN + PROTO_CRC_LEN)) {
+    const uint8_t *rx = &c->buf[BMS_PROTO_TX_OFFSET];
+    if (n < (uint32_t)(BMS_PROTO_HDR_LEN + BMS_PROTO_CRC_LEN)) {
         c->stats.truncated++;
-        return PROTO_RX_DROPPED;
+        return BMS_PROTO_RX_DROPPED;
     }
     uint32_t at = 0u;
-    proto_header_t h;
+    bms_proto_header_t h;
     h.version = (uint8_t)get_u8(rx, &at);
     h.type = (uint8_t)get_u8(rx, &at);
     h.seq = (uint16_t)get_u16(rx, &at);
     h.length = (uint16_t)get_u16(rx, &at);
-    const uint32_t expect = (uint32_t)PROTO_HDR_LEN + (uint32_t)h.length + (uint32_t)PROTO_CRC_LEN;
+    const uint32_t expect = (uint32_t)BMS_PROTO_HDR_LEN + (uint32_t)h.length + (uint32_t)BMS_PROTO_CRC_LEN;
     if (n < expect) {
         c->stats.truncated++;
-        return PROTO_RX_DROPPED;
+        return BMS_PROTO_RX_DROPPED;
     }
-    if ((n > expect) || (h.length > (uint16_t)PROTO_MAX_PAYLOAD)) {
+    if ((n > expect) || (h.length > (uint16_t)BMS_PROTO_MAX_PAYLOAD)) {
         c->stats.length_errors++;
-        return PROTO_RX_DROPPED;
+        return BMS_PROTO_RX_DROPPED;
     }
-    at = n - (uint32_t)PROTO_CRC_LEN;
+    at = n - (uint32_t)BMS_PROTO_CRC_LEN;
     const uint32_t crc_rx = get_u32(rx, &at);
-    if (crc_rx != proto_crc32c(rx, n - (uint32_t)PROTO_CRC_LEN)) {
+    if (crc_rx != bms_proto_crc32c(rx, n - (uint32_t)BMS_PROTO_CRC_LEN)) {
         c->stats.crc_errors++;
-        return PROTO_RX_DROPPED;
+        return BMS_PROTO_RX_DROPPED;
     }
     c->stats.frames_ok++;
     c->hdr = h;
-    if (h.version != (uint8_t)PROTO_VERSION) {
+    if (h.version != (uint8_t)BMS_PROTO_VERSION) {
         c->stats.bad_version++;
-        c->reject_code = PROTO_E_BAD_VERSION;
-        return PROTO_RX_REJECT;
+        c->reject_code = BMS_PROTO_E_BAD_VERSION;
+        return BMS_PROTO_RX_REJECT;
     }
     if (is_request(h.type) == 0) {
         c->stats.unknown_type++;
-        c->reject_code = PROTO_E_UNKNOWN_TYPE;
-        return PROTO_RX_REJECT;
+        c->reject_code = BMS_PROTO_E_UNKNOWN_TYPE;
+        return BMS_PROTO_RX_REJECT;
     }
-    return PROTO_RX_FRAME;
+    return BMS_PROTO_RX_FRAME;
 }
 
-int32_t proto_rx_byte(proto_ctx_t *c, uint8_t b)
+int32_t bms_proto_rx_byte(bms_proto_ctx_t *c, uint8_t b)
 {
     c->stats.rx_bytes++;
     if (b == 0u) {
-        int32_t r = PROTO_RX_NONE;
+        int32_t r = BMS_PROTO_RX_NONE;
         if (c->discard != 0u) {
-            r = PROTO_RX_DROPPED; /* counted when it overflowed */
+            r = BMS_PROTO_RX_DROPPED; /* counted when it overflowed */
         } else if (c->in_frame == 0u) {
-            r = PROTO_RX_NONE; /* empty frame: resynchronisation */
+            r = BMS_PROTO_RX_NONE; /* empty frame: resynchronisation */
         } else if (c->block_left != 0u) {
             c->stats.framing_errors++;
-            r = PROTO_RX_DROPPED;
+            r = BMS_PROTO_RX_DROPPED;
         } else {
             r = frame_end(c);
         }
@@ -375,77 +375,77 @@ int32_t proto_rx_byte(proto_ctx_t *c, uint8_t b)
     }
     c->in_frame = 1u;
     if (c->discard != 0u) {
-        return PROTO_RX_NONE;
+        return BMS_PROTO_RX_NONE;
     }
     if (c->block_left == 0u) {
         /* a code byte: the previous block's implied zero is data after all */
         if (c->zero_pending != 0u) {
-            if (c->rx_len >= (uint32_t)PROTO_MAX_FRAME) {
+            if (c->rx_len >= (uint32_t)BMS_PROTO_MAX_FRAME) {
                 c->stats.oversize++;
                 c->discard = 1u;
-                return PROTO_RX_NONE;
+                return BMS_PROTO_RX_NONE;
             }
-            c->buf[PROTO_TX_OFFSET + c->rx_len] = 0u;
+            c->buf[BMS_PROTO_TX_OFFSET + c->rx_len] = 0u;
             c->rx_len++;
         }
         c->block_code = b;
         c->block_left = (uint32_t)b - 1u;
         c->zero_pending = (uint8_t)((b < 0xFFu) ? 1u : 0u);
-        return PROTO_RX_NONE;
+        return BMS_PROTO_RX_NONE;
     }
-    if (c->rx_len >= (uint32_t)PROTO_MAX_FRAME) {
+    if (c->rx_len >= (uint32_t)BMS_PROTO_MAX_FRAME) {
         c->stats.oversize++;
         c->discard = 1u;
-        return PROTO_RX_NONE;
+        return BMS_PROTO_RX_NONE;
     }
-    c->buf[PROTO_TX_OFFSET + c->rx_len] = b;
+    c->buf[BMS_PROTO_TX_OFFSET + c->rx_len] = b;
     c->rx_len++;
     c->block_left--;
-    return PROTO_RX_NONE;
+    return BMS_PROTO_RX_NONE;
 }
 
-const uint8_t *proto_rx_payload(const proto_ctx_t *c)
+const uint8_t *bms_proto_rx_payload(const bms_proto_ctx_t *c)
 {
-    return &c->buf[PROTO_TX_OFFSET + PROTO_HDR_LEN];
+    return &c->buf[BMS_PROTO_TX_OFFSET + BMS_PROTO_HDR_LEN];
 }
 
-uint8_t *proto_tx_payload(proto_ctx_t *c)
+uint8_t *bms_proto_tx_payload(bms_proto_ctx_t *c)
 {
-    return &c->buf[PROTO_TX_OFFSET + PROTO_HDR_LEN];
+    return &c->buf[BMS_PROTO_TX_OFFSET + BMS_PROTO_HDR_LEN];
 }
 
-uint32_t proto_tx_finish(proto_ctx_t *c, uint8_t type, uint16_t seq, uint32_t payload_len)
+uint32_t bms_proto_tx_finish(bms_proto_ctx_t *c, uint8_t type, uint16_t seq, uint32_t payload_len)
 {
-    if (payload_len > (uint32_t)PROTO_MAX_PAYLOAD) {
+    if (payload_len > (uint32_t)BMS_PROTO_MAX_PAYLOAD) {
         return 0u;
     }
-    uint8_t *raw = &c->buf[PROTO_TX_OFFSET];
+    uint8_t *raw = &c->buf[BMS_PROTO_TX_OFFSET];
     uint32_t at = 0u;
-    put_u8(raw, &at, PROTO_VERSION);
+    put_u8(raw, &at, BMS_PROTO_VERSION);
     put_u8(raw, &at, type);
     put_u16(raw, &at, seq);
     put_u16(raw, &at, payload_len);
-    at = (uint32_t)PROTO_HDR_LEN + payload_len;
-    const uint32_t crc = proto_crc32c(raw, at);
+    at = (uint32_t)BMS_PROTO_HDR_LEN + payload_len;
+    const uint32_t crc = bms_proto_crc32c(raw, at);
     put_u32(raw, &at, crc);
     c->buf[0] = 0u;
-    const uint32_t enc = proto_cobs_encode(raw, at, &c->buf[1], (uint32_t)PROTO_MAX_WIRE - 2u);
+    const uint32_t enc = bms_proto_cobs_encode(raw, at, &c->buf[1], (uint32_t)BMS_PROTO_MAX_WIRE - 2u);
     if (enc == 0u) {
         return 0u;
     }
     c->buf[enc + 1u] = 0u;
     c->stats.frames_tx++;
-    if (type == (uint8_t)PROTO_MSG_ERROR) {
+    if (type == (uint8_t)BMS_PROTO_MSG_ERROR) {
         c->stats.errors_tx++;
     }
     return enc + 2u;
 }
 
 /* ---- messages ---- */
-int32_t proto_get_step(const uint8_t *p, uint32_t len, proto_step_t *step, bms_meas_t *meas)
+int32_t bms_proto_get_step(const uint8_t *p, uint32_t len, bms_proto_step_t *step, bms_meas_t *meas)
 {
-    if (len < (uint32_t)PROTO_STEP_FIXED_LEN) {
-        return PROTO_E_BAD_PAYLOAD;
+    if (len < (uint32_t)BMS_PROTO_STEP_FIXED_LEN) {
+        return BMS_PROTO_E_BAD_PAYLOAD;
     }
     uint32_t at = 0u;
     step->dt_ms = get_u32(p, &at);
@@ -455,8 +455,8 @@ int32_t proto_get_step(const uint8_t *p, uint32_t len, proto_step_t *step, bms_m
     step->n_sensors = get_u16(p, &at);
     (void)get_u16(p, &at);
     if ((step->n_cells > (uint32_t)BMS_MAX_CELLS) || (step->n_sensors > (uint32_t)BMS_MAX_TEMP_SENSORS)
-        || (len != ((uint32_t)PROTO_STEP_FIXED_LEN + (4u * (step->n_cells + step->n_sensors))))) {
-        return PROTO_E_BAD_PAYLOAD;
+        || (len != ((uint32_t)BMS_PROTO_STEP_FIXED_LEN + (4u * (step->n_cells + step->n_sensors))))) {
+        return BMS_PROTO_E_BAD_PAYLOAD;
     }
     meas->pack_current_a = get_f32(p, &at);
     meas->ambient_degc = get_f32(p, &at);
@@ -475,10 +475,10 @@ int32_t proto_get_step(const uint8_t *p, uint32_t len, proto_step_t *step, bms_m
     return 0;
 }
 
-int32_t proto_get_config(const uint8_t *p, uint32_t len, proto_config_t *cfg)
+int32_t bms_proto_get_config(const uint8_t *p, uint32_t len, bms_proto_config_t *cfg)
 {
-    if (len < (uint32_t)PROTO_CONFIG_HDR_LEN) {
-        return PROTO_E_BAD_PAYLOAD;
+    if (len < (uint32_t)BMS_PROTO_CONFIG_HDR_LEN) {
+        return BMS_PROTO_E_BAD_PAYLOAD;
     }
     uint32_t at = 0u;
     cfg->op = get_u8(p, &at);
@@ -487,15 +487,15 @@ int32_t proto_get_config(const uint8_t *p, uint32_t len, proto_config_t *cfg)
     cfg->value = get_u32(p, &at);
     cfg->crc = get_u32(p, &at);
     cfg->data_offset = at;
-    if ((cfg->op > (uint32_t)PROTO_CFG_COMMIT) || (cfg->data_len > (uint32_t)PROTO_CONFIG_CHUNK_MAX)
-        || (len != ((uint32_t)PROTO_CONFIG_HDR_LEN + cfg->data_len))
-        || ((cfg->op != (uint32_t)PROTO_CFG_DATA) && (cfg->data_len != 0u))) {
-        return PROTO_E_BAD_PAYLOAD;
+    if ((cfg->op > (uint32_t)BMS_PROTO_CFG_COMMIT) || (cfg->data_len > (uint32_t)BMS_PROTO_CONFIG_CHUNK_MAX)
+        || (len != ((uint32_t)BMS_PROTO_CONFIG_HDR_LEN + cfg->data_len))
+        || ((cfg->op != (uint32_t)BMS_PROTO_CFG_DATA) && (cfg->data_len != 0u))) {
+        return BMS_PROTO_E_BAD_PAYLOAD;
     }
     return 0;
 }
 
-uint32_t proto_put_hello(uint8_t *p, const proto_hello_t *h)
+uint32_t bms_proto_put_hello(uint8_t *p, const bms_proto_hello_t *h)
 {
     uint32_t at = 0u;
     put_u8(p, &at, h->fw_major);
@@ -523,8 +523,8 @@ uint32_t proto_put_hello(uint8_t *p, const proto_hello_t *h)
     return at;
 }
 
-uint32_t proto_put_state(uint8_t *p, const bms_out_t *out, uint32_t n_cells, uint32_t cycles,
-                         int32_t cmd_result, uint32_t flags)
+uint32_t bms_proto_put_state(uint8_t *p, const bms_out_t *out, uint32_t n_cells, uint32_t cycles,
+                             int32_t cmd_result, uint32_t flags)
 {
     uint32_t n = n_cells;
     if (n > (uint32_t)BMS_MAX_CELLS) {
@@ -567,7 +567,7 @@ uint32_t proto_put_state(uint8_t *p, const bms_out_t *out, uint32_t n_cells, uin
     return at;
 }
 
-uint32_t proto_put_stats(uint8_t *p, const proto_stats_t *s)
+uint32_t bms_proto_put_stats(uint8_t *p, const bms_proto_stats_t *s)
 {
     uint32_t at = 0u;
     put_u32(p, &at, s->rx_bytes);
@@ -588,7 +588,7 @@ uint32_t proto_put_stats(uint8_t *p, const proto_stats_t *s)
     return at;
 }
 
-uint32_t proto_put_error(uint8_t *p, uint32_t code, uint32_t request_type, int32_t detail)
+uint32_t bms_proto_put_error(uint8_t *p, uint32_t code, uint32_t request_type, int32_t detail)
 {
     uint32_t at = 0u;
     put_u8(p, &at, code);
@@ -598,7 +598,7 @@ uint32_t proto_put_error(uint8_t *p, uint32_t code, uint32_t request_type, int32
     return at;
 }
 
-uint32_t proto_put_config_reply(uint8_t *p, uint32_t op, uint32_t received, uint32_t config_hash)
+uint32_t bms_proto_put_config_reply(uint8_t *p, uint32_t op, uint32_t received, uint32_t config_hash)
 {
     uint32_t at = 0u;
     put_u8(p, &at, op);
@@ -609,7 +609,7 @@ uint32_t proto_put_config_reply(uint8_t *p, uint32_t op, uint32_t received, uint
     return at;
 }
 
-uint32_t proto_put_command_reply(uint8_t *p, uint32_t cmd, int32_t result)
+uint32_t bms_proto_put_command_reply(uint8_t *p, uint32_t cmd, int32_t result)
 {
     uint32_t at = 0u;
     put_u8(p, &at, cmd);

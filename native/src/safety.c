@@ -12,12 +12,12 @@ static const uint8_t k_is_max[] = {
 };
 _Static_assert(BMS_ARRAY_LEN(k_is_max) == BMS_N_QUANTITIES, "one direction per monitored quantity");
 
-int32_t safety_is_max(uint32_t q)
+int32_t bms_safety_is_max(uint32_t q)
 {
     return (q < (uint32_t)BMS_N_QUANTITIES) ? (int32_t)k_is_max[q] : 0;
 }
 
-uint32_t safety_fault_of(uint32_t q)
+uint32_t bms_safety_fault_of(uint32_t q)
 {
     /* the limit trips are fault ids 0..BMS_N_QUANTITIES-1, in quantity order */
     return q;
@@ -28,7 +28,7 @@ static uint32_t sat_add(uint32_t a, uint32_t b)
     return (a > (0xFFFFFFFFu - b)) ? 0xFFFFFFFFu : (a + b);
 }
 
-int32_t safety_debounce(debounce_t *d, int32_t condition, uint32_t dt_ms, uint32_t debounce_ms)
+int32_t bms_safety_debounce(bms_debounce_t *d, int32_t condition, uint32_t dt_ms, uint32_t debounce_ms)
 {
     if (condition != 0) {
         if (d->seen == 0u) {
@@ -48,13 +48,13 @@ int32_t safety_debounce(debounce_t *d, int32_t condition, uint32_t dt_ms, uint32
     return 0;
 }
 
-static void debounce_clear(debounce_t *d)
+static void debounce_clear(bms_debounce_t *d)
 {
     d->count_ms = 0u;
     d->seen = 0u;
 }
 
-void safety_reset(safety_state_t *s)
+void bms_safety_reset(bms_safety_state_t *s)
 {
     for (uint32_t q = 0u; q < (uint32_t)BMS_N_QUANTITIES; q++) {
         for (uint32_t k = 0u; k < (uint32_t)BMS_ARRAY_LEN(s->tier_db[q]); k++) {
@@ -88,7 +88,7 @@ static int32_t not_released(int32_t is_max, float v, const bms_tier_t *t)
                          : ((v < (t->threshold + t->hysteresis)) ? 1 : 0);
 }
 
-static void latch(safety_state_t *s, uint32_t fault_id, uint16_t cell, float value, uint32_t now_ms)
+static void latch(bms_safety_state_t *s, uint32_t fault_id, uint16_t cell, float value, uint32_t now_ms)
 {
     const uint32_t bit = 1u << fault_id;
     if ((s->latched & bit) == 0u) {
@@ -100,17 +100,17 @@ static void latch(safety_state_t *s, uint32_t fault_id, uint16_t cell, float val
     }
 }
 
-void safety_evaluate(safety_state_t *s, const bms_limits_t *lim, const safety_value_t *values,
-                     uint32_t dt_ms, uint32_t now_ms)
+void bms_safety_evaluate(bms_safety_state_t *s, const bms_limits_t *lim, const bms_safety_value_t *values,
+                         uint32_t dt_ms, uint32_t now_ms)
 {
     for (uint32_t q = 0u; q < (uint32_t)BMS_N_QUANTITIES; q++) {
         const bms_limit_t *l = &lim->q[q];
-        const safety_value_t *sv = &values[q];
-        const int32_t is_max = safety_is_max(q);
+        const bms_safety_value_t *sv = &values[q];
+        const int32_t is_max = bms_safety_is_max(q);
         const bms_tier_t *tiers[] = {&l->warning, &l->derate, &l->trip};
         for (uint32_t k = 0u; k < (uint32_t)BMS_ARRAY_LEN(s->tier_active[q]); k++) {
             const int32_t cond = (sv->valid != 0u) ? beyond(is_max, sv->value, tiers[k]->threshold) : 0;
-            const int32_t hit = safety_debounce(&s->tier_db[q][k], cond, dt_ms, tiers[k]->debounce_ms);
+            const int32_t hit = bms_safety_debounce(&s->tier_db[q][k], cond, dt_ms, tiers[k]->debounce_ms);
             if (hit != 0) {
                 s->tier_active[q][k] = 1u;
             } else if ((s->tier_active[q][k] != 0u)
@@ -121,9 +121,9 @@ void safety_evaluate(safety_state_t *s, const bms_limits_t *lim, const safety_va
                 /* holding inside the hysteresis band, or not reached */
             }
         }
-        const uint32_t f = safety_fault_of(q);
+        const uint32_t f = bms_safety_fault_of(q);
         const int32_t cond = (sv->valid != 0u) ? beyond(is_max, sv->value, l->trip.threshold) : 0;
-        if (safety_debounce(&s->fault_db[f], cond, dt_ms, l->trip.debounce_ms) != 0) {
+        if (bms_safety_debounce(&s->fault_db[f], cond, dt_ms, l->trip.debounce_ms) != 0) {
             latch(s, f, sv->cell, sv->value, now_ms);
         }
         if ((sv->valid != 0u) && (not_released(is_max, sv->value, &l->trip) != 0)) {
@@ -134,13 +134,13 @@ void safety_evaluate(safety_state_t *s, const bms_limits_t *lim, const safety_va
     }
 }
 
-void safety_condition(safety_state_t *s, uint32_t fault_id, int32_t present, uint16_t cell,
-                      float value, uint32_t dt_ms, uint32_t debounce_ms, uint32_t now_ms)
+void bms_safety_condition(bms_safety_state_t *s, uint32_t fault_id, int32_t present, uint16_t cell,
+                          float value, uint32_t dt_ms, uint32_t debounce_ms, uint32_t now_ms)
 {
     if (fault_id >= (uint32_t)BMS_N_FAULTS) {
         return;
     }
-    if (safety_debounce(&s->fault_db[fault_id], present, dt_ms, debounce_ms) != 0) {
+    if (bms_safety_debounce(&s->fault_db[fault_id], present, dt_ms, debounce_ms) != 0) {
         latch(s, fault_id, cell, value, now_ms);
     }
     if (present != 0) {
@@ -150,7 +150,7 @@ void safety_condition(safety_state_t *s, uint32_t fault_id, int32_t present, uin
     }
 }
 
-uint32_t safety_reset_faults(safety_state_t *s)
+uint32_t bms_safety_reset_faults(bms_safety_state_t *s)
 {
     const uint32_t clear = s->latched & ~s->present;
     for (uint32_t f = 0u; f < (uint32_t)BMS_N_FAULTS; f++) {
@@ -162,12 +162,12 @@ uint32_t safety_reset_faults(safety_state_t *s)
     return clear;
 }
 
-float safety_derate_factor(const bms_limit_t *l, uint32_t q, float v)
+float bms_safety_derate_factor(const bms_limit_t *l, uint32_t q, float v)
 {
     const float d = l->derate.threshold;
     const float t = l->trip.threshold;
     float f;
-    if (safety_is_max(q) != 0) {
+    if (bms_safety_is_max(q) != 0) {
         if (v <= d) {
             return 1.0f;
         }

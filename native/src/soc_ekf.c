@@ -15,14 +15,14 @@
 
 enum { P00 = 0, P01 = 1, P02 = 2, P11 = 3, P12 = 4, P22 = 5 };
 
-void soc_ekf_init(soc_ekf_cell_t *c, const bms_cell_params_t *cp,
+void bms_ekf_init(bms_ekf_cell_t *c, const bms_cell_params_t *cp,
                   const bms_estimator_params_t *ep, float cell_v, float current_a,
                   float temp_degc)
 {
     /* Terminal voltage plus the ohmic drop approximates the OCV; RC states
      * start at zero and their uncertainty goes into the covariance. */
-    float r0 = cell_model_table(cp, cp->r0_ohm, 0.5f, temp_degc);
-    float soc = cell_model_soc_from_ocv(cp, cell_v + r0 * current_a, temp_degc);
+    float r0 = bms_cell_table(cp, cp->r0_ohm, 0.5f, temp_degc);
+    float soc = bms_cell_soc_from_ocv(cp, cell_v + r0 * current_a, temp_degc);
     c->soc = bms_clampf(soc, 0.0f, 1.0f);
     c->v_rc1_v = 0.0f;
     c->v_rc2_v = 0.0f;
@@ -35,7 +35,7 @@ void soc_ekf_init(soc_ekf_cell_t *c, const bms_cell_params_t *cp,
     c->p[P22] = sv * sv;
 }
 
-void soc_ekf_fuse_prior(soc_ekf_cell_t *c, const bms_cell_params_t *cp,
+void bms_ekf_fuse_prior(bms_ekf_cell_t *c, const bms_cell_params_t *cp,
                         const bms_estimator_params_t *ep, float temp_degc, float soc_stored,
                         float soc_sigma)
 {
@@ -45,7 +45,7 @@ void soc_ekf_fuse_prior(soc_ekf_cell_t *c, const bms_cell_params_t *cp,
     /* the OCV slope around the voltage-based guess (2 % SoC each side, clamped) */
     const float lo = bms_clampf(c->soc - 0.02f, 0.0f, 1.0f);
     const float hi = bms_clampf(c->soc + 0.02f, 0.0f, 1.0f);
-    const float slope = (cell_model_ocv(cp, hi, temp_degc) - cell_model_ocv(cp, lo, temp_degc)) / (hi - lo);
+    const float slope = (bms_cell_ocv(cp, hi, temp_degc) - bms_cell_ocv(cp, lo, temp_degc)) / (hi - lo);
     /* at power-up the pack has rested (the polarisation has relaxed): model error and noise */
     const float err_v = ep->model_err_v + ep->voltage_noise_v;
     float sig_v = (slope > 1.0e-4f) ? (err_v / slope) : 1.0f;
@@ -57,11 +57,11 @@ void soc_ekf_fuse_prior(soc_ekf_cell_t *c, const bms_cell_params_t *cp,
     c->p[P00] = (var_p * var_v) / (var_p + var_v);
 }
 
-float soc_ekf_terminal_v(const soc_ekf_cell_t *c, const bms_cell_params_t *cp,
+float bms_ekf_terminal_v(const bms_ekf_cell_t *c, const bms_cell_params_t *cp,
                          float current_a, float temp_degc)
 {
-    cell_eval_t e;
-    cell_model_eval(cp, c->soc, temp_degc, &e);
+    bms_cell_eval_t e;
+    bms_cell_eval(cp, c->soc, temp_degc, &e);
     return e.ocv_v - c->v_rc1_v - c->v_rc2_v - e.r0_ohm * current_a;
 }
 
@@ -89,19 +89,19 @@ static void condition_cov(float *p)
     }
 }
 
-void soc_ekf_step(soc_ekf_cell_t *c, const bms_cell_params_t *cp,
+void bms_ekf_step(bms_ekf_cell_t *c, const bms_cell_params_t *cp,
                   const bms_estimator_params_t *ep, float current_a, float dt_s,
                   float cell_v, int32_t voltage_valid, float temp_degc,
-                  soc_ekf_step_out_t *out)
+                  bms_ekf_step_out_t *out)
 {
-    cell_eval_t e;
-    cell_model_eval(cp, c->soc, temp_degc, &e);
+    bms_cell_eval_t e;
+    bms_cell_eval(cp, c->soc, temp_degc, &e);
     const float soc0 = c->soc;
 
     /* ---- predict (exact ZOH for the RC branches) ---- */
-    cell_rc_disc_t d1 = cell_model_rc_disc(e.r1_ohm, e.tau1_s, dt_s);
-    cell_rc_disc_t d2 = cell_model_rc_disc(e.r2_ohm, e.tau2_s, dt_s);
-    c->soc = soc0 + cell_model_dsoc(cp, current_a, dt_s);
+    bms_cell_rc_disc_t d1 = bms_cell_rc_disc(e.r1_ohm, e.tau1_s, dt_s);
+    bms_cell_rc_disc_t d2 = bms_cell_rc_disc(e.r2_ohm, e.tau2_s, dt_s);
+    c->soc = soc0 + bms_cell_dsoc(cp, current_a, dt_s);
     c->v_rc1_v = d1.a * c->v_rc1_v + d1.b_ohm * current_a;
     c->v_rc2_v = d2.a * c->v_rc2_v + d2.b_ohm * current_a;
 

@@ -22,7 +22,7 @@ static float init_sqrtf(float x)
     return g;
 }
 
-void thermal_model_init(thermal_model_t *m, const bms_config_t *cfg)
+void bms_thermal_model_init(bms_thermal_model_t *m, const bms_config_t *cfg)
 {
     const bms_thermal_params_t *tp = &cfg->thermal;
     const float k1 = 1.0f / (tp->c_core_j_per_k * tp->r_core_surf_k_per_w);
@@ -80,7 +80,7 @@ void thermal_model_init(thermal_model_t *m, const bms_config_t *cfg)
     }
 }
 
-void thermal_disc_update(thermal_disc_t *d, const thermal_model_t *m, uint32_t dt_ms)
+void bms_thermal_disc_update(bms_thermal_disc_t *d, const bms_thermal_model_t *m, uint32_t dt_ms)
 {
     if (dt_ms == d->dt_ms) {
         return;
@@ -110,7 +110,7 @@ void thermal_disc_update(thermal_disc_t *d, const thermal_model_t *m, uint32_t d
     d->dt_ms = dt_ms;
 }
 
-void thermal_cell_init(thermal_cell_t *c, float temp_degc, const bms_estimator_params_t *ep)
+void bms_thermal_cell_init(bms_thermal_cell_t *c, float temp_degc, const bms_estimator_params_t *ep)
 {
     const float s2 = ep->temp_init_sigma_degc * ep->temp_init_sigma_degc;
     c->t_core_degc = temp_degc;
@@ -133,9 +133,9 @@ static void condition_cov2(float *p)
     }
 }
 
-void thermal_cell_predict(thermal_cell_t *c, const thermal_disc_t *d,
-                          const bms_thermal_params_t *tp, const bms_estimator_params_t *ep,
-                          float heat_w, float ambient_degc, float dt_s)
+void bms_thermal_cell_predict(bms_thermal_cell_t *c, const bms_thermal_disc_t *d,
+                              const bms_thermal_params_t *tp, const bms_estimator_params_t *ep,
+                              float heat_w, float ambient_degc, float dt_s)
 {
     /* in rises over ambient: Ad 1 + ba = 1 exactly, and the small numbers keep
      * float32 from losing the step's change against the absolute temperature */
@@ -157,7 +157,7 @@ void thermal_cell_predict(thermal_cell_t *c, const thermal_disc_t *d,
     condition_cov2(p);
 }
 
-void thermal_cell_update(thermal_cell_t *c, float innov_degc, float r_degc2)
+void bms_thermal_cell_update(bms_thermal_cell_t *c, float innov_degc, float r_degc2)
 {
     float *p = c->p;
     const float s = p[2] + r_degc2;
@@ -179,8 +179,8 @@ void thermal_cell_update(thermal_cell_t *c, float innov_degc, float r_degc2)
     condition_cov2(p);
 }
 
-float thermal_heat_w(float current_a, float ocv_v, float cell_v, float docv_dt_v_per_k,
-                     float temp_degc)
+float bms_thermal_heat_w(float current_a, float ocv_v, float cell_v, float docv_dt_v_per_k,
+                         float temp_degc)
 {
     float q_irr = current_a * (ocv_v - cell_v);
     if (q_irr < 0.0f) {
@@ -190,7 +190,7 @@ float thermal_heat_w(float current_a, float ocv_v, float cell_v, float docv_dt_v
     return q_irr + q_rev;
 }
 
-float thermal_steady_core_degc(const bms_thermal_params_t *tp, float heat_w, float ambient_degc)
+float bms_thermal_steady_core_degc(const bms_thermal_params_t *tp, float heat_w, float ambient_degc)
 {
     return ambient_degc + heat_w * (tp->r_core_surf_k_per_w + tp->r_surf_amb_k_per_w);
 }

@@ -53,16 +53,16 @@ def charger_session(max_a: float) -> tuple[CanLayer, object, codec.ProtectedSend
 
 @given(st.integers(0, 0x7FF), st.binary(min_size=1, max_size=8))
 def test_crc8_is_sae_j1850(frame_id, data):
-    assert lib.can_layer_crc8(frame_id, data, len(data)) == codec.crc8(frame_id, data[:-1])
+    assert lib.bms_canl_crc8(frame_id, data, len(data)) == codec.crc8(frame_id, data[:-1])
 
 
 def test_layer_takes_its_timing_from_the_dbc():
     cfg = layer_config()
     assert list(cfg.rx_timeout_ms) == [codec.rx_timeout_ms(m) for m in (STATUS, LIMITS, VCU)]
-    assert cfg.tx_cycle_ms[lib.CAN_TX_LIMITS] == codec.cycle_ms(codec.message("BMS_Limits"))
+    assert cfg.tx_cycle_ms[lib.BMS_CANL_TX_LIMITS] == codec.cycle_ms(codec.message("BMS_Limits"))
     bad = layer_config()
     bad.rx_timeout_ms[1] = 0
-    assert lib.can_layer_init(ffi.new("can_layer_t *"), bad) == lib.CAN_E_CONFIG
+    assert lib.bms_canl_init(ffi.new("bms_canl_t *"), bad) == lib.BMS_CANL_E_CONFIG
 
 
 def test_charger_limit_reaches_the_measurement_at_signal_resolution():
@@ -124,7 +124,7 @@ def test_charger_silence_is_a_comm_loss_after_its_timeout_only_in_a_session():
         if m.comm_lost:
             lost_after = k * DT
             break
-    assert m.comm_lost == lib.CAN_PARTNER_CHARGER
+    assert m.comm_lost == lib.BMS_CANL_PARTNER_CHARGER
     assert math.isnan(m.charger_max_a)  # no limit from a charger that is gone
     assert lost_after == timeout + DT  # the first step whose age exceeds the timeout
     # the charger ends its session properly: silence afterwards is fine
@@ -134,14 +134,14 @@ def test_charger_silence_is_a_comm_loss_after_its_timeout_only_in_a_session():
     for _ in range(20):
         layer2.rx(VCU.frame_id, vcu.encode({"ContactorRequest": 0, "FaultReset": 0}))
         layer2.inputs(DT, m2)
-        assert m2.comm_lost & lib.CAN_PARTNER_CHARGER == 0
+        assert m2.comm_lost & lib.BMS_CANL_PARTNER_CHARGER == 0
 
 
 def test_vehicle_is_monitored_from_power_up():
     layer, m = CanLayer(), meas_ptr()
     timeout = codec.rx_timeout_ms(VCU)
     steps = [layer.inputs(DT, m) or m.comm_lost for _ in range(timeout // DT + 1)]
-    assert steps[-2] == 0 and steps[-1] == lib.CAN_PARTNER_VEHICLE
+    assert steps[-2] == 0 and steps[-1] == lib.BMS_CANL_PARTNER_VEHICLE
 
 
 def test_requests_act_on_a_change_and_resets_on_a_rising_edge():
@@ -289,7 +289,7 @@ WRAP = 1 << 32
 
 
 def _schedule(start_ms: int | None, steps: int) -> list[list[int]]:
-    """The frame ids sent in each step (one can_layer_inputs + can_layer_tx per DT) of a
+    """The frame ids sent in each step (one bms_canl_inputs + bms_canl_tx per DT) of a
     layer whose clock starts at start_ms (None: as initialised, at 0)."""
     rig = Rig()
     out = rig.step(rig.nominal())
@@ -356,7 +356,7 @@ def test_receive_timeouts_are_unchanged_across_the_clock_wrap(start_ms):
             if m2.comm_lost:
                 chg_lost = k
                 break
-        assert chg_lost is not None and m2.comm_lost == lib.CAN_PARTNER_CHARGER
+        assert chg_lost is not None and m2.comm_lost == lib.BMS_CANL_PARTNER_CHARGER
         return vcu_lost, chg_lost
 
     vcu_lost, chg_lost = first_lost(start_ms)

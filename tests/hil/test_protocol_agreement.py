@@ -33,20 +33,20 @@ def same_f32(a: float, b: float) -> bool:
 
 
 def c_feed(wire: bytes) -> tuple[list[int], object]:
-    ctx = ffi.new("proto_ctx_t *")
-    lib.proto_init(ctx)
-    return [lib.proto_rx_byte(ctx, b) for b in wire], ctx
+    ctx = ffi.new("bms_proto_ctx_t *")
+    lib.bms_proto_init(ctx)
+    return [lib.bms_proto_rx_byte(ctx, b) for b in wire], ctx
 
 
 def c_payload(ctx: object) -> bytes:
-    return bytes(ffi.buffer(lib.proto_rx_payload(ctx), ctx.hdr.length))
+    return bytes(ffi.buffer(lib.bms_proto_rx_payload(ctx), ctx.hdr.length))
 
 
 def c_frame(msg_type: int, seq: int, payload: bytes) -> bytes:
-    ctx = ffi.new("proto_ctx_t *")
-    lib.proto_init(ctx)
-    ffi.memmove(lib.proto_tx_payload(ctx), payload, len(payload))
-    n = lib.proto_tx_finish(ctx, msg_type, seq, len(payload))
+    ctx = ffi.new("bms_proto_ctx_t *")
+    lib.bms_proto_init(ctx)
+    ffi.memmove(lib.bms_proto_tx_payload(ctx), payload, len(payload))
+    n = lib.bms_proto_tx_finish(ctx, msg_type, seq, len(payload))
     assert n > 0
     return bytes(ctx.buf[0:n])
 
@@ -63,7 +63,7 @@ def test_crc32c_c_equals_the_crc_package(data):
 @given(PAYLOAD)
 def test_cobs_c_equals_the_cobs_package(data):
     out = ffi.new("uint8_t[]", len(data) + len(data) // 254 + 2)
-    n = lib.proto_cobs_encode(data, len(data), out, len(out))
+    n = lib.bms_proto_cobs_encode(data, len(data), out, len(out))
     assert bytes(out[0:n]) == cobs.encode(data)
 
 
@@ -100,12 +100,12 @@ def step_fields(draw):
 def test_step_python_to_c(fields, seq):
     wire = P.encode(P.Msg.STEP, seq, fields)
     results, ctx = c_feed(wire)
-    assert results[-1] == lib.PROTO_RX_FRAME and results.count(lib.PROTO_RX_FRAME) == 1
+    assert results[-1] == lib.BMS_PROTO_RX_FRAME and results.count(lib.BMS_PROTO_RX_FRAME) == 1
     assert (ctx.hdr.type, ctx.hdr.seq) == (P.Msg.STEP, seq)
-    step = ffi.new("proto_step_t *")
+    step = ffi.new("bms_proto_step_t *")
     meas = ffi.new("bms_meas_t *")
     payload = c_payload(ctx)
-    assert lib.proto_get_step(payload, len(payload), step, meas) == 0
+    assert lib.bms_proto_get_step(payload, len(payload), step, meas) == 0
     assert (step.dt_ms, step.command) == (fields["dt_ms"], fields["command"])
     assert (step.n_cells, step.n_sensors) == (len(fields["cell_v"]), len(fields["temp_degc"]))
     for name, cname in (
@@ -128,10 +128,10 @@ def test_config_python_to_c(op, value, crc, data, seq):
         data = b""
     wire = P.encode(P.Msg.CONFIG, seq, dict(op=op, value=value, crc=crc, data=data))
     results, ctx = c_feed(wire)
-    assert results[-1] == lib.PROTO_RX_FRAME
-    m = ffi.new("proto_config_t *")
+    assert results[-1] == lib.BMS_PROTO_RX_FRAME
+    m = ffi.new("bms_proto_config_t *")
     payload = c_payload(ctx)
-    assert lib.proto_get_config(payload, len(payload), m) == 0
+    assert lib.bms_proto_get_config(payload, len(payload), m) == 0
     assert (m.op, m.value, m.crc, m.data_len) == (op, value, crc, len(data))
     assert payload[m.data_offset : m.data_offset + m.data_len] == data
 
@@ -162,7 +162,7 @@ def test_state_c_to_python_and_back(d):
     out.soc[0:n] = d["soc"]
     out.core_temp_degc[0:n] = d["core_temp_degc"]
     buf = ffi.new("uint8_t[]", P.MAX_PAYLOAD)
-    length = lib.proto_put_state(buf, out, n, d["cycles"], d["cmd_result"], d["flags"])
+    length = lib.bms_proto_put_state(buf, out, n, d["cycles"], d["cmd_result"], d["flags"])
     c_bytes = bytes(buf[0:length])
     r = P.parse_payload(P.Msg.STATE, c_bytes)
     assert (r.n_cells, r.cycles, r.cmd_result, r.flags) == (n, d["cycles"], d["cmd_result"], d["flags"])
@@ -197,7 +197,7 @@ def test_state_c_to_python_and_back(d):
     )
 )
 def test_hello_c_to_python_and_back(d):
-    h = ffi.new("proto_hello_t *")
+    h = ffi.new("bms_proto_hello_t *")
     for k, v in d.items():
         if k == "board":
             raw = v.encode()
@@ -205,7 +205,7 @@ def test_hello_c_to_python_and_back(d):
         else:
             setattr(h, k, v)
     buf = ffi.new("uint8_t[]", P.MAX_PAYLOAD)
-    c_bytes = bytes(buf[0 : lib.proto_put_hello(buf, h)])
+    c_bytes = bytes(buf[0 : lib.bms_proto_put_hello(buf, h)])
     r = P.parse_payload(P.Msg.HELLO, c_bytes)
     assert {k: r[k] for k in d} == d
     assert P.HELLO.build(r) == c_bytes
@@ -213,11 +213,11 @@ def test_hello_c_to_python_and_back(d):
 
 @given(st.lists(U32, min_size=len(P.STATS_FIELDS), max_size=len(P.STATS_FIELDS)))
 def test_stats_c_to_python_and_back(values):
-    s = ffi.new("proto_stats_t *")
+    s = ffi.new("bms_proto_stats_t *")
     for name, v in zip(P.STATS_FIELDS, values, strict=True):
         setattr(s, name, v)
     buf = ffi.new("uint8_t[]", P.MAX_PAYLOAD)
-    c_bytes = bytes(buf[0 : lib.proto_put_stats(buf, s)])
+    c_bytes = bytes(buf[0 : lib.bms_proto_put_stats(buf, s)])
     r = P.parse_payload(P.Msg.STATS, c_bytes)
     assert [r[k] for k in P.STATS_FIELDS] == values
     assert P.STATS.build(r) == c_bytes
@@ -226,15 +226,15 @@ def test_stats_c_to_python_and_back(values):
 @given(U8, U8, st.integers(-(2**31), 2**31 - 1), U32, U32, st.integers(-(2**31), 2**31 - 1))
 def test_error_config_and_command_replies(code, req, detail, received, cfg_hash, result):
     buf = ffi.new("uint8_t[]", 64)
-    e = bytes(buf[0 : lib.proto_put_error(buf, code, req, detail)])
+    e = bytes(buf[0 : lib.bms_proto_put_error(buf, code, req, detail)])
     r = P.parse_payload(P.Msg.ERROR, e)
     assert (r.code, r.request_type, r.detail) == (code, req, detail)
     assert P.ERROR.build(dict(code=code, request_type=req, detail=detail)) == e
-    c = bytes(buf[0 : lib.proto_put_config_reply(buf, req, received, cfg_hash)])
+    c = bytes(buf[0 : lib.bms_proto_put_config_reply(buf, req, received, cfg_hash)])
     r = P.parse_payload(P.Msg.CONFIG, c)
     assert (r.op, r.received, r.config_hash) == (req, received, cfg_hash)
     assert P.CONFIG_REPLY.build(r) == c
-    m = bytes(buf[0 : lib.proto_put_command_reply(buf, req, result)])
+    m = bytes(buf[0 : lib.bms_proto_put_command_reply(buf, req, result)])
     r = P.parse_payload(P.Msg.COMMAND, m)
     assert (r.cmd, r.result) == (req, result)
     assert P.COMMAND_REPLY.build(r) == m
@@ -249,7 +249,7 @@ def c_verdict(chunk: bytes) -> str:
     ]
     assert len(moved) <= 1
     if moved:
-        assert results[-1] == lib.PROTO_RX_DROPPED
+        assert results[-1] == lib.BMS_PROTO_RX_DROPPED
         return moved[0]
     assert stats["frames_ok"] == 1
     return "ok"

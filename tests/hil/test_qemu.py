@@ -66,8 +66,8 @@ def qemu(fastcharge: Recording) -> Iterator[QemuTarget]:
 def test_boot_hello_agrees_with_this_host(qemu):
     h = qemu.hello
     assert h.board == "mps2-an386"
-    assert h.layout_hash == lib.proto_layout_hash()
-    assert h.source_hash == lib.hil_source_hash(), (
+    assert h.layout_hash == lib.bms_proto_layout_hash()
+    assert h.source_hash == lib.bms_hil_source_hash(), (
         "the in-process build and the firmware come from different sources: pip install -e ."
     )
     info = qemu.info()

@@ -14,7 +14,7 @@ from hil.targets.remote import check_hello
 
 
 def hello(**kw: int) -> SimpleNamespace:
-    d = dict(config_size=ffi.sizeof("bms_config_t"), layout_hash=lib.proto_layout_hash(), source_hash=7)
+    d = dict(config_size=ffi.sizeof("bms_config_t"), layout_hash=lib.bms_proto_layout_hash(), source_hash=7)
     d.update(kw)
     return SimpleNamespace(**d)
 
@@ -31,7 +31,7 @@ def test_size_mismatch_is_refused():
 
 def test_layout_mismatch_is_refused():
     with pytest.raises(TargetError, match="struct layout hash differs"):
-        check_hello(hello(layout_hash=lib.proto_layout_hash() ^ 1))
+        check_hello(hello(layout_hash=lib.bms_proto_layout_hash() ^ 1))
 
 
 def test_stale_firmware_is_refused():
@@ -45,7 +45,7 @@ def test_missing_qemu_is_a_clear_error():
 
 
 def test_layout_hash_covers_every_config_field():
-    """proto_layout_hash lists offsets by hand: a field added to bms_config_t must move the
+    """bms_proto_layout_hash lists offsets by hand: a field added to bms_config_t must move the
     size or an offset it lists. Here: the total of the struct's leaf fields is its size."""
 
     def leaves(t: object) -> int:

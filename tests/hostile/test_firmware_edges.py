@@ -201,7 +201,7 @@ def test_stale_and_debounce_timing_is_unchanged_across_the_clock_wrap(fault, sta
 
 
 # ---------------------------------------------------- coolant flow readings (defect 5)
-PLAUS_FLOW_MAX_LPM = float(lib.PLAUS_FLOW_MAX_LPM)
+PLAUS_FLOW_MAX_LPM = float(lib.BMS_PLAUS_FLOW_MAX_LPM)
 FLOW_IMPLAUSIBLE = [-1.0, -0.01, math.inf, -math.inf, 1.0e6, 1000.5]
 
 

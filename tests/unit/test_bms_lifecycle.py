@@ -109,7 +109,7 @@ def test_the_script_exercises_the_firmware():
     states = {r[OUT_FIELDS.index("contactor_state")] for r in rows}
     assert max(r[OUT_FIELDS.index("ccl_a")] for r in rows) > 1.0
     assert any(f & (1 << 6) for f in faults)  # under-temperature while charging
-    assert states >= {lib.CONTACTOR_OPEN, lib.CONTACTOR_CLOSED}
+    assert states >= {lib.BMS_CONTACTOR_OPEN, lib.BMS_CONTACTOR_CLOSED}
     assert any(r[OUT_FIELDS.index("heater_request")] for r in rows)
 
 

@@ -25,7 +25,7 @@ def test_bilinear_tables_match_scipy_and_clamp(lgm50):
         for _ in range(300):
             soc = rng.uniform(-0.2, 1.2)
             temp = rng.uniform(-20, 70)
-            got = lib.cell_model_table(ffi.addressof(cfg.cell), ctab, soc, temp)
+            got = lib.bms_cell_table(ffi.addressof(cfg.cell), ctab, soc, temp)
             # clamping at the table edges = evaluating at the clipped point
             want = ref([[np.clip(temp, lgm50.temp_c[0], lgm50.temp_c[-1]), np.clip(soc, 0.0, 1.0)]])[0]
             assert got == pytest.approx(want, rel=1e-5, abs=1e-7)
@@ -33,9 +33,9 @@ def test_bilinear_tables_match_scipy_and_clamp(lgm50):
 
 def test_eval_bundles_the_same_values(lgm50):
     cfg = _cfg(lgm50)
-    e = ffi.new("cell_eval_t *")
-    lib.cell_model_eval(ffi.addressof(cfg.cell), 0.37, 31.0, e)
-    t = lambda tab: lib.cell_model_table(ffi.addressof(cfg.cell), tab, 0.37, 31.0)  # noqa: E731
+    e = ffi.new("bms_cell_eval_t *")
+    lib.bms_cell_eval(ffi.addressof(cfg.cell), 0.37, 31.0, e)
+    t = lambda tab: lib.bms_cell_table(ffi.addressof(cfg.cell), tab, 0.37, 31.0)  # noqa: E731
     assert e.ocv_v == pytest.approx(t(cfg.cell.ocv_v), rel=1e-6)
     assert e.r0_ohm == pytest.approx(t(cfg.cell.r0_ohm), rel=1e-6)
     assert e.tau1_s == pytest.approx(t(cfg.cell.r1_ohm) * t(cfg.cell.c1_f), rel=1e-5)
@@ -43,7 +43,7 @@ def test_eval_bundles_the_same_values(lgm50):
     # slope: finite difference of the same piecewise-linear OCV inside one segment
     d = 1e-3
     slope = (
-        t(cfg.cell.ocv_v) - lib.cell_model_table(ffi.addressof(cfg.cell), cfg.cell.ocv_v, 0.37 - d, 31.0)
+        t(cfg.cell.ocv_v) - lib.bms_cell_table(ffi.addressof(cfg.cell), cfg.cell.ocv_v, 0.37 - d, 31.0)
     ) / d
     assert e.docv_dsoc_v == pytest.approx(slope, rel=2e-3)
 
@@ -51,7 +51,7 @@ def test_eval_bundles_the_same_values(lgm50):
 @pytest.mark.parametrize("dt_s", [0.001, 0.1, 1.0, 10.0, 60.0])
 def test_rc_step_response_is_the_analytic_exponential(dt_s):
     r_ohm, tau_s, i_a = 0.012, 35.0, 7.5
-    d = lib.cell_model_rc_disc(r_ohm, tau_s, dt_s)
+    d = lib.bms_cell_rc_disc(r_ohm, tau_s, dt_s)
     n = round(180.0 / dt_s) if dt_s >= 0.1 else 2000
     v = 0.0
     for _ in range(n):
@@ -63,7 +63,7 @@ def test_rc_step_response_is_the_analytic_exponential(dt_s):
 
 def test_rc_pulse_then_relaxation_is_analytic():
     r_ohm, tau_s, i_a, dt = 0.02, 8.0, -5.0, 0.5
-    d = lib.cell_model_rc_disc(r_ohm, tau_s, dt)
+    d = lib.bms_cell_rc_disc(r_ohm, tau_s, dt)
     v = 0.0
     for _ in range(20):  # 10 s pulse
         v = d.a * v + d.b_ohm * i_a
@@ -75,7 +75,7 @@ def test_rc_pulse_then_relaxation_is_analytic():
 
 
 def test_huge_step_is_stable():
-    d = lib.cell_model_rc_disc(0.01, 0.5, 3600.0)
+    d = lib.bms_cell_rc_disc(0.01, 0.5, 3600.0)
     assert d.a == pytest.approx(0.0, abs=1e-30)
     assert d.b_ohm == pytest.approx(0.01, rel=1e-6)
 
@@ -85,10 +85,10 @@ def test_soc_from_ocv_inverts_the_table(lgm50):
     cp = ffi.addressof(cfg.cell)
     for soc in np.linspace(0.0, 1.0, 41):
         for temp in (5.0, 17.0, 25.0, 45.0):
-            v = lib.cell_model_ocv(cp, soc, temp)
-            assert lib.cell_model_soc_from_ocv(cp, v, temp) == pytest.approx(soc, abs=2e-5)
-    assert lib.cell_model_soc_from_ocv(cp, 1.0, 25.0) == 0.0
-    assert lib.cell_model_soc_from_ocv(cp, 9.0, 25.0) == 1.0
+            v = lib.bms_cell_ocv(cp, soc, temp)
+            assert lib.bms_cell_soc_from_ocv(cp, v, temp) == pytest.approx(soc, abs=2e-5)
+    assert lib.bms_cell_soc_from_ocv(cp, 1.0, 25.0) == 0.0
+    assert lib.bms_cell_soc_from_ocv(cp, 9.0, 25.0) == 1.0
 
 
 def test_coulomb_counting_with_charge_efficiency(lgm50):
@@ -96,5 +96,5 @@ def test_coulomb_counting_with_charge_efficiency(lgm50):
     cfg.cell.coulombic_eff = 0.98
     cp = ffi.addressof(cfg.cell)
     q = cfg.cell.capacity_ah
-    assert lib.cell_model_dsoc(cp, q, 3600.0) == pytest.approx(-1.0, rel=1e-6)
-    assert lib.cell_model_dsoc(cp, -q, 1800.0) == pytest.approx(0.49, rel=1e-6)
+    assert lib.bms_cell_dsoc(cp, q, 3600.0) == pytest.approx(-1.0, rel=1e-6)
+    assert lib.bms_cell_dsoc(cp, -q, 1800.0) == pytest.approx(0.49, rel=1e-6)

@@ -5,10 +5,10 @@ import pytest
 from bms._native import ffi, lib
 
 OPEN, PRE, CLOSED, OPENING = (
-    lib.CONTACTOR_OPEN,
-    lib.CONTACTOR_PRECHARGE,
-    lib.CONTACTOR_CLOSED,
-    lib.CONTACTOR_OPENING,
+    lib.BMS_CONTACTOR_OPEN,
+    lib.BMS_CONTACTOR_PRECHARGE,
+    lib.BMS_CONTACTOR_CLOSED,
+    lib.BMS_CONTACTOR_OPENING,
 )
 CMDS = {
     "close": lib.BMS_CMD_CLOSE,
@@ -30,18 +30,18 @@ def params():
 
 
 def in_state(state):
-    c = ffi.new("contactor_t *")
-    lib.contactor_reset(c)
+    c = ffi.new("bms_contactor_t *")
+    lib.bms_contactor_reset(c)
     c.state = state
     return c
 
 
 # (state, command) -> (result, next state); faults never latched here
 LEGAL = {
-    (OPEN, "close"): (lib.CMD_ACCEPTED, PRE),
-    (OPEN, "reset"): (lib.CMD_ACCEPTED, OPEN),
-    (PRE, "open"): (lib.CMD_ACCEPTED, OPEN),
-    (CLOSED, "open"): (lib.CMD_ACCEPTED, OPENING),
+    (OPEN, "close"): (lib.BMS_CMD_R_ACCEPTED, PRE),
+    (OPEN, "reset"): (lib.BMS_CMD_R_ACCEPTED, OPEN),
+    (PRE, "open"): (lib.BMS_CMD_R_ACCEPTED, OPEN),
+    (CLOSED, "open"): (lib.BMS_CMD_R_ACCEPTED, OPENING),
 }
 ALL = [(s, c) for s in (OPEN, PRE, CLOSED, OPENING) for c in CMDS]
 
@@ -49,24 +49,24 @@ ALL = [(s, c) for s in (OPEN, PRE, CLOSED, OPENING) for c in CMDS]
 @pytest.mark.parametrize(("state", "cmd"), ALL)
 def test_command_table(state, cmd):
     c = in_state(state)
-    rc = lib.contactor_command(c, CMDS[cmd], 0)
-    want_rc, want_state = LEGAL.get((state, cmd), (lib.CMD_ILLEGAL, state))
+    rc = lib.bms_contactor_command(c, CMDS[cmd], 0)
+    want_rc, want_state = LEGAL.get((state, cmd), (lib.BMS_CMD_R_ILLEGAL, state))
     assert rc == want_rc
     assert c.state == want_state
-    assert c.illegal_cmds == (1 if want_rc == lib.CMD_ILLEGAL else 0)
+    assert c.illegal_cmds == (1 if want_rc == lib.BMS_CMD_R_ILLEGAL else 0)
 
 
 def test_close_with_a_latched_fault_is_refused_and_counted():
     c = in_state(OPEN)
-    assert lib.contactor_command(c, CMDS["close"], 1 << 3) == lib.CMD_REFUSED
+    assert lib.bms_contactor_command(c, CMDS["close"], 1 << 3) == lib.BMS_CMD_R_REFUSED
     assert c.state == OPEN and c.refused_cmds == 1 and c.illegal_cmds == 0
 
 
 def test_precharge_completes_when_the_bus_follows():
     p, c = params(), in_state(PRE)
-    lib.contactor_step(c, p, 100, 400.0, 379.0, 0.0, 0)  # 94.75 %: not yet
+    lib.bms_contactor_step(c, p, 100, 400.0, 379.0, 0.0, 0)  # 94.75 %: not yet
     assert c.state == PRE
-    lib.contactor_step(c, p, 100, 400.0, 380.0, 0.0, 0)  # 95 %
+    lib.bms_contactor_step(c, p, 100, 400.0, 380.0, 0.0, 0)  # 95 %
     assert c.state == CLOSED and not c.precharge_failed
 
 
@@ -74,43 +74,43 @@ def test_precharge_completes_when_the_bus_follows():
 def test_precharge_timeout_opens_and_flags(bus):
     p, c = params(), in_state(PRE)
     for _ in range(4):
-        lib.contactor_step(c, p, 100, 400.0, bus, 0.0, 0)
+        lib.bms_contactor_step(c, p, 100, 400.0, bus, 0.0, 0)
         assert c.state == PRE
-    lib.contactor_step(c, p, 100, 400.0, bus, 0.0, 0)  # 500 ms
+    lib.bms_contactor_step(c, p, 100, 400.0, bus, 0.0, 0)  # 500 ms
     assert c.state == OPEN and c.precharge_failed
 
 
 def test_precharge_aborts_on_a_fault():
     p, c = params(), in_state(PRE)
-    lib.contactor_step(c, p, 100, 400.0, 0.0, 0.0, 1 << 2)
+    lib.bms_contactor_step(c, p, 100, 400.0, 0.0, 0.0, 1 << 2)
     assert c.state == OPEN and not c.precharge_failed
 
 
 def test_closed_fault_waits_for_the_current_then_opens():
     p, c = params(), in_state(CLOSED)
-    lib.contactor_step(c, p, 100, 400.0, 400.0, 150.0, 1 << 2)  # non-emergency
+    lib.bms_contactor_step(c, p, 100, 400.0, 400.0, 150.0, 1 << 2)  # non-emergency
     assert c.state == OPENING
-    lib.contactor_step(c, p, 100, 400.0, 400.0, 50.0, 1 << 2)
+    lib.bms_contactor_step(c, p, 100, 400.0, 400.0, 50.0, 1 << 2)
     assert c.state == OPENING
-    lib.contactor_step(c, p, 100, 400.0, 400.0, -9.9, 1 << 2)
+    lib.bms_contactor_step(c, p, 100, 400.0, 400.0, -9.9, 1 << 2)
     assert c.state == OPEN and c.breaks_under_load == 0
 
 
 def test_emergency_opens_at_once_under_load():
     p, c = params(), in_state(CLOSED)
-    lib.contactor_step(c, p, 100, 400.0, 400.0, 300.0, EMERGENCY_BIT)
+    lib.bms_contactor_step(c, p, 100, 400.0, 400.0, 300.0, EMERGENCY_BIT)
     assert c.state == OPEN and c.breaks_under_load == 1
     c = in_state(OPENING)
-    lib.contactor_step(c, p, 100, 400.0, 400.0, 300.0, EMERGENCY_BIT)
+    lib.bms_contactor_step(c, p, 100, 400.0, 400.0, 300.0, EMERGENCY_BIT)
     assert c.state == OPEN and c.breaks_under_load == 1
 
 
 def test_opening_times_out_if_the_current_never_falls():
     p, c = params(), in_state(OPENING)
     for _ in range(19):
-        lib.contactor_step(c, p, 100, 400.0, 400.0, 100.0, 0)
+        lib.bms_contactor_step(c, p, 100, 400.0, 400.0, 100.0, 0)
         assert c.state == OPENING
-    lib.contactor_step(c, p, 100, 400.0, 400.0, 100.0, 0)  # 2000 ms
+    lib.bms_contactor_step(c, p, 100, 400.0, 400.0, 100.0, 0)  # 2000 ms
     assert c.state == OPEN and c.breaks_under_load == 1
 
 
@@ -119,7 +119,7 @@ def test_stable_states_stay():
     for s in (OPEN, CLOSED):
         c = in_state(s)
         for _ in range(100):
-            lib.contactor_step(c, p, 100, 400.0, 400.0, 50.0, 0)
+            lib.bms_contactor_step(c, p, 100, 400.0, 400.0, 50.0, 0)
         assert c.state == s
 
 
@@ -127,7 +127,7 @@ def test_stable_states_stay():
     ("state", "relays"), [(OPEN, (0, 0, 0)), (PRE, (0, 1, 1)), (CLOSED, (1, 1, 0)), (OPENING, (1, 1, 0))]
 )
 def test_relay_outputs(state, relays):
-    r = lib.contactor_relays(state)
+    r = lib.bms_contactor_relays(state)
     assert (r.main_pos, r.main_neg, r.precharge) == relays
 
 
@@ -154,35 +154,35 @@ def test_break_current_is_a_strict_limit_and_sign_free():
     p = params()
     for i in (10.0, -10.0):
         c = in_state(OPENING)
-        lib.contactor_step(c, p, 100, 400.0, 400.0, i, 0)
+        lib.bms_contactor_step(c, p, 100, 400.0, 400.0, i, 0)
         assert c.state == OPENING  # at the limit: not below it
     for i in (9.99, -9.99):
         c = in_state(OPENING)
-        lib.contactor_step(c, p, 100, 400.0, 400.0, i, 0)
+        lib.bms_contactor_step(c, p, 100, 400.0, 400.0, i, 0)
         assert c.state == OPEN
     c = in_state(CLOSED)
-    lib.contactor_step(c, p, 100, 400.0, 400.0, -9.99, EMERGENCY_BIT)  # emergency below the limit
+    lib.bms_contactor_step(c, p, 100, 400.0, 400.0, -9.99, EMERGENCY_BIT)  # emergency below the limit
     assert c.state == OPEN and c.breaks_under_load == 0
     c = in_state(CLOSED)
-    lib.contactor_step(c, p, 100, 400.0, 400.0, -10.0, EMERGENCY_BIT)
+    lib.bms_contactor_step(c, p, 100, 400.0, 400.0, -10.0, EMERGENCY_BIT)
     assert c.breaks_under_load == 1
 
 
 def test_a_new_close_forgets_the_last_precharge_failure():
     p, c = params(), in_state(PRE)
     for _ in range(5):
-        lib.contactor_step(c, p, 100, 400.0, 0.0, 0.0, 0)
+        lib.bms_contactor_step(c, p, 100, 400.0, 0.0, 0.0, 0)
     assert c.precharge_failed
-    assert lib.contactor_command(c, CMDS["close"], 0) == lib.CMD_ACCEPTED
+    assert lib.bms_contactor_command(c, CMDS["close"], 0) == lib.BMS_CMD_R_ACCEPTED
     assert not c.precharge_failed and c.state_ms == 0
-    lib.contactor_step(c, p, 100, 400.0, 0.0, 0.0, 0)
+    lib.bms_contactor_step(c, p, 100, 400.0, 0.0, 0.0, 0)
     assert c.state == PRE and c.state_ms == 100
 
 
 def test_reset_whatever_the_memory_held():
-    c = ffi.new("contactor_t *")
-    ffi.memmove(c, b"\xa5" * ffi.sizeof("contactor_t"), ffi.sizeof("contactor_t"))
-    lib.contactor_reset(c)
+    c = ffi.new("bms_contactor_t *")
+    ffi.memmove(c, b"\xa5" * ffi.sizeof("bms_contactor_t"), ffi.sizeof("bms_contactor_t"))
+    lib.bms_contactor_reset(c)
     assert (c.state, c.state_ms, c.illegal_cmds, c.refused_cmds, c.breaks_under_load, c.precharge_failed) == (
         OPEN,
         0,
@@ -198,5 +198,5 @@ def test_a_small_break_current_limit_uses_the_magnitude():
     p.break_current_a = 0.5
     for i in (0.7, -0.7):
         c = in_state(OPENING)
-        lib.contactor_step(c, p, 100, 400.0, 400.0, i, 0)
+        lib.bms_contactor_step(c, p, 100, 400.0, 400.0, i, 0)
         assert c.state == OPENING

@@ -34,7 +34,7 @@ def high_edge(q: str) -> float:
 
 
 DT = 100
-# the highest / lowest measured cell voltage handed to limit_update (set by run/run_dis)
+# the highest / lowest measured cell voltage handed to bms_limit_update (set by run/run_dis)
 MEAS_MAX: dict[str, float] = {}
 MEAS_MIN: dict[str, float] = {}
 
@@ -72,13 +72,14 @@ def run(
     prev_ccl=1e9,
     complete=0,
 ):
-    acc = ffi.new("limit_acc_t *")
-    lib.limit_acc_init(acc)
+    acc = ffi.new("bms_limit_acc_t *")
+    lib.bms_limit_acc_init(acc)
     for soc, tc, ocv, vrc, r in cells:
         c = ffi.new(
-            "limit_cell_t *", {"soc": soc, "core_temp_degc": tc, "ocv_v": ocv, "v_rc_v": vrc, "r_step_ohm": r}
+            "bms_limit_cell_t *",
+            {"soc": soc, "core_temp_degc": tc, "ocv_v": ocv, "v_rc_v": vrc, "r_step_ohm": r},
         )
-        lib.limit_acc_cell(acc, CFG, c)
+        lib.bms_limit_acc_cell(acc, CFG, c)
     t_max = max(c[1] for c in cells)
     MEAS_MAX["v"] = cell_v_max
     MEAS_MIN.pop("v", None)
@@ -88,7 +89,7 @@ def run(
         derate("temp_min_charge", t_min),
     )
     pk = ffi.new(
-        "limit_pack_t *",
+        "bms_limit_pack_t *",
         {
             "capacity_ah": CAP,
             "soc_charge": soc_pack,
@@ -106,14 +107,14 @@ def run(
             "dt_ms": DT,
         },
     )
-    s = ffi.new("limit_state_t *")
-    lib.limit_reset(s)
+    s = ffi.new("bms_limit_state_t *")
+    lib.bms_limit_reset(s)
     s.ccl_a = prev_ccl
     s.dcl_a = 1e9
     s.charge_complete = complete
-    ct = ffi.new("limit_terms_t *")
-    dt = ffi.new("limit_terms_t *")
-    lib.limit_update(s, CFG, acc, pk, t_max, ct, dt)
+    ct = ffi.new("bms_limit_terms_t *")
+    dt = ffi.new("bms_limit_terms_t *")
+    lib.bms_limit_update(s, CFG, acc, pk, t_max, ct, dt)
     return s, ct, f_chg
 
 
@@ -237,13 +238,14 @@ def test_headroom_alone_gives_the_cv_taper():
 
 
 def run_dis(cells, t_min=25.0, cell_v_min=3.6, latched=0, closed=1, prev=1e9, have_data=1):
-    acc = ffi.new("limit_acc_t *")
-    lib.limit_acc_init(acc)
+    acc = ffi.new("bms_limit_acc_t *")
+    lib.bms_limit_acc_init(acc)
     for soc, tc, ocv, vrc, r in cells:
         c = ffi.new(
-            "limit_cell_t *", {"soc": soc, "core_temp_degc": tc, "ocv_v": ocv, "v_rc_v": vrc, "r_step_ohm": r}
+            "bms_limit_cell_t *",
+            {"soc": soc, "core_temp_degc": tc, "ocv_v": ocv, "v_rc_v": vrc, "r_step_ohm": r},
         )
-        lib.limit_acc_cell(acc, CFG, c)
+        lib.bms_limit_acc_cell(acc, CFG, c)
     t_max = max(c[1] for c in cells)
     MEAS_MIN["v"] = cell_v_min
     MEAS_MAX.pop("v", None)
@@ -253,7 +255,7 @@ def run_dis(cells, t_min=25.0, cell_v_min=3.6, latched=0, closed=1, prev=1e9, ha
         derate("temp_min_discharge", t_min),
     )
     pk = ffi.new(
-        "limit_pack_t *",
+        "bms_limit_pack_t *",
         {
             "capacity_ah": CAP,
             "soc_charge": 0.5,
@@ -271,13 +273,13 @@ def run_dis(cells, t_min=25.0, cell_v_min=3.6, latched=0, closed=1, prev=1e9, ha
             "dt_ms": DT,
         },
     )
-    s = ffi.new("limit_state_t *")
-    lib.limit_reset(s)
+    s = ffi.new("bms_limit_state_t *")
+    lib.bms_limit_reset(s)
     s.ccl_a = 1e9
     s.dcl_a = prev
-    ct = ffi.new("limit_terms_t *")
-    dt = ffi.new("limit_terms_t *")
-    lib.limit_update(s, CFG, acc, pk, t_max, ct, dt)
+    ct = ffi.new("bms_limit_terms_t *")
+    dt = ffi.new("bms_limit_terms_t *")
+    lib.bms_limit_update(s, CFG, acc, pk, t_max, ct, dt)
     return s, dt, f_dis
 
 
@@ -342,16 +344,16 @@ def test_plating_cap_binds_when_it_is_the_lowest():
     for k in range(cfg.charge.n_temp):
         for j in range(cfg.charge.n_soc):
             cfg.charge.plating_c[k][j] = 0.1
-    acc = ffi.new("limit_acc_t *")
-    lib.limit_acc_init(acc)
+    acc = ffi.new("bms_limit_acc_t *")
+    lib.bms_limit_acc_init(acc)
     for soc in (0.2, 0.5):
         c = ffi.new(
-            "limit_cell_t *",
+            "bms_limit_cell_t *",
             {"soc": soc, "core_temp_degc": 30.0, "ocv_v": 3.7, "v_rc_v": 0.0, "r_step_ohm": 0.01},
         )
-        lib.limit_acc_cell(acc, cfg, c)
+        lib.bms_limit_acc_cell(acc, cfg, c)
     pk = ffi.new(
-        "limit_pack_t *",
+        "bms_limit_pack_t *",
         {
             "capacity_ah": CAP,
             "soc_charge": 0.4,
@@ -366,10 +368,12 @@ def test_plating_cap_binds_when_it_is_the_lowest():
             "dt_ms": DT,
         },
     )
-    s = ffi.new("limit_state_t *")
-    lib.limit_reset(s)
+    s = ffi.new("bms_limit_state_t *")
+    lib.bms_limit_reset(s)
     s.ccl_a = 1e9
-    lib.limit_update(s, cfg, acc, pk, 30.0, ffi.new("limit_terms_t *"), ffi.new("limit_terms_t *"))
+    lib.bms_limit_update(
+        s, cfg, acc, pk, 30.0, ffi.new("bms_limit_terms_t *"), ffi.new("bms_limit_terms_t *")
+    )
     assert s.ccl_limit == lib.BMS_LIM_PLATING and s.ccl_a == pytest.approx(0.1 * CAP, rel=1e-6)
     assert acc.map_dis_a == pytest.approx(
         CAP * min(interp(M.discharge_c, x, 30.0) for x in (0.2, 0.5)), rel=1e-5
@@ -396,7 +400,7 @@ def test_two_row_and_one_row_maps_interpolate_like_scipy():
             else:
                 f = RegularGridInterpolator((np.array(temps), soc), table)
                 want = f([[np.clip(t_, temps[0], temps[-1]), np.clip(s_, 0, 1)]])[0]
-            assert lib.limit_map(ffi.addressof(cp), cp.charge_c, s_, t_) == pytest.approx(want, rel=1e-6)
+            assert lib.bms_limit_map(ffi.addressof(cp), cp.charge_c, s_, t_) == pytest.approx(want, rel=1e-6)
 
 
 def test_heater_and_cooling_requests_have_hysteresis():
@@ -404,18 +408,18 @@ def test_heater_and_cooling_requests_have_hysteresis():
     cells = [(0.5, 20.0, 3.7, 0.0, 0.01)]
 
     def step(s, t_min, t_max):
-        acc = ffi.new("limit_acc_t *")
-        lib.limit_acc_init(acc)
-        lib.limit_acc_cell(
+        acc = ffi.new("bms_limit_acc_t *")
+        lib.bms_limit_acc_init(acc)
+        lib.bms_limit_acc_cell(
             acc,
             CFG,
             ffi.new(
-                "limit_cell_t *",
+                "bms_limit_cell_t *",
                 dict(zip(("soc", "core_temp_degc", "ocv_v", "v_rc_v", "r_step_ohm"), cells[0], strict=True)),
             ),
         )
         pk = ffi.new(
-            "limit_pack_t *",
+            "bms_limit_pack_t *",
             {
                 "capacity_ah": CAP,
                 "soc_charge": 0.5,
@@ -430,11 +434,13 @@ def test_heater_and_cooling_requests_have_hysteresis():
                 "dt_ms": DT,
             },
         )
-        lib.limit_update(s, CFG, acc, pk, t_max, ffi.new("limit_terms_t *"), ffi.new("limit_terms_t *"))
+        lib.bms_limit_update(
+            s, CFG, acc, pk, t_max, ffi.new("bms_limit_terms_t *"), ffi.new("bms_limit_terms_t *")
+        )
         return s.heater_request, s.cooling_request
 
-    s = ffi.new("limit_state_t *")
-    lib.limit_reset(s)
+    s = ffi.new("bms_limit_state_t *")
+    lib.bms_limit_reset(s)
     on, off = ch.heater_on_below_c, ch.heater_off_above_c
     assert step(s, on, 20.0) == (0, 0)  # exactly at the on threshold: not yet below
     assert step(s, on - 0.1, 20.0) == (1, 0)
@@ -450,14 +456,14 @@ def test_heater_and_cooling_requests_have_hysteresis():
 
 
 def test_reset_state_whatever_the_memory_held():
-    s = ffi.new("limit_state_t *")
-    ffi.memmove(s, b"\x5a" * ffi.sizeof("limit_state_t"), ffi.sizeof("limit_state_t"))
-    lib.limit_reset(s)
+    s = ffi.new("bms_limit_state_t *")
+    ffi.memmove(s, b"\x5a" * ffi.sizeof("bms_limit_state_t"), ffi.sizeof("bms_limit_state_t"))
+    lib.bms_limit_reset(s)
     assert (s.ccl_a, s.dcl_a, s.charge_complete, s.heater_request, s.cooling_request) == (0.0, 0.0, 0, 0, 0)
     assert s.ccl_limit == s.dcl_limit == lib.BMS_LIM_CONTACTOR
-    acc = ffi.new("limit_acc_t *")
-    ffi.memmove(acc, b"\x5a" * ffi.sizeof("limit_acc_t"), ffi.sizeof("limit_acc_t"))
-    lib.limit_acc_init(acc)
+    acc = ffi.new("bms_limit_acc_t *")
+    ffi.memmove(acc, b"\x5a" * ffi.sizeof("bms_limit_acc_t"), ffi.sizeof("bms_limit_acc_t"))
+    lib.bms_limit_acc_init(acc)
     assert min(acc.map_chg_a, acc.plating_a, acc.headroom_chg_a, acc.map_dis_a, acc.headroom_dis_a) >= 1e9
 
 

@@ -34,7 +34,7 @@ CASES = [
     (enums.Fault, "bms_fault_id_t", "BMS_F_"),
     (enums.Quantity, "bms_quantity_t", "BMS_Q_"),
     (enums.Limiting, "bms_limiting_t", "BMS_LIM_"),
-    (enums.ContactorState, "contactor_state_t", "CONTACTOR_"),
+    (enums.ContactorState, "bms_contactor_state_t", "BMS_CONTACTOR_"),
     (enums.Command, "bms_command_t", "BMS_CMD_"),
 ]
 
@@ -47,7 +47,7 @@ def test_enum_has_every_header_member_with_its_value(enum, c_type, prefix):
 
 
 def test_defines_families_match_the_headers():
-    assert {"CMD_" + m.name: int(m) for m in enums.CommandResult} == c_defines("CMD_")
+    assert {"BMS_CMD_R_" + m.name: int(m) for m in enums.CommandResult} == c_defines("BMS_CMD_R_")
     assert {"BMS_ST_" + m.name: int(m) for m in enums.Status} == c_defines("BMS_ST_")
     assert len(enums.Status) == 7 and all(m.value & (m.value - 1) == 0 for m in enums.Status)
 
@@ -57,7 +57,7 @@ def test_defines_families_match_the_headers():
     [
         (enums.FAULT_NAMES, "bms_fault_id_t", "BMS_F_", "BMS_N_FAULTS"),
         (enums.LIMITING_NAMES, "bms_limiting_t", "BMS_LIM_", None),
-        (enums.CONTACTOR_STATES, "contactor_state_t", "CONTACTOR_", None),
+        (enums.CONTACTOR_STATES, "bms_contactor_state_t", "BMS_CONTACTOR_", None),
     ],
 )
 def test_every_value_has_its_name_from_the_identifier(names, c_type, prefix, count):

@@ -17,9 +17,9 @@ class Plaus:
         fill_config(self.cfg, CHEM.cell, PackLayout(N, (0, 2, 5)), CHEM.protection)
         # these synthetic readings are noiseless: judge frozen readings by the current
         self.cfg.plaus.stuck_needs_current = 1
-        self.st = ffi.new("plaus_state_t *")
-        lib.plaus_reset(self.st)
-        self.res = ffi.new("plaus_result_t *")
+        self.st = ffi.new("bms_plaus_state_t *")
+        lib.bms_plaus_reset(self.st)
+        self.res = ffi.new("bms_plaus_result_t *")
         self.t = 0
 
     def check(
@@ -30,7 +30,7 @@ class Plaus:
         if new_sample:
             self.t += 100
         pin = ffi.new(
-            "plaus_input_t *",
+            "bms_plaus_input_t *",
             {
                 "pack_current_a": current,
                 "pack_v": pack_v,
@@ -40,7 +40,7 @@ class Plaus:
                 "ocv_slope_v": ocv_slope,
             },
         )
-        lib.plaus_check(
+        lib.bms_plaus_check(
             self.st, self.cfg, pin, ffi.from_buffer("float[]", v), ffi.from_buffer("float[]", temps), self.res
         )
         return self.res
@@ -55,8 +55,8 @@ def test_clean_readings_are_all_usable():
 def test_voltage_range_and_open_wire_are_told_apart():
     p = Plaus()
     r = p.check(v=[3.7, 3.7, float("nan"), 3.7, 0.3, 9.0])
-    assert r.cell_flags[2] == lib.PLAUS_CELL_INVALID and r.cell_flags[5] == lib.PLAUS_CELL_INVALID
-    assert r.cell_flags[4] == lib.PLAUS_CELL_OPEN_WIRE
+    assert r.cell_flags[2] == lib.BMS_PLAUS_CELL_INVALID and r.cell_flags[5] == lib.BMS_PLAUS_CELL_INVALID
+    assert r.cell_flags[4] == lib.BMS_PLAUS_CELL_OPEN_WIRE
     assert (r.volt_sensor.present, r.volt_sensor.index) == (1, 2)  # the first offender
     assert (r.open_wire.present, r.open_wire.index) == (1, 4)
 
@@ -80,7 +80,7 @@ def test_stuck_needs_the_current_to_move():
     for i in (0.0, 1.0, 2.0, 3.0, 4.0):  # same readings, current within 5 A of the first
         assert not p.check(v=v, current=i).volt_stuck.present
     r = p.check(v=v, current=6.0)
-    assert r.volt_stuck.present and r.cell_flags[0] == lib.PLAUS_CELL_STUCK
+    assert r.volt_stuck.present and r.cell_flags[0] == lib.BMS_PLAUS_CELL_STUCK
     r = p.check(v=v, current=0.0)  # frozen stays frozen once the current has moved
     assert r.volt_stuck.present
     v2 = list(v)
@@ -91,8 +91,8 @@ def test_stuck_needs_the_current_to_move():
 
 def test_thermistor_open_short_and_range():
     r = Plaus().check(temps=[-55.0, 151.0, -45.0])
-    assert r.temp_flags[0] == lib.PLAUS_TEMP_OPEN and r.temp_flags[1] == lib.PLAUS_TEMP_SHORT
-    assert r.temp_flags[2] == lib.PLAUS_TEMP_INVALID
+    assert r.temp_flags[0] == lib.BMS_PLAUS_TEMP_OPEN and r.temp_flags[1] == lib.BMS_PLAUS_TEMP_SHORT
+    assert r.temp_flags[2] == lib.BMS_PLAUS_TEMP_INVALID
     assert (r.ntc_open.index, r.ntc_short.index, r.temp_sensor.index) == (
         0,
         2,
@@ -124,9 +124,9 @@ def test_range_edges_are_inclusive():
     pl = CHEM.protection.plausibility
     r = p.check(v=[pl.cell_v_min_v, pl.cell_v_max_v, 3.7, 3.7, 3.7, pl.open_wire_v])
     assert r.cell_flags[1] == 0 and r.cell_flags[5] == 0
-    assert r.cell_flags[0] == lib.PLAUS_CELL_OPEN_WIRE  # a valid reading, but below the open-wire level
+    assert r.cell_flags[0] == lib.BMS_PLAUS_CELL_OPEN_WIRE  # a valid reading, but below the open-wire level
     r = p.check(v=[pl.cell_v_min_v - 0.01, pl.cell_v_max_v + 0.01, 3.7, 3.7, 3.7, 3.7])
-    assert r.cell_flags[0] == r.cell_flags[1] == lib.PLAUS_CELL_INVALID
+    assert r.cell_flags[0] == r.cell_flags[1] == lib.BMS_PLAUS_CELL_INVALID
     rng = p.cfg.pack.current_range_a
     assert p.check(current=rng).current_valid and p.check(current=-rng).current_valid
     assert not p.check(current=rng * 1.0001).current_valid
@@ -169,9 +169,9 @@ def test_pack_sum_names_the_first_of_equally_deviating_cells():
 
 
 def test_reset_whatever_the_memory_held():
-    st = ffi.new("plaus_state_t *")
-    ffi.memmove(st, b"\xa5" * ffi.sizeof("plaus_state_t"), ffi.sizeof("plaus_state_t"))
-    lib.plaus_reset(st)
+    st = ffi.new("bms_plaus_state_t *")
+    ffi.memmove(st, b"\xa5" * ffi.sizeof("bms_plaus_state_t"), ffi.sizeof("bms_plaus_state_t"))
+    lib.bms_plaus_reset(st)
     assert (st.last_sample_time_ms, st.stale_ms, st.have_sample) == (0, 0, 0)
     assert set(st.stuck_ref_v) == {0.0} and set(st.stuck_ref_i) == {0.0} and set(st.stuck_moved) == {0}
 
@@ -217,7 +217,7 @@ def test_cooling_lost_only_counts_while_the_pack_is_in_use():
         t = np.full(NS, 25.0, dtype=np.float32)
         p.t += 100
         pin = ffi.new(
-            "plaus_input_t *",
+            "bms_plaus_input_t *",
             {
                 "pack_current_a": 0.0,
                 "pack_v": float("nan"),
@@ -228,7 +228,9 @@ def test_cooling_lost_only_counts_while_the_pack_is_in_use():
                 "cooling_latched": latched,
             },
         )
-        lib.plaus_check(p.st, p.cfg, pin, ffi.from_buffer("float[]", v), ffi.from_buffer("float[]", t), p.res)
+        lib.bms_plaus_check(
+            p.st, p.cfg, pin, ffi.from_buffer("float[]", v), ffi.from_buffer("float[]", t), p.res
+        )
         return p.res.cooling.present
 
     lo = CHEM.protection.plausibility.coolant_flow_min_lpm
@@ -282,7 +284,7 @@ def test_with_a_dithered_adc_a_repeated_reading_alone_is_frozen():
     w = [3.7003 + 1e-4 * k, 3.7103 + 1e-4 * k, 3.72, 3.7303 + 1e-4 * k, 3.7403 + 1e-4 * k, 3.7503]
     r = p.check(v=w)
     assert r.volt_stuck.present and r.volt_stuck.index == 2
-    assert [int(f) for f in r.cell_flags[0:6]] == [0, 0, lib.PLAUS_CELL_STUCK, 0, 0, 0]
+    assert [int(f) for f in r.cell_flags[0:6]] == [0, 0, lib.BMS_PLAUS_CELL_STUCK, 0, 0, 0]
 
 
 def test_the_deviation_check_covers_the_first_cell_two_fresh_cells_and_a_nan_slope():

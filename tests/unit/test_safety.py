@@ -23,9 +23,9 @@ class Monitor:
     def __init__(self, q: int, is_max: bool, **kw) -> None:
         self.q, self.sign = q, (1.0 if is_max else -1.0)
         self.lim = _limits(q, is_max, **kw)
-        self.s = ffi.new("safety_state_t *")
-        lib.safety_reset(self.s)
-        self.vals = ffi.new("safety_value_t[]", lib.BMS_N_QUANTITIES)
+        self.s = ffi.new("bms_safety_state_t *")
+        lib.bms_safety_reset(self.s)
+        self.vals = ffi.new("bms_safety_value_t[]", lib.BMS_N_QUANTITIES)
         self.t = 0
 
     def step(self, magnitude: float, valid: bool = True) -> None:
@@ -33,7 +33,7 @@ class Monitor:
         v = self.vals[self.q]
         v.value, v.cell, v.valid = self.sign * magnitude, 5, int(valid)
         self.t += DT
-        lib.safety_evaluate(self.s, self.lim, self.vals, DT, self.t)
+        lib.bms_safety_evaluate(self.s, self.lim, self.vals, DT, self.t)
 
     @property
     def tripped(self) -> bool:
@@ -104,9 +104,9 @@ def test_latched_until_reset_and_reset_only_when_gone(q, name, is_max):
     assert m.tripped  # latched although the value is back
     # inside the hysteresis band (threshold 30, hysteresis 1): condition not gone
     m.step(29.5)
-    assert lib.safety_reset_faults(m.s) == 0 and m.tripped
+    assert lib.bms_safety_reset_faults(m.s) == 0 and m.tripped
     m.step(28.9)
-    assert lib.safety_reset_faults(m.s) == 1 << q and not m.tripped
+    assert lib.bms_safety_reset_faults(m.s) == 1 << q and not m.tripped
 
 
 @pytest.mark.parametrize(("q", "name", "is_max"), CASES, ids=[c[1] for c in CASES])
@@ -143,7 +143,7 @@ def test_derate_factor_is_linear_between_derate_and_trip():
             (30.0, 0.0),
             (99.0, 0.0),
         ):
-            got = lib.safety_derate_factor(ffi.addressof(lim.q[q]), q, sign * mag)
+            got = lib.bms_safety_derate_factor(ffi.addressof(lim.q[q]), q, sign * mag)
             assert got == pytest.approx(want, abs=1e-6), (q, mag)
 
 
@@ -152,46 +152,46 @@ NON_LIMIT = [(f, n) for f, n in enumerate(FAULT_NAMES) if f >= len(QUANTITIES)]
 
 @pytest.mark.parametrize(("fid", "name"), NON_LIMIT, ids=[n for _, n in NON_LIMIT])
 def test_sensor_and_contactor_faults_share_the_semantics(fid, name):
-    s = ffi.new("safety_state_t *")
-    lib.safety_reset(s)
+    s = ffi.new("bms_safety_state_t *")
+    lib.bms_safety_reset(s)
     t = 0
     for deb in (0, 300, 500):
-        lib.safety_reset(s)
+        lib.bms_safety_reset(s)
         k_trip = None
         for k in range(20):
             t += DT
-            lib.safety_condition(s, fid, 1, 3, 1.5, DT, deb, t)
+            lib.bms_safety_condition(s, fid, 1, 3, 1.5, DT, deb, t)
             if s.latched >> fid & 1:
                 k_trip = k
                 break
         assert k_trip is not None and deb <= k_trip * DT <= deb + DT
         assert (s.record[fid].cell, s.record[fid].value) == (3, 1.5)
         # present: reset refused; gone: reset clears
-        assert lib.safety_reset_faults(s) == 0
-        lib.safety_condition(s, fid, 0, 0, 0.0, DT, deb, t)
-        assert lib.safety_reset_faults(s) == 1 << fid
+        assert lib.bms_safety_reset_faults(s) == 0
+        lib.bms_safety_condition(s, fid, 0, 0, 0.0, DT, deb, t)
+        assert lib.bms_safety_reset_faults(s) == 1 << fid
     # short condition never trips
-    lib.safety_reset(s)
+    lib.bms_safety_reset(s)
     for _ in range(3):
-        lib.safety_condition(s, fid, 1, 0, 0.0, DT, 500, t)
+        lib.bms_safety_condition(s, fid, 1, 0, 0.0, DT, 500, t)
     for _ in range(20):
-        lib.safety_condition(s, fid, 0, 0, 0.0, DT, 500, t)
+        lib.bms_safety_condition(s, fid, 0, 0, 0.0, DT, 500, t)
     assert not s.latched
 
 
 def test_debounce_counter_saturates_instead_of_wrapping():
-    d = ffi.new("debounce_t *")
-    assert lib.safety_debounce(d, 1, 0, 10) == 0
+    d = ffi.new("bms_debounce_t *")
+    assert lib.bms_safety_debounce(d, 1, 0, 10) == 0
     for _ in range(3):
-        lib.safety_debounce(d, 1, 0xFFFFFFF0, 10)
+        lib.bms_safety_debounce(d, 1, 0xFFFFFFF0, 10)
     assert d.count_ms == 0xFFFFFFFF
 
 
 def _counts(seq, deb, dt=DT):
-    d = ffi.new("debounce_t *")
+    d = ffi.new("bms_debounce_t *")
     out = []
     for c in seq:
-        hit = lib.safety_debounce(d, c, dt, deb)
+        hit = lib.bms_safety_debounce(d, c, dt, deb)
         out.append((d.count_ms, d.seen, hit))
     return out
 
@@ -241,7 +241,7 @@ def test_reset_clears_the_counter_so_a_new_condition_waits_the_full_time():
         m.step(31.0)
     assert m.tripped
     m.step(0.0)  # gone for one sample: the counter still holds most of the time
-    assert lib.safety_reset_faults(m.s) == 1
+    assert lib.bms_safety_reset_faults(m.s) == 1
     k = 0
     while not m.tripped:
         m.step(31.0)
@@ -277,23 +277,23 @@ def test_records_and_trip_count():
     assert (m.s.record[2].id, m.s.trip_count) == (2, 1)
     m.step(32.0)  # still latched: no second trip, the first record stays
     assert m.s.trip_count == 1 and m.s.record[2].value == pytest.approx(31.0)
-    lib.safety_condition(m.s, 15, 1, 7, 0.25, DT, 0, m.t)
+    lib.bms_safety_condition(m.s, 15, 1, 7, 0.25, DT, 0, m.t)
     assert (m.s.record[15].id, m.s.record[15].cell, m.s.trip_count) == (15, 7, 2)
 
 
 def test_out_of_range_fault_ids_are_ignored():
-    s = ffi.new("safety_state_t *")
-    lib.safety_reset(s)
+    s = ffi.new("bms_safety_state_t *")
+    lib.bms_safety_reset(s)
     before = bytes(ffi.buffer(s))
-    lib.safety_condition(s, lib.BMS_N_FAULTS, 1, 0, 1.0, DT, 0, 100)
-    lib.safety_condition(s, 31, 1, 0, 1.0, DT, 0, 100)
+    lib.bms_safety_condition(s, lib.BMS_N_FAULTS, 1, 0, 1.0, DT, 0, 100)
+    lib.bms_safety_condition(s, 31, 1, 0, 1.0, DT, 0, 100)
     assert bytes(ffi.buffer(s)) == before
 
 
 def test_reset_state_is_all_clear_whatever_the_memory_held():
-    s = ffi.new("safety_state_t *")
-    ffi.memmove(s, b"\xa5" * ffi.sizeof("safety_state_t"), ffi.sizeof("safety_state_t"))
-    lib.safety_reset(s)
+    s = ffi.new("bms_safety_state_t *")
+    ffi.memmove(s, b"\xa5" * ffi.sizeof("bms_safety_state_t"), ffi.sizeof("bms_safety_state_t"))
+    lib.bms_safety_reset(s)
     assert s.latched == 0 and s.present == 0 and s.trip_count == 0
     for q in range(lib.BMS_N_QUANTITIES):
         assert list(s.tier_active[q]) == [0, 0]
@@ -310,7 +310,7 @@ def test_release_at_exactly_threshold_minus_hysteresis(q, name, is_max):
     m = Monitor(q, is_max, debounce=(0, 0, 0), hyst=(0.5, 0.5, 1.0))
     m.step(31.0)
     m.step(29.0)  # exactly trip - hysteresis (30 - 1): the condition is gone
-    assert lib.safety_reset_faults(m.s) == 1 << q
+    assert lib.bms_safety_reset_faults(m.s) == 1 << q
     m.step(10.5)
     assert m.active(0)
     m.step(9.5)  # exactly warning - hysteresis

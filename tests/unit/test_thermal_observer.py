@@ -24,16 +24,16 @@ def _model(tp: ThermalParams, n_cells: int = 1, sensors=(0,)):
     cell.thermal = tp
     cfg = ffi.new("bms_config_t *")
     fill_config(cfg, cell, PackLayout(n_cells, tuple(sensors)))
-    m = ffi.new("thermal_model_t *")
-    lib.thermal_model_init(m, cfg)
+    m = ffi.new("bms_thermal_model_t *")
+    lib.bms_thermal_model_init(m, cfg)
     return cfg, m
 
 
 @pytest.mark.parametrize("dt_ms", [1, 100, 1000, 60000])
 def test_discretisation_equals_the_matrix_exponential(dt_ms):
     _, m = _model(TP)
-    d = ffi.new("thermal_disc_t *")
-    lib.thermal_disc_update(d, m, dt_ms)
+    d = ffi.new("bms_thermal_disc_t *")
+    lib.bms_thermal_disc_update(d, m, dt_ms)
     a, b = _a_b(TP)
     ad = expm(a * dt_ms / 1000)
     bd = np.linalg.solve(a, (ad - np.eye(2))) @ b
@@ -44,15 +44,15 @@ def test_discretisation_equals_the_matrix_exponential(dt_ms):
 
 def test_step_response_and_steady_state_are_analytic():
     cfg, m = _model(TP)
-    d = ffi.new("thermal_disc_t *")
-    lib.thermal_disc_update(d, m, 500)
-    c = ffi.new("thermal_cell_t *")
-    lib.thermal_cell_init(c, 25.0, ffi.addressof(cfg.est))
+    d = ffi.new("bms_thermal_disc_t *")
+    lib.bms_thermal_disc_update(d, m, 500)
+    c = ffi.new("bms_thermal_cell_t *")
+    lib.bms_thermal_cell_init(c, 25.0, ffi.addressof(cfg.est))
     heat, amb = 2.0, 25.0
     a, b = _a_b(TP)
     t_core, t_surf = [], []
     for _ in range(4000):  # 2000 s
-        lib.thermal_cell_predict(c, d, ffi.addressof(cfg.thermal), ffi.addressof(cfg.est), heat, amb, 0.5)
+        lib.bms_thermal_cell_predict(c, d, ffi.addressof(cfg.thermal), ffi.addressof(cfg.est), heat, amb, 0.5)
         t_core.append(c.t_core_degc)
         t_surf.append(c.t_surf_degc)
     # analytic: x(t) = x_ss + exp(A t)(x0 - x_ss)
@@ -66,11 +66,11 @@ def test_step_response_and_steady_state_are_analytic():
     # once the step's change drops below rounding: ~3 roundings of half an ulp at 38 C,
     # divided by the slow mode's relaxation per step.
     for _ in range(40000):
-        lib.thermal_cell_predict(c, d, ffi.addressof(cfg.thermal), ffi.addressof(cfg.est), heat, amb, 0.5)
+        lib.bms_thermal_cell_predict(c, d, ffi.addressof(cfg.thermal), ffi.addressof(cfg.est), heat, amb, 0.5)
     lam_slow = np.max(np.linalg.eigvals(a).real)
     tol = 3 * 0.5 * np.spacing(np.float32(38.0)) / (1 - np.exp(lam_slow * 0.5))
     assert tol < 5e-3
-    steady = lib.thermal_steady_core_degc(ffi.addressof(cfg.thermal), heat, amb)
+    steady = lib.bms_thermal_steady_core_degc(ffi.addressof(cfg.thermal), heat, amb)
     assert steady == pytest.approx(amb + heat * (2.5 + 4.0), rel=1e-6)
     assert c.t_core_degc == pytest.approx(steady, abs=tol)
     assert c.t_surf_degc == pytest.approx(amb + heat * 4.0, abs=tol)
@@ -78,12 +78,12 @@ def test_step_response_and_steady_state_are_analytic():
 
 def test_heat_is_bernardi():
     # discharge 10 A, 50 mV overpotential, dU/dT = -0.1 mV/K at 25 C
-    q = lib.thermal_heat_w(10.0, 3.70, 3.65, -1e-4, 25.0)
+    q = lib.bms_thermal_heat_w(10.0, 3.70, 3.65, -1e-4, 25.0)
     assert q == pytest.approx(10 * 0.05 + 10 * 298.15 * 1e-4, rel=1e-5)
     # charge: overpotential reversed, still heats
-    assert lib.thermal_heat_w(-10.0, 3.70, 3.75, 0.0, 25.0) == pytest.approx(0.5, rel=1e-5)
+    assert lib.bms_thermal_heat_w(-10.0, 3.70, 3.75, 0.0, 25.0) == pytest.approx(0.5, rel=1e-5)
     # noise that would make the irreversible part negative is clipped
-    assert lib.thermal_heat_w(1.0, 3.70, 3.71, 0.0, 25.0) == 0.0
+    assert lib.bms_thermal_heat_w(1.0, 3.70, 3.71, 0.0, 25.0) == 0.0
 
 
 def _truth_two_node(heat, dt, amb, tp):

@@ -74,14 +74,14 @@ typedef struct {
     float dcl_a;                             /* discharge current limit, >= 0 */
     uint32_t ccl_limit;                      /* bms_limiting_t */
     uint32_t dcl_limit;
-    limit_terms_t ccl_terms;
-    limit_terms_t dcl_terms;
+    bms_limit_terms_t ccl_terms;
+    bms_limit_terms_t dcl_terms;
     /* safety */
     uint32_t faults;                         /* latched trips, bit = bms_fault_id_t */
     uint32_t warnings;                       /* bit = bms_quantity_t */
     uint32_t derates;                        /* bit = bms_quantity_t */
-    uint32_t contactor_state;                /* contactor_state_t */
-    contactor_relays_t relays;
+    uint32_t contactor_state;                /* bms_contactor_state_t */
+    bms_contactor_relays_t relays;
     uint8_t charge_complete;
     uint8_t heater_request;
     uint8_t cooling_request;
@@ -91,15 +91,15 @@ typedef struct {
 
 typedef struct {
     bms_config_t cfg;
-    thermal_model_t thermal_model;
-    thermal_disc_t thermal_disc;
-    soc_ekf_cell_t ekf[BMS_MAX_CELLS];
-    thermal_cell_t thermal[BMS_MAX_CELLS];
-    plaus_state_t plaus;
-    plaus_result_t plaus_res;                /* this step's plausibility (scratch) */
-    safety_state_t safety;
-    contactor_t contactor;
-    limit_state_t limit;
+    bms_thermal_model_t thermal_model;
+    bms_thermal_disc_t thermal_disc;
+    bms_ekf_cell_t ekf[BMS_MAX_CELLS];
+    bms_thermal_cell_t thermal[BMS_MAX_CELLS];
+    bms_plaus_state_t plaus;
+    bms_plaus_result_t plaus_res;                /* this step's plausibility (scratch) */
+    bms_safety_state_t safety;
+    bms_contactor_t contactor;
+    bms_limit_state_t limit;
     bms_chgmon_t chgmon;    /* charger compliance: the CCL as a compliant charger follows it */
     float ambient_degc;
     uint32_t time_ms;
@@ -116,8 +116,8 @@ void bms_reset(bms_t *inst);
 /* One firmware step. meas holds the latest sample; dt_ms is the time since the
  * previous step. */
 int32_t bms_step(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms, bms_out_t *out);
-/* Contactor request or fault reset. Returns CMD_ACCEPTED, CMD_ILLEGAL or
- * CMD_REFUSED (contactor.h). A fault reset clears the latched faults whose
+/* Contactor request or fault reset. Returns BMS_CMD_R_ACCEPTED, BMS_CMD_R_ILLEGAL or
+ * BMS_CMD_R_REFUSED (contactor.h). A fault reset clears the latched faults whose
  * condition is gone. */
 int32_t bms_command(bms_t *inst, bms_command_t cmd);
 

@@ -4,28 +4,28 @@
  * generated from the DBC by cantools (native/gen/bms_can.[ch], native/tools/can_gen.py);
  * this module only maps signals to firmware quantities.
  *
- * Receive (can_layer_rx): a frame of a known identifier is refused, counted and never
+ * Receive (bms_canl_rx): a frame of a known identifier is refused, counted and never
  * applied when its length is not the DBC's, its CRC-8 does not match, its alive counter
  * repeats the last accepted one, or any signal is outside its DBC range. The CRC-8 is
  * SAE J1850 (poly 0x1D, init 0xFF, final xor 0xFF) over the identifier's two low bytes
  * (little-endian) and the frame's other data bytes; it is the frame's last byte.
  *
- * Timeouts (can_layer_inputs): each received message has a timeout (the DBC attribute
+ * Timeouts (bms_canl_inputs): each received message has a timeout (the DBC attribute
  * RxTimeoutTime). The vehicle's message is monitored from power-up; the charger's while a
  * charge session is open (from an accepted CHG_Status with ChargerState != off until one
  * with off). A partner with an overdue message is reported in bms_meas_t.comm_lost; the
  * firmware latches BMS_F_COMM in that step.
  *
- * Transmit (can_layer_tx): each BMS message at its cycle time (GenMsgCycleTime).
+ * Transmit (bms_canl_tx): each BMS message at its cycle time (GenMsgCycleTime).
  *
- * Time: can_layer_inputs advances a millisecond clock that wraps at 2^32 (after 49.7
+ * Time: bms_canl_inputs advances a millisecond clock that wraps at 2^32 (after 49.7
  * days); every timeout and cycle is an elapsed time (an age counter, or the wrapping
  * difference of two clock readings), so the schedule is the same on either side of
  * the wrap.
  *
- * Per step: can_layer_rx for every frame received since the last step, then
- * can_layer_inputs (fills meas, returns the vehicle's commands), bms_command for each,
- * bms_step, can_layer_tx. No dynamic memory, no global state.
+ * Per step: bms_canl_rx for every frame received since the last step, then
+ * bms_canl_inputs (fills meas, returns the vehicle's commands), bms_command for each,
+ * bms_step, bms_canl_tx. No dynamic memory, no global state.
  */
 #ifndef BMS_CAN_LAYER_H
 #define BMS_CAN_LAYER_H
@@ -34,64 +34,64 @@
 #include "bms/bms.h"
 
 /* Received messages (index into the rx tables) */
-#define CAN_RX_CHG_STATUS 0
-#define CAN_RX_CHG_LIMITS 1
-#define CAN_RX_VCU_COMMAND 2
-#define CAN_N_RX 3
+#define BMS_CANL_RX_CHG_STATUS 0
+#define BMS_CANL_RX_CHG_LIMITS 1
+#define BMS_CANL_RX_VCU_COMMAND 2
+#define BMS_CANL_N_RX 3
 /* Sent messages, in the DBC's order */
-#define CAN_TX_PACK_STATUS 0
-#define CAN_TX_LIMITS 1
-#define CAN_TX_CELL_VOLTAGES 2
-#define CAN_TX_CELL_TEMPERATURES 3
-#define CAN_TX_FAULTS 4
-#define CAN_TX_STATE 5
-#define CAN_N_TX 6
+#define BMS_CANL_TX_PACK_STATUS 0
+#define BMS_CANL_TX_LIMITS 1
+#define BMS_CANL_TX_CELL_VOLTAGES 2
+#define BMS_CANL_TX_CELL_TEMPERATURES 3
+#define BMS_CANL_TX_FAULTS 4
+#define BMS_CANL_TX_STATE 5
+#define BMS_CANL_N_TX 6
 
 /* Bus partners: bits of bms_meas_t.comm_lost */
-#define CAN_PARTNER_CHARGER 0x1u
-#define CAN_PARTNER_VEHICLE 0x2u
+#define BMS_CANL_PARTNER_CHARGER 0x1u
+#define BMS_CANL_PARTNER_VEHICLE 0x2u
 
-/* can_layer_rx results */
-#define CAN_RX_OK 0
-#define CAN_RX_NOT_OURS 1        /* an identifier the BMS does not receive: ignored */
-#define CAN_RX_E_LENGTH (-1)
-#define CAN_RX_E_CHECKSUM (-2)
-#define CAN_RX_E_COUNTER (-3)    /* alive counter repeated */
-#define CAN_RX_E_RANGE (-4)      /* a signal outside its DBC range */
-#define CAN_N_REFUSE_REASONS 4
+/* bms_canl_rx results */
+#define BMS_CANL_RX_OK 0
+#define BMS_CANL_RX_NOT_OURS 1        /* an identifier the BMS does not receive: ignored */
+#define BMS_CANL_RX_E_LENGTH (-1)
+#define BMS_CANL_RX_E_CHECKSUM (-2)
+#define BMS_CANL_RX_E_COUNTER (-3)    /* alive counter repeated */
+#define BMS_CANL_RX_E_RANGE (-4)      /* a signal outside its DBC range */
+#define BMS_CANL_N_REFUSE_REASONS 4
 
-/* can_layer_init results */
-#define CAN_OK 0
-#define CAN_E_ARG (-1)
-#define CAN_E_CONFIG (-2)        /* a timeout or cycle time of 0 or above CAN_MAX_PERIOD_MS */
-#define CAN_MAX_PERIOD_MS 60000u
+/* bms_canl_init results */
+#define BMS_CANL_OK 0
+#define BMS_CANL_E_ARG (-1)
+#define BMS_CANL_E_CONFIG (-2)        /* a timeout or cycle time of 0 or above BMS_CANL_MAX_PERIOD_MS */
+#define BMS_CANL_MAX_PERIOD_MS 60000u
 
-#define CAN_MAX_COMMANDS 2u      /* contactor request and fault reset in one step */
+#define BMS_CANL_MAX_COMMANDS 2u      /* contactor request and fault reset in one step */
 
 typedef struct {
     uint32_t id;                 /* 11-bit identifier */
     uint8_t len;                 /* data length, 0..8 */
     uint8_t data[8];
-} can_frame_t;
+} bms_canl_frame_t;
 
 typedef struct {
-    uint32_t rx_timeout_ms[CAN_N_RX];    /* DBC RxTimeoutTime */
-    uint32_t tx_cycle_ms[CAN_N_TX];      /* DBC GenMsgCycleTime */
-} can_layer_cfg_t;
+    uint32_t rx_timeout_ms[BMS_CANL_N_RX];    /* DBC RxTimeoutTime */
+    uint32_t tx_cycle_ms[BMS_CANL_N_TX];      /* DBC GenMsgCycleTime */
+} bms_canl_cfg_t;
 
 typedef struct {
     uint32_t age_ms;             /* since the last accepted frame (saturating) */
-    uint8_t fresh;               /* accepted since the last can_layer_inputs */
+    uint8_t fresh;               /* accepted since the last bms_canl_inputs */
     uint8_t seen;                /* ever accepted */
     uint8_t counter;             /* alive counter of the last accepted frame */
-} can_rx_track_t;
+} bms_canl_rx_track_t;
 
 typedef struct {
-    can_layer_cfg_t cfg;
-    can_rx_track_t rx[CAN_N_RX];
+    bms_canl_cfg_t cfg;
+    bms_canl_rx_track_t rx[BMS_CANL_N_RX];
     /* Time is a free-running millisecond clock that wraps at 2^32 (49.7 days); it is only
      * ever compared as an elapsed time, (uint32_t)(time_ms - then), never as an instant. */
-    uint32_t last_tx_ms[CAN_N_TX];       /* time_ms when each message last went out */
+    uint32_t last_tx_ms[BMS_CANL_N_TX];       /* time_ms when each message last went out */
     uint32_t tx_due;                     /* bit k: message k due regardless of the clock
                                           * (never sent yet, or a step longer than any cycle) */
     uint32_t time_ms;
@@ -104,27 +104,27 @@ typedef struct {
     uint8_t charger_session;     /* charger messages monitored */
     uint8_t contactor_request;   /* last request value seen (applied on a change) */
     uint8_t fault_reset;         /* last FaultReset value seen (applied on a rising edge) */
-    uint8_t pending_contactor;   /* bms_command_t waiting for can_layer_inputs, 0 = none */
+    uint8_t pending_contactor;   /* bms_command_t waiting for bms_canl_inputs, 0 = none */
     uint8_t pending_reset;
-    uint32_t comm_lost;          /* CAN_PARTNER_* bits, as of the last can_layer_inputs */
+    uint32_t comm_lost;          /* CAN_PARTNER_* bits, as of the last bms_canl_inputs */
     uint32_t accepted;
-    uint32_t refused[CAN_N_REFUSE_REASONS];   /* by -reason - 1: length, checksum, counter, range */
+    uint32_t refused[BMS_CANL_N_REFUSE_REASONS];   /* by -reason - 1: length, checksum, counter, range */
     uint32_t not_ours;
-} can_layer_t;
+} bms_canl_t;
 
 /* CRC-8 SAE J1850 of the frame's protected bytes (identifier, data without the last byte). */
-uint8_t can_layer_crc8(uint32_t id, const uint8_t *data, uint8_t len);
-int32_t can_layer_init(can_layer_t *c, const can_layer_cfg_t *cfg);
-/* One received frame. Returns CAN_RX_OK, CAN_RX_NOT_OURS or a CAN_RX_E_* refusal. */
-int32_t can_layer_rx(can_layer_t *c, const can_frame_t *f);
+uint8_t bms_canl_crc8(uint32_t id, const uint8_t *data, uint8_t len);
+int32_t bms_canl_init(bms_canl_t *c, const bms_canl_cfg_t *cfg);
+/* One received frame. Returns BMS_CANL_RX_OK, BMS_CANL_RX_NOT_OURS or a CAN_RX_E_* refusal. */
+int32_t bms_canl_rx(bms_canl_t *c, const bms_canl_frame_t *f);
 /* Advance by dt_ms; writes meas->charger_max_a (NaN without a live charger) and
  * meas->comm_lost; writes the vehicle's commands (bms_command_t) into cmds and returns
- * how many (<= CAN_MAX_COMMANDS). */
-uint32_t can_layer_inputs(can_layer_t *c, uint32_t dt_ms, bms_meas_t *meas, uint32_t *cmds);
+ * how many (<= BMS_CANL_MAX_COMMANDS). */
+uint32_t bms_canl_inputs(bms_canl_t *c, uint32_t dt_ms, bms_meas_t *meas, uint32_t *cmds);
 /* The BMS messages due now, packed into frames (at most max_frames); returns how many. */
-uint32_t can_layer_tx(can_layer_t *c, const bms_config_t *cfg, const bms_meas_t *meas, const bms_out_t *out,
-                      can_frame_t *frames, uint32_t max_frames);
+uint32_t bms_canl_tx(bms_canl_t *c, const bms_config_t *cfg, const bms_meas_t *meas, const bms_out_t *out,
+                     bms_canl_frame_t *frames, uint32_t max_frames);
 /* Frames refused so far, all reasons (saturating). */
-uint32_t can_layer_refused_total(const can_layer_t *c);
+uint32_t bms_canl_refused_total(const bms_canl_t *c);
 
 #endif /* BMS_CAN_LAYER_H */

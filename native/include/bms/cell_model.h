@@ -19,25 +19,25 @@ typedef struct {
     float tau1_s;
     float r2_ohm;
     float tau2_s;
-} cell_eval_t;
+} bms_cell_eval_t;
 
 /* ZOH discretisation of one RC branch over dt: v' = a*v + b*i. */
 typedef struct {
     float a;
     float b_ohm;
-} cell_rc_disc_t;
+} bms_cell_rc_disc_t;
 
-void cell_model_eval(const bms_cell_params_t *cp, float soc, float temp_degc, cell_eval_t *out);
+void bms_cell_eval(const bms_cell_params_t *cp, float soc, float temp_degc, bms_cell_eval_t *out);
 /* Bilinear lookup of one [temp][soc] table. */
-float cell_model_table(const bms_cell_params_t *cp,
-                       const float table[BMS_MAX_TEMP_PTS][BMS_MAX_SOC_PTS],
-                       float soc, float temp_degc);
+float bms_cell_table(const bms_cell_params_t *cp,
+                     const float table[BMS_MAX_TEMP_PTS][BMS_MAX_SOC_PTS],
+                     float soc, float temp_degc);
 /* OCV only. */
-float cell_model_ocv(const bms_cell_params_t *cp, float soc, float temp_degc);
+float bms_cell_ocv(const bms_cell_params_t *cp, float soc, float temp_degc);
 /* SoC whose OCV at temp_degc equals ocv_v (clamped to [soc_bp[0], soc_bp[n-1]]). */
-float cell_model_soc_from_ocv(const bms_cell_params_t *cp, float ocv_v, float temp_degc);
-cell_rc_disc_t cell_model_rc_disc(float r_ohm, float tau_s, float dt_s);
+float bms_cell_soc_from_ocv(const bms_cell_params_t *cp, float ocv_v, float temp_degc);
+bms_cell_rc_disc_t bms_cell_rc_disc(float r_ohm, float tau_s, float dt_s);
 /* SoC change over dt for current (discharge > 0), with coulombic efficiency on charge. */
-float cell_model_dsoc(const bms_cell_params_t *cp, float current_a, float dt_s);
+float bms_cell_dsoc(const bms_cell_params_t *cp, float current_a, float dt_s);
 
 #endif /* BMS_CELL_MODEL_H */

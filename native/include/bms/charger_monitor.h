@@ -22,7 +22,7 @@ void bms_chgmon_reset(bms_chgmon_t *m);
 /* One step: ccl_now_a is the CCL the charger was given (last step's), i_chg_a the charge
  * current measured on a new sample (A, > 0 charging; 0 if none), r_step_max_ohm the
  * stiffest cell's step resistance this step (0: unknown). Feeds the fault into s. */
-void bms_chgmon_step(bms_chgmon_t *m, safety_state_t *s, const bms_config_t *cfg, float ccl_now_a, float i_chg_a,
+void bms_chgmon_step(bms_chgmon_t *m, bms_safety_state_t *s, const bms_config_t *cfg, float ccl_now_a, float i_chg_a,
                      float r_step_max_ohm, uint32_t dt_ms, uint32_t time_ms);
 
 #endif /* BMS_CHARGER_MONITOR_H */

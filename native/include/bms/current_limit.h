@@ -36,7 +36,7 @@ typedef struct {
     float ocv_v;
     float v_rc_v;          /* v_rc1 + v_rc2 after one more step at zero current */
     float r_step_ohm;      /* R0 + b1 + b2: voltage per ampere over the next step */
-} limit_cell_t;
+} bms_limit_cell_t;
 
 /* Per-cell terms folded into pack minima as the cells go by (no per-cell RAM). */
 typedef struct {
@@ -46,7 +46,7 @@ typedef struct {
     float map_dis_a;
     float headroom_dis_a;
     float r_step_max_ohm;  /* the stiffest cell's response: for the measured-voltage headroom */
-} limit_acc_t;
+} bms_limit_acc_t;
 
 /* Pack-level inputs. */
 typedef struct {
@@ -65,7 +65,7 @@ typedef struct {
     float cell_v_meas_min;
     float current_a;               /* measured pack current now (> 0 discharge) */
     uint32_t dt_ms;
-} limit_pack_t;
+} bms_limit_pack_t;
 
 typedef struct {
     float ccl_a;
@@ -75,7 +75,7 @@ typedef struct {
     uint8_t charge_complete;
     uint8_t heater_request;
     uint8_t cooling_request;
-} limit_state_t;
+} bms_limit_state_t;
 
 /* Limit terms before min/ramp (for tests and diagnostics). */
 typedef struct {
@@ -84,23 +84,23 @@ typedef struct {
     float derate_a;
     float plating_a;
     float hardware_a;
-} limit_terms_t;
+} bms_limit_terms_t;
 
-void limit_reset(limit_state_t *s);
+void bms_limit_reset(bms_limit_state_t *s);
 /* Map lookup (C-rate) with clamping, shared by the three maps. */
-float limit_map(const bms_charge_params_t *cp, const float t[BMS_MAX_MAP_TEMP][BMS_MAX_MAP_SOC],
-                float soc, float temp_degc);
-void limit_acc_init(limit_acc_t *acc);
+float bms_limit_map(const bms_charge_params_t *cp, const float t[BMS_MAX_MAP_TEMP][BMS_MAX_MAP_SOC],
+                    float soc, float temp_degc);
+void bms_limit_acc_init(bms_limit_acc_t *acc);
 /* Fold one cell's map, plating and headroom limits (A) into the pack minima. */
-void limit_acc_cell(limit_acc_t *acc, const bms_config_t *cfg, const limit_cell_t *c);
+void bms_limit_acc_cell(bms_limit_acc_t *acc, const bms_config_t *cfg, const bms_limit_cell_t *c);
 /* The two halves: the maps at the cell's final estimates of this step (SoC, core
  * temperature after the thermal correction), the headroom from the EKF's step. */
-void limit_acc_maps(limit_acc_t *acc, const bms_config_t *cfg, float soc, float core_temp_degc);
-void limit_acc_headroom(limit_acc_t *acc, const bms_config_t *cfg, const limit_cell_t *c);
+void bms_limit_acc_maps(bms_limit_acc_t *acc, const bms_config_t *cfg, float soc, float core_temp_degc);
+void bms_limit_acc_headroom(bms_limit_acc_t *acc, const bms_config_t *cfg, const bms_limit_cell_t *c);
 /* Combine the terms, apply the zero conditions and the ramp. t_max_degc is the
  * hottest temperature for the cooling request. */
-void limit_update(limit_state_t *s, const bms_config_t *cfg, const limit_acc_t *acc,
-                  const limit_pack_t *pk, float t_max_degc, limit_terms_t *ccl_terms,
-                  limit_terms_t *dcl_terms);
+void bms_limit_update(bms_limit_state_t *s, const bms_config_t *cfg, const bms_limit_acc_t *acc,
+                      const bms_limit_pack_t *pk, float t_max_degc, bms_limit_terms_t *ccl_terms,
+                      bms_limit_terms_t *dcl_terms);
 
 #endif /* BMS_CURRENT_LIMIT_H */

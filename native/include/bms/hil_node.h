@@ -2,12 +2,12 @@
  * The firmware end of the HIL protocol: one instance holds the protocol
  * context, the BMS instance and the buffers, and answers requests.
  *
- *   hil_node_init(node, board)          once, with the board's description
- *   len = hil_node_hello(node)          boot announcement (wire bytes at hil_node_tx)
- *   len = hil_node_feed(node, in, n, &used)
+ *   bms_hil_init(node, board)          once, with the board's description
+ *   len = bms_hil_hello(node)          boot announcement (wire bytes at bms_hil_tx)
+ *   len = bms_hil_feed(node, in, n, &used)
  *                                       consumes received bytes up to the end
  *                                       of the first frame that needs a reply;
- *                                       len > 0: send hil_node_tx(node)[0..len)
+ *                                       len > 0: send bms_hil_tx(node)[0..len)
  *
  * CONFIG is a transaction: BEGIN (size, CRC-32C) -> DATA chunks in order ->
  * COMMIT. COMMIT checks the CRC and bms_config_check before it calls
@@ -37,18 +37,18 @@ typedef struct {
     uint32_t cal_ticks;              /* ... and the ticks they took */
     uint32_t (*stack_free)(void);    /* stack bytes never used so far; NULL: unknown */
     char board[16];
-} hil_board_t;
+} bms_hil_board_t;
 
 typedef struct {
     bms_meas_t meas;
     bms_out_t out;
-} hil_io_t;
+} bms_hil_io_t;
 
 /* A download stages the configuration where a step keeps its I/O. */
 typedef union {
     bms_config_t staging;
-    hil_io_t io;
-} hil_scratch_t;
+    bms_hil_io_t io;
+} bms_hil_scratch_t;
 
 typedef struct {
     uint32_t active;                 /* BEGIN seen, not committed or aborted */
@@ -56,27 +56,27 @@ typedef struct {
     uint32_t total;
     uint32_t crc;
     uint32_t received;
-} hil_download_t;
+} bms_hil_download_t;
 
 typedef struct {
-    proto_ctx_t proto;
+    bms_proto_ctx_t proto;
     bms_t bms;
-    hil_scratch_t scratch;
-    hil_download_t dl;
-    hil_board_t board;
+    bms_hil_scratch_t scratch;
+    bms_hil_download_t dl;
+    bms_hil_board_t board;
     uint32_t config_hash;            /* CRC-32C of the running configuration, 0: none */
-} hil_node_t;
+} bms_hil_node_t;
 
-void hil_node_init(hil_node_t *n, const hil_board_t *board);
+void bms_hil_init(bms_hil_node_t *n, const bms_hil_board_t *board);
 /* Build the HELLO announcement (seq 0); returns its wire length. */
-uint32_t hil_node_hello(hil_node_t *n);
-uint32_t hil_node_feed(hil_node_t *n, const uint8_t *in, uint32_t len, uint32_t *used);
-const uint8_t *hil_node_tx(const hil_node_t *n);
+uint32_t bms_hil_hello(bms_hil_node_t *n);
+uint32_t bms_hil_feed(bms_hil_node_t *n, const uint8_t *in, uint32_t len, uint32_t *used);
+const uint8_t *bms_hil_tx(const bms_hil_node_t *n);
 /* Bytes the board lost before the decoder (UART overrun, full ring). */
-void hil_node_count_overruns(hil_node_t *n, uint32_t lost);
+void bms_hil_count_overruns(bms_hil_node_t *n, uint32_t lost);
 /* An ERROR frame for a fault handler (seq 0); returns its wire length. */
-uint32_t hil_node_fault(hil_node_t *n, uint32_t pc);
+uint32_t bms_hil_fault(bms_hil_node_t *n, uint32_t pc);
 /* Hash of the firmware sources this was built from (BMS_SOURCE_HASH). */
-uint32_t hil_source_hash(void);
+uint32_t bms_hil_source_hash(void);
 
 #endif /* BMS_HIL_NODE_H */

@@ -8,20 +8,20 @@
 #include <stdint.h>
 #include "bms/bms_config.h"
 
-/* Per-cell flags in plaus_result_t.cell_flags */
-#define PLAUS_CELL_INVALID 0x01u   /* NaN / inf / outside the physical range */
-#define PLAUS_CELL_OPEN_WIRE 0x02u
-#define PLAUS_CELL_STUCK 0x04u
-/* Per-sensor flags in plaus_result_t.temp_flags */
-#define PLAUS_TEMP_INVALID 0x01u
-#define PLAUS_TEMP_OPEN 0x02u
-#define PLAUS_TEMP_SHORT 0x04u
+/* Per-cell flags in bms_plaus_result_t.cell_flags */
+#define BMS_PLAUS_CELL_INVALID 0x01u   /* NaN / inf / outside the physical range */
+#define BMS_PLAUS_CELL_OPEN_WIRE 0x02u
+#define BMS_PLAUS_CELL_STUCK 0x04u
+/* Per-sensor flags in bms_plaus_result_t.temp_flags */
+#define BMS_PLAUS_TEMP_INVALID 0x01u
+#define BMS_PLAUS_TEMP_OPEN 0x02u
+#define BMS_PLAUS_TEMP_SHORT 0x04u
 
 /* A coolant flow reading above this is no flow at all (l/min): the configuration accepts
  * coolant_flow_min_lpm up to the same bound (config_check.c "a coolant flow: 0..1000
  * l/min"), while a pack's loop runs at ~5-15 l/min and automotive electric coolant pumps
  * deliver at most some tens of l/min. */
-#define PLAUS_FLOW_MAX_LPM 1000u
+#define BMS_PLAUS_FLOW_MAX_LPM 1000u
 
 /* What plausibility keeps from step to step (per cell: the stuck detector). */
 typedef struct {
@@ -32,14 +32,14 @@ typedef struct {
     uint32_t last_sample_time_ms;
     uint32_t stale_ms;                  /* time since the last new sample */
     uint32_t have_sample;
-} plaus_state_t;
+} bms_plaus_state_t;
 
 /* One raw condition: present now, with the worst cell/sensor and its value. */
 typedef struct {
     uint8_t present;
     uint16_t index;
     float value;
-} plaus_cond_t;
+} bms_plaus_cond_t;
 
 typedef struct {
     uint8_t fresh;                      /* a new sample (its time stamp moved) */
@@ -47,20 +47,20 @@ typedef struct {
     uint8_t cell_flags[BMS_MAX_CELLS];
     uint8_t temp_flags[BMS_MAX_TEMP_SENSORS];
     uint8_t current_valid;
-    plaus_cond_t volt_sensor;
-    plaus_cond_t temp_sensor;
-    plaus_cond_t current_sensor;
-    plaus_cond_t volt_stuck;
-    plaus_cond_t open_wire;
-    plaus_cond_t ntc_open;
-    plaus_cond_t ntc_short;
-    plaus_cond_t current_offset;
-    plaus_cond_t stale;
-    plaus_cond_t cooling;              /* flow below the minimum while in use, or a flow
+    bms_plaus_cond_t volt_sensor;
+    bms_plaus_cond_t temp_sensor;
+    bms_plaus_cond_t current_sensor;
+    bms_plaus_cond_t volt_stuck;
+    bms_plaus_cond_t open_wire;
+    bms_plaus_cond_t ntc_open;
+    bms_plaus_cond_t ntc_short;
+    bms_plaus_cond_t current_offset;
+    bms_plaus_cond_t stale;
+    bms_plaus_cond_t cooling;              /* flow below the minimum while in use, or a flow
                                         * reading no flow can give (negative, +-inf,
-                                        * beyond PLAUS_FLOW_MAX_LPM) at any time */
-    plaus_cond_t cell_dev;
-} plaus_result_t;
+                                        * beyond BMS_PLAUS_FLOW_MAX_LPM) at any time */
+    bms_plaus_cond_t cell_dev;
+} bms_plaus_result_t;
 
 /* Inputs of the check that are not the raw measurement arrays. */
 typedef struct {
@@ -70,14 +70,14 @@ typedef struct {
     uint32_t dt_ms;               /* firmware tick since the previous step */
     uint32_t contactors_open;     /* no current can flow: offset check armed */
     float coolant_flow_lpm;       /* NaN if not measured; negative, +-inf or above
-                                   * PLAUS_FLOW_MAX_LPM: an implausible reading */
+                                   * BMS_PLAUS_FLOW_MAX_LPM: an implausible reading */
     uint32_t cooling_latched;     /* a latched cooling fault: keep judging the flow */
     float ocv_slope_v;            /* dOCV/dSoC at the pack's mean SoC estimate (V per unit
                                    * SoC; 0 before the estimators run) */
-} plaus_input_t;
+} bms_plaus_input_t;
 
-void plaus_reset(plaus_state_t *st);
-void plaus_check(plaus_state_t *st, const bms_config_t *cfg, const plaus_input_t *in,
-                 const float *cell_v, const float *temp_degc, plaus_result_t *res);
+void bms_plaus_reset(bms_plaus_state_t *st);
+void bms_plaus_check(bms_plaus_state_t *st, const bms_config_t *cfg, const bms_plaus_input_t *in,
+                     const float *cell_v, const float *temp_degc, bms_plaus_result_t *res);
 
 #endif /* BMS_PLAUSIBILITY_H */

@@ -27,86 +27,86 @@
 #include <stdint.h>
 #include "bms/bms.h"
 
-#define PROTO_VERSION 1
-#define PROTO_HDR_LEN 6
-#define PROTO_CRC_LEN 4
+#define BMS_PROTO_VERSION 1
+#define BMS_PROTO_HDR_LEN 6
+#define BMS_PROTO_CRC_LEN 4
 /* Largest payload: STATE at 192 cells is 88 + 8 * 192 = 1624 bytes. */
-#define PROTO_MAX_PAYLOAD 1664
-/* PROTO_HDR_LEN + PROTO_MAX_PAYLOAD + PROTO_CRC_LEN */
-#define PROTO_MAX_FRAME 1674
-/* Room for COBS in place: the raw frame sits PROTO_TX_OFFSET bytes into the
+#define BMS_PROTO_MAX_PAYLOAD 1664
+/* BMS_PROTO_HDR_LEN + BMS_PROTO_MAX_PAYLOAD + BMS_PROTO_CRC_LEN */
+#define BMS_PROTO_MAX_FRAME 1674
+/* Room for COBS in place: the raw frame sits BMS_PROTO_TX_OFFSET bytes into the
  * wire buffer and is encoded forwards over itself (see protocol.c). */
-#define PROTO_TX_OFFSET 12
-/* PROTO_MAX_FRAME + PROTO_TX_OFFSET + 2 delimiters */
-#define PROTO_MAX_WIRE 1688
+#define BMS_PROTO_TX_OFFSET 12
+/* BMS_PROTO_MAX_FRAME + BMS_PROTO_TX_OFFSET + 2 delimiters */
+#define BMS_PROTO_MAX_WIRE 1688
 
 /* Message types */
-#define PROTO_MSG_HELLO 1
-#define PROTO_MSG_CONFIG 2
-#define PROTO_MSG_STEP 3
-#define PROTO_MSG_STATE 4
-#define PROTO_MSG_COMMAND 5
-#define PROTO_MSG_RESET 6
-#define PROTO_MSG_STATS 7
-#define PROTO_MSG_ERROR 8
+#define BMS_PROTO_MSG_HELLO 1
+#define BMS_PROTO_MSG_CONFIG 2
+#define BMS_PROTO_MSG_STEP 3
+#define BMS_PROTO_MSG_STATE 4
+#define BMS_PROTO_MSG_COMMAND 5
+#define BMS_PROTO_MSG_RESET 6
+#define BMS_PROTO_MSG_STATS 7
+#define BMS_PROTO_MSG_ERROR 8
 
 /* Fixed payload sizes (bytes) */
-#define PROTO_HELLO_LEN 56
-#define PROTO_CONFIG_HDR_LEN 12      /* + data */
-#define PROTO_CONFIG_CHUNK_MAX 1024  /* data bytes in one CONFIG DATA */
-#define PROTO_CONFIG_REPLY_LEN 12
-#define PROTO_STEP_FIXED_LEN 40      /* + 4 * (n_cells + n_sensors) */
-#define PROTO_STATE_FIXED_LEN 88     /* + 8 * n_cells */
-#define PROTO_COMMAND_LEN 4
-#define PROTO_COMMAND_REPLY_LEN 8
-#define PROTO_RESET_LEN 4
-#define PROTO_STATS_LEN 60
-#define PROTO_ERROR_LEN 8
+#define BMS_PROTO_HELLO_LEN 56
+#define BMS_PROTO_CONFIG_HDR_LEN 12      /* + data */
+#define BMS_PROTO_CONFIG_CHUNK_MAX 1024  /* data bytes in one CONFIG DATA */
+#define BMS_PROTO_CONFIG_REPLY_LEN 12
+#define BMS_PROTO_STEP_FIXED_LEN 40      /* + 4 * (n_cells + n_sensors) */
+#define BMS_PROTO_STATE_FIXED_LEN 88     /* + 8 * n_cells */
+#define BMS_PROTO_COMMAND_LEN 4
+#define BMS_PROTO_COMMAND_REPLY_LEN 8
+#define BMS_PROTO_RESET_LEN 4
+#define BMS_PROTO_STATS_LEN 60
+#define BMS_PROTO_ERROR_LEN 8
 
 /* CONFIG operations */
-#define PROTO_CFG_BEGIN 0            /* value = total size, crc = CRC-32C of the whole */
-#define PROTO_CFG_DATA 1             /* value = offset, data follows */
-#define PROTO_CFG_COMMIT 2           /* check and apply atomically (bms_init) */
+#define BMS_PROTO_CFG_BEGIN 0            /* value = total size, crc = CRC-32C of the whole */
+#define BMS_PROTO_CFG_DATA 1             /* value = offset, data follows */
+#define BMS_PROTO_CFG_COMMIT 2           /* check and apply atomically (bms_init) */
 
 /* RESET flags */
-#define PROTO_RESET_FIRMWARE 1       /* bms_reset: estimators and safety state, config kept */
-#define PROTO_RESET_STATS 2          /* clear the protocol counters */
+#define BMS_PROTO_RESET_FIRMWARE 1       /* bms_reset: estimators and safety state, config kept */
+#define BMS_PROTO_RESET_STATS 2          /* clear the protocol counters */
 
 /* STATE flags */
-#define PROTO_STATE_CYCLES_VALID 1
+#define BMS_PROTO_STATE_CYCLES_VALID 1
 
 /* Cycle counter of the board (HELLO counter_kind) */
-#define PROTO_COUNTER_NONE 0
-#define PROTO_COUNTER_SYSTICK 1      /* SysTick on the core clock: cycles; instructions under QEMU -icount */
-#define PROTO_COUNTER_DWT 2          /* DWT CYCCNT: core cycles */
+#define BMS_PROTO_COUNTER_NONE 0
+#define BMS_PROTO_COUNTER_SYSTICK 1      /* SysTick on the core clock: cycles; instructions under QEMU -icount */
+#define BMS_PROTO_COUNTER_DWT 2          /* DWT CYCCNT: core cycles */
 
 /* ERROR codes (detail in parentheses) */
-#define PROTO_E_BAD_VERSION 1        /* (the firmware's version) */
-#define PROTO_E_UNKNOWN_TYPE 2       /* (the type received) */
-#define PROTO_E_BAD_PAYLOAD 3        /* payload length or field invalid for its type (expected length) */
-#define PROTO_E_NOT_CONFIGURED 4
-#define PROTO_E_CONFIG_SIZE 5        /* (sizeof(bms_config_t)) */
-#define PROTO_E_CONFIG_SEQUENCE 6    /* DATA/COMMIT without BEGIN, gap or overrun (bytes received) */
-#define PROTO_E_CONFIG_CRC 7         /* whole-config CRC differs (the CRC computed) */
-#define PROTO_E_CONFIG_REJECTED 8    /* bms_config_check failed (bms_cfg_err_t); old config kept */
-#define PROTO_E_CONFIG_ABORTED 9     /* a STEP or RESET cancelled the download */
-#define PROTO_E_MEAS_SHAPE 10        /* n_cells / n_sensors differ ((cells << 16) | sensors configured) */
-#define PROTO_E_BAD_COMMAND 11       /* (the command) */
-#define PROTO_E_STEP_FAILED 12       /* (bms_step return code) */
-#define PROTO_E_FIRMWARE_FAULT 13    /* sent by a fault handler before the board stops (PC) */
+#define BMS_PROTO_E_BAD_VERSION 1        /* (the firmware's version) */
+#define BMS_PROTO_E_UNKNOWN_TYPE 2       /* (the type received) */
+#define BMS_PROTO_E_BAD_PAYLOAD 3        /* payload length or field invalid for its type (expected length) */
+#define BMS_PROTO_E_NOT_CONFIGURED 4
+#define BMS_PROTO_E_CONFIG_SIZE 5        /* (sizeof(bms_config_t)) */
+#define BMS_PROTO_E_CONFIG_SEQUENCE 6    /* DATA/COMMIT without BEGIN, gap or overrun (bytes received) */
+#define BMS_PROTO_E_CONFIG_CRC 7         /* whole-config CRC differs (the CRC computed) */
+#define BMS_PROTO_E_CONFIG_REJECTED 8    /* bms_config_check failed (bms_cfg_err_t); old config kept */
+#define BMS_PROTO_E_CONFIG_ABORTED 9     /* a STEP or RESET cancelled the download */
+#define BMS_PROTO_E_MEAS_SHAPE 10        /* n_cells / n_sensors differ ((cells << 16) | sensors configured) */
+#define BMS_PROTO_E_BAD_COMMAND 11       /* (the command) */
+#define BMS_PROTO_E_STEP_FAILED 12       /* (bms_step return code) */
+#define BMS_PROTO_E_FIRMWARE_FAULT 13    /* sent by a fault handler before the board stops (PC) */
 
-/* proto_rx_byte results */
-#define PROTO_RX_NONE 0              /* need more bytes */
-#define PROTO_RX_FRAME 1             /* a valid request: proto_rx_header / proto_rx_payload */
-#define PROTO_RX_REJECT 2            /* authenticated but refused: answer ERROR (ctx->reject_code) */
-#define PROTO_RX_DROPPED 3           /* broken frame, counted, no reply */
+/* bms_proto_rx_byte results */
+#define BMS_PROTO_RX_NONE 0              /* need more bytes */
+#define BMS_PROTO_RX_FRAME 1             /* a valid request: proto_rx_header / bms_proto_rx_payload */
+#define BMS_PROTO_RX_REJECT 2            /* authenticated but refused: answer ERROR (ctx->reject_code) */
+#define BMS_PROTO_RX_DROPPED 3           /* broken frame, counted, no reply */
 
 typedef struct {
     uint32_t rx_bytes;        /* bytes fed to the decoder */
     uint32_t frames_ok;       /* frames with a valid CRC */
     uint32_t crc_errors;
     uint32_t framing_errors;  /* COBS block cut by a delimiter */
-    uint32_t oversize;        /* longer than PROTO_MAX_FRAME */
+    uint32_t oversize;        /* longer than BMS_PROTO_MAX_FRAME */
     uint32_t truncated;       /* shorter than header + CRC, or than the header's length */
     uint32_t length_errors;   /* longer than the header's length, or length above the maximum */
     uint32_t bad_version;
@@ -117,21 +117,21 @@ typedef struct {
     uint32_t errors_tx;       /* ERROR replies sent */
     uint32_t steps;
     uint32_t stack_free;      /* stack bytes never used (board high-water mark), 0xFFFFFFFF unknown */
-} proto_stats_t;
+} bms_proto_stats_t;
 
 typedef struct {
     uint8_t version;
     uint8_t type;
     uint16_t seq;
     uint16_t length;
-} proto_header_t;
+} bms_proto_header_t;
 
 /* One buffer serves both directions (RAM): a received frame is decoded to
- * buf + PROTO_TX_OFFSET, where a reply's raw frame is built too and then
+ * buf + BMS_PROTO_TX_OFFSET, where a reply's raw frame is built too and then
  * COBS-encoded in place to buf[0..]. So the request payload is valid until
  * the reply payload is written: handlers read the request first. */
 typedef struct {
-    uint8_t buf[PROTO_MAX_WIRE];
+    uint8_t buf[BMS_PROTO_MAX_WIRE];
     /* receive: streaming COBS decoder */
     uint32_t rx_len;
     uint32_t block_left;      /* data bytes left in the current COBS block */
@@ -139,10 +139,10 @@ typedef struct {
     uint8_t zero_pending;     /* a block ended below 0xFF: a zero follows if data does */
     uint8_t in_frame;         /* bytes seen since the last delimiter */
     uint8_t discard;          /* oversize: drop until the next delimiter */
-    proto_header_t hdr;       /* of the last frame returned */
-    uint32_t reject_code;     /* PROTO_E_* for PROTO_RX_REJECT */
-    proto_stats_t stats;
-} proto_ctx_t;
+    bms_proto_header_t hdr;       /* of the last frame returned */
+    uint32_t reject_code;     /* BMS_PROTO_E_* for BMS_PROTO_RX_REJECT */
+    bms_proto_stats_t stats;
+} bms_proto_ctx_t;
 
 /* STEP request, less the measurement arrays (written into a bms_meas_t). */
 typedef struct {
@@ -150,7 +150,7 @@ typedef struct {
     uint32_t command;         /* bms_command_t applied before the step, 0 = none */
     uint32_t n_cells;
     uint32_t n_sensors;
-} proto_step_t;
+} bms_proto_step_t;
 
 typedef struct {
     uint32_t op;
@@ -158,7 +158,7 @@ typedef struct {
     uint32_t crc;             /* BEGIN: CRC-32C of the whole configuration */
     uint32_t data_len;
     uint32_t data_offset;     /* of the data in the payload */
-} proto_config_t;
+} bms_proto_config_t;
 
 typedef struct {
     uint32_t fw_major;
@@ -176,44 +176,44 @@ typedef struct {
     uint32_t cal_insns;
     uint32_t cal_ticks;
     char board[16];
-} proto_hello_t;
+} bms_proto_hello_t;
 
 /* ---- checksums and framing ---- */
-/* CRC-32C update (no pre/post inversion): crc = proto_crc32c_update(crc, p, n). */
-uint32_t proto_crc32c_update(uint32_t crc, const uint8_t *p, uint32_t n);
+/* CRC-32C update (no pre/post inversion): crc = bms_proto_crc32c_update(crc, p, n). */
+uint32_t bms_proto_crc32c_update(uint32_t crc, const uint8_t *p, uint32_t n);
 /* CRC-32C of a buffer (init and final xor 0xFFFFFFFF); check value of
  * "123456789" is 0xE3069283. */
-uint32_t proto_crc32c(const uint8_t *p, uint32_t n);
+uint32_t bms_proto_crc32c(const uint8_t *p, uint32_t n);
 /* COBS-encode n bytes (no delimiter). dst may overlap src only as
- * proto_tx_finish arranges it. Returns the encoded length, 0 if cap is too small. */
-uint32_t proto_cobs_encode(const uint8_t *src, uint32_t n, uint8_t *dst, uint32_t cap);
+ * bms_proto_tx_finish arranges it. Returns the encoded length, 0 if cap is too small. */
+uint32_t bms_proto_cobs_encode(const uint8_t *src, uint32_t n, uint8_t *dst, uint32_t cap);
 /* Hash of the sizes and offsets of bms_config_t and of the wire-relevant
  * structs: equal on host and target when their layouts agree. */
-uint32_t proto_layout_hash(void);
+uint32_t bms_proto_layout_hash(void);
 
 /* ---- context ---- */
-void proto_init(proto_ctx_t *c);
-void proto_clear_stats(proto_ctx_t *c);
+void bms_proto_init(bms_proto_ctx_t *c);
+void bms_proto_clear_stats(bms_proto_ctx_t *c);
 /* Feed one received byte; returns PROTO_RX_*. */
-int32_t proto_rx_byte(proto_ctx_t *c, uint8_t b);
-const uint8_t *proto_rx_payload(const proto_ctx_t *c);
-/* Where to write a reply's payload before proto_tx_finish. */
-uint8_t *proto_tx_payload(proto_ctx_t *c);
+int32_t bms_proto_rx_byte(bms_proto_ctx_t *c, uint8_t b);
+const uint8_t *bms_proto_rx_payload(const bms_proto_ctx_t *c);
+/* Where to write a reply's payload before bms_proto_tx_finish. */
+uint8_t *bms_proto_tx_payload(bms_proto_ctx_t *c);
 /* Frame the payload (header, CRC, COBS, delimiters) in place; returns the
  * number of wire bytes at c->buf, 0 if payload_len is too large. */
-uint32_t proto_tx_finish(proto_ctx_t *c, uint8_t type, uint16_t seq, uint32_t payload_len);
+uint32_t bms_proto_tx_finish(bms_proto_ctx_t *c, uint8_t type, uint16_t seq, uint32_t payload_len);
 
 /* ---- message layouts ---- */
 /* STEP payload -> step + meas (entries beyond n_cells / n_sensors untouched).
- * Returns 0 or PROTO_E_BAD_PAYLOAD. */
-int32_t proto_get_step(const uint8_t *p, uint32_t len, proto_step_t *step, bms_meas_t *meas);
-int32_t proto_get_config(const uint8_t *p, uint32_t len, proto_config_t *cfg);
-uint32_t proto_put_hello(uint8_t *p, const proto_hello_t *h);
-uint32_t proto_put_state(uint8_t *p, const bms_out_t *out, uint32_t n_cells, uint32_t cycles,
-                         int32_t cmd_result, uint32_t flags);
-uint32_t proto_put_stats(uint8_t *p, const proto_stats_t *s);
-uint32_t proto_put_error(uint8_t *p, uint32_t code, uint32_t request_type, int32_t detail);
-uint32_t proto_put_config_reply(uint8_t *p, uint32_t op, uint32_t received, uint32_t config_hash);
-uint32_t proto_put_command_reply(uint8_t *p, uint32_t cmd, int32_t result);
+ * Returns 0 or BMS_PROTO_E_BAD_PAYLOAD. */
+int32_t bms_proto_get_step(const uint8_t *p, uint32_t len, bms_proto_step_t *step, bms_meas_t *meas);
+int32_t bms_proto_get_config(const uint8_t *p, uint32_t len, bms_proto_config_t *cfg);
+uint32_t bms_proto_put_hello(uint8_t *p, const bms_proto_hello_t *h);
+uint32_t bms_proto_put_state(uint8_t *p, const bms_out_t *out, uint32_t n_cells, uint32_t cycles,
+                             int32_t cmd_result, uint32_t flags);
+uint32_t bms_proto_put_stats(uint8_t *p, const bms_proto_stats_t *s);
+uint32_t bms_proto_put_error(uint8_t *p, uint32_t code, uint32_t request_type, int32_t detail);
+uint32_t bms_proto_put_config_reply(uint8_t *p, uint32_t op, uint32_t received, uint32_t config_hash);
+uint32_t bms_proto_put_command_reply(uint8_t *p, uint32_t cmd, int32_t result);
 
 #endif /* BMS_PROTOCOL_H */

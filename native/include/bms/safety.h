@@ -27,24 +27,24 @@
 typedef struct {
     uint32_t count_ms;
     uint8_t seen;
-} debounce_t;
+} bms_debounce_t;
 
 typedef struct {
     uint8_t id;
     uint16_t cell;
     float value;
     uint32_t time_ms;
-} fault_record_t;
+} bms_fault_record_t;
 
 typedef struct {
-    debounce_t tier_db[BMS_N_QUANTITIES][3];   /* warning, derate, trip */
+    bms_debounce_t tier_db[BMS_N_QUANTITIES][3];   /* warning, derate, trip */
     uint8_t tier_active[BMS_N_QUANTITIES][2];  /* warning, derate (non-latched) */
-    debounce_t fault_db[BMS_N_FAULTS];
+    bms_debounce_t fault_db[BMS_N_FAULTS];
     uint32_t latched;                          /* bit per fault id */
     uint32_t present;                          /* condition present now (release sense) */
-    fault_record_t record[BMS_N_FAULTS];       /* the trip of each latched fault */
+    bms_fault_record_t record[BMS_N_FAULTS];       /* the trip of each latched fault */
     uint32_t trip_count;
-} safety_state_t;
+} bms_safety_state_t;
 
 /* One monitored value this step, with where it came from. valid == 0: not
  * available (e.g. every sensor invalid): its counters decay. */
@@ -52,32 +52,32 @@ typedef struct {
     float value;
     uint16_t cell;
     uint8_t valid;
-} safety_value_t;
+} bms_safety_value_t;
 
 /* Tier index */
-#define SAFETY_WARNING 0
-#define SAFETY_DERATE 1
-#define SAFETY_TRIP 2
+#define BMS_SAFETY_WARNING 0
+#define BMS_SAFETY_DERATE 1
+#define BMS_SAFETY_TRIP 2
 
 /* 1 for a maximum (warning < derate < trip), 0 for a minimum. */
-int32_t safety_is_max(uint32_t q);
+int32_t bms_safety_is_max(uint32_t q);
 /* Fault id of a quantity's trip. */
-uint32_t safety_fault_of(uint32_t q);
+uint32_t bms_safety_fault_of(uint32_t q);
 /* Advance a debounce counter; returns 1 when confirmed. */
-int32_t safety_debounce(debounce_t *d, int32_t condition, uint32_t dt_ms, uint32_t debounce_ms);
+int32_t bms_safety_debounce(bms_debounce_t *d, int32_t condition, uint32_t dt_ms, uint32_t debounce_ms);
 
-void safety_reset(safety_state_t *s);
+void bms_safety_reset(bms_safety_state_t *s);
 /* Evaluate the limits (values[q] per quantity) and raw sensor conditions
  * (sensor_cond[f] for f >= BMS_F_VOLT_SENSOR, NULL entries ignored). */
-void safety_evaluate(safety_state_t *s, const bms_limits_t *lim, const safety_value_t *values,
-                     uint32_t dt_ms, uint32_t now_ms);
+void bms_safety_evaluate(bms_safety_state_t *s, const bms_limits_t *lim, const bms_safety_value_t *values,
+                         uint32_t dt_ms, uint32_t now_ms);
 /* Feed one non-limit fault condition (plausibility, contactor, comm). */
-void safety_condition(safety_state_t *s, uint32_t fault_id, int32_t present, uint16_t cell,
-                      float value, uint32_t dt_ms, uint32_t debounce_ms, uint32_t now_ms);
+void bms_safety_condition(bms_safety_state_t *s, uint32_t fault_id, int32_t present, uint16_t cell,
+                          float value, uint32_t dt_ms, uint32_t debounce_ms, uint32_t now_ms);
 /* Clear latched faults whose condition is gone; returns the mask cleared. */
-uint32_t safety_reset_faults(safety_state_t *s);
+uint32_t bms_safety_reset_faults(bms_safety_state_t *s);
 /* Derate factor in [0, 1] of quantity q at value v (1 before the derate threshold,
  * falling linearly to 0 at the trip threshold). */
-float safety_derate_factor(const bms_limit_t *l, uint32_t q, float v);
+float bms_safety_derate_factor(const bms_limit_t *l, uint32_t q, float v);
 
 #endif /* BMS_SAFETY_H */

@@ -15,18 +15,18 @@ typedef struct {
     float v_rc2_v;
     /* covariance, upper triangle: p00 p01 p02 p11 p12 p22 */
     float p[6];
-} soc_ekf_cell_t;
+} bms_ekf_cell_t;
 
 /* Initialise from one sample: OCV inversion of the measured voltage
  * corrected by R0*I; covariance from the estimator config. */
-void soc_ekf_init(soc_ekf_cell_t *c, const bms_cell_params_t *cp,
+void bms_ekf_init(bms_ekf_cell_t *c, const bms_cell_params_t *cp,
                   const bms_estimator_params_t *ep, float cell_v, float current_a,
                   float temp_degc);
 /* Fuse a stored SoC (from non-volatile memory, 1-sigma soc_sigma) with the voltage-based
- * first guess of soc_ekf_init. The guess's uncertainty is its voltage error (model, noise;
+ * first guess of bms_ekf_init. The guess's uncertainty is its voltage error (model, noise;
  * the pack has rested) over the OCV's local slope: where the OCV is flat the stored
  * value wins, where it is steep the voltage does. */
-void soc_ekf_fuse_prior(soc_ekf_cell_t *c, const bms_cell_params_t *cp,
+void bms_ekf_fuse_prior(bms_ekf_cell_t *c, const bms_cell_params_t *cp,
                         const bms_estimator_params_t *ep, float temp_degc, float soc_stored,
                         float soc_sigma);
 
@@ -41,17 +41,17 @@ typedef struct {
     uint32_t diverged;       /* 1: this step's state or covariance was non-finite, the SoC
                                 left [-1, 2] before its clamp, or a covariance diagonal went
                                 negative beyond round-off (the filter has diverged) */
-} soc_ekf_step_out_t;
+} bms_ekf_step_out_t;
 
 /* One predict (+ update if voltage_valid) step. current_a is the current that
  * flowed over the last dt_s; cell_v the voltage at the end of the step. */
-void soc_ekf_step(soc_ekf_cell_t *c, const bms_cell_params_t *cp,
+void bms_ekf_step(bms_ekf_cell_t *c, const bms_cell_params_t *cp,
                   const bms_estimator_params_t *ep, float current_a, float dt_s,
                   float cell_v, int32_t voltage_valid, float temp_degc,
-                  soc_ekf_step_out_t *out);
+                  bms_ekf_step_out_t *out);
 
 /* Model terminal voltage for the current state at current_a. */
-float soc_ekf_terminal_v(const soc_ekf_cell_t *c, const bms_cell_params_t *cp,
+float bms_ekf_terminal_v(const bms_ekf_cell_t *c, const bms_cell_params_t *cp,
                          float current_a, float temp_degc);
 
 #endif /* BMS_SOC_EKF_H */

@@ -14,7 +14,7 @@ typedef struct {
     float t_core_degc;
     float t_surf_degc;
     float p[3]; /* p00 (core) p01 p11 (surface) */
-} thermal_cell_t;
+} bms_thermal_cell_t;
 
 /* Discretised model for one dt (shared by all cells). */
 typedef struct {
@@ -22,7 +22,7 @@ typedef struct {
     float ad[4];      /* row-major 2x2 */
     float bq[2];      /* input: heat into core (W) */
     float ba[2];      /* input: ambient temperature */
-} thermal_disc_t;
+} bms_thermal_disc_t;
 
 /* Per-pack observer data that does not change between steps. */
 typedef struct {
@@ -36,27 +36,27 @@ typedef struct {
     int16_t nb_lo[BMS_MAX_CELLS];
     int16_t nb_hi[BMS_MAX_CELLS];
     float nb_w_hi[BMS_MAX_CELLS];
-} thermal_model_t;
+} bms_thermal_model_t;
 
 /* Precompute eigenvalues, inverse and sensor neighbourhoods. */
-void thermal_model_init(thermal_model_t *m, const bms_config_t *cfg);
+void bms_thermal_model_init(bms_thermal_model_t *m, const bms_config_t *cfg);
 /* Exact ZOH discretisation for dt (cached by dt_ms). */
-void thermal_disc_update(thermal_disc_t *d, const thermal_model_t *m, uint32_t dt_ms);
+void bms_thermal_disc_update(bms_thermal_disc_t *d, const bms_thermal_model_t *m, uint32_t dt_ms);
 
-void thermal_cell_init(thermal_cell_t *c, float temp_degc, const bms_estimator_params_t *ep);
-void thermal_cell_predict(thermal_cell_t *c, const thermal_disc_t *d,
-                          const bms_thermal_params_t *tp, const bms_estimator_params_t *ep,
-                          float heat_w, float ambient_degc, float dt_s);
+void bms_thermal_cell_init(bms_thermal_cell_t *c, float temp_degc, const bms_estimator_params_t *ep);
+void bms_thermal_cell_predict(bms_thermal_cell_t *c, const bms_thermal_disc_t *d,
+                              const bms_thermal_params_t *tp, const bms_estimator_params_t *ep,
+                              float heat_w, float ambient_degc, float dt_s);
 /* Scalar update of the surface temperature with innovation innov_degc and
  * measurement variance r_degc2. */
-void thermal_cell_update(thermal_cell_t *c, float innov_degc, float r_degc2);
+void bms_thermal_cell_update(bms_thermal_cell_t *c, float innov_degc, float r_degc2);
 
 /* Heat generated in a cell (W): irreversible I*(OCV - V) (>= 0) plus the
  * entropic term -I*T*dOCV/dT (Bernardi, J. Electrochem. Soc. 132 (1985) 5). */
-float thermal_heat_w(float current_a, float ocv_v, float cell_v, float docv_dt_v_per_k,
-                     float temp_degc);
+float bms_thermal_heat_w(float current_a, float ocv_v, float cell_v, float docv_dt_v_per_k,
+                         float temp_degc);
 
 /* Steady-state core temperature for constant heat and ambient (analytic). */
-float thermal_steady_core_degc(const bms_thermal_params_t *tp, float heat_w, float ambient_degc);
+float bms_thermal_steady_core_degc(const bms_thermal_params_t *tp, float heat_w, float ambient_degc);
 
 #endif /* BMS_THERMAL_OBSERVER_H */

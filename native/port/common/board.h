@@ -19,9 +19,9 @@ void board_write(const uint8_t *buf, uint32_t len);
 /* Received bytes lost before board_read (UART overrun, full buffer) since the
  * previous call. */
 uint32_t board_take_overruns(void);
-/* The cycle counter for hil_board_t: read function, direction, width, kind,
+/* The cycle counter for bms_hil_board_t: read function, direction, width, kind,
  * frequency (calibration is measured by fw_main.c). */
-void board_describe(hil_board_t *b);
+void board_describe(bms_hil_board_t *b);
 /* A line of text on the board's console (may discard it). */
 void board_console(const char *text);
 /* Stop after a fault was reported (the board decides how: halt, exit QEMU). */

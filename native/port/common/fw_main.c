@@ -15,7 +15,7 @@
 
 #define CAL_ITERS 10000u
 
-static hil_node_t node;
+static bms_hil_node_t node;
 
 static void spin(uint32_t iters)
 {
@@ -27,13 +27,13 @@ static void spin(uint32_t iters)
                    : "cc");
 }
 
-static uint32_t ticks_between(const hil_board_t *b, uint32_t t0, uint32_t t1)
+static uint32_t ticks_between(const bms_hil_board_t *b, uint32_t t0, uint32_t t1)
 {
     const uint32_t d = (b->counter_down != 0u) ? (t0 - t1) : (t1 - t0);
     return d & b->counter_mask;
 }
 
-static void calibrate(hil_board_t *b)
+static void calibrate(bms_hil_board_t *b)
 {
     if (b->counter_now == 0) {
         return;
@@ -52,30 +52,30 @@ static void calibrate(hil_board_t *b)
 void fw_fault(uint32_t pc)
 {
     board_console("FAULT: firmware stopped\n");
-    board_write(hil_node_tx(&node), hil_node_fault(&node, pc));
+    board_write(bms_hil_tx(&node), bms_hil_fault(&node, pc));
     board_fault_stop(pc);
 }
 
 int main(void)
 {
     board_init();
-    hil_board_t desc;
+    bms_hil_board_t desc;
     board_describe(&desc);
     calibrate(&desc);
-    hil_node_init(&node, &desc);
+    bms_hil_init(&node, &desc);
     board_console("bms firmware: HIL protocol on the first UART\n");
-    board_write(hil_node_tx(&node), hil_node_hello(&node));
+    board_write(bms_hil_tx(&node), bms_hil_hello(&node));
     for (;;) {
         uint8_t in[64];
         const uint32_t n = board_read(in, (uint32_t)sizeof(in));
-        hil_node_count_overruns(&node, board_take_overruns());
+        bms_hil_count_overruns(&node, board_take_overruns());
         uint32_t off = 0u;
         while (off < n) {
             uint32_t used = 0u;
-            const uint32_t len = hil_node_feed(&node, &in[off], n - off, &used);
+            const uint32_t len = bms_hil_feed(&node, &in[off], n - off, &used);
             off += used;
             if (len > 0u) {
-                board_write(hil_node_tx(&node), len);
+                board_write(bms_hil_tx(&node), len);
             }
         }
     }

@@ -154,13 +154,13 @@ uint32_t board_take_overruns(void)
     return lost;
 }
 
-void board_describe(hil_board_t *b)
+void board_describe(bms_hil_board_t *b)
 {
     static const char name[] = "mps2-an386";
     b->counter_now = systick_now;
     b->counter_down = 1u;
     b->counter_mask = 0x00FFFFFFu;
-    b->counter_kind = PROTO_COUNTER_SYSTICK;
+    b->counter_kind = BMS_PROTO_COUNTER_SYSTICK;
     b->counter_hz = SYSCLK_HZ;
     b->counter_overhead = 0u;
     b->cal_insns = 0u;

@@ -129,13 +129,13 @@ uint32_t board_take_overruns(void)
     return lost;
 }
 
-void board_describe(hil_board_t *b)
+void board_describe(bms_hil_board_t *b)
 {
     static const char name[] = "s32k144evb";
     b->counter_now = dwt_now;
     b->counter_down = 0u;
     b->counter_mask = 0xFFFFFFFFu;
-    b->counter_kind = PROTO_COUNTER_DWT;
+    b->counter_kind = BMS_PROTO_COUNTER_DWT;
     b->counter_hz = CORE_HZ;
     b->counter_overhead = 0u;
     b->cal_insns = 0u;
