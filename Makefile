@@ -108,6 +108,8 @@ lint-c: build/core/libbmscore.a $(STAMP)
 	bad=$$(echo "$$ext" | grep -E '^(malloc|calloc|realloc|free|printf|fprintf|sprintf|snprintf|puts|putchar|fputs|fwrite|exit|abort|exp|expf|log|logf|pow|powf|sqrt|sqrtf)$$' || true); \
 	if [ -n "$$bad" ]; then echo "core links forbidden symbols: $$bad"; exit 1; fi; \
 	echo "core links only: [$$(echo $$ext | tr '\n' ' ')] -- no malloc/free, no stdio, no libm but roundf (the CAN encoders cantools generates)"
+	@# issue 15: bms_ on every external symbol of the core, bms_/BMS_ on every public header name
+	$(BIN)/python native/tools/check_prefixes.py
 
 clean:
 	rm -rf build out *.egg-info bms/_native*.so bms/_native.c
