@@ -130,14 +130,13 @@ def number(
     bad = isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v)
     if not bad and integer and not isinstance(v, int):
         bad = not (whole_float and float(v).is_integer())
-    if bad:
-        raise ConfigError(f"field '{where}' must be {rule}, got {v!r}")
-    x = int(v) if integer else float(v)
-    too_low = lo is not None and (x <= lo if lo_open else x < lo)
-    too_high = hi is not None and (x >= hi if hi_open else x > hi)
-    if too_low or too_high:
-        raise ConfigError(f"field '{where}' must be {rule}, got {v!r}")
-    return x
+    if not bad:
+        x = int(v) if integer else float(v)
+        too_low = lo is not None and (x <= lo if lo_open else x < lo)
+        too_high = hi is not None and (x >= hi if hi_open else x > hi)
+        if not (too_low or too_high):
+            return x
+    raise ConfigError(f"field '{where}' must be {rule}, got {v!r}")
 
 
 def text(v: Any, where: str) -> str:
