@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from pathlib import Path
@@ -11,7 +12,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from bms.errors import BmsError, OutputError, one_line
+from bms.errors import BmsError, ConfigError, OutputError, one_line
 from bms.outputs import check_output_file, refuse_inputs
 
 console = Console(soft_wrap=True)
@@ -82,18 +83,39 @@ def main() -> None:
     type=float,
     help="Arrhenius activation energy for a single-temperature fit (default 25)",
 )
-def fit(logs: tuple[Path, ...], out: Path, name: str | None, activation_kj_per_mol: float | None) -> None:
-    """Identify the cell model from characterisation logs (C/20 sweeps + HPPC)."""
+@click.option(
+    "--max-residual-mv",
+    default=None,
+    type=float,
+    help="voltage residual (rms, per file and per temperature) over which the fit is suspect (default 15)",
+)
+@click.option("--strict", is_flag=True, help="a residual over the bound is an error, not a warning")
+def fit(
+    logs: tuple[Path, ...],
+    out: Path,
+    name: str | None,
+    activation_kj_per_mol: float | None,
+    max_residual_mv: float | None,
+    strict: bool,
+) -> None:
+    """Identify the cell model from lab files: slow OCV sweeps, pulse tests (HPPC, GITT) and
+    drive cycles, in any mix, order and number, at one or more temperatures."""
     from bms.cells import save_cell
-    from bms.fit import DEFAULT_ACTIVATION_J_PER_MOL, fit_cell
+    from bms.fit import DEFAULT_ACTIVATION_J_PER_MOL, MAX_RESIDUAL_MV, fit_cell
 
     ea = DEFAULT_ACTIVATION_J_PER_MOL if activation_kj_per_mol is None else activation_kj_per_mol * 1e3
+    bound = MAX_RESIDUAL_MV if max_residual_mv is None else max_residual_mv
+    if not (math.isfinite(bound) and bound > 0):
+        raise ConfigError(f"--max-residual-mv must be a positive number of mV, got {bound:g}")
     refuse_inputs([out], logs, "-o")
     check_output_file(out, "-o")
     t0 = time.perf_counter()
-    rep = fit_cell(list(logs), name=name, activation_j_per_mol=ea)
+    rep = fit_cell(list(logs), name=name, activation_j_per_mol=ea, strict=strict, max_rms_mv=bound)
     for line in rep.lines:
-        console.print(line, highlight=False)
+        if not line.startswith("WARNING"):
+            console.print(line, highlight=False)
+    for w in rep.warnings:
+        click.echo(f"warning: {w} (worst window: {rep.worst})", err=True)
     th = rep.cell.thermal
     console.print(
         f"thermal: Cc {th.c_core_j_per_k:.1f} J/K, Cs {th.c_surf_j_per_k:.1f} J/K, "
@@ -150,7 +172,15 @@ def replay(log: Path, cell_path: Path, out: Path, truth: Path | None, plot: bool
         tab.add_column("RMSE", justify="right")
         tab.add_column("max |error|", justify="right")
         tab.add_row("SoC", f"{m['soc_rmse'] * 100:.3f} %", f"{m['soc_max_abs'] * 100:.3f} %")
-        tab.add_row("core temperature", f"{m['core_temp_rmse_c']:.3f} K", f"{m['core_temp_max_abs_c']:.3f} K")
+        tab.add_row(
+            "SoC, coulomb counting from the true start",
+            f"{m['soc_rmse_coulomb'] * 100:.3f} %",
+            f"{m['soc_max_abs_coulomb'] * 100:.3f} %",
+        )
+        if "core_temp_rmse_c" in m:
+            tab.add_row(
+                "core temperature", f"{m['core_temp_rmse_c']:.3f} K", f"{m['core_temp_max_abs_c']:.3f} K"
+            )
         console.print(tab)
         console.print(f"wrote {jp}", highlight=False)
     if plot:

@@ -37,10 +37,13 @@ def iter_table(
     required: tuple[str, ...],
     optional: tuple[str, ...] = (),
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    repeats_ok: bool = False,
 ) -> Iterator[dict[str, np.ndarray]]:
     """The rows of a CSV with exactly `required` (+ any of `optional`) columns, all finite
-    numbers, time_s strictly increasing, in chunks of at most `chunk_rows` rows (memory is
-    bounded by the chunk, not the file). Errors name the file, line and column."""
+    numbers, time_s strictly increasing (non-decreasing with `repeats_ok`: a lab export
+    with two rows on one rounded stamp, merged by the reader that allows it), in chunks of
+    at most `chunk_rows` rows (memory is bounded by the chunk, not the file). Errors name
+    the file, line and column."""
     if chunk_rows < 1:
         raise ValueError("chunk_rows must be >= 1")
     p = Path(path)
@@ -86,12 +89,12 @@ def iter_table(
                     ) from None
                 lines.append(lineno)
                 if len(rows) == chunk_rows:
-                    yield _chunk(p, header, rows, lines, last_t, last_line)
+                    yield _chunk(p, header, rows, lines, last_t, last_line, repeats_ok)
                     n_rows += len(rows)
                     last_t, last_line = rows[-1][header.index("time_s")], lines[-1]
                     rows, lines = [], []
             if rows:
-                yield _chunk(p, header, rows, lines, last_t, last_line)
+                yield _chunk(p, header, rows, lines, last_t, last_line, repeats_ok)
                 n_rows += len(rows)
     except (OSError, EOFError, UnicodeDecodeError, zlib.error, gzip.BadGzipFile, csv.Error) as exc:
         raise LogFormatError(f"{p}: cannot be read ({exc})") from None
@@ -106,6 +109,7 @@ def _chunk(
     lines: list[int],
     last_t: float | None,
     last_line: int,
+    repeats_ok: bool = False,
 ) -> dict[str, np.ndarray]:
     data = np.asarray(rows, dtype=float)
     bad = ~np.isfinite(data)
@@ -119,8 +123,9 @@ def _chunk(
     tt = t if last_t is None else np.concatenate([[last_t], t])
     ll = lines if last_t is None else [last_line, *lines]
     dt = np.diff(tt)
-    if np.any(dt <= 0):
-        r = int(np.argmax(dt <= 0)) + 1
+    back = dt < 0 if repeats_ok else dt <= 0
+    if np.any(back):
+        r = int(np.argmax(back)) + 1
         raise LogFormatError(
             f"{p}: time goes backwards or repeats at line {ll[r]} (time_s {tt[r]:g} after {tt[r - 1]:g})"
         )
@@ -128,10 +133,10 @@ def _chunk(
 
 
 def read_table(
-    path: str | Path, required: tuple[str, ...], optional: tuple[str, ...] = ()
+    path: str | Path, required: tuple[str, ...], optional: tuple[str, ...] = (), repeats_ok: bool = False
 ) -> dict[str, np.ndarray]:
     """The whole CSV at once (see iter_table)."""
-    chunks = list(iter_table(path, required, optional))
+    chunks = list(iter_table(path, required, optional, repeats_ok=repeats_ok))
     return {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
 
 
@@ -240,13 +245,33 @@ class StepEvidence:
             )
 
 
-def read_cell_log(path: str | Path) -> dict[str, np.ndarray]:
+def read_cell_log(path: str | Path, repeats_ok: bool = False) -> dict[str, np.ndarray]:
     """A cell log; truth columns are passed through when present."""
-    return read_table(path, LOG_COLUMNS, TRUTH_COLUMNS)
+    return read_table(path, LOG_COLUMNS, TRUTH_COLUMNS, repeats_ok)
+
+
+# A truth file: time_s and the true SoC (soc_true, or soc as lab exports name the cycler's
+# amp-hour SoC), and the true core temperature where it is known (simulations; a lab log has
+# only the surface).
+TRUTH_OPTIONAL = ("soc_true", "soc", "core_temp_c_true")
+
+
+def truth_columns(cols: dict[str, np.ndarray], where: str | Path) -> dict[str, np.ndarray]:
+    """A truth chunk with soc_true and core_temp_c_true (nan where not known)."""
+    out = dict(cols)
+    if "soc" in out:
+        if "soc_true" in out:
+            raise LogFormatError(f"{where}: has both soc and soc_true; keep one")
+        out["soc_true"] = out.pop("soc")
+    if "soc_true" not in out:
+        raise LogFormatError(f"{where}: missing column soc_true (or soc)")
+    if "core_temp_c_true" not in out:
+        out["core_temp_c_true"] = np.full(len(out["soc_true"]), np.nan)
+    return out
 
 
 def read_truth(path: str | Path) -> dict[str, np.ndarray]:
-    return read_table(path, ("time_s", *TRUTH_COLUMNS))
+    return truth_columns(read_table(path, ("time_s",), TRUTH_OPTIONAL), path)
 
 
 def dt_ms_from_time(time_s: np.ndarray) -> np.ndarray:

@@ -28,12 +28,14 @@ from bms.logs import (
     DEFAULT_CHUNK_ROWS,
     LOG_COLUMNS,
     TRUTH_COLUMNS,
+    TRUTH_OPTIONAL,
     StepEvidence,
     check_units,
     dt_ms_from_time,
     iter_table,
     read_cell_log,
     read_truth,
+    truth_columns,
 )
 
 SCORE_FROM_S = 300.0  # metrics skip the estimator's first 5 minutes (convergence)
@@ -105,12 +107,22 @@ def run_log(log: dict[str, np.ndarray], cell: CellModel) -> dict[str, np.ndarray
 
 class _Score:
     """Squared and absolute errors of the scored rows, summed exactly (math.fsum, carried over
-    chunks as a list of partials), so a streamed replay scores to the bit as the whole log."""
+    chunks as a list of partials), so a streamed replay scores to the bit as the whole log.
 
-    def __init__(self) -> None:
+    Beside the estimator it scores the baseline every estimator must beat: coulomb counting
+    from the truth's first SoC with the cell's capacity and coulombic efficiency, over the
+    same measured current (the firmware's convention: each row's current held over the
+    interval before it)."""
+
+    def __init__(self, capacity_ah: float, coulombic_eff: float) -> None:
+        self.capacity_ah = capacity_ah
+        self.coulombic_eff = coulombic_eff
         self.n = 0
-        self.sq = {"soc": [0.0], "core": [0.0]}
-        self.mx = {"soc": 0.0, "core": 0.0}
+        self.n_core = 0
+        self.sq = {"soc": [0.0], "core": [0.0], "cc": [0.0]}
+        self.mx = {"soc": 0.0, "core": 0.0, "cc": 0.0}
+        self.cc_last: float | None = None  # coulomb-counted SoC at the last row seen
+        self.t_last: float | None = None
 
     @staticmethod
     def _exact_add(partials: list[float], values: np.ndarray) -> list[float]:
@@ -123,14 +135,29 @@ class _Score:
             out.append(s)
         return out or [0.0]
 
-    def add(self, es: np.ndarray, et: np.ndarray) -> None:
+    def _add(self, key: str, e: np.ndarray) -> None:
+        if len(e):
+            self.sq[key] = self._exact_add(self.sq[key], e**2)
+            self.mx[key] = max(self.mx[key], float(np.max(np.abs(e))))
+
+    def coulomb_count(self, time_s: np.ndarray, current_a: np.ndarray, soc_true: np.ndarray) -> np.ndarray:
+        """The baseline's SoC over a chunk, carried on from the previous chunk."""
+        t = time_s if self.t_last is None else np.concatenate([[self.t_last], time_s])
+        dt = np.diff(t, prepend=t[0])[-len(time_s) :]
+        eff = np.where(current_a < 0, self.coulombic_eff, 1.0)
+        dsoc = -eff * current_a * dt / (3600.0 * self.capacity_ah)
+        start = float(soc_true[0]) if self.cc_last is None else self.cc_last
+        cc = np.cumsum(np.concatenate([[start], dsoc]))[1:]
+        self.cc_last, self.t_last = float(cc[-1]), float(time_s[-1])
+        return cc
+
+    def add(self, es: np.ndarray, et: np.ndarray, ecc: np.ndarray) -> None:
         self.n += len(es)
-        if not len(es):
-            return
-        self.sq["soc"] = self._exact_add(self.sq["soc"], es**2)
-        self.sq["core"] = self._exact_add(self.sq["core"], et**2)
-        self.mx["soc"] = max(self.mx["soc"], float(np.max(np.abs(es))))
-        self.mx["core"] = max(self.mx["core"], float(np.max(np.abs(et))))
+        self._add("soc", es)
+        self._add("cc", ecc)
+        known = np.isfinite(et)
+        self.n_core += int(known.sum())
+        self._add("core", et[known])
 
     def metrics(self, any_rows_past_start: bool) -> dict[str, float]:
         if not any_rows_past_start:
@@ -140,12 +167,16 @@ class _Score:
                 f"every row from {SCORE_FROM_S:.0f} s on is flagged unusable by the firmware: "
                 "nothing to score"
             )
-        return {
+        out = {
             "soc_rmse": math.sqrt(math.fsum(self.sq["soc"]) / self.n),
             "soc_max_abs": self.mx["soc"],
-            "core_temp_rmse_c": math.sqrt(math.fsum(self.sq["core"]) / self.n),
-            "core_temp_max_abs_c": self.mx["core"],
         }
+        if self.n_core:
+            out["core_temp_rmse_c"] = math.sqrt(math.fsum(self.sq["core"]) / self.n_core)
+            out["core_temp_max_abs_c"] = self.mx["core"]
+        out["soc_rmse_coulomb"] = math.sqrt(math.fsum(self.sq["cc"]) / self.n)
+        out["soc_max_abs_coulomb"] = self.mx["cc"]
+        return out
 
 
 def _score_chunk(
@@ -155,22 +186,30 @@ def _score_chunk(
     core: np.ndarray,
     truth: dict[str, np.ndarray],
     bad: np.ndarray,
+    current_a: np.ndarray,
 ) -> bool:
+    cc = sc.coulomb_count(time_s, current_a, truth["soc_true"])
     past = time_s >= SCORE_FROM_S
     m = past & ~bad
-    sc.add(soc[m] - truth["soc_true"][m], core[m] - truth["core_temp_c_true"][m])
+    sc.add(
+        soc[m] - truth["soc_true"][m], core[m] - truth["core_temp_c_true"][m], cc[m] - truth["soc_true"][m]
+    )
     return bool(past.any())
 
 
 def score(
-    time_s: np.ndarray,
+    log: dict[str, np.ndarray],
     soc: np.ndarray,
     core_c: np.ndarray,
     truth: dict[str, np.ndarray],
+    cell: CellModel,
     bad: np.ndarray | None = None,
 ) -> dict[str, float]:
-    sc = _Score()
-    past = _score_chunk(sc, time_s, soc, core_c, truth, np.zeros(len(time_s), bool) if bad is None else bad)
+    sc = _Score(cell.capacity_ah, cell.coulombic_eff)
+    t = log["time_s"]
+    past = _score_chunk(
+        sc, t, soc, core_c, truth, np.zeros(len(t), bool) if bad is None else bad, log["current_a"]
+    )
     return sc.metrics(past)
 
 
@@ -213,7 +252,7 @@ def replay(log_path: str | Path, cell: CellModel, truth_path: str | Path | None 
     out = run_log(log, cell)
     bad = invalid_rows(out["status"], True)
     soc, core, vpred = _as_outputs(out, bad)
-    metrics = score(log["time_s"], soc, core, truth, bad) if truth is not None else None
+    metrics = score(log, soc, core, truth, cell, bad) if truth is not None else None
     n_bad = int(bad.sum())
     return ReplayResult(
         time_s=log["time_s"],
@@ -284,7 +323,9 @@ def _paired(
         for log in logs:
             yield log, _truth_of_log(log, log_path)
         return
-    truths = iter_table(truth_path, ("time_s", *TRUTH_COLUMNS), (), chunk_rows)
+    truths = (
+        truth_columns(c, truth_path) for c in iter_table(truth_path, ("time_s",), TRUTH_OPTIONAL, chunk_rows)
+    )
     mismatch = LogFormatError(f"{truth_path}: its time_s column does not match the rows of {log_path}")
     for log in logs:
         tr = next(truths, None)
@@ -312,7 +353,7 @@ def replay_to_file(
     tmp = p.with_name(f".{p.name}.tmp")
     fw = _firmware(cell)
     ev = _evidence(cell)
-    sc = _Score()
+    sc = _Score(cell.capacity_ah, cell.coulombic_eff)
     past_any = False
     with_truth: bool | None = None
     prev_t: float | None = None
@@ -333,7 +374,7 @@ def replay_to_file(
                 t = log["time_s"]
                 _csv_rows(fh, t, soc, core, vpred, truth)
                 if truth is not None:
-                    past_any |= _score_chunk(sc, t, soc, core, truth, bad)
+                    past_any |= _score_chunk(sc, t, soc, core, truth, bad, log["current_a"])
                 if bad.any():
                     if first_bad is None:
                         first_bad = float(t[np.argmax(bad)])

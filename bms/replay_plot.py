@@ -37,9 +37,11 @@ def plot_replay(res: ReplayResult, path: str | Path, title: str = "") -> None:
     if res.metrics is not None:
         m = res.metrics
         title = (
-            f"{title}  SoC RMSE {m['soc_rmse'] * 100:.2f} % (max {m['soc_max_abs'] * 100:.2f} %), "
-            f"core T RMSE {m['core_temp_rmse_c']:.2f} K (max {m['core_temp_max_abs_c']:.2f} K)"
+            f"{title}  SoC RMSE {m['soc_rmse'] * 100:.2f} % (max {m['soc_max_abs'] * 100:.2f} %; "
+            f"coulomb counting {m['soc_rmse_coulomb'] * 100:.2f} %)"
         )
+        if "core_temp_rmse_c" in m:
+            title += f", core T RMSE {m['core_temp_rmse_c']:.2f} K (max {m['core_temp_max_abs_c']:.2f} K)"
     fig.suptitle(title.strip(), fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

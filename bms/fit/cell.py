@@ -50,7 +50,7 @@ MAX_CELL_AH = 1000.0
 # Temperature rows placed around a single measured one for the Arrhenius extrapolation, and
 # how far beyond the measured range rows are added when several were measured.
 ARRHENIUS_ROW_OFFSETS_K = (-35.0, -20.0, -10.0, 0.0, 10.0, 25.0)
-EXTRAPOLATE_K = 20.0
+EXTRAPOLATE_K = 15.0
 # Windows whose temperatures lie within this of each other share a table row.
 TEMP_CLUSTER_K = 5.0
 # A window needs current above this share of the capacity (A per Ah) to say anything about R/C.
@@ -142,15 +142,16 @@ def _branch(sweeps: list[tuple[str, float, ocv.Branch]], kind: str, temp: float)
 
 
 def _arrhenius(rows_t: np.ndarray, tables: dict[str, np.ndarray], ea_default: float) -> np.ndarray:
-    """Activation energy per breakpoint and resistance table from the measured rows (least
-    squares on ln R against 1/T), within 0..MAX; with one row the default."""
+    """Activation energy of R0, R1, R2 from the measured rows (least squares on ln R against
+    1/T per breakpoint, the median over SoC: one number per branch, robust to a breakpoint the
+    data barely saw), within 0..MAX; with one row the default."""
     if len(rows_t) < 2:
-        return np.full((3, tables["r0_ohm"].shape[1]), ea_default)
+        return np.full(3, ea_default)
     x = 1.0 / (rows_t + KELVIN)
     out = []
     for name in ("r0_ohm", "r1_ohm", "r2_ohm"):
         slope = np.polyfit(x - x.mean(), np.log(tables[name]), 1)[0]
-        out.append(np.clip(slope * GAS_CONSTANT, 0.0, MAX_ACTIVATION_J_PER_MOL))
+        out.append(float(np.clip(np.median(slope) * GAS_CONSTANT, 0.0, MAX_ACTIVATION_J_PER_MOL)))
     return np.array(out)
 
 
@@ -335,7 +336,7 @@ def fit_cell(
         lines.append(
             f"temperatures {', '.join(f'{x:.1f}' for x in temps)} °C: one table row each; rows at "
             f"{', '.join(f'{x:.1f}' for x in new_t)} °C extrapolated with the fitted activation energy "
-            f"(R0 median {np.median(ea[0]) / 1e3:.1f} kJ/mol)"
+            f"(R0 {ea[0] / 1e3:.1f}, R1 {ea[1] / 1e3:.1f}, R2 {ea[2] / 1e3:.1f} kJ/mol)"
         )
     temp_rows, tab = _add_rows(temps, tab, docv_dt, new_t, ea)
 

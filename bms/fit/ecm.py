@@ -23,13 +23,18 @@ from bms.fit.ocv import hat_matrix
 N_HATS = 11
 # A hat with less than this share of the largest hat's ampere-seconds is not identified: it
 # takes the nearest identified hat's values (held, not extrapolated).
-MIN_HAT_SUPPORT = 0.02
+MIN_HAT_SUPPORT = 0.05
 # Weight of the second-difference penalty relative to the median column norm: it smooths
 # between hats without flattening what the data shows (an assumption, checked in the tests
 # against known parameters).
 SMOOTHING = 0.05
-TAU_BOUNDS_S = (0.5, 300.0)  # the fast branch: charge transfer and double layer, s
+# The fast branch (charge transfer, double layer), s; at least two sampling intervals, or a
+# branch faster than the log can resolve trades freely with R0.
+TAU_BOUNDS_S = (0.5, 300.0)
+MIN_TAU_SAMPLES = 2.0
 TAU_RATIO_BOUNDS = (1.2, 200.0)  # the slow branch (diffusion) is slower by this factor
+# Largest capacitance the fit writes: a decade inside the firmware's bound for one cell.
+MAX_BRANCH_C_F = 1e8
 TAU_STARTS_S = ((5.0, 100.0), (20.0, 300.0), (40.0, 800.0))
 
 
@@ -131,8 +136,11 @@ def fit_rc(windows: list[Window]) -> RcFit:
         cost = float(x @ ata @ x - 2 * x @ aty + yy + np.sum((pen @ x) ** 2))
         return x, cost
 
+    loaded = np.abs(cur) > 0.05 * np.max(np.abs(cur))
+    tau_lo = max(TAU_BOUNDS_S[0], MIN_TAU_SAMPLES * float(np.median(dt[loaded & (dt > 0)])))
+
     def taus(z: np.ndarray) -> tuple[float, float]:
-        t1 = float(np.clip(np.exp(z[0]), *TAU_BOUNDS_S))
+        t1 = float(np.clip(np.exp(z[0]), tau_lo, TAU_BOUNDS_S[1]))
         return t1, t1 * float(np.clip(np.exp(z[1]), *TAU_RATIO_BOUNDS))
 
     best = None
@@ -162,9 +170,11 @@ def on_grid(fit: RcFit, grid: np.ndarray) -> dict[str, np.ndarray]:
     """Table rows on the SoC breakpoints; a branch the data cannot see (NNLS puts it at zero)
     keeps a tenth of its typical size, so the tables stay smooth and R, C positive."""
     out = {}
+    taus = (0.0, fit.tau1_s, fit.tau2_s)
     for b, name in enumerate(("r0_ohm", "r1_ohm", "r2_ohm")):
         r = np.interp(grid, fit.hats, fit.r_ohm[b])
-        floor = max(0.1 * float(np.median(fit.r_ohm[b])), 1e-6)
+        # and a branch at zero everywhere keeps C = tau / R within a cell's 1e9 F (bms.config_bounds)
+        floor = max(0.1 * float(np.median(fit.r_ohm[b])), taus[b] / MAX_BRANCH_C_F, 1e-6)
         out[name] = np.maximum(r, floor)
     out["c1_f"] = fit.tau1_s / out["r1_ohm"]
     out["c2_f"] = fit.tau2_s / out["r2_ohm"]

@@ -124,7 +124,7 @@ def detect_segments(t: np.ndarray, current: np.ndarray, flow_dt_s: np.ndarray | 
 def read_timeline(path: str | Path) -> Timeline:
     """Read, check units and sign, merge duplicate stamps, find gaps and the current offset."""
     p = str(path)
-    d = read_cell_log(path)
+    d = read_cell_log(path, repeats_ok=True)
     check_units(d, p)  # voltage and temperature; the current once the capacity is known
     cols = {k: d[k] for k in ("time_s", "current_a", "voltage_v", "temperature_c")}
     cols, n_dup = _merge_duplicates(cols)

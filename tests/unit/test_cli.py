@@ -37,4 +37,4 @@ def test_fit_refuses_a_log_without_sweeps(tmp_path):
     p.write_text("time_s,current_a,voltage_v,temperature_c\n" + rows)
     r = CliRunner().invoke(main, ["fit", str(p), "-o", str(tmp_path / "c.toml")])
     assert r.exit_code == 2
-    assert "rest of 1200 s" in r.output or "sweep" in r.output
+    assert "no capacity measurement found" in r.output and "slow discharge" in r.output

@@ -34,7 +34,14 @@ def test_fit_then_replay_meets_the_accuracy_targets(reference_dir, fitted_cell, 
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 0, res.output
     m = json.loads(est.with_suffix(".json").read_text())
-    assert set(m) == {"soc_rmse", "soc_max_abs", "core_temp_rmse_c", "core_temp_max_abs_c"}
+    assert set(m) == {
+        "soc_rmse",
+        "soc_max_abs",
+        "core_temp_rmse_c",
+        "core_temp_max_abs_c",
+        "soc_rmse_coulomb",
+        "soc_max_abs_coulomb",
+    }
     assert m["soc_rmse"] <= 0.008
     assert m["soc_max_abs"] <= 0.020
     assert m["core_temp_rmse_c"] <= 0.7
