@@ -68,6 +68,8 @@ class FaultKind:
     apply: Callable[[Fault, Rig], None]
     onset: Callable[[Injection, onset.OnsetView], float | None]  # bms.plant.fault_onsets
     default_value: float | None = None  # its magnitude if the scenario gives none (None: it has none)
+    # fewest series elements in which the firmware can see it (a deviation needs others)
+    min_series: int = 1
 
 
 FAULT_KINDS: dict[str, FaultKind] = {
@@ -137,6 +139,9 @@ FAULT_KINDS: dict[str, FaultKind] = {
         # short, ~1C of short current for a 100 Ah element) -- soft shorts of ohms are not
         # caught this fast
         0.02,
+        # found by its deviation from the other elements: in a one-element pack nothing
+        # compares, and a hard short is only an undervoltage once it has drained the element
+        min_series=2,
     ),
     "cooling_loss": FaultKind(
         "the coolant pump stops",
@@ -264,5 +269,11 @@ def validate_faults(
                 raise ConfigError(f"{where}.cell {f.cell} has no thermistor (sensed cells: {list(sensed)})")
         elif f.cell is not None:
             raise ConfigError(f"{where}: a {f.kind} fault is not at a cell; leave cell out")
+        need = FAULT_KINDS[f.kind].min_series
+        if n_series < need:
+            raise ConfigError(
+                f"{where}: a {f.kind} fault needs at least {need} series elements (the firmware "
+                f"finds it by comparing them), the pack has {n_series}"
+            )
         if f.value is not None and not (math.isfinite(f.value) and f.value > 0):
             raise ConfigError(f"{where}.value must be a positive number")

@@ -95,7 +95,8 @@ def scenarios(
     chem = load_chemistry(chem_name)
     series = draw(st.integers(1, min(max_series or 192, scenario_max_series())))
     with_fault = draw(st.booleans()) if faults is None else faults
-    kind = draw(st.sampled_from(sorted(FAULT_KINDS))) if with_fault else None
+    possible = sorted(k for k, fk in FAULT_KINDS.items() if fk.min_series <= series)
+    kind = draw(st.sampled_from(possible)) if with_fault else None
     # a charger's overshoot is a fault only beyond the firmware's tolerance, whose absolute part
     # (ccl_excess_min_a, 2 A) swamps a small pack's CCL: a 30 % overshoot of a 1.4 A charge is
     # within it, and no BMS can tell it from a compliant charger (P3: unobservable). So an

@@ -396,3 +396,14 @@ def with_temps(rig: Rig, t: float, current: float = 0.0) -> Meas:
     m = rig.nominal(current)
     m.temp_degc[:] = t
     return m
+
+
+def test_a_fault_the_pack_cannot_show_is_refused():
+    # an internal short is found by comparing elements: a one-element pack has none to compare
+    from bms.errors import ConfigError
+    from bms.plant.faults import Fault
+    from bms.plant.faults import validate_faults as _validate
+
+    with pytest.raises(ConfigError, match="at least 2 series elements"):
+        _validate([Fault("internal_short", 10.0, 0)], 1, (0,), 300.0)
+    _validate([Fault("internal_short", 10.0, 0)], 2, (0,), 300.0)  # two elements: it can be seen
