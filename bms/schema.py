@@ -119,17 +119,17 @@ def number(
     lo_open: bool = False,
     hi_open: bool = False,
     unit: str = "",
-    whole_float: bool = False,
 ) -> Any:
     """A finite number (float) or, with `integer`, an int, within the range given (bounds
-    inclusive unless `lo_open` / `hi_open`). A bool is no number. An integer field takes a TOML
-    integer; with `whole_float` also a float without a fraction (3.0)."""
+    inclusive unless `lo_open` / `hi_open`). A bool is no number. An integer field takes a
+    whole number, written 3 or 3.0 (one rule for every file: a campaign's drawn values and a
+    scenario written back come as floats); 3.5 is refused."""
     rng = describe_range(lo, hi, lo_open, hi_open, unit)
     noun = "an integer" if integer else "a finite number"
     rule = f"{noun} {rng}" if rng else noun
     bad = isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v)
     if not bad and integer and not isinstance(v, int):
-        bad = not (whole_float and float(v).is_integer())
+        bad = not float(v).is_integer()
     if not bad:
         x = int(v) if integer else float(v)
         too_low = lo is not None and (x <= lo if lo_open else x < lo)
@@ -172,7 +172,6 @@ def value(
     lo: float | None = None,
     *,
     int_lo: int | None = 0,
-    whole_float: bool = False,
 ) -> Any:
     """A value of a dataclass field's type: bool, str, int (an integer >= `int_lo`), float or
     float | None (a finite number >= `lo`)."""
@@ -181,7 +180,7 @@ def value(
     if typ is str:
         return text(v, where)
     if typ is int:
-        return number(v, where, int_lo, integer=True, whole_float=whole_float)
+        return number(v, where, int_lo, integer=True)
     if typ is float or typ == float | None:
         return number(v, where, lo)
     raise TypeError(f"{where}: no schema rule for a field of type {typ}")  # a programming error
@@ -193,7 +192,6 @@ def section(
     where: str,
     *,
     lo: float | None = None,
-    whole_float: bool = False,
     parsers: Mapping[str, Parser] | None = None,
 ) -> T:
     """A dataclass filled from a table by its fields: unknown keys refused, the fields without
@@ -207,5 +205,5 @@ def section(
     kw = {}
     for k, v in d.items():
         at = f"{where}.{k}"
-        kw[k] = parsers[k](v, at) if k in parsers else value(v, at, hints[k], lo, whole_float=whole_float)
+        kw[k] = parsers[k](v, at) if k in parsers else value(v, at, hints[k], lo)
     return cls(**kw)

@@ -111,13 +111,11 @@ def _scenario_from_dict(d: dict[str, Any]) -> Scenario:
     hints = typing.get_type_hints(Scenario)
     top = table(d.get("scenario", {}), "scenario", TOP)
     # the ranges are validate()'s: here the types (a whole float counts as an integer)
-    kw: dict[str, Any] = {
-        k: value(v, f"scenario.{k}", hints[k], int_lo=None, whole_float=True) for k, v in top.items()
-    }
+    kw: dict[str, Any] = {k: value(v, f"scenario.{k}", hints[k], int_lo=None) for k, v in top.items()}
     for name, cls in SECTIONS.items():
         if name in d:
             # every number of a section is >= 0 (the tighter rules are validate()'s)
-            kw[name] = section(cls, d[name], name, lo=0, whole_float=True)
+            kw[name] = section(cls, d[name], name, lo=0)
     raw = d.get("faults", [])
     if not isinstance(raw, list):
         raise ConfigError("'faults' must be an array of tables ([[faults]])")
@@ -132,7 +130,7 @@ def _fault(f: Any, where: str) -> Fault:
     return Fault(
         kind=str(f["kind"]),
         at_s=number(f["at_s"], f"{where}.at_s"),
-        cell=None if "cell" not in f else number(f["cell"], f"{where}.cell", integer=True, whole_float=True),
+        cell=None if "cell" not in f else number(f["cell"], f"{where}.cell", integer=True),
         value=None if "value" not in f else number(f["value"], f"{where}.value"),
     )
 

@@ -102,11 +102,10 @@ def test_integers():
     assert type(number(7, "sec.n", integer=True)) is int
     assert _refused(number, 0, "sec.n", 1, integer=True) == "field 'sec.n' must be an integer >= 1, got 0"
     assert _refused(number, 2.5, "sec.n", integer=True) == "field 'sec.n' must be an integer, got 2.5"
-    # a TOML integer, unless whole floats are allowed (then 3.0 is 3, 3.5 still refused)
-    assert _refused(number, 3.0, "sec.n", integer=True) == "field 'sec.n' must be an integer, got 3.0"
-    got = number(3.0, "sec.n", integer=True, whole_float=True)
+    # one rule for every file: a whole number written as a float is that integer
+    got = number(3.0, "sec.n", integer=True)
     assert got == 3 and type(got) is int
-    assert "got 3.5" in _refused(number, 3.5, "sec.n", integer=True, whole_float=True)
+    assert "got 3.5" in _refused(number, 3.5, "sec.n", integer=True)
 
 
 def test_text_and_flag():
@@ -180,8 +179,8 @@ def test_section_refusals_name_the_field():
 def test_section_parsers_and_whole_floats():
     s = section(_Spec, {"need": 1, "names": ["a", "b"]}, "spec", parsers={"names": lambda v, where: tuple(v)})
     assert s.names == ("a", "b")
-    assert section(_Spec, {"need": 1, "count": 4.0}, "spec", whole_float=True).count == 4
-    assert "must be an integer" in _refused(section, _Spec, {"need": 1, "count": 4.0}, "spec")
+    assert section(_Spec, {"need": 1, "count": 4.0}, "spec").count == 4
+    assert "must be an integer" in _refused(section, _Spec, {"need": 1, "count": 4.5}, "spec")
 
 
 # ---- files -----------------------------------------------------------------------------------
