@@ -20,7 +20,7 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,7 @@ import numpy as np
 from bms.cells import MAX_TEMP_PTS, CellModel, EstimatorParams, ThermalParams
 from bms.errors import BmsError, ConfigError, LogFormatError
 from bms.fit import ecm, ocv, soc, thermal
+from bms.fit.residuals import MIN_WINDOW_C_RATE, FitReport, residuals
 from bms.fit.timeline import LONG_REST_S, read_timeline
 from bms.logs import check_units
 
@@ -53,8 +54,6 @@ ARRHENIUS_ROW_OFFSETS_K = (-35.0, -20.0, -10.0, 0.0, 10.0, 25.0)
 EXTRAPOLATE_K = 15.0
 # Windows whose temperatures lie within this of each other share a table row.
 TEMP_CLUSTER_K = 5.0
-# A window needs current above this share of the capacity (A per Ah) to say anything about R/C.
-MIN_WINDOW_C_RATE = 0.05
 # Residual over which a fit is suspect: 15 mV rms is about 1.5 % SoC on the steep part of an
 # NMC curve (and far more on a flat LFP plateau) - the issue's stated bound.
 MAX_RESIDUAL_MV = 15.0
@@ -62,18 +61,6 @@ MAX_RESIDUAL_MV = 15.0
 
 class FitQualityError(BmsError):
     """The fitted model does not explain the data within the stated bound (`--strict`)."""
-
-
-@dataclass
-class FitReport:
-    cell: CellModel
-    rms_mv: float
-    rms_dynamic_mv: float
-    lines: list[str]
-    per_file_mv: dict[str, float] = field(default_factory=dict)
-    per_temp_mv: dict[float, float] = field(default_factory=dict)
-    worst: str = ""
-    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -173,32 +160,6 @@ def _add_rows(
         rows_t.append(t)
     order = np.argsort(rows_t)
     return np.array(rows_t)[order], {k: np.array(v)[order] for k, v in out.items()}
-
-
-def simulate_window(cell: CellModel, w: ecm.Window) -> np.ndarray:
-    """Terminal voltage of the final tables over a window (bilinear in SoC and the measured
-    temperature, as the firmware looks them up; RC states from zero after the rest)."""
-    ns, nt = len(cell.soc), len(cell.temp_c)
-    hs = ocv.hat_matrix(w.soc, cell.soc)
-    ht = ocv.hat_matrix(w.temp, cell.temp_c) if nt > 1 else np.ones((len(w.soc), 1))
-
-    def look(tab: np.ndarray) -> np.ndarray:
-        return np.einsum("ks,ts,kt->k", hs, tab.reshape(nt, ns), ht)
-
-    r0, r1, r2 = look(cell.r0_ohm), look(cell.r1_ohm), look(cell.r2_ohm)
-    tau1, tau2 = r1 * look(cell.c1_f), r2 * look(cell.c2_f)
-    dt = w.dt.copy()
-    dt[0] = np.inf
-    vm = look(cell.ocv_v) - r0 * w.i
-    for r, tau in ((r1, tau1), (r2, tau2)):
-        a = np.exp(-dt / tau)
-        x = np.zeros(len(dt))
-        prev = 0.0
-        for k in range(len(dt)):  # time-varying R, tau: a plain loop
-            prev = a[k] * prev + r[k] * (1.0 - a[k]) * w.i[k]
-            x[k] = prev
-        vm = vm - x
-    return vm
 
 
 def fit_cell(
@@ -355,8 +316,8 @@ def fit_cell(
         thermal=ThermalParams(1.0, 1.0, 1.0, 1.0),
         estimator=EstimatorParams(current_noise_a=0.01 * cap, heat_noise_w=r0_ref * cap**2),
     )
-    rep = _residuals(cell, ev, temps, max_rms_mv, lines)
-    cell.thermal = _thermal(al.files, cell, cap, lines)
+    rep = residuals(cell, ev.windows, temps, max_rms_mv, lines)
+    cell.thermal = thermal.fit_files(al.files, cell, cap, lines)
     cell.estimator.model_err_v = max(rep.rms_mv / 1e3, 0.001)
     cell.fit = {
         "sources": [tl.name for tl in timelines],
@@ -366,90 +327,3 @@ def fit_cell(
     if rep.warnings and strict:
         raise FitQualityError(rep.warnings[0] + " (--strict)")
     return rep
-
-
-def _residuals(
-    cell: CellModel, ev: _Evidence, temps: np.ndarray, bound_mv: float, lines: list[str]
-) -> FitReport:
-    per_file: dict[str, list[np.ndarray]] = {}
-    per_temp: dict[float, list[np.ndarray]] = {}
-    worst, worst_rms = "", -1.0
-    all_r, dyn_r = [], []
-    for w in ev.windows:
-        r = simulate_window(cell, w) - w.v
-        rms = float(np.sqrt(np.mean(r**2)))
-        if rms > worst_rms:
-            worst, worst_rms = w.label, rms
-        per_file.setdefault(w.file, []).append(r)
-        per_temp.setdefault(float(temps[np.argmin(np.abs(temps - w.temp_c))]), []).append(r)
-        all_r.append(r)
-        dyn_r.append(r[np.abs(w.i) > MIN_WINDOW_C_RATE * cell.capacity_ah])
-
-    def rms_mv(rs: list[np.ndarray]) -> float:
-        x = np.concatenate(rs)
-        return float(np.sqrt(np.mean(x**2))) * 1e3 if len(x) else 0.0
-
-    pf = {k: rms_mv(v) for k, v in per_file.items()}
-    pt = {k: rms_mv(v) for k, v in sorted(per_temp.items())}
-    warnings = []
-    for k, v in pf.items():
-        lines.append(f"{k}: residual {v:.2f} mV rms over its dynamic windows")
-        if v > bound_mv:
-            warnings.append(f"{k}: fit residual {v:.1f} mV rms exceeds {bound_mv:g} mV")
-    for k, v in pt.items():
-        lines.append(f"{k:.1f} °C: residual {v:.2f} mV rms")
-        if v > bound_mv:
-            warnings.append(f"{k:.1f} °C: fit residual {v:.1f} mV rms exceeds {bound_mv:g} mV")
-    lines.append(f"worst window: {worst} ({worst_rms * 1e3:.2f} mV rms)")
-    for w in warnings:
-        lines.append(f"WARNING: {w}; worst window {worst}")
-    return FitReport(cell, rms_mv(all_r), rms_mv(dyn_r), lines, pf, pt, worst, warnings)
-
-
-def _thermal(files: list[soc.FileSoc], cell: CellModel, cap: float, lines: list[str]) -> ThermalParams:
-    """Fit each file whose rests sit at one chamber temperature; the median of the fits."""
-    v_nom = float(np.mean(cell.ocv_v))
-    c_bounds = thermal.heat_capacity_bounds(cap, v_nom)
-    fits = []
-    for f in files:
-        tl, s_arr = f.tl, f.soc
-        assert s_arr is not None
-        ok = np.isfinite(s_arr)
-        rests = [s for s in f.segs if s.kind == "rest" and s.duration_s >= LONG_REST_S and ok[s.i1]]
-        if not rests or not ok.any():
-            continue
-        amb = np.array([tl.temp[s.i1] for s in rests])
-        if np.ptp(amb) > 3.0:
-            lines.append(f"{tl.name}: thermal not fitted (rests span {np.ptp(amb):.1f} K: no one ambient)")
-            continue
-        rows = np.flatnonzero(ok)
-        rows = rows[rows >= rows[0]]
-        hs = ocv.hat_matrix(s_arr[rows], cell.soc)
-        row = int(np.argmin(np.abs(cell.temp_c - float(np.median(amb)))))
-        ocv_t = hs @ cell.ocv_v[row]
-        heat = np.clip(tl.i[rows] * (ocv_t - tl.v[rows]), 0.0, None)
-        if heat.max() <= 0 or np.ptp(tl.temp[rows]) < 0.5:
-            continue
-        dt = tl.dt_s[rows].copy()
-        dt[0] = 0.0
-        try:
-            tf = thermal.thermal_fit(dt, heat, tl.temp[rows], float(np.median(amb)), c_bounds)
-        except (ValueError, np.linalg.LinAlgError):
-            continue
-        fits.append(tf)
-        p = tf.params
-        lines.append(
-            f"{tl.name}: thermal C {p.c_core_j_per_k + p.c_surf_j_per_k:.1f} J/K "
-            f"(±{tf.rel_sigma[0]:.1%}), Rsa {p.r_surf_amb_k_per_w:.2f} K/W (±{tf.rel_sigma[1]:.1%}), "
-            f"residual {tf.rms_c:.3f} K rms"
-        )
-    if not fits:
-        ctot = thermal.heat_capacity_guess(cap, v_nom)
-        lines.append("thermal: the temperature traces did not constrain the model; defaults used")
-        return thermal.params_of(ctot, 4.0)
-    return ThermalParams(
-        c_core_j_per_k=float(np.median([x.params.c_core_j_per_k for x in fits])),
-        c_surf_j_per_k=float(np.median([x.params.c_surf_j_per_k for x in fits])),
-        r_core_surf_k_per_w=float(np.median([x.params.r_core_surf_k_per_w for x in fits])),
-        r_surf_amb_k_per_w=float(np.median([x.params.r_surf_amb_k_per_w for x in fits])),
-    )

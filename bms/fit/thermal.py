@@ -13,8 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import least_squares
 
-from bms.cells import ThermalParams
+from bms.cells import CellModel, ThermalParams
+from bms.fit import ocv
 from bms.fit.ecm import recursion
+from bms.fit.soc import FileSoc
+from bms.fit.timeline import LONG_REST_S
 
 # Ratios from the two-state model of a cylindrical cell identified by Lin et al., J. Power
 # Sources 257 (2014) 1-11 (Cc 62.7 J/K, Cs 4.5 J/K, Rc 1.94 K/W, Ru 3.19 K/W under forced air).
@@ -106,3 +109,52 @@ def thermal_fit(
     except np.linalg.LinAlgError:
         sig = (float("inf"), float("inf"))
     return ThermalFit(params_of(*np.exp(sol.x)), float(np.sqrt(np.mean(sol.fun**2))), sig)
+
+
+def fit_files(files: list[FileSoc], cell: CellModel, cap: float, lines: list[str]) -> ThermalParams:
+    """Fit each file whose rests sit at one chamber temperature; the median of the fits."""
+    v_nom = float(np.mean(cell.ocv_v))
+    c_bounds = heat_capacity_bounds(cap, v_nom)
+    fits = []
+    for f in files:
+        tl, s_arr = f.tl, f.soc
+        assert s_arr is not None
+        ok = np.isfinite(s_arr)
+        rests = [s for s in f.segs if s.kind == "rest" and s.duration_s >= LONG_REST_S and ok[s.i1]]
+        if not rests or not ok.any():
+            continue
+        amb = np.array([tl.temp[s.i1] for s in rests])
+        if np.ptp(amb) > 3.0:
+            lines.append(f"{tl.name}: thermal not fitted (rests span {np.ptp(amb):.1f} K: no one ambient)")
+            continue
+        rows = np.flatnonzero(ok)
+        rows = rows[rows >= rows[0]]
+        hs = ocv.hat_matrix(s_arr[rows], cell.soc)
+        row = int(np.argmin(np.abs(cell.temp_c - float(np.median(amb)))))
+        ocv_t = hs @ cell.ocv_v[row]
+        heat = np.clip(tl.i[rows] * (ocv_t - tl.v[rows]), 0.0, None)
+        if heat.max() <= 0 or np.ptp(tl.temp[rows]) < 0.5:
+            continue
+        dt = tl.dt_s[rows].copy()
+        dt[0] = 0.0
+        try:
+            tf = thermal_fit(dt, heat, tl.temp[rows], float(np.median(amb)), c_bounds)
+        except (ValueError, np.linalg.LinAlgError):
+            continue
+        fits.append(tf)
+        p = tf.params
+        lines.append(
+            f"{tl.name}: thermal C {p.c_core_j_per_k + p.c_surf_j_per_k:.1f} J/K "
+            f"(±{tf.rel_sigma[0]:.1%}), Rsa {p.r_surf_amb_k_per_w:.2f} K/W (±{tf.rel_sigma[1]:.1%}), "
+            f"residual {tf.rms_c:.3f} K rms"
+        )
+    if not fits:
+        ctot = heat_capacity_guess(cap, v_nom)
+        lines.append("thermal: the temperature traces did not constrain the model; defaults used")
+        return params_of(ctot, 4.0)
+    return ThermalParams(
+        c_core_j_per_k=float(np.median([x.params.c_core_j_per_k for x in fits])),
+        c_surf_j_per_k=float(np.median([x.params.c_surf_j_per_k for x in fits])),
+        r_core_surf_k_per_w=float(np.median([x.params.r_core_surf_k_per_w for x in fits])),
+        r_surf_amb_k_per_w=float(np.median([x.params.r_surf_amb_k_per_w for x in fits])),
+    )

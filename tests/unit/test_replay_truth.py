@@ -10,7 +10,8 @@ from click.testing import CliRunner
 
 from bms.cells import save_cell
 from bms.cli import main
-from bms.replay import SCORE_FROM_S, replay
+from bms.replay import replay
+from bms.replay_score import SCORE_FROM_S
 from tests.synthetic import TruthCell, ocv_fn
 
 CELL = TruthCell(capacity_ah=4.0)
