@@ -15,6 +15,15 @@ from typing import Any
 from bms.campaign.report import fault_detection
 
 
+def _save(fig: Any, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def write_plots(rows: list[dict[str, Any]], out: Path, title: str) -> list[Path]:
     import matplotlib
 
@@ -31,11 +40,7 @@ def write_plots(rows: list[dict[str, Any]], out: Path, title: str) -> list[Path]
     ax.set_xlabel("time to target SoC (min)")
     ax.set_ylabel("runs")
     ax.set_title(f"{title}: {len(ttt)} of {len(ok)} runs reached the target")
-    fig.tight_layout()
-    p = out / "time_to_target.png"
-    fig.savefig(p, dpi=110)
-    plt.close(fig)
-    paths.append(p)
+    paths.append(_save(fig, out / "time_to_target.png"))
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, key, lim, label, color in (
@@ -61,11 +66,7 @@ def write_plots(rows: list[dict[str, Any]], out: Path, title: str) -> list[Path]
         ax.set_ylabel("runs")
         ax.set_title(f"{over} of {len(ok)} runs over the limit", fontsize=10)
     fig.suptitle(f"{title}: worst case per run")
-    fig.tight_layout()
-    p = out / "worst_case.png"
-    fig.savefig(p, dpi=110)
-    plt.close(fig)
-    paths.append(p)
+    paths.append(_save(fig, out / "worst_case.png"))
 
     det = fault_detection(ok)
     if det:
@@ -90,9 +91,5 @@ def write_plots(rows: list[dict[str, Any]], out: Path, title: str) -> list[Path]
         ax.set_yticks(range(len(kinds)), kinds)
         ax.set_xlabel("detection latency after onset (s): min - median - max; | = configured trip time")
         ax.set_title(f"{title}: fault detection")
-        fig.tight_layout()
-        p = out / "detection_latency.png"
-        fig.savefig(p, dpi=110)
-        plt.close(fig)
-        paths.append(p)
+        paths.append(_save(fig, out / "detection_latency.png"))
     return paths
