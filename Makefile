@@ -17,7 +17,7 @@ CFLAGS_STRICT := -std=c11 -O2 -Wall -Wextra -Wconversion -Wshadow -Wdouble-promo
                  -Wfloat-conversion -Wpedantic -Wcast-qual -Wstrict-prototypes -Werror \
                  -ffp-contract=off -Inative/include -Inative/gen
 
-.PHONY: all venv test test-qemu test-hw props-1000 mutation-props demo demo-replay bench lint lint-c \
+.PHONY: all venv test test-qemu test-hw props-1000 mutation-props demo demo-replay demo-real bench lint lint-c \
 	lint-py core-lib clean mutation
 
 all: test
@@ -76,6 +76,13 @@ demo-replay: $(STAMP)
 	$(BIN)/bms fit $(REFERENCE)/char.csv.gz -o $(OUT)/replay/cell.toml
 	$(BIN)/bms replay $(REFERENCE)/valid.csv.gz --cell $(OUT)/replay/cell.toml \
 		--truth $(REFERENCE)/truth.csv.gz -o $(OUT)/replay/est.csv
+
+# Real lab data: fit from the characterisation files, replay every drive cycle (the README's
+# table). REAL defaults to the Panasonic NCR18650PF subset beside this checkout.
+REAL ?= ../shared/data/real/panasonic-18650pf
+demo-real: $(STAMP)
+	@if [ -d "$(REAL)" ]; then $(BIN)/python -m tests.tools.real_data $(REAL); \
+	else echo "SKIP demo-real: $(REAL) not found (set REAL=DIR)"; fi
 
 # PyBaMM (optional extra) gives the bench its physics-model reference column.
 bench: $(STAMP)
