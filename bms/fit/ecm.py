@@ -35,7 +35,8 @@ MIN_TAU_SAMPLES = 2.0
 TAU_RATIO_BOUNDS = (1.2, 200.0)  # the slow branch (diffusion) is slower by this factor
 # Largest capacitance the fit writes: a decade inside the firmware's bound for one cell.
 MAX_BRANCH_C_F = 1e8
-TAU_STARTS_S = ((5.0, 100.0), (20.0, 300.0), (40.0, 800.0))
+TAU_GRID_POINTS = 8  # per time constant, log-spaced over the bounds
+TAU_POLISH_STARTS = 3
 
 
 @dataclass
@@ -143,11 +144,17 @@ def fit_rc(windows: list[Window]) -> RcFit:
         t1 = float(np.clip(np.exp(z[0]), tau_lo, TAU_BOUNDS_S[1]))
         return t1, t1 * float(np.clip(np.exp(z[1]), *TAU_RATIO_BOUNDS))
 
+    # the cost over the time constants has several valleys (one branch can stand in for the
+    # other): a coarse log grid over the whole allowed range first, then a local polish
+    # from the best few grid points
+    grid1 = np.geomspace(tau_lo, TAU_BOUNDS_S[1], TAU_GRID_POINTS)
+    ratios = np.geomspace(*TAU_RATIO_BOUNDS, TAU_GRID_POINTS)
+    scored = sorted((solve(t1, t1 * q)[1], t1, q) for t1 in grid1 for q in ratios)
     best = None
-    for t1, t2 in TAU_STARTS_S:
+    for _, t1, q in scored[:TAU_POLISH_STARTS]:
         sol = minimize(
             lambda z: solve(*taus(z))[1],
-            np.log([t1, t2 / t1]),
+            np.log([t1, q]),
             method="Nelder-Mead",
             options={"xatol": 1e-3, "fatol": 1e-9, "maxiter": 200},
         )
