@@ -139,7 +139,15 @@ def fit(
     "--truth", type=click.Path(path_type=Path), default=None, help="CSV with soc_true,core_temp_c_true"
 )
 @click.option("--plot/--no-plot", default=True, help="also write OUT.png")
-def replay(log: Path, cell_path: Path, out: Path, truth: Path | None, plot: bool) -> None:
+@click.option(
+    "--soc-init",
+    type=float,
+    default=None,
+    help="start the SoC estimate here (0..1) after the first sample; with truth, report when it converges",
+)
+def replay(
+    log: Path, cell_path: Path, out: Path, truth: Path | None, plot: bool, soc_init: float | None
+) -> None:
     """Run the C estimators over a recorded log; score against the truth if given."""
     from bms.cells import load_cell
     from bms.replay import replay_to_file
@@ -152,7 +160,9 @@ def replay(log: Path, cell_path: Path, out: Path, truth: Path | None, plot: bool
         check_output_file(p, "-o")
     cell = load_cell(cell_path)
     t0 = time.perf_counter()
-    res = replay_to_file(log, cell, out, truth)
+    if soc_init is not None and not (math.isfinite(soc_init) and 0.0 <= soc_init <= 1.0):
+        raise ConfigError(f"--soc-init must be a SoC within 0..1 (a fraction, not %), got {soc_init:g}")
+    res = replay_to_file(log, cell, out, truth, soc_init=soc_init)
     wall = time.perf_counter() - t0
     console.print(
         f"replayed {res.n_rows} samples ({res.span_s:.0f} s of log) in {wall * 1e3:.0f} ms; wrote {out}",
@@ -182,6 +192,17 @@ def replay(log: Path, cell_path: Path, out: Path, truth: Path | None, plot: bool
                 "core temperature", f"{m['core_temp_rmse_c']:.3f} K", f"{m['core_temp_max_abs_c']:.3f} K"
             )
         console.print(tab)
+        if "soc_converged_s" in m:
+            conv = m["soc_converged_s"]
+            console.print(
+                f"started at SoC {soc_init:.3f}: "
+                + (
+                    f"within 2 % of the truth from {conv:.0f} s on"
+                    if conv is not None
+                    else "not within 2 % at the end"
+                ),
+                highlight=False,
+            )
         console.print(f"wrote {jp}", highlight=False)
     if plot:
         from bms.replay_plot import plot_replay

@@ -5,6 +5,7 @@ bms.firmware_config (PackLayout, fill_config, ... importable from here too)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -223,6 +224,23 @@ class Firmware(Target):
     def reset(self) -> None:
         self._configured()
         lib.bms_reset(self._inst)
+
+    def start_soc_estimate_at(self, soc: float) -> None:
+        """Put every cell's SoC estimate at `soc` with the configured initial uncertainty
+        (estimator.soc_init_sigma), as if the estimator had started there: `bms replay
+        --soc-init` uses it after the first sample to measure convergence from a wrong start.
+        A diagnostic on the in-process firmware, no wire command."""
+        self._configured()
+        if not (math.isfinite(soc) and 0.0 <= soc <= 1.0):
+            raise ConfigError(f"--soc-init must be a SoC within 0..1, got {soc:g}")
+        if not self._inst.initialised:
+            raise BmsError("the estimators start from the first sample: step once before")
+        sigma = float(self._cfg.est.soc_init_sigma)
+        for i in range(int(self._cfg.pack.n_cells)):
+            e = self._inst.ekf[i]
+            e.soc = soc
+            e.p[1] = e.p[2] = 0.0  # no correlation with the RC states yet
+            e.p[0] = sigma * sigma
 
     def info(self) -> TargetInfo:
         return TargetInfo(

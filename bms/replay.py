@@ -99,9 +99,25 @@ def _firmware(cell: CellModel) -> Firmware:
     return Firmware(cell, PackLayout(n_cells=1, temp_sensor_cells=(0,)))
 
 
-def run_log(log: dict[str, np.ndarray], cell: CellModel) -> dict[str, np.ndarray]:
-    """Run one cell log through the firmware in a single batched C call."""
-    return _step(_firmware(cell), log, None)
+def run_log(
+    log: dict[str, np.ndarray], cell: CellModel, soc_init: float | None = None
+) -> dict[str, np.ndarray]:
+    """Run one cell log through the firmware in a single batched C call (two with
+    `soc_init`: the first sample seeds the estimators, then they are put at `soc_init`)."""
+    return _run(_firmware(cell), log, None, soc_init)
+
+
+def _run(
+    fw: Firmware, log: dict[str, np.ndarray], prev_t: float | None, soc_init: float | None
+) -> dict[str, np.ndarray]:
+    if soc_init is None or prev_t is not None:
+        return _step(fw, log, prev_t)
+    head = _step(fw, {k: v[:1] for k, v in log.items()}, None)
+    fw.start_soc_estimate_at(soc_init)
+    if len(log["time_s"]) == 1:
+        return head
+    tail = _step(fw, {k: v[1:] for k, v in log.items()}, float(log["time_s"][0]))
+    return {k: np.concatenate([head[k], tail[k]]) for k in head}
 
 
 def _truth_of_log(log: dict[str, np.ndarray], log_path: str | Path) -> dict[str, np.ndarray] | None:
@@ -130,7 +146,12 @@ def _evidence(cell: CellModel) -> StepEvidence:
     return StepEvidence(step_a=0.05 * cell.capacity_ah)
 
 
-def replay(log_path: str | Path, cell: CellModel, truth_path: str | Path | None = None) -> ReplayResult:
+def replay(
+    log_path: str | Path,
+    cell: CellModel,
+    truth_path: str | Path | None = None,
+    soc_init: float | None = None,
+) -> ReplayResult:
     """The whole log in memory, one batched C call."""
     log = read_cell_log(log_path)
     _check_log(log, cell, str(log_path), _evidence(cell))
@@ -140,10 +161,10 @@ def replay(log_path: str | Path, cell: CellModel, truth_path: str | Path | None 
         _check_truth_rows(truth, log, truth_path, log_path)
     else:
         truth = _truth_of_log(log, log_path)
-    out = run_log(log, cell)
+    out = run_log(log, cell, soc_init)
     bad = invalid_rows(out["status"], True)
     soc, core, vpred = _as_outputs(out, bad)
-    metrics = score(log, soc, core, truth, cell, bad) if truth is not None else None
+    metrics = score(log, soc, core, truth, cell, bad, soc_init is not None) if truth is not None else None
     n_bad = int(bad.sum())
     return ReplayResult(
         time_s=log["time_s"],
@@ -235,6 +256,7 @@ def replay_to_file(
     truth_path: str | Path | None = None,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     plot_points: int = PLOT_POINTS,
+    soc_init: float | None = None,
 ) -> ReplayResult:
     """Stream the log through one firmware instance `chunk_rows` rows at a time, writing
     OUT.csv (and OUT.json with truth) as write_outputs(replay(...)) would, to the bit. The
@@ -244,7 +266,7 @@ def replay_to_file(
     tmp = p.with_name(f".{p.name}.tmp")
     fw = _firmware(cell)
     ev = _evidence(cell)
-    sc = Score(cell.capacity_ah, cell.coulombic_eff)
+    sc = Score(cell.capacity_ah, cell.coulombic_eff, soc_init is not None)
     past_any = False
     with_truth: bool | None = None
     prev_t: float | None = None
@@ -259,7 +281,7 @@ def replay_to_file(
                 if with_truth is None:
                     with_truth = truth is not None
                     fh.write(_header(with_truth) + "\n")
-                out = _step(fw, log, prev_t)
+                out = _run(fw, log, prev_t, soc_init)
                 bad = invalid_rows(out["status"], prev_t is None)
                 soc, core, vpred = _as_outputs(out, bad)
                 t = log["time_s"]

@@ -12,6 +12,8 @@ from bms.cells import CellModel
 from bms.errors import LogFormatError
 
 SCORE_FROM_S = 300.0  # metrics skip the estimator's first 5 minutes (convergence)
+# A started-wrong estimator has converged once its SoC stays within this of the truth.
+CONVERGED_SOC = 0.02
 
 
 class Score:
@@ -23,7 +25,10 @@ class Score:
     same measured current (the firmware's convention: each row's current held over the
     interval before it)."""
 
-    def __init__(self, capacity_ah: float, coulombic_eff: float) -> None:
+    def __init__(self, capacity_ah: float, coulombic_eff: float, convergence: bool = False) -> None:
+        self.convergence = convergence
+        self.first_t: float | None = None
+        self.settled_t: float | None = None  # the first row after the last one outside the band
         self.capacity_ah = capacity_ah
         self.coulombic_eff = coulombic_eff
         self.n = 0
@@ -85,7 +90,25 @@ class Score:
             out["core_temp_max_abs_c"] = self.mx["core"]
         out["soc_rmse_coulomb"] = math.sqrt(math.fsum(self.sq["cc"]) / self.n)
         out["soc_max_abs_coulomb"] = self.mx["cc"]
+        if self.convergence:
+            # seconds from the log's start until the estimate stays within CONVERGED_SOC
+            # of the truth; None (null) if it is outside at the last row
+            out["soc_converged_s"] = None if self.settled_t is None else self.settled_t - float(self.first_t)
         return out
+
+    def track(self, time_s: np.ndarray, err: np.ndarray, usable: np.ndarray) -> None:
+        """Follow |error| > CONVERGED_SOC over every usable row (from the first, not only the
+        scored ones)."""
+        if not len(time_s):
+            return
+        if self.first_t is None:
+            self.first_t = self.settled_t = float(time_s[0])
+        elif self.settled_t is None:  # the previous chunk ended outside the band
+            self.settled_t = float(time_s[0])
+        outside = np.flatnonzero(usable & (np.abs(err) > CONVERGED_SOC))
+        if len(outside):
+            j = int(outside[-1])
+            self.settled_t = float(time_s[j + 1]) if j + 1 < len(time_s) else None
 
 
 def score_chunk(
@@ -98,6 +121,8 @@ def score_chunk(
     current_a: np.ndarray,
 ) -> bool:
     cc = sc.coulomb_count(time_s, current_a, truth["soc_true"])
+    if sc.convergence:
+        sc.track(time_s, soc - truth["soc_true"], ~bad)
     past = time_s >= SCORE_FROM_S
     m = past & ~bad
     sc.add(
@@ -113,8 +138,9 @@ def score(
     truth: dict[str, np.ndarray],
     cell: CellModel,
     bad: np.ndarray | None = None,
+    convergence: bool = False,
 ) -> dict[str, float]:
-    sc = Score(cell.capacity_ah, cell.coulombic_eff)
+    sc = Score(cell.capacity_ah, cell.coulombic_eff, convergence)
     t = log["time_s"]
     past = score_chunk(
         sc, t, soc, core_c, truth, np.zeros(len(t), bool) if bad is None else bad, log["current_a"]
