@@ -228,6 +228,8 @@ def fit_cell(
 
     # pieces without a full/empty anchor: SoC from their first relaxed rest
     def inverse(v: float, temp_c: float) -> float:
+        # the reference temperature's curve: the OCV moves 0.1-0.5 mV/K with temperature
+        # (entropic), a fraction of a percent of SoC over tens of kelvin on a sloped curve
         return float(np.interp(v, ref_ocv, grid))
 
     re_anchored = [f.tl.name for f in al.files if soc.anchor_by_ocv(f, inverse, cap, eff, LONG_REST_S)]

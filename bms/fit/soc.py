@@ -16,6 +16,7 @@ throughput between them (counting drift, not a jump)."""
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -214,7 +215,13 @@ def align(timelines: list[Timeline]) -> Alignment:
     return Alignment(files, cap, eff, lines)
 
 
-def anchor_by_ocv(f: FileSoc, ocv_inverse, capacity_ah: float, eff: float, long_rest_s: float) -> bool:
+def anchor_by_ocv(
+    f: FileSoc,
+    ocv_inverse: Callable[[float, float], float],
+    capacity_ah: float,
+    eff: float,
+    long_rest_s: float,
+) -> bool:
     """Give a piece without anchors the SoC of its first long rest through the OCV curve
     (`ocv_inverse(v, temp_c) -> soc`). Returns whether any piece was anchored."""
     assert f.soc is not None
