@@ -138,7 +138,10 @@ def fit_files(files: list[FileSoc], cell: CellModel, cap: float, lines: list[str
         dt = tl.dt_s[rows].copy()
         dt[0] = 0.0
         try:
-            tf = thermal_fit(dt, heat, tl.temp[rows], float(np.median(amb)), c_bounds)
+            # the chamber: the median over every row of the long rests (a rest's last row is
+            # biased by what the cell did before it: a warm cell is still cooling)
+            rest_rows = np.concatenate([np.arange(s.i0, s.i1 + 1) for s in rests])
+            tf = thermal_fit(dt, heat, tl.temp[rows], float(np.median(tl.temp[rest_rows])), c_bounds)
         except (ValueError, np.linalg.LinAlgError):
             continue
         fits.append(tf)
