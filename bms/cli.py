@@ -204,6 +204,10 @@ def replay(
 @click.option("--seed", type=int, default=None)
 @click.option("--dt-ms", type=int, default=None, help="firmware step (default 100 ms)")
 @click.option(
+    "--capacity-fade", type=float, default=None, help="aged plant: capacity lost, 0..0.5 (firmware: new cell)"
+)
+@click.option("--resistance-growth", type=float, default=None, help="aged plant: resistance increase, 0..2")
+@click.option(
     "--fault", "faults", multiple=True, metavar="KIND:AT_S[:CELL]", help="inject a fault (repeatable)"
 )
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out/sim"), show_default=True)
@@ -246,6 +250,8 @@ def simulate(
     duration_s: float | None,
     seed: int | None,
     dt_ms: int | None,
+    capacity_fade: float | None,
+    resistance_growth: float | None,
     faults: tuple[str, ...],
     out_dir: Path,
     fmt: str,
@@ -270,6 +276,7 @@ def simulate(
             duration_s=duration_s,
             seed=seed,
             dt_ms=dt_ms,
+            **{"spread.capacity_fade": capacity_fade, "spread.resistance_growth": resistance_growth},
         ),
         faults,
         out_dir,

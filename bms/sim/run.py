@@ -49,6 +49,10 @@ def build_scenario(
     kw = {k: v for k, v in overrides.items() if v is not None}
     if chemistry:
         kw["chemistry"] = chemistry
+    # "spread.NAME": a field of the pack's spread and ageing (the plant's, not the firmware's)
+    spread = {k.split(".", 1)[1]: kw.pop(k) for k in list(kw) if k.startswith("spread.")}
+    if spread:
+        kw["spread"] = replace(scn.spread, **spread)
     scn = replace(scn, **kw)
     if faults:
         scn = replace(scn, faults=[*scn.faults, *(parse_fault(f) for f in faults)])

@@ -164,10 +164,13 @@ def _section_rules(s: Scenario) -> None:
     for k, hi in SPREAD_MAX.items():
         v = getattr(s.spread, k)
         if v > hi:
-            raise ConfigError(
-                f"field 'spread.{k}' must be within 0..{hi:g} (a 1-sigma fraction; production cells "
-                f"are at 0.004-0.02), got {v!r}"
+            what = (
+                "an ageing fraction of the whole pack; end of life is 0.2-0.3 capacity fade, 0.5-1 "
+                "resistance growth"
+                if k in ("capacity_fade", "resistance_growth")
+                else "a 1-sigma fraction; production cells are at 0.004-0.02"
             )
+            raise ConfigError(f"field 'spread.{k}' must be within 0..{hi:g} ({what}), got {v!r}")
     pk = s.pack
     if not (pk.hw_charge_max_a > 0 and pk.hw_discharge_max_a > 0):
         raise ConfigError("fields 'pack.hw_charge_max_a' and 'pack.hw_discharge_max_a' must be > 0")
