@@ -14,13 +14,13 @@ Integer fields take a value, `choice` or `randint`; text and true/false fields a
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from bms.errors import ConfigError
+from bms.schema import flag, number, text
 
 DISTRIBUTIONS = ("uniform", "normal", "choice", "randint")
 KINDS = ("float", "int", "str", "bool")
@@ -77,22 +77,13 @@ Distribution = Fixed | Uniform | Normal | Choice | RandInt
 
 
 def _scalar(v: Any, kind: str, where: str) -> Any:
-    """One value of a field of this kind (int accepted for float, never bool for numbers)."""
+    """One value of a field of this kind (bms.schema's rules: int accepted for float, never
+    bool for numbers, a whole float for an int)."""
     if kind == "str":
-        if not isinstance(v, str):
-            raise ConfigError(f"field '{where}' must be text, got {v!r}")
-        return v
+        return text(v, where)
     if kind == "bool":
-        if not isinstance(v, bool):
-            raise ConfigError(f"field '{where}' must be true or false, got {v!r}")
-        return v
-    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-        raise ConfigError(f"field '{where}' must be a finite number, got {v!r}")
-    if kind == "int":
-        if not (isinstance(v, int) or float(v).is_integer()):
-            raise ConfigError(f"field '{where}' must be an integer, got {v!r}")
-        return int(v)
-    return float(v)
+        return flag(v, where)
+    return number(v, where, integer=kind == "int")
 
 
 def _pair(v: Any, where: str, name: str) -> tuple[float, float]:

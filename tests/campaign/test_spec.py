@@ -169,3 +169,9 @@ def test_distribution_parsing():
         parse_distribution(math.inf, "float", "x")
     with pytest.raises(ConfigError, match="must be true or false"):
         parse_distribution({"choice": [1]}, "bool", "x")
+    # the one integer rule of bms.schema: a whole number, 3 or 3.0
+    assert parse_distribution(3.0, "int", "x").value == 3
+    with pytest.raises(ConfigError, match=r"field 'x' must be an integer, got 2\.5"):
+        parse_distribution(2.5, "int", "x")
+    with pytest.raises(ConfigError, match="field 'x' must be text, got 4"):
+        parse_distribution(4, "str", "x")
