@@ -68,6 +68,20 @@ class EstimatorParams:
     # 0.3: a 30 % error of the polarisation, the size of the RC mismatch at several C seen
     # between the 1C-fitted ECM and the DFN reference
     rc_v_rel_sigma: float = 0.3
+    # how long the model error lasts (s): the filter weighs the voltage by the information it
+    # carries per second, not per sample (soc_ekf.c). `bms fit` measures it as the integral
+    # time scale of its residual; 0 (a file without it) takes the model error as white.
+    model_err_corr_s: float = 0.0
+    # The innovation monitor: the mean of innovation^2 over its stated variance (model error,
+    # noise, state uncertainty), averaged over this window (s). 1 when the model explains the
+    # voltage as well as it claims; above mismatch_nis the cell is flagged (the filter has been
+    # inflating its voltage noise by that ratio all along and leans on coulomb counting).
+    # 300 s: about one correlation time of a fitted ECM's error (the Panasonic and PyBaMM fits
+    # measure 285-296 s), so the mean holds a couple of independent error samples; 9: a
+    # persistent 3-sigma innovation, which a model that is right reaches with a chance of ~1e-4
+    # over two independent samples (chi-square, 2 degrees of freedom, mean > 9: exp(-9)).
+    mismatch_window_s: float = 300.0
+    mismatch_nis: float = 9.0
     temp_init_sigma_degc: float = 1.0
     heat_noise_w: float = 0.5  # fit: the ohmic heat at 1C, R0 * I_1C^2
     temp_noise_degc: float = 0.3

@@ -52,6 +52,7 @@ STATUS_FLAGS = {
     "dt_invalid": lib.BMS_ST_DT_INVALID,
     "ambient_estimated": lib.BMS_ST_AMBIENT_ESTIMATED,
     "charging": lib.BMS_ST_CHARGING,
+    "model_mismatch": lib.BMS_ST_MODEL_MISMATCH,
 }
 
 
@@ -90,6 +91,8 @@ def state_from_out(out: object, n_cells: int, cycles: int = 0) -> State:
         status=out.status,
         time_ms=out.time_ms,
         cycles=cycles,
+        model_nis_max=out.model_nis_max,
+        model_mismatch_cells=out.model_mismatch_cells,
     )
 
 

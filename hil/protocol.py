@@ -190,6 +190,7 @@ STATE_FLOATS = (
     "temp_max_degc",
     "ccl_a",
     "dcl_a",
+    "model_nis_max",
 )
 STATE_WORDS = (
     "ccl_limit",
@@ -200,6 +201,7 @@ STATE_WORDS = (
     "contactor_state",
     "status",
     "time_ms",
+    "model_mismatch_cells",
 )
 STATE_BYTES = ("charge_complete", "heater_request", "cooling_request")
 

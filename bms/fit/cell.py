@@ -321,6 +321,7 @@ def fit_cell(
     rep = residuals(cell, ev.windows, temps, max_rms_mv, lines)
     cell.thermal = thermal.fit_files(al.files, cell, cap, lines)
     cell.estimator.model_err_v = max(rep.rms_mv / 1e3, 0.001)
+    cell.estimator.model_err_corr_s = round(rep.corr_s, 1)
     cell.fit = {
         "sources": [tl.name for tl in timelines],
         "residual_rms_mv": round(rep.rms_mv, 3),

@@ -13,6 +13,10 @@ from bms.fit import ecm, ocv
 
 # A window needs current above this share of the capacity (A per Ah) to say anything about R/C.
 MIN_WINDOW_C_RATE = 0.05
+# The residual's correlation time is read on a uniform grid of this step (s), over lags up to
+# MAX_CORR_LAG_S: a model error that lasts longer than half an hour is an offset.
+CORR_GRID_S = 1.0
+MAX_CORR_LAG_S = 1800.0
 
 
 @dataclass
@@ -25,6 +29,7 @@ class FitReport:
     per_temp_mv: dict[float, float] = field(default_factory=dict)
     worst: str = ""
     warnings: list[str] = field(default_factory=list)
+    corr_s: float = 0.0  # integral time scale of the residual (see correlation_time_s)
 
 
 def simulate_window(cell: CellModel, w: ecm.Window) -> np.ndarray:
@@ -53,6 +58,34 @@ def simulate_window(cell: CellModel, w: ecm.Window) -> np.ndarray:
     return vm
 
 
+def correlation_time_s(series: list[tuple[np.ndarray, np.ndarray]]) -> float:
+    """Integral time scale of the residual, T = sum of its autocorrelation rho(k) dt from lag 0
+    to the first lag where rho falls to zero (at most MAX_CORR_LAG_S): for a first-order
+    Gauss-Markov error rho = exp(-t/T) and T is its correlation time. Each (t, r) series is
+    put on a CORR_GRID_S grid; the autocorrelation pools every series (lag products summed
+    within each, normalised by the pooled energy). The mean is kept: an offset the model
+    carries through a window is the most correlated error of all."""
+    n_lag = int(MAX_CORR_LAG_S / CORR_GRID_S)
+    num = np.zeros(n_lag + 1)
+    energy = 0.0
+    for t, r in series:
+        if len(t) < 2 or t[-1] - t[0] < 2 * CORR_GRID_S:
+            continue
+        g = np.interp(np.arange(t[0], t[-1], CORR_GRID_S), t, r)
+        m = min(len(g) - 1, n_lag)
+        f = np.fft.rfft(g, 2 * len(g))  # zero-padded: linear (not circular) correlation
+        ac = np.fft.irfft(f * np.conj(f))[: m + 1]
+        num[: m + 1] += ac
+        energy += float(ac[0])
+    if energy <= 0.0:
+        return 0.0
+    rho = num / energy
+    neg = np.nonzero(rho <= 0.0)[0]
+    end = int(neg[0]) if len(neg) else len(rho)
+    # trapezoid from lag 0 to the last positive lag
+    return float((np.sum(rho[:end]) - 0.5 * rho[0]) * CORR_GRID_S)
+
+
 def residuals(
     cell: CellModel, windows: list[ecm.Window], temps: np.ndarray, bound_mv: float, lines: list[str]
 ) -> FitReport:
@@ -62,8 +95,10 @@ def residuals(
     per_temp: dict[float, list[np.ndarray]] = {}
     worst, worst_rms = "", -1.0
     all_r, dyn_r = [], []
+    series = []
     for w in windows:
         r = simulate_window(cell, w) - w.v
+        series.append((w.t, r))
         rms = float(np.sqrt(np.mean(r**2)))
         if rms > worst_rms:
             worst, worst_rms = w.label, rms
@@ -88,6 +123,8 @@ def residuals(
         if v > bound_mv:
             warnings.append(f"{k:.1f} °C: fit residual {v:.1f} mV rms exceeds {bound_mv:g} mV")
     lines.append(f"worst window: {worst} ({worst_rms * 1e3:.2f} mV rms)")
+    corr = correlation_time_s(series)
+    lines.append(f"residual correlation time: {corr:.0f} s")
     for w in warnings:
         lines.append(f"WARNING: {w}; worst window {worst}")
-    return FitReport(cell, rms_mv(all_r), rms_mv(dyn_r), lines, pf, pt, worst, warnings)
+    return FitReport(cell, rms_mv(all_r), rms_mv(dyn_r), lines, pf, pt, worst, warnings, corr)

@@ -40,6 +40,8 @@ LOG_FIELDS = (
     "temp_meas_max_c",
     "charger_max_a",
     "dcl_limit",
+    "model_nis_max",  # the SoC filter's innovation monitor: worst cell, and cells flagged
+    "model_mismatch_cells",
     "resets",  # fault resets commanded so far
     "n_injected",  # faults injected so far
 )
@@ -62,6 +64,8 @@ STATE_FIELDS = {
     "temp_meas_min_c": "temp_min_degc",
     "temp_meas_max_c": "temp_max_degc",
     "dcl_limit": "dcl_limit",
+    "model_nis_max": "model_nis_max",
+    "model_mismatch_cells": "model_mismatch_cells",
 }
 # log fields the loop itself knows of a step (ccl_a, dcl_a: the limits it obeys), in RunLog.loop's order
 LOOP_FIELDS = ("current_a", "ccl_a", "dcl_a", "charger_max_a", "resets", "n_injected")

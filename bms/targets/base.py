@@ -59,6 +59,10 @@ class State:
     status: int
     time_ms: int
     cycles: int = 0  # cost of the step on the target (0 where not measured)
+    # the SoC filter's innovation monitor (soc_ekf.h): the worst cell's ratio (1: the model
+    # explains the voltage as well as it claims) and how many cells are over est.mismatch_nis
+    model_nis_max: float = 0.0
+    model_mismatch_cells: int = 0
     # (CCL, DCL) as the partners received them over a bus, where the target has one (can:):
     # the charger and the drive obey these; ccl_a / dcl_a stay the firmware's own values
     limits_bus: tuple[float, float] | None = None

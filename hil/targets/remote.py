@@ -172,6 +172,8 @@ class RemoteTarget(Target):
             status=r.status,
             time_ms=r.time_ms,
             cycles=round(ticks * self._cycle_scale),
+            model_nis_max=r.model_nis_max,
+            model_mismatch_cells=r.model_mismatch_cells,
             extra={"counter_ticks": float(ticks), "command_result": float(r.cmd_result)},
         )
 

@@ -32,6 +32,7 @@ void bms_reset(bms_t *inst)
         inst->ekf[i].soc = 0.0f;
         inst->ekf[i].v_rc1_v = 0.0f;
         inst->ekf[i].v_rc2_v = 0.0f;
+        inst->ekf[i].nis_mean = 1.0f;
         for (uint32_t k = 0u; k < (uint32_t)BMS_ARRAY_LEN(inst->ekf[i].p); k++) {
             inst->ekf[i].p[k] = 0.0f;
         }
@@ -340,6 +341,17 @@ static void fill_estimates(const bms_t *inst, bms_out_t *out)
     out->soc_pack = (den > 1.0e-6f) ? bms_clampf(smin / den, 0.0f, 1.0f) : out->soc_mean;
     out->core_temp_max_degc = tmax;
     out->core_temp_max_cell = tmax_i;
+    /* the innovation monitor: how many cells' voltage the model does not explain, and the
+     * worst ratio (soc_ekf.h) */
+    float nis_max = 0.0f;
+    uint32_t n_mismatch = 0u;
+    for (uint32_t i = 0u; i < nc; i++) {
+        const float m = inst->ekf[i].nis_mean;
+        nis_max = (m > nis_max) ? m : nis_max;
+        n_mismatch += (m > inst->cfg.est.mismatch_nis) ? 1u : 0u;
+    }
+    out->model_nis_max = nis_max;
+    out->model_mismatch_cells = n_mismatch;
     /* A cell whose estimate is not finite makes every pack figure built on it unknown. A BMS
      * sends "not available" for a value it cannot vouch for (the J1939 / AUTOSAR
      * convention of an invalid signal value), never a plausible stand-in: a NaN cell used to
@@ -601,6 +613,9 @@ static void stage_estimators(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms
         c->status |= BMS_ST_INITIALISED;
     }
     fill_estimates(inst, out);
+    if (out->model_mismatch_cells != 0u) {
+        c->status |= BMS_ST_MODEL_MISMATCH;
+    }
 }
 
 /* ---- safety: limits, sensors, bus partners, the estimators, the charger ---- */

@@ -153,6 +153,15 @@ static const bms_cfg_field_info_t k_fields[BMS_CFG_N_FIELDS] = {
          BOTH, BMS_CFG_E_ESTIMATOR, 0.0f, 10.0f),
     ROW1("est.rc_v_rel_sigma", "", "a relative uncertainty: 0..10", est.rc_v_rel_sigma, 0u,
          BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_ESTIMATOR, 0.0f, 10.0f),
+    /* a model error that stays for an hour is an offset no filter tuning can describe */
+    ROW1("est.model_err_corr_s", "s", "a correlation time: 0..3600 s", est.model_err_corr_s, 0u,
+         BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_ESTIMATOR, 0.0f, 3600.0f),
+    /* the monitor averages over at least a second and at most an hour */
+    ROW1("est.mismatch_window_s", "s", "an averaging window: 1..3600 s", est.mismatch_window_s, 0u,
+         BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_ESTIMATOR, 1.0f, 3600.0f),
+    /* a model is suspect once its innovations exceed what it states; 1 is what it states */
+    ROW1("est.mismatch_nis", "", "a normalised innovation^2 threshold: 1..1e4", est.mismatch_nis, 0u,
+         BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_ESTIMATOR, 1.0f, 1.0e4f),
     ROW1("est.temp_init_sigma_degc", "K", "a temperature uncertainty: 0..50 K", est.temp_init_sigma_degc, 0u,
          BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_ESTIMATOR, 0.0f, 50.0f),
     /* the heat of a cell: R0 I^2 at 1C is ~0.5 W for a 5 Ah cell, ~kW for 1000 Ah at 3C */

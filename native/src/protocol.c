@@ -189,6 +189,10 @@ uint32_t bms_proto_layout_hash(void)
         OFS(bms_config_t, est.model_err_v),
         OFS(bms_config_t, est.r0_rel_sigma),
         OFS(bms_config_t, est.rc_rel_sigma),
+        OFS(bms_config_t, est.rc_v_rel_sigma),
+        OFS(bms_config_t, est.model_err_corr_s),
+        OFS(bms_config_t, est.mismatch_window_s),
+        OFS(bms_config_t, est.mismatch_nis),
         OFS(bms_config_t, est.temp_init_sigma_degc),
         OFS(bms_config_t, est.heat_noise_w),
         OFS(bms_config_t, est.temp_noise_degc),
@@ -546,6 +550,7 @@ uint32_t bms_proto_put_state(uint8_t *p, const bms_out_t *out, uint32_t n_cells,
     put_f32(p, &at, out->temp_max_degc);
     put_f32(p, &at, out->ccl_a);
     put_f32(p, &at, out->dcl_a);
+    put_f32(p, &at, out->model_nis_max);
     put_u32(p, &at, out->ccl_limit);
     put_u32(p, &at, out->dcl_limit);
     put_u32(p, &at, out->faults);
@@ -554,6 +559,7 @@ uint32_t bms_proto_put_state(uint8_t *p, const bms_out_t *out, uint32_t n_cells,
     put_u32(p, &at, out->contactor_state);
     put_u32(p, &at, out->status);
     put_u32(p, &at, out->time_ms);
+    put_u32(p, &at, out->model_mismatch_cells);
     put_u8(p, &at, out->charge_complete);
     put_u8(p, &at, out->heater_request);
     put_u8(p, &at, out->cooling_request);

@@ -12,8 +12,20 @@
  * a posterior a whole SoC range outside [0, 1] means the filter has diverged. */
 #define SOC_DIVERGED_LO (-1.0f)
 #define SOC_DIVERGED_HI 2.0f
+/* One sample's innovation^2 over its stated variance counts at most this much in the
+ * monitor's mean: a single wild reading (a glitch the plausibility check has not yet
+ * debounced) moves the mean by at most alpha times this. */
+#define NIS_RATIO_MAX 1.0e4f
 
 enum { P00 = 0, P01 = 1, P02 = 2, P11 = 3, P12 = 4, P22 = 5 };
+
+/* The OCV's slope around soc (2 % SoC each side, clamped to [0, 1]), V per unit SoC. */
+static float ocv_slope_near(const bms_cell_params_t *cp, float soc, float temp_degc)
+{
+    const float lo = bms_clampf(soc - 0.02f, 0.0f, 1.0f);
+    const float hi = bms_clampf(soc + 0.02f, 0.0f, 1.0f);
+    return (bms_cell_ocv(cp, hi, temp_degc) - bms_cell_ocv(cp, lo, temp_degc)) / (hi - lo);
+}
 
 void bms_ekf_init(bms_ekf_cell_t *c, const bms_cell_params_t *cp,
                   const bms_estimator_params_t *ep, float cell_v, float current_a,
@@ -27,12 +39,24 @@ void bms_ekf_init(bms_ekf_cell_t *c, const bms_cell_params_t *cp,
     c->v_rc1_v = 0.0f;
     c->v_rc2_v = 0.0f;
     float sv = ep->v_rc_init_sigma_v;
-    c->p[P00] = ep->soc_init_sigma * ep->soc_init_sigma;
+    /* The guess is as good as its voltage error over the OCV's local slope: the model error,
+     * the noise, R0's uncertainty at this current and the polarisation the cell may carry
+     * (two branches started at zero); soc_init_sigma caps it where the OCV is flat. A guess
+     * taken as worse than it is lets a wrong model pull the SoC away in the first minutes. */
+    const float abs_i = (current_a < 0.0f) ? -current_a : current_a;
+    const float e_r0 = ep->r0_rel_sigma * r0 * abs_i;
+    const float var_v = (ep->model_err_v * ep->model_err_v) + (ep->voltage_noise_v * ep->voltage_noise_v)
+                      + (e_r0 * e_r0) + (2.0f * sv * sv);
+    const float slope = ocv_slope_near(cp, c->soc, temp_degc);
+    const float var_cap = ep->soc_init_sigma * ep->soc_init_sigma;
+    const float var_soc = (slope > 1.0e-4f) ? (var_v / (slope * slope)) : var_cap;
+    c->p[P00] = (var_soc < var_cap) ? var_soc : var_cap;
     c->p[P01] = 0.0f;
     c->p[P02] = 0.0f;
     c->p[P11] = sv * sv;
     c->p[P12] = 0.0f;
     c->p[P22] = sv * sv;
+    c->nis_mean = 1.0f;
 }
 
 void bms_ekf_fuse_prior(bms_ekf_cell_t *c, const bms_cell_params_t *cp,
@@ -42,10 +66,8 @@ void bms_ekf_fuse_prior(bms_ekf_cell_t *c, const bms_cell_params_t *cp,
     if ((bms_isfinitef(soc_stored) == 0) || !(soc_sigma > 0.0f)) {
         return;
     }
-    /* the OCV slope around the voltage-based guess (2 % SoC each side, clamped) */
-    const float lo = bms_clampf(c->soc - 0.02f, 0.0f, 1.0f);
-    const float hi = bms_clampf(c->soc + 0.02f, 0.0f, 1.0f);
-    const float slope = (bms_cell_ocv(cp, hi, temp_degc) - bms_cell_ocv(cp, lo, temp_degc)) / (hi - lo);
+    /* the OCV slope around the voltage-based guess */
+    const float slope = ocv_slope_near(cp, c->soc, temp_degc);
     /* at power-up the pack has rested (the polarisation has relaxed): model error and noise */
     const float err_v = ep->model_err_v + ep->voltage_noise_v;
     float sig_v = (slope > 1.0e-4f) ? (err_v / slope) : 1.0f;
@@ -138,16 +160,39 @@ void bms_ekf_step(bms_ekf_cell_t *c, const bms_cell_params_t *cp,
         const float v1a = (c->v_rc1_v < 0.0f) ? -c->v_rc1_v : c->v_rc1_v;
         const float v2a = (c->v_rc2_v < 0.0f) ? -c->v_rc2_v : c->v_rc2_v;
         const float sm = ep->model_err_v + ep->r0_rel_sigma * e.r0_ohm * abs_i + ep->rc_v_rel_sigma * (v1a + v2a);
-        const float r = ep->voltage_noise_v * ep->voltage_noise_v + sm * sm;
+        /* The model error is no white noise: it lasts as long as the load pattern that
+         * causes it (a first-order Gauss-Markov error of variance sm^2 and correlation time
+         * tc). Sampled every dt << tc, the white sequence with the same low-frequency power
+         * has variance 2 sm^2 tc / dt (Gelb, Applied Optimal Estimation, 1974, sec. 4.5;
+         * Bryson & Henrikson, J. Spacecraft 5(6), 1968): a filter that takes each sample's
+         * model error as independent averages a bias that is no average, and the more often
+         * it samples, the harder it follows it. */
+        const float corr = (2.0f * ep->model_err_corr_s) / dt_s;
+        /* Graceful degradation (covariance matching, Mehra, IEEE TAC 17(5), 1972): when the
+         * innovations stay larger than the model error the configuration states, the model
+         * error is larger than stated: its variance is scaled by the monitor's ratio, so the
+         * filter leans on coulomb counting for as long as the model cannot explain the
+         * voltage (cold cells, a CV phase, an aged cell), and says so (mismatch). */
+        const float inflate = (c->nis_mean > 1.0f) ? c->nis_mean : 1.0f;
+        const float noise2 = ep->voltage_noise_v * ep->voltage_noise_v;
+        const float r = noise2 + sm * sm * ((corr > 1.0f) ? corr : 1.0f) * inflate;
         const float g0 = p[P00] * h0 - p[P01] - p[P02];
         const float g1 = p[P01] * h0 - p[P11] - p[P12];
         const float g2 = p[P02] * h0 - p[P12] - p[P22];
-        const float s = h0 * g0 - g1 - g2 + r;
+        const float hph = h0 * g0 - g1 - g2;
+        const float s = hph + r;
         const float k0 = g0 / s;
         const float k1 = g1 / s;
         const float k2 = g2 / s;
         const float innov = cell_v - v_pred;
         out->innov_v = innov;
+        /* the monitor: this sample's innovation^2 over the variance the model states for one
+         * sample (state uncertainty, noise, model error: no correlation, no inflation) */
+        const float s_stated = hph + noise2 + sm * sm;
+        float ratio = (s_stated > 0.0f) ? ((innov * innov) / s_stated) : NIS_RATIO_MAX;
+        ratio = (ratio < NIS_RATIO_MAX) ? ratio : NIS_RATIO_MAX; /* NaN stays NaN: diverged */
+        const float alpha = dt_s / (ep->mismatch_window_s + dt_s);
+        c->nis_mean += alpha * (ratio - c->nis_mean);
         c->soc += k0 * innov;
         c->v_rc1_v += k1 * innov;
         c->v_rc2_v += k2 * innov;
@@ -182,6 +227,7 @@ void bms_ekf_step(bms_ekf_cell_t *c, const bms_cell_params_t *cp,
     }
     /* NaN fails every comparison below, so a non-finite state counts as diverged */
     out->diverged = ((prior_bad != 0u) || !(c->soc >= SOC_DIVERGED_LO) || !(c->soc <= SOC_DIVERGED_HI)
+                     || (bms_isfinitef(c->nis_mean) == 0)
                      || (bms_isfinitef(c->v_rc1_v) == 0) || (bms_isfinitef(c->v_rc2_v) == 0)
                      || !(p[P00] >= -P_NEG_TOL) || !(p[P11] >= -P_NEG_TOL) || !(p[P22] >= -P_NEG_TOL)
                      || (bms_isfinitef(p[P01]) == 0) || (bms_isfinitef(p[P02]) == 0)
@@ -196,4 +242,5 @@ void bms_ekf_step(bms_ekf_cell_t *c, const bms_cell_params_t *cp,
     out->ocv_v = e.ocv_v + h0 * (c->soc - soc0); /* at the posterior SoC */
     out->v_rc_next_v = d1.a * c->v_rc1_v + d2.a * c->v_rc2_v;
     out->r_step_ohm = e.r0_ohm + d1.b_ohm + d2.b_ohm;
+    out->mismatch = (c->nis_mean > ep->mismatch_nis) ? 1u : 0u;
 }

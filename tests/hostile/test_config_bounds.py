@@ -90,6 +90,7 @@ ISSUE_CASES = [
         "r0_rel_sigma",
         "rc_rel_sigma",
         "rc_v_rel_sigma",
+        "model_err_corr_s",
         "temp_init_sigma_degc",
         "heat_noise_w",
         "temp_noise_degc",

@@ -34,6 +34,8 @@
 #define BMS_ST_DT_INVALID 0x0010u        /* dt == 0 or above the maximum: no prediction */
 #define BMS_ST_AMBIENT_ESTIMATED 0x0020u /* ambient not measured: internal value used */
 #define BMS_ST_CHARGING 0x0040u          /* current below -charge_detect_a */
+#define BMS_ST_MODEL_MISMATCH 0x0080u    /* >= 1 cell's model does not explain its voltage (the SoC
+                                            filter leans on coulomb counting there) */
 
 /* Longest step the estimators integrate in one go (1 h). */
 #define BMS_MAX_DT_MS 3600000u
@@ -63,6 +65,8 @@ typedef struct {
     float soc_pack;                          /* display SoC: 0 at first empty, 1 at first full cell */
     float core_temp_max_degc;
     uint32_t core_temp_max_cell;
+    float model_nis_max;                     /* largest innovation-monitor ratio (soc_ekf.h) */
+    uint32_t model_mismatch_cells;           /* cells whose ratio is over est.mismatch_nis */
     float cell_v_max;                        /* over the valid readings */
     float cell_v_min;
     uint32_t cell_v_max_cell;

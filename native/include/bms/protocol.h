@@ -30,7 +30,7 @@
 #define BMS_PROTO_VERSION 1
 #define BMS_PROTO_HDR_LEN 6
 #define BMS_PROTO_CRC_LEN 4
-/* Largest payload: STATE at 192 cells is 88 + 8 * 192 = 1624 bytes. */
+/* Largest payload: STATE at 192 cells is 96 + 8 * 192 = 1632 bytes. */
 #define BMS_PROTO_MAX_PAYLOAD 1664
 /* BMS_PROTO_HDR_LEN + BMS_PROTO_MAX_PAYLOAD + BMS_PROTO_CRC_LEN */
 #define BMS_PROTO_MAX_FRAME 1674
@@ -56,7 +56,7 @@
 #define BMS_PROTO_CONFIG_CHUNK_MAX 1024  /* data bytes in one CONFIG DATA */
 #define BMS_PROTO_CONFIG_REPLY_LEN 12
 #define BMS_PROTO_STEP_FIXED_LEN 40      /* + 4 * (n_cells + n_sensors) */
-#define BMS_PROTO_STATE_FIXED_LEN 88     /* + 8 * n_cells */
+#define BMS_PROTO_STATE_FIXED_LEN 96     /* + 8 * n_cells */
 #define BMS_PROTO_COMMAND_LEN 4
 #define BMS_PROTO_COMMAND_REPLY_LEN 8
 #define BMS_PROTO_RESET_LEN 4

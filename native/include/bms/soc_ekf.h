@@ -15,6 +15,9 @@ typedef struct {
     float v_rc2_v;
     /* covariance, upper triangle: p00 p01 p02 p11 p12 p22 */
     float p[6];
+    /* innovation monitor: innovation^2 over its stated variance, averaged over
+     * est.mismatch_window_s (1 while the model explains the voltage as it claims) */
+    float nis_mean;
 } bms_ekf_cell_t;
 
 /* Initialise from one sample: OCV inversion of the measured voltage
@@ -38,6 +41,9 @@ typedef struct {
     float innov_v;           /* measurement - prediction (0 without update) */
     float v_rc_next_v;       /* v_rc1 + v_rc2 one more step ahead at zero current */
     float r_step_ohm;        /* R0 + the RC branches' response over one step */
+    uint32_t mismatch;       /* 1: the innovation monitor is over est.mismatch_nis (the model
+                                does not explain this cell's voltage; the filter leans on
+                                coulomb counting) */
     uint32_t diverged;       /* 1: this step's state or covariance was non-finite, the SoC
                                 left [-1, 2] before its clamp, or a covariance diagonal went
                                 negative beyond round-off (the filter has diverged) */
