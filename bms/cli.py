@@ -119,8 +119,21 @@ def fit(
     default=None,
     help="start the SoC estimate here (0..1) after the first sample; with truth, report when it converges",
 )
+@click.option(
+    "--soc-stored",
+    type=float,
+    default=None,
+    help="the SoC (0..1) the firmware's non-volatile memory holds at power-up (as after a "
+    "shutdown there), fused with the first voltage",
+)
 def replay(
-    log: Path, cell_path: Path, out: Path, truth: Path | None, plot: bool, soc_init: float | None
+    log: Path,
+    cell_path: Path,
+    out: Path,
+    truth: Path | None,
+    plot: bool,
+    soc_init: float | None,
+    soc_stored: float | None,
 ) -> None:
     """Run the C estimators over a recorded log; score against the truth if given."""
     from bms.cells import load_cell
@@ -136,7 +149,9 @@ def replay(
     t0 = time.perf_counter()
     if soc_init is not None and not (math.isfinite(soc_init) and 0.0 <= soc_init <= 1.0):
         raise ConfigError(f"--soc-init must be a SoC within 0..1 (a fraction, not %), got {soc_init:g}")
-    res = replay_to_file(log, cell, out, truth, soc_init=soc_init)
+    if soc_stored is not None and not (math.isfinite(soc_stored) and 0.0 <= soc_stored <= 1.0):
+        raise ConfigError(f"--soc-stored must be a SoC within 0..1 (a fraction, not %), got {soc_stored:g}")
+    res = replay_to_file(log, cell, out, truth, soc_init=soc_init, soc_stored=soc_stored)
     wall = time.perf_counter() - t0
     console.print(
         f"replayed {res.n_rows} samples ({res.span_s:.0f} s of log) in {wall * 1e3:.0f} ms; wrote {out}",

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bms._native import lib
+from bms._native import ffi, lib
 from bms.cells import CellModel
 from bms.errors import LogFormatError
-from bms.firmware import Firmware, PackLayout
+from bms.firmware import Firmware, PackLayout, fill_nvm
 from bms.logs import (
     DEFAULT_CHUNK_ROWS,
     LOG_COLUMNS,
@@ -45,6 +45,9 @@ CSV_HEADER = "time_s,soc,core_temp_c,voltage_pred_v"
 CSV_FMT = ["%.3f", "%.6f", "%.4f", "%.5f"]
 TRUTH_FMT = ["%.6f", "%.4f"]
 PLOT_POINTS = 20000  # rows kept for the plot of a streamed replay
+# 1-sigma of a SoC kept in non-volatile memory at the last shutdown (`--soc-stored`): the sim
+# scenarios' default (bms.sim.scenario.Scenario.nvm_soc_sigma)
+STORED_SOC_SIGMA = 0.005
 
 
 @dataclass
@@ -95,16 +98,27 @@ def _step(fw: Firmware, log: dict[str, np.ndarray], prev_t: float | None) -> dic
     )
 
 
-def _firmware(cell: CellModel) -> Firmware:
-    return Firmware(cell, PackLayout(n_cells=1, temp_sensor_cells=(0,)))
+def _firmware(cell: CellModel, soc_stored: float | None = None) -> Firmware:
+    """One cell's firmware; with `soc_stored` its NvM block holds that SoC (1-sigma
+    STORED_SOC_SIGMA), which the firmware fuses with the first voltage at power-up, as a BMS
+    that was switched off at that SoC does."""
+    fw = Firmware(cell, PackLayout(n_cells=1, temp_sensor_cells=(0,)))
+    if soc_stored is not None:
+        fill_nvm(fw.config, np.array([soc_stored]), STORED_SOC_SIGMA)
+        fw.configure(bytes(ffi.buffer(fw.config)))
+    return fw
 
 
 def run_log(
-    log: dict[str, np.ndarray], cell: CellModel, soc_init: float | None = None
+    log: dict[str, np.ndarray],
+    cell: CellModel,
+    soc_init: float | None = None,
+    soc_stored: float | None = None,
 ) -> dict[str, np.ndarray]:
     """Run one cell log through the firmware in a single batched C call (two with
-    `soc_init`: the first sample seeds the estimators, then they are put at `soc_init`)."""
-    return _run(_firmware(cell), log, None, soc_init)
+    `soc_init`: the first sample seeds the estimators, then they are put at `soc_init`;
+    `soc_stored`: the SoC in the NvM block at power-up)."""
+    return _run(_firmware(cell, soc_stored), log, None, soc_init)
 
 
 def _run(
@@ -151,6 +165,7 @@ def replay(
     cell: CellModel,
     truth_path: str | Path | None = None,
     soc_init: float | None = None,
+    soc_stored: float | None = None,
 ) -> ReplayResult:
     """The whole log in memory, one batched C call."""
     log = read_cell_log(log_path)
@@ -161,7 +176,7 @@ def replay(
         _check_truth_rows(truth, log, truth_path, log_path)
     else:
         truth = _truth_of_log(log, log_path)
-    out = run_log(log, cell, soc_init)
+    out = run_log(log, cell, soc_init, soc_stored)
     bad = invalid_rows(out["status"], True)
     soc, core, vpred = _as_outputs(out, bad)
     metrics = score(log, soc, core, truth, cell, bad, soc_init is not None) if truth is not None else None
@@ -257,6 +272,7 @@ def replay_to_file(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     plot_points: int = PLOT_POINTS,
     soc_init: float | None = None,
+    soc_stored: float | None = None,
 ) -> ReplayResult:
     """Stream the log through one firmware instance `chunk_rows` rows at a time, writing
     OUT.csv (and OUT.json with truth) as write_outputs(replay(...)) would, to the bit. The
@@ -264,7 +280,7 @@ def replay_to_file(
     log leaves no output file behind."""
     p = Path(out_csv)
     tmp = p.with_name(f".{p.name}.tmp")
-    fw = _firmware(cell)
+    fw = _firmware(cell, soc_stored)
     ev = _evidence(cell)
     sc = Score(cell.capacity_ah, cell.coulombic_eff, soc_init is not None)
     past_any = False
