@@ -180,7 +180,9 @@ class Firmware(Target):
     # ---- the Target interface ----
     def configure(self, config: bytes) -> None:
         """Load a bms_config_t (its raw bytes). A refused one names the field and the rule
-        and leaves the running configuration in place, as the firmware's CONFIG does."""
+        and leaves the running configuration in place. The firmware's CONFIG differs: it writes
+        in place, so it refuses a download while the contactors are not open and a refused one
+        leaves it unconfigured (hil.targets.remote)."""
         size = ffi.sizeof("bms_config_t")
         if len(config) != size:
             raise TargetError(f"configuration is {len(config)} bytes, bms_config_t is {size}")

@@ -83,14 +83,18 @@ ERRORS = {
     5: "configuration size differs (firmware's bms_config_t is {detail} bytes)",
     6: "configuration download out of sequence (firmware has {detail} bytes)",
     7: "configuration CRC mismatch (firmware computed 0x{detail_hex})",
-    8: "firmware refused the configuration (bms_config_check {detail})",
-    9: "configuration download cancelled by a STEP",
+    8: "firmware refused the configuration (bms_config_check {detail}); it is now unconfigured",
+    9: "configuration download cancelled (no longer sent by this firmware)",
     10: "measurement shape differs from the configuration (cells << 16 | sensors = 0x{detail_hex})",
     11: "bad command ({detail})",
     12: "bms_step failed ({detail})",
     13: "firmware fault (pc 0x{detail_hex})",
+    14: "the firmware refuses a configuration while its contactors are not open (contactor state "
+    "{detail}): open the contactors first (command 'open', then step until they are open)",
 }
+E_NOT_CONFIGURED = 4
 E_CONFIG_REJECTED = 8
+E_CONFIG_BUSY = 14
 
 # CRC-32C (Castagnoli): the definition, as the `crc` package computes it.
 CRC32C = Configuration(

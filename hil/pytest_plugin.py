@@ -239,8 +239,10 @@ def _bms_junit_properties(
 def bms_bench(bms_target: Target) -> Callable[..., ClosedLoop]:
     """`bms_bench(scenario, monitor=None)` -> a ClosedLoop on the session's target."""
     from bms.sim.loop import ClosedLoop
+    from hil.targets.remote import reset_for_a_new_run
 
     def make(scn: Scenario, monitor: Callable[[StepView], None] | None = None) -> ClosedLoop:
+        reset_for_a_new_run(bms_target)  # the previous loop may have left the contactors closed
         return ClosedLoop(scn, bms_target, monitor=monitor)
 
     return make

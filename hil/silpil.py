@@ -17,6 +17,7 @@ import numpy as np
 
 from bms.targets.base import State, Target
 from hil.fastcharge import Recording
+from hil.targets.remote import reset_for_a_new_run
 
 # every firmware output (limits_bus is what a bus carried, set by the CAN target only)
 COMPARED = tuple(f.name for f in fields(State) if f.name not in ("cycles", "extra", "limits_bus"))
@@ -64,6 +65,7 @@ def diff_states(a: State, b: State) -> list[str]:
 
 def replay(target: Target, rec: Recording, n: int | None = None, configure: bool = True) -> Iterator[State]:
     if configure:
+        reset_for_a_new_run(target)
         target.configure(rec.config)
     for k in range(len(rec) if n is None else min(n, len(rec))):
         yield target.step(int(rec.dt_ms[k]), rec.measurement(k), rec.commands[k])  # type: ignore[call-arg]
@@ -88,8 +90,9 @@ def compare(
     mismatches: list[tuple[int, list[str]]] = []
     states_b: list[State] = []
     t_b = 0.0
-    a.configure(rec.config)
-    b.configure(rec.config)
+    for t in (a, b):
+        reset_for_a_new_run(t)  # a previous run may have left a remote one's contactors closed
+        t.configure(rec.config)
     gen_a = replay(a, rec, n, configure=False)
     gen_b = replay(b, rec, n, configure=False)
     k = 0

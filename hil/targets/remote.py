@@ -15,7 +15,9 @@ from bms.targets.base import Measurement, State, Target, TargetError, TargetInfo
 from hil.link import Link, RemoteError
 from hil.protocol import (
     CONFIG_CHUNK,
+    E_CONFIG_BUSY,
     E_CONFIG_REJECTED,
+    E_NOT_CONFIGURED,
     RESET_FIRMWARE,
     RESET_STATS,
     STATE_CYCLES_VALID,
@@ -61,6 +63,20 @@ def check_hello(hello: Any, expect_source_hash: int | None = None) -> None:
         )
 
 
+def reset_for_a_new_run(target: Target) -> None:
+    """Before configuring a target for a new run: a remote firmware refuses a configuration
+    while its contactors are not open (a previous run may have left them closed), so a
+    remote target gets a power-on reset first (contactors open, estimators cleared), which is
+    what configure() does in-process (bms_init resets the instance). A firmware that is not
+    configured has nothing to reset."""
+    if isinstance(target, RemoteTarget):
+        try:
+            target.reset()
+        except RemoteError as exc:
+            if exc.code != E_NOT_CONFIGURED:
+                raise
+
+
 class RemoteTarget(Target):
     """Target over a Link. cycle_unit: what State.cycles counts ('instructions' under
     QEMU -icount, 'cycles' on silicon, '' when the board has no counter)."""
@@ -89,7 +105,17 @@ class RemoteTarget(Target):
         return "", 0.0
 
     # ---- Target interface ----
+    @property
+    def configured(self) -> bool:
+        """The last configure() succeeded (and nothing has de-configured the firmware since)."""
+        return self._n_cells != 0
+
     def configure(self, config: bytes) -> None:
+        """Download a bms_config_t in place. The firmware refuses it while its contactors are
+        not open (TargetError; the running configuration is untouched). Once the download has
+        begun the firmware is unconfigured until COMMIT succeeds: a configuration refused at
+        COMMIT (CRC, bms_config_check) or a download cut short leaves it unconfigured (the
+        in-process bms.firmware.Firmware keeps its running configuration instead)."""
         size = ffi.sizeof("bms_config_t")
         if len(config) != size:
             raise TargetError(f"configuration is {len(config)} bytes, bms_config_t is {size}")
@@ -98,6 +124,19 @@ class RemoteTarget(Target):
         crc = crc32c(config)
         try:
             self.link.request(Msg.CONFIG, dict(op=ConfigOp.BEGIN, value=size, crc=crc, data=b""))
+        except RemoteError as exc:
+            if exc.code == E_CONFIG_BUSY:
+                raise TargetError(
+                    "the firmware refuses a configuration while its contactors are not open "
+                    f"(contactor state {exc.detail}): open the contactors first (command('open'), "
+                    "then step until they are open; reset() opens them at once)"
+                ) from None
+            raise
+        # the firmware overwrites its configuration from here on: unconfigured until COMMIT
+        self._n_cells = 0
+        self._n_sensors = 0
+        self._cfg_hash = 0
+        try:
             for off in range(0, size, CONFIG_CHUNK):
                 chunk = config[off : off + CONFIG_CHUNK]
                 self.link.request(Msg.CONFIG, dict(op=ConfigOp.DATA, value=off, crc=0, data=chunk))
@@ -105,7 +144,8 @@ class RemoteTarget(Target):
         except RemoteError as exc:
             if exc.code == E_CONFIG_REJECTED:
                 raise TargetError(
-                    f"firmware refused the configuration (bms_config_check {exc.detail})"
+                    f"firmware refused the configuration (bms_config_check {exc.detail}); "
+                    "the target is now unconfigured"
                 ) from None
             raise
         if reply.config_hash != crc:

@@ -15,7 +15,9 @@ int32_t bms_init(bms_t *inst, const bms_config_t *cfg)
     if (bms_config_check(cfg) != BMS_CFG_OK) {
         return BMS_E_CONFIG;
     }
-    inst->cfg = *cfg;
+    if (cfg != &inst->cfg) { /* the instance's own configuration: nothing to copy */
+        inst->cfg = *cfg;
+    }
     bms_thermal_model_init(&inst->thermal_model, &inst->cfg);
     inst->configured = 1u;
     bms_reset(inst);

@@ -15,7 +15,6 @@ void bms_hil_init(bms_hil_node_t *n, const bms_hil_board_t *board)
     bms_proto_init(&n->proto);
     n->bms.configured = 0u;
     n->dl.active = 0u;
-    n->dl.aborted = 0u;
     n->dl.total = 0u;
     n->dl.crc = 0u;
     n->dl.received = 0u;
@@ -83,62 +82,63 @@ uint32_t bms_hil_fault(bms_hil_node_t *n, uint32_t pc)
     return bms_proto_tx_finish(&n->proto, BMS_PROTO_MSG_ERROR, 0u, len);
 }
 
-static uint32_t dl_refused(bms_hil_node_t *n)
-{
-    return (n->dl.aborted != 0u) ? error(n, BMS_PROTO_E_CONFIG_ABORTED, 0)
-                                 : error(n, BMS_PROTO_E_CONFIG_SEQUENCE, (int32_t)n->dl.received);
-}
-
 static uint32_t handle_config(bms_hil_node_t *n, const uint8_t *p, uint32_t len)
 {
     bms_proto_config_t m;
     if (bms_proto_get_config(p, len, &m) != 0) {
         return error(n, BMS_PROTO_E_BAD_PAYLOAD, -1);
     }
-    uint8_t *staging = (uint8_t *)&n->scratch.staging;
+    /* the download writes into the running instance's configuration */
+    uint8_t *cfg = (uint8_t *)&n->bms.cfg;
     const uint32_t size = (uint32_t)sizeof(bms_config_t);
     if (m.op == (uint32_t)BMS_PROTO_CFG_BEGIN) {
+        if ((n->bms.configured != 0u) && (n->bms.contactor.state != BMS_CONTACTOR_OPEN)) {
+            return error(n, BMS_PROTO_E_CONFIG_BUSY, (int32_t)n->bms.contactor.state);
+        }
         if (m.value != size) {
             n->dl.active = 0u;
             return error(n, BMS_PROTO_E_CONFIG_SIZE, (int32_t)size);
         }
+        /* from here on the configuration is being overwritten: unconfigured
+         * until a COMMIT succeeds */
+        n->bms.configured = 0u;
+        n->config_hash = 0u;
         n->dl.active = 1u;
-        n->dl.aborted = 0u;
         n->dl.total = m.value;
         n->dl.crc = m.crc;
         n->dl.received = 0u;
     } else if (m.op == (uint32_t)BMS_PROTO_CFG_DATA) {
         if (n->dl.active == 0u) {
-            return dl_refused(n);
+            return error(n, BMS_PROTO_E_CONFIG_SEQUENCE, (int32_t)n->dl.received);
         }
         if ((m.value > n->dl.received) || (m.data_len > (n->dl.total - m.value))) {
             return error(n, BMS_PROTO_E_CONFIG_SEQUENCE, (int32_t)n->dl.received);
         }
         for (uint32_t i = 0u; i < m.data_len; i++) {
-            staging[m.value + i] = p[m.data_offset + i];
+            cfg[m.value + i] = p[m.data_offset + i];
         }
         if ((m.value + m.data_len) > n->dl.received) {
             n->dl.received = m.value + m.data_len;
         }
     } else {
         if (n->dl.active == 0u) {
-            return dl_refused(n);
+            return error(n, BMS_PROTO_E_CONFIG_SEQUENCE, (int32_t)n->dl.received);
         }
         if (n->dl.received != n->dl.total) {
             return error(n, BMS_PROTO_E_CONFIG_SEQUENCE, (int32_t)n->dl.received);
         }
         n->dl.active = 0u;
-        const uint32_t crc = bms_proto_crc32c(staging, n->dl.total);
+        const uint32_t crc = bms_proto_crc32c(cfg, n->dl.total);
         if (crc != n->dl.crc) {
             return error(n, BMS_PROTO_E_CONFIG_CRC, (int32_t)crc);
         }
-        const bms_cfg_err_t err = bms_config_check(&n->scratch.staging);
+        const bms_cfg_err_t err = bms_config_check(&n->bms.cfg);
         if (err != BMS_CFG_OK) {
             return error(n, BMS_PROTO_E_CONFIG_REJECTED, (int32_t)err);
         }
-        /* checked above: bms_init cannot refuse it, the old configuration
-         * is replaced in this one call */
-        (void)bms_init(&n->bms, &n->scratch.staging);
+        /* checked above: bms_init cannot refuse it; it initialises the
+         * instance from its own configuration (no copy) */
+        (void)bms_init(&n->bms, &n->bms.cfg);
         n->config_hash = crc;
     }
     const uint32_t rlen =
@@ -155,14 +155,10 @@ static uint32_t elapsed_ticks(const bms_hil_board_t *b, uint32_t t0, uint32_t t1
 
 static uint32_t handle_step(bms_hil_node_t *n, const uint8_t *p, uint32_t len)
 {
-    if (n->dl.active != 0u) {
-        n->dl.active = 0u; /* the step's I/O overwrites the staging buffer */
-        n->dl.aborted = 1u;
-    }
-    if (n->bms.configured == 0u) {
+    if (n->bms.configured == 0u) { /* also during a download, which goes on */
         return error(n, BMS_PROTO_E_NOT_CONFIGURED, 0);
     }
-    bms_hil_io_t *io = &n->scratch.io;
+    bms_hil_io_t *io = &n->io;
     bms_proto_step_t s;
     if (bms_proto_get_step(p, len, &s, &io->meas) != 0) {
         return error(n, BMS_PROTO_E_BAD_PAYLOAD, -1);

@@ -27,6 +27,7 @@ from bms.targets.base import Measurement
 from hil.fastcharge import CLOSE_AT, Recording
 from hil.silpil import compare, diff_states
 from hil.targets.qemu import QemuError, QemuTarget
+from hil.targets.remote import reset_for_a_new_run
 from tests.hil.malformed import random_garbage_rounds, run_cases
 
 pytestmark = pytest.mark.usefixtures("qemu_tools")
@@ -182,6 +183,7 @@ def test_the_largest_frames_192_cells_192_sensors(qemu):
     cfg = bytes(ffi.buffer(fw.config))
     ref = Firmware()
     ref.configure(cfg)
+    reset_for_a_new_run(qemu)  # the fast charge before left the contactors closed
     qemu.configure(cfg)
     rng = np.random.default_rng(3)
     for k in range(20):

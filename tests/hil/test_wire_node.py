@@ -12,7 +12,7 @@ from bms.firmware import Firmware
 from bms.targets.base import Measurement, TargetError
 from hil import protocol as P
 from hil.link import RemoteError
-from hil.silpil import compare
+from hil.silpil import compare, diff_states
 from hil.targets.wire import NodeStream, WireTarget
 from tests.hil.malformed import random_garbage_rounds, run_cases
 from tests.rig import N_CELLS, SENSORS, Rig
@@ -65,15 +65,132 @@ def test_the_same_outputs_as_in_process(fastcharge):
     assert c.mismatches == []
 
 
-def test_a_refused_configuration_keeps_the_running_one(wire, rig_config):
+def raw_step(k: int, n: int = N_CELLS, ns: int = len(SENSORS)) -> dict:
+    """STEP fields built without the host's checks (which refuse before configuration)."""
+    m = meas(k, n, ns)
+    return dict(
+        dt_ms=100,
+        command=0,
+        current_a=m.current_a,
+        ambient_degc=m.ambient_degc,
+        pack_v=m.pack_v,
+        bus_v=m.bus_v,
+        charger_max_a=m.charger_max_a,
+        coolant_flow_lpm=m.coolant_flow_lpm,
+        sample_time_ms=m.sample_time_ms,
+        cell_v=[float(x) for x in m.cell_v],
+        temp_degc=[float(x) for x in m.temp_degc],
+    )
+
+
+def download(link, config: bytes, crc: int | None = None) -> None:
+    """BEGIN and every DATA chunk, no COMMIT."""
+    crc = P.crc32c(config) if crc is None else crc
+    link.request(P.Msg.CONFIG, dict(op=P.ConfigOp.BEGIN, value=len(config), crc=crc, data=b""))
+    send_data(link, config, 0, len(config))
+
+
+def send_data(link, config: bytes, start: int, stop: int):
+    """DATA chunks for config[start:stop]; the last reply."""
+    r = None
+    for off in range(start, stop, P.CONFIG_CHUNK):
+        chunk = config[off : min(off + P.CONFIG_CHUNK, stop)]
+        r = link.request(P.Msg.CONFIG, dict(op=P.ConfigOp.DATA, value=off, crc=0, data=chunk))
+    return r
+
+
+def commit(link):
+    return link.request(P.Msg.CONFIG, dict(op=P.ConfigOp.COMMIT, value=0, crc=0, data=b""))
+
+
+def assert_unconfigured(wire: WireTarget) -> None:
+    """The node answers as before any CONFIG: HELLO says so, STEP/COMMAND/RESET are refused."""
+    hello = wire.link.request(P.Msg.HELLO)
+    assert (hello.configured, hello.config_hash) == (0, 0)
+    for msg, fields in (
+        (P.Msg.STEP, raw_step(1)),
+        (P.Msg.COMMAND, dict(cmd=1)),
+        (P.Msg.RESET, dict(flags=P.RESET_FIRMWARE)),
+    ):
+        with pytest.raises(RemoteError, match="not configured") as e:
+            wire.link.request(msg, fields)
+        assert e.value.code == P.E_NOT_CONFIGURED
+
+
+def test_begin_is_refused_while_the_contactors_are_not_open(wire, rig_config):
     before = wire.info().config_hash
-    bad = bytearray(rig_config)
-    bad[0:4] = (0).to_bytes(4, "little")  # pack.n_cells = 0
-    with pytest.raises(TargetError, match=r"refused the configuration \(bms_config_check 1\)"):
-        wire.configure(bytes(bad))
-    assert wire.info().config_hash == before
-    assert wire.link.request(P.Msg.HELLO).config_hash == int(before, 16)
-    assert wire.step(100, meas(1)).time_ms == 100  # the old configuration still runs
+    wire.step(100, meas(1))
+    assert wire.command("close") == 0  # OPEN -> PRECHARGE
+    other = bytearray(rig_config)
+    other[-1] ^= 1  # another configuration: a download would change the hash
+    with pytest.raises(
+        TargetError, match=r"contactors are not open \(contactor state 1\): open the contactors first"
+    ):
+        wire.configure(bytes(other))
+    with pytest.raises(RemoteError) as e:  # the firmware's answer itself
+        wire.link.request(P.Msg.CONFIG, dict(op=P.ConfigOp.BEGIN, value=len(rig_config), crc=0, data=b""))
+    assert (e.value.code, e.value.detail) == (P.E_CONFIG_BUSY, 1)
+    # the running configuration untouched, the pack still stepped
+    hello = wire.link.request(P.Msg.HELLO)
+    assert (hello.configured, hello.config_hash) == (1, int(before, 16))
+    assert wire.configured and wire.info().config_hash == before
+    s = wire.step(100, meas(2))  # the bus equals the pack: precharge done
+    assert (s.time_ms, s.contactor_state) == (200, 2)
+    assert wire.command("open") == 0  # CLOSED -> OPENING: not open yet
+    with pytest.raises(TargetError, match=r"contactor state 3\)"):
+        wire.configure(rig_config)
+    assert wire.step(100, meas(3)).contactor_state == 0  # no current: OPEN
+    wire.configure(rig_config)  # opened, it takes the configuration
+    assert wire.step(100, meas(4)).time_ms == 100  # a fresh instance
+
+
+@pytest.mark.parametrize("fault", ["crc", "check"])
+def test_a_refused_commit_leaves_the_node_unconfigured(wire, rig_config, fault):
+    assert wire.step(100, meas(1)).time_ms == 100
+    if fault == "check":
+        bad = bytearray(rig_config)
+        bad[0:4] = (0).to_bytes(4, "little")  # pack.n_cells = 0
+        with pytest.raises(
+            TargetError, match=r"refused the configuration \(bms_config_check 1\); the target is now"
+        ):
+            wire.configure(bytes(bad))
+        assert not wire.configured and wire.info().config_hash == "00000000"
+        with pytest.raises(TargetError, match="not configured"):
+            wire.step(100, meas(2))
+    else:
+        download(wire.link, rig_config, crc=P.crc32c(rig_config) ^ 1)
+        with pytest.raises(RemoteError, match="CRC mismatch") as e:
+            commit(wire.link)
+        assert e.value.detail & 0xFFFFFFFF == P.crc32c(rig_config)
+    assert_unconfigured(wire)
+    with pytest.raises(RemoteError, match="out of sequence"):  # the download is over
+        commit(wire.link)
+    wire.configure(rig_config)  # a following good download works
+    assert wire.link.request(P.Msg.HELLO).configured == 1
+    assert wire.step(100, meas(2)).time_ms == 100
+
+
+def test_requests_during_a_download_are_refused_and_the_download_goes_on(wire, rig_config):
+    wire.step(100, meas(1))
+    half = len(rig_config) // 2
+    link = wire.link
+    link.request(
+        P.Msg.CONFIG, dict(op=P.ConfigOp.BEGIN, value=len(rig_config), crc=P.crc32c(rig_config), data=b"")
+    )
+    send_data(link, rig_config, 0, half)
+    assert_unconfigured(wire)  # unconfigured from BEGIN on: no step on a half-written configuration
+    link.request(P.Msg.RESET, dict(flags=P.RESET_STATS))  # answered, the download untouched
+    r = send_data(link, rig_config, half, len(rig_config))
+    assert r.received == len(rig_config)
+    assert commit(link).config_hash == P.crc32c(rig_config)
+    assert wire.link.request(P.Msg.HELLO).configured == 1
+    ref = Firmware()
+    ref.configure(rig_config)
+    for k in range(1, 4):  # the configuration downloaded around the requests, bit for bit
+        assert (
+            diff_states(ref.step(100, meas(k)), wire.state_from_reply(link.request(P.Msg.STEP, raw_step(k))))
+            == []
+        )
 
 
 def test_download_errors(wire, rig_config):
@@ -82,6 +199,7 @@ def test_download_errors(wire, rig_config):
     with pytest.raises(RemoteError, match="size differs") as e:
         link.request(P.Msg.CONFIG, dict(op=0, value=size - 1, crc=0, data=b""))
     assert e.value.detail == size
+    assert link.request(P.Msg.HELLO).configured == 1  # a refused BEGIN: the configuration still runs
     with pytest.raises(RemoteError, match="out of sequence"):
         link.request(P.Msg.CONFIG, dict(op=2, value=0, crc=0, data=b""))
     link.request(P.Msg.CONFIG, dict(op=0, value=size, crc=P.crc32c(rig_config), data=b""))
@@ -90,18 +208,8 @@ def test_download_errors(wire, rig_config):
     link.request(P.Msg.CONFIG, dict(op=1, value=0, crc=0, data=rig_config[:1000]))
     with pytest.raises(RemoteError, match="out of sequence"):  # COMMIT before the end
         link.request(P.Msg.CONFIG, dict(op=2, value=0, crc=0, data=b""))
-    # a STEP in the middle of a download cancels it (the staging buffer is its I/O)
-    link.request(P.Msg.CONFIG, dict(op=0, value=size, crc=P.crc32c(rig_config), data=b""))
-    wire.step(100, meas(1))
-    with pytest.raises(RemoteError, match="cancelled by a STEP"):
-        link.request(P.Msg.CONFIG, dict(op=1, value=0, crc=0, data=rig_config[:100]))
-    # a CRC that does not match the data
-    link.request(P.Msg.CONFIG, dict(op=0, value=size, crc=P.crc32c(rig_config) ^ 1, data=b""))
-    for off in range(0, size, P.CONFIG_CHUNK):
-        link.request(P.Msg.CONFIG, dict(op=1, value=off, crc=0, data=rig_config[off : off + P.CONFIG_CHUNK]))
-    with pytest.raises(RemoteError, match="CRC mismatch"):
-        link.request(P.Msg.CONFIG, dict(op=2, value=0, crc=0, data=b""))
-    assert wire.step(100, meas(2)).time_ms == 200  # never disturbed
+    with pytest.raises(RemoteError, match="out of sequence"):  # past the end
+        link.request(P.Msg.CONFIG, dict(op=1, value=size - 10, crc=0, data=rig_config[:20]))
 
 
 def test_requests_before_configuration_are_refused():

@@ -165,3 +165,31 @@ def test_batch_equals_single_steps_bit_for_bit(lgm50):
         )
         assert np.array_equal(np.array(fw.soc), a["soc"][k])
         assert np.array_equal(np.array(fw.core_temp_degc), a["core_temp_degc"][k])
+
+
+def test_bms_init_from_the_instances_own_configuration(lgm50):
+    """bms_init(inst, &inst->cfg) (the HIL node's CONFIG writes the configuration in place):
+    the same instance, byte for byte, as one initialised from a separate copy, before and
+    after a step; a broken configuration in place is refused as one passed from outside."""
+    cfg = _cfg(lgm50, n_cells=4, sensors=(0, 3))
+    copied = ffi.new("bms_t *")
+    in_place = ffi.new("bms_t *")
+    assert lib.bms_init(copied, cfg) == lib.BMS_OK
+    in_place.cfg = cfg[0]
+    assert lib.bms_init(in_place, ffi.addressof(in_place, "cfg")) == lib.BMS_OK
+    assert in_place.configured == 1
+    assert bytes(ffi.buffer(in_place)) == bytes(ffi.buffer(copied))
+    meas = ffi.new("bms_meas_t *")
+    meas.pack_current_a = 2.0
+    for i in range(4):
+        meas.cell_v[i] = 3.7 + 0.01 * i
+    meas.temp_degc[0] = meas.temp_degc[1] = meas.ambient_degc = 25.0
+    meas.pack_v = meas.bus_v = 14.86
+    outs = [ffi.new("bms_out_t *"), ffi.new("bms_out_t *")]
+    for inst, out in zip((copied, in_place), outs, strict=True):
+        assert lib.bms_step(inst, meas, 100, out) == lib.BMS_OK
+    assert bytes(ffi.buffer(outs[0])) == bytes(ffi.buffer(outs[1]))
+    assert bytes(ffi.buffer(in_place)) == bytes(ffi.buffer(copied))
+    in_place.cfg.pack.n_cells = 0
+    assert lib.bms_init(in_place, ffi.addressof(in_place, "cfg")) == lib.BMS_E_CONFIG
+    assert in_place.configured == 0

@@ -113,7 +113,8 @@ typedef struct {
 
 /* Check a configuration; returns BMS_CFG_OK or the first rule broken. */
 bms_cfg_err_t bms_config_check(const bms_config_t *cfg);
-/* Copy cfg into the instance and reset. Returns BMS_OK or BMS_E_CONFIG. */
+/* Copy cfg into the instance and reset. Returns BMS_OK or BMS_E_CONFIG.
+ * cfg may be &inst->cfg (a configuration written in place): nothing is copied. */
 int32_t bms_init(bms_t *inst, const bms_config_t *cfg);
 /* Forget the estimators' state and the safety state (power-on reset). */
 void bms_reset(bms_t *inst);

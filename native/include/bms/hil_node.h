@@ -10,11 +10,23 @@
  *                                       len > 0: send bms_hil_tx(node)[0..len)
  *
  * CONFIG is a transaction: BEGIN (size, CRC-32C) -> DATA chunks in order ->
- * COMMIT. COMMIT checks the CRC and bms_config_check before it calls
- * bms_init, so a configuration is applied whole or not at all and a refused
- * one leaves the running configuration in place. The staging buffer shares
- * memory with the step's measurement/output (RAM): a STEP or RESET during a
- * download cancels it (the next DATA/COMMIT answers CONFIG_ABORTED).
+ * COMMIT. The download writes straight into the running instance's
+ * configuration (bms.cfg): the configuration is held once, and the scratch
+ * below holds only a step's I/O.
+ *   - BEGIN is refused (CONFIG_BUSY, detail: the contactor state) while the
+ *     contactors are not OPEN: a live pack is not reconfigured. An accepted
+ *     BEGIN de-configures the instance at once: STEP, COMMAND and a firmware
+ *     RESET answer NOT_CONFIGURED, HELLO reports configured 0 and config_hash
+ *     0, exactly as before any CONFIG.
+ *   - COMMIT checks the CRC and bms_config_check on bms.cfg, then
+ *     initialises the instance from its own configuration (bms_init with
+ *     &bms.cfg). A refused COMMIT ends the download and leaves the node
+ *     unconfigured (contactors open, no step), never half-written: a
+ *     configuration is applied whole or not at all.
+ *   - Nothing shares the download's memory: a STEP, COMMAND or RESET during a
+ *     download is answered (NOT_CONFIGURED, or the stats cleared) and the
+ *     download goes on; only a new BEGIN restarts it. CONFIG_ABORTED is no
+ *     longer sent.
  *
  * Read by the cffi builder: plain typedefs and prototypes only.
  */
@@ -39,20 +51,14 @@ typedef struct {
     char board[16];
 } bms_hil_board_t;
 
+/* A step's measurement and outputs (the node's only scratch). */
 typedef struct {
     bms_meas_t meas;
     bms_out_t out;
 } bms_hil_io_t;
 
-/* A download stages the configuration where a step keeps its I/O. */
-typedef union {
-    bms_config_t staging;
-    bms_hil_io_t io;
-} bms_hil_scratch_t;
-
 typedef struct {
-    uint32_t active;                 /* BEGIN seen, not committed or aborted */
-    uint32_t aborted;                /* cancelled by a STEP/RESET */
+    uint32_t active;                 /* BEGIN accepted, not committed or refused */
     uint32_t total;
     uint32_t crc;
     uint32_t received;
@@ -61,7 +67,7 @@ typedef struct {
 typedef struct {
     bms_proto_ctx_t proto;
     bms_t bms;
-    bms_hil_scratch_t scratch;
+    bms_hil_io_t io;
     bms_hil_download_t dl;
     bms_hil_board_t board;
     uint32_t config_hash;            /* CRC-32C of the running configuration, 0: none */

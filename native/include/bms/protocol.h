@@ -66,7 +66,7 @@
 /* CONFIG operations */
 #define BMS_PROTO_CFG_BEGIN 0            /* value = total size, crc = CRC-32C of the whole */
 #define BMS_PROTO_CFG_DATA 1             /* value = offset, data follows */
-#define BMS_PROTO_CFG_COMMIT 2           /* check and apply atomically (bms_init) */
+#define BMS_PROTO_CFG_COMMIT 2           /* check and apply whole (bms_init) or stay unconfigured */
 
 /* RESET flags */
 #define BMS_PROTO_RESET_FIRMWARE 1       /* bms_reset: estimators and safety state, config kept */
@@ -88,12 +88,13 @@
 #define BMS_PROTO_E_CONFIG_SIZE 5        /* (sizeof(bms_config_t)) */
 #define BMS_PROTO_E_CONFIG_SEQUENCE 6    /* DATA/COMMIT without BEGIN, gap or overrun (bytes received) */
 #define BMS_PROTO_E_CONFIG_CRC 7         /* whole-config CRC differs (the CRC computed) */
-#define BMS_PROTO_E_CONFIG_REJECTED 8    /* bms_config_check failed (bms_cfg_err_t); old config kept */
-#define BMS_PROTO_E_CONFIG_ABORTED 9     /* a STEP or RESET cancelled the download */
+#define BMS_PROTO_E_CONFIG_REJECTED 8    /* bms_config_check failed (bms_cfg_err_t); node left unconfigured */
+#define BMS_PROTO_E_CONFIG_ABORTED 9     /* no longer sent (a STEP used to cancel a download) */
 #define BMS_PROTO_E_MEAS_SHAPE 10        /* n_cells / n_sensors differ ((cells << 16) | sensors configured) */
 #define BMS_PROTO_E_BAD_COMMAND 11       /* (the command) */
 #define BMS_PROTO_E_STEP_FAILED 12       /* (bms_step return code) */
 #define BMS_PROTO_E_FIRMWARE_FAULT 13    /* sent by a fault handler before the board stops (PC) */
+#define BMS_PROTO_E_CONFIG_BUSY 14       /* BEGIN while the contactors are not OPEN (contactor state) */
 
 /* bms_proto_rx_byte results */
 #define BMS_PROTO_RX_NONE 0              /* need more bytes */
