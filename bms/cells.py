@@ -72,6 +72,11 @@ class EstimatorParams:
     # carries per second, not per sample (soc_ekf.c). `bms fit` measures it as the integral
     # time scale of its residual; 0 (a file without it) takes the model error as white.
     model_err_corr_s: float = 0.0
+    # how long the current sensor's error (offset, gain: current_noise_a, current_gain_sigma)
+    # lasts (s). An assumption, not a measurement: an offset drifts with the sensor's
+    # temperature over about an hour of driving and is re-zeroed at rest (key-off); 0 takes
+    # the current error as white.
+    current_err_corr_s: float = 3600.0
     # The innovation monitor: the mean of innovation^2 over its stated variance (model error,
     # noise, state uncertainty), averaged over this window (s). 1 when the model explains the
     # voltage as well as it claims; above mismatch_nis the cell is flagged (the filter has been

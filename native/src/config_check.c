@@ -156,6 +156,9 @@ static const bms_cfg_field_info_t k_fields[BMS_CFG_N_FIELDS] = {
     /* a model error that stays for an hour is an offset no filter tuning can describe */
     ROW1("est.model_err_corr_s", "s", "a correlation time: 0..3600 s", est.model_err_corr_s, 0u,
          BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_ESTIMATOR, 0.0f, 3600.0f),
+    /* a current-sensor offset or gain error lasts up to a day (between zero calibrations) */
+    ROW1("est.current_err_corr_s", "s", "a correlation time: 0..86400 s", est.current_err_corr_s, 0u,
+         BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_ESTIMATOR, 0.0f, 86400.0f),
     /* the monitor averages over at least a second and at most an hour */
     ROW1("est.mismatch_window_s", "s", "an averaging window: 1..3600 s", est.mismatch_window_s, 0u,
          BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_ESTIMATOR, 1.0f, 3600.0f),

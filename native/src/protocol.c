@@ -191,6 +191,7 @@ uint32_t bms_proto_layout_hash(void)
         OFS(bms_config_t, est.rc_rel_sigma),
         OFS(bms_config_t, est.rc_v_rel_sigma),
         OFS(bms_config_t, est.model_err_corr_s),
+        OFS(bms_config_t, est.current_err_corr_s),
         OFS(bms_config_t, est.mismatch_window_s),
         OFS(bms_config_t, est.mismatch_nis),
         OFS(bms_config_t, est.temp_init_sigma_degc),

@@ -131,7 +131,12 @@ void bms_ekf_step(bms_ekf_cell_t *c, const bms_cell_params_t *cp,
     const float abs_i = (current_a < 0.0f) ? -current_a : current_a;
     const float sig_i = ep->current_noise_a + ep->current_gain_sigma * abs_i;
     const float k_soc = dt_s / (3600.0f * cp->capacity_ah);
-    const float q_soc = sig_i * sig_i * k_soc * k_soc
+    /* The current error is an offset and a gain error more than noise: it stays for
+     * current_err_corr_s, so the charge it adds up grows as that of a Gauss-Markov error
+     * (white-equivalent variance 2 sigma^2 tc / dt, as for the model error below): a filter
+     * that takes it as white believes its coulomb counting far more than it should. */
+    const float corr_i = (2.0f * ep->current_err_corr_s) / dt_s;
+    const float q_soc = sig_i * sig_i * k_soc * k_soc * ((corr_i > 1.0f) ? corr_i : 1.0f)
                       + ep->soc_rw_per_sqrt_s * ep->soc_rw_per_sqrt_s * dt_s;
     /* RC states: a random walk plus the uncertainty of this step's response */
     const float q_v = ep->v_rc_rw_v_per_sqrt_s * ep->v_rc_rw_v_per_sqrt_s * dt_s;

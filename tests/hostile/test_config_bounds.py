@@ -91,6 +91,7 @@ ISSUE_CASES = [
         "rc_rel_sigma",
         "rc_v_rel_sigma",
         "model_err_corr_s",
+        "current_err_corr_s",
         "temp_init_sigma_degc",
         "heat_noise_w",
         "temp_noise_degc",
