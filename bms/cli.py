@@ -126,6 +126,13 @@ def fit(
     help="the SoC (0..1) the firmware's non-volatile memory holds at power-up (as after a "
     "shutdown there), fused with the first voltage",
 )
+@click.option(
+    "--current-sigma-a",
+    type=float,
+    default=None,
+    help="1-sigma error (offset + noise, A) of the current sensor that recorded the log; "
+    "default: the cell file's estimator.current_noise_a (an automotive sensor)",
+)
 def replay(
     log: Path,
     cell_path: Path,
@@ -134,10 +141,11 @@ def replay(
     plot: bool,
     soc_init: float | None,
     soc_stored: float | None,
+    current_sigma_a: float | None,
 ) -> None:
     """Run the C estimators over a recorded log; score against the truth if given."""
     from bms.cells import load_cell
-    from bms.replay import replay_to_file
+    from bms.replay import replay_to_file, with_current_sigma
 
     if out.suffix in (".json", ".png"):
         raise OutputError(f"-o {out}: the CSV's name; the .json and .png are written beside it")
@@ -146,6 +154,8 @@ def replay(
     for p in outputs:
         check_output_file(p, "-o")
     cell = load_cell(cell_path)
+    if current_sigma_a is not None:
+        cell = with_current_sigma(cell, current_sigma_a)
     t0 = time.perf_counter()
     if soc_init is not None and not (math.isfinite(soc_init) and 0.0 <= soc_init <= 1.0):
         raise ConfigError(f"--soc-init must be a SoC within 0..1 (a fraction, not %), got {soc_init:g}")

@@ -12,16 +12,17 @@ wrong is refused before it runs (bms.logs.check_units, StepEvidence)."""
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from bms._native import ffi, lib
 from bms.cells import CellModel
-from bms.errors import LogFormatError
+from bms.errors import ConfigError, LogFormatError
 from bms.firmware import Firmware, PackLayout, fill_nvm
 from bms.logs import (
     DEFAULT_CHUNK_ROWS,
@@ -96,6 +97,18 @@ def _step(fw: Firmware, log: dict[str, np.ndarray], prev_t: float | None) -> dic
     return fw.run_batch(
         dt, log["current_a"], log["voltage_v"].reshape(n, 1), log["temperature_c"].reshape(n, 1)
     )
+
+
+def with_current_sigma(cell: CellModel, sigma_a: float) -> CellModel:
+    """The cell with its estimator told the current sensor's 1-sigma error (offset + noise):
+    the firmware must be configured with the sensor that recorded the log (a lab cycler's
+    is tens of times better than the automotive default of 1 % of 1C)."""
+    if not (math.isfinite(sigma_a) and 0.0 < sigma_a <= 0.2 * cell.capacity_ah):
+        raise ConfigError(
+            f"--current-sigma-a must be > 0 A and at most 20 % of 1C "
+            f"({0.2 * cell.capacity_ah:g} A), got {sigma_a:g}"
+        )
+    return replace(cell, estimator=replace(cell.estimator, current_noise_a=sigma_a))
 
 
 def _firmware(cell: CellModel, soc_stored: float | None = None) -> Firmware:
