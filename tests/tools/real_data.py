@@ -13,15 +13,25 @@ import sys
 import time
 from pathlib import Path
 
+from bms._native import lib
 from bms.errors import BmsError
 from bms.fit import fit_cell
-from bms.replay import replay
+from bms.logs import read_truth
+from bms.replay import replay, with_current_sigma
+
+MODEL_MISMATCH = lib.BMS_ST_MODEL_MISMATCH
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("dir", type=Path)
     ap.add_argument("--fit", nargs="*", default=None, help="characterisation files (default: char*)")
+    ap.add_argument(
+        "--current-sigma-a",
+        type=float,
+        default=None,
+        help="the current sensor's 1-sigma error (A) the firmware is told (default: the fit's)",
+    )
     a = ap.parse_args(argv)
     if not a.dir.is_dir():
         print(f"error: {a.dir}: no such folder", file=sys.stderr)
@@ -35,17 +45,28 @@ def main(argv: list[str] | None = None) -> int:
         for line in rep.lines:
             print(f"  {line}")
         print()
-        print("| drive cycle | SoC RMSE | max | coulomb counting RMSE | max |")
-        print("|---|---|---|---|---|")
+        cell = rep.cell if a.current_sigma_a is None else with_current_sigma(rep.cell, a.current_sigma_a)
+        print(f"current sensor told to the firmware: {cell.estimator.current_noise_a:g} A (1-sigma)")
+        print()
+        print(
+            "| drive cycle | SoC RMSE | max | from the stored SoC: RMSE | max "
+            "| coulomb counting from the true start: RMSE | max | model mismatch flagged |"
+        )
+        print("|---|---|---|---|---|---|---|---|")
         for p in logs:
             if p in char:
                 continue
             truth = p.with_name(p.name.replace(".csv.gz", ".truth.csv.gz"))
-            m = replay(p, rep.cell, truth).metrics
-            assert m is not None
-            cells = [m["soc_rmse"], m["soc_max_abs"], m["soc_rmse_coulomb"], m["soc_max_abs_coulomb"]]
+            r = replay(p, cell, truth)
+            m = r.metrics
+            start = float(read_truth(truth)["soc_true"][0])
+            ms = replay(p, cell, truth, soc_stored=start).metrics
+            assert m is not None and ms is not None
+            cells = [m["soc_rmse"], m["soc_max_abs"], ms["soc_rmse"], ms["soc_max_abs"]]
+            cells += [m["soc_rmse_coulomb"], m["soc_max_abs_coulomb"]]
             row = " | ".join(f"{x * 100:.2f} %" for x in cells)
-            print(f"| {p.name.removesuffix('.csv.gz')} | {row} |")
+            flagged = float(((r.status & MODEL_MISMATCH) != 0).mean())
+            print(f"| {p.name.removesuffix('.csv.gz')} | {row} | {flagged:.0%} of rows |")
     except BmsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
