@@ -15,6 +15,7 @@ TX_MESSAGES = (
     "BMS_CellTemperatures",
     "BMS_Faults",
     "BMS_State",
+    "BMS_Estimator",
 )
 RX_RESULTS = {
     lib.BMS_CANL_RX_OK: "ok",

@@ -1131,6 +1131,115 @@ bool bms_can_bms_state_rx_refused_count_is_in_phys_range(float value)
     return ((value >= 0.0f) && (value <= 65535.0f));
 }
 
+int bms_can_bms_estimator_pack(
+    uint8_t *dst_p,
+    const struct bms_can_bms_estimator_t *src_p,
+    size_t size)
+{
+    if (size < 4u) {
+        return (-EINVAL);
+    }
+
+    memset(&dst_p[0], 0, 4);
+
+    dst_p[0] |= pack_left_shift_u8(src_p->model_mismatch_cells, 0u, 0xffu);
+    dst_p[1] |= pack_left_shift_u8(src_p->model_mismatch, 0u, 0x01u);
+    dst_p[2] |= pack_left_shift_u16(src_p->model_nis_max, 0u, 0xffu);
+    dst_p[3] |= pack_right_shift_u16(src_p->model_nis_max, 8u, 0xffu);
+
+    return (4);
+}
+
+int bms_can_bms_estimator_unpack(
+    struct bms_can_bms_estimator_t *dst_p,
+    const uint8_t *src_p,
+    size_t size)
+{
+    if (size < 4u) {
+        return (-EINVAL);
+    }
+
+    dst_p->model_mismatch_cells = unpack_right_shift_u8(src_p[0], 0u, 0xffu);
+    dst_p->model_mismatch = unpack_right_shift_u8(src_p[1], 0u, 0x01u);
+    dst_p->model_nis_max = unpack_right_shift_u16(src_p[2], 0u, 0xffu);
+    dst_p->model_nis_max |= unpack_left_shift_u16(src_p[3], 8u, 0xffu);
+
+    return (0);
+}
+
+int bms_can_bms_estimator_init(struct bms_can_bms_estimator_t *msg_p)
+{
+    if (msg_p == NULL) return -1;
+
+    memset(msg_p, 0, sizeof(struct bms_can_bms_estimator_t));
+
+    return 0;
+}
+
+uint8_t bms_can_bms_estimator_model_mismatch_cells_encode(float value)
+{
+    return (uint8_t)(cantools_unsigned_from_double(roundf(value)));
+}
+
+float bms_can_bms_estimator_model_mismatch_cells_decode(uint8_t value)
+{
+    return ((float)value);
+}
+
+bool bms_can_bms_estimator_model_mismatch_cells_is_in_range(uint8_t value)
+{
+    (void)value;
+
+    return (true);
+}
+
+bool bms_can_bms_estimator_model_mismatch_cells_is_in_phys_range(float value)
+{
+    return ((value >= 0.0f) && (value <= 255.0f));
+}
+
+uint8_t bms_can_bms_estimator_model_mismatch_encode(float value)
+{
+    return (uint8_t)(cantools_unsigned_from_double(roundf(value)));
+}
+
+float bms_can_bms_estimator_model_mismatch_decode(uint8_t value)
+{
+    return ((float)value);
+}
+
+bool bms_can_bms_estimator_model_mismatch_is_in_range(uint8_t value)
+{
+    return (value <= 1u);
+}
+
+bool bms_can_bms_estimator_model_mismatch_is_in_phys_range(float value)
+{
+    return ((value >= 0.0f) && (value <= 1.0f));
+}
+
+uint16_t bms_can_bms_estimator_model_nis_max_encode(float value)
+{
+    return (uint16_t)(cantools_unsigned_from_double(roundf(value / 0.01f)));
+}
+
+float bms_can_bms_estimator_model_nis_max_decode(uint16_t value)
+{
+    return ((float)value * 0.01f);
+}
+
+bool bms_can_bms_estimator_model_nis_max_is_in_range(uint16_t value)
+{
+    (void)value;
+
+    return (true);
+}
+
+bool bms_can_bms_estimator_model_nis_max_is_in_phys_range(float value)
+{
+    return ((value >= 0.0f) && (value <= 655.35f));
+}
+
 int bms_can_chg_status_pack(
     uint8_t *dst_p,
     const struct bms_can_chg_status_t *src_p,

@@ -51,6 +51,7 @@ extern "C" {
 #define BMS_CAN_BMS_CELL_TEMPERATURES_FRAME_ID (0x103u)
 #define BMS_CAN_BMS_FAULTS_FRAME_ID (0x104u)
 #define BMS_CAN_BMS_STATE_FRAME_ID (0x105u)
+#define BMS_CAN_BMS_ESTIMATOR_FRAME_ID (0x106u)
 #define BMS_CAN_CHG_STATUS_FRAME_ID (0x200u)
 #define BMS_CAN_CHG_LIMITS_FRAME_ID (0x201u)
 #define BMS_CAN_VCU_COMMAND_FRAME_ID (0x210u)
@@ -62,6 +63,7 @@ extern "C" {
 #define BMS_CAN_BMS_CELL_TEMPERATURES_LENGTH (8u)
 #define BMS_CAN_BMS_FAULTS_LENGTH (8u)
 #define BMS_CAN_BMS_STATE_LENGTH (4u)
+#define BMS_CAN_BMS_ESTIMATOR_LENGTH (4u)
 #define BMS_CAN_CHG_STATUS_LENGTH (8u)
 #define BMS_CAN_CHG_LIMITS_LENGTH (8u)
 #define BMS_CAN_VCU_COMMAND_LENGTH (4u)
@@ -73,6 +75,7 @@ extern "C" {
 #define BMS_CAN_BMS_CELL_TEMPERATURES_IS_EXTENDED (0)
 #define BMS_CAN_BMS_FAULTS_IS_EXTENDED (0)
 #define BMS_CAN_BMS_STATE_IS_EXTENDED (0)
+#define BMS_CAN_BMS_ESTIMATOR_IS_EXTENDED (0)
 #define BMS_CAN_CHG_STATUS_IS_EXTENDED (0)
 #define BMS_CAN_CHG_LIMITS_IS_EXTENDED (0)
 #define BMS_CAN_VCU_COMMAND_IS_EXTENDED (0)
@@ -84,6 +87,7 @@ extern "C" {
 #define BMS_CAN_BMS_CELL_TEMPERATURES_CYCLE_TIME_MS (200u)
 #define BMS_CAN_BMS_FAULTS_CYCLE_TIME_MS (100u)
 #define BMS_CAN_BMS_STATE_CYCLE_TIME_MS (100u)
+#define BMS_CAN_BMS_ESTIMATOR_CYCLE_TIME_MS (1000u)
 #define BMS_CAN_CHG_STATUS_CYCLE_TIME_MS (100u)
 #define BMS_CAN_CHG_LIMITS_CYCLE_TIME_MS (100u)
 #define BMS_CAN_VCU_COMMAND_CYCLE_TIME_MS (100u)
@@ -156,6 +160,7 @@ extern "C" {
 #define BMS_CAN_BMS_CELL_TEMPERATURES_NAME "BMS_CellTemperatures"
 #define BMS_CAN_BMS_FAULTS_NAME "BMS_Faults"
 #define BMS_CAN_BMS_STATE_NAME "BMS_State"
+#define BMS_CAN_BMS_ESTIMATOR_NAME "BMS_Estimator"
 #define BMS_CAN_CHG_STATUS_NAME "CHG_Status"
 #define BMS_CAN_CHG_LIMITS_NAME "CHG_Limits"
 #define BMS_CAN_VCU_COMMAND_NAME "VCU_Command"
@@ -194,6 +199,9 @@ extern "C" {
 #define BMS_CAN_BMS_STATE_COOLING_REQUEST_NAME "CoolingRequest"
 #define BMS_CAN_BMS_STATE_COMM_LOST_NAME "CommLost"
 #define BMS_CAN_BMS_STATE_RX_REFUSED_COUNT_NAME "RxRefusedCount"
+#define BMS_CAN_BMS_ESTIMATOR_MODEL_MISMATCH_CELLS_NAME "ModelMismatchCells"
+#define BMS_CAN_BMS_ESTIMATOR_MODEL_MISMATCH_NAME "ModelMismatch"
+#define BMS_CAN_BMS_ESTIMATOR_MODEL_NIS_MAX_NAME "ModelNisMax"
 #define BMS_CAN_CHG_STATUS_CHARGER_OUTPUT_VOLTAGE_NAME "ChargerOutputVoltage"
 #define BMS_CAN_CHG_STATUS_CHARGER_OUTPUT_CURRENT_NAME "ChargerOutputCurrent"
 #define BMS_CAN_CHG_STATUS_CHARGER_STATE_NAME "ChargerState"
@@ -521,6 +529,42 @@ struct bms_can_bms_state_t {
      * Offset: 0
      */
     uint16_t rx_refused_count;
+};
+
+/**
+ * Signals in message BMS_Estimator.
+ *
+ * Sent by bms_canl_tx (native/src/can_layer.c).
+ *
+ * All signal values are as on the CAN bus.
+ */
+struct bms_can_bms_estimator_t {
+    /**
+     * Cells whose SoC filter does not explain their voltage (innovation monitor over est.mismatch_nis): their SoC leans on coulomb counting. Saturates at 255.
+     *
+     * Range: 0..255 (0..255 -)
+     * Scale: 1
+     * Offset: 0
+     */
+    uint8_t model_mismatch_cells;
+
+    /**
+     * 1: at least one such cell (status BMS_ST_MODEL_MISMATCH).
+     *
+     * Range: 0..1 (0..1 -)
+     * Scale: 1
+     * Offset: 0
+     */
+    uint8_t model_mismatch;
+
+    /**
+     * The worst cell's innovation monitor: mean innovation^2 over the variance the model states (1: as the model claims). Saturates at 655.35.
+     *
+     * Range: 0..65535 (0..655.35 -)
+     * Scale: 0.01
+     * Offset: 0
+     */
+    uint16_t model_nis_max;
 };
 
 /**
@@ -2188,6 +2232,163 @@ bool bms_can_bms_state_rx_refused_count_is_in_range(uint16_t value);
  * @return true if in range, false otherwise.
  */
 bool bms_can_bms_state_rx_refused_count_is_in_phys_range(float value);
+
+/**
+ * Pack message BMS_Estimator.
+ *
+ * @param[out] dst_p Buffer to pack the message into.
+ * @param[in] src_p Data to pack.
+ * @param[in] size Size of dst_p.
+ *
+ * @return Size of packed data, or negative error code.
+ */
+int bms_can_bms_estimator_pack(
+    uint8_t *dst_p,
+    const struct bms_can_bms_estimator_t *src_p,
+    size_t size);
+
+/**
+ * Unpack message BMS_Estimator.
+ *
+ * @param[out] dst_p Object to unpack the message into.
+ * @param[in] src_p Message to unpack.
+ * @param[in] size Size of src_p.
+ *
+ * @return zero(0) or negative error code.
+ */
+int bms_can_bms_estimator_unpack(
+    struct bms_can_bms_estimator_t *dst_p,
+    const uint8_t *src_p,
+    size_t size);
+
+/**
+ * Init message fields to default values from BMS_Estimator.
+ *
+ * @param[in] msg_p Message to init.
+ *
+ * @return zero(0) on success or (-1) in case of nullptr argument.
+ */
+int bms_can_bms_estimator_init(struct bms_can_bms_estimator_t *msg_p);
+
+/**
+ * Encode given signal by applying scaling and offset.
+ *
+ * @param[in] value Signal to encode.
+ *
+ * @return Encoded signal.
+ */
+uint8_t bms_can_bms_estimator_model_mismatch_cells_encode(float value);
+
+/**
+ * Decode given signal by applying scaling and offset.
+ *
+ * @param[in] value Signal to decode.
+ *
+ * @return Decoded signal.
+ */
+float bms_can_bms_estimator_model_mismatch_cells_decode(uint8_t value);
+
+/**
+ * Check that given signal is in allowed range.
+ *
+ * @param[in] value Signal to check.
+ *
+ * @return true if in range, false otherwise.
+ */
+bool bms_can_bms_estimator_model_mismatch_cells_is_in_range(uint8_t value);
+
+/**
+ * Check that given physical value is in allowed range before encoding.
+ *
+ * Use this BEFORE calling _encode() to avoid silent integer overflow:
+ *   encode(-1.0) on a [0,100] signal wraps to 255 and passes is_in_range().
+ *   is_in_phys_range(-1.0) correctly returns false.
+ *
+ * @param[in] value Physical signal value to check.
+ *
+ * @return true if in range, false otherwise.
+ */
+bool bms_can_bms_estimator_model_mismatch_cells_is_in_phys_range(float value);
+
+/**
+ * Encode given signal by applying scaling and offset.
+ *
+ * @param[in] value Signal to encode.
+ *
+ * @return Encoded signal.
+ */
+uint8_t bms_can_bms_estimator_model_mismatch_encode(float value);
+
+/**
+ * Decode given signal by applying scaling and offset.
+ *
+ * @param[in] value Signal to decode.
+ *
+ * @return Decoded signal.
+ */
+float bms_can_bms_estimator_model_mismatch_decode(uint8_t value);
+
+/**
+ * Check that given signal is in allowed range.
+ *
+ * @param[in] value Signal to check.
+ *
+ * @return true if in range, false otherwise.
+ */
+bool bms_can_bms_estimator_model_mismatch_is_in_range(uint8_t value);
+
+/**
+ * Check that given physical value is in allowed range before encoding.
+ *
+ * Use this BEFORE calling _encode() to avoid silent integer overflow:
+ *   encode(-1.0) on a [0,100] signal wraps to 255 and passes is_in_range().
+ *   is_in_phys_range(-1.0) correctly returns false.
+ *
+ * @param[in] value Physical signal value to check.
+ *
+ * @return true if in range, false otherwise.
+ */
+bool bms_can_bms_estimator_model_mismatch_is_in_phys_range(float value);
+
+/**
+ * Encode given signal by applying scaling and offset.
+ *
+ * @param[in] value Signal to encode.
+ *
+ * @return Encoded signal.
+ */
+uint16_t bms_can_bms_estimator_model_nis_max_encode(float value);
+
+/**
+ * Decode given signal by applying scaling and offset.
+ *
+ * @param[in] value Signal to decode.
+ *
+ * @return Decoded signal.
+ */
+float bms_can_bms_estimator_model_nis_max_decode(uint16_t value);
+
+/**
+ * Check that given signal is in allowed range.
+ *
+ * @param[in] value Signal to check.
+ *
+ * @return true if in range, false otherwise.
+ */
+bool bms_can_bms_estimator_model_nis_max_is_in_range(uint16_t value);
+
+/**
+ * Check that given physical value is in allowed range before encoding.
+ *
+ * Use this BEFORE calling _encode() to avoid silent integer overflow:
+ *   encode(-1.0) on a [0,100] signal wraps to 255 and passes is_in_range().
+ *   is_in_phys_range(-1.0) correctly returns false.
+ *
+ * @param[in] value Physical signal value to check.
+ *
+ * @return true if in range, false otherwise.
+ */
+bool bms_can_bms_estimator_model_nis_max_is_in_phys_range(float value);
 
 /**
  * Pack message CHG_Status.

@@ -427,6 +427,17 @@ static void pack_state(const bms_canl_t *c, const bms_out_t *out, bms_canl_frame
     frame_done(f, BMS_CAN_BMS_STATE_FRAME_ID, bms_can_bms_state_pack(f->data, &m, 8u));
 }
 
+static void pack_estimator(const bms_out_t *out, bms_canl_frame_t *f)
+{
+    struct bms_can_bms_estimator_t m;
+    (void)bms_can_bms_estimator_init(&m);
+    const uint32_t n = out->model_mismatch_cells;
+    m.model_mismatch_cells = (uint8_t)((n > 255u) ? 255u : n);
+    m.model_mismatch = (n != 0u) ? 1u : 0u;
+    m.model_nis_max = bms_can_bms_estimator_model_nis_max_encode(clampf(out->model_nis_max, 0.0f, 655.35f));
+    frame_done(f, BMS_CAN_BMS_ESTIMATOR_FRAME_ID, bms_can_bms_estimator_pack(f->data, &m, 8u));
+}
+
 uint32_t bms_canl_tx(bms_canl_t *c, const bms_config_t *cfg, const bms_meas_t *meas, const bms_out_t *out,
                      bms_canl_frame_t *frames, uint32_t max_frames)
 {
@@ -459,6 +470,9 @@ uint32_t bms_canl_tx(bms_canl_t *c, const bms_config_t *cfg, const bms_meas_t *m
             break;
         case BMS_CANL_TX_FAULTS:
             pack_faults(out, f);
+            break;
+        case BMS_CANL_TX_ESTIMATOR:
+            pack_estimator(out, f);
             break;
         default:
             pack_state(c, out, f);

@@ -366,3 +366,22 @@ def test_receive_timeouts_are_unchanged_across_the_clock_wrap(start_ms):
     # the charger's frames arrived before its first inputs(), which only marks them fresh
     timeout_chg = min(codec.rx_timeout_ms(STATUS), codec.rx_timeout_ms(LIMITS))
     assert (chg_lost - 1) * DT == timeout_chg + DT
+
+
+@pytest.mark.parametrize(
+    "cells, nis, sent_cells, sent_nis",
+    [(0, 0.8, 0, 0.8), (3, 12.3449, 3, 12.34), (300, 1e9, 255, 655.35), (1, float("nan"), 1, 0.0)],
+)
+def test_the_estimator_message_says_which_models_do_not_explain_their_cells(cells, nis, sent_cells, sent_nis):
+    """BMS_Estimator: the innovation monitor's count and worst ratio (saturating; a NaN is sent
+    as 0, never as a cast) and the mismatch flag."""
+    rig = Rig()
+    out = ffi.new("bms_out_t *")
+    out.model_mismatch_cells, out.model_nis_max = cells, nis
+    layer, m = CanLayer(), meas_ptr()
+    layer.inputs(DT, m)
+    frames = dict(codec.decode(fid, data) for fid, data in layer.tx(rig.fw.config, m, out))
+    est = frames["BMS_Estimator"]
+    assert est["ModelMismatchCells"] == sent_cells
+    assert est["ModelMismatch"] == (cells != 0)
+    assert est["ModelNisMax"] == pytest.approx(sent_nis, abs=1e-6)  # to the nearest 0.01

@@ -45,7 +45,8 @@
 #define BMS_CANL_TX_CELL_TEMPERATURES 3
 #define BMS_CANL_TX_FAULTS 4
 #define BMS_CANL_TX_STATE 5
-#define BMS_CANL_N_TX 6
+#define BMS_CANL_TX_ESTIMATOR 6
+#define BMS_CANL_N_TX 7
 
 /* Bus partners: bits of bms_meas_t.comm_lost */
 #define BMS_CANL_PARTNER_CHARGER 0x1u
