@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from bms.cells import MAX_TEMP_PTS, CellModel, EstimatorParams, ThermalParams
+from bms.config_bounds import CONFIG_BOUNDS
 from bms.errors import BmsError, ConfigError, LogFormatError
 from bms.fit import ecm, ocv, soc, thermal
 from bms.fit.residuals import MIN_WINDOW_C_RATE, FitReport, residuals
@@ -285,6 +286,18 @@ def fit_cell(
                 docv_dt = np.interp(grid, grid[inside], docv_dt[inside])
     else:
         docv_dt = np.zeros(len(grid))
+    # Entropy moves a Li-ion OCV by well under 1 mV/K (the firmware's bound, 2 mV/K, cites it):
+    # rows that differ by more (an edge of the range where the sweeps are cut off at different
+    # voltages per temperature) are not entropy, and the slope is held at the bound there.
+    bound = CONFIG_BOUNDS["cell.docv_dt_v_per_k"].hi
+    beyond = np.abs(docv_dt) > bound
+    if beyond.any():
+        lines.append(
+            f"entropic slope: the OCV rows differ by up to {np.max(np.abs(docv_dt)) * 1e3:.1f} mV/K at SoC "
+            f"{', '.join(f'{g:.3f}' for g in grid[beyond])}: more than entropy explains; held at "
+            f"±{bound * 1e3:g} mV/K there"
+        )
+        docv_dt = np.clip(docv_dt, -bound, bound)
     ea = _arrhenius(temps, tab, activation_j_per_mol)
     if len(temps) == 1:
         new_t = [float(temps[0] + o) for o in ARRHENIUS_ROW_OFFSETS_K if o != 0.0]

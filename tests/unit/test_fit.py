@@ -103,3 +103,31 @@ def test_thermal_model(fitted):
     assert th.r_surf_amb_k_per_w == pytest.approx(TRUTH.r_sa, rel=0.03)
     assert th.c_core_j_per_k + th.c_surf_j_per_k == pytest.approx(C_TOT, rel=0.05)
     assert th.r_core_surf_k_per_w / th.r_surf_amb_k_per_w == pytest.approx(CORE_TO_AMBIENT_RESISTANCE_RATIO)
+
+
+def test_ocv_rows_that_differ_beyond_entropy_are_held_at_the_bound(tmp_path, char_log):
+    """A second characterisation 20 K warmer whose OCV sits up to 100 mV lower near empty
+    (5 mV/K: no Li-ion couple's entropy, e.g. sweeps cut off differently per chamber): the
+    entropic slope is held at the firmware's bound there, the fit says where, and the cell
+    file is one the firmware accepts. Where the two agree (the synthetic cell has no entropy)
+    the slope stays near zero."""
+    from bms.config_bounds import CONFIG_BOUNDS
+    from bms.firmware import Firmware, PackLayout
+
+    warm = TruthCell(**{**TRUTH.__dict__, "ambient_c": 45.0})
+    tr = simulate(warm, char_protocol(warm, n_hppc=8), soc0=1.0, v_stop=(2.6, 4.25))
+    v = tr["v"] - 0.1 * np.exp(-20.0 * tr["soc"])
+    p45 = tmp_path / "char-45c.csv.gz"
+    with gzip.open(p45, "wt") as fh:
+        fh.write("time_s,current_a,voltage_v,temperature_c\n")
+        for row in zip(tr["t"], tr["i"], v, np.round(tr["t_surf"], 2), strict=True):
+            fh.write("{:.1f},{:.5f},{:.5f},{:.2f}\n".format(*row))
+    rep = fit_cell([char_log[0], p45])
+    bound = CONFIG_BOUNDS["cell.docv_dt_v_per_k"].hi
+    slope = rep.cell.docv_dt_v_per_k
+    assert np.max(np.abs(slope)) <= bound * (1 + 1e-6)
+    assert slope[0] == pytest.approx(-bound, rel=1e-6)
+    assert any(line.startswith("entropic slope:") for line in rep.lines)
+    mid = (rep.cell.soc > 0.4) & (rep.cell.soc < 0.9)
+    assert np.max(np.abs(slope[mid])) < 2e-4
+    Firmware(rep.cell, PackLayout(n_cells=1, temp_sensor_cells=(0,)))  # accepted, not refused
