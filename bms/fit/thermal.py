@@ -48,6 +48,22 @@ def heat_capacity_bounds(capacity_ah: float, v_nominal: float) -> tuple[float, f
     return lo, hi
 
 
+def heat_w(
+    current_a: np.ndarray,
+    ocv_v: np.ndarray,
+    cell_v: np.ndarray,
+    docv_dt_v_per_k: np.ndarray,
+    temp_c: np.ndarray,
+) -> np.ndarray:
+    """The heat the firmware's observer puts into the core (bms_thermal_heat_w, Bernardi et
+    al., J. Electrochem. Soc. 132 (1985) 5): the irreversible I (OCV - V), never negative, plus
+    the reversible -I T dOCV/dT, which cools a cell whose OCV falls with temperature while it
+    charges. Without it a cell with a large entropic coefficient (PyBaMM's Mohtat2020: -0.5 to
+    -1.9 mV/K) was fitted a surface-to-ambient resistance six times the true one."""
+    irr = np.clip(current_a * (ocv_v - cell_v), 0.0, None)
+    return irr - current_a * (temp_c + 273.15) * docv_dt_v_per_k
+
+
 def params_of(ctot: float, rsa: float) -> ThermalParams:
     return ThermalParams(
         c_core_j_per_k=float(ctot * (1 - CASING_HEAT_CAPACITY_SHARE)),
@@ -132,7 +148,7 @@ def fit_files(files: list[FileSoc], cell: CellModel, cap: float, lines: list[str
         hs = ocv.hat_matrix(s_arr[rows], cell.soc)
         row = int(np.argmin(np.abs(cell.temp_c - float(np.median(amb)))))
         ocv_t = hs @ cell.ocv_v[row]
-        heat = np.clip(tl.i[rows] * (ocv_t - tl.v[rows]), 0.0, None)
+        heat = heat_w(tl.i[rows], ocv_t, tl.v[rows], hs @ cell.docv_dt_v_per_k, tl.temp[rows])
         if heat.max() <= 0 or np.ptp(tl.temp[rows]) < 0.5:
             continue
         dt = tl.dt_s[rows].copy()
