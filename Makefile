@@ -17,7 +17,7 @@ CFLAGS_STRICT := -std=c11 -O2 -Wall -Wextra -Wconversion -Wshadow -Wdouble-promo
                  -Wfloat-conversion -Wpedantic -Wcast-qual -Wstrict-prototypes -Werror \
                  -ffp-contract=off -Inative/include -Inative/gen
 
-.PHONY: all venv test test-qemu test-hw props-1000 mutation-props demo demo-replay demo-real bench lint lint-c \
+.PHONY: all venv test test-qemu test-hw props-1000 mutation-props demo demo-replay demo-real demo-pybamm bench lint lint-c \
 	lint-py core-lib clean mutation
 
 all: test
@@ -86,6 +86,10 @@ REAL_CURRENT_SIGMA_A ?= 0.003
 demo-real: $(STAMP)
 	@if [ -d "$(REAL)" ]; then $(BIN)/python -m tests.tools.real_data $(REAL) --current-sigma-a $(REAL_CURRENT_SIGMA_A); \
 	else echo "SKIP demo-real: $(REAL) not found (set REAL=DIR)"; fi
+
+# PyBaMM sets of other cells and ambients (tests/data/pybamm-eval): fit each, replay each run.
+demo-pybamm: $(STAMP)
+	$(BIN)/python -m tests.tools.pybamm_eval
 
 # PyBaMM (optional extra) gives the bench its physics-model reference column.
 bench: $(STAMP)
