@@ -9,7 +9,8 @@ README print them:
   set's README bounds the current error by 0.25 % SoC over a cycle);
 - PyBaMM sets outside the development set (tests/data/pybamm-eval/README.md): a cold (0 °C) 3C
   fast charge into CV on a cell fitted at 25/45 °C only: SoC <= 1.0 % / 2.5 %, core <= 1.0 K;
-  LFP at 25 and 5 °C, started from the stored SoC: <= 1.0 % / 2.5 %."""
+  LFP at 25 and 5 °C, started from the stored SoC: <= 1.0 % / 2.5 %; a cell that cools while it
+  charges (Mohtat2020 at 5 °C): <= 1.0 % / 2.5 %, core <= 1.0 K."""
 
 from pathlib import Path
 
@@ -74,3 +75,15 @@ def test_lfp_from_the_stored_soc(lfp, folder):
     m = replay(d / "valid.csv.gz", lfp, d / "truth.csv.gz", soc_stored=start).metrics
     assert m["soc_rmse"] <= 0.010
     assert m["soc_max_abs"] <= 0.025
+
+
+def test_a_cell_that_cools_while_it_charges():
+    """Mohtat2020 (NMC532): entropic coefficients of -0.5..-1.9 mV/K, so its core falls below
+    ambient during the 3C charge; the thermal fit must count that heat to get the core right."""
+    d = EVAL / "mohtat2020-25c"
+    cell = fit_cell(sorted(d.glob("char*.csv.gz"))).cell
+    v = EVAL / "mohtat2020-5c-valid"
+    m = replay(v / "valid.csv.gz", cell, v / "truth.csv.gz").metrics
+    assert m["soc_rmse"] <= 0.010
+    assert m["soc_max_abs"] <= 0.025
+    assert m["core_temp_rmse_c"] <= 1.0
