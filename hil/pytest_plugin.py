@@ -220,11 +220,12 @@ def _bms_junit_properties(
     from bms.chemistry import load_chemistry
     from bms.sim.configure import firmware_config
     from bms.sim.scenario import load_scenario
+    from hil.targets.remote import configure_for_a_new_run
 
     try:
         target = request.getfixturevalue("bms_target")
         scn = load_scenario("fastcharge-10-80")
-        target.configure(firmware_config(load_chemistry(scn.chemistry), scn))
+        configure_for_a_new_run(target, firmware_config(load_chemistry(scn.chemistry), scn))
         info = target.info()
     except Exception as exc:  # the suite's own tests report a target that does not answer
         record_testsuite_property("bms_target_error", str(exc))

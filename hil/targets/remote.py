@@ -77,6 +77,13 @@ def reset_for_a_new_run(target: Target) -> None:
                 raise
 
 
+def configure_for_a_new_run(target: Target, config: bytes) -> None:
+    """configure() as a bench starts a new run on a target it reuses: reset_for_a_new_run
+    first (the firmware refuses a configuration while its contactors are not open)."""
+    reset_for_a_new_run(target)
+    target.configure(config)
+
+
 class RemoteTarget(Target):
     """Target over a Link. cycle_unit: what State.cycles counts ('instructions' under
     QEMU -icount, 'cycles' on silicon, '' when the board has no counter)."""

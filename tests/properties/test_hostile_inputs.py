@@ -13,6 +13,7 @@ from bms.chemistry import load_chemistry
 from bms.sim.configure import firmware_config
 from bms.sim.scenario import Scenario
 from bms.targets.base import Measurement
+from hil.targets.remote import configure_for_a_new_run
 
 N_CELLS = 12
 SCN = Scenario(series=N_CELLS, parallel=4)
@@ -59,7 +60,7 @@ def measurements(draw: st.DrawFn) -> Measurement:
     )
 )
 def test_outputs_are_finite_and_in_range_whatever_comes_in(bms_target, steps):
-    bms_target.configure(firmware_config(CHEM, SCN))
+    configure_for_a_new_run(bms_target, firmware_config(CHEM, SCN))
     hw = SCN.pack.hw_charge_max_a
     for dt_ms, meas, cmd in steps:
         if cmd is not None:

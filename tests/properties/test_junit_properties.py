@@ -13,6 +13,7 @@ from pathlib import Path
 from bms.chemistry import load_chemistry
 from bms.sim.configure import firmware_config
 from bms.sim.scenario import load_scenario
+from hil.targets.remote import configure_for_a_new_run
 
 PROBE = """
 def test_the_target_answers(bms_target):
@@ -49,7 +50,7 @@ def test_junit_xml_has_the_firmware_and_run_properties(tmp_path: Path, bms_targe
 
     # what the target says about itself, configured as the plugin configures it
     scn = load_scenario("fastcharge-10-80")
-    bms_target.configure(firmware_config(load_chemistry(scn.chemistry), scn))
+    configure_for_a_new_run(bms_target, firmware_config(load_chemistry(scn.chemistry), scn))
     info = bms_target.info()
     assert props["bms_target"] == bms_target_spec
     assert props["fw_version"] == str(info.fw_version)

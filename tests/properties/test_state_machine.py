@@ -22,6 +22,7 @@ from bms.plant.faults import CELL_FAULTS, CHARGER_FAULTS, FAULT_KINDS, Fault
 from bms.sim.checks import check_run
 from bms.sim.loop import ClosedLoop
 from hil.pytest_plugin import scenario_budget
+from hil.targets.remote import reset_for_a_new_run
 from tests.properties.harness import fail_with_scenario
 from tests.properties.strategies import scenarios
 
@@ -41,6 +42,7 @@ class FastChargeMachine(RuleBasedStateMachine):
         scn = replace(scn, duration_s=3600.0, stop_when_complete=False)
         self.scn = scn
         self.chem = load_chemistry(scn.chemistry)
+        reset_for_a_new_run(self.target)  # a previous example may have left the contactors closed
         self.loop = ClosedLoop(scn, self.target, chemistry=self.chem)
 
     @rule(n=st.integers(1, 60))

@@ -23,6 +23,7 @@ from bms.protection import CURRENT_QUANTITIES, QUANTITIES
 from bms.sim.configure import firmware_config
 from bms.sim.scenario import Scenario
 from bms.targets.base import Measurement
+from hil.targets.remote import configure_for_a_new_run
 
 DT_MS = 100
 # at rest (no current) the discharge-side quantities are the ones monitored
@@ -71,7 +72,7 @@ class Rig:
     def __init__(self, target, chem_name: str, series: int) -> None:
         self.chem = load_chemistry(chem_name)
         self.scn = Scenario(chemistry=chem_name, series=series, parallel=4)
-        target.configure(firmware_config(self.chem, self.scn))
+        configure_for_a_new_run(target, firmware_config(self.chem, self.scn))
         self.target = target
         self.cap_ah = self.chem.cell.capacity_ah * self.scn.parallel
         lim = self.chem.protection.limits
@@ -170,7 +171,7 @@ class ClosedRig(Rig):
     def __init__(self, target, chem_name: str, series: int) -> None:
         super().__init__(target, chem_name, series)
         self.scn.pack.hw_charge_max_a = self.cap_ah
-        target.configure(firmware_config(self.chem, self.scn))
+        configure_for_a_new_run(target, firmware_config(self.chem, self.scn))
 
     def meas(self, quantity: str | None = None, where: int = 0, value: float = math.nan) -> Measurement:
         m = super().meas(quantity, where, value)
