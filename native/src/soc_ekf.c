@@ -19,6 +19,15 @@
 
 enum { P00 = 0, P01 = 1, P02 = 2, P11 = 3, P12 = 4, P22 = 5 };
 
+/* How much more variance a Gauss-Markov error of correlation time corr_s carries per sample
+ * of dt_s than a white one: 2 corr_s / dt_s, at least 1 (Gelb, Applied Optimal Estimation,
+ * 1974, sec. 4.5; Bryson & Henrikson, J. Spacecraft 5(6), 1968). */
+static float gauss_markov_factor(float corr_s, float dt_s)
+{
+    const float f = (2.0f * corr_s) / dt_s;
+    return (f > 1.0f) ? f : 1.0f;
+}
+
 /* The OCV's slope around soc (2 % SoC each side, clamped to [0, 1]), V per unit SoC. */
 static float ocv_slope_near(const bms_cell_params_t *cp, float soc, float temp_degc)
 {
@@ -133,10 +142,9 @@ void bms_ekf_step(bms_ekf_cell_t *c, const bms_cell_params_t *cp,
     const float k_soc = dt_s / (3600.0f * cp->capacity_ah);
     /* The current error is an offset and a gain error more than noise: it stays for
      * current_err_corr_s, so the charge it adds up grows as that of a Gauss-Markov error
-     * (white-equivalent variance 2 sigma^2 tc / dt, as for the model error below): a filter
+     * (gauss_markov_factor, as for the model error below): a filter
      * that takes it as white believes its coulomb counting far more than it should. */
-    const float corr_i = (2.0f * ep->current_err_corr_s) / dt_s;
-    const float q_soc = sig_i * sig_i * k_soc * k_soc * ((corr_i > 1.0f) ? corr_i : 1.0f)
+    const float q_soc = sig_i * sig_i * k_soc * k_soc * gauss_markov_factor(ep->current_err_corr_s, dt_s)
                       + ep->soc_rw_per_sqrt_s * ep->soc_rw_per_sqrt_s * dt_s;
     /* RC states: a random walk plus the uncertainty of this step's response */
     const float q_v = ep->v_rc_rw_v_per_sqrt_s * ep->v_rc_rw_v_per_sqrt_s * dt_s;
@@ -168,11 +176,9 @@ void bms_ekf_step(bms_ekf_cell_t *c, const bms_cell_params_t *cp,
         /* The model error is no white noise: it lasts as long as the load pattern that
          * causes it (a first-order Gauss-Markov error of variance sm^2 and correlation time
          * tc). Sampled every dt << tc, the white sequence with the same low-frequency power
-         * has variance 2 sm^2 tc / dt (Gelb, Applied Optimal Estimation, 1974, sec. 4.5;
-         * Bryson & Henrikson, J. Spacecraft 5(6), 1968): a filter that takes each sample's
-         * model error as independent averages a bias that is no average, and the more often
-         * it samples, the harder it follows it. */
-        const float corr = (2.0f * ep->model_err_corr_s) / dt_s;
+         * has variance 2 sm^2 tc / dt: a filter that takes each sample's model error as
+         * independent averages a bias that is no average, and the more often it samples, the
+         * harder it follows it. */
         /* Graceful degradation (covariance matching, Mehra, IEEE TAC 17(5), 1972): when the
          * innovations stay larger than the model error the configuration states, the model
          * error is larger than stated: its variance is scaled by the monitor's ratio, so the
@@ -180,7 +186,7 @@ void bms_ekf_step(bms_ekf_cell_t *c, const bms_cell_params_t *cp,
          * voltage (cold cells, a CV phase, an aged cell), and says so (mismatch). */
         const float inflate = (c->nis_mean > 1.0f) ? c->nis_mean : 1.0f;
         const float noise2 = ep->voltage_noise_v * ep->voltage_noise_v;
-        const float r = noise2 + sm * sm * ((corr > 1.0f) ? corr : 1.0f) * inflate;
+        const float r = noise2 + sm * sm * gauss_markov_factor(ep->model_err_corr_s, dt_s) * inflate;
         const float g0 = p[P00] * h0 - p[P01] - p[P02];
         const float g1 = p[P01] * h0 - p[P11] - p[P12];
         const float g2 = p[P02] * h0 - p[P12] - p[P22];
