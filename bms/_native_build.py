@@ -29,6 +29,7 @@ HEADERS = [
     "bms/contactor.h",
     "bms/current_limit.h",
     "bms/charger_monitor.h",
+    "bms/soh.h",
     "bms/bms.h",
     "bms/protocol.h",
     "bms/hil_node.h",

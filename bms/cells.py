@@ -91,6 +91,28 @@ class EstimatorParams:
     heat_noise_w: float = 0.5  # fit: the ohmic heat at 1C, R0 * I_1C^2
     temp_noise_degc: float = 0.3
     temp_spatial_sigma_degc: float = 1.0
+    # Online state of health (native/include/bms/soh.h): each cell's capacity and resistance
+    # as scales of this model. soh_init_sigma: how far a cell may be from the model when the
+    # BMS has learned nothing of it (no stored health), relative 1-sigma; 0 holds both at the
+    # model's values. A cell file leaves it at 0: a model fitted on this very cell (`bms fit`,
+    # `bms replay` of its own lab logs) knows its capacity; the pack configuration sets it (the
+    # simulator's scenarios: 2 %, new cells of this type, Rumpf et al. 2017: capacity sigma
+    # ~0.4 %; the aged-cycles preset, a pack of unknown age: 20 %, an end-of-life pack having
+    # lost 20-30 %). The capacity's uncertainty also widens the SoC filter's charge count
+    # (soc_ekf.c), so the filter leans on the voltage until the capacity is learned.
+    soh_init_sigma: float = 0.0
+    # ageing between two updates (1 sigma, relative): well above a real drift (0.01-0.05 %
+    # capacity per cycle, Schmalstieg et al. 2014) so the filters keep following; an assumption
+    soh_rw: float = 0.002
+    # rest before a voltage gives the SoC: the RC branches the model carries are subtracted,
+    # what they miss (slow diffusion) has mostly relaxed after 15 min (Plett 2015, sec. 2.10)
+    soh_rest_s: float = 900.0
+    # SoC swing between two rests that updates the capacity: the OCV's error (~1 % SoC at each
+    # end) is then < 10 % of the swing
+    soh_min_dsoc: float = 0.2
+    # current step between two samples that updates the resistance (0.1 C: a step of R0 *
+    # 0.1 C is ~ 2-5 mV per cell, above the AFE noise after averaging over many steps)
+    soh_step_c: float = 0.1
 
 
 @dataclass

@@ -233,6 +233,12 @@ def replay(
 )
 @click.option("--resistance-growth", type=float, default=None, help="aged plant: resistance increase, 0..2")
 @click.option(
+    "--soh",
+    type=click.Choice(["on", "off"]),
+    default=None,
+    help="online capacity / resistance estimate (default on; off: the configured model's)",
+)
+@click.option(
     "--fault", "faults", multiple=True, metavar="KIND:AT_S[:CELL]", help="inject a fault (repeatable)"
 )
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out/sim"), show_default=True)
@@ -277,6 +283,7 @@ def simulate(
     dt_ms: int | None,
     capacity_fade: float | None,
     resistance_growth: float | None,
+    soh: str | None,
     faults: tuple[str, ...],
     out_dir: Path,
     fmt: str,
@@ -301,6 +308,7 @@ def simulate(
             duration_s=duration_s,
             seed=seed,
             dt_ms=dt_ms,
+            soh=None if soh is None else soh == "on",
             **{"spread.capacity_fade": capacity_fade, "spread.resistance_growth": resistance_growth},
         ),
         faults,

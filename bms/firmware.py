@@ -64,10 +64,12 @@ def _f32(a: np.ndarray | Sequence[float], shape: tuple[int, ...] | None = None) 
 
 
 def state_from_out(out: object, n_cells: int, cycles: int = 0) -> State:
-    """A bms_out_t as the target interface's State (copies of the per-cell arrays)."""
+    """A bms_out_t as the target interface's State (copies of the per-cell arrays the
+    caller gave it: out.cells.soc and out.cells.core_temp_degc)."""
+    nbytes = 4 * n_cells
     return State(
-        soc=np.frombuffer(ffi.buffer(out.soc), dtype=np.float32)[:n_cells].copy(),
-        core_temp_degc=np.frombuffer(ffi.buffer(out.core_temp_degc), dtype=np.float32)[:n_cells].copy(),
+        soc=np.frombuffer(ffi.buffer(out.cells.soc, nbytes), dtype=np.float32).copy(),
+        core_temp_degc=np.frombuffer(ffi.buffer(out.cells.core_temp_degc, nbytes), dtype=np.float32).copy(),
         soc_min=out.soc_min,
         soc_max=out.soc_max,
         soc_mean=out.soc_mean,
@@ -93,6 +95,15 @@ def state_from_out(out: object, n_cells: int, cycles: int = 0) -> State:
         cycles=cycles,
         model_nis_max=out.model_nis_max,
         model_mismatch_cells=out.model_mismatch_cells,
+        cap_scale_min=out.cap_scale_min,
+        cap_scale_min_cell=out.cap_scale_min_cell,
+        cap_sigma=out.cap_sigma,
+        r_scale_max=out.r_scale_max,
+        r_scale_max_cell=out.r_scale_max_cell,
+        r_sigma=out.r_sigma,
+        soh_updates=out.soh_updates,
+        cap_scale=np.frombuffer(ffi.buffer(out.cells.cap_scale, nbytes), dtype=np.float32).copy(),
+        r_scale=np.frombuffer(ffi.buffer(out.cells.r_scale, nbytes), dtype=np.float32).copy(),
     )
 
 
@@ -115,6 +126,13 @@ class Firmware(Target):
         self._inst = ffi.new("bms_t *")
         self._meas = ffi.new("bms_meas_t *")
         self._out = ffi.new("bms_out_t *")
+        # the per-cell outputs bms_step writes (out.cells: arrays the caller owns)
+        self._cells = {
+            k: np.zeros(lib.BMS_MAX_CELLS, dtype=np.float32)
+            for k in ("soc", "core_temp_degc", "surf_temp_degc", "v_pred_v", "cap_scale", "r_scale")
+        }
+        for k, arr in self._cells.items():
+            setattr(self._out.cells, k, ffi.from_buffer("float[]", arr, require_writable=True))
         self._cfg = ffi.new("bms_config_t *")
         self._cfg_hash = ""
         self._sample_time_ms = 0
@@ -142,10 +160,12 @@ class Firmware(Target):
         self.n_cells = n = n_cells
         self.n_sensors = n_sensors
         # zero-copy numpy views of the output struct
-        self.soc = np.frombuffer(ffi.buffer(self._out.soc), dtype=np.float32)[:n]
-        self.core_temp_degc = np.frombuffer(ffi.buffer(self._out.core_temp_degc), dtype=np.float32)[:n]
-        self.surf_temp_degc = np.frombuffer(ffi.buffer(self._out.surf_temp_degc), dtype=np.float32)[:n]
-        self.v_pred_v = np.frombuffer(ffi.buffer(self._out.v_pred_v), dtype=np.float32)[:n]
+        self.soc = self._cells["soc"][:n]
+        self.core_temp_degc = self._cells["core_temp_degc"][:n]
+        self.surf_temp_degc = self._cells["surf_temp_degc"][:n]
+        self.v_pred_v = self._cells["v_pred_v"][:n]
+        self.cap_scale = self._cells["cap_scale"][:n]
+        self.r_scale = self._cells["r_scale"][:n]
 
     def _init(self, cfg: object) -> None:
         """bms_init with an accepted configuration (checked by the caller)."""

@@ -156,6 +156,27 @@ def fill_nvm(cfg: object, soc: np.ndarray, sigma: float) -> None:
     cfg.nvm.valid = 1
 
 
+def fill_nvm_health(cfg: object, cap_scale: np.ndarray, r_scale: np.ndarray, sigma: float) -> None:
+    """Each cell's capacity and resistance scales the state-of-health filter kept in
+    non-volatile memory (native/include/bms/soh.h), and their relative 1-sigma."""
+    n = int(cfg.pack.n_cells)
+    cap = np.asarray(cap_scale, dtype=float)
+    res = np.asarray(r_scale, dtype=float)
+    if cap.shape != (n,) or res.shape != (n,):
+        raise ConfigError(f"nvm health needs {n} capacity and resistance scales (one per cell)")
+    if not (np.all(np.isfinite(cap)) and np.all((cap >= 0.5) & (cap <= 1.5))):
+        raise ConfigError("nvm capacity scales must be within [0.5, 1.5]")
+    if not (np.all(np.isfinite(res)) and np.all((res >= 0.5) & (res < 3.99))):
+        raise ConfigError("nvm resistance scales must be within [0.5, 3.99]")
+    if not (math.isfinite(sigma) and 0 < sigma <= 1):
+        raise ConfigError(f"nvm.soh_sigma must be within (0, 1], got {sigma}")
+    for i in range(n):
+        cfg.nvm.cap_q[i] = round(float(cap[i]) * 32768.0)  # the NvM block's 16-bit fixed point
+        cfg.nvm.r_q[i] = round(float(res[i]) * 16384.0)
+    cfg.nvm.soh_sigma = sigma
+    cfg.nvm.soh_valid = 1
+
+
 def fill_config(
     cfg: object, cell: CellModel, layout: PackLayout, protection: Protection | None = None
 ) -> None:

@@ -195,6 +195,10 @@ STATE_FLOATS = (
     "ccl_a",
     "dcl_a",
     "model_nis_max",
+    "cap_scale_min",
+    "cap_sigma",
+    "r_scale_max",
+    "r_sigma",
 )
 STATE_WORDS = (
     "ccl_limit",
@@ -206,6 +210,9 @@ STATE_WORDS = (
     "status",
     "time_ms",
     "model_mismatch_cells",
+    "cap_scale_min_cell",
+    "r_scale_max_cell",
+    "soh_updates",
 )
 STATE_BYTES = ("charge_complete", "heater_request", "cooling_request")
 

@@ -20,7 +20,11 @@ from hil.fastcharge import Recording
 from hil.targets.remote import reset_for_a_new_run
 
 # every firmware output (limits_bus is what a bus carried, set by the CAN target only)
-COMPARED = tuple(f.name for f in fields(State) if f.name not in ("cycles", "extra", "limits_bus"))
+# every field both kinds of target report (the per-cell health scales only in process: a
+# wire carries the extremes, which are compared)
+COMPARED = tuple(
+    f.name for f in fields(State) if f.name not in ("cycles", "extra", "limits_bus", "cap_scale", "r_scale")
+)
 
 
 def _f32_bits(x: float) -> int:

@@ -3,12 +3,15 @@ chemistry's cell x P with the pack's cooling paths) and what it is handed as 'am
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from bms._native import ffi
 from bms.cells import CellModel, ThermalParams
 from bms.chemistry import Chemistry
 from bms.firmware import PackLayout, fill_config, fill_nvm
+from bms.firmware_config import fill_nvm_health
 from bms.sim.scenario import Scenario
 
 
@@ -25,6 +28,10 @@ def firmware_cell(chem: Chemistry, scn: Scenario) -> CellModel:
         r_core_surf_k_per_w=el.thermal.r_core_surf_k_per_w,
         r_surf_amb_k_per_w=1.0 / g,
     )
+    if not scn.soh:  # the firmware holds the model's capacity and resistance (soh.h)
+        el.estimator = replace(el.estimator, soh_init_sigma=0.0)
+    else:
+        el.estimator = replace(el.estimator, soh_init_sigma=scn.soh_prior_sigma)
     return el
 
 
@@ -43,9 +50,15 @@ def effective_ambient(coolant_c: float, air_c: float, g: tuple[float, float]) ->
     return (g[0] * coolant_c + g[1] * air_c) / (g[0] + g[1])
 
 
-def firmware_config(chem: Chemistry, scn: Scenario, soc_stored: np.ndarray | None = None) -> bytes:
+def firmware_config(
+    chem: Chemistry,
+    scn: Scenario,
+    soc_stored: np.ndarray | None = None,
+    health_stored: tuple[np.ndarray, np.ndarray] | None = None,
+) -> bytes:
     """The firmware's configuration for a scenario; soc_stored: the per-cell SoC its
-    non-volatile memory hands back at power-up (None: a first power-up, nothing stored)."""
+    non-volatile memory hands back at power-up (None: a first power-up, nothing stored);
+    health_stored: the per-cell capacity and resistance scales it kept (None: nothing)."""
     cfg = ffi.new("bms_config_t *")
     layout = PackLayout(
         n_cells=scn.series,
@@ -57,4 +70,6 @@ def firmware_config(chem: Chemistry, scn: Scenario, soc_stored: np.ndarray | Non
     fill_config(cfg, firmware_cell(chem, scn), layout, chem.protection)
     if soc_stored is not None:
         fill_nvm(cfg, soc_stored, scn.nvm_soc_sigma)
+    if health_stored is not None and scn.soh:
+        fill_nvm_health(cfg, health_stored[0], health_stored[1], scn.nvm_soh_sigma)
     return bytes(ffi.buffer(cfg))

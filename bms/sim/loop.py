@@ -92,7 +92,7 @@ class ClosedLoop:
         self.target = target or Firmware()
         self.monitor = monitor
         self.progress = progress
-        seeds = np.random.SeedSequence(scn.seed).spawn(3)
+        seeds = np.random.SeedSequence(scn.seed).spawn(4)
         self.plant = PackPlant(
             chem.cell, scn.series, scn.parallel, scn.soc_start, scn.spread, np.random.default_rng(seeds[0])
         )
@@ -106,7 +106,24 @@ class ClosedLoop:
         if scn.nvm_soc_sigma > 0:
             drift = scn.nvm_soc_sigma * np.random.default_rng(seeds[2]).standard_normal(scn.series)
             stored = np.clip(self.plant.soc + drift, 0.0, 1.0)
-        self.target.configure(firmware_config(chem, scn, stored))
+        # ... and the health it learned: the truth give or take the filter's error
+        health = None
+        if scn.nvm_soh_sigma > 0:
+            rng = np.random.default_rng(seeds[3])
+            el = self.plant.element
+            health = (
+                np.clip(
+                    self.plant.cap_ah
+                    / el.capacity_ah
+                    * (1 + scn.nvm_soh_sigma * rng.standard_normal(scn.series)),
+                    0.5,
+                    1.5,
+                ),
+                np.clip(
+                    self.plant.r_scale * (1 + scn.nvm_soh_sigma * rng.standard_normal(scn.series)), 0.5, 3.98
+                ),
+            )
+        self.target.configure(firmware_config(chem, scn, stored, health))
         self.g_amb = ambient_conductances(chem, scn)
         self.dt_s = dt_s = scn.dt_ms / 1000.0
         self.n_steps = n_steps = math.ceil(scn.duration_s / dt_s)
@@ -139,6 +156,11 @@ class ClosedLoop:
         self._v_summed: np.ndarray | None = None  # the terminal voltages _v_sum is the sum of
         self._v_sum = 0.0
         self.done_at: float | None = None
+        # mode "cycles": the phase ("rest_start", "drive", "rest_low", "charge", "rest_high"),
+        # when it began, and the cycles completed (the pack was parked before the first drive)
+        self.phase = "rest_start"
+        self.phase_t0 = 0.0
+        self.cycles_done = 0
         self.steps = 0
         self.finished = False
         self.wall_s = 0.0
@@ -179,7 +201,13 @@ class ClosedLoop:
         prev = self.state
         if prev is not None:
             self._vehicle_requests(prev, t)
-        charging_phase = self.scn.mode == "charge" or t > self.scn.drive_s
+        if self.scn.mode == "cycles":
+            self._next_phase(prev, t)
+            if self.finished:
+                return None
+            charging_phase = self.phase == "charge"
+        else:
+            charging_phase = self.scn.mode == "charge" or t > self.scn.drive_s
         i_mean = self._current(k, charging_phase)
         v_true = self._advance_plant(i_mean)
         self.bus_v = bus_voltage(
@@ -223,9 +251,36 @@ class ClosedLoop:
             if cmd == "close":
                 self.closed_once = True
 
+    def _next_phase(self, state: State | None, t: float) -> None:
+        """Mode "cycles": drive until the firmware's pack SoC is at cycle_soc_low, rest, charge
+        until it declares the charge complete, rest; the run ends after the last rest."""
+        scn = self.scn
+        if state is None:
+            return
+        rested = t - self.phase_t0 >= scn.rest_s
+        nxt = None
+        if self.phase == "rest_start" and rested:
+            nxt = "drive"
+        elif self.phase == "drive" and self.contactor == CLOSED and state.soc_pack <= scn.cycle_soc_low:
+            nxt = "rest_low"
+        elif self.phase == "rest_low" and rested:
+            nxt = "charge"
+        elif self.phase == "charge" and state.charge_complete and abs(self.current_prev) < 1.0:
+            nxt = "rest_high"
+        elif self.phase == "rest_high" and rested:
+            self.cycles_done += 1
+            nxt = "drive"
+            if self.cycles_done >= scn.cycles:
+                self.finished = True
+                return
+        if nxt is not None:
+            self.phase, self.phase_t0 = nxt, t
+
     def _current(self, k: int, charging_phase: bool) -> float:
         """The mean pack current over step k (> 0 discharge): the charger's or the drive's."""
         circuit = self.contactor in (CLOSED, OPENING)
+        if self.scn.mode == "cycles" and self.phase.startswith("rest"):
+            return 0.0
         pack_v_true = self._pack_v()
         if pack_v_true == 0.0 and not self.plant.v_term.any():
             pack_v_true = float(self.scn.series * 3.7)
@@ -315,6 +370,18 @@ class ClosedLoop:
             self._v_summed, self._v_sum = v, float(np.add.reduce(v))  # np.sum without its wrapper
         return self._v_sum
 
+    def _health_err(self) -> tuple[float, float] | None:
+        """RMS over the cells of the firmware's capacity and resistance (its scales of the
+        configured element) over the plant's true ones, less 1; None where the target does
+        not report each cell's."""
+        st = self.state
+        if st is None or st.cap_scale is None or st.r_scale is None:
+            return None
+        cap_est = st.cap_scale.astype(float) * self.plant.element.capacity_ah
+        cap_err = cap_est / self.plant.cap_ah - 1.0
+        r_err = st.r_scale.astype(float) / self.plant.r_scale - 1.0
+        return float(np.sqrt(np.mean(cap_err**2))), float(np.sqrt(np.mean(r_err**2)))
+
     def result(self) -> SimResult:
         log, cells = self.log.arrays(self.steps, self.dt_s)
         faults = self.faults.fault_list(self.target, self.chem)
@@ -323,7 +390,7 @@ class ClosedLoop:
         )  # fmt: skip
         summ = summary(
             self.scn, self.chem, log, true_soc, est_soc, true_core, est_core, faults,
-            self.contactor_open_s, self.wall_s,
+            self.contactor_open_s, self.wall_s, self._health_err(),
         )  # fmt: skip
         return SimResult(
             self.scn,

@@ -42,6 +42,8 @@ LOG_FIELDS = (
     "dcl_limit",
     "model_nis_max",  # the SoC filter's innovation monitor: worst cell, and cells flagged
     "model_mismatch_cells",
+    "cap_scale_min",  # state of health: the weakest cell's capacity and resistance scales
+    "r_scale_max",
     "resets",  # fault resets commanded so far
     "n_injected",  # faults injected so far
 )
@@ -66,6 +68,8 @@ STATE_FIELDS = {
     "dcl_limit": "dcl_limit",
     "model_nis_max": "model_nis_max",
     "model_mismatch_cells": "model_mismatch_cells",
+    "cap_scale_min": "cap_scale_min",
+    "r_scale_max": "r_scale_max",
 }
 # log fields the loop itself knows of a step (ccl_a, dcl_a: the limits it obeys), in RunLog.loop's order
 LOOP_FIELDS = ("current_a", "ccl_a", "dcl_a", "charger_max_a", "resets", "n_injected")

@@ -3,8 +3,8 @@ keys and out-of-range values are refused naming the field.
 
     [scenario]  name, description, chemistry, series, parallel, soc_start, soc_target,
                 ambient_c, start_temp_c, duration_s, seed, dt_ms, plant_substeps, close_at_s,
-                mode ("charge" | "drive_then_charge"), drive_s, drive_mean_kw, drive_peak_kw,
-                stop_when_complete
+                mode ("charge" | "drive_then_charge" | "cycles"), drive_s, drive_mean_kw,
+                drive_peak_kw, stop_when_complete, cycles, cycle_soc_low, rest_s
     [pack]      current_range_a, hw_charge_max_a, hw_discharge_max_a
     [spread] [cooling] [sensors] [charger]   see bms.plant.*  (any field may be left out)
     [[faults]]  kind, at_s, cell, value
@@ -30,7 +30,7 @@ from bms.plant.thermal import CoolingSpec
 from bms.schema import in_file, number, read_toml, section, table, value
 
 SCENARIO_DIR = Path(str(resources.files("bms") / "data" / "scenarios"))
-MODES = ("charge", "drive_then_charge")
+MODES = ("charge", "drive_then_charge", "cycles")
 
 
 @dataclass
@@ -66,12 +66,32 @@ class Scenario:
     drive_mean_kw: float = 25.0
     drive_peak_kw: float = 150.0
     stop_when_complete: bool = True
+    # mode "cycles": parked for rest_s, then `cycles` times (drive until the firmware's pack
+    # SoC is at cycle_soc_low, rest rest_s, fast charge until the firmware declares
+    # soc_target reached, rest rest_s), the contactors closed throughout; the run ends after
+    # the last rest
+    cycles: int = 0
+    cycle_soc_low: float = 0.2
+    rest_s: float = 1800.0
     # the per-cell SoC the BMS stored at its last shutdown is the truth give or take this
     # (1-sigma): an estimate recalibrated at the last full charge, then coulomb-counted with
     # a 0.3 %-gain / 0.1 A-offset shunt over a drive (~0.2 % of a 50 % swing) plus the cells'
     # self-discharge spread while parked (cf. Plett, Battery Management Systems vol. II,
     # ch. 3); 0: nothing stored (a first power-up)
     nvm_soc_sigma: float = 0.005
+    # the firmware estimates each cell's capacity and resistance online (soh.h); false holds
+    # them at the configured model's (to show what the estimate is worth)
+    soh: bool = True
+    # the capacity and resistance the BMS kept in non-volatile memory (what it learned over
+    # the pack's life) are the truth give or take this (relative 1-sigma: 0.5 %, the
+    # new-cell capacity spread, Rumpf et al. 2017; the filter reaches 0.14 % RMS after the
+    # three cycles of the aged-cycles preset); 0: nothing stored (a BMS configured with the
+    # new-cell model on a pack it has not seen)
+    nvm_soh_sigma: float = 0.005
+    # the firmware's prior on each cell's health when nothing is stored (est.soh_init_sigma,
+    # relative 1-sigma): 2 %, new cells of the chemistry's type (capacity sigma ~0.4 %, Rumpf
+    # et al. 2017, and the datasheet's tolerance); a pack of unknown age needs more
+    soh_prior_sigma: float = 0.02
     pack: PackSpec = field(default_factory=PackSpec)
     spread: Spread = field(default_factory=Spread)
     cooling: CoolingSpec = field(default_factory=CoolingSpec)
@@ -210,6 +230,8 @@ def validate(s: Scenario) -> None:
         ),
         (1 <= s.plant_substeps <= 100, "scenario.plant_substeps", "must be in 1..100"),
         (0.0 <= s.nvm_soc_sigma <= 0.2, "scenario.nvm_soc_sigma", "must be within 0..0.2"),
+        (0.0 <= s.nvm_soh_sigma <= 0.2, "scenario.nvm_soh_sigma", "must be within 0..0.2"),
+        (0.0 < s.soh_prior_sigma <= 1.0, "scenario.soh_prior_sigma", "must be within (0, 1]"),
         (s.mode in MODES, "scenario.mode", f"must be one of {MODES}"),
         (0.0 <= s.close_at_s < s.duration_s, "scenario.close_at_s", "must be within the run"),
         (s.sensors.sensor_every >= 1, "sensors.sensor_every", "must be >= 1"),
@@ -221,6 +243,20 @@ def validate(s: Scenario) -> None:
         if not ok:
             raise ConfigError(f"field '{where}' {rule}")
     _section_rules(s)
+    if s.mode == "cycles":
+        cyc = [
+            (1 <= s.cycles <= 100, "scenario.cycles", "must be in 1..100 for mode cycles"),
+            (
+                0.0 < s.cycle_soc_low < s.soc_target,
+                "scenario.cycle_soc_low",
+                "must be within (0, soc_target)",
+            ),
+            (60.0 <= s.rest_s <= 86400.0, "scenario.rest_s", "must be within 60..86400 s"),
+            (not s.stop_when_complete, "scenario.stop_when_complete", "must be false for mode cycles"),
+        ]
+        for ok, where, rule in cyc:
+            if not ok:
+                raise ConfigError(f"field '{where}' {rule}")
     if s.mode == "drive_then_charge" and not 0 < s.drive_s < s.duration_s:
         raise ConfigError("field 'scenario.drive_s' must be within the run for mode drive_then_charge")
     validate_faults(s.faults, s.series, s.sensed, s.duration_s)

@@ -69,6 +69,10 @@ class RunSummary:
     sim_s: float
     wall_s: float
     realtime_factor: float | None
+    # state of health at the end (soh.h): RMS over the cells of estimated / true - 1 of the
+    # capacity and of the resistance; None where the target does not report each cell's
+    capacity_rel_err_rms: float | None = None
+    r0_rel_err_rms: float | None = None
     # the step-by-step safety properties' violations (bms.sim.checks); None: not checked
     # (then summary.json has no "violations" key)
     violations: tuple[str, ...] | None = None
@@ -94,7 +98,9 @@ class RunSummary:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunSummary:
         """A summary.json object read back (BmsError naming a missing key)."""
-        kw = {f.name: _get(d, f.name) for f in fields(cls) if f.name != "violations"}
+        optional = ("violations", "capacity_rel_err_rms", "r0_rel_err_rms")  # older files lack them
+        kw = {f.name: _get(d, f.name) for f in fields(cls) if f.name not in optional}
+        kw.update({k: d.get(k) for k in optional[1:]})
         kw["faults"] = tuple(FaultRecord.from_dict(x) for x in kw["faults"])
         v = d.get("violations")
         return cls(**kw, violations=None if v is None else tuple(str(x) for x in v))
@@ -111,6 +117,7 @@ def summary(
     faults: list[dict[str, object]],
     contactor_open_s: float | None,
     wall: float,
+    health_err: tuple[float, float] | None = None,
 ) -> RunSummary:
     t = log["time_s"]
     charging = log["current_a"] < -0.01 * scn.parallel * chem.cell.capacity_ah
@@ -122,7 +129,7 @@ def summary(
     complete = (log["charge_complete"] > 0) & (log["faults"] == 0)
     time_to_target = None
     soc_true_at_target = None
-    if t_start is not None and complete.any():
+    if t_start is not None and complete.any() and scn.mode != "cycles":  # cycles: several charges
         k = int(np.argmax(complete))
         time_to_target = round(float(t[k]) - t_start + scn.dt_ms / 1000.0, 1)
         soc_true_at_target = round(float(log["soc_true_mean"][k]), 4)
@@ -153,4 +160,6 @@ def summary(
         sim_s=round(sim_s, 3),
         wall_s=round(wall, 3),
         realtime_factor=round(sim_s / wall, 1) if wall > 0 else None,
+        capacity_rel_err_rms=None if health_err is None else round(health_err[0], 5),
+        r0_rel_err_rms=None if health_err is None else round(health_err[1], 5),
     )

@@ -63,6 +63,18 @@ class State:
     # explains the voltage as well as it claims) and how many cells are over est.mismatch_nis
     model_nis_max: float = 0.0
     model_mismatch_cells: int = 0
+    # state of health (soh.h): the weakest cells' capacity and resistance against the model,
+    # their relative 1-sigma, the updates so far (capacity << 16 | resistance); the per-cell
+    # scales where the target gives them (in process; a wire carries the extremes only)
+    cap_scale_min: float = 1.0
+    cap_scale_min_cell: int = 0
+    cap_sigma: float = 0.0
+    r_scale_max: float = 1.0
+    r_scale_max_cell: int = 0
+    r_sigma: float = 0.0
+    soh_updates: int = 0
+    cap_scale: np.ndarray | None = None
+    r_scale: np.ndarray | None = None
     # (CCL, DCL) as the partners received them over a bus, where the target has one (can:):
     # the charger and the drive obey these; ccl_a / dcl_a stay the firmware's own values
     limits_bus: tuple[float, float] | None = None

@@ -16,6 +16,7 @@ TX_MESSAGES = (
     "BMS_Faults",
     "BMS_State",
     "BMS_Estimator",
+    "BMS_Health",
 )
 RX_RESULTS = {
     lib.BMS_CANL_RX_OK: "ok",

@@ -221,6 +221,13 @@ class RemoteTarget(Target):
             cycles=round(ticks * self._cycle_scale),
             model_nis_max=r.model_nis_max,
             model_mismatch_cells=r.model_mismatch_cells,
+            cap_scale_min=r.cap_scale_min,
+            cap_scale_min_cell=r.cap_scale_min_cell,
+            cap_sigma=r.cap_sigma,
+            r_scale_max=r.r_scale_max,
+            r_scale_max_cell=r.r_scale_max_cell,
+            r_sigma=r.r_sigma,
+            soh_updates=r.soh_updates,
             extra={"counter_ticks": float(ticks), "command_result": float(r.cmd_result)},
         )
 

@@ -8,6 +8,10 @@
 
 static bms_meas_t meas;
 static bms_out_t out;
+static float cell_soc[BMS_MAX_CELLS];
+static float cell_core_degc[BMS_MAX_CELLS];
+static float cell_surf_degc[BMS_MAX_CELLS];
+static float cell_v_pred_v[BMS_MAX_CELLS];
 
 /* deterministic dither: a real ADC's readings never repeat bit-exactly (the stuck check) */
 static uint32_t lcg(uint32_t *s)
@@ -30,16 +34,16 @@ static int finite(float x)
 static const char *nonfinite_output(const bms_out_t *o, uint32_t n)
 {
     for (uint32_t i = 0u; i < n; i++) {
-        if (!finite(o->soc[i])) {
+        if (!finite(o->cells.soc[i])) {
             return "soc[]";
         }
-        if (!finite(o->core_temp_degc[i])) {
+        if (!finite(o->cells.core_temp_degc[i])) {
             return "core_temp_degc[]";
         }
-        if (!finite(o->surf_temp_degc[i])) {
+        if (!finite(o->cells.surf_temp_degc[i])) {
             return "surf_temp_degc[]";
         }
-        if (!finite(o->v_pred_v[i])) {
+        if (!finite(o->cells.v_pred_v[i])) {
             return "v_pred_v[]";
         }
     }
@@ -106,6 +110,10 @@ void cfgrun(bms_t *inst, const bms_config_t *cfg, cfgrun_result_t *r)
     uint32_t seed = 12345u;
     memset(&meas, 0, sizeof(meas));
     memset(&out, 0, sizeof(out));
+    out.cells.soc = cell_soc;
+    out.cells.core_temp_degc = cell_core_degc;
+    out.cells.surf_temp_degc = cell_surf_degc;
+    out.cells.v_pred_v = cell_v_pred_v;
     meas.charger_max_a = NAN;
     meas.coolant_flow_lpm = NAN;
     uint32_t fault_seen = 0u;

@@ -1240,6 +1240,187 @@ bool bms_can_bms_estimator_model_nis_max_is_in_phys_range(float value)
     return ((value >= 0.0f) && (value <= 655.35f));
 }
 
+int bms_can_bms_health_pack(
+    uint8_t *dst_p,
+    const struct bms_can_bms_health_t *src_p,
+    size_t size)
+{
+    if (size < 8u) {
+        return (-EINVAL);
+    }
+
+    memset(&dst_p[0], 0, 8);
+
+    dst_p[0] |= pack_left_shift_u16(src_p->capacity_min, 0u, 0xffu);
+    dst_p[1] |= pack_right_shift_u16(src_p->capacity_min, 8u, 0xffu);
+    dst_p[2] |= pack_left_shift_u8(src_p->capacity_min_index, 0u, 0xffu);
+    dst_p[3] |= pack_left_shift_u16(src_p->resistance_max, 0u, 0xffu);
+    dst_p[4] |= pack_right_shift_u16(src_p->resistance_max, 8u, 0xffu);
+    dst_p[5] |= pack_left_shift_u8(src_p->resistance_max_index, 0u, 0xffu);
+    dst_p[6] |= pack_left_shift_u8(src_p->capacity_sigma, 0u, 0xffu);
+    dst_p[7] |= pack_left_shift_u8(src_p->resistance_sigma, 0u, 0xffu);
+
+    return (8);
+}
+
+int bms_can_bms_health_unpack(
+    struct bms_can_bms_health_t *dst_p,
+    const uint8_t *src_p,
+    size_t size)
+{
+    if (size < 8u) {
+        return (-EINVAL);
+    }
+
+    dst_p->capacity_min = unpack_right_shift_u16(src_p[0], 0u, 0xffu);
+    dst_p->capacity_min |= unpack_left_shift_u16(src_p[1], 8u, 0xffu);
+    dst_p->capacity_min_index = unpack_right_shift_u8(src_p[2], 0u, 0xffu);
+    dst_p->resistance_max = unpack_right_shift_u16(src_p[3], 0u, 0xffu);
+    dst_p->resistance_max |= unpack_left_shift_u16(src_p[4], 8u, 0xffu);
+    dst_p->resistance_max_index = unpack_right_shift_u8(src_p[5], 0u, 0xffu);
+    dst_p->capacity_sigma = unpack_right_shift_u8(src_p[6], 0u, 0xffu);
+    dst_p->resistance_sigma = unpack_right_shift_u8(src_p[7], 0u, 0xffu);
+
+    return (0);
+}
+
+int bms_can_bms_health_init(struct bms_can_bms_health_t *msg_p)
+{
+    if (msg_p == NULL) return -1;
+
+    memset(msg_p, 0, sizeof(struct bms_can_bms_health_t));
+
+    return 0;
+}
+
+uint16_t bms_can_bms_health_capacity_min_encode(float value)
+{
+    return (uint16_t)(cantools_unsigned_from_double(roundf(value / 0.01f)));
+}
+
+float bms_can_bms_health_capacity_min_decode(uint16_t value)
+{
+    return ((float)value * 0.01f);
+}
+
+bool bms_can_bms_health_capacity_min_is_in_range(uint16_t value)
+{
+    return (value <= 20000u);
+}
+
+bool bms_can_bms_health_capacity_min_is_in_phys_range(float value)
+{
+    return ((value >= 0.0f) && (value <= 200.0f));
+}
+
+uint8_t bms_can_bms_health_capacity_min_index_encode(float value)
+{
+    return (uint8_t)(cantools_unsigned_from_double(roundf(value)));
+}
+
+float bms_can_bms_health_capacity_min_index_decode(uint8_t value)
+{
+    return ((float)value);
+}
+
+bool bms_can_bms_health_capacity_min_index_is_in_range(uint8_t value)
+{
+    (void)value;
+
+    return (true);
+}
+
+bool bms_can_bms_health_capacity_min_index_is_in_phys_range(float value)
+{
+    return ((value >= 0.0f) && (value <= 255.0f));
+}
+
+uint16_t bms_can_bms_health_resistance_max_encode(float value)
+{
+    return (uint16_t)(cantools_unsigned_from_double(roundf(value / 0.01f)));
+}
+
+float bms_can_bms_health_resistance_max_decode(uint16_t value)
+{
+    return ((float)value * 0.01f);
+}
+
+bool bms_can_bms_health_resistance_max_is_in_range(uint16_t value)
+{
+    return (value <= 40000u);
+}
+
+bool bms_can_bms_health_resistance_max_is_in_phys_range(float value)
+{
+    return ((value >= 0.0f) && (value <= 400.0f));
+}
+
+uint8_t bms_can_bms_health_resistance_max_index_encode(float value)
+{
+    return (uint8_t)(cantools_unsigned_from_double(roundf(value)));
+}
+
+float bms_can_bms_health_resistance_max_index_decode(uint8_t value)
+{
+    return ((float)value);
+}
+
+bool bms_can_bms_health_resistance_max_index_is_in_range(uint8_t value)
+{
+    (void)value;
+
+    return (true);
+}
+
+bool bms_can_bms_health_resistance_max_index_is_in_phys_range(float value)
+{
+    return ((value >= 0.0f) && (value <= 255.0f));
+}
+
+uint8_t bms_can_bms_health_capacity_sigma_encode(float value)
+{
+    return (uint8_t)(cantools_unsigned_from_double(roundf(value / 0.1f)));
+}
+
+float bms_can_bms_health_capacity_sigma_decode(uint8_t value)
+{
+    return ((float)value * 0.1f);
+}
+
+bool bms_can_bms_health_capacity_sigma_is_in_range(uint8_t value)
+{
+    (void)value;
+
+    return (true);
+}
+
+bool bms_can_bms_health_capacity_sigma_is_in_phys_range(float value)
+{
+    return ((value >= 0.0f) && (value <= 25.5f));
+}
+
+uint8_t bms_can_bms_health_resistance_sigma_encode(float value)
+{
+    return (uint8_t)(cantools_unsigned_from_double(roundf(value / 0.1f)));
+}
+
+float bms_can_bms_health_resistance_sigma_decode(uint8_t value)
+{
+    return ((float)value * 0.1f);
+}
+
+bool bms_can_bms_health_resistance_sigma_is_in_range(uint8_t value)
+{
+    (void)value;
+
+    return (true);
+}
+
+bool bms_can_bms_health_resistance_sigma_is_in_phys_range(float value)
+{
+    return ((value >= 0.0f) && (value <= 25.5f));
+}
+
 int bms_can_chg_status_pack(
     uint8_t *dst_p,
     const struct bms_can_chg_status_t *src_p,

@@ -52,6 +52,7 @@ extern "C" {
 #define BMS_CAN_BMS_FAULTS_FRAME_ID (0x104u)
 #define BMS_CAN_BMS_STATE_FRAME_ID (0x105u)
 #define BMS_CAN_BMS_ESTIMATOR_FRAME_ID (0x106u)
+#define BMS_CAN_BMS_HEALTH_FRAME_ID (0x107u)
 #define BMS_CAN_CHG_STATUS_FRAME_ID (0x200u)
 #define BMS_CAN_CHG_LIMITS_FRAME_ID (0x201u)
 #define BMS_CAN_VCU_COMMAND_FRAME_ID (0x210u)
@@ -64,6 +65,7 @@ extern "C" {
 #define BMS_CAN_BMS_FAULTS_LENGTH (8u)
 #define BMS_CAN_BMS_STATE_LENGTH (4u)
 #define BMS_CAN_BMS_ESTIMATOR_LENGTH (4u)
+#define BMS_CAN_BMS_HEALTH_LENGTH (8u)
 #define BMS_CAN_CHG_STATUS_LENGTH (8u)
 #define BMS_CAN_CHG_LIMITS_LENGTH (8u)
 #define BMS_CAN_VCU_COMMAND_LENGTH (4u)
@@ -76,6 +78,7 @@ extern "C" {
 #define BMS_CAN_BMS_FAULTS_IS_EXTENDED (0)
 #define BMS_CAN_BMS_STATE_IS_EXTENDED (0)
 #define BMS_CAN_BMS_ESTIMATOR_IS_EXTENDED (0)
+#define BMS_CAN_BMS_HEALTH_IS_EXTENDED (0)
 #define BMS_CAN_CHG_STATUS_IS_EXTENDED (0)
 #define BMS_CAN_CHG_LIMITS_IS_EXTENDED (0)
 #define BMS_CAN_VCU_COMMAND_IS_EXTENDED (0)
@@ -88,6 +91,7 @@ extern "C" {
 #define BMS_CAN_BMS_FAULTS_CYCLE_TIME_MS (100u)
 #define BMS_CAN_BMS_STATE_CYCLE_TIME_MS (100u)
 #define BMS_CAN_BMS_ESTIMATOR_CYCLE_TIME_MS (1000u)
+#define BMS_CAN_BMS_HEALTH_CYCLE_TIME_MS (1000u)
 #define BMS_CAN_CHG_STATUS_CYCLE_TIME_MS (100u)
 #define BMS_CAN_CHG_LIMITS_CYCLE_TIME_MS (100u)
 #define BMS_CAN_VCU_COMMAND_CYCLE_TIME_MS (100u)
@@ -161,6 +165,7 @@ extern "C" {
 #define BMS_CAN_BMS_FAULTS_NAME "BMS_Faults"
 #define BMS_CAN_BMS_STATE_NAME "BMS_State"
 #define BMS_CAN_BMS_ESTIMATOR_NAME "BMS_Estimator"
+#define BMS_CAN_BMS_HEALTH_NAME "BMS_Health"
 #define BMS_CAN_CHG_STATUS_NAME "CHG_Status"
 #define BMS_CAN_CHG_LIMITS_NAME "CHG_Limits"
 #define BMS_CAN_VCU_COMMAND_NAME "VCU_Command"
@@ -202,6 +207,12 @@ extern "C" {
 #define BMS_CAN_BMS_ESTIMATOR_MODEL_MISMATCH_CELLS_NAME "ModelMismatchCells"
 #define BMS_CAN_BMS_ESTIMATOR_MODEL_MISMATCH_NAME "ModelMismatch"
 #define BMS_CAN_BMS_ESTIMATOR_MODEL_NIS_MAX_NAME "ModelNisMax"
+#define BMS_CAN_BMS_HEALTH_CAPACITY_MIN_NAME "CapacityMin"
+#define BMS_CAN_BMS_HEALTH_CAPACITY_MIN_INDEX_NAME "CapacityMinIndex"
+#define BMS_CAN_BMS_HEALTH_RESISTANCE_MAX_NAME "ResistanceMax"
+#define BMS_CAN_BMS_HEALTH_RESISTANCE_MAX_INDEX_NAME "ResistanceMaxIndex"
+#define BMS_CAN_BMS_HEALTH_CAPACITY_SIGMA_NAME "CapacitySigma"
+#define BMS_CAN_BMS_HEALTH_RESISTANCE_SIGMA_NAME "ResistanceSigma"
 #define BMS_CAN_CHG_STATUS_CHARGER_OUTPUT_VOLTAGE_NAME "ChargerOutputVoltage"
 #define BMS_CAN_CHG_STATUS_CHARGER_OUTPUT_CURRENT_NAME "ChargerOutputCurrent"
 #define BMS_CAN_CHG_STATUS_CHARGER_STATE_NAME "ChargerState"
@@ -565,6 +576,69 @@ struct bms_can_bms_estimator_t {
      * Offset: 0
      */
     uint16_t model_nis_max;
+};
+
+/**
+ * Signals in message BMS_Health.
+ *
+ * Sent by bms_canl_tx (native/src/can_layer.c): the online state of health (soh.h).
+ *
+ * All signal values are as on the CAN bus.
+ */
+struct bms_can_bms_health_t {
+    /**
+     * The weakest cell's capacity estimate, % of the configured (new-cell) capacity.
+     *
+     * Range: 0..20000 (0..200 %)
+     * Scale: 0.01
+     * Offset: 0
+     */
+    uint16_t capacity_min;
+
+    /**
+     * That cell (0-based; 255 for 255 and above).
+     *
+     * Range: 0..255 (0..255 -)
+     * Scale: 1
+     * Offset: 0
+     */
+    uint8_t capacity_min_index;
+
+    /**
+     * The highest cell resistance estimate, % of the configured resistance.
+     *
+     * Range: 0..40000 (0..400 %)
+     * Scale: 0.01
+     * Offset: 0
+     */
+    uint16_t resistance_max;
+
+    /**
+     * That cell (0-based; 255 for 255 and above).
+     *
+     * Range: 0..255 (0..255 -)
+     * Scale: 1
+     * Offset: 0
+     */
+    uint8_t resistance_max_index;
+
+    /**
+     * 1-sigma of the weakest cell's capacity estimate, % (saturates at 25.5).
+     *
+     * Range: 0..255 (0..25.5 %)
+     * Scale: 0.1
+     * Offset: 0
+     */
+    uint8_t capacity_sigma;
+
+    /**
+     * 1-sigma of the resistance estimates, % (saturates at 25.5).
+     *
+     * Range: 0..255 (0..25.5 %)
+     * Scale: 0.1
+     * Offset: 0
+     */
+    uint8_t resistance_sigma;
 };
 
 /**
@@ -2389,6 +2463,283 @@ bool bms_can_bms_estimator_model_nis_max_is_in_range(uint16_t value);
  * @return true if in range, false otherwise.
  */
 bool bms_can_bms_estimator_model_nis_max_is_in_phys_range(float value);
+
+/**
+ * Pack message BMS_Health.
+ *
+ * @param[out] dst_p Buffer to pack the message into.
+ * @param[in] src_p Data to pack.
+ * @param[in] size Size of dst_p.
+ *
+ * @return Size of packed data, or negative error code.
+ */
+int bms_can_bms_health_pack(
+    uint8_t *dst_p,
+    const struct bms_can_bms_health_t *src_p,
+    size_t size);
+
+/**
+ * Unpack message BMS_Health.
+ *
+ * @param[out] dst_p Object to unpack the message into.
+ * @param[in] src_p Message to unpack.
+ * @param[in] size Size of src_p.
+ *
+ * @return zero(0) or negative error code.
+ */
+int bms_can_bms_health_unpack(
+    struct bms_can_bms_health_t *dst_p,
+    const uint8_t *src_p,
+    size_t size);
+
+/**
+ * Init message fields to default values from BMS_Health.
+ *
+ * @param[in] msg_p Message to init.
+ *
+ * @return zero(0) on success or (-1) in case of nullptr argument.
+ */
+int bms_can_bms_health_init(struct bms_can_bms_health_t *msg_p);
+
+/**
+ * Encode given signal by applying scaling and offset.
+ *
+ * @param[in] value Signal to encode.
+ *
+ * @return Encoded signal.
+ */
+uint16_t bms_can_bms_health_capacity_min_encode(float value);
+
+/**
+ * Decode given signal by applying scaling and offset.
+ *
+ * @param[in] value Signal to decode.
+ *
+ * @return Decoded signal.
+ */
+float bms_can_bms_health_capacity_min_decode(uint16_t value);
+
+/**
+ * Check that given signal is in allowed range.
+ *
+ * @param[in] value Signal to check.
+ *
+ * @return true if in range, false otherwise.
+ */
+bool bms_can_bms_health_capacity_min_is_in_range(uint16_t value);
+
+/**
+ * Check that given physical value is in allowed range before encoding.
+ *
+ * Use this BEFORE calling _encode() to avoid silent integer overflow:
+ *   encode(-1.0) on a [0,100] signal wraps to 255 and passes is_in_range().
+ *   is_in_phys_range(-1.0) correctly returns false.
+ *
+ * @param[in] value Physical signal value to check.
+ *
+ * @return true if in range, false otherwise.
+ */
+bool bms_can_bms_health_capacity_min_is_in_phys_range(float value);
+
+/**
+ * Encode given signal by applying scaling and offset.
+ *
+ * @param[in] value Signal to encode.
+ *
+ * @return Encoded signal.
+ */
+uint8_t bms_can_bms_health_capacity_min_index_encode(float value);
+
+/**
+ * Decode given signal by applying scaling and offset.
+ *
+ * @param[in] value Signal to decode.
+ *
+ * @return Decoded signal.
+ */
+float bms_can_bms_health_capacity_min_index_decode(uint8_t value);
+
+/**
+ * Check that given signal is in allowed range.
+ *
+ * @param[in] value Signal to check.
+ *
+ * @return true if in range, false otherwise.
+ */
+bool bms_can_bms_health_capacity_min_index_is_in_range(uint8_t value);
+
+/**
+ * Check that given physical value is in allowed range before encoding.
+ *
+ * Use this BEFORE calling _encode() to avoid silent integer overflow:
+ *   encode(-1.0) on a [0,100] signal wraps to 255 and passes is_in_range().
+ *   is_in_phys_range(-1.0) correctly returns false.
+ *
+ * @param[in] value Physical signal value to check.
+ *
+ * @return true if in range, false otherwise.
+ */
+bool bms_can_bms_health_capacity_min_index_is_in_phys_range(float value);
+
+/**
+ * Encode given signal by applying scaling and offset.
+ *
+ * @param[in] value Signal to encode.
+ *
+ * @return Encoded signal.
+ */
+uint16_t bms_can_bms_health_resistance_max_encode(float value);
+
+/**
+ * Decode given signal by applying scaling and offset.
+ *
+ * @param[in] value Signal to decode.
+ *
+ * @return Decoded signal.
+ */
+float bms_can_bms_health_resistance_max_decode(uint16_t value);
+
+/**
+ * Check that given signal is in allowed range.
+ *
+ * @param[in] value Signal to check.
+ *
+ * @return true if in range, false otherwise.
+ */
+bool bms_can_bms_health_resistance_max_is_in_range(uint16_t value);
+
+/**
+ * Check that given physical value is in allowed range before encoding.
+ *
+ * Use this BEFORE calling _encode() to avoid silent integer overflow:
+ *   encode(-1.0) on a [0,100] signal wraps to 255 and passes is_in_range().
+ *   is_in_phys_range(-1.0) correctly returns false.
+ *
+ * @param[in] value Physical signal value to check.
+ *
+ * @return true if in range, false otherwise.
+ */
+bool bms_can_bms_health_resistance_max_is_in_phys_range(float value);
+
+/**
+ * Encode given signal by applying scaling and offset.
+ *
+ * @param[in] value Signal to encode.
+ *
+ * @return Encoded signal.
+ */
+uint8_t bms_can_bms_health_resistance_max_index_encode(float value);
+
+/**
+ * Decode given signal by applying scaling and offset.
+ *
+ * @param[in] value Signal to decode.
+ *
+ * @return Decoded signal.
+ */
+float bms_can_bms_health_resistance_max_index_decode(uint8_t value);
+
+/**
+ * Check that given signal is in allowed range.
+ *
+ * @param[in] value Signal to check.
+ *
+ * @return true if in range, false otherwise.
+ */
+bool bms_can_bms_health_resistance_max_index_is_in_range(uint8_t value);
+
+/**
+ * Check that given physical value is in allowed range before encoding.
+ *
+ * Use this BEFORE calling _encode() to avoid silent integer overflow:
+ *   encode(-1.0) on a [0,100] signal wraps to 255 and passes is_in_range().
+ *   is_in_phys_range(-1.0) correctly returns false.
+ *
+ * @param[in] value Physical signal value to check.
+ *
+ * @return true if in range, false otherwise.
+ */
+bool bms_can_bms_health_resistance_max_index_is_in_phys_range(float value);
+
+/**
+ * Encode given signal by applying scaling and offset.
+ *
+ * @param[in] value Signal to encode.
+ *
+ * @return Encoded signal.
+ */
+uint8_t bms_can_bms_health_capacity_sigma_encode(float value);
+
+/**
+ * Decode given signal by applying scaling and offset.
+ *
+ * @param[in] value Signal to decode.
+ *
+ * @return Decoded signal.
+ */
+float bms_can_bms_health_capacity_sigma_decode(uint8_t value);
+
+/**
+ * Check that given signal is in allowed range.
+ *
+ * @param[in] value Signal to check.
+ *
+ * @return true if in range, false otherwise.
+ */
+bool bms_can_bms_health_capacity_sigma_is_in_range(uint8_t value);
+
+/**
+ * Check that given physical value is in allowed range before encoding.
+ *
+ * Use this BEFORE calling _encode() to avoid silent integer overflow:
+ *   encode(-1.0) on a [0,100] signal wraps to 255 and passes is_in_range().
+ *   is_in_phys_range(-1.0) correctly returns false.
+ *
+ * @param[in] value Physical signal value to check.
+ *
+ * @return true if in range, false otherwise.
+ */
+bool bms_can_bms_health_capacity_sigma_is_in_phys_range(float value);
+
+/**
+ * Encode given signal by applying scaling and offset.
+ *
+ * @param[in] value Signal to encode.
+ *
+ * @return Encoded signal.
+ */
+uint8_t bms_can_bms_health_resistance_sigma_encode(float value);
+
+/**
+ * Decode given signal by applying scaling and offset.
+ *
+ * @param[in] value Signal to decode.
+ *
+ * @return Decoded signal.
+ */
+float bms_can_bms_health_resistance_sigma_decode(uint8_t value);
+
+/**
+ * Check that given signal is in allowed range.
+ *
+ * @param[in] value Signal to check.
+ *
+ * @return true if in range, false otherwise.
+ */
+bool bms_can_bms_health_resistance_sigma_is_in_range(uint8_t value);
+
+/**
+ * Check that given physical value is in allowed range before encoding.
+ *
+ * Use this BEFORE calling _encode() to avoid silent integer overflow:
+ *   encode(-1.0) on a [0,100] signal wraps to 255 and passes is_in_range().
+ *   is_in_phys_range(-1.0) correctly returns false.
+ *
+ * @param[in] value Physical signal value to check.
+ *
+ * @return true if in range, false otherwise.
+ */
+bool bms_can_bms_health_resistance_sigma_is_in_phys_range(float value);
 
 /**
  * Pack message CHG_Status.

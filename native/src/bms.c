@@ -24,6 +24,16 @@ int32_t bms_init(bms_t *inst, const bms_config_t *cfg)
     return BMS_OK;
 }
 
+float bms_cell_soc(const bms_t *inst, uint32_t cell)
+{
+    return (cell < inst->cfg.pack.n_cells) ? inst->ekf[cell].soc : NAN;
+}
+
+float bms_cell_core_temp_degc(const bms_t *inst, uint32_t cell)
+{
+    return (cell < inst->cfg.pack.n_cells) ? inst->thermal[cell].t_core_degc : NAN;
+}
+
 void bms_reset(bms_t *inst)
 {
     inst->initialised = 0u;
@@ -49,6 +59,7 @@ void bms_reset(bms_t *inst)
     bms_safety_reset(&inst->safety);
     bms_contactor_reset(&inst->contactor);
     bms_limit_reset(&inst->limit);
+    bms_soh_reset(&inst->soh, &inst->cfg);
 }
 
 /* A reading that is a voltage at all (limits judge it even if it may be frozen:
@@ -64,9 +75,9 @@ static int32_t cell_fresh(const bms_t *inst, uint32_t i)
     return (inst->plaus_res.cell_flags[i] == 0u) ? 1 : 0;
 }
 
-static int32_t sensor_ok(const bms_t *inst, int32_t j)
+static int32_t sensor_ok(const bms_t *inst, uint32_t j)
 {
-    return ((j >= 0) && (inst->plaus_res.temp_flags[j] == 0u)) ? 1 : 0;
+    return ((j < (uint32_t)BMS_MAX_TEMP_SENSORS) && (inst->plaus_res.temp_flags[j] == 0u)) ? 1 : 0;
 }
 
 /* Temperature reading for cell i from its own or its neighbours' sensors;
@@ -84,7 +95,7 @@ static int32_t sensed_temp(const bms_t *inst, const bms_meas_t *meas, uint32_t i
     const int32_t ok_hi = sensor_ok(inst, m->nb_hi[i]);
     if ((ok_lo != 0) && (ok_hi != 0)) {
         const float tlo = meas->temp_degc[m->nb_lo[i]];
-        *t = tlo + m->nb_w_hi[i] * (meas->temp_degc[m->nb_hi[i]] - tlo);
+        *t = tlo + bms_thermal_nb_weight(m, &inst->cfg, i) * (meas->temp_degc[m->nb_hi[i]] - tlo);
         return 1;
     }
     if (ok_lo != 0) {
@@ -134,7 +145,7 @@ static int32_t seed_estimators(bms_t *inst, const bms_meas_t *meas)
     float t_sum = 0.0f;
     uint32_t t_n = 0u;
     for (uint32_t j = 0u; j < cfg->pack.n_temp_sensors; j++) {
-        if (sensor_ok(inst, (int32_t)j) != 0) {
+        if (sensor_ok(inst, j) != 0) {
             t_sum += meas->temp_degc[j];
             t_n++;
         }
@@ -167,7 +178,8 @@ static int32_t seed_estimators(bms_t *inst, const bms_meas_t *meas)
         (void)sensed_temp(inst, meas, i, &t, &own);
         bms_thermal_cell_init(&inst->thermal[i], t, &cfg->est);
         const float v = (cell_ok(inst, i) != 0) ? meas->cell_v[i] : v_mean;
-        bms_ekf_init(&inst->ekf[i], &cfg->cell, &cfg->est, v, meas->pack_current_a, t);
+        bms_ekf_init(&inst->ekf[i], &cfg->cell, &cfg->est, bms_soh_r_scale(&inst->soh, i), v, meas->pack_current_a,
+                     t);
         if (cfg->nvm.valid != 0u) {
             bms_ekf_fuse_prior(&inst->ekf[i], &cfg->cell, &cfg->est, t, (float)cfg->nvm.soc_q16[i] / 65535.0f, cfg->nvm.soc_sigma);
         }
@@ -193,6 +205,45 @@ static void thermal_correct(bms_t *inst, const bms_meas_t *meas)
     }
 }
 
+/* A cell's SoC from its relaxed voltage (the model's remaining polarisation and the rest
+ * current's drop added back) and that SoC's variance (model error and noise over the OCV's
+ * slope there); -1 for a reading the estimator may not learn from. */
+static float relaxed_soc(const bms_t *inst, const bms_meas_t *meas, uint32_t i, float *var)
+{
+    const bms_config_t *cfg = &inst->cfg;
+    const bms_ekf_cell_t *e = &inst->ekf[i];
+    const float t = inst->thermal[i].t_core_degc;
+    *var = 1.0f;
+    if (cell_fresh(inst, i) == 0) {
+        return -1.0f;
+    }
+    const float r0 = bms_cell_table(&cfg->cell, cfg->cell.r0_ohm, e->soc, t) * bms_soh_r_scale(&inst->soh, i);
+    const float ocv = meas->cell_v[i] + e->v_rc1_v + e->v_rc2_v + (r0 * meas->pack_current_a);
+    const float soc = bms_cell_soc_from_ocv(&cfg->cell, ocv, t);
+    const float slope = bms_cell_ocv_slope(&cfg->cell, soc, t);
+    const float err_v = cfg->est.model_err_v + cfg->est.voltage_noise_v;
+    *var = (slope > 1.0e-4f) ? ((err_v * err_v) / (slope * slope)) : 1.0f;
+    return soc;
+}
+
+/* An informative point (the pack has rested): close the interval since the last one with
+ * each cell's capacity update and open the next (soh.h). */
+static void soh_point(bms_t *inst, const bms_meas_t *meas)
+{
+    const uint32_t nc = inst->cfg.pack.n_cells;
+    float var;
+    bms_soh_point_begin(&inst->soh);
+    for (uint32_t i = 0u; i < nc; i++) {
+        if (relaxed_soc(inst, meas, i, &var) >= 0.0f) {
+            bms_soh_point_var(&inst->soh, var);
+        }
+    }
+    for (uint32_t i = 0u; i < nc; i++) {
+        bms_soh_point_cell(&inst->soh, &inst->cfg, i, relaxed_soc(inst, meas, i, &var));
+    }
+    bms_soh_point_end(&inst->soh, &inst->cfg);
+}
+
 /* Run the estimators over all cells and fold each cell's limit terms. Returns the first
  * cell whose SoC filter reported a divergence this step, or -1. */
 static int32_t run_estimators(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms, bms_out_t *out,
@@ -204,16 +255,25 @@ static int32_t run_estimators(bms_t *inst, const bms_meas_t *meas, uint32_t dt_m
     const float dt_s = (float)dt_ms * 0.001f;
     const float i_a = meas->pack_current_a;
     bms_thermal_disc_update(&inst->thermal_disc, &inst->thermal_model, dt_ms);
+    const int32_t r_step = bms_soh_r_begin(&inst->soh, cfg, i_a, 1, dt_s);
+    /* the capacities' relative uncertainty (the pack's: soh.h); 0 while they are held */
+    const float cap_rel_sigma = (bms_soh_enabled(cfg) != 0) ? bms_sqrtf(inst->soh.theta_var) : 0.0f;
     for (uint32_t i = 0u; i < nc; i++) {
         const float v = meas->cell_v[i];
         const int32_t v_ok = cell_fresh(inst, i);
         bms_thermal_cell_t *th = &inst->thermal[i];
         bms_ekf_step_out_t so;
-        bms_ekf_step(&inst->ekf[i], &cfg->cell, &cfg->est, i_a, dt_s, v, v_ok, th->t_core_degc, &so);
+        bms_ekf_step(&inst->ekf[i], &cfg->cell, &cfg->est, bms_soh_cap_scale(&inst->soh, i), cap_rel_sigma,
+                     bms_soh_r_scale(&inst->soh, i), i_a, dt_s, v, v_ok, th->t_core_degc, &so);
         if ((so.diverged != 0u) && (diverged < 0)) {
             diverged = (int32_t)i;
         }
-        out->v_pred_v[i] = so.v_pred_v;
+        if ((r_step != 0) && (v_ok != 0)) {
+            bms_soh_r_cell(&inst->soh, i, so.innov_v, so.r0_model_ohm);
+        }
+        if (out->cells.v_pred_v != 0) {
+            out->cells.v_pred_v[i] = so.v_pred_v;
+        }
         const float heat = bms_thermal_heat_w(i_a, so.ocv_v, (v_ok != 0) ? v : so.v_pred_v, so.docv_dt_v_per_k,
                                               th->t_core_degc);
         bms_thermal_cell_predict(th, &inst->thermal_disc, &cfg->thermal, &cfg->est, heat, inst->ambient_degc,
@@ -226,7 +286,11 @@ static int32_t run_estimators(bms_t *inst, const bms_meas_t *meas, uint32_t dt_m
         lc.r_step_ohm = so.r_step_ohm;
         bms_limit_acc_headroom(acc, cfg, &lc);
     }
+    bms_soh_r_end(&inst->soh, cfg);
     thermal_correct(inst, meas);
+    if (bms_soh_charge(&inst->soh, cfg, i_a, 1, dt_s) != 0) {
+        soh_point(inst, meas);
+    }
     /* the maps at the estimates this step reports */
     for (uint32_t i = 0u; i < nc; i++) {
         bms_limit_acc_maps(acc, cfg, inst->ekf[i].soc, inst->thermal[i].t_core_degc);
@@ -312,6 +376,43 @@ static void feed_estimator_fault(bms_t *inst, int32_t diverged_cell, const bms_l
     bms_safety_condition(&inst->safety, BMS_F_ESTIMATOR, present, cell, value, dt_ms, 0u, inst->time_ms);
 }
 
+static void fill_health(const bms_t *inst, bms_out_t *out)
+{
+    const bms_soh_t *h = &inst->soh;
+    const bms_cell_outputs_t *co = &out->cells;
+    float cmin = 1.0e30f;
+    uint32_t cmin_i = 0u;
+    float rmax = -1.0e30f;
+    uint32_t rmax_i = 0u;
+    for (uint32_t i = 0u; i < inst->cfg.pack.n_cells; i++) {
+        const float cs = bms_soh_cap_scale(h, i);
+        const float rs = bms_soh_r_scale(h, i);
+        if (co->cap_scale != 0) {
+            co->cap_scale[i] = cs;
+        }
+        if (co->r_scale != 0) {
+            co->r_scale[i] = rs;
+        }
+        if (cs < cmin) {
+            cmin = cs;
+            cmin_i = i;
+        }
+        if (rs > rmax) {
+            rmax = rs;
+            rmax_i = i;
+        }
+    }
+    out->cap_scale_min = cmin;
+    out->cap_scale_min_cell = cmin_i;
+    out->cap_sigma = bms_soh_cap_sigma(h, cmin_i);
+    out->r_scale_max = rmax;
+    out->r_scale_max_cell = rmax_i;
+    out->r_sigma = bms_soh_r_sigma(h);
+    const uint32_t nc = (h->cap_updates < 0xFFFFu) ? h->cap_updates : 0xFFFFu;
+    const uint32_t nr = (h->r_updates < 0xFFFFu) ? h->r_updates : 0xFFFFu;
+    out->soh_updates = (nc << 16u) | nr;
+}
+
 static void fill_estimates(const bms_t *inst, bms_out_t *out)
 {
     const uint32_t nc = inst->cfg.pack.n_cells;
@@ -320,12 +421,25 @@ static void fill_estimates(const bms_t *inst, bms_out_t *out)
     float ssum = 0.0f;
     float tmax = -1.0e30f;
     uint32_t tmax_i = 0u;
+    float tmin = INFINITY;
+    uint32_t tmin_i = 0u;
+    const bms_cell_outputs_t *co = &out->cells;
     for (uint32_t i = 0u; i < nc; i++) {
         const float s = inst->ekf[i].soc;
         const float tc = inst->thermal[i].t_core_degc;
-        out->soc[i] = s;
-        out->core_temp_degc[i] = tc;
-        out->surf_temp_degc[i] = inst->thermal[i].t_surf_degc;
+        if (co->soc != 0) {
+            co->soc[i] = s;
+        }
+        if (co->core_temp_degc != 0) {
+            co->core_temp_degc[i] = tc;
+        }
+        if (co->surf_temp_degc != 0) {
+            co->surf_temp_degc[i] = inst->thermal[i].t_surf_degc;
+        }
+        if ((bms_isfinitef(tc) != 0) && (tc < tmin)) {
+            tmin = tc;
+            tmin_i = i;
+        }
         smin = (s < smin) ? s : smin;
         smax = (s > smax) ? s : smax;
         ssum += s;
@@ -343,6 +457,9 @@ static void fill_estimates(const bms_t *inst, bms_out_t *out)
     out->soc_pack = (den > 1.0e-6f) ? bms_clampf(smin / den, 0.0f, 1.0f) : out->soc_mean;
     out->core_temp_max_degc = tmax;
     out->core_temp_max_cell = tmax_i;
+    out->core_temp_min_degc = tmin;
+    out->core_temp_min_cell = tmin_i;
+    fill_health(inst, out);
     /* the innovation monitor: how many cells' voltage the model does not explain, and the
      * worst ratio (soc_ekf.h) */
     float nis_max = 0.0f;
@@ -419,7 +536,7 @@ static void monitored_values(const bms_t *inst, const bms_meas_t *meas, bms_out_
     uint32_t jmin = 0u;
     uint32_t nt = 0u;
     for (uint32_t j = 0u; j < cfg->pack.n_temp_sensors; j++) {
-        if (sensor_ok(inst, (int32_t)j) != 0) {
+        if (sensor_ok(inst, j) != 0) {
             const float t = meas->temp_degc[j];
             if (t > tmax) {
                 tmax = t;
@@ -600,16 +717,20 @@ static void stage_estimators(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms
     if (inst->initialised == 0u) {
         if (seed_estimators(inst, meas) != 0) {
             inst->initialised = 1u;
-            for (uint32_t i = 0u; i < cfg->pack.n_cells; i++) {
-                out->v_pred_v[i] = bms_ekf_terminal_v(&inst->ekf[i], &cfg->cell, meas->pack_current_a,
-                                                      inst->thermal[i].t_core_degc);
+            for (uint32_t i = 0u; (i < cfg->pack.n_cells) && (out->cells.v_pred_v != 0); i++) {
+                out->cells.v_pred_v[i] = bms_ekf_terminal_v(&inst->ekf[i], &cfg->cell, bms_soh_r_scale(&inst->soh, i),
+                                                            meas->pack_current_a, inst->thermal[i].t_core_degc);
             }
         }
     } else if ((c->dt_ok != 0) && (c->cur_ok != 0) && (inst->plaus_res.fresh != 0u)) {
         c->diverged_cell = run_estimators(inst, meas, dt_ms, out, acc);
         c->have_data = 1u;
+    } else if (c->dt_ok != 0) {
+        /* current unknown or no new sample: hold the state; the charge that passed meanwhile
+         * is unknown to the state of health too */
+        bms_soh_void(&inst->soh);
     } else {
-        /* time not advancing, current unknown or no new sample: hold the state */
+        /* time not advancing: hold the state */
     }
     if (inst->initialised != 0u) {
         c->status |= BMS_ST_INITIALISED;
@@ -788,6 +909,9 @@ int32_t bms_step_batch(bms_t *inst, uint32_t n, const uint32_t *dt_ms,
     bms_meas_t meas;
     bms_out_t out;
     meas.pack_v = NAN;
+    out.cells.surf_temp_degc = 0;
+    out.cells.cap_scale = 0;
+    out.cells.r_scale = 0;
     meas.bus_v = NAN;
     meas.charger_max_a = NAN;
     meas.coolant_flow_lpm = NAN;
@@ -803,14 +927,16 @@ int32_t bms_step_batch(bms_t *inst, uint32_t n, const uint32_t *dt_ms,
         }
         meas.ambient_degc = (ambient_degc != 0) ? ambient_degc[k] : NAN;
         meas.sample_time_ms += dt_ms[k];
+        out.cells.soc = &soc_out[k * nc];
+        out.cells.core_temp_degc = &core_temp_out[k * nc];
+        out.cells.v_pred_v = &v_pred_out[k * nc];
+        /* a step that predicts nothing (no new sample) leaves the last prediction standing */
+        for (uint32_t i = 0u; i < nc; i++) {
+            v_pred_out[(k * nc) + i] = (k > 0u) ? v_pred_out[((k - 1u) * nc) + i] : NAN;
+        }
         int32_t rc = bms_step(inst, &meas, dt_ms[k], &out);
         if (rc != BMS_OK) {
             return rc;
-        }
-        for (uint32_t i = 0u; i < nc; i++) {
-            soc_out[(k * nc) + i] = out.soc[i];
-            core_temp_out[(k * nc) + i] = out.core_temp_degc[i];
-            v_pred_out[(k * nc) + i] = out.v_pred_v[i];
         }
         if (status_out != 0) {
             status_out[k] = out.status;

@@ -12,6 +12,26 @@ int32_t bms_isfinitef(float x)
     return ((b.u & 0x7f800000u) != 0x7f800000u) ? 1 : 0;
 }
 
+float bms_sqrtf(float x)
+{
+    if ((x != x) || (bms_isfinitef(x) == 0)) {
+        return x; /* NaN, +inf (and -inf, which a variance never is) */
+    }
+    if (!(x > 0.0f)) {
+        return 0.0f;
+    }
+    /* halve the exponent for a first guess within a factor of 1.5, then Newton (each
+     * iteration doubles the correct bits: 4 reach float32's 24) */
+    f32_bits_t b;
+    b.f = x;
+    b.u = (b.u >> 1) + 0x1fc00000u;
+    float y = b.f;
+    for (uint32_t k = 0u; k < 4u; k++) {
+        y = 0.5f * (y + (x / y));
+    }
+    return y;
+}
+
 float bms_clampf(float x, float lo, float hi)
 {
     if (x < lo) {

@@ -372,22 +372,15 @@ static uint8_t sensor_temp(float t_degc)
                : (uint8_t)SNA_U8;
 }
 
-static void pack_cell_temperatures(const bms_config_t *cfg, const bms_out_t *out, bms_canl_frame_t *f)
+static void pack_cell_temperatures(const bms_out_t *out, bms_canl_frame_t *f)
 {
     struct bms_can_bms_cell_temperatures_t m;
     (void)bms_can_bms_cell_temperatures_init(&m);
     /* the hottest cell as the firmware found it (what its limits used); the coldest here */
     const float t_max = out->core_temp_max_degc;
     const uint32_t i_max = out->core_temp_max_cell;
-    float t_min = INFINITY;
-    uint32_t i_min = 0u;
-    for (uint32_t i = 0u; (i < cfg->pack.n_cells) && (i < (uint32_t)BMS_MAX_CELLS); i++) {
-        const float t = out->core_temp_degc[i];
-        if ((bms_isfinitef(t) != 0) && (t < t_min)) {
-            t_min = t;
-            i_min = i;
-        }
-    }
+    const float t_min = out->core_temp_min_degc;
+    const uint32_t i_min = out->core_temp_min_cell;
     const int32_t ok = ((bms_isfinitef(t_max) != 0) && (bms_isfinitef(t_min) != 0)) ? 1 : 0;
     m.cell_temp_max = (ok != 0) ? bms_can_bms_cell_temperatures_cell_temp_max_encode(clampf(t_max, -60.0f, 200.0f))
                                 : (int16_t)SNA_S16;
@@ -438,6 +431,19 @@ static void pack_estimator(const bms_out_t *out, bms_canl_frame_t *f)
     frame_done(f, BMS_CAN_BMS_ESTIMATOR_FRAME_ID, bms_can_bms_estimator_pack(f->data, &m, 8u));
 }
 
+static void pack_health(const bms_out_t *out, bms_canl_frame_t *f)
+{
+    struct bms_can_bms_health_t m;
+    (void)bms_can_bms_health_init(&m);
+    m.capacity_min = bms_can_bms_health_capacity_min_encode(clampf(100.0f * out->cap_scale_min, 0.0f, 200.0f));
+    m.capacity_min_index = index_u8(out->cap_scale_min_cell);
+    m.resistance_max = bms_can_bms_health_resistance_max_encode(clampf(100.0f * out->r_scale_max, 0.0f, 400.0f));
+    m.resistance_max_index = index_u8(out->r_scale_max_cell);
+    m.capacity_sigma = bms_can_bms_health_capacity_sigma_encode(clampf(100.0f * out->cap_sigma, 0.0f, 25.5f));
+    m.resistance_sigma = bms_can_bms_health_resistance_sigma_encode(clampf(100.0f * out->r_sigma, 0.0f, 25.5f));
+    frame_done(f, BMS_CAN_BMS_HEALTH_FRAME_ID, bms_can_bms_health_pack(f->data, &m, 8u));
+}
+
 uint32_t bms_canl_tx(bms_canl_t *c, const bms_config_t *cfg, const bms_meas_t *meas, const bms_out_t *out,
                      bms_canl_frame_t *frames, uint32_t max_frames)
 {
@@ -466,13 +472,16 @@ uint32_t bms_canl_tx(bms_canl_t *c, const bms_config_t *cfg, const bms_meas_t *m
             pack_cell_voltages(out, f);
             break;
         case BMS_CANL_TX_CELL_TEMPERATURES:
-            pack_cell_temperatures(cfg, out, f);
+            pack_cell_temperatures(out, f);
             break;
         case BMS_CANL_TX_FAULTS:
             pack_faults(out, f);
             break;
         case BMS_CANL_TX_ESTIMATOR:
             pack_estimator(out, f);
+            break;
+        case BMS_CANL_TX_HEALTH:
+            pack_health(out, f);
             break;
         default:
             pack_state(c, out, f);

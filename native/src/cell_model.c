@@ -104,3 +104,10 @@ float bms_cell_dsoc(const bms_cell_params_t *cp, float current_a, float dt_s)
     float eff = (current_a < 0.0f) ? cp->coulombic_eff : 1.0f;
     return -eff * current_a * dt_s / (3600.0f * cp->capacity_ah);
 }
+
+float bms_cell_ocv_slope(const bms_cell_params_t *cp, float soc, float temp_degc)
+{
+    const float lo = bms_clampf(soc - 0.02f, 0.0f, 1.0f);
+    const float hi = bms_clampf(soc + 0.02f, 0.0f, 1.0f);
+    return (bms_cell_ocv(cp, hi, temp_degc) - bms_cell_ocv(cp, lo, temp_degc)) / (hi - lo);
+}

@@ -273,6 +273,26 @@ static const bms_cfg_field_info_t k_fields[BMS_CFG_N_FIELDS] = {
     /* checked only when valid: a SoC's 1-sigma is within (0, 1] */
     ROW1("nvm.soc_sigma", "", "a SoC uncertainty: (0, 1]", nvm.soc_sigma, 0u, BMS_CFG_SHAPE_SCALAR, HI,
          BMS_CFG_E_NVM, 0.0f, 1.0f),
+    /* ---- online state of health (soh.h) ---- */
+    /* a new cell's capacity and resistance are known to a few %; beyond 100 % nothing is */
+    ROW1("est.soh_init_sigma", "", "a relative uncertainty: 0..1 (0: held)", est.soh_init_sigma, 0u,
+         BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_ESTIMATOR, 0.0f, 1.0f),
+    /* a cell ages by well under 10 % between two rests or two current steps */
+    ROW1("est.soh_rw", "", "a relative drift per update: 0..0.1", est.soh_rw, 0u, BMS_CFG_SHAPE_SCALAR, BOTH,
+         BMS_CFG_E_ESTIMATOR, 0.0f, 0.1f),
+    /* the fast polarisation relaxes in minutes, diffusion in hours (Plett 2015, sec. 2.10) */
+    ROW1("est.soh_rest_s", "s", "a rest: 60..86400 s", est.soh_rest_s, 0u, BMS_CFG_SHAPE_SCALAR, BOTH,
+         BMS_CFG_E_ESTIMATOR, 60.0f, 86400.0f),
+    ROW1("est.soh_min_dsoc", "", "a SoC swing: 0.05..1", est.soh_min_dsoc, 0u, BMS_CFG_SHAPE_SCALAR, BOTH,
+         BMS_CFG_E_ESTIMATOR, 0.05f, 1.0f),
+    ROW1("est.soh_step_c", "C", "a current step: 0.01..10 C", est.soh_step_c, 0u, BMS_CFG_SHAPE_SCALAR, BOTH,
+         BMS_CFG_E_ESTIMATOR, 0.01f, 10.0f),
+    INT("nvm.soh_valid", BMS_CFG_E_NVM, nvm.soh_valid),
+    /* checked only when valid */
+    ROW1("nvm.soh_sigma", "", "a relative uncertainty: (0, 1]", nvm.soh_sigma, 0u, BMS_CFG_SHAPE_SCALAR, HI,
+         BMS_CFG_E_NVM, 0.0f, 1.0f),
+    INT("nvm.cap_q", BMS_CFG_E_NVM, nvm.cap_q),
+    INT("nvm.r_q", BMS_CFG_E_NVM, nvm.r_q),
 };
 
 const bms_cfg_field_info_t *bms_config_field_info(uint32_t field)
@@ -433,6 +453,9 @@ static bms_cfg_err_t check_cell(const bms_config_t *cfg, bms_cfg_detail_t *d)
 static bms_cfg_err_t check_estimator(const bms_config_t *cfg, bms_cfg_detail_t *d)
 {
     bms_cfg_err_t e = check_rows(cfg, BMS_CFG_F_EST_SOC_INIT, BMS_CFG_F_EST_TEMP_SPATIAL, d);
+    if (e == BMS_CFG_OK) {
+        e = check_rows(cfg, BMS_CFG_F_EST_SOH_INIT, BMS_CFG_F_EST_SOH_STEP, d);
+    }
     /* the cell-voltage measurement variance must not vanish (division by S) */
     if ((e == BMS_CFG_OK) && !((cfg->est.voltage_noise_v + cfg->est.model_err_v) > 0.0f)) {
         e = fail(d, BMS_CFG_F_EST_VOLTAGE_NOISE, 0u, 0u, cfg->est.voltage_noise_v,
@@ -558,13 +581,33 @@ static bms_cfg_err_t check_charge(const bms_config_t *cfg, bms_cfg_detail_t *d)
 static bms_cfg_err_t check_nvm(const bms_config_t *cfg, bms_cfg_detail_t *d)
 {
     const bms_nvm_t *n = &cfg->nvm;
-    if (n->valid == 0u) {
-        return BMS_CFG_OK;
-    }
-    if (n->valid != 1u) {
+    if (n->valid > 1u) {
         return fail(d, BMS_CFG_F_NVM_VALID, 0u, 0u, (float)n->valid, "must be 0 or 1");
     }
-    return check_rows(cfg, BMS_CFG_F_NVM_SOC_SIGMA, BMS_CFG_F_NVM_SOC_SIGMA, d);
+    if (n->valid != 0u) {
+        const bms_cfg_err_t e = check_rows(cfg, BMS_CFG_F_NVM_SOC_SIGMA, BMS_CFG_F_NVM_SOC_SIGMA, d);
+        if (e != BMS_CFG_OK) {
+            return e;
+        }
+    }
+    if (n->soh_valid > 1u) {
+        return fail(d, BMS_CFG_F_NVM_SOH_VALID, 0u, 0u, (float)n->soh_valid, "must be 0 or 1");
+    }
+    if (n->soh_valid == 0u) {
+        return BMS_CFG_OK;
+    }
+    /* the stored scales are within what the state-of-health filter keeps (soh.c) */
+    for (uint32_t i = 0u; i < cfg->pack.n_cells; i++) {
+        if ((n->cap_q[i] < 16384u) || (n->cap_q[i] > 49152u)) {
+            return fail(d, BMS_CFG_F_NVM_SOH_CAP, 0u, i, (float)n->cap_q[i] / 32768.0f,
+                        "a capacity scale must be within [0.5, 1.5]");
+        }
+        if (n->r_q[i] < 8192u) {
+            return fail(d, BMS_CFG_F_NVM_SOH_R, 0u, i, (float)n->r_q[i] / 16384.0f,
+                        "a resistance scale must be within [0.5, 4)");
+        }
+    }
+    return check_rows(cfg, BMS_CFG_F_NVM_SOH_SIGMA, BMS_CFG_F_NVM_SOH_SIGMA, d);
 }
 
 bms_cfg_err_t bms_config_check_detail(const bms_config_t *cfg, bms_cfg_detail_t *where)

@@ -190,8 +190,8 @@ static uint32_t handle_step(bms_hil_node_t *n, const uint8_t *p, uint32_t len)
     n->proto.stats.steps++;
     const uint32_t cycles = (b->counter_now != 0) ? elapsed_ticks(b, t0, t1) : 0u;
     const uint32_t flags = (b->counter_now != 0) ? (uint32_t)BMS_PROTO_STATE_CYCLES_VALID : 0u;
-    const uint32_t slen = bms_proto_put_state(bms_proto_tx_payload(&n->proto), &io->out, s.n_cells, cycles, cmd_result,
-                                              flags);
+    const uint32_t slen = bms_proto_put_state(bms_proto_tx_payload(&n->proto), &n->bms, &io->out, s.n_cells,
+                                              cycles, cmd_result, flags);
     return reply(n, BMS_PROTO_MSG_STATE, slen);
 }
 

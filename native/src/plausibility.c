@@ -7,7 +7,7 @@ void bms_plaus_reset(bms_plaus_state_t *st)
 {
     for (uint32_t i = 0u; i < BMS_MAX_CELLS; i++) {
         st->stuck_ref_v[i] = 0.0f;
-        st->stuck_ref_i[i] = 0.0f;
+        st->stuck_ref_i[i] = 0;
         st->stuck_moved[i] = 0u;
         st->stuck_repeats[i] = 0u;
     }
@@ -37,6 +37,18 @@ static float absf(float x)
     return (x < 0.0f) ? -x : x;
 }
 
+/* The current as the stuck check keeps it: a 16-bit fraction of the sensor's range. */
+static int16_t current_q15(float current_a, float range_a)
+{
+    const float x = bms_clampf(current_a / range_a, -1.0f, 1.0f) * 32767.0f;
+    return (int16_t)((x >= 0.0f) ? (x + 0.5f) : (x - 0.5f));
+}
+
+static float current_of_q15(int16_t q, float range_a)
+{
+    return ((float)q / 32767.0f) * range_a;
+}
+
 static void check_cells(bms_plaus_state_t *st, const bms_config_t *cfg, const bms_plaus_input_t *in,
                         const float *cell_v, bms_plaus_result_t *res)
 {
@@ -63,7 +75,8 @@ static void check_cells(bms_plaus_state_t *st, const bms_config_t *cfg, const bm
                     st->stuck_repeats[i]++;
                 }
                 if ((res->current_valid != 0u)
-                    && (absf(in->pack_current_a - st->stuck_ref_i[i]) >= p->stuck_current_delta_a)) {
+                    && (absf(in->pack_current_a - current_of_q15(st->stuck_ref_i[i], cfg->pack.current_range_a))
+                        >= p->stuck_current_delta_a)) {
                     st->stuck_moved[i] = 1u;
                 }
                 const int32_t frozen = (p->stuck_needs_current == 0u)
@@ -75,7 +88,9 @@ static void check_cells(bms_plaus_state_t *st, const bms_config_t *cfg, const bm
                 }
             } else {
                 st->stuck_ref_v[i] = v;
-                st->stuck_ref_i[i] = (res->current_valid != 0u) ? in->pack_current_a : st->stuck_ref_i[i];
+                st->stuck_ref_i[i] = (res->current_valid != 0u)
+                                       ? current_q15(in->pack_current_a, cfg->pack.current_range_a)
+                                       : st->stuck_ref_i[i];
                 st->stuck_moved[i] = 0u;
                 st->stuck_repeats[i] = 0u;
             }

@@ -150,12 +150,13 @@ static float get_f32(const uint8_t *p, uint32_t *at)
 
 uint32_t bms_proto_layout_hash(void)
 {
-    /* every field of bms_config_t (the bytes CONFIG carries) and the sizes
-     * of the structs whose copies cross the wire */
+    /* every field of bms_config_t (the bytes CONFIG carries), the sizes of the structs
+     * whose copies cross the wire and the STATE layout (bms_out_t is encoded field by
+     * field: its size, with the caller's pointers in it, differs between host and board) */
     static const uint32_t layout[] = {
         (uint32_t)sizeof(bms_config_t),
         (uint32_t)sizeof(bms_meas_t),
-        (uint32_t)sizeof(bms_out_t),
+        (uint32_t)BMS_PROTO_STATE_FIXED_LEN,
         (uint32_t)BMS_MAX_CELLS,
         (uint32_t)BMS_MAX_TEMP_SENSORS,
         OFS(bms_config_t, pack.n_cells),
@@ -198,6 +199,11 @@ uint32_t bms_proto_layout_hash(void)
         OFS(bms_config_t, est.heat_noise_w),
         OFS(bms_config_t, est.temp_noise_degc),
         OFS(bms_config_t, est.temp_spatial_sigma_degc),
+        OFS(bms_config_t, est.soh_init_sigma),
+        OFS(bms_config_t, est.soh_rw),
+        OFS(bms_config_t, est.soh_rest_s),
+        OFS(bms_config_t, est.soh_min_dsoc),
+        OFS(bms_config_t, est.soh_step_c),
         OFS(bms_config_t, limits.q[0].warning.threshold),
         OFS(bms_config_t, limits.q[0].warning.hysteresis),
         OFS(bms_config_t, limits.q[0].warning.debounce_ms),
@@ -254,6 +260,12 @@ uint32_t bms_proto_layout_hash(void)
         OFS(bms_config_t, charge.heater_off_above_degc),
         OFS(bms_config_t, charge.cooling_on_above_degc),
         OFS(bms_config_t, charge.cooling_off_below_degc),
+        OFS(bms_config_t, nvm.soc_sigma),
+        OFS(bms_config_t, nvm.valid),
+        OFS(bms_config_t, nvm.cap_q),
+        OFS(bms_config_t, nvm.r_q),
+        OFS(bms_config_t, nvm.soh_sigma),
+        OFS(bms_config_t, nvm.soh_valid),
     };
     uint8_t b[4];
     uint32_t crc = 0xFFFFFFFFu;
@@ -528,8 +540,8 @@ uint32_t bms_proto_put_hello(uint8_t *p, const bms_proto_hello_t *h)
     return at;
 }
 
-uint32_t bms_proto_put_state(uint8_t *p, const bms_out_t *out, uint32_t n_cells, uint32_t cycles,
-                             int32_t cmd_result, uint32_t flags)
+uint32_t bms_proto_put_state(uint8_t *p, const bms_t *inst, const bms_out_t *out, uint32_t n_cells,
+                             uint32_t cycles, int32_t cmd_result, uint32_t flags)
 {
     uint32_t n = n_cells;
     if (n > (uint32_t)BMS_MAX_CELLS) {
@@ -552,6 +564,10 @@ uint32_t bms_proto_put_state(uint8_t *p, const bms_out_t *out, uint32_t n_cells,
     put_f32(p, &at, out->ccl_a);
     put_f32(p, &at, out->dcl_a);
     put_f32(p, &at, out->model_nis_max);
+    put_f32(p, &at, out->cap_scale_min);
+    put_f32(p, &at, out->cap_sigma);
+    put_f32(p, &at, out->r_scale_max);
+    put_f32(p, &at, out->r_sigma);
     put_u32(p, &at, out->ccl_limit);
     put_u32(p, &at, out->dcl_limit);
     put_u32(p, &at, out->faults);
@@ -561,15 +577,18 @@ uint32_t bms_proto_put_state(uint8_t *p, const bms_out_t *out, uint32_t n_cells,
     put_u32(p, &at, out->status);
     put_u32(p, &at, out->time_ms);
     put_u32(p, &at, out->model_mismatch_cells);
+    put_u32(p, &at, out->cap_scale_min_cell);
+    put_u32(p, &at, out->r_scale_max_cell);
+    put_u32(p, &at, out->soh_updates);
     put_u8(p, &at, out->charge_complete);
     put_u8(p, &at, out->heater_request);
     put_u8(p, &at, out->cooling_request);
     put_u8(p, &at, 0u);
     for (uint32_t i = 0u; i < n; i++) {
-        put_f32(p, &at, out->soc[i]);
+        put_f32(p, &at, bms_cell_soc(inst, i));
     }
     for (uint32_t i = 0u; i < n; i++) {
-        put_f32(p, &at, out->core_temp_degc[i]);
+        put_f32(p, &at, bms_cell_core_temp_degc(inst, i));
     }
     return at;
 }

@@ -28,21 +28,24 @@ static float gauss_markov_factor(float corr_s, float dt_s)
     return (f > 1.0f) ? f : 1.0f;
 }
 
-/* The OCV's slope around soc (2 % SoC each side, clamped to [0, 1]), V per unit SoC. */
-static float ocv_slope_near(const bms_cell_params_t *cp, float soc, float temp_degc)
+
+/* The model at soc for this cell: its resistances scaled by its health (time constants
+ * kept, soh.h). */
+static void eval_cell(const bms_cell_params_t *cp, float soc, float temp_degc, float r_scale, bms_cell_eval_t *e)
 {
-    const float lo = bms_clampf(soc - 0.02f, 0.0f, 1.0f);
-    const float hi = bms_clampf(soc + 0.02f, 0.0f, 1.0f);
-    return (bms_cell_ocv(cp, hi, temp_degc) - bms_cell_ocv(cp, lo, temp_degc)) / (hi - lo);
+    bms_cell_eval(cp, soc, temp_degc, e);
+    e->r0_ohm *= r_scale;
+    e->r1_ohm *= r_scale;
+    e->r2_ohm *= r_scale;
 }
 
 void bms_ekf_init(bms_ekf_cell_t *c, const bms_cell_params_t *cp,
-                  const bms_estimator_params_t *ep, float cell_v, float current_a,
+                  const bms_estimator_params_t *ep, float r_scale, float cell_v, float current_a,
                   float temp_degc)
 {
     /* Terminal voltage plus the ohmic drop approximates the OCV; RC states
      * start at zero and their uncertainty goes into the covariance. */
-    float r0 = bms_cell_table(cp, cp->r0_ohm, 0.5f, temp_degc);
+    float r0 = bms_cell_table(cp, cp->r0_ohm, 0.5f, temp_degc) * r_scale;
     float soc = bms_cell_soc_from_ocv(cp, cell_v + r0 * current_a, temp_degc);
     c->soc = bms_clampf(soc, 0.0f, 1.0f);
     c->v_rc1_v = 0.0f;
@@ -56,7 +59,7 @@ void bms_ekf_init(bms_ekf_cell_t *c, const bms_cell_params_t *cp,
     const float e_r0 = ep->r0_rel_sigma * r0 * abs_i;
     const float var_v = (ep->model_err_v * ep->model_err_v) + (ep->voltage_noise_v * ep->voltage_noise_v)
                       + (e_r0 * e_r0) + (2.0f * sv * sv);
-    const float slope = ocv_slope_near(cp, c->soc, temp_degc);
+    const float slope = bms_cell_ocv_slope(cp, c->soc, temp_degc);
     const float var_cap = ep->soc_init_sigma * ep->soc_init_sigma;
     const float var_soc = (slope > 1.0e-4f) ? (var_v / (slope * slope)) : var_cap;
     c->p[P00] = (var_soc < var_cap) ? var_soc : var_cap;
@@ -76,7 +79,7 @@ void bms_ekf_fuse_prior(bms_ekf_cell_t *c, const bms_cell_params_t *cp,
         return;
     }
     /* the OCV slope around the voltage-based guess */
-    const float slope = ocv_slope_near(cp, c->soc, temp_degc);
+    const float slope = bms_cell_ocv_slope(cp, c->soc, temp_degc);
     /* at power-up the pack has rested (the polarisation has relaxed): model error and noise */
     const float err_v = ep->model_err_v + ep->voltage_noise_v;
     float sig_v = (slope > 1.0e-4f) ? (err_v / slope) : 1.0f;
@@ -88,11 +91,11 @@ void bms_ekf_fuse_prior(bms_ekf_cell_t *c, const bms_cell_params_t *cp,
     c->p[P00] = (var_p * var_v) / (var_p + var_v);
 }
 
-float bms_ekf_terminal_v(const bms_ekf_cell_t *c, const bms_cell_params_t *cp,
+float bms_ekf_terminal_v(const bms_ekf_cell_t *c, const bms_cell_params_t *cp, float r_scale,
                          float current_a, float temp_degc)
 {
     bms_cell_eval_t e;
-    bms_cell_eval(cp, c->soc, temp_degc, &e);
+    eval_cell(cp, c->soc, temp_degc, r_scale, &e);
     return e.ocv_v - c->v_rc1_v - c->v_rc2_v - e.r0_ohm * current_a;
 }
 
@@ -121,25 +124,29 @@ static void condition_cov(float *p)
 }
 
 void bms_ekf_step(bms_ekf_cell_t *c, const bms_cell_params_t *cp,
-                  const bms_estimator_params_t *ep, float current_a, float dt_s,
-                  float cell_v, int32_t voltage_valid, float temp_degc,
+                  const bms_estimator_params_t *ep, float cap_scale, float cap_rel_sigma, float r_scale,
+                  float current_a, float dt_s, float cell_v, int32_t voltage_valid, float temp_degc,
                   bms_ekf_step_out_t *out)
 {
     bms_cell_eval_t e;
-    bms_cell_eval(cp, c->soc, temp_degc, &e);
+    eval_cell(cp, c->soc, temp_degc, r_scale, &e);
     const float soc0 = c->soc;
+    out->r0_model_ohm = e.r0_ohm / r_scale;
 
     /* ---- predict (exact ZOH for the RC branches) ---- */
     bms_cell_rc_disc_t d1 = bms_cell_rc_disc(e.r1_ohm, e.tau1_s, dt_s);
     bms_cell_rc_disc_t d2 = bms_cell_rc_disc(e.r2_ohm, e.tau2_s, dt_s);
-    c->soc = soc0 + bms_cell_dsoc(cp, current_a, dt_s);
+    c->soc = soc0 + (bms_cell_dsoc(cp, current_a, dt_s) / cap_scale);
     c->v_rc1_v = d1.a * c->v_rc1_v + d1.b_ohm * current_a;
     c->v_rc2_v = d2.a * c->v_rc2_v + d2.b_ohm * current_a;
 
     float *p = c->p;
     const float abs_i = (current_a < 0.0f) ? -current_a : current_a;
-    const float sig_i = ep->current_noise_a + ep->current_gain_sigma * abs_i;
-    const float k_soc = dt_s / (3600.0f * cp->capacity_ah);
+    /* the capacity's relative error counts the charge as a gain error does (soh.h): the
+     * filter's SoC drifts by as much as its capacity is uncertain */
+    const float gain_sigma = bms_sqrtf((ep->current_gain_sigma * ep->current_gain_sigma) + (cap_rel_sigma * cap_rel_sigma));
+    const float sig_i = ep->current_noise_a + gain_sigma * abs_i;
+    const float k_soc = dt_s / (3600.0f * cp->capacity_ah * cap_scale);
     /* The current error is an offset and a gain error more than noise: it stays for
      * current_err_corr_s, so the charge it adds up grows as that of a Gauss-Markov error
      * (gauss_markov_factor, as for the model error below): a filter

@@ -44,40 +44,49 @@ void bms_thermal_model_init(bms_thermal_model_t *m, const bms_config_t *cfg)
     const uint32_t nc = cfg->pack.n_cells;
     const uint32_t ns = cfg->pack.n_temp_sensors;
     for (uint32_t i = 0u; i < nc; i++) {
-        int16_t own = -1;
-        int16_t lo = -1;
-        int16_t hi = -1;
+        int32_t own = -1;
+        int32_t lo = -1;
+        int32_t hi = -1;
         uint32_t lo_cell = 0u;
         uint32_t hi_cell = 0u;
         for (uint32_t j = 0u; j < ns; j++) {
             uint32_t sc = cfg->pack.temp_sensor_cell[j];
             if (sc == i) {
-                own = (int16_t)j;
+                own = (int32_t)j;
             }
             if ((sc <= i) && ((lo < 0) || (sc > lo_cell))) {
-                lo = (int16_t)j;
+                lo = (int32_t)j;
                 lo_cell = sc;
             }
             if ((sc >= i) && ((hi < 0) || (sc < hi_cell))) {
-                hi = (int16_t)j;
+                hi = (int32_t)j;
                 hi_cell = sc;
             }
         }
         if (lo < 0) {
             lo = hi;
-            lo_cell = hi_cell;
         }
         if (hi < 0) {
             hi = lo;
-            hi_cell = lo_cell;
         }
-        m->own_sensor[i] = own;
-        m->nb_lo[i] = lo;
-        m->nb_hi[i] = hi;
-        m->nb_w_hi[i] = (hi_cell > lo_cell)
-                      ? (float)(i - lo_cell) / (float)(hi_cell - lo_cell)
-                      : 0.0f;
+        m->own_sensor[i] = (own < 0) ? (uint8_t)BMS_THERMAL_NO_SENSOR : (uint8_t)own;
+        m->nb_lo[i] = (lo < 0) ? (uint8_t)BMS_THERMAL_NO_SENSOR : (uint8_t)lo;
+        m->nb_hi[i] = (hi < 0) ? (uint8_t)BMS_THERMAL_NO_SENSOR : (uint8_t)hi;
     }
+}
+
+_Static_assert(BMS_MAX_TEMP_SENSORS < BMS_THERMAL_NO_SENSOR, "a sensor index fits in a byte");
+
+float bms_thermal_nb_weight(const bms_thermal_model_t *m, const bms_config_t *cfg, uint32_t i)
+{
+    const uint32_t lo = m->nb_lo[i];
+    const uint32_t hi = m->nb_hi[i];
+    if ((lo == BMS_THERMAL_NO_SENSOR) || (hi == BMS_THERMAL_NO_SENSOR)) {
+        return 0.0f;
+    }
+    const uint32_t lo_cell = cfg->pack.temp_sensor_cell[lo];
+    const uint32_t hi_cell = cfg->pack.temp_sensor_cell[hi];
+    return (hi_cell > lo_cell) ? (float)(i - lo_cell) / (float)(hi_cell - lo_cell) : 0.0f;
 }
 
 void bms_thermal_disc_update(bms_thermal_disc_t *d, const bms_thermal_model_t *m, uint32_t dt_ms)

@@ -207,9 +207,8 @@ def test_sent_frames_carry_the_firmware_state_at_signal_resolution(ccl, dcl, soc
     v = np.float32(cell_v)
     out.cell_v_max, out.cell_v_min = float(v.max()), float(v.min())
     out.cell_v_max_cell, out.cell_v_min_cell = int(v.argmax()), int(v.argmin())
-    for i in range(8):
-        out.core_temp_degc[i] = 20.0 + i
     out.core_temp_max_degc, out.core_temp_max_cell = 27.0, 7  # as bms_step reports them
+    out.core_temp_min_degc, out.core_temp_min_cell = 20.0, 0
     m = meas_ptr()
     m.pack_v, m.pack_current_a = float(v.sum()), -150.0
     layer = CanLayer()
@@ -230,6 +229,8 @@ def test_sent_frames_carry_the_firmware_state_at_signal_resolution(ccl, dcl, soc
     assert frames["BMS_CellVoltages"]["CellVoltageMinIndex"] == int(v.argmin())
     assert frames["BMS_CellTemperatures"]["CellTempMaxIndex"] == 7
     assert frames["BMS_CellTemperatures"]["CellTempMax"] == pytest.approx(27.0)
+    assert frames["BMS_CellTemperatures"]["CellTempMin"] == pytest.approx(20.0)
+    assert frames["BMS_CellTemperatures"]["CellTempMinIndex"] == 0
     n = rig.fw.config.pack.n_cells
     v_max = n * rig.fw.config.charge.cell_v_charge_max_v
     assert v_max - 0.02 - 1e-4 < frames["BMS_Limits"]["MaxChargeVoltage"] <= v_max + 1e-4
@@ -240,8 +241,7 @@ def test_unknown_values_are_sent_as_not_available():
     out = ffi.new("bms_out_t *")
     out.cell_v_max = out.cell_v_min = float("nan")
     out.temp_max_degc = out.temp_min_degc = float("nan")
-    for i in range(8):
-        out.core_temp_degc[i] = float("nan")
+    out.core_temp_min_degc = float("inf")  # bms_step: no finite core estimate
     out.core_temp_max_degc = float("nan")
     m = meas_ptr()
     m.pack_v = m.pack_current_a = float("nan")
@@ -385,3 +385,30 @@ def test_the_estimator_message_says_which_models_do_not_explain_their_cells(cell
     assert est["ModelMismatchCells"] == sent_cells
     assert est["ModelMismatch"] == (cells != 0)
     assert est["ModelNisMax"] == pytest.approx(sent_nis, abs=1e-6)  # to the nearest 0.01
+
+
+@pytest.mark.parametrize(
+    "cap, cap_cell, r, r_cell, cap_sig, r_sig",
+    [
+        (0.8123, 5, 1.5049, 7, 0.0123, 0.0049),
+        (1.0, 0, 1.0, 0, 0.0, 0.0),
+        (0.3, 300, 9.0, 256, 0.9, float("nan")),  # beyond the signals: saturated, NaN as 0
+    ],
+)
+def test_the_health_message_carries_the_weakest_cells(cap, cap_cell, r, r_cell, cap_sig, r_sig):
+    """BMS_Health: the weakest capacity and the highest resistance (% of the model, 0.01 %
+    steps) with their cells, and their 1-sigma (0.1 % steps), saturating."""
+    rig = Rig()
+    out = ffi.new("bms_out_t *")
+    out.cap_scale_min, out.cap_scale_min_cell, out.cap_sigma = cap, cap_cell, cap_sig
+    out.r_scale_max, out.r_scale_max_cell, out.r_sigma = r, r_cell, r_sig
+    layer, m = CanLayer(), meas_ptr()
+    layer.inputs(DT, m)
+    frames = dict(codec.decode(fid, data) for fid, data in layer.tx(rig.fw.config, m, out))
+    h = frames["BMS_Health"]
+    assert h["CapacityMin"] == pytest.approx(min(100 * cap, 200.0), abs=0.0051)
+    assert h["CapacityMinIndex"] == min(cap_cell, 255)
+    assert h["ResistanceMax"] == pytest.approx(min(100 * r, 400.0), abs=0.0051)
+    assert h["ResistanceMaxIndex"] == min(r_cell, 255)
+    assert h["CapacitySigma"] == pytest.approx(min(100 * cap_sig, 25.5), abs=0.051)
+    assert h["ResistanceSigma"] == pytest.approx(0.0 if r_sig != r_sig else min(100 * r_sig, 25.5), abs=0.051)

@@ -159,10 +159,13 @@ def test_state_c_to_python_and_back(d):
     for name in (*P.STATE_FLOATS, *P.STATE_WORDS, *P.STATE_BYTES):
         setattr(out, name, d[name])
     n = len(d["soc"])
-    out.soc[0:n] = d["soc"]
-    out.core_temp_degc[0:n] = d["core_temp_degc"]
+    inst = ffi.new("bms_t *")  # the per-cell estimates come from the instance
+    inst.cfg.pack.n_cells = n
+    for i in range(n):
+        inst.ekf[i].soc = d["soc"][i]
+        inst.thermal[i].t_core_degc = d["core_temp_degc"][i]
     buf = ffi.new("uint8_t[]", P.MAX_PAYLOAD)
-    length = lib.bms_proto_put_state(buf, out, n, d["cycles"], d["cmd_result"], d["flags"])
+    length = lib.bms_proto_put_state(buf, inst, out, n, d["cycles"], d["cmd_result"], d["flags"])
     c_bytes = bytes(buf[0:length])
     r = P.parse_payload(P.Msg.STATE, c_bytes)
     assert (r.n_cells, r.cycles, r.cmd_result, r.flags) == (n, d["cycles"], d["cmd_result"], d["flags"])

@@ -172,8 +172,13 @@ def test_every_row_points_at_its_member_and_every_float_member_has_a_row():
 def test_a_nan_anywhere_in_a_field_is_refused_naming_that_field(name):
     b = CONFIG_BOUNDS[name]
     cfg = _cfg()
-    cfg.nvm.valid = 1  # so the nvm row is checked
+    cfg.nvm.valid = 1  # so the nvm rows are checked
     cfg.nvm.soc_sigma = 0.05
+    cfg.nvm.soh_valid = 1
+    cfg.nvm.soh_sigma = 0.01
+    for i in range(cfg.pack.n_cells):
+        cfg.nvm.cap_q[i] = 32768
+        cfg.nvm.r_q[i] = 16384
     assert config_problem(cfg) is None
     info = lib.bms_config_field_info(b.field)
     buf = ffi.cast("float *", ffi.cast("char *", cfg) + info.offset)

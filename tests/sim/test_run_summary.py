@@ -42,6 +42,8 @@ KEYS = [
     "sim_s",
     "wall_s",
     "realtime_factor",
+    "capacity_rel_err_rms",  # state of health at the end (soh.h)
+    "r0_rel_err_rms",
     "violations",  # only with --check (the default); --no-check writes the keys above
 ]
 FAULT_KEYS = ["id", "name", "cell", "injected_s", "detected_s", "injected_kind", "onset_s", "trip_time_s"]

@@ -64,6 +64,9 @@ def script(k: int):
 def run(inst, n=320, tail_fill=None):
     meas = ffi.new("bms_meas_t *")
     out = ffi.new("bms_out_t *")
+    soc = ffi.new("float[]", lib.BMS_MAX_CELLS)
+    core = ffi.new("float[]", lib.BMS_MAX_CELLS)
+    out.cells.soc, out.cells.core_temp_degc = soc, core
     if tail_fill is not None:
         for i in range(lib.BMS_MAX_CELLS):
             meas.cell_v[i] = tail_fill
@@ -85,9 +88,7 @@ def run(inst, n=320, tail_fill=None):
         meas.charger_max_a = float("nan")
         meas.sample_time_ms = 100 * (k + 1)
         assert lib.bms_step(inst, meas, 100, out) == lib.BMS_OK
-        rows.append(
-            tuple(getattr(out, f) for f in OUT_FIELDS) + tuple(out.soc[0:N]) + tuple(out.core_temp_degc[0:N])
-        )
+        rows.append(tuple(getattr(out, f) for f in OUT_FIELDS) + tuple(soc[0:N]) + tuple(core[0:N]))
     return rows
 
 

@@ -149,10 +149,17 @@ def test_stuck_threshold_is_inclusive_and_ignores_an_invalid_current():
     p = Plaus()
     delta = CHEM.protection.plausibility.stuck_current_delta_a
     v = [3.7, 3.71, 3.72, 3.73, 3.74, 3.75]
-    p.check(v=v, current=10.0)
+    p.check(v=v, current=0.0)  # 0 A is kept exactly (the reference: a 16-bit fraction of the range)
     p.check(v=v, current=float("nan"))  # unknown current: nothing learnt, nothing flagged
-    assert not p.check(v=v, current=10.0 + 0.999 * delta).volt_stuck.present
-    assert p.check(v=v, current=10.0 + delta).volt_stuck.present
+    assert not p.check(v=v, current=0.999 * delta).volt_stuck.present
+    assert p.check(v=v, current=delta).volt_stuck.present
+    # any other reference is kept to half a step of range / 32767: within 1 % of delta
+    half_lsb = 0.5 * p.cfg.pack.current_range_a / 32767
+    assert half_lsb < 0.01 * delta
+    r = Plaus()
+    r.check(v=v, current=10.0)
+    assert not r.check(v=v, current=10.0 + 0.99 * delta).volt_stuck.present
+    assert r.check(v=v, current=10.0 + 1.01 * delta).volt_stuck.present
     q = Plaus()
     w = list(v)
     w[2] = 3.8

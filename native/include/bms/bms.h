@@ -16,6 +16,7 @@
 #include "bms/contactor.h"
 #include "bms/current_limit.h"
 #include "bms/charger_monitor.h"
+#include "bms/soh.h"
 
 #define BMS_FW_VERSION_MAJOR 0
 #define BMS_FW_VERSION_MINOR 3
@@ -54,19 +55,40 @@ typedef struct {
                                                 timeout (can_layer.h: CAN_PARTNER_*); 0 without CAN */
 } bms_meas_t;
 
+/* Per-cell outputs: bms_step writes them into arrays the caller owns (n_cells floats
+ * each) where it gives one; NULL: not written. The estimates themselves live in the
+ * instance (bms_cell_soc(), bms_cell_core_temp_degc()): a board that only sends them on
+ * saves the copies (3 KiB of RAM at 192 cells). */
 typedef struct {
-    float soc[BMS_MAX_CELLS];
-    float core_temp_degc[BMS_MAX_CELLS];
-    float surf_temp_degc[BMS_MAX_CELLS];
-    float v_pred_v[BMS_MAX_CELLS];           /* a-priori predicted terminal voltage */
+    float *soc;
+    float *core_temp_degc;
+    float *surf_temp_degc;
+    float *v_pred_v;                         /* a-priori predicted terminal voltage */
+    float *cap_scale;                        /* capacity against the model's (soh.h) */
+    float *r_scale;                          /* resistance against the model's */
+} bms_cell_outputs_t;
+
+typedef struct {
+    bms_cell_outputs_t cells;                /* set by the caller, kept by bms_step */
     float soc_min;
     float soc_max;
     float soc_mean;
     float soc_pack;                          /* display SoC: 0 at first empty, 1 at first full cell */
     float core_temp_max_degc;
     uint32_t core_temp_max_cell;
+    float core_temp_min_degc;                /* coldest finite core estimate (inf: none) */
+    uint32_t core_temp_min_cell;
     float model_nis_max;                     /* largest innovation-monitor ratio (soc_ekf.h) */
     uint32_t model_mismatch_cells;           /* cells whose ratio is over est.mismatch_nis */
+    /* state of health (soh.h): the weakest cells against the model, relative 1-sigma */
+    float cap_scale_min;
+    uint32_t cap_scale_min_cell;
+    float cap_sigma;                         /* of the weakest cell's capacity */
+    float r_scale_max;
+    uint32_t r_scale_max_cell;
+    float r_sigma;
+    uint32_t soh_updates;                    /* capacity updates (high 16 bits) and resistance
+                                                updates (low 16, saturating) since power-up */
     float cell_v_max;                        /* over the valid readings */
     float cell_v_min;
     uint32_t cell_v_max_cell;
@@ -105,6 +127,7 @@ typedef struct {
     bms_contactor_t contactor;
     bms_limit_state_t limit;
     bms_chgmon_t chgmon;    /* charger compliance: the CCL as a compliant charger follows it */
+    bms_soh_t soh;          /* each cell's capacity and resistance */
     float ambient_degc;
     uint32_t time_ms;
     uint32_t initialised;   /* estimators seeded from a sample */
@@ -118,6 +141,9 @@ bms_cfg_err_t bms_config_check(const bms_config_t *cfg);
 int32_t bms_init(bms_t *inst, const bms_config_t *cfg);
 /* Forget the estimators' state and the safety state (power-on reset). */
 void bms_reset(bms_t *inst);
+/* A cell's estimates as the last step left them (NaN for a cell outside the pack). */
+float bms_cell_soc(const bms_t *inst, uint32_t cell);
+float bms_cell_core_temp_degc(const bms_t *inst, uint32_t cell);
 /* One firmware step. meas holds the latest sample; dt_ms is the time since the
  * previous step. */
 int32_t bms_step(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms, bms_out_t *out);

@@ -67,6 +67,15 @@ typedef struct {
     float heat_noise_w;             /* uncertainty of the core heat input */
     float temp_noise_degc;          /* surface thermistor noise */
     float temp_spatial_sigma_degc;  /* unsensed cell vs its sensed neighbours */
+    /* online state of health (soh.h) */
+    float soh_init_sigma;           /* relative 1-sigma of a new cell's capacity and resistance
+                                       against the model (0: both held at the model's) */
+    float soh_rw;                   /* relative 1-sigma drift (ageing) per update */
+    float soh_rest_s;               /* rest after which a cell's voltage gives its SoC */
+    float soh_min_dsoc;             /* smallest SoC swing between two rests that updates the
+                                       capacity */
+    float soh_step_c;               /* smallest current step (C-rate) that updates the
+                                       resistance */
 } bms_estimator_params_t;
 
 /* Pack topology and sensor placement. One "cell" is one series element
@@ -205,6 +214,11 @@ typedef struct {
                                       * block holds it as 16 bits: 0.0015 % resolution) */
     float soc_sigma;               /* 1-sigma since: coulomb-count drift, self-discharge */
     uint32_t valid;                /* 0: nothing stored (first power-up) */
+    /* each cell's health as the last run left it (soh.h): capacity and resistance scales */
+    uint16_t cap_q[BMS_MAX_CELLS]; /* x 32768 (BMS_SOH_CAP_ONE), within [0.5, 1.5] */
+    uint16_t r_q[BMS_MAX_CELLS];   /* x 16384 (BMS_SOH_R_ONE), within [0.5, 4) */
+    float soh_sigma;               /* their relative 1-sigma */
+    uint32_t soh_valid;            /* 0: nothing stored (the model's values, est.soh_init_sigma) */
 } bms_nvm_t;
 
 typedef struct {
@@ -338,7 +352,16 @@ typedef enum {
     BMS_CFG_F_COOLING_OFF = 102,
     BMS_CFG_F_NVM_VALID = 103,
     BMS_CFG_F_NVM_SOC_SIGMA = 104,
-    BMS_CFG_N_FIELDS = 105
+    BMS_CFG_F_EST_SOH_INIT = 105,
+    BMS_CFG_F_EST_SOH_RW = 106,
+    BMS_CFG_F_EST_SOH_REST = 107,
+    BMS_CFG_F_EST_SOH_MIN_DSOC = 108,
+    BMS_CFG_F_EST_SOH_STEP = 109,
+    BMS_CFG_F_NVM_SOH_VALID = 110,
+    BMS_CFG_F_NVM_SOH_SIGMA = 111,
+    BMS_CFG_F_NVM_SOH_CAP = 112,
+    BMS_CFG_F_NVM_SOH_R = 113,
+    BMS_CFG_N_FIELDS = 114
 } bms_cfg_field_t;
 
 /* How a field's values are laid out (which counts of the config give its extent). */

@@ -18,6 +18,8 @@ float bms_expm1f(float x);
 float bms_clampf(float x, float lo, float hi);
 /* 1 if x is neither NaN nor +-inf. */
 int32_t bms_isfinitef(float x);
+/* sqrt(x) for finite x >= 0 (0 for x <= 0, NaN for NaN, x for +inf); rel. error < 1e-6. */
+float bms_sqrtf(float x);
 
 /* Locate x in strictly increasing breakpoints bp[0..n-1]: index i of the
  * segment [bp[i], bp[i+1]] and weight w in [0, 1] of bp[i+1]; clamped at the

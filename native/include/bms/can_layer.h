@@ -46,7 +46,8 @@
 #define BMS_CANL_TX_FAULTS 4
 #define BMS_CANL_TX_STATE 5
 #define BMS_CANL_TX_ESTIMATOR 6
-#define BMS_CANL_N_TX 7
+#define BMS_CANL_TX_HEALTH 7
+#define BMS_CANL_N_TX 8
 
 /* Bus partners: bits of bms_meas_t.comm_lost */
 #define BMS_CANL_PARTNER_CHARGER 0x1u

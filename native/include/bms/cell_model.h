@@ -37,6 +37,8 @@ float bms_cell_ocv(const bms_cell_params_t *cp, float soc, float temp_degc);
 /* SoC whose OCV at temp_degc equals ocv_v (clamped to [soc_bp[0], soc_bp[n-1]]). */
 float bms_cell_soc_from_ocv(const bms_cell_params_t *cp, float ocv_v, float temp_degc);
 bms_cell_rc_disc_t bms_cell_rc_disc(float r_ohm, float tau_s, float dt_s);
+/* The OCV's slope around soc (2 % SoC each side, clamped to [0, 1]), V per unit SoC. */
+float bms_cell_ocv_slope(const bms_cell_params_t *cp, float soc, float temp_degc);
 /* SoC change over dt for current (discharge > 0), with coulombic efficiency on charge. */
 float bms_cell_dsoc(const bms_cell_params_t *cp, float current_a, float dt_s);
 

@@ -26,7 +26,10 @@
 /* What plausibility keeps from step to step (per cell: the stuck detector). */
 typedef struct {
     float stuck_ref_v[BMS_MAX_CELLS];   /* reading when it last changed */
-    float stuck_ref_i[BMS_MAX_CELLS];   /* current at that moment */
+    int16_t stuck_ref_i[BMS_MAX_CELLS]; /* current at that moment, in pack.current_range_a / 32767
+                                           (a valid current is within the range; the error,
+                                           range / 65534, is < 1 % of stuck_current_delta_a
+                                           for the shipped sensors) */
     uint8_t stuck_moved[BMS_MAX_CELLS]; /* the current has moved since: frozen reading */
     uint8_t stuck_repeats[BMS_MAX_CELLS]; /* identical samples in a row (saturating) */
     uint32_t last_sample_time_ms;

@@ -30,7 +30,7 @@
 #define BMS_PROTO_VERSION 1
 #define BMS_PROTO_HDR_LEN 6
 #define BMS_PROTO_CRC_LEN 4
-/* Largest payload: STATE at 192 cells is 96 + 8 * 192 = 1632 bytes. */
+/* Largest payload: STATE at 192 cells is 124 + 8 * 192 = 1660 bytes. */
 #define BMS_PROTO_MAX_PAYLOAD 1664
 /* BMS_PROTO_HDR_LEN + BMS_PROTO_MAX_PAYLOAD + BMS_PROTO_CRC_LEN */
 #define BMS_PROTO_MAX_FRAME 1674
@@ -56,7 +56,7 @@
 #define BMS_PROTO_CONFIG_CHUNK_MAX 1024  /* data bytes in one CONFIG DATA */
 #define BMS_PROTO_CONFIG_REPLY_LEN 12
 #define BMS_PROTO_STEP_FIXED_LEN 40      /* + 4 * (n_cells + n_sensors) */
-#define BMS_PROTO_STATE_FIXED_LEN 96     /* + 8 * n_cells */
+#define BMS_PROTO_STATE_FIXED_LEN 124    /* + 8 * n_cells */
 #define BMS_PROTO_COMMAND_LEN 4
 #define BMS_PROTO_COMMAND_REPLY_LEN 8
 #define BMS_PROTO_RESET_LEN 4
@@ -210,8 +210,9 @@ uint32_t bms_proto_tx_finish(bms_proto_ctx_t *c, uint8_t type, uint16_t seq, uin
 int32_t bms_proto_get_step(const uint8_t *p, uint32_t len, bms_proto_step_t *step, bms_meas_t *meas);
 int32_t bms_proto_get_config(const uint8_t *p, uint32_t len, bms_proto_config_t *cfg);
 uint32_t bms_proto_put_hello(uint8_t *p, const bms_proto_hello_t *h);
-uint32_t bms_proto_put_state(uint8_t *p, const bms_out_t *out, uint32_t n_cells, uint32_t cycles,
-                             int32_t cmd_result, uint32_t flags);
+/* STATE: the step's outputs and each cell's estimates from the instance. */
+uint32_t bms_proto_put_state(uint8_t *p, const bms_t *inst, const bms_out_t *out, uint32_t n_cells,
+                             uint32_t cycles, int32_t cmd_result, uint32_t flags);
 uint32_t bms_proto_put_stats(uint8_t *p, const bms_proto_stats_t *s);
 uint32_t bms_proto_put_error(uint8_t *p, uint32_t code, uint32_t request_type, int32_t detail);
 uint32_t bms_proto_put_config_reply(uint8_t *p, uint32_t op, uint32_t received, uint32_t config_hash);

@@ -23,7 +23,7 @@ typedef struct {
 /* Initialise from one sample: OCV inversion of the measured voltage
  * corrected by R0*I; covariance from the estimator config. */
 void bms_ekf_init(bms_ekf_cell_t *c, const bms_cell_params_t *cp,
-                  const bms_estimator_params_t *ep, float cell_v, float current_a,
+                  const bms_estimator_params_t *ep, float r_scale, float cell_v, float current_a,
                   float temp_degc);
 /* Fuse a stored SoC (from non-volatile memory, 1-sigma soc_sigma) with the voltage-based
  * first guess of bms_ekf_init. The guess's uncertainty is its voltage error (model, noise;
@@ -41,6 +41,7 @@ typedef struct {
     float innov_v;           /* measurement - prediction (0 without update) */
     float v_rc_next_v;       /* v_rc1 + v_rc2 one more step ahead at zero current */
     float r_step_ohm;        /* R0 + the RC branches' response over one step */
+    float r0_model_ohm;      /* the model's R0 here, before the cell's resistance scale */
     uint32_t mismatch;       /* 1: the innovation monitor is over est.mismatch_nis (the model
                                 does not explain this cell's voltage; the filter leans on
                                 coulomb counting) */
@@ -50,14 +51,16 @@ typedef struct {
 } bms_ekf_step_out_t;
 
 /* One predict (+ update if voltage_valid) step. current_a is the current that
- * flowed over the last dt_s; cell_v the voltage at the end of the step. */
+ * flowed over the last dt_s; cell_v the voltage at the end of the step. cap_scale and
+ * r_scale: this cell's capacity and resistances against the model (soh.h; 1: new), and
+ * the capacity's relative 1-sigma (0: known). */
 void bms_ekf_step(bms_ekf_cell_t *c, const bms_cell_params_t *cp,
-                  const bms_estimator_params_t *ep, float current_a, float dt_s,
-                  float cell_v, int32_t voltage_valid, float temp_degc,
+                  const bms_estimator_params_t *ep, float cap_scale, float cap_rel_sigma, float r_scale,
+                  float current_a, float dt_s, float cell_v, int32_t voltage_valid, float temp_degc,
                   bms_ekf_step_out_t *out);
 
 /* Model terminal voltage for the current state at current_a. */
-float bms_ekf_terminal_v(const bms_ekf_cell_t *c, const bms_cell_params_t *cp,
+float bms_ekf_terminal_v(const bms_ekf_cell_t *c, const bms_cell_params_t *cp, float r_scale,
                          float current_a, float temp_degc);
 
 #endif /* BMS_SOC_EKF_H */

@@ -31,12 +31,18 @@ typedef struct {
     float a[4];         /* continuous A, row-major */
     float b_q;          /* 1/Cc */
     float b_a;          /* 1/(Cs*Ra) */
-    /* for each cell: index into sensors (-1 none), and neighbour sensors */
-    int16_t own_sensor[BMS_MAX_CELLS];
-    int16_t nb_lo[BMS_MAX_CELLS];
-    int16_t nb_hi[BMS_MAX_CELLS];
-    float nb_w_hi[BMS_MAX_CELLS];
+    /* for each cell: index into sensors (BMS_THERMAL_NO_SENSOR: none), and the nearest
+     * sensors at or below / at or above it (one byte each: 576 B at 192 cells) */
+    uint8_t own_sensor[BMS_MAX_CELLS];
+    uint8_t nb_lo[BMS_MAX_CELLS];
+    uint8_t nb_hi[BMS_MAX_CELLS];
 } bms_thermal_model_t;
+
+#define BMS_THERMAL_NO_SENSOR 0xFFu
+
+/* Weight of the upper neighbour for cell i (0: its lower neighbour's reading alone),
+ * linear in the cell position between the two sensors. */
+float bms_thermal_nb_weight(const bms_thermal_model_t *m, const bms_config_t *cfg, uint32_t i);
 
 /* Precompute eigenvalues, inverse and sensor neighbourhoods. */
 void bms_thermal_model_init(bms_thermal_model_t *m, const bms_config_t *cfg);
