@@ -97,7 +97,7 @@ class ClosedLoop:
             chem.cell, scn.series, scn.parallel, scn.soc_start, scn.spread, np.random.default_rng(seeds[0])
         )
         self.thermal = ThermalNetwork(
-            chem.cell, scn.series, scn.parallel, scn.cooling, scn.ambient_c, scn.start_c
+            chem.cell, scn.series, scn.parallel, scn.cooling, scn.ambient_c, scn.start_c, scn.spread
         )
         self.sensors = Sensors(scn.sensors, scn.series, np.random.default_rng(seeds[1]))
         self.charger = Charger(scn.charger)
