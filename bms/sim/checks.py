@@ -30,7 +30,8 @@ P8 transition every change of the contactor state between two steps is one the d
               (TRANSITIONS below: CLOSED only from PRECHARGE, or from OPEN within one step
               where the link was already precharged; PRECHARGE only from OPEN on a close
               request with no fault latched; ...), and none it demands is missing: PRECHARGE
-              is left by its timeout, and where the link is precharged with no fault latched
+              is left by its timeout, and closes where the link is precharged with no fault
+              latched
 
 One function per property below; the CCL's constraints P2 recomputes from the chemistry (the
 maps, derates and window) are bms/sim/ccl_bound.py's `Limits`.
@@ -463,8 +464,8 @@ def _transitions(c: Checker, r: _Run) -> None:
             at & ~ok,
             t,
             lambda k, a=a, b=b, why=why: (
-                f"contactor {names[a]} -> {names[b]} without {why} (faults 0x{faults[k]:x}, "
-                f"requests 0x{cmds[k]:x}, bus {bus[k]:.1f} V, pack {pack[k]:.1f} V)"
+                f"contactor {names[a]} -> {names[b]} needs {why}; at this step: faults "
+                f"0x{faults[k]:x}, requests 0x{cmds[k]:x}, bus {bus[k]:.1f} V, pack {pack[k]:.1f} V"
             ),
         )
     c.where(
