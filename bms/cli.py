@@ -239,6 +239,12 @@ def replay(
     help="online capacity / resistance estimate (default on; off: the configured model's)",
 )
 @click.option(
+    "--ocv-offset-v", type=float, default=None, help="plant OCV off the firmware's table by this (V, signed)"
+)
+@click.option(
+    "--ocv-slope", type=float, default=None, help="plant OCV curve stretched by 1 + this about its midpoint"
+)
+@click.option(
     "--fault", "faults", multiple=True, metavar="KIND:AT_S[:CELL]", help="inject a fault (repeatable)"
 )
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out/sim"), show_default=True)
@@ -284,6 +290,8 @@ def simulate(
     capacity_fade: float | None,
     resistance_growth: float | None,
     soh: str | None,
+    ocv_offset_v: float | None,
+    ocv_slope: float | None,
     faults: tuple[str, ...],
     out_dir: Path,
     fmt: str,
@@ -309,7 +317,12 @@ def simulate(
             seed=seed,
             dt_ms=dt_ms,
             soh=None if soh is None else soh == "on",
-            **{"spread.capacity_fade": capacity_fade, "spread.resistance_growth": resistance_growth},
+            **{
+                "spread.capacity_fade": capacity_fade,
+                "spread.resistance_growth": resistance_growth,
+                "spread.ocv_offset_v": ocv_offset_v,
+                "spread.ocv_slope": ocv_slope,
+            },
         ),
         faults,
         out_dir,

@@ -79,8 +79,8 @@ BUGS = (
     Bug(
         "reset-clears-persisting-latch",
         "safety.c",
-        "const uint32_t clear = s->latched & ~s->present;",
-        "const uint32_t clear = s->latched;",
+        "const uint32_t clear = (blind != 0u) ? 0u : (s->latched & ~s->present);",
+        "const uint32_t clear = (blind != 0u) ? 0u : s->latched;",
         "a reset clears every latched fault, also those whose condition persists",
     ),
     Bug(
@@ -114,9 +114,17 @@ BUGS = (
         "    } else if (hot_c != 0) {",
         "the charge window forgets the cold side: charging below the minimum temperature",
     ),
+    Bug(
+        "close-skips-precharge",
+        "contactor.c",
+        "                c->precharge_failed = 0u;\n                enter(c, BMS_CONTACTOR_PRECHARGE);",
+        "                c->precharge_failed = 0u;\n                enter(c, BMS_CONTACTOR_CLOSED);",
+        "a close request closes the main contactor at once, skipping the precharge of the link "
+        "capacitor (an inrush the P1-P7 envelope never sees: only the transition property P8)",
+    ),
 )
 
-_PROP = re.compile(r"\b(P[1-7]-[a-z]{3,})\b")
+_PROP = re.compile(r"\b(P[1-8]-[a-z]{3,})\b")
 # what each target-level test states, for failures whose message names no property
 TEST_PROPERTY = {
     "test_a_reading_beyond_its_trip_latches_after_its_debounce_and_stays": "P3 trip timing, P7 latch",

@@ -30,6 +30,33 @@ class Spread:
     soc: float = 0.005
     capacity_fade: float = 0.0  # ageing: fraction of capacity lost (all elements)
     resistance_growth: float = 0.0  # ageing: fractional resistance increase
+    # The plant's OCV curve where the firmware's table is not the truth (all 0: the table is):
+    #   ocv_plant(soc, T) = ocv(soc, T) + offset_i + ocv_slope * (ocv(soc, T) - ocv(0.5, 25 C))
+    # offset_i = ocv_offset_v + ocv_offset_cell_v * U(-1, 1) per element (seeded). An OCV table
+    # is one branch or the mean of the charge and discharge curves, and an LFP cell's rested
+    # OCV keeps a 5-25 mV gap between them (Roscher & Sauer, J. Power Sources 196 (2011) 331;
+    # Marongiu et al., Appl. Energy 171 (2016) 629, the gap changing with ageing): about
+    # +-10 mV from the table; the same order as the cell-to-cell OCV scatter of a batch
+    # (Dubarry et al., J. Power Sources 196 (2011) 10328) and of a table fitted on another cell.
+    # ocv_slope stretches the curve about its midpoint: ageing by loss of lithium inventory and
+    # active material re-aligns the electrodes' potential curves, changing the full cell's
+    # OCV-SoC slope by a few per cent over the life (Birkl et al., J. Power Sources 341 (2017)
+    # 373); |ocv_slope| <= 0.03 is 0-36 mV at the ends of a 3.0-4.2 V curve.
+    ocv_offset_v: float = 0.0  # signed, every element
+    ocv_offset_cell_v: float = 0.0  # each element's own offset, uniform within +- this
+    ocv_slope: float = 0.0  # signed: the curve stretched by 1 + ocv_slope about ocv(0.5, 25 C)
+    # The plant's thermal network against the cell's two-node model the firmware is given
+    # (1: the same): heat capacities of the core and the surface node, the core-to-surface
+    # resistance and the surface's resistance to its surroundings (the cold plate and the
+    # enclosure air together: both conductances / r_surf_amb_scale), each scaled on its own.
+    # Lumped two-node fits of one cell type scatter by tens of per cent between methods and
+    # cells (Forgez et al., J. Power Sources 195 (2010) 2961; Lin et al., J. Power Sources 257
+    # (2014) 1), and a pack's thermal interface adds its own tolerance; +-30 % (issue 19) is an
+    # assumption that covers those, not a measured bound.
+    c_core_scale: float = 1.0
+    c_surf_scale: float = 1.0
+    r_core_surf_scale: float = 1.0
+    r_surf_amb_scale: float = 1.0
 
 
 # the plant's table rows: R and C of the two RC branches adjacent, so that both branches
@@ -61,6 +88,14 @@ class PackPlant:
             1 + spread.resistance * rng.standard_normal(n_series)
         )
         self.soc = np.clip(soc0 + spread.soc * rng.standard_normal(n_series), 0.0, 1.0)
+        # the OCV the firmware's table does not describe (Spread): drawn after the draws
+        # above, and only when asked for, so a plant without it is the same plant
+        self.ocv_offset_v = np.full(n_series, spread.ocv_offset_v)
+        if spread.ocv_offset_cell_v > 0.0:
+            self.ocv_offset_v += spread.ocv_offset_cell_v * rng.uniform(-1.0, 1.0, n_series)
+        self.ocv_slope = spread.ocv_slope
+        self.ocv_mid_v = float(self.tables.ocv(np.array([0.5]), np.array([25.0]))[0])
+        self.ocv_error = bool(np.any(self.ocv_offset_v != 0.0) or self.ocv_slope != 0.0)
         self.v_rc = np.zeros((2, n_series))  # the RC branches' voltages (v1, v2)
         # internal short across an element (set through short_circuit: any_short follows it)
         self.short_ohm = np.full(n_series, np.inf)
@@ -95,6 +130,8 @@ class PackPlant:
         if self._params is not None:
             return self._params
         p = self._lookup(self.soc, temp_c)
+        if self.ocv_error:
+            p[0] += self.ocv_offset_v + self.ocv_slope * (p[0] - self.ocv_mid_v)
         p[1:4] *= self.r_scale  # r0, r1, r2
         p[4:6] /= self.r_scale  # keep the time constants: C = tau / R
         return p

@@ -24,6 +24,7 @@ import numpy as np
 from scipy.fft import dct
 
 from bms.cells import CellModel
+from bms.plant.pack import Spread
 
 
 @dataclass
@@ -170,16 +171,21 @@ class ThermalNetwork:
         spec: CoolingSpec,
         ambient_c: float,
         start_c: float,
+        spread: Spread | None = None,
     ) -> None:
+        """spread: its thermal scale factors make the plant's network differ from the cell's
+        model (None: it is the model)."""
         th = cell.thermal
         p = float(n_parallel)
+        sp = spread or Spread()
         self.n = n_series
         self.spec = spec
-        self.cc = th.c_core_j_per_k * p
-        self.cs = th.c_surf_j_per_k * p
-        self.g_cs = p / th.r_core_surf_k_per_w
-        self.g_amb = spec.enclosure_share * p / th.r_surf_amb_k_per_w
-        self.g_cool_nom = spec.cell_to_coolant_w_per_k * p
+        self.cc = th.c_core_j_per_k * p * sp.c_core_scale
+        self.cs = th.c_surf_j_per_k * p * sp.c_surf_scale
+        self.g_cs = p / (th.r_core_surf_k_per_w * sp.r_core_surf_scale)
+        # the surface's paths to its surroundings (enclosure air and cold plate) scale together
+        self.g_amb = spec.enclosure_share * p / (th.r_surf_amb_k_per_w * sp.r_surf_amb_scale)
+        self.g_cool_nom = spec.cell_to_coolant_w_per_k * p / sp.r_surf_amb_scale
         self.g_nb = spec.neighbour_w_per_k * p
         n = n_series
         # a parked pack has soaked: its coolant starts at the cells' temperature (the

@@ -25,6 +25,13 @@ P5 nominal    without injected faults nothing latches, and after convergence eve
 P6 outputs    every reported number is finite and within its range
 P7 latch      a latched fault stays latched until a reset, and a reset leaves latched every
               fault whose condition persists (an injected sensor, cooling or short fault)
+P8 transition every change of the contactor state between two steps is one the documented
+              state machine (contactor.h, docs/architecture.md) allows, under its condition
+              (TRANSITIONS below: CLOSED only from PRECHARGE, or from OPEN within one step
+              where the link was already precharged; PRECHARGE only from OPEN on a close
+              request with no fault latched; ...), and none it demands is missing: PRECHARGE
+              is left by its timeout, and closes where the link is precharged with no fault
+              latched
 
 One function per property below; the CCL's constraints P2 recomputes from the chemistry (the
 maps, derates and window) are bms/sim/ccl_bound.py's `Limits`.
@@ -41,6 +48,7 @@ from bms.enums import FAULT_ID, N_LIMITING, ContactorState
 from bms.plant.faults import FAULT_KINDS
 from bms.sim.ccl_bound import Limits
 from bms.sim.loop import SimResult
+from bms.sim.runlog import COMMAND_BITS
 from bms.sim.scenario import Scenario
 
 __all__ = ["Limits", "SafetyMonitor", "Violation", "check_run"]  # Limits: bms.sim.ccl_bound
@@ -138,6 +146,7 @@ def check_run(
     _detection(c, r, unobservable)  # P3
     _nominal(c, r)  # P5
     _latch(c, r)  # P7
+    _transitions(c, r)  # P8
     return c.violations
 
 
@@ -370,6 +379,109 @@ def _latch(c: Checker, r: _Run) -> None:
                 t,
                 lambda k, name=name, f=f: f"reset cleared {name} while its {f.kind} persists",
             )
+
+
+# P8: the contactor state machine of contactor.h as data. A logged step shows the state after
+# the requests sent before it (applied at once) and the step's own transition (after the
+# step's safety stage: the faults it reports are those the contactor stage saw). So one step
+# may hold two documented moves: a close request and, the link already precharged, the
+# close; an open request and, the current below the break current, the opening. Each allowed
+# change maps to alternatives, each a set of conditions that must all hold at the step where
+# the new state is first reported; a change not listed is never allowed (OPEN -> OPENING,
+# PRECHARGE -> OPENING, CLOSED -> PRECHARGE, OPENING -> CLOSED or PRECHARGE).
+TRANSITIONS: dict[tuple[int, int], tuple[tuple[str, ...], ...]] = {
+    (OPEN, PRECHARGE): (("close", "no_fault"),),
+    (OPEN, CLOSED): (("close", "no_fault", "precharged"),),
+    (PRECHARGE, CLOSED): (("no_fault", "precharged"),),
+    (PRECHARGE, OPEN): (("open",), ("fault",), ("precharge_timeout",)),
+    (CLOSED, OPENING): (("open",), ("fault",)),
+    # an emergency fault opens at once; an open request below the break current, in one step
+    (CLOSED, OPEN): (("emergency",), ("open",)),
+    (OPENING, OPEN): ((),),  # the current fell, the opening timed out or an emergency
+}
+CONDITIONS = {
+    "close": "a close request",
+    "open": "an open request",
+    "no_fault": "no fault latched",
+    "fault": "a fault latched",
+    "emergency": "an emergency fault latched",
+    "precharged": "the link precharged (bus >= precharge_ratio x pack voltage)",
+    "precharge_timeout": "the precharge timeout",
+}
+
+
+def _transitions(c: Checker, r: _Run) -> None:
+    """P8: every contactor state change is an allowed transition under its condition; the
+    precharge ends by its timeout, and closes once the link is precharged."""
+    log, t, n, faults, contactor = r.log, r.t, r.n, r.faults, r.contactor
+    cp = r.chem.protection.contactor
+    names = [s.name for s in ContactorState]
+    prev = np.concatenate([[int(OPEN)], contactor[:-1]])  # the firmware starts OPEN
+    cmds = log["commands"].astype(np.int64)
+    bus, pack = log["bus_v"], log["pack_v_meas"]
+    valid = np.isfinite(bus) & np.isfinite(pack) & (pack > 0)
+    ratio = cp.precharge_ratio * pack
+    # the firmware compares in float32: a link within REL of the ratio is either side
+    with np.errstate(invalid="ignore"):
+        may_be_precharged = valid & (bus >= ratio * (1 - REL))
+        surely_precharged = valid & (bus >= ratio * (1 + REL))
+    # time in PRECHARGE by the end of each step, as the firmware counts it (the request sets
+    # it to 0, each step adds dt): (steps since the run of PRECHARGE began + 1) x dt
+    pre = contactor == PRECHARGE
+    idx = np.arange(n)
+    began = pre & (prev != PRECHARGE)
+    run_start = np.maximum.accumulate(np.where(began, idx, -1))
+    in_pre_ms = np.where(run_start >= 0, (idx - run_start + 1) * r.scn.dt_ms, 0)
+    cond = {
+        "close": (cmds & COMMAND_BITS["close"]) != 0,
+        "open": (cmds & COMMAND_BITS["open"]) != 0,
+        "no_fault": faults == 0,
+        "fault": faults != 0,
+        "emergency": (faults & r.lim.emergency) != 0,
+        "precharged": may_be_precharged,
+        "precharge_timeout": (prev == PRECHARGE) & (in_pre_ms >= cp.precharge_timeout_ms),
+    }
+    changed = prev != contactor
+    for a, b in sorted({(int(x), int(y)) for x, y in zip(prev[changed], contactor[changed], strict=True)}):
+        at = changed & (prev == a) & (contactor == b)
+        alternatives = TRANSITIONS.get((a, b))
+        if alternatives is None:
+            c.where(
+                "P8-transition",
+                at,
+                t,
+                lambda k, a=a, b=b: (
+                    f"contactor {names[a]} -> {names[b]}: not a transition of the state machine"
+                ),
+            )
+            continue
+        ok = np.zeros(n, dtype=bool)
+        for conds in alternatives:
+            ok |= np.logical_and.reduce([cond[x] for x in conds], initial=True) if conds else True
+        why = " or ".join(" and ".join(CONDITIONS[x] for x in conds) for conds in alternatives)
+        c.where(
+            "P8-transition",
+            at & ~ok,
+            t,
+            lambda k, a=a, b=b, why=why: (
+                f"contactor {names[a]} -> {names[b]} needs {why}; at this step: faults "
+                f"0x{faults[k]:x}, requests 0x{cmds[k]:x}, bus {bus[k]:.1f} V, pack {pack[k]:.1f} V"
+            ),
+        )
+    c.where(
+        "P8-transition",
+        pre & (in_pre_ms >= cp.precharge_timeout_ms),
+        t,
+        lambda k: (
+            f"still PRECHARGE {in_pre_ms[k]} ms after the request (timeout {cp.precharge_timeout_ms} ms)"
+        ),
+    )
+    c.where(
+        "P8-transition",
+        pre & surely_precharged & (faults == 0),
+        t,
+        lambda k: f"still PRECHARGE with the link precharged (bus {bus[k]:.1f} V, pack {pack[k]:.1f} V)",
+    )
 
 
 class SafetyMonitor:

@@ -27,7 +27,7 @@ from bms.plant.sensors import Sensors
 from bms.plant.thermal import ThermalNetwork
 from bms.sim.configure import ambient_conductances, effective_ambient, firmware_config
 from bms.sim.injections import FaultBook
-from bms.sim.runlog import RunLog
+from bms.sim.runlog import COMMAND_BITS, RunLog
 from bms.sim.scenario import Scenario
 from bms.sim.summary import RunSummary, summary
 from bms.sim.vehicle import (
@@ -97,7 +97,7 @@ class ClosedLoop:
             chem.cell, scn.series, scn.parallel, scn.soc_start, scn.spread, np.random.default_rng(seeds[0])
         )
         self.thermal = ThermalNetwork(
-            chem.cell, scn.series, scn.parallel, scn.cooling, scn.ambient_c, scn.start_c
+            chem.cell, scn.series, scn.parallel, scn.cooling, scn.ambient_c, scn.start_c, scn.spread
         )
         self.sensors = Sensors(scn.sensors, scn.series, np.random.default_rng(seeds[1]))
         self.charger = Charger(scn.charger)
@@ -142,6 +142,7 @@ class ClosedLoop:
         self.dcl = 0.0
         self.heater_on = self.cooling_on = False
         self.bus_v = 0.0
+        self.commands = 0  # COMMAND_BITS of the requests sent since the last step
         self.last_meas: Measurement | None = None
         self.sample_ms = 0
         self.comm_lost = False
@@ -187,6 +188,11 @@ class ClosedLoop:
             self.closed_once = True  # the vehicle wants the charge: the charger may deliver
         elif cmd == "reset":
             self.resets += 1
+        return self._send(cmd)
+
+    def _send(self, cmd: str) -> int:
+        """A request to the target, noted for the log of the next step (`commands`)."""
+        self.commands |= COMMAND_BITS[cmd]
         return self.target.command(cmd)
 
     def step(self) -> StepView | None:
@@ -219,14 +225,19 @@ class ClosedLoop:
         )
         meas = self._sample(i_mean, v_true, charging_phase)
         state = self._firmware_step(meas, t)
+        sent, self.commands = self.commands, 0  # the requests this step applied; then the next's
         self.faults.note_latched(state.faults, t)
         self.current_prev = i_mean
         self._follow_ccl()
         self.faults.judge_onsets(lambda: self._onset_view(k, t, i_mean, v_true, int(state.faults)))
+        loop_values = (
+            i_mean, self.ccl, self.dcl, meas.charger_max_a, self.resets, len(self.injected),
+            sent, meas.bus_v, meas.pack_v,
+        )  # fmt: skip
         self.log.append(
             k,
             state,
-            (i_mean, self.ccl, self.dcl, meas.charger_max_a, self.resets, len(self.injected)),
+            loop_values,
             self.plant.soc,
             self.thermal.t,
             v_true,
@@ -247,7 +258,7 @@ class ClosedLoop:
         """The vehicle's requests, from the last firmware state."""
         cmd = vehicle_request(self.scn, state, t, self.contactor, self.closed_once, self.current_prev)
         if cmd is not None:
-            self.target.command(cmd)
+            self._send(cmd)
             if cmd == "close":
                 self.closed_once = True
 

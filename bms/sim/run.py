@@ -113,7 +113,7 @@ ROWS: list[tuple[str, Callable[[RunSummary], str]]] = [
         ),
     ),
     (
-        "safety properties (P1-P7)",
+        "safety properties (P1-P8)",
         lambda s: (
             "not checked"
             if s.violations is None

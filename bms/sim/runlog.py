@@ -7,6 +7,7 @@ from operator import attrgetter
 
 import numpy as np
 
+from bms.enums import COMMANDS
 from bms.targets.base import State
 
 LOG_FIELDS = (
@@ -46,7 +47,12 @@ LOG_FIELDS = (
     "r_scale_max",
     "resets",  # fault resets commanded so far
     "n_injected",  # faults injected so far
+    "commands",  # the contactor requests sent before this step: bit 1 close, 2 open, 3 reset
+    "bus_v",  # the link (DC bus) voltage the firmware got: its precharge criterion
+    "pack_v_meas",  # the pack voltage the firmware got
 )
+# the `commands` column: one bit per request sent, at the firmware's command code
+COMMAND_BITS = {name: 1 << int(code) for name, code in COMMANDS.items()}
 # log fields that are the firmware's State of the step: log name -> State attribute
 STATE_FIELDS = {
     "soc_est_min": "soc_min",
@@ -72,8 +78,18 @@ STATE_FIELDS = {
     "r_scale_max": "r_scale_max",
 }
 # log fields the loop itself knows of a step (ccl_a, dcl_a: the limits it obeys), in RunLog.loop's order
-LOOP_FIELDS = ("current_a", "ccl_a", "dcl_a", "charger_max_a", "resets", "n_injected")
-LoopValues = tuple[float, float, float, float, int, int]
+LOOP_FIELDS = (
+    "current_a",
+    "ccl_a",
+    "dcl_a",
+    "charger_max_a",
+    "resets",
+    "n_injected",
+    "commands",
+    "bus_v",
+    "pack_v_meas",
+)
+LoopValues = tuple[float, float, float, float, int, int, int, float, float]
 
 
 class RunLog:

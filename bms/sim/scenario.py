@@ -135,7 +135,9 @@ def _scenario_from_dict(d: dict[str, Any]) -> Scenario:
     for name, cls in SECTIONS.items():
         if name in d:
             # every number of a section is >= 0 (the tighter rules are validate()'s)
-            kw[name] = section(cls, d[name], name, lo=0)
+            signed = SPREAD_SIGNED if name == "spread" else {}
+            parsers = {k: _signed for k in signed}
+            kw[name] = section(cls, d[name], name, lo=0, parsers=parsers)
     raw = d.get("faults", [])
     if not isinstance(raw, list):
         raise ConfigError("'faults' must be an array of tables ([[faults]])")
@@ -143,6 +145,10 @@ def _scenario_from_dict(d: dict[str, Any]) -> Scenario:
     s = Scenario(**kw)
     validate(s)
     return s
+
+
+def _signed(v: Any, where: str) -> float:
+    return float(number(v, where))  # its range is validate()'s
 
 
 def _fault(f: Any, where: str) -> Fault:
@@ -169,6 +175,13 @@ SPREAD_MAX = {
     "capacity_fade": 0.5,
     "resistance_growth": 2.0,
 }
+# The plant's model errors (Spread): signed OCV terms within +-bound, thermal scale factors
+# within [lo, hi]. Wider than what the property suite draws (+-10 mV, +-3 %, +-30 %): a run
+# may explore past it, not into a curve or a network that no longer means a cell.
+SPREAD_SIGNED = {"ocv_offset_v": 0.05, "ocv_slope": 0.1}
+SPREAD_SCALES = ("c_core_scale", "c_surf_scale", "r_core_surf_scale", "r_surf_amb_scale")
+SCALE_RANGE = (0.5, 2.0)
+SPREAD_MAX["ocv_offset_cell_v"] = 0.05
 SEED_MAX = 2**63 - 1  # numpy SeedSequence takes any integer >= 0; a TOML integer is int64
 
 
@@ -180,17 +193,25 @@ def _section_rules(s: Scenario) -> None:
         for f in fields(sec):
             v = getattr(sec, f.name)
             if isinstance(v, int | float) and not isinstance(v, bool):
-                number(v, f"{name}.{f.name}", 0)
+                signed = name == "spread" and f.name in SPREAD_SIGNED
+                number(v, f"{name}.{f.name}", None if signed else 0)
     for k, hi in SPREAD_MAX.items():
         v = getattr(s.spread, k)
         if v > hi:
-            what = (
-                "an ageing fraction of the whole pack; end of life is 0.2-0.3 capacity fade, 0.5-1 "
-                "resistance growth"
-                if k in ("capacity_fade", "resistance_growth")
-                else "a 1-sigma fraction; production cells are at 0.004-0.02"
-            )
+            if k in ("capacity_fade", "resistance_growth"):
+                what = (
+                    "an ageing fraction of the whole pack; end of life is 0.2-0.3 capacity fade, 0.5-1 "
+                    "resistance growth"
+                )
+            elif k == "ocv_offset_cell_v":
+                what = "volts: each cell's OCV offset from the table, uniform within +- this"
+            else:
+                what = "a 1-sigma fraction; production cells are at 0.004-0.02"
             raise ConfigError(f"field 'spread.{k}' must be within 0..{hi:g} ({what}), got {v!r}")
+    for k, bound in SPREAD_SIGNED.items():
+        number(getattr(s.spread, k), f"spread.{k}", -bound, bound)
+    for k in SPREAD_SCALES:
+        number(getattr(s.spread, k), f"spread.{k}", *SCALE_RANGE)
     pk = s.pack
     if not (pk.hw_charge_max_a > 0 and pk.hw_discharge_max_a > 0):
         raise ConfigError("fields 'pack.hw_charge_max_a' and 'pack.hw_discharge_max_a' must be > 0")

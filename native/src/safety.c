@@ -152,7 +152,12 @@ void bms_safety_condition(bms_safety_state_t *s, uint32_t fault_id, int32_t pres
 
 uint32_t bms_safety_reset_faults(bms_safety_state_t *s)
 {
-    const uint32_t clear = s->latched & ~s->present;
+    /* Blind (no new sample: the stale condition present), no condition judged on the
+     * samples is known to be gone -- a plausibility condition is judged on new samples only
+     * and reads absent while none comes -- so none is acknowledged: the reset clears
+     * nothing until the samples are back and every condition has been judged again. */
+    const uint32_t blind = s->present & (1u << (uint32_t)BMS_F_STALE);
+    const uint32_t clear = (blind != 0u) ? 0u : (s->latched & ~s->present);
     for (uint32_t f = 0u; f < (uint32_t)BMS_N_FAULTS; f++) {
         if ((clear & (1u << f)) != 0u) {
             debounce_clear(&s->fault_db[f]);

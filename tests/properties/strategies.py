@@ -22,7 +22,18 @@ from hil.pytest_plugin import scenario_durations, scenario_max_series
 MIN_DURATION_S = 300.0
 
 
-def spreads() -> st.SearchStrategy[Spread]:
+# The plant's model errors drawn (bms.plant.pack.Spread cites the literature for each):
+# every cell's OCV within +-10 mV of the firmware's table (a common offset and each cell's
+# own), the curve stretched by up to +-3 % about its midpoint, and the thermal network's
+# heat capacities and resistances each off by up to +-30 %.
+OCV_OFFSET_MAX_V = 0.010
+OCV_CELL_MAX_V = 0.005
+OCV_SLOPE_MAX = 0.03
+THERMAL_SCALE_MAX = 0.30
+
+
+@st.composite
+def spreads(draw: st.DrawFn) -> Spread:
     # fresh automotive cells: capacity sigma ~0.4 %, resistance ~1-2 % (Rumpf 2017); up to 2x.
     # And a plant the firmware's model does not describe: cells aged to up to twice the
     # resistance it was configured with (a doubled resistance is the usual end-of-life
@@ -30,13 +41,33 @@ def spreads() -> st.SearchStrategy[Spread]:
     # slower, never less safely, and its SoC must hold (the innovation monitor leans on
     # counting). Capacity fade is not drawn: without an online capacity estimate (issue 13,
     # part 4) an LFP pack's SoC leaves P5's bound, as expected of coulomb counting.
-    return st.builds(
-        Spread,
-        capacity=st.floats(0.0, 0.01),
-        resistance=st.floats(0.0, 0.04),
-        soc=st.floats(0.0, 0.01),
-        resistance_growth=st.one_of(st.just(0.0), st.floats(0.0, 1.0)),
+    # In about half the draws each, an OCV curve and a thermal network the model does not
+    # describe either (issue 19); the other half keep them at the model's (0 / 1).
+    sp = Spread(
+        capacity=draw(st.floats(0.0, 0.01)),
+        resistance=draw(st.floats(0.0, 0.04)),
+        soc=draw(st.floats(0.0, 0.01)),
+        resistance_growth=draw(st.one_of(st.just(0.0), st.floats(0.0, 1.0))),
     )
+    if draw(st.booleans()):
+        cell_v = draw(st.floats(0.0, OCV_CELL_MAX_V))
+        common = OCV_OFFSET_MAX_V - cell_v  # each cell within +-OCV_OFFSET_MAX_V
+        sp = replace(
+            sp,
+            ocv_offset_v=draw(st.floats(-common, common)),
+            ocv_offset_cell_v=cell_v,
+            ocv_slope=draw(st.floats(-OCV_SLOPE_MAX, OCV_SLOPE_MAX)),
+        )
+    if draw(st.booleans()):
+        scale = st.floats(1.0 - THERMAL_SCALE_MAX, 1.0 + THERMAL_SCALE_MAX)
+        sp = replace(
+            sp,
+            c_core_scale=draw(scale),
+            c_surf_scale=draw(scale),
+            r_core_surf_scale=draw(scale),
+            r_surf_amb_scale=draw(scale),
+        )
+    return sp
 
 
 def chargers(tolerance_frac: float, pack_ah: float) -> st.SearchStrategy[ChargerSpec]:

@@ -1,4 +1,4 @@
-"""Properties P1-P7 (bms/sim/checks.py) on drawn fast-charge scenarios, against whatever
+"""Properties P1-P8 (bms/sim/checks.py) on drawn fast-charge scenarios, against whatever
 target the session runs (--bms-target). One test per chemistry and fault mode, so pytest-xdist
 spreads them; the loaded profile's example budget is shared among them."""
 

@@ -1,6 +1,7 @@
 """A hypothesis state machine on the closed loop: firmware steps interleaved with charger
-changes, fault injections, contactor commands and fault resets, every property (P1-P7,
-bms/sim/checks.py) checked after every rule, on the session's target."""
+changes, fault injections, contactor commands and fault resets (also at the moments that
+matter: during a precharge, during an opening, right after a fault latches), every property
+(P1-P8, bms/sim/checks.py) checked after every rule, on the session's target."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from hypothesis.stateful import (
 )
 
 from bms.chemistry import load_chemistry
+from bms.enums import ContactorState
 from bms.plant.faults import CELL_FAULTS, CHARGER_FAULTS, FAULT_KINDS, Fault
 from bms.sim.checks import check_run
 from bms.sim.loop import ClosedLoop
@@ -25,6 +27,10 @@ from hil.pytest_plugin import scenario_budget
 from hil.targets.remote import reset_for_a_new_run
 from tests.properties.harness import fail_with_scenario
 from tests.properties.strategies import scenarios
+
+COMMANDS = st.sampled_from(["close", "open", "reset"])
+MOMENT_STEPS = 300  # 30 s at the 100 ms step: a precharge, an opening, a detection
+OPEN, PRECHARGE, CLOSED, OPENING = (int(s) for s in ContactorState)
 
 
 class FastChargeMachine(RuleBasedStateMachine):
@@ -61,13 +67,14 @@ class FastChargeMachine(RuleBasedStateMachine):
         self.loop.charger.spec = replace(self.loop.charger.spec, tau_s=tau_s)
 
     # faults come once the charge is under way, as in the scenario strategy (close + 5 s on)
-    @precondition(
-        lambda self: (
+    def inject_allowed(self) -> bool:
+        return (
             self.loop is not None
             and len(self.loop.injected) < 3
             and self.loop.steps * self.scn.dt_ms / 1000.0 >= self.scn.close_at_s + 5.0
         )
-    )
+
+    @precondition(lambda self: self.inject_allowed())
     @rule(kind=st.sampled_from(sorted(FAULT_KINDS)), where=st.floats(0.0, 1.0))
     def inject(self, kind, where):
         cell = None
@@ -104,6 +111,80 @@ class FastChargeMachine(RuleBasedStateMachine):
     @rule(cmd=st.sampled_from(["close", "open", "reset"]))
     def command(self, cmd):
         self.loop.command(cmd)
+
+    # The moments a request matters most are short (a precharge lasts a few steps, an opening
+    # until the current falls): the rules below step the loop to such a moment and send the
+    # request there, so that P8 (every contactor transition allowed, checked on every step)
+    # and P3/P7 see it. Each gives up after MOMENT_STEPS if the moment never comes.
+    def _step_until(self, reached, limit: int) -> bool:
+        for _ in range(limit):
+            view = self.loop.step()
+            if view is None:
+                return False
+            if reached(view.state):
+                return True
+        return False
+
+    def _contactor(self) -> int:
+        return OPEN if self.loop.state is None else int(self.loop.state.contactor_state)
+
+    @precondition(lambda self: self.loop is not None)
+    @rule(cmd=COMMANDS, wait=st.integers(0, 1), reset_first=st.booleans())
+    def command_during_precharge(self, cmd, wait, reset_first):
+        """Open (where the contactors are not open), possibly a reset, a close, then the
+        request in the first or second step of the precharge (none where a latched fault
+        refuses the close)."""
+        if self._contactor() in (PRECHARGE, CLOSED):
+            self.loop.command("open")
+            self._step_until(lambda s: int(s.contactor_state) == OPEN, MOMENT_STEPS)
+        if reset_first:
+            self.loop.command("reset")
+        if self._contactor() == OPEN:
+            self.loop.command("close")
+        if self._step_until(lambda s: int(s.contactor_state) == PRECHARGE, 1):
+            if wait:
+                self.loop.step()
+            self.loop.command(cmd)
+
+    @rule(cmd=COMMANDS, settle=st.integers(0, 300))
+    def command_during_opening(self, cmd, settle):
+        """Closed (closing first where the contactors are open and nothing is latched), the
+        charge under way, an open request; then the request while they wait for the current
+        to fall below the break current (a current above it: OPENING, else straight to OPEN
+        and there is no such moment)."""
+        if self._contactor() == OPEN and (self.loop.state is None or int(self.loop.state.faults) == 0):
+            self.loop.command("close")
+            self._step_until(lambda s: int(s.contactor_state) == CLOSED, MOMENT_STEPS)
+        if self._contactor() == CLOSED:
+            # the charge under way: up to `settle` steps for the current to pass the break
+            # current (a pack whose charge never does has no such moment)
+            break_a = self.chem.protection.contactor.break_current_a
+            for _ in range(settle):
+                view = self.loop.step()
+                if view is None or abs(view.i_mean_a) > 1.5 * break_a:
+                    break
+            self.loop.command("open")
+        if self._step_until(lambda s: int(s.contactor_state) == OPENING, 2):
+            self.loop.command(cmd)
+
+    @precondition(lambda self: self.loop is not None)
+    @rule(
+        kind=st.sampled_from(sorted(FAULT_KINDS)),
+        where=st.floats(0.0, 1.0),
+        cmd=COMMANDS,
+        then=st.sampled_from([None, "close", "open", "reset"]),
+    )
+    def command_right_after_a_latch(self, kind, where, cmd, then):
+        """A fault injected (as the inject rule would, where it may), then the request in the
+        step after a fault latches, and possibly a second one at once (a reset followed by a
+        close: the latch and the close are judged on the faults after the reset)."""
+        if self.inject_allowed():
+            self.inject(kind, where)
+        before = 0 if self.loop.state is None else int(self.loop.state.faults)
+        if self._step_until(lambda s: (int(s.faults) & ~before) != 0, MOMENT_STEPS):
+            self.loop.command(cmd)
+            if then is not None:
+                self.loop.command(then)
 
     @invariant()
     def every_property_holds_on_every_step_so_far(self):

@@ -1,5 +1,5 @@
-"""`bms simulate --capacity-fade F --resistance-growth G`: a plant that has aged while the
-firmware keeps the new-cell model."""
+"""`bms simulate --capacity-fade F --resistance-growth G` (and --ocv-offset-v, --ocv-slope):
+a plant that has aged, or whose OCV is off the table, while the firmware keeps its model."""
 
 import numpy as np
 import pytest
@@ -36,3 +36,11 @@ def test_out_of_range_ageing_is_refused_naming_the_field(tmp_path):
     r = CliRunner().invoke(main, ["simulate", "--capacity-fade", "0.9", "--out", str(tmp_path / "o")])
     assert r.exit_code == 2
     assert "field 'spread.capacity_fade' must be within 0..0.5 (an ageing fraction" in r.stderr
+
+
+def test_ocv_options_reach_the_plants_spread_and_are_range_checked(tmp_path):
+    scn = build_scenario("fastcharge-10-80", None, {**BASE, "spread.ocv_offset_v": -0.01}, ())
+    assert scn.spread.ocv_offset_v == -0.01 and scn.spread.ocv_slope == 0.0
+    r = CliRunner().invoke(main, ["simulate", "--ocv-slope", "0.5", "--out", str(tmp_path / "o")])
+    assert r.exit_code == 2
+    assert "field 'spread.ocv_slope' must be a finite number within [-0.1, 0.1], got 0.5" in r.stderr

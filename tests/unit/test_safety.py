@@ -315,3 +315,19 @@ def test_release_at_exactly_threshold_minus_hysteresis(q, name, is_max):
     assert m.active(0)
     m.step(9.5)  # exactly warning - hysteresis
     assert not m.active(0)
+
+
+def test_a_reset_while_the_samples_are_stale_clears_nothing():
+    """A plausibility condition is judged on new samples only: while none comes (stale
+    present) its absence means nothing, so a reset then acknowledges no fault; once the
+    samples are back the faults whose condition is gone clear."""
+    s = ffi.new("bms_safety_state_t *")
+    lib.bms_safety_reset(s)
+    off, stale = lib.BMS_F_CURRENT_OFFSET, lib.BMS_F_STALE
+    lib.bms_safety_condition(s, off, 1, 0, 5.0, DT, 0, 0)  # latched at once (no debounce)
+    lib.bms_safety_condition(s, off, 0, 0, 0.0, DT, 0, 0)  # not judged any more: reads absent
+    lib.bms_safety_condition(s, stale, 1, 0, 100.0, DT, 10_000, 0)  # blind, not yet latched
+    assert s.latched == 1 << off
+    assert lib.bms_safety_reset_faults(s) == 0 and s.latched == 1 << off
+    lib.bms_safety_condition(s, stale, 0, 0, 0.0, DT, 10_000, 0)  # a new sample: judged again
+    assert lib.bms_safety_reset_faults(s) == 1 << off and s.latched == 0

@@ -74,7 +74,8 @@ void bms_safety_evaluate(bms_safety_state_t *s, const bms_limits_t *lim, const b
 /* Feed one non-limit fault condition (plausibility, contactor, comm). */
 void bms_safety_condition(bms_safety_state_t *s, uint32_t fault_id, int32_t present, uint16_t cell,
                           float value, uint32_t dt_ms, uint32_t debounce_ms, uint32_t now_ms);
-/* Clear latched faults whose condition is gone; returns the mask cleared. */
+/* Clear latched faults whose condition is gone; returns the mask cleared. Nothing while the
+ * samples are stale (BMS_F_STALE present): no condition is known to be gone then. */
 uint32_t bms_safety_reset_faults(bms_safety_state_t *s);
 /* Derate factor in [0, 1] of quantity q at value v (1 before the derate threshold,
  * falling linearly to 0 at the trip threshold). */

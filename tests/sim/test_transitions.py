@@ -1,0 +1,211 @@
+"""P8 (bms/sim/checks.py): the contactor transition property. Its table against the C state
+machine (every request, fault, link voltage, current and time in every state: what the
+firmware does in one logged step is allowed by the table, and every row of the table is
+reached), and planted transitions in a clean run's log, each flagged."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from bms._native import ffi, lib
+from bms.chemistry import load_chemistry
+from bms.enums import ContactorState
+from bms.sim.checks import CONDITIONS, TRANSITIONS, check_run
+from bms.sim.loop import ClosedLoop
+from bms.sim.runlog import COMMAND_BITS
+from bms.sim.scenario import load_scenario
+
+OPEN, PRE, CLOSED, OPENING = (int(s) for s in ContactorState)
+EMERGENCY_BIT = 1 << 8
+OTHER_BIT = 1 << 3
+CMDS = {"none": lib.BMS_CMD_NONE, "close": lib.BMS_CMD_CLOSE, "open": lib.BMS_CMD_OPEN}
+RATIO, PRECHARGE_MS, BREAK_A = 0.95, 500, 10.0
+
+
+def params():
+    p = ffi.new("bms_contactor_params_t *")
+    p.precharge_ratio = RATIO
+    p.precharge_timeout_ms = PRECHARGE_MS
+    p.break_current_a = BREAK_A
+    p.opening_timeout_ms = 2000
+    p.emergency_mask = EMERGENCY_BIT
+    return p
+
+
+def one_logged_step(state, state_ms, cmd, faults, bus_v, current_a):
+    """A request (or none) then one step, as bms.c does between two logged states."""
+    c = ffi.new("bms_contactor_t *")
+    lib.bms_contactor_reset(c)
+    c.state, c.state_ms = state, state_ms
+    lib.bms_contactor_command(c, CMDS[cmd], faults)
+    lib.bms_contactor_step(c, params(), 100, 100.0, bus_v, current_a, faults)
+    return int(c.state)
+
+
+def allowed(a, b, cond):
+    if a == b:
+        return True
+    alts = TRANSITIONS.get((a, b))
+    return alts is not None and any(all(cond[x] for x in conds) for conds in alts)
+
+
+def test_the_table_allows_what_the_state_machine_does_and_nothing_is_dead():
+    reached = set()
+    for state, state_ms, cmd, faults, bus_v, cur in itertools.product(
+        (OPEN, PRE, CLOSED, OPENING),
+        (0, 300, 400, 1900, 5000),  # the step adds 100 ms: below and at the timeouts
+        CMDS,
+        (0, OTHER_BIT, EMERGENCY_BIT),
+        (0.0, 94.0, 96.0),  # the pack at 100 V: below and above the precharge ratio
+        (0.0, 50.0),  # below and above the break current
+    ):
+        after = one_logged_step(state, state_ms, cmd, faults, bus_v, cur)
+        cond = {
+            "close": cmd == "close",
+            "open": cmd == "open",
+            "no_fault": faults == 0,
+            "fault": faults != 0,
+            "emergency": faults == EMERGENCY_BIT,
+            "precharged": bus_v >= RATIO * 100.0,
+            # the time in PRECHARGE at the end of the step (a close there is illegal: no restart)
+            "precharge_timeout": state == PRE and state_ms + 100 >= PRECHARGE_MS,
+        }
+        assert set(cond) == set(CONDITIONS)
+        assert allowed(state, after, cond), (state, state_ms, cmd, faults, bus_v, cur, after)
+        reached.add((state, after))
+    assert set(TRANSITIONS) <= reached  # no row the firmware never takes
+
+
+def test_the_forbidden_changes_are_those_the_diagram_lacks():
+    # contactor.h: OPEN -> PRECHARGE -> CLOSED -> OPENING -> OPEN, PRECHARGE -> OPEN, and the
+    # emergency CLOSED -> OPEN; one logged step may chain two of them (OPEN -> CLOSED)
+    forbidden = {(a, b) for a in range(4) for b in range(4) if a != b} - set(TRANSITIONS)
+    assert forbidden == {(OPEN, OPENING), (PRE, OPENING), (CLOSED, PRE), (OPENING, CLOSED), (OPENING, PRE)}
+
+
+@pytest.fixture(scope="module")
+def clean():
+    scn = replace(
+        load_scenario("fastcharge-10-80"), series=4, parallel=2, duration_s=30.0, stop_when_complete=False
+    )
+    chem = load_chemistry(scn.chemistry)
+    loop = ClosedLoop(scn, chemistry=chem)
+    for k in range(300):
+        if k == 150:
+            loop.command("open")
+        if k == 200:
+            loop.command("close")
+        loop.step()
+    res = loop.result()
+    assert {v.prop for v in check_run(res, chem)} == set()
+    return res, chem
+
+
+def p8(res, chem) -> list[str]:
+    return [v.detail for v in check_run(res, chem) if v.prop == "P8-transition"]
+
+
+def tampered(res, **cols):
+    r = copy.copy(res)
+    r.log = {k: np.array(v, copy=True) for k, v in res.log.items()}
+    for name, fn in cols.items():
+        fn(r.log[name])
+    return r
+
+
+def first(log, state, after=0):
+    return int(
+        np.flatnonzero((log["contactor_state"] == state) & (np.arange(len(log["time_s"])) >= after))[0]
+    )
+
+
+def test_the_clean_run_passes_through_every_state(clean):
+    res, _ = clean
+    assert set(np.unique(res.log["contactor_state"]).astype(int)) == {OPEN, PRE, CLOSED, OPENING}
+
+
+def test_closing_without_the_precharge_is_flagged(clean):
+    res, chem = clean
+    log = res.log
+    k = first(log, PRE)
+    n_pre = int(np.sum(log["contactor_state"][: first(log, CLOSED)] == PRE))
+
+    def skip(s):
+        s[k : k + n_pre] = CLOSED  # closed at the request, the link still at 0 V
+
+    found = p8(tampered(res, contactor_state=skip), chem)
+    assert any("OPEN -> CLOSED needs" in d for d in found), found
+
+
+def test_a_precharge_without_a_close_request_is_flagged(clean):
+    res, chem = clean
+    k = first(res.log, PRE)
+
+    def drop(c):
+        c[k] = int(c[k]) & ~COMMAND_BITS["close"]
+
+    found = p8(tampered(res, commands=drop), chem)
+    assert any("OPEN -> PRECHARGE needs a close request and no fault latched;" in d for d in found), found
+
+
+def test_a_precharge_with_a_fault_latched_is_flagged(clean):
+    res, chem = clean
+    k = first(res.log, PRE)
+
+    def latch(f):
+        f[k] = OTHER_BIT
+
+    found = p8(tampered(res, faults=latch), chem)
+    assert any("OPEN -> PRECHARGE needs" in d and "faults 0x8" in d for d in found), found
+
+
+def test_an_opening_without_request_or_fault_is_flagged(clean):
+    res, chem = clean
+    k = first(res.log, OPENING)
+
+    def drop(c):
+        c[k] = int(c[k]) & ~COMMAND_BITS["open"]
+
+    found = p8(tampered(res, commands=drop), chem)
+    assert any("CLOSED -> OPENING needs an open request or a fault latched;" in d for d in found), found
+
+
+def test_a_change_the_diagram_lacks_is_flagged(clean):
+    res, chem = clean
+    log = res.log
+    k = first(log, CLOSED)
+
+    def back(s):
+        s[k + 5] = PRE  # CLOSED -> PRECHARGE -> CLOSED
+
+    found = p8(tampered(res, contactor_state=back), chem)
+    assert any("CLOSED -> PRECHARGE: not a transition" in d for d in found), found
+
+
+def test_a_precharge_held_past_its_timeout_or_once_precharged_is_flagged(clean):
+    res, chem = clean
+    log = res.log
+    k = first(log, PRE)
+    steps = chem.protection.contactor.precharge_timeout_ms // res.scenario.dt_ms
+
+    def held(s):
+        s[k : k + steps + 1] = PRE
+
+    def low_bus(b):
+        b[k : k + steps + 1] = 0.0  # the link never charges: only the timeout may end it
+
+    found = p8(tampered(res, contactor_state=held, bus_v=low_bus), chem)
+    assert any("still PRECHARGE" in d and "timeout" in d for d in found), found
+    # the link at the pack's voltage, no fault, still precharging: the close is missing
+    n_pre = int(np.sum(log["contactor_state"][: first(log, CLOSED)] == PRE))
+
+    def one_more(s):
+        s[k + n_pre] = PRE
+
+    found = p8(tampered(res, contactor_state=one_more), chem)
+    assert any("still PRECHARGE with the link precharged" in d for d in found), found
