@@ -101,6 +101,10 @@ class EstimatorParams:
     # lost 20-30 %). The capacity's uncertainty also widens the SoC filter's charge count
     # (soc_ekf.c), so the filter leans on the voltage until the capacity is learned.
     soh_init_sigma: float = 0.0
+    # the same for the resistance (held at 0 in a cell file); a pack of unknown age may have
+    # doubled it (end of life), and the firmware judges a runaway charger with the upper bound
+    # 1 + 3 sigma of what it has learned (soh.h), so this prior only makes it more cautious
+    soh_r_init_sigma: float = 0.0
     # ageing between two updates (1 sigma, relative): well above a real drift (0.01-0.05 %
     # capacity per cycle, Schmalstieg et al. 2014) so the filters keep following; an assumption
     soh_rw: float = 0.002

@@ -31,7 +31,9 @@ def firmware_cell(chem: Chemistry, scn: Scenario) -> CellModel:
     if not scn.soh:  # the firmware holds the model's capacity and resistance (soh.h)
         el.estimator = replace(el.estimator, soh_init_sigma=0.0)
     else:
-        el.estimator = replace(el.estimator, soh_init_sigma=scn.soh_prior_sigma)
+        el.estimator = replace(
+            el.estimator, soh_init_sigma=scn.soh_prior_sigma, soh_r_init_sigma=scn.soh_r_prior_sigma
+        )
     return el
 
 

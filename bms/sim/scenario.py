@@ -92,6 +92,10 @@ class Scenario:
     # relative 1-sigma): 2 %, new cells of the chemistry's type (capacity sigma ~0.4 %, Rumpf
     # et al. 2017, and the datasheet's tolerance); a pack of unknown age needs more
     soh_prior_sigma: float = 0.02
+    # ... and on its resistance: an aged cell's may have doubled (end of life, Schmalstieg et
+    # al. 2014): 0.35 puts 2x at about 3 sigma; the firmware judges a runaway charger with
+    # the upper bound until it has learned the resistance from current steps
+    soh_r_prior_sigma: float = 0.35
     pack: PackSpec = field(default_factory=PackSpec)
     spread: Spread = field(default_factory=Spread)
     cooling: CoolingSpec = field(default_factory=CoolingSpec)
@@ -253,6 +257,7 @@ def validate(s: Scenario) -> None:
         (0.0 <= s.nvm_soc_sigma <= 0.2, "scenario.nvm_soc_sigma", "must be within 0..0.2"),
         (0.0 <= s.nvm_soh_sigma <= 0.2, "scenario.nvm_soh_sigma", "must be within 0..0.2"),
         (0.0 < s.soh_prior_sigma <= 1.0, "scenario.soh_prior_sigma", "must be within (0, 1]"),
+        (0.0 < s.soh_r_prior_sigma <= 1.0, "scenario.soh_r_prior_sigma", "must be within (0, 1]"),
         (s.mode in MODES, "scenario.mode", f"must be one of {MODES}"),
         (0.0 <= s.close_at_s < s.duration_s, "scenario.close_at_s", "must be within the run"),
         (s.sensors.sensor_every >= 1, "sensors.sensor_every", "must be >= 1"),

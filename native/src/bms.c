@@ -760,7 +760,10 @@ static void stage_safety(bms_t *inst, const bms_meas_t *meas, bms_out_t *out, co
     feed_estimator_fault(inst, c->diverged_cell, acc, c->dt_safe);
     /* judged on new samples only: a stale current says nothing about the charger */
     const float i_chg = ((c->cur_ok != 0) && (inst->plaus_res.fresh != 0u)) ? -meas->pack_current_a : 0.0f;
-    bms_chgmon_step(&inst->chgmon, &inst->safety, cfg, inst->limit.ccl_a, i_chg, acc->r_step_max_ohm, c->dt_safe,
+    /* a runaway charger is judged with the highest resistance the cells may have (an aged cell
+     * whose resistance is not yet learned lifts further than the model says: soh.h) */
+    const float r_runaway_ohm = acc->r_step_max_ohm * bms_soh_r_upper_factor(&inst->soh, cfg);
+    bms_chgmon_step(&inst->chgmon, &inst->safety, cfg, inst->limit.ccl_a, i_chg, r_runaway_ohm, c->dt_safe,
                     inst->time_ms);
 }
 

@@ -293,6 +293,9 @@ static const bms_cfg_field_info_t k_fields[BMS_CFG_N_FIELDS] = {
          BMS_CFG_E_NVM, 0.0f, 1.0f),
     INT("nvm.cap_q", BMS_CFG_E_NVM, nvm.cap_q),
     INT("nvm.r_q", BMS_CFG_E_NVM, nvm.r_q),
+    /* an end-of-life cell has about doubled its resistance: 1-sigma up to 1 covers it */
+    ROW1("est.soh_r_init_sigma", "", "a relative uncertainty: 0..1", est.soh_r_init_sigma, 0u,
+         BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_ESTIMATOR, 0.0f, 1.0f),
 };
 
 const bms_cfg_field_info_t *bms_config_field_info(uint32_t field)
@@ -455,6 +458,9 @@ static bms_cfg_err_t check_estimator(const bms_config_t *cfg, bms_cfg_detail_t *
     bms_cfg_err_t e = check_rows(cfg, BMS_CFG_F_EST_SOC_INIT, BMS_CFG_F_EST_TEMP_SPATIAL, d);
     if (e == BMS_CFG_OK) {
         e = check_rows(cfg, BMS_CFG_F_EST_SOH_INIT, BMS_CFG_F_EST_SOH_STEP, d);
+    }
+    if (e == BMS_CFG_OK) {
+        e = check_rows(cfg, BMS_CFG_F_EST_SOH_R_INIT, BMS_CFG_F_EST_SOH_R_INIT, d);
     }
     /* the cell-voltage measurement variance must not vanish (division by S) */
     if ((e == BMS_CFG_OK) && !((cfg->est.voltage_noise_v + cfg->est.model_err_v) > 0.0f)) {

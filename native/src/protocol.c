@@ -204,6 +204,7 @@ uint32_t bms_proto_layout_hash(void)
         OFS(bms_config_t, est.soh_rest_s),
         OFS(bms_config_t, est.soh_min_dsoc),
         OFS(bms_config_t, est.soh_step_c),
+        OFS(bms_config_t, est.soh_r_init_sigma),
         OFS(bms_config_t, limits.q[0].warning.threshold),
         OFS(bms_config_t, limits.q[0].warning.hysteresis),
         OFS(bms_config_t, limits.q[0].warning.debounce_ms),

@@ -150,6 +150,21 @@ void bms_safety_condition(bms_safety_state_t *s, uint32_t fault_id, int32_t pres
     }
 }
 
+/* A suspected internal short (one cell's voltage far from the others) is not acknowledged by
+ * a command: a short does not heal, and at rest or on a flat OCV its cell may read like the
+ * others while it drains. While it is latched, neither are the faults a short also causes
+ * (that cell's undervoltage, an open-wire reading). Only a power-on reset (bms_reset, after
+ * service) clears them. An assumption of this firmware, as production BMSs lock a pack on a
+ * cell fault until it is inspected. */
+static uint32_t service_only(uint32_t latched)
+{
+    const uint32_t dev = 1u << (uint32_t)BMS_F_CELL_DEVIATION;
+    const uint32_t caused = (1u << (uint32_t)BMS_F_CELL_UV) | (1u << (uint32_t)BMS_F_OPEN_WIRE);
+    return ((latched & dev) != 0u) ? (dev | caused) : dev;
+}
+
+static uint32_t acknowledge(bms_safety_state_t *s, uint32_t clear);
+
 uint32_t bms_safety_reset_faults(bms_safety_state_t *s)
 {
     /* Blind (no new sample: the stale condition present), no condition judged on the
@@ -158,6 +173,11 @@ uint32_t bms_safety_reset_faults(bms_safety_state_t *s)
      * nothing until the samples are back and every condition has been judged again. */
     const uint32_t blind = s->present & (1u << (uint32_t)BMS_F_STALE);
     const uint32_t clear = (blind != 0u) ? 0u : (s->latched & ~s->present);
+    return acknowledge(s, clear & ~service_only(s->latched));
+}
+
+static uint32_t acknowledge(bms_safety_state_t *s, uint32_t clear)
+{
     for (uint32_t f = 0u; f < (uint32_t)BMS_N_FAULTS; f++) {
         if ((clear & (1u << f)) != 0u) {
             debounce_clear(&s->fault_db[f]);

@@ -40,8 +40,9 @@ void bms_soh_reset(bms_soh_t *s, const bms_config_t *cfg)
         s->soc_start_q[i] = (uint16_t)BMS_SOH_NO_START;
     }
     const float sig = (stored != 0u) ? cfg->nvm.soh_sigma : cfg->est.soh_init_sigma;
+    const float sig_r = (stored != 0u) ? cfg->nvm.soh_sigma : cfg->est.soh_r_init_sigma;
     s->theta_var = sig * sig;
-    s->r_var = sig * sig;
+    s->r_var = sig_r * sig_r;
     s->seg_ah = 0.0f;
     s->seg_soc_var = 0.0f;
     s->rest_s = 0.0f;
@@ -79,6 +80,19 @@ float bms_soh_r_sigma(const bms_soh_t *s)
     return bms_sqrtf(s->r_var);
 }
 
+float bms_soh_r_upper_factor(const bms_soh_t *s, const bms_config_t *cfg)
+{
+    if (bms_soh_enabled(cfg) == 0) {
+        return 1.0f;
+    }
+    float g_min = SOH_R_MAX;
+    for (uint32_t i = 0u; i < cfg->pack.n_cells; i++) {
+        const float g = bms_soh_r_scale(s, i);
+        g_min = (g < g_min) ? g : g_min;
+    }
+    return 1.0f + ((3.0f * bms_soh_r_sigma(s)) / g_min);
+}
+
 /* ---- resistance ---- */
 
 int32_t bms_soh_r_begin(bms_soh_t *s, const bms_config_t *cfg, float current_a, int32_t current_valid,
@@ -113,8 +127,14 @@ void bms_soh_r_cell(bms_soh_t *s, uint32_t cell, float innov_v, float r0_ohm)
         return;
     }
     const float rz = s->r_noise_v2 / (reg * reg); /* variance of the step's g measurement */
+    const float z = -innov_v / reg;               /* the step's measurement of g_true - g */
+    /* a measurement beyond 3 sigma of what the filter and the noise allow is no resistance
+     * (a fault's step, an open circuit, a model that does not hold there): left out */
+    if ((z * z) > (9.0f * (s->r_var + rz))) {
+        return;
+    }
     const float k = s->r_var / (s->r_var + rz);
-    const float g = bms_soh_r_scale(s, cell) - (k * innov_v / reg);
+    const float g = bms_soh_r_scale(s, cell) + (k * z);
     s->r_q[cell] = q16(g, BMS_SOH_R_ONE, SOH_R_MIN, SOH_R_MAX);
     s->r_reg_sum += absf(reg);
     s->r_reg_n++;

@@ -19,6 +19,7 @@ def config():
     cfg = ffi.new("bms_config_t *")
     fill_config(cfg, CHEM.cell, PackLayout(N, (0, 4)), CHEM.protection)
     cfg.est.soh_init_sigma = 0.2  # a pack of unknown age (the aged-cycles preset's prior)
+    cfg.est.soh_r_init_sigma = 0.35  # (the scenarios' resistance prior)
     return cfg
 
 
@@ -204,6 +205,25 @@ def test_resistance_follows_current_steps():
     # a step below soh_step_c, or over more than a second, is no step
     assert not lib.bms_soh_r_begin(s, cfg, i_prev + 0.5 * cfg.est.soh_step_c * q, 1, 0.1)
     assert not lib.bms_soh_r_begin(s, cfg, i_prev + 5 * q, 1, 2.0)
+
+
+def test_a_wild_step_is_no_resistance():
+    """An innovation far beyond what the filter's variance and the noise allow (a fault's
+    step, an open circuit) leaves the scale alone."""
+    cfg = config()
+    s = fresh(cfg)
+    q = cfg.cell.capacity_ah
+    r0 = 0.0015
+    lib.bms_soh_r_begin(s, cfg, 0.0, 1, 0.1)
+    assert lib.bms_soh_r_begin(s, cfg, q, 1, 0.1)
+    rz = s.r_noise_v2 / (r0 * q) ** 2
+    sigma = math.sqrt(s.r_var + rz)
+    gain = s.r_var / (s.r_var + rz)
+    lib.bms_soh_r_cell(s, 0, -r0 * q * 3.5 * sigma, r0)  # 3.5 sigma: left out
+    lib.bms_soh_r_cell(s, 1, -r0 * q * 2.5 * sigma, r0)  # 2.5 sigma: taken, with the filter's gain
+    lib.bms_soh_r_end(s, cfg)
+    assert lib.bms_soh_r_scale(s, 0) == 1.0
+    assert lib.bms_soh_r_scale(s, 1) == pytest.approx(1.0 + gain * 2.5 * sigma, abs=1 / 16384)
 
 
 def test_stored_health_is_validated_and_used():

@@ -68,8 +68,9 @@ typedef struct {
     float temp_noise_degc;          /* surface thermistor noise */
     float temp_spatial_sigma_degc;  /* unsensed cell vs its sensed neighbours */
     /* online state of health (soh.h) */
-    float soh_init_sigma;           /* relative 1-sigma of a new cell's capacity and resistance
-                                       against the model (0: both held at the model's) */
+    float soh_init_sigma;           /* relative 1-sigma of a cell's capacity against the model
+                                       when nothing is stored (0: capacity and resistance held) */
+    float soh_r_init_sigma;         /* ... of its resistance (an aged cell's may have doubled) */
     float soh_rw;                   /* relative 1-sigma drift (ageing) per update */
     float soh_rest_s;               /* rest after which a cell's voltage gives its SoC */
     float soh_min_dsoc;             /* smallest SoC swing between two rests that updates the
@@ -361,7 +362,8 @@ typedef enum {
     BMS_CFG_F_NVM_SOH_SIGMA = 111,
     BMS_CFG_F_NVM_SOH_CAP = 112,
     BMS_CFG_F_NVM_SOH_R = 113,
-    BMS_CFG_N_FIELDS = 114
+    BMS_CFG_F_EST_SOH_R_INIT = 114,
+    BMS_CFG_N_FIELDS = 115
 } bms_cfg_field_t;
 
 /* How a field's values are laid out (which counts of the config give its extent). */

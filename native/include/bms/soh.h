@@ -71,6 +71,10 @@ float bms_soh_r_scale(const bms_soh_t *s, uint32_t cell);
 /* 1-sigma of each, relative (the capacity's: c^2 sigma(1/c)) */
 float bms_soh_cap_sigma(const bms_soh_t *s, uint32_t cell);
 float bms_soh_r_sigma(const bms_soh_t *s);
+/* What a resistance the filter holds may be at most, as a factor on it: 1 + 3 sigma / g (the
+ * lowest cell's g, so it covers every cell); 1 while the scales are held. Where being wrong
+ * is unsafe (a runaway charger) the firmware judges with this bound. */
+float bms_soh_r_upper_factor(const bms_soh_t *s, const bms_config_t *cfg);
 
 /* Resistance: once per step before the cells (returns 1 if this step is a current step
  * worth an update), per cell with its innovation and unscaled R0, once after. */
