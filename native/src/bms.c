@@ -232,7 +232,7 @@ static void soh_point(bms_t *inst, const bms_meas_t *meas)
 {
     const uint32_t nc = inst->cfg.pack.n_cells;
     float var;
-    bms_soh_point_begin(&inst->soh);
+    bms_soh_point_begin(&inst->soh, &inst->cfg);
     for (uint32_t i = 0u; i < nc; i++) {
         if (relaxed_soc(inst, meas, i, &var) >= 0.0f) {
             bms_soh_point_var(&inst->soh, var);

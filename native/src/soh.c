@@ -182,9 +182,14 @@ void bms_soh_void(bms_soh_t *s)
     s->i_prev_a = NAN;
 }
 
-void bms_soh_point_begin(bms_soh_t *s)
+void bms_soh_point_begin(bms_soh_t *s, const bms_config_t *cfg)
 {
     s->pt_var = 0.0f;
+    s->pt_x = -s->seg_ah / cfg->cell.capacity_ah;
+    s->pt_update = ((s->seg_open != 0u) && (absf(s->pt_x) >= cfg->est.soh_min_dsoc)) ? 1u : 0u;
+    if (s->pt_update != 0u) {
+        s->theta_var += cfg->est.soh_rw * cfg->est.soh_rw;
+    }
 }
 
 void bms_soh_point_var(bms_soh_t *s, float soc_var)
@@ -201,13 +206,6 @@ static float interval_var(const bms_soh_t *s, const bms_config_t *cfg)
 
 void bms_soh_point_cell(bms_soh_t *s, const bms_config_t *cfg, uint32_t cell, float soc)
 {
-    if (cell == 0u) {
-        s->pt_x = -s->seg_ah / cfg->cell.capacity_ah;
-        s->pt_update = ((s->seg_open != 0u) && (absf(s->pt_x) >= cfg->est.soh_min_dsoc)) ? 1u : 0u;
-        if (s->pt_update != 0u) {
-            s->theta_var += cfg->est.soh_rw * cfg->est.soh_rw;
-        }
-    }
     const uint16_t start = s->soc_start_q[cell];
     const int32_t usable = ((soc >= 0.0f) && (soc <= 1.0f)) ? 1 : 0;
     if ((s->pt_update != 0u) && (start != (uint16_t)BMS_SOH_NO_START) && (usable != 0)) {

@@ -42,7 +42,7 @@ def rest_until_point(s, cfg, dt_s=1.0):
 
 
 def point(s, cfg, soc, var):
-    lib.bms_soh_point_begin(s)
+    lib.bms_soh_point_begin(s, cfg)
     for v in var:
         lib.bms_soh_point_var(s, float(v))
     for i, x in enumerate(soc):

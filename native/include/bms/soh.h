@@ -92,7 +92,7 @@ void bms_soh_void(bms_soh_t *s);
 /* At an informative point, first bms_soh_point_var over every cell with its relaxed SoC's
  * variance (var < 0: unusable), then bms_soh_point_cell over every cell (soc < 0: unusable),
  * then bms_soh_point_end. */
-void bms_soh_point_begin(bms_soh_t *s);
+void bms_soh_point_begin(bms_soh_t *s, const bms_config_t *cfg);
 void bms_soh_point_var(bms_soh_t *s, float soc_var);
 void bms_soh_point_cell(bms_soh_t *s, const bms_config_t *cfg, uint32_t cell, float soc);
 void bms_soh_point_end(bms_soh_t *s, const bms_config_t *cfg);
