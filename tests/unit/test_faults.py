@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pytest
 
+from bms._native import ffi, lib
 from bms.enums import FAULT_ID, FAULT_NAMES
 from tests.rig import DT_MS, SENSORS, Meas, Rig
 
@@ -283,7 +284,18 @@ def test_reset_clears_only_when_the_condition_is_gone(case):
         rig.step(case.good(rig))
     assert rig.fw.contactor_state == "open"
     assert rig.fw.command("reset") == 0
-    assert not rig.fw.instance.safety.latched >> f & 1
+    safety = rig.fw.instance.safety
+    dev = 1 << FAULT_ID["cell_deviation"]
+    if safety.latched & dev:
+        # a suspected internal short (also latched by a large spread) is acknowledged only by a
+        # power-on reset, and the cell faults a short causes with it (safety.c)
+        keep = dev | 1 << FAULT_ID["cell_uv"] | 1 << FAULT_ID["open_wire"]
+        assert safety.latched & ~keep == 0
+        assert case.fault == "cell_deviation" or not safety.latched >> f & 1
+        lib.bms_safety_reset(ffi.addressof(rig.fw.instance, "safety"))
+        assert safety.latched == 0
+        return
+    assert not safety.latched >> f & 1
     rig.step(rig.nominal())
     assert rig.fw.out.faults == 0
 
