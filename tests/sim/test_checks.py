@@ -4,7 +4,6 @@ charger-tolerance allowance of P1 is recomputed here from the scenario and the c
 
 from __future__ import annotations
 
-import copy
 from dataclasses import replace
 
 import numpy as np
@@ -15,6 +14,7 @@ from bms.plant.charger import ChargerSpec
 from bms.sim.checks import check_run
 from bms.sim.loop import run
 from bms.sim.scenario import load_scenario
+from tests.sim.tamper import tampered
 
 
 @pytest.fixture(scope="module")
@@ -29,14 +29,6 @@ def clean():
 
 def props(res, chem) -> set[str]:
     return {v.prop for v in check_run(res, chem)}
-
-
-def tampered(res, **cols):
-    r = copy.copy(res)
-    r.log = {k: np.array(v, copy=True) for k, v in res.log.items()}
-    for name, fn in cols.items():
-        fn(r.log[name])
-    return r
 
 
 def test_a_clean_run_holds_every_property(clean):

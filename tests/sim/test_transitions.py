@@ -5,7 +5,6 @@ reached), and planted transitions in a clean run's log, each flagged."""
 
 from __future__ import annotations
 
-import copy
 import itertools
 from dataclasses import replace
 
@@ -19,6 +18,7 @@ from bms.sim.checks import CONDITIONS, TRANSITIONS, check_run
 from bms.sim.loop import ClosedLoop
 from bms.sim.runlog import COMMAND_BITS
 from bms.sim.scenario import load_scenario
+from tests.sim.tamper import tampered
 
 OPEN, PRE, CLOSED, OPENING = (int(s) for s in ContactorState)
 EMERGENCY_BIT = 1 << 8
@@ -108,14 +108,6 @@ def clean():
 
 def p8(res, chem) -> list[str]:
     return [v.detail for v in check_run(res, chem) if v.prop == "P8-transition"]
-
-
-def tampered(res, **cols):
-    r = copy.copy(res)
-    r.log = {k: np.array(v, copy=True) for k, v in res.log.items()}
-    for name, fn in cols.items():
-        fn(r.log[name])
-    return r
 
 
 def first(log, state, after=0):
