@@ -104,7 +104,15 @@ def state_from_out(out: object, n_cells: int, cycles: int = 0) -> State:
         soh_updates=out.soh_updates,
         cap_scale=np.frombuffer(ffi.buffer(out.cells.cap_scale, nbytes), dtype=np.float32).copy(),
         r_scale=np.frombuffer(ffi.buffer(out.cells.r_scale, nbytes), dtype=np.float32).copy(),
+        bal_mask=bal_mask_bits(bytes(ffi.buffer(out.cells.bal_mask, lib.BMS_BAL_MASK_BYTES)), n_cells),
+        bal_cells=out.bal_cells,
+        bal_test=out.bal_test,
     )
+
+
+def bal_mask_bits(raw: bytes, n_cells: int) -> np.ndarray:
+    """A balancing mask (bit i of byte i // 8 is cell i) as a bool per cell."""
+    return np.unpackbits(np.frombuffer(raw, dtype=np.uint8), bitorder="little")[:n_cells].astype(bool)
 
 
 class Firmware(Target):
@@ -133,6 +141,8 @@ class Firmware(Target):
         }
         for k, arr in self._cells.items():
             setattr(self._out.cells, k, ffi.from_buffer("float[]", arr, require_writable=True))
+        self._bal_mask = ffi.new("uint8_t[]", lib.BMS_BAL_MASK_BYTES)
+        self._out.cells.bal_mask = self._bal_mask
         self._cfg = ffi.new("bms_config_t *")
         self._cfg_hash = ""
         self._sample_time_ms = 0
@@ -339,6 +349,11 @@ class Firmware(Target):
     @property
     def contactor_state(self) -> str:
         return CONTACTOR_STATES[int(self._out.contactor_state)]
+
+    @property
+    def bal_mask(self) -> np.ndarray:
+        """The balancing switches the last step commanded, a bool per cell."""
+        return bal_mask_bits(bytes(ffi.buffer(self._bal_mask)), self.n_cells)
 
     @property
     def ccl_limit(self) -> str:

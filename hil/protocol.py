@@ -42,7 +42,7 @@ from bms.errors import BmsError
 VERSION = 1
 HEADER_LEN = 6
 CRC_LEN = 4
-MAX_PAYLOAD = 1664
+MAX_PAYLOAD = 1688
 MAX_FRAME = HEADER_LEN + MAX_PAYLOAD + CRC_LEN
 CONFIG_CHUNK = 1024
 
@@ -213,8 +213,9 @@ STATE_WORDS = (
     "cap_scale_min_cell",
     "r_scale_max_cell",
     "soh_updates",
+    "bal_cells",
 )
-STATE_BYTES = ("charge_complete", "heater_request", "cooling_request")
+STATE_BYTES = ("charge_complete", "heater_request", "cooling_request", "bal_test")
 
 STATE = Struct(
     "n_cells" / Rebuild(Int16ul, len_(this.soc)),
@@ -224,9 +225,9 @@ STATE = Struct(
     *(name / Float32l for name in STATE_FLOATS),
     *(name / Int32ul for name in STATE_WORDS),
     *(name / Int8ul for name in STATE_BYTES),
-    Padding(1),
     "soc" / Array(this.n_cells, Float32l),
     "core_temp_degc" / Array(this.n_cells, Float32l),
+    "bal_mask" / Bytes((this.n_cells + 7) // 8),  # bit i of byte i // 8: cell i's switch
 )
 
 COMMAND = Struct("cmd" / Int8ul, Padding(3))

@@ -149,3 +149,32 @@ def charger_excess(f: Injection, view: OnsetView) -> float | None:
     if caught and f.observable_since is not None:
         return f.observable_since
     return _interval(f, view, hit, pl.ccl_excess_debounce_ms)
+
+
+def switch_testable(f: Injection, view: OnsetView) -> float | None:
+    """A balancing switch stuck on or off: observable while the firmware tests its switches
+    (balancing configured, no fault latched, whatever the current's level, a pack current the
+    test accepts: its change between
+    this step and the last within the test's bound less the current sensor's 3-sigma error
+    of a difference),
+    from the start of such an interval that lasts the bound from there to the latch
+    (bms.balancing.switch_trip_bound_s)."""
+    from bms.balancing import switch_trip_bound_s
+    from bms.plant.faults import FAULT_KINDS  # the registry imports this module
+
+    scn = view.scn
+    bal = scn.balancing
+    caught = any((view.latched >> int(FAULT_ID[n])) & 1 for n in FAULT_KINDS[f.kind].caught_by)
+    if caught and f.observable_since is not None:
+        return f.observable_since  # the interval being timed ended in its detection
+    cap = view.chem.cell.capacity_ah * scn.parallel
+    se = scn.sensors
+    prev = f.prev_current_a if f.prev_current_a is not None else view.i_mean_a
+    f.prev_current_a = view.i_mean_a
+    # two readings' difference: the offset cancels, the gain scales the change, the noise
+    # adds sqrt(2) x its sigma (3 sigma)
+    di = abs(view.i_mean_a - prev)
+    err = di * se.current_gain_sigma + 3.0 * np.sqrt(2.0) * se.current_noise_a
+    steady = di + err < max(bal.test_di_max_c * cap, bal.test_di_min_a)
+    ok = bal.mode != "off" and view.latched == 0 and steady
+    return _interval(f, view, ok, 1000.0 * switch_trip_bound_s(bal, scn.series, scn.dt_ms))

@@ -15,10 +15,12 @@ from bms.errors import ConfigError
 from bms.plant import fault_onsets as onset
 
 if TYPE_CHECKING:
+    from bms.chemistry import Chemistry
     from bms.plant.charger import Charger
     from bms.plant.pack import PackPlant
     from bms.plant.sensors import Sensors
     from bms.plant.thermal import ThermalNetwork
+    from bms.sim.scenario import Scenario
 
 
 class Rig(Protocol):
@@ -57,6 +59,20 @@ def _ignore_limit(f: Fault, rig: Rig) -> None:
     rig.charger.ignores_limit = True
 
 
+def _switch_stuck_on(f: Fault, rig: Rig) -> None:
+    assert f.cell is not None
+    rig.plant.stuck_on[f.cell] = True
+    rig.plant.stuck_off[f.cell] = False
+    rig.plant.command_switches(rig.plant.bal_cmd)
+
+
+def _switch_stuck_off(f: Fault, rig: Rig) -> None:
+    assert f.cell is not None
+    rig.plant.stuck_off[f.cell] = True
+    rig.plant.stuck_on[f.cell] = False
+    rig.plant.command_switches(rig.plant.bal_cmd)
+
+
 @dataclass(frozen=True)
 class FaultKind:
     description: str
@@ -70,6 +86,20 @@ class FaultKind:
     default_value: float | None = None  # its magnitude if the scenario gives none (None: it has none)
     # fewest series elements in which the firmware can see it (a deviation needs others)
     min_series: int = 1
+    # its trip time where no single PlausParams field is it (trip_time_field is then "")
+    trip_time: Callable[[Chemistry, Scenario], float] | None = None
+
+    def trip_time_s(self, chem: Chemistry, scn: Scenario) -> float:
+        """The bound from its onset to its latch (s)."""
+        if self.trip_time is not None:
+            return self.trip_time(chem, scn)
+        return float(getattr(chem.protection.plausibility, self.trip_time_field)) / 1000.0
+
+
+def _switch_trip_s(chem: Chemistry, scn: Scenario) -> float:
+    from bms.balancing import switch_trip_bound_s
+
+    return switch_trip_bound_s(scn.balancing, scn.series, scn.dt_ms)
 
 
 FAULT_KINDS: dict[str, FaultKind] = {
@@ -184,6 +214,32 @@ FAULT_KINDS: dict[str, FaultKind] = {
         _ignore_limit,
         onset.charger_excess,
     ),
+    # a balancing switch that no longer follows its command (a MOSFET failed short or open,
+    # a broken driver): one stuck on drains its element and shifts its reading by the bleed
+    # current through the sense lines; one stuck off leaves its cell unbalanced. Both found by
+    # the switch test (balancing.h), so only while balancing is on and the current steady
+    "balancing_stuck_on": FaultKind(
+        "a balancing switch conducts whatever it is told",
+        ("balancing",),
+        "cell",
+        "",
+        True,
+        "pack",
+        _switch_stuck_on,
+        onset.switch_testable,
+        trip_time=_switch_trip_s,
+    ),
+    "balancing_stuck_off": FaultKind(
+        "a balancing switch never conducts",
+        ("balancing",),
+        "cell",
+        "",
+        True,
+        "pack",
+        _switch_stuck_off,
+        onset.switch_testable,
+        trip_time=_switch_trip_s,
+    ),
 }
 # the kinds injected at a cell (a thermistor's fault too: at a sensed cell)
 CELL_FAULTS = frozenset(k for k, r in FAULT_KINDS.items() if r.level != "pack")
@@ -222,6 +278,7 @@ class Injection:
     k: int  # the index of the first step it acts in
     onset_s: float | None = None  # when its condition became observable (None: not yet)
     observable_since: float | None = None  # start of the present observable interval
+    prev_current_a: float | None = None  # the last step's true current (onsets that need it)
 
     @property
     def kind(self) -> str:

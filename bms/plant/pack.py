@@ -57,6 +57,13 @@ class Spread:
     c_surf_scale: float = 1.0
     r_core_surf_scale: float = 1.0
     r_surf_amb_scale: float = 1.0
+    # self-discharge: a leakage current inside each element (A, the whole parallel group),
+    # mean and cell-to-cell 1-sigma (drawn >= 0); separate from the internal-short fault.
+    # Li-ion cells lose ~1-3 % a month at 25 degC, and a batch's rates scatter by about as
+    # much as their mean (Zilberman et al., J. Energy Storage 26 (2019) 100900: 0.03-0.1 mA
+    # per 3 Ah cell); what drives a pack apart is the spread
+    self_discharge_a: float = 0.0
+    self_discharge_spread_a: float = 0.0
 
 
 # the plant's table rows: R and C of the two RC branches adjacent, so that both branches
@@ -96,6 +103,22 @@ class PackPlant:
         self.ocv_slope = spread.ocv_slope
         self.ocv_mid_v = float(self.tables.ocv(np.array([0.5]), np.array([25.0]))[0])
         self.ocv_error = bool(np.any(self.ocv_offset_v != 0.0) or self.ocv_slope != 0.0)
+        # self-discharge (drawn last, and only when asked for: a plant without it is the same)
+        self.leak_a = np.full(n_series, spread.self_discharge_a)
+        if spread.self_discharge_spread_a > 0.0:
+            self.leak_a = np.maximum(
+                self.leak_a + spread.self_discharge_spread_a * rng.standard_normal(n_series), 0.0
+            )
+        # balancing: each element's bleed resistor behind its switch (set_balancing); a
+        # switch stuck on conducts whatever it is told, one stuck off never
+        self.bleed_ohm = np.inf
+        self.sense_wire_ohm = 0.0
+        self.bal_cmd = np.zeros(n_series, dtype=bool)
+        self.stuck_on = np.zeros(n_series, dtype=bool)
+        self.stuck_off = np.zeros(n_series, dtype=bool)
+        self.bleed_ah = np.zeros(n_series)  # charge bled so far per element
+        self.bleed_wh = 0.0  # energy burnt in the bleed resistors so far
+        self._extra = bool(np.any(self.leak_a > 0.0))  # element currents differ from the pack's
         self.v_rc = np.zeros((2, n_series))  # the RC branches' voltages (v1, v2)
         # internal short across an element (set through short_circuit: any_short follows it)
         self.short_ohm = np.full(n_series, np.inf)
@@ -104,6 +127,42 @@ class PackPlant:
         self._params: np.ndarray | None = None
         self.has_entropy = bool(np.any(self.tables.docv_dt != 0.0))
         self.v_term = self.terminal(0.0, np.full(n_series, 25.0))
+
+    def set_balancing(self, bleed_ohm: float, sense_wire_ohm: float) -> None:
+        """The pack's bleed resistors and sense-line resistance (balancing.BalancingSpec)."""
+        self.bleed_ohm = bleed_ohm
+        self.sense_wire_ohm = sense_wire_ohm
+
+    def command_switches(self, cmd: np.ndarray) -> None:
+        """The switches the firmware commanded for the coming interval."""
+        self.bal_cmd = np.asarray(cmd, dtype=bool)
+        self._extra = bool(self.bal_cmd.any() or self.stuck_on.any() or np.any(self.leak_a > 0.0))
+
+    def conducting(self, discharge_permitted: bool = True) -> np.ndarray:
+        """Which bleed switches conduct: during the interval (discharge_permitted) as
+        commanded unless stuck; during a conversion with the bleeding paused, only the
+        switches stuck on."""
+        cmd = self.bal_cmd & ~self.stuck_off if discharge_permitted else np.zeros(self.n, dtype=bool)
+        return cmd | self.stuck_on
+
+    def bleed_a(self, discharge_permitted: bool = True) -> np.ndarray:
+        """Each element's bleed current (A, > 0 drains it) through its resistor and both sense
+        lines, at its present terminal voltage."""
+        on = self.conducting(discharge_permitted)
+        if not on.any():
+            return np.zeros(self.n)
+        return np.where(on, self.v_term / (self.bleed_ohm + 2.0 * self.sense_wire_ohm), 0.0)
+
+    def sense_shift_v(self, discharge_permitted: bool) -> np.ndarray:
+        """What the bleed currents through the shared sense lines add to each reading: its
+        own 2 R_w I_b down, each neighbour's R_w I_b up (0 where nothing conducts)."""
+        ib = self.bleed_a(discharge_permitted)
+        if not ib.any():
+            return np.zeros(self.n)
+        nb = np.zeros(self.n)
+        nb[1:] += ib[:-1]
+        nb[:-1] += ib[1:]
+        return self.sense_wire_ohm * (nb - 2.0 * ib)
 
     def short_circuit(self, element: int, ohm: float) -> None:
         """An internal short of `ohm` across a series element (inf: none)."""
@@ -166,6 +225,16 @@ class PackPlant:
         shorted = self.any_short
         v_start = self._terminal(p[0], r0, current_a) if shorted else self.v_term
         i_e: float | np.ndarray = current_a + v_start / self.short_ohm if shorted else current_a
+        bleed = 0.0
+        if self._extra:
+            # the bleed current leaves through the terminals (its resistor is outside the
+            # cell), the self-discharge stays inside: both drain the element
+            ib = self.bleed_a()
+            bleed = ib
+            i_e = i_e + ib + self.leak_a
+            if ib.any():
+                self.bleed_ah += ib * (dt_s / 3600.0)
+                self.bleed_wh += float(np.sum(ib * ib * self.bleed_ohm)) * dt_s / 3600.0
         v = self.v_rc
         tau = r_rc * c_rc
         # e = a - 1 = -g with g = 1 - a (accurate for dt << tau); the formulas below are
@@ -181,6 +250,10 @@ class PackPlant:
             heat -= i_e * (temp_core_c + KELVIN) * p[6]  # dOCV/dT at the present SoC
         if shorted:
             heat += np.where(np.isfinite(self.short_ohm), v_start**2 / self.short_ohm, 0.0)
+        if self._extra:
+            # the bleed resistor's heat, all of it into its element (an upper bound: the board
+            # sits on the module, part of its heat goes to the air; an assumption)
+            heat = heat + bleed * bleed * self.bleed_ohm
         eff = self.coulombic_eff if current_a < 0.0 else 1.0
         soc = self.soc - eff * i_e * (dt_s / 3600.0) / self.cap_ah
         self.soc = np.minimum(np.maximum(soc, 0.0), 1.0)
@@ -188,7 +261,7 @@ class PackPlant:
         self._i_e = i_e
         self._params = None
         self._params = self.params(temp_core_c)
-        self.v_term = self._terminal(self._params[0], self._params[1], current_a)
+        self.v_term = self._terminal(self._params[0], self._params[1], current_a + bleed)
         return heat
 
     @property

@@ -8,6 +8,7 @@ from dataclasses import replace
 import numpy as np
 
 from bms._native import ffi
+from bms.balancing import fill_balancing
 from bms.cells import CellModel, ThermalParams
 from bms.chemistry import Chemistry
 from bms.firmware import PackLayout, fill_config, fill_nvm
@@ -69,7 +70,9 @@ def firmware_config(
         hw_charge_max_a=scn.pack.hw_charge_max_a,
         hw_discharge_max_a=scn.pack.hw_discharge_max_a,
     )
-    fill_config(cfg, firmware_cell(chem, scn), layout, chem.protection)
+    el = firmware_cell(chem, scn)
+    fill_config(cfg, el, layout, chem.protection)
+    fill_balancing(cfg, scn.balancing, el.capacity_ah, chem.protection.plausibility.current_offset_max_a)
     if soc_stored is not None:
         fill_nvm(cfg, soc_stored, scn.nvm_soc_sigma)
     if health_stored is not None and scn.soh:

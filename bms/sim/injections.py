@@ -10,6 +10,7 @@ from bms.chemistry import Chemistry
 from bms.enums import FAULT_ID, FAULT_NAMES
 from bms.plant.fault_onsets import OnsetView
 from bms.plant.faults import FAULT_KINDS, PACK_LEVEL_FAULTS, Fault, Injection, Rig
+from bms.sim.scenario import Scenario
 from bms.targets.base import Target
 
 
@@ -58,12 +59,12 @@ class FaultBook:
             elif inj.onset_s is None:
                 inj.observable_since = None  # a blind step ends any interval being timed
 
-    def fault_list(self, target: Target, chem: Chemistry) -> list[dict[str, object]]:
-        return fault_list(self.first_seen, self.injected, target, chem)
+    def fault_list(self, target: Target, chem: Chemistry, scn: Scenario) -> list[dict[str, object]]:
+        return fault_list(self.first_seen, self.injected, target, chem, scn)
 
 
 def fault_list(
-    first_seen: dict[int, float], injected: list[Injection], target: Target, chem: Chemistry
+    first_seen: dict[int, float], injected: list[Injection], target: Target, chem: Chemistry, scn: Scenario
 ) -> list[dict[str, object]]:
     """Every fault the firmware latched, matched to the injection it answers (if any),
     and every injection the firmware did not catch."""
@@ -93,7 +94,7 @@ def fault_list(
                 "injected_s": None if f is None else f.at_s,
                 "detected_s": round(t, 3),
                 "injected_kind": None if f is None else f.kind,
-                **_timing(f, chem),
+                **_timing(f, chem, scn),
             }
         )
     for j, f in enumerate(injected):
@@ -107,15 +108,15 @@ def fault_list(
                     "injected_s": f.at_s,
                     "detected_s": None,
                     "injected_kind": f.kind,
-                    **_timing(f, chem),
+                    **_timing(f, chem, scn),
                 }
             )
     return out
 
 
-def _timing(f: Injection | None, chem: Chemistry) -> dict[str, float | None]:
+def _timing(f: Injection | None, chem: Chemistry, scn: Scenario) -> dict[str, float | None]:
     if f is None:
         return {"onset_s": None, "trip_time_s": None}
     onset = f.onset_s
-    trip = getattr(chem.protection.plausibility, FAULT_KINDS[f.kind].trip_time_field) / 1000.0
+    trip = FAULT_KINDS[f.kind].trip_time_s(chem, scn)
     return {"onset_s": None if onset is None else round(float(onset), 3), "trip_time_s": trip}

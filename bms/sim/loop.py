@@ -96,6 +96,8 @@ class ClosedLoop:
         self.plant = PackPlant(
             chem.cell, scn.series, scn.parallel, scn.soc_start, scn.spread, np.random.default_rng(seeds[0])
         )
+        self.plant.set_balancing(scn.balancing.bleed_ohm, scn.balancing.sense_wire_ohm)
+        self.bal_test = False  # the coming conversion is a switch test (discharge permitted)
         self.thermal = ThermalNetwork(
             chem.cell, scn.series, scn.parallel, scn.cooling, scn.ambient_c, scn.start_c, scn.spread
         )
@@ -318,7 +320,7 @@ class ClosedLoop:
         self.sample_ms += scn.dt_ms
         meas = Measurement(
             current_a=sensors.current(i_mean),
-            cell_v=sensors.cell_voltages(v_true),
+            cell_v=sensors.cell_voltages(self._at_afe(v_true)),
             temp_degc=sensors.temperatures(thermal.surf_c, self.dt_s),
             ambient_degc=effective_ambient(
                 sensors.coolant_temp(thermal.coolant_c), sensors.coolant_temp(scn.ambient_c), self.g_amb
@@ -332,6 +334,15 @@ class ClosedLoop:
         self.last_meas = meas
         return meas
 
+    def _at_afe(self, v_true: np.ndarray) -> np.ndarray:
+        """The cell voltages at the front end's inputs: the true ones, shifted by the bleed
+        currents that flow through the sense lines during the conversion (the switches the
+        firmware told to conduct in a switch test, and any stuck on)."""
+        p = self.plant
+        if not (self.bal_test or p.stuck_on.any()):
+            return v_true
+        return v_true + p.sense_shift_v(self.bal_test)
+
     def _firmware_step(self, meas: Measurement, t: float) -> State:
         """The firmware's step on the sample, and the outputs the loop obeys from it."""
         state = self.state = self.target.step(self.scn.dt_ms, meas)
@@ -340,6 +351,10 @@ class ClosedLoop:
         self.ccl, self.dcl = state.limits_bus or (float(state.ccl_a), float(state.dcl_a))
         contactor = self.contactor = int(state.contactor_state)
         self.heater_on, self.cooling_on = bool(state.heater_request), bool(state.cooling_request)
+        if state.bal_mask is not None:
+            if state.bal_cells or self.plant.bal_cmd.any():
+                self.plant.command_switches(state.bal_mask)
+            self.bal_test = bool(state.bal_test)
         if contactor == CLOSED:
             self.was_closed = True
         elif self.was_closed and self.contactor_open_s is None:
@@ -395,7 +410,7 @@ class ClosedLoop:
 
     def result(self) -> SimResult:
         log, cells = self.log.arrays(self.steps, self.dt_s)
-        faults = self.faults.fault_list(self.target, self.chem)
+        faults = self.faults.fault_list(self.target, self.chem, self.scn)
         true_soc, est_soc, true_core, est_core = (
             cells["true_soc"], cells["est_soc"], cells["true_core"], cells["est_core"],
         )  # fmt: skip

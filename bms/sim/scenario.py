@@ -7,6 +7,7 @@ keys and out-of-range values are refused naming the field.
                 drive_peak_kw, stop_when_complete, cycles, cycle_soc_low, rest_s
     [pack]      current_range_a, hw_charge_max_a, hw_discharge_max_a
     [spread] [cooling] [sensors] [charger]   see bms.plant.*  (any field may be left out)
+    [balancing] see bms.balancing
     [[faults]]  kind, at_s, cell, value
 """
 
@@ -20,6 +21,7 @@ from typing import Any
 
 import tomli_w
 
+from bms.balancing import BalancingSpec, parse_mode
 from bms.chemistry import available as available_chemistries
 from bms.errors import ConfigError
 from bms.plant.charger import ChargerSpec
@@ -101,6 +103,7 @@ class Scenario:
     cooling: CoolingSpec = field(default_factory=CoolingSpec)
     sensors: SensorSpec = field(default_factory=SensorSpec)
     charger: ChargerSpec = field(default_factory=ChargerSpec)
+    balancing: BalancingSpec = field(default_factory=BalancingSpec)
     faults: tuple[Fault, ...] = ()
 
     def __post_init__(self) -> None:
@@ -121,6 +124,7 @@ SECTIONS = {
     "cooling": CoolingSpec,
     "sensors": SensorSpec,
     "charger": ChargerSpec,
+    "balancing": BalancingSpec,
 }
 TOP = {f.name for f in fields(Scenario)} - set(SECTIONS) - {"faults"}
 
@@ -141,6 +145,8 @@ def _scenario_from_dict(d: dict[str, Any]) -> Scenario:
             # every number of a section is >= 0 (the tighter rules are validate()'s)
             signed = SPREAD_SIGNED if name == "spread" else {}
             parsers = {k: _signed for k in signed}
+            if name == "balancing":
+                parsers["mode"] = parse_mode
             kw[name] = section(cls, d[name], name, lo=0, parsers=parsers)
     raw = d.get("faults", [])
     if not isinstance(raw, list):
@@ -216,6 +222,35 @@ def _section_rules(s: Scenario) -> None:
         number(getattr(s.spread, k), f"spread.{k}", -bound, bound)
     for k in SPREAD_SCALES:
         number(getattr(s.spread, k), f"spread.{k}", *SCALE_RANGE)
+    bal = s.balancing
+    parse_mode(bal.mode, "balancing.mode")
+    bal_rules = [
+        (1.0 <= bal.bleed_ohm <= 10_000.0, "balancing.bleed_ohm", "must be within 1..10000 ohm"),
+        (bal.sense_wire_ohm <= 10.0, "balancing.sense_wire_ohm", "must be within 0..10 ohm"),
+        (0.001 <= bal.start_dsoc <= 0.5, "balancing.start_dsoc", "must be within 0.001..0.5"),
+        (bal.stop_dsoc < bal.start_dsoc, "balancing.stop_dsoc", "must be below balancing.start_dsoc"),
+        (0.001 <= bal.soc_sigma_max <= 1, "balancing.soc_sigma_max", "must be within 0.001..1"),
+        (bal.test_di_max_c > 0, "balancing.test_di_max_c", "must be > 0"),
+        (1 <= bal.cells_per_module <= 192, "balancing.cells_per_module", "must be within 1..192"),
+        (
+            1 <= bal.max_per_module <= bal.cells_per_module,
+            "balancing.max_per_module",
+            "must be within 1..balancing.cells_per_module",
+        ),
+        (
+            1000 <= bal.test_interval_ms <= 86_400_000,
+            "balancing.test_interval_ms",
+            "must be within 1 s..1 day",
+        ),
+        (
+            bal.test_interval_ms <= bal.switch_debounce_ms <= 86_400_000,
+            "balancing.switch_debounce_ms",
+            "must be within balancing.test_interval_ms..1 day",
+        ),
+    ]
+    for ok, where, rule in bal_rules:
+        if not ok:
+            raise ConfigError(f"field '{where}' {rule}")
     pk = s.pack
     if not (pk.hw_charge_max_a > 0 and pk.hw_discharge_max_a > 0):
         raise ConfigError("fields 'pack.hw_charge_max_a' and 'pack.hw_discharge_max_a' must be > 0")

@@ -75,6 +75,12 @@ class State:
     soh_updates: int = 0
     cap_scale: np.ndarray | None = None
     r_scale: np.ndarray | None = None
+    # balancing (balancing.h): the switches commanded for the coming interval (bool per
+    # cell; None: the target reports none), how many, and whether the coming conversion
+    # is a switch test (taken with discharge permitted)
+    bal_mask: np.ndarray | None = None
+    bal_cells: int = 0
+    bal_test: int = 0
     # (CCL, DCL) as the partners received them over a bus, where the target has one (can:):
     # the charger and the drive obey these; ccl_a / dcl_a stay the firmware's own values
     limits_bus: tuple[float, float] | None = None

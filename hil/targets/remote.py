@@ -11,6 +11,7 @@ import numpy as np
 
 from bms._native import ffi, lib
 from bms.enums import COMMANDS
+from bms.firmware import bal_mask_bits
 from bms.targets.base import Measurement, State, Target, TargetError, TargetInfo
 from hil.link import Link, RemoteError
 from hil.protocol import (
@@ -228,6 +229,9 @@ class RemoteTarget(Target):
             r_scale_max_cell=r.r_scale_max_cell,
             r_sigma=r.r_sigma,
             soh_updates=r.soh_updates,
+            bal_mask=bal_mask_bits(bytes(r.bal_mask), len(r.soc)),
+            bal_cells=r.bal_cells,
+            bal_test=r.bal_test,
             extra={"counter_ticks": float(ticks), "command_result": float(r.cmd_result)},
         )
 

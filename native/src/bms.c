@@ -60,6 +60,7 @@ void bms_reset(bms_t *inst)
     bms_contactor_reset(&inst->contactor);
     bms_limit_reset(&inst->limit);
     bms_soh_reset(&inst->soh, &inst->cfg);
+    bms_bal_reset(&inst->bal);
 }
 
 /* A reading that is a voltage at all (limits judge it even if it may be frozen:
@@ -263,8 +264,10 @@ static int32_t run_estimators(bms_t *inst, const bms_meas_t *meas, uint32_t dt_m
         const int32_t v_ok = cell_fresh(inst, i);
         bms_thermal_cell_t *th = &inst->thermal[i];
         bms_ekf_step_out_t so;
+        /* a cell whose switch bled over the interval carried its bleed current too */
+        const float i_cell_a = i_a + bms_bal_bleed_a(&inst->bal, cfg, i, v);
         bms_ekf_step(&inst->ekf[i], &cfg->cell, &cfg->est, bms_soh_cap_scale(&inst->soh, i), cap_rel_sigma,
-                     bms_soh_r_scale(&inst->soh, i), i_a, dt_s, v, v_ok, th->t_core_degc, &so);
+                     bms_soh_r_scale(&inst->soh, i), i_cell_a, dt_s, v, v_ok, th->t_core_degc, &so);
         if ((so.diverged != 0u) && (diverged < 0)) {
             diverged = (int32_t)i;
         }
@@ -820,6 +823,35 @@ static void stage_limits(bms_t *inst, const bms_meas_t *meas, bms_out_t *out, co
     bms_limit_update(&inst->limit, cfg, acc, &lp, out->core_temp_max_degc, &out->ccl_terms, &out->dcl_terms);
 }
 
+/* ---- balancing: after the safety stage (it stops on any latched fault), its switch test
+ * a fault condition like the sensors' ---- */
+static void stage_balancing(bms_t *inst, const bms_meas_t *meas, bms_out_t *out, const step_ctx_t *c)
+{
+    bms_bal_input_t bi;
+    bi.current_a = (c->cur_ok != 0) ? meas->pack_current_a : NAN;
+    bi.temp_max_degc = out->temp_max_degc;
+    bi.faults_latched = inst->safety.latched;
+    bi.dt_ms = c->dt_safe;
+    bi.fresh = inst->plaus_res.fresh;
+    bi.estimates_ok = c->have_data;
+    bi.cell_v = meas->cell_v;
+    bi.cell_flags = inst->plaus_res.cell_flags;
+    bi.ekf = inst->ekf;
+    bi.soh = &inst->soh;
+    uint32_t cell = 0u;
+    const int32_t failed = bms_bal_step(&inst->bal, &inst->cfg, &bi, &cell);
+    bms_safety_condition(&inst->safety, BMS_F_BALANCING, failed, (uint16_t)cell,
+                         (failed != 0) ? meas->cell_v[cell] : 0.0f, c->dt_safe, inst->cfg.bal.switch_debounce_ms,
+                         inst->time_ms);
+    out->bal_test = (uint8_t)bms_bal_test_pending(&inst->bal);
+    out->bal_cells = inst->bal.n_on;
+    if (out->cells.bal_mask != 0) {
+        for (uint32_t k = 0u; k < (uint32_t)BMS_BAL_MASK_BYTES; k++) {
+            out->cells.bal_mask[k] = inst->bal.cmd[k];
+        }
+    }
+}
+
 /* ---- outputs ---- */
 static void stage_outputs(const bms_t *inst, bms_out_t *out, const step_ctx_t *c)
 {
@@ -869,6 +901,7 @@ int32_t bms_step(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms, bms_out_t 
     stage_plausibility(inst, meas, &c);
     stage_estimators(inst, meas, dt_ms, out, &acc, &c);
     stage_safety(inst, meas, out, &acc, &c, sv);
+    stage_balancing(inst, meas, out, &c);
     stage_contactors(inst, meas, &c);
     stage_limits(inst, meas, out, &acc, &c, sv);
     stage_outputs(inst, out, &c);
@@ -915,6 +948,7 @@ int32_t bms_step_batch(bms_t *inst, uint32_t n, const uint32_t *dt_ms,
     out.cells.surf_temp_degc = 0;
     out.cells.cap_scale = 0;
     out.cells.r_scale = 0;
+    out.cells.bal_mask = 0;
     meas.bus_v = NAN;
     meas.charger_max_a = NAN;
     meas.coolant_flow_lpm = NAN;

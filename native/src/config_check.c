@@ -296,6 +296,34 @@ static const bms_cfg_field_info_t k_fields[BMS_CFG_N_FIELDS] = {
     /* an end-of-life cell has about doubled its resistance: 1-sigma up to 1 covers it */
     ROW1("est.soh_r_init_sigma", "", "a relative uncertainty: 0..1", est.soh_r_init_sigma, 0u,
          BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_ESTIMATOR, 0.0f, 1.0f),
+    /* balancing (balancing.h): a bleed resistor of 1 ohm already bleeds 4 A (a board's
+     * limit is ~0.1-0.3 A per channel), one of 10 kohm nothing useful; a sense line of more
+     * than 10 ohm is a broken one */
+    INT("bal.mode", BMS_CFG_E_BALANCE, bal.mode),
+    ROW1("bal.bleed_ohm", "ohm", "a bleed resistor: 1..10000 ohm", bal.bleed_ohm, 0u, BMS_CFG_SHAPE_SCALAR, BOTH,
+         BMS_CFG_E_BALANCE, 1.0f, 10000.0f),
+    ROW1("bal.sense_wire_ohm", "ohm", "a sense line: 0..10 ohm", bal.sense_wire_ohm, 0u, BMS_CFG_SHAPE_SCALAR,
+         BOTH, BMS_CFG_E_BALANCE, 0.0f, 10.0f),
+    ROW1("bal.start_dsoc", "", "an imbalance: 0.001..0.5 of the capacity", bal.start_dsoc, 0u,
+         BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_BALANCE, 0.001f, 0.5f),
+    ROW1("bal.stop_dsoc", "", "an imbalance: 0..0.5 of the capacity", bal.stop_dsoc, 0u, BMS_CFG_SHAPE_SCALAR,
+         BOTH, BMS_CFG_E_BALANCE, 0.0f, 0.5f),
+    ROW1("bal.soc_sigma_max", "", "a SoC uncertainty: 0.001..1", bal.soc_sigma_max, 0u, BMS_CFG_SHAPE_SCALAR, BOTH,
+         BMS_CFG_E_BALANCE, 0.001f, 1.0f),
+    ROW1("bal.rest_current_a", "A", "a pack current: 0..1e6 A", bal.rest_current_a, 0u, BMS_CFG_SHAPE_SCALAR, BOTH,
+         BMS_CFG_E_BALANCE, 0.0f, 1.0e6f),
+    ROW1("bal.charge_current_max_a", "A", "a pack current: 0..1e6 A", bal.charge_current_max_a, 0u,
+         BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_BALANCE, 0.0f, 1.0e6f),
+    ROW1("bal.temp_max_degc", "degC", "a board temperature: -80..150 degC", bal.temp_max_degc, 0u,
+         BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_BALANCE, -80.0f, 150.0f),
+    ROW1("bal.rest_budget_s", "s", "a balancing time: 0..30 days", bal.rest_budget_s, 0u, BMS_CFG_SHAPE_SCALAR,
+         BOTH, BMS_CFG_E_BALANCE, 0.0f, 2592000.0f),
+    ROW1("bal.test_di_max_a", "A", "a current change: 0.001..1e6 A", bal.test_di_max_a, 0u, BMS_CFG_SHAPE_SCALAR,
+         BOTH, BMS_CFG_E_BALANCE, 0.001f, 1.0e6f),
+    INT("bal.cells_per_module", BMS_CFG_E_BALANCE, bal.cells_per_module),
+    INT("bal.max_per_module", BMS_CFG_E_BALANCE, bal.max_per_module),
+    INT("bal.test_interval_ms", BMS_CFG_E_BALANCE, bal.test_interval_ms),
+    INT("bal.switch_debounce_ms", BMS_CFG_E_BALANCE, bal.switch_debounce_ms),
 };
 
 const bms_cfg_field_info_t *bms_config_field_info(uint32_t field)
@@ -616,6 +644,49 @@ static bms_cfg_err_t check_nvm(const bms_config_t *cfg, bms_cfg_detail_t *d)
     return check_rows(cfg, BMS_CFG_F_NVM_SOH_SIGMA, BMS_CFG_F_NVM_SOH_SIGMA, d);
 }
 
+/* Balancing: its ranges and the rules between its fields, when it is on. */
+static bms_cfg_err_t check_balance(const bms_config_t *cfg, bms_cfg_detail_t *d)
+{
+    const bms_balance_params_t *b = &cfg->bal;
+    if (b->mode >= (uint32_t)BMS_BAL_N_MODES) {
+        return fail(d, BMS_CFG_F_BAL_MODE, 0u, 0u, (float)b->mode, "must be 0 (off), 1 (top) or 2 (bottom)");
+    }
+    if (b->mode == (uint32_t)BMS_BAL_OFF) {
+        return BMS_CFG_OK; /* nothing of it is used */
+    }
+    const bms_cfg_err_t e = check_rows(cfg, BMS_CFG_F_BAL_BLEED, BMS_CFG_F_BAL_TEST_DI, d);
+    if (e != BMS_CFG_OK) {
+        return e;
+    }
+    if ((b->cells_per_module < 1u) || (b->cells_per_module > (uint32_t)BMS_MAX_CELLS)) {
+        return fail(d, BMS_CFG_F_BAL_MODULE_CELLS, 0u, 0u, (float)b->cells_per_module,
+                    "must be within 1..BMS_MAX_CELLS");
+    }
+    if ((b->max_per_module < 1u) || (b->max_per_module > b->cells_per_module)) {
+        return fail(d, BMS_CFG_F_BAL_MODULE_MAX, 0u, 0u, (float)b->max_per_module,
+                    "must be within 1..cells_per_module");
+    }
+    if ((b->test_interval_ms < 1000u) || (b->test_interval_ms > 86400000u)) {
+        return fail(d, BMS_CFG_F_BAL_TEST_INTERVAL, 0u, 0u, (float)b->test_interval_ms,
+                    "must be within 1 s..1 day");
+    }
+    if ((b->switch_debounce_ms < b->test_interval_ms) || (b->switch_debounce_ms > 86400000u)) {
+        return fail(d, BMS_CFG_F_BAL_DEBOUNCE, 0u, 0u, (float)b->switch_debounce_ms,
+                    "must be within test_interval_ms..1 day (a failed switch is tested again before it trips)");
+    }
+    if (!(b->stop_dsoc < b->start_dsoc)) {
+        return fail(d, BMS_CFG_F_BAL_STOP, 0u, 0u, b->stop_dsoc, "must be below start_dsoc");
+    }
+    /* the switch test must see a conducting switch over the readings' noise at the lowest
+     * voltage the cells are used at */
+    if (!(bms_bal_step_v(cfg, cfg->charge.cell_v_discharge_min_v) >= (4.0f * cfg->est.voltage_noise_v))) {
+        return fail(d, BMS_CFG_F_BAL_SENSE_WIRE, 0u, 0u, b->sense_wire_ohm,
+                    "the switch test's step 2 sense_wire_ohm V / bleed_ohm at charge.cell_v_discharge_min_v "
+                    "must be at least 4 x est.voltage_noise_v");
+    }
+    return BMS_CFG_OK;
+}
+
 bms_cfg_err_t bms_config_check_detail(const bms_config_t *cfg, bms_cfg_detail_t *where)
 {
     bms_cfg_detail_t d;
@@ -646,6 +717,9 @@ bms_cfg_err_t bms_config_check_detail(const bms_config_t *cfg, bms_cfg_detail_t 
     }
     if (e == BMS_CFG_OK) {
         e = check_charge(cfg, &d);
+    }
+    if (e == BMS_CFG_OK) {
+        e = check_balance(cfg, &d);
     }
     if (e == BMS_CFG_OK) {
         e = check_nvm(cfg, &d);

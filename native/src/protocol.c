@@ -12,7 +12,8 @@ _Static_assert((BMS_PROTO_TX_OFFSET + BMS_PROTO_MAX_FRAME) <= BMS_PROTO_MAX_WIRE
 /* in-place COBS: the write position runs ahead of the read position by at
  * most 1 (leading delimiter) + 2 + one code byte per 254 data bytes */
 _Static_assert(BMS_PROTO_TX_OFFSET >= (3 + (BMS_PROTO_MAX_FRAME / 254) + 1), "COBS in place");
-_Static_assert((BMS_PROTO_STATE_FIXED_LEN + (8 * BMS_MAX_CELLS)) <= BMS_PROTO_MAX_PAYLOAD, "STATE fits");
+_Static_assert((BMS_PROTO_STATE_FIXED_LEN + (8 * BMS_MAX_CELLS) + BMS_BAL_MASK_BYTES) <= BMS_PROTO_MAX_PAYLOAD,
+               "STATE fits");
 _Static_assert((BMS_PROTO_STEP_FIXED_LEN + (4 * (BMS_MAX_CELLS + BMS_MAX_TEMP_SENSORS))) <= BMS_PROTO_MAX_PAYLOAD,
                "STEP fits");
 _Static_assert((BMS_PROTO_CONFIG_HDR_LEN + BMS_PROTO_CONFIG_CHUNK_MAX) <= BMS_PROTO_MAX_PAYLOAD, "CONFIG fits");
@@ -581,15 +582,21 @@ uint32_t bms_proto_put_state(uint8_t *p, const bms_t *inst, const bms_out_t *out
     put_u32(p, &at, out->cap_scale_min_cell);
     put_u32(p, &at, out->r_scale_max_cell);
     put_u32(p, &at, out->soh_updates);
+    put_u32(p, &at, out->bal_cells);
     put_u8(p, &at, out->charge_complete);
     put_u8(p, &at, out->heater_request);
     put_u8(p, &at, out->cooling_request);
-    put_u8(p, &at, 0u);
+    put_u8(p, &at, out->bal_test);
     for (uint32_t i = 0u; i < n; i++) {
         put_f32(p, &at, bms_cell_soc(inst, i));
     }
     for (uint32_t i = 0u; i < n; i++) {
         put_f32(p, &at, bms_cell_core_temp_degc(inst, i));
+    }
+    /* the balancing switches commanded, a bit per cell (the instance's: the node gives no
+     * mask array) */
+    for (uint32_t k = 0u; k < ((n + 7u) / 8u); k++) {
+        put_u8(p, &at, inst->bal.cmd[k]);
     }
     return at;
 }

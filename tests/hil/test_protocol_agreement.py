@@ -145,6 +145,7 @@ def out_fields(draw):
     d.update(
         soc=draw(st.lists(F32, min_size=n, max_size=n)),
         core_temp_degc=draw(st.lists(F32, min_size=n, max_size=n)),
+        bal_cmd=draw(st.binary(min_size=24, max_size=24)),
         cycles=draw(U32),
         cmd_result=draw(st.integers(-128, 127)),
         flags=draw(U8),
@@ -164,6 +165,8 @@ def test_state_c_to_python_and_back(d):
     for i in range(n):
         inst.ekf[i].soc = d["soc"][i]
         inst.thermal[i].t_core_degc = d["core_temp_degc"][i]
+    for k, b in enumerate(d["bal_cmd"]):
+        inst.bal.cmd[k] = b
     buf = ffi.new("uint8_t[]", P.MAX_PAYLOAD)
     length = lib.bms_proto_put_state(buf, inst, out, n, d["cycles"], d["cmd_result"], d["flags"])
     c_bytes = bytes(buf[0:length])
@@ -175,6 +178,7 @@ def test_state_c_to_python_and_back(d):
         assert r[name] == d[name], name
     assert all(same_f32(a, b) for a, b in zip(r.soc, d["soc"], strict=True))
     assert all(same_f32(a, b) for a, b in zip(r.core_temp_degc, d["core_temp_degc"], strict=True))
+    assert bytes(r.bal_mask) == d["bal_cmd"][: (n + 7) // 8]  # the bytes that hold the n cells
     assert P.STATE.build(r) == c_bytes
 
 

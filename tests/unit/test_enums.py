@@ -80,7 +80,8 @@ def test_names_files_and_reports_use_are_unchanged():
         "oc_discharge",
         "cell_spread",
     )
-    assert enums.FAULT_ID["charge_overcurrent"] == 21 and enums.FAULT_NAMES[-2:] == ("comm", "estimator")
+    assert enums.FAULT_ID["charge_overcurrent"] == 21
+    assert enums.FAULT_NAMES[-3:] == ("comm", "estimator", "balancing")
     assert enums.LIMITING_NAMES[0] == "none" and enums.LIMITING_NAMES[-1] == "no_data"
     assert enums.N_LIMITING == 14
     assert enums.CONTACTOR_STATES == ("open", "precharge", "closed", "opening")

@@ -17,6 +17,7 @@
 #include "bms/current_limit.h"
 #include "bms/charger_monitor.h"
 #include "bms/soh.h"
+#include "bms/balancing.h"
 
 #define BMS_FW_VERSION_MAJOR 0
 #define BMS_FW_VERSION_MINOR 3
@@ -66,6 +67,8 @@ typedef struct {
     float *v_pred_v;                         /* a-priori predicted terminal voltage */
     float *cap_scale;                        /* capacity against the model's (soh.h) */
     float *r_scale;                          /* resistance against the model's */
+    uint8_t *bal_mask;                       /* balancing switches for the coming interval, bit
+                                                per cell (BMS_BAL_MASK_BYTES bytes) */
 } bms_cell_outputs_t;
 
 typedef struct {
@@ -111,6 +114,9 @@ typedef struct {
     uint8_t charge_complete;
     uint8_t heater_request;
     uint8_t cooling_request;
+    uint8_t bal_test;                        /* 1: take the coming conversion with discharge
+                                                permitted (a balancing-switch test) */
+    uint32_t bal_cells;                      /* balancing switches commanded on */
     uint32_t time_ms;
     uint32_t status;
 } bms_out_t;
@@ -128,6 +134,7 @@ typedef struct {
     bms_limit_state_t limit;
     bms_chgmon_t chgmon;    /* charger compliance: the CCL as a compliant charger follows it */
     bms_soh_t soh;          /* each cell's capacity and resistance */
+    bms_bal_t bal;          /* cell balancing */
     float ambient_degc;
     uint32_t time_ms;
     uint32_t initialised;   /* estimators seeded from a sample */

@@ -207,6 +207,30 @@ typedef struct {
     float cooling_off_below_degc;
 } bms_charge_params_t;
 
+/* Passive cell balancing (balancing.h). Decided by each cell's charge from the SoC and
+ * capacity estimates, not by voltage, so that a flat OCV (LFP) balances on what the
+ * estimators know rather than on the plateau's noise. */
+typedef struct {
+    uint32_t mode;                 /* bms_bal_mode_t: 0 off, 1 top (equal charge to full),
+                                      2 bottom (equal charge above empty) */
+    float bleed_ohm;               /* bleed resistor per series element */
+    float sense_wire_ohm;          /* one sense line's resistance, which the bleed current
+                                      also passes (harness, connector, tap fuse) */
+    float start_dsoc;              /* a cell starts bleeding when its excess charge, as a
+                                      fraction of the capacity, exceeds this ... */
+    float stop_dsoc;               /* ... and stops below this one */
+    float soc_sigma_max;           /* a cell takes part only with its SoC 1-sigma below this */
+    float rest_current_a;          /* |current| below: at rest */
+    float charge_current_max_a;    /* balancing while charging only below this current */
+    float temp_max_degc;           /* no balancing while the hottest sensor is above */
+    float rest_budget_s;           /* longest balancing time in one rest / charge */
+    float test_di_max_a;           /* a switch test is judged only if the current moved less */
+    uint32_t cells_per_module;     /* cells on one balancing board (module) */
+    uint32_t max_per_module;       /* at most this many of them bleed at once (board heat) */
+    uint32_t test_interval_ms;     /* between two switch-test sweeps */
+    uint32_t switch_debounce_ms;   /* a failed switch confirmed after (BMS_F_BALANCING) */
+} bms_balance_params_t;
+
 /* What the BMS kept in non-volatile memory at its last shutdown, handed back at
  * power-up (as an ECU's NvM block). A flat-OCV cell (LFP's plateau) cannot be located
  * from its voltage: the stored SoC is then the better prior. */
@@ -231,6 +255,7 @@ typedef struct {
     bms_plaus_params_t plaus;
     bms_contactor_params_t contactor;
     bms_charge_params_t charge;
+    bms_balance_params_t bal;
     bms_nvm_t nvm;
 } bms_config_t;
 
@@ -259,7 +284,8 @@ typedef enum {
     BMS_CFG_E_MAP_SHAPE = 20,       /* current-limit map breakpoints / size */
     BMS_CFG_E_MAP_VALUE = 21,       /* map value negative or not finite */
     BMS_CFG_E_CHARGE = 22,          /* charge parameters inconsistent */
-    BMS_CFG_E_NVM = 23              /* stored SoC outside [0, 1] or its sigma not > 0 */
+    BMS_CFG_E_NVM = 23,             /* stored SoC outside [0, 1] or its sigma not > 0 */
+    BMS_CFG_E_BALANCE = 24          /* balancing parameters out of range or inconsistent */
 } bms_cfg_err_t;
 
 /* ---- which field broke which rule (bms_config_check_detail) -------------------------
@@ -363,7 +389,22 @@ typedef enum {
     BMS_CFG_F_NVM_SOH_CAP = 112,
     BMS_CFG_F_NVM_SOH_R = 113,
     BMS_CFG_F_EST_SOH_R_INIT = 114,
-    BMS_CFG_N_FIELDS = 115
+    BMS_CFG_F_BAL_MODE = 115,
+    BMS_CFG_F_BAL_BLEED = 116,
+    BMS_CFG_F_BAL_SENSE_WIRE = 117,
+    BMS_CFG_F_BAL_START = 118,
+    BMS_CFG_F_BAL_STOP = 119,
+    BMS_CFG_F_BAL_SOC_SIGMA = 120,
+    BMS_CFG_F_BAL_REST_CURRENT = 121,
+    BMS_CFG_F_BAL_CHARGE_CURRENT = 122,
+    BMS_CFG_F_BAL_TEMP_MAX = 123,
+    BMS_CFG_F_BAL_BUDGET = 124,
+    BMS_CFG_F_BAL_TEST_DI = 125,
+    BMS_CFG_F_BAL_MODULE_CELLS = 126,
+    BMS_CFG_F_BAL_MODULE_MAX = 127,
+    BMS_CFG_F_BAL_TEST_INTERVAL = 128,
+    BMS_CFG_F_BAL_DEBOUNCE = 129,
+    BMS_CFG_N_FIELDS = 130
 } bms_cfg_field_t;
 
 /* How a field's values are laid out (which counts of the config give its extent). */

@@ -42,7 +42,10 @@ typedef enum {
     BMS_F_ESTIMATOR = 25,       /* estimator diverged / non-finite state: a SoC, temperature,
                                    polarisation or covariance that is NaN/inf or physically
                                    impossible; trips in the step it appears (no debounce) */
-    BMS_N_FAULTS = 26
+    /* cell balancing */
+    BMS_F_BALANCING = 26,       /* a balancing switch does not follow its command (stuck on or
+                                   off: no voltage step when it is tested, balancing.h) */
+    BMS_N_FAULTS = 27
 } bms_fault_id_t;
 
 #endif /* BMS_FAULTS_H */
