@@ -239,6 +239,19 @@ def replay(
     help="online capacity / resistance estimate (default on; off: the configured model's)",
 )
 @click.option(
+    "--balancing",
+    type=click.Choice(["on", "off"]),
+    default=None,
+    help="passive cell balancing (default: the scenario's; on: its mode, or top balancing)",
+)
+@click.option(
+    "--self-discharge-spread",
+    type=float,
+    default=None,
+    metavar="A",
+    help="plant: cell-to-cell 1-sigma of the elements' self-discharge current (A)",
+)
+@click.option(
     "--ocv-offset-v", type=float, default=None, help="plant OCV off the firmware's table by this (V, signed)"
 )
 @click.option(
@@ -290,6 +303,8 @@ def simulate(
     capacity_fade: float | None,
     resistance_growth: float | None,
     soh: str | None,
+    balancing: str | None,
+    self_discharge_spread: float | None,
     ocv_offset_v: float | None,
     ocv_slope: float | None,
     faults: tuple[str, ...],
@@ -317,7 +332,9 @@ def simulate(
             seed=seed,
             dt_ms=dt_ms,
             soh=None if soh is None else soh == "on",
+            balancing=None if balancing is None else balancing == "on",
             **{
+                "spread.self_discharge_spread_a": self_discharge_spread,
                 "spread.capacity_fade": capacity_fade,
                 "spread.resistance_growth": resistance_growth,
                 "spread.ocv_offset_v": ocv_offset_v,

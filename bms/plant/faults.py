@@ -244,6 +244,8 @@ FAULT_KINDS: dict[str, FaultKind] = {
 # the kinds injected at a cell (a thermistor's fault too: at a sensed cell)
 CELL_FAULTS = frozenset(k for k, r in FAULT_KINDS.items() if r.level != "pack")
 CHARGER_FAULTS = tuple(k for k, r in FAULT_KINDS.items() if r.applied_to == "charger")
+# the kinds only a balancing firmware can find (its switch test): a scenario with them balances
+BALANCING_FAULTS = tuple(k for k, r in FAULT_KINDS.items() if "balancing" in r.caught_by)
 # firmware faults about the pack as a whole (no cell to name): those that catch a pack-level
 # kind, and those no kind injects (an overcurrent, a failed current sensor or precharge)
 PACK_LEVEL_FAULTS = frozenset(

@@ -8,6 +8,7 @@ and optional ageing. Exact zero-order-hold discretisation of the RC branches for
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -200,7 +201,7 @@ class PackPlant:
         p = self.params(temp_c)
         return self._terminal(p[0], p[1], current_a)
 
-    def _terminal(self, ocv: np.ndarray, r0: np.ndarray, current_a: float) -> np.ndarray:
+    def _terminal(self, ocv: np.ndarray, r0: np.ndarray, current_a: float | np.ndarray) -> np.ndarray:
         # an internal short R_s across the element draws V/R_s inside it:
         # V = ocv - v1 - v2 - r0 (I + V / R_s)  ->  V = (ocv - v1 - v2 - r0 I) / (1 + r0 / R_s)
         v = ocv - self.v_rc[0] - self.v_rc[1] - r0 * current_a
@@ -263,6 +264,31 @@ class PackPlant:
         self._params = self.params(temp_core_c)
         self.v_term = self._terminal(self._params[0], self._params[1], current_a + bleed)
         return heat
+
+    def usable_capacity_ah(
+        self, current_a: float, v_min: float, temp_c: np.ndarray, dt_s: float = 10.0
+    ) -> float:
+        """The charge a constant discharge current draws from the present state until the
+        first element's terminal voltage reaches v_min, on a copy (this plant unchanged),
+        at constant temperatures, balancing off; the last step interpolated to the crossing."""
+        p = copy.deepcopy(self)
+        p.command_switches(np.zeros(self.n, dtype=bool))
+        p._params = None
+        p.v_term = p.terminal(current_a, temp_c)
+        ah = 0.0
+        # no element holds twice its nominal charge: a bound on the steps
+        for _ in range(int(2.0 * self.element.capacity_ah / (current_a * dt_s / 3600.0)) + 2):
+            v0 = float(np.min(p.v_term))
+            if v0 <= v_min:
+                return ah
+            p.step(dt_s, current_a, temp_c)
+            v1 = float(np.min(p.v_term))
+            if v1 <= v_min:
+                return ah + current_a * dt_s / 3600.0 * (v0 - v_min) / (v0 - v1)
+            ah += current_a * dt_s / 3600.0
+            if np.all(p.soc <= 0.0):
+                return ah
+        return ah
 
     @property
     def capacity_total_ah(self) -> float:

@@ -32,6 +32,12 @@ P8 transition every change of the contactor state between two steps is one the d
               request with no fault latched; ...), and none it demands is missing: PRECHARGE
               is left by its timeout, and closes where the link is precharged with no fault
               latched
+P9 balancing  no balancing switch is commanded on with a fault latched; at most
+              max_per_module of a module at once; outside a switch test (bal_test), never the
+              cell with the least charge by the firmware's own estimates (its reported SoC and
+              capacity scales, where it reports them), never a cell whose true voltage is
+              below the discharge trip, and only at rest or in a slow charge (the true
+              current within the firmware's bands plus the current sensor's 3-sigma error)
 
 One function per property below; the CCL's constraints P2 recomputes from the chemistry (the
 maps, derates and window) are bms/sim/ccl_bound.py's `Limits`.
@@ -147,6 +153,7 @@ def check_run(
     _nominal(c, r)  # P5
     _latch(c, r)  # P7
     _transitions(c, r)  # P8
+    _balancing(c, r)  # P9
     return c.violations
 
 
@@ -481,6 +488,59 @@ def _transitions(c: Checker, r: _Run) -> None:
         pre & surely_precharged & (faults == 0),
         t,
         lambda k: f"still PRECHARGE with the link precharged (bus {bus[k]:.1f} V, pack {pack[k]:.1f} V)",
+    )
+
+
+def _balancing(c: Checker, r: _Run) -> None:
+    """P9: which cells balancing may bleed."""
+    res, scn, log, t, faults = r.res, r.scn, r.log, r.t, r.faults
+    mask = np.asarray(res.bal_mask, dtype=bool)
+    if mask.size == 0 or not mask.any():
+        return
+    on = mask.sum(axis=1)
+    c.where(
+        "P9-balancing",
+        (faults != 0) & (on > 0),
+        t,
+        lambda k: f"{on[k]} cells bled with faults 0x{faults[k]:x}",
+    )
+    bal = scn.balancing
+    m = bal.cells_per_module
+    n = mask.shape[1]
+    pad = np.zeros((mask.shape[0], -(-n // m) * m), dtype=bool)
+    pad[:, :n] = mask
+    per_module = pad.reshape(mask.shape[0], -1, m).sum(axis=2).max(axis=1)
+    c.where(
+        "P9-balancing",
+        per_module > bal.max_per_module,
+        t,
+        lambda k: f"{per_module[k]} cells of one module bled (at most {bal.max_per_module})",
+    )
+    normal = log["bal_test"] == 0
+    ref = log["bal_ref"]
+    rows = np.flatnonzero(normal & (ref >= 0))
+    lowest_on = np.zeros(len(t), dtype=bool)
+    lowest_on[rows] = mask[rows, ref[rows]]
+    c.where(
+        "P9-balancing", lowest_on, t, lambda k: f"cell {ref[k]} (the least charged by the estimates) bled"
+    )
+    uv = r.chem.protection.limits["cell_v_min"].trip.threshold
+    low = normal & (mask & (np.asarray(res.cells_true_v) < uv)).any(axis=1)
+    c.where("P9-balancing", low, t, lambda k: f"a cell below the discharge trip {uv} V bled")
+    cap = r.chem.cell.capacity_ah * scn.parallel
+    se = scn.sensors
+    i = log["current_a"]
+    err = 3.0 * (se.current_gain_sigma * np.abs(i) + se.current_offset_sigma_a + se.current_noise_a)
+    pl = r.chem.protection.plausibility
+    rest_a = max(bal.rest_current_c * cap, pl.current_offset_max_a)
+    slow_a = max(bal.charge_current_max_c * cap, rest_a)
+    # the firmware judges the current it measured: the band widened by the sensor's error
+    in_use = (i > rest_a + err) | (i < -(slow_a + err))
+    c.where(
+        "P9-balancing",
+        normal & (on > 0) & in_use,
+        t,
+        lambda k: f"{on[k]} cells bled at {i[k]:.2f} A (rest band {rest_a:g} A, slow charge {slow_a:g} A)",
     )
 
 

@@ -73,6 +73,11 @@ def firmware_config(
     el = firmware_cell(chem, scn)
     fill_config(cfg, el, layout, chem.protection)
     fill_balancing(cfg, scn.balancing, el.capacity_ah, chem.protection.plausibility.current_offset_max_a)
+    # the charge target the vehicle asks for (the driver's setting), with the chemistry's
+    # resume band below it
+    ch = chem.protection.charge
+    cfg.charge.charge_target_soc = scn.soc_target
+    cfg.charge.charge_resume_soc = scn.soc_target - (ch.target_soc - ch.resume_soc)
     if soc_stored is not None:
         fill_nvm(cfg, soc_stored, scn.nvm_soc_sigma)
     if health_stored is not None and scn.soh:

@@ -54,6 +54,9 @@ class SimResult:
     cells_est_core: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
     injected: list[Injection] = field(default_factory=list)  # the run's own records
     limit_step_a: float = 0.0  # the resolution of the logged ccl_a/dcl_a (Target.limit_step_a)
+    # the balancing switches the firmware commanded after each step (steps x cells)
+    bal_mask: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 0), dtype=bool))
+    cells_true_v: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
 
 
 @dataclass(slots=True)
@@ -126,6 +129,7 @@ class ClosedLoop:
                 ),
             )
         self.target.configure(firmware_config(chem, scn, stored, health))
+        self.soc_spread_start = float(np.ptp(self.plant.soc))
         self.g_amb = ambient_conductances(chem, scn)
         self.dt_s = dt_s = scn.dt_ms / 1000.0
         self.n_steps = n_steps = math.ceil(scn.duration_s / dt_s)
@@ -137,7 +141,7 @@ class ClosedLoop:
             else None
         )
         self.faults = FaultBook(scn.faults)
-        self.log = RunLog(n_steps, scn.series)
+        self.log = RunLog(n_steps, scn.series, scn.balancing.mode)
         self.state: State | None = None
         self.contactor = OPEN
         self.ccl = 0.0
@@ -408,6 +412,18 @@ class ClosedLoop:
         r_err = st.r_scale.astype(float) / self.plant.r_scale - 1.0
         return float(np.sqrt(np.mean(cap_err**2))), float(np.sqrt(np.mean(r_err**2)))
 
+    def _balance(self) -> tuple[float, float, float, float | None]:
+        """SoC spread at the start and now, bleed energy, and (mode cycles) the usable
+        capacity at C/3 from here to the first cell at the discharge floor."""
+        usable = None
+        if self.scn.mode == "cycles":
+            usable = self.plant.usable_capacity_ah(
+                self.plant.element.capacity_ah / 3.0,
+                self.chem.protection.charge.cell_v_discharge_min_v,
+                self.thermal.core_c.copy(),
+            )
+        return self.soc_spread_start, float(np.ptp(self.plant.soc)), self.plant.bleed_wh, usable
+
     def result(self) -> SimResult:
         log, cells = self.log.arrays(self.steps, self.dt_s)
         faults = self.faults.fault_list(self.target, self.chem, self.scn)
@@ -416,7 +432,7 @@ class ClosedLoop:
         )  # fmt: skip
         summ = summary(
             self.scn, self.chem, log, true_soc, est_soc, true_core, est_core, faults,
-            self.contactor_open_s, self.wall_s, self._health_err(),
+            self.contactor_open_s, self.wall_s, self._health_err(), self._balance(),
         )  # fmt: skip
         return SimResult(
             self.scn,
@@ -429,6 +445,8 @@ class ClosedLoop:
             est_core,
             list(self.injected),
             float(self.target.limit_step_a),
+            cells["bal_mask"],
+            cells["true_v"],
         )
 
 

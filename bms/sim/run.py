@@ -53,6 +53,11 @@ def build_scenario(
     spread = {k.split(".", 1)[1]: kw.pop(k) for k in list(kw) if k.startswith("spread.")}
     if spread:
         kw["spread"] = replace(scn.spread, **spread)
+    # balancing on: the scenario's mode where it names one, else top balancing
+    bal = kw.pop("balancing", None)
+    if bal is not None:
+        mode = (scn.balancing.mode if scn.balancing.mode != "off" else "top") if bal else "off"
+        kw["balancing"] = replace(scn.balancing, mode=mode)
     scn = replace(scn, **kw)
     if faults:
         scn = replace(scn, faults=[*scn.faults, *(parse_fault(f) for f in faults)])
@@ -119,6 +124,19 @@ ROWS: list[tuple[str, Callable[[RunSummary], str]]] = [
             if s.violations is None
             else (f"{len(s.violations)} VIOLATED" if s.violations else "all held")
         ),
+    ),
+    (
+        "SoC spread (true, max - min)",
+        lambda s: (
+            "-"
+            if s.soc_spread_start is None or s.soc_spread_end is None
+            else f"{s.soc_spread_start:.2%} -> {s.soc_spread_end:.2%}"
+            + (f", {s.balancing_energy_wh:.1f} Wh bled" if s.balancing_energy_wh else "")
+        ),
+    ),
+    (
+        "usable capacity (C/3 from the end)",
+        lambda s: "-" if s.usable_capacity_ah is None else f"{s.usable_capacity_ah:.2f} Ah",
     ),
     (
         "contactors opened",

@@ -50,6 +50,8 @@ LOG_FIELDS = (
     "commands",  # the contactor requests sent before this step: bit 1 close, 2 open, 3 reset
     "bus_v",  # the link (DC bus) voltage the firmware got: its precharge criterion
     "pack_v_meas",  # the pack voltage the firmware got
+    "bal_cells",  # balancing switches commanded on for the next step
+    "bal_test",  # 1: the next conversion is a balancing-switch test
 )
 # the `commands` column: one bit per request sent, at the firmware's command code
 COMMAND_BITS = {name: 1 << int(code) for name, code in COMMANDS.items()}
@@ -76,6 +78,8 @@ STATE_FIELDS = {
     "model_mismatch_cells": "model_mismatch_cells",
     "cap_scale_min": "cap_scale_min",
     "r_scale_max": "r_scale_max",
+    "bal_cells": "bal_cells",
+    "bal_test": "bal_test",
 }
 # log fields the loop itself knows of a step (ccl_a, dcl_a: the limits it obeys), in RunLog.loop's order
 LOOP_FIELDS = (
@@ -98,7 +102,7 @@ class RunLog:
     arrays are assembled when a result is asked for (the same numbers, at the same float32 /
     float64 precision, as writing each field of each step into its own array)."""
 
-    def __init__(self, n_steps: int, series: int) -> None:
+    def __init__(self, n_steps: int, series: int, bal_mode: str = "off") -> None:
         self.series = series
         self._state_values = attrgetter(*STATE_FIELDS.values())
         self.states: list[tuple[float, ...]] = []
@@ -108,6 +112,12 @@ class RunLog:
         self.true_soc = np.zeros((n_steps, series))
         self.true_temps = np.zeros((n_steps, 2 * series + 1))  # the thermal network: cores, surfaces, coolant
         self.true_v = np.zeros((n_steps, series), dtype=np.float32)
+        self.bal_mask = np.zeros((n_steps, series), dtype=bool)  # balancing switches commanded
+        # the cell with the least charge by the firmware's own estimates (its SoC and capacity
+        # scales): the one balancing must never bleed; -1 where balancing is off or the target
+        # reports no capacity scales (a wire)
+        self.bal_mode = bal_mode
+        self.bal_ref = np.full(n_steps, -1, dtype=np.int32)
 
     def append(
         self,
@@ -125,6 +135,12 @@ class RunLog:
         self.true_soc[k] = true_soc
         self.true_temps[k] = true_temps
         self.true_v[k] = true_v
+        if state.bal_mask is not None and state.bal_cells:
+            self.bal_mask[k] = state.bal_mask
+        if self.bal_mode != "off" and state.cap_scale is not None:
+            soc = state.soc.astype(float)
+            charge = (1.0 - soc if self.bal_mode == "top" else -soc) * state.cap_scale  # larger: less
+            self.bal_ref[k] = int(np.argmax(charge))
 
     def arrays(self, n: int, dt_s: float) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """The log of the first n steps (LOG_FIELDS) and the per-cell arrays."""
@@ -137,6 +153,8 @@ class RunLog:
             "est_soc": self.est_soc[:n],
             "true_core": temps[:, :s],
             "est_core": self.est_core[:n],
+            "bal_mask": self.bal_mask[:n],
+            "true_v": self.true_v[:n],
         }
         true_v = self.true_v[:n]
         true_surf = temps[:, s : 2 * s].astype(np.float32)
@@ -153,4 +171,5 @@ class RunLog:
         cols["cell_v_true_max"] = true_v.max(axis=1).astype(float)
         cols["core_temp_true_max_c"] = cells["true_core"].max(axis=1)
         cols["surface_temp_true_max_c"] = true_surf.max(axis=1).astype(float)
-        return {name: cols[name] for name in LOG_FIELDS}, cells
+        cols["bal_ref"] = self.bal_ref[:n]
+        return {name: cols[name] for name in (*LOG_FIELDS, "bal_ref")}, cells

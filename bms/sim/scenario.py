@@ -192,6 +192,10 @@ SPREAD_SIGNED = {"ocv_offset_v": 0.05, "ocv_slope": 0.1}
 SPREAD_SCALES = ("c_core_scale", "c_surf_scale", "r_core_surf_scale", "r_surf_amb_scale")
 SCALE_RANGE = (0.5, 2.0)
 SPREAD_MAX["ocv_offset_cell_v"] = 0.05
+# self-discharge of an element (A): healthy cells leak micro- to milliamperes; 1 A is already
+# a soft internal short of a large element (1 %/h of 100 Ah)
+SPREAD_MAX["self_discharge_a"] = 1.0
+SPREAD_MAX["self_discharge_spread_a"] = 1.0
 SEED_MAX = 2**63 - 1  # numpy SeedSequence takes any integer >= 0; a TOML integer is int64
 
 
@@ -213,6 +217,8 @@ def _section_rules(s: Scenario) -> None:
                     "an ageing fraction of the whole pack; end of life is 0.2-0.3 capacity fade, 0.5-1 "
                     "resistance growth"
                 )
+            elif k.startswith("self_discharge"):
+                what = "amperes of leakage per element; healthy cells leak micro- to milliamperes"
             elif k == "ocv_offset_cell_v":
                 what = "volts: each cell's OCV offset from the table, uniform within +- this"
             else:

@@ -73,6 +73,14 @@ class RunSummary:
     # capacity and of the resistance; None where the target does not report each cell's
     capacity_rel_err_rms: float | None = None
     r0_rel_err_rms: float | None = None
+    # balancing (bms.balancing): the true SoC spread (max - min over the cells) at the start
+    # and the end, the energy burnt in the bleed resistors, and the charge a C/3 discharge
+    # from the end state draws until the first cell reaches its discharge floor (mode
+    # "cycles" only: a parked pack's usable capacity; None otherwise)
+    soc_spread_start: float | None = None
+    soc_spread_end: float | None = None
+    balancing_energy_wh: float | None = None
+    usable_capacity_ah: float | None = None
     # the step-by-step safety properties' violations (bms.sim.checks); None: not checked
     # (then summary.json has no "violations" key)
     violations: tuple[str, ...] | None = None
@@ -98,7 +106,15 @@ class RunSummary:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunSummary:
         """A summary.json object read back (BmsError naming a missing key)."""
-        optional = ("violations", "capacity_rel_err_rms", "r0_rel_err_rms")  # older files lack them
+        optional = (  # older files lack them
+            "violations",
+            "capacity_rel_err_rms",
+            "r0_rel_err_rms",
+            "soc_spread_start",
+            "soc_spread_end",
+            "balancing_energy_wh",
+            "usable_capacity_ah",
+        )
         kw = {f.name: _get(d, f.name) for f in fields(cls) if f.name not in optional}
         kw.update({k: d.get(k) for k in optional[1:]})
         kw["faults"] = tuple(FaultRecord.from_dict(x) for x in kw["faults"])
@@ -118,6 +134,7 @@ def summary(
     contactor_open_s: float | None,
     wall: float,
     health_err: tuple[float, float] | None = None,
+    balance: tuple[float, float, float, float | None] | None = None,
 ) -> RunSummary:
     t = log["time_s"]
     charging = log["current_a"] < -0.01 * scn.parallel * chem.cell.capacity_ah
@@ -162,4 +179,8 @@ def summary(
         realtime_factor=round(sim_s / wall, 1) if wall > 0 else None,
         capacity_rel_err_rms=None if health_err is None else round(health_err[0], 5),
         r0_rel_err_rms=None if health_err is None else round(health_err[1], 5),
+        soc_spread_start=None if balance is None else round(balance[0], 5),
+        soc_spread_end=None if balance is None else round(balance[1], 5),
+        balancing_energy_wh=None if balance is None else round(balance[2], 3),
+        usable_capacity_ah=None if balance is None or balance[3] is None else round(balance[3], 3),
     )

@@ -45,6 +45,15 @@ void bms_bal_reset(bms_bal_t *b)
     b->n_on = 0u;
 }
 
+void bms_bal_halt(bms_bal_t *b)
+{
+    mask_clear(b->on);
+    mask_clear(b->cmd);
+    b->n_on = 0u;
+    b->test_phase = (uint8_t)BMS_BAL_TEST_IDLE;
+    b->sweeping = 0u;
+}
+
 float bms_bal_step_v(const bms_config_t *cfg, float cell_v)
 {
     return 2.0f * cfg->bal.sense_wire_ohm * cell_v / cfg->bal.bleed_ohm;
@@ -148,9 +157,14 @@ static void test_start(bms_bal_t *b, const bms_config_t *cfg, const bms_bal_inpu
         if (i >= cfg->pack.n_cells) {
             break;
         }
-        b->test_v[k] = (cell_usable(in, i) != 0) ? in->cell_v[i] : NAN;
-        bit_set(b->cmd, i, 1u);
-        b->n_on++;
+        /* a cell whose reading is unusable is neither judged nor switched */
+        if (cell_usable(in, i) != 0) {
+            b->test_v[k] = in->cell_v[i];
+            bit_set(b->cmd, i, 1u);
+            b->n_on++;
+        } else {
+            b->test_v[k] = NAN;
+        }
     }
     b->test_i_a = in->current_a;
     b->test_phase = (uint8_t)BMS_BAL_TEST_ON;
@@ -172,6 +186,13 @@ static int32_t allowed(const bms_bal_t *b, const bms_config_t *cfg, const bms_ba
         return 0;
     }
     return ((float)b->budget_ms < (p->rest_budget_s * 1000.0f)) ? 1 : 0;
+}
+
+/* A cell balancing may bleed: known, and its reading above the discharge floor (bleeding
+ * never takes a cell towards its undervoltage limit). */
+static int32_t bleedable(const bms_config_t *cfg, const bms_bal_input_t *in, uint32_t i)
+{
+    return ((cell_known(cfg, in, i) != 0) && (in->cell_v[i] > cfg->charge.cell_v_discharge_min_v)) ? 1 : 0;
 }
 
 /* The charge (fraction of the model's capacity) that counts: top balancing, what a cell
@@ -224,7 +245,7 @@ static void decide(bms_bal_t *b, const bms_config_t *cfg, const bms_bal_input_t 
         uint32_t count = 0u;
         for (uint32_t i = m0; i < m1; i++) {
             uint32_t keep = 0u;
-            if ((bit_get(b->on, i) != 0u) && (i != (uint32_t)ref) && (cell_known(cfg, in, i) != 0)
+            if ((bit_get(b->on, i) != 0u) && (i != (uint32_t)ref) && (bleedable(cfg, in, i) != 0)
                 && (count < p->max_per_module)) {
                 keep = (excess(cfg, cell_charge(cfg, in, i), q_ref) > p->stop_dsoc) ? 1u : 0u;
             }
@@ -235,7 +256,7 @@ static void decide(bms_bal_t *b, const bms_config_t *cfg, const bms_bal_input_t 
             int32_t best = -1;
             float best_x = 0.0f;
             for (uint32_t i = m0; i < m1; i++) {
-                if ((bit_get(b->on, i) != 0u) || (i == (uint32_t)ref) || (cell_known(cfg, in, i) == 0)) {
+                if ((bit_get(b->on, i) != 0u) || (i == (uint32_t)ref) || (bleedable(cfg, in, i) == 0)) {
                     continue;
                 }
                 const float x = excess(cfg, cell_charge(cfg, in, i), q_ref);

@@ -825,7 +825,7 @@ static void stage_limits(bms_t *inst, const bms_meas_t *meas, bms_out_t *out, co
 
 /* ---- balancing: after the safety stage (it stops on any latched fault), its switch test
  * a fault condition like the sensors' ---- */
-static void stage_balancing(bms_t *inst, const bms_meas_t *meas, bms_out_t *out, const step_ctx_t *c)
+static void stage_balancing(bms_t *inst, const bms_meas_t *meas, const bms_out_t *out, const step_ctx_t *c)
 {
     bms_bal_input_t bi;
     bi.current_a = (c->cur_ok != 0) ? meas->pack_current_a : NAN;
@@ -843,13 +843,6 @@ static void stage_balancing(bms_t *inst, const bms_meas_t *meas, bms_out_t *out,
     bms_safety_condition(&inst->safety, BMS_F_BALANCING, failed, (uint16_t)cell,
                          (failed != 0) ? meas->cell_v[cell] : 0.0f, c->dt_safe, inst->cfg.bal.switch_debounce_ms,
                          inst->time_ms);
-    out->bal_test = (uint8_t)bms_bal_test_pending(&inst->bal);
-    out->bal_cells = inst->bal.n_on;
-    if (out->cells.bal_mask != 0) {
-        for (uint32_t k = 0u; k < (uint32_t)BMS_BAL_MASK_BYTES; k++) {
-            out->cells.bal_mask[k] = inst->bal.cmd[k];
-        }
-    }
 }
 
 /* ---- outputs ---- */
@@ -871,6 +864,13 @@ static void stage_outputs(const bms_t *inst, bms_out_t *out, const step_ctx_t *c
     }
     out->contactor_state = (uint32_t)inst->contactor.state;
     out->relays = bms_contactor_relays(inst->contactor.state);
+    out->bal_test = (uint8_t)bms_bal_test_pending(&inst->bal);
+    out->bal_cells = inst->bal.n_on;
+    if (out->cells.bal_mask != 0) {
+        for (uint32_t k = 0u; k < (uint32_t)BMS_BAL_MASK_BYTES; k++) {
+            out->cells.bal_mask[k] = inst->bal.cmd[k];
+        }
+    }
     out->time_ms = inst->time_ms;
     out->status = c->status;
 }
@@ -903,6 +903,11 @@ int32_t bms_step(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms, bms_out_t 
     stage_safety(inst, meas, out, &acc, &c, sv);
     stage_balancing(inst, meas, out, &c);
     stage_contactors(inst, meas, &c);
+    if (inst->safety.latched != 0u) {
+        /* whatever latched in this step (the balancing switch, a precharge timeout): no
+         * switch closes for the coming interval */
+        bms_bal_halt(&inst->bal);
+    }
     stage_limits(inst, meas, out, &acc, &c, sv);
     stage_outputs(inst, out, &c);
     return BMS_OK;

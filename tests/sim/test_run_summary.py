@@ -44,6 +44,10 @@ KEYS = [
     "realtime_factor",
     "capacity_rel_err_rms",  # state of health at the end (soh.h)
     "r0_rel_err_rms",
+    "soc_spread_start",  # balancing (bms.balancing): true SoC spread, bleed energy, usable capacity
+    "soc_spread_end",
+    "balancing_energy_wh",
+    "usable_capacity_ah",
     "violations",  # only with --check (the default); --no-check writes the keys above
 ]
 FAULT_KEYS = ["id", "name", "cell", "injected_s", "detected_s", "injected_kind", "onset_s", "trip_time_s"]

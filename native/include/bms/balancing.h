@@ -12,12 +12,13 @@
  * the reference: an LFP cell on its plateau with nothing stored bleeds nothing until the
  * estimators know where it is. (The filter's sigma is mostly model error common to all
  * cells of a type; the cell-to-cell differences balancing acts on are known far better, so
- * the sigma gates participation rather than widening the threshold.) Allowed at rest and while charging below
- * bal.charge_current_max_a; never with a latched fault, never on a cell whose reading is
- * implausible or stale, never the reference cell, never above bal.temp_max_degc (hottest
- * sensor: the balancing board sits on the module), at most bal.max_per_module cells of a
- * module at once (the largest excesses first), and for at most bal.rest_budget_s per rest
- * or charge.
+ * the sigma gates participation rather than widening the threshold.) Allowed at rest and
+ * while charging below bal.charge_current_max_a; never with a latched fault, never on a
+ * cell whose reading is implausible or stale or at the discharge floor
+ * (charge.cell_v_discharge_min_v), never the reference cell, never above bal.temp_max_degc
+ * (hottest sensor: the balancing board sits on the module), at most bal.max_per_module
+ * cells of a module at once (the largest excesses first), and for at most
+ * bal.rest_budget_s per rest or charge.
  *
  * Measurement. The analogue front end pauses the bleed switches during its conversions
  * (LTC681x: DCP = 0, "discharge not permitted" during cell measurement), so a healthy
@@ -27,9 +28,9 @@
  *
  * Switch test. Every bal.test_interval_ms while balancing is configured and no fault is
  * latched, whatever the current (a switch stuck on shifts its reading low: found during a
- * charge too, where it would hide an overvoltage), the firmware sweeps
- * the switches in groups of up to BMS_BAL_TEST_CELLS cells, no two adjacent and at most
- * bal.max_per_module per module: it keeps the group's readings (switches paused), then
+ * charge too, where it would hide an overvoltage), the firmware sweeps the switches in
+ * groups of up to BMS_BAL_TEST_CELLS cells, no two adjacent and at most bal.max_per_module
+ * per module: it keeps the group's readings (switches paused), then
  * commands only the group's switches on and asks for the next conversion with discharge
  * permitted (bms_out_t.bal_test). A switch that follows drops its cell's reading by
  * 2 R_w V / R_b; one stuck off does not conduct, one stuck on conducted in both readings:
@@ -101,6 +102,9 @@ float bms_bal_bleed_a(const bms_bal_t *b, const bms_config_t *cfg, uint32_t cell
  * 1 while some cell's switch stands failed (the BMS_F_BALANCING condition), and its index
  * in *failed_cell. */
 int32_t bms_bal_step(bms_bal_t *b, const bms_config_t *cfg, const bms_bal_input_t *in, uint32_t *failed_cell);
+/* Open every switch now and abandon a switch test under way (a fault latched after the
+ * step decided). */
+void bms_bal_halt(bms_bal_t *b);
 /* 1: the coming conversion is to be taken with discharge permitted (a switch test). */
 uint32_t bms_bal_test_pending(const bms_bal_t *b);
 /* A cell's commanded switch (0/1). */
