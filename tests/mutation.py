@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "native" / "src"
 BUILD = ROOT / "build" / "mutation"
-TARGETS = ("safety.c", "current_limit.c", "contactor.c", "plausibility.c")
+TARGETS = ("safety.c", "current_limit.c", "contactor.c", "plausibility.c", "balancing.c")
 TESTS = [
     "tests/unit/test_safety.py",
     "tests/unit/test_faults.py",
@@ -38,6 +38,7 @@ TESTS = [
     "tests/unit/test_plausibility.py",
     "tests/unit/test_bms_step.py",
     "tests/unit/test_bms_lifecycle.py",
+    "tests/unit/test_balancing.py",
 ]
 CFLAGS = ["-std=c11", "-O1", "-fPIC", "-ffp-contract=off", "-w"]
 TEST_TIMEOUT_S = 240
