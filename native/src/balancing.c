@@ -47,7 +47,6 @@ void bms_bal_reset(bms_bal_t *b)
 
 void bms_bal_halt(bms_bal_t *b)
 {
-    mask_clear(b->on);
     mask_clear(b->cmd);
     b->n_on = 0u;
     b->test_phase = (uint8_t)BMS_BAL_TEST_IDLE;

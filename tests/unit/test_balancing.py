@@ -10,7 +10,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from bms._native import ffi
+from bms._native import ffi, lib
 from bms.balancing import BalancingSpec, fill_balancing, switch_trip_bound_s
 from bms.chemistry import load_chemistry
 from bms.firmware import Firmware, PackLayout, fill_config
@@ -229,3 +229,116 @@ def test_balancing_off_needs_none_of_its_numbers():
     cfg = ffi.new("bms_config_t *")
     fill_config(cfg, CELL, PackLayout(N, SENSORS), CHEM.protection)  # bal all zero
     Firmware().configure(bytes(ffi.buffer(cfg)))
+
+
+def test_bleed_current_and_expected_step_by_ohms_law():
+    afe = Afe(SOC)
+    inst, cfg = afe.fw.instance, ffi.addressof(afe.fw.instance.cfg)
+    r_b, r_w = afe.spec.bleed_ohm, afe.spec.sense_wire_ohm
+    inst.bal.cmd[0] = 0b00000101  # cells 0 and 2
+    inst.bal.cmd[1] = 0b00001000  # cell 11
+    for cell, v in ((0, 3.7), (2, 0.5), (11, 4.1)):
+        assert lib.bms_bal_bleed_a(ffi.addressof(inst.bal), cfg, cell, v) == pytest.approx(
+            v / (r_b + 2 * r_w), rel=1e-6
+        )
+    for cell, v in ((1, 3.7), (3, 3.7), (0, float("nan")), (0, -1.0), (0, 0.0), (12, 3.7)):
+        assert lib.bms_bal_bleed_a(ffi.addressof(inst.bal), cfg, cell, v) == 0.0  # off, no voltage, no cell
+    inst.bal.cmd[1] = 0b00010000  # cell 12: beyond the pack's 12 cells
+    assert lib.bms_bal_bleed_a(ffi.addressof(inst.bal), cfg, 12, 3.7) == 0.0
+    assert lib.bms_bal_step_v(cfg, 4.0) == pytest.approx(2 * r_w * 4.0 / r_b, rel=1e-6)
+
+
+@pytest.mark.parametrize(("wire_share", "fails"), [(0.6, False), (0.4, True)])
+def test_a_switch_fails_its_test_below_half_the_expected_step(wire_share, fails):
+    # the harness's sense lines carry less resistance than configured: the step shrinks to
+    # that share of the expected one; the test's threshold is half of it
+    spec = BalancingSpec(mode="top", test_interval_ms=2000, switch_debounce_ms=4000)
+    afe = Afe(SOC, spec)
+    afe.spec = replace(spec, sense_wire_ohm=spec.sense_wire_ohm * wire_share)  # the front end's truth
+    afe.run_s(20)
+    assert ("balancing" in afe.fw.faults) == fails
+
+
+def test_the_step_that_latches_opens_every_switch_at_once():
+    spec = BalancingSpec(mode="top", test_interval_ms=2000, switch_debounce_ms=4000)
+    afe = Afe(SOC, spec)
+    afe.run_s(10)
+    assert afe.cmd.any()
+    afe.stuck_off[4] = True
+    for _ in range(200):
+        out = afe.step()
+        if out.faults:
+            break
+    assert afe.fw.faults == ["balancing"]
+    assert not afe.cmd.any() and out.bal_cells == 0 and not out.bal_test
+
+
+def test_a_power_on_reset_in_a_switch_test_forgets_everything():
+    spec = BalancingSpec(mode="top", test_interval_ms=2000, switch_debounce_ms=4000, rest_budget_s=5.0)
+    afe = Afe(SOC, spec)
+    for _ in range(200):
+        if afe.step().bal_test:
+            break
+    b = afe.fw.instance.bal
+    assert b.test_phase == 1 and b.sweeping == 1 and b.n_on > 0 and any(b.on) and b.budget_ms > 0
+    afe.fw.reset()
+    assert not any(b.on) and not any(b.cmd) and not any(b.failed)
+    assert (b.budget_ms, b.test_wait_ms, b.test_group, b.test_phase, b.sweeping, b.n_on) == (0, 0, 0, 0, 0, 0)
+    assert b.test_i_a == 0.0 and list(b.test_v) == [0.0] * 8
+
+
+def test_a_power_on_reset_forgets_a_failed_switch():
+    spec = BalancingSpec(mode="top", test_interval_ms=2000, switch_debounce_ms=4000, rest_budget_s=5.0)
+    afe = Afe(SOC, spec)
+    afe.stuck_on[4] = True
+    afe.run_s(20)
+    assert afe.fw.faults == ["balancing"] and any(afe.fw.instance.bal.failed)
+    afe.fw.reset()
+    assert not any(afe.fw.instance.bal.failed)
+    afe.stuck_on[4] = False  # repaired
+    masks = afe.run_s(3)
+    assert afe.fw.faults == []
+    assert np.array(masks[-5:]).any()  # balancing again: a new budget
+
+
+def test_a_sweep_tests_every_cell_once_in_groups_of_non_neighbours():
+    spec = BalancingSpec(mode="top", test_interval_ms=3000, switch_debounce_ms=6000)
+    afe = Afe(SOC, spec)
+    tests = []
+    for k in range(80):
+        out = afe.step()
+        if out.bal_test:
+            tests.append((k, frozenset(np.flatnonzero(afe.cmd))))
+    # the first sweep starts when the interval has passed (the estimators' first step seeds)
+    assert tests[0][0] == pytest.approx(3000 / DT_MS, abs=2)
+    # three groups (stride 3 over a block of 24 cells), one every other step
+    assert [g for _, g in tests[:3]] == [
+        frozenset({0, 3, 6, 9}),
+        frozenset({1, 4, 7, 10}),
+        frozenset({2, 5, 8, 11}),
+    ]
+    assert [k for k, _ in tests[1:3]] == [tests[0][0] + 2, tests[0][0] + 4]
+    # and the next sweep an interval after the last
+    assert tests[3][0] - tests[2][0] == pytest.approx(3000 / DT_MS, abs=2)
+
+
+def test_few_cells_per_module_at_once_stretches_the_test_groups():
+    spec = BalancingSpec(mode="top", test_interval_ms=2000, switch_debounce_ms=4000, max_per_module=2)
+    afe = Afe(SOC, spec)
+    groups = []
+    for _ in range(120):
+        if afe.step().bal_test:
+            groups.append(frozenset(np.flatnonzero(afe.cmd)))
+    # stride ceil(12 / 2) = 6: {0, 6}, {1, 7}, ... {5, 11}
+    assert groups[:6] == [frozenset({i, i + 6}) for i in range(6)]
+
+
+def test_the_budget_is_new_after_the_pack_was_used():
+    spec = BalancingSpec(mode="top", rest_budget_s=5.0)
+    afe = Afe(SOC, spec)
+    afe.run_s(10)
+    assert not np.array(afe.run_s(2)).any()  # the budget is spent
+    afe.current_a = 20.0  # driven
+    afe.run_s(1)
+    afe.current_a = 0.0
+    assert np.array(afe.run_s(3)[-5:]).any()  # a new rest, a new budget
