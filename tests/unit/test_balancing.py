@@ -14,10 +14,10 @@ from bms._native import ffi, lib
 from bms.balancing import BalancingSpec, fill_balancing, switch_trip_bound_s
 from bms.chemistry import load_chemistry
 from bms.firmware import Firmware, PackLayout, fill_config
+from bms.firmware_config import fill_nvm_health
 from bms.targets.base import TargetError
 
 N = 12
-SENSORS = (0, 5, 11)
 DT_MS = 100
 CHEM = load_chemistry("nmc811-graphite")
 CELL = CHEM.cell.scaled(2)
@@ -28,10 +28,12 @@ def ocv(soc: np.ndarray) -> np.ndarray:
     return np.interp(soc, CELL.soc, CELL.ocv_v[row])
 
 
-def config(spec: BalancingSpec) -> bytes:
+def config(spec: BalancingSpec, n: int = N, cap_scale: np.ndarray | None = None) -> bytes:
     cfg = ffi.new("bms_config_t *")
-    fill_config(cfg, CELL, PackLayout(N, SENSORS), CHEM.protection)
+    fill_config(cfg, CELL, PackLayout(n, (0, n // 2, n - 1)), CHEM.protection)
     fill_balancing(cfg, spec, CELL.capacity_ah, CHEM.protection.plausibility.current_offset_max_a)
+    if cap_scale is not None:  # the health the BMS kept (soh.h)
+        fill_nvm_health(cfg, cap_scale, np.ones(n), 0.005)
     return bytes(ffi.buffer(cfg))
 
 
@@ -39,14 +41,17 @@ class Afe:
     """The firmware on a resting pack whose cells sit at fixed SoCs, read through a front end
     with the balancing circuit: stuck switches, the test conversions."""
 
-    def __init__(self, soc: np.ndarray, spec: BalancingSpec | None = None) -> None:
+    def __init__(
+        self, soc: np.ndarray, spec: BalancingSpec | None = None, cap_scale: np.ndarray | None = None
+    ) -> None:
         self.spec = spec or BalancingSpec(mode="top")
+        self.n = n = len(soc)
         self.fw = Firmware()
-        self.fw.configure(config(self.spec))
+        self.fw.configure(config(self.spec, n, cap_scale))
         self.v = ocv(np.asarray(soc, dtype=float))
-        self.stuck_on = np.zeros(N, dtype=bool)
-        self.stuck_off = np.zeros(N, dtype=bool)
-        self.cmd = np.zeros(N, dtype=bool)
+        self.stuck_on = np.zeros(n, dtype=bool)
+        self.stuck_off = np.zeros(n, dtype=bool)
+        self.cmd = np.zeros(n, dtype=bool)
         self.test = False
         self.current_a = 0.0
         self.temp_c = 25.0
@@ -57,20 +62,27 @@ class Afe:
         on = self.stuck_on | (self.cmd & self.test & ~self.stuck_off)
         ib = np.where(on, self.v / (self.spec.bleed_ohm + 2 * self.spec.sense_wire_ohm), 0.0)
         nb = np.concatenate([[0.0], ib[:-1]]) + np.concatenate([ib[1:], [0.0]])
-        dither = 1e-4 * ((self.k + np.arange(N)) % 5)  # an ADC's dither keeps the readings alive
+        dither = 1e-4 * ((self.k + np.arange(self.n)) % 5)  # an ADC's dither keeps the readings alive
         return self.v + self.spec.sense_wire_ohm * (nb - 2 * ib) + dither
 
     def step(self, cell_v: np.ndarray | None = None) -> object:
         v = self.reading() if cell_v is None else cell_v
         self.t_ms += DT_MS
         out = self.fw.step_arrays(
-            DT_MS, self.current_a, v, np.full(len(SENSORS), self.temp_c), ambient_degc=25.0,
+            DT_MS, self.current_a, v, np.full(3, self.temp_c), ambient_degc=25.0,
             pack_v=float(np.sum(v)), bus_v=float(np.sum(v)), sample_time_ms=self.t_ms, coolant_flow_lpm=10.0,
         )  # fmt: skip
         self.k += 1
         self.cmd = self.fw.bal_mask.copy()
         self.test = bool(out.bal_test)
         return out
+
+    def close(self) -> None:
+        """Contactors closed (a current with them open is a sensor offset)."""
+        assert self.fw.command("close") == 0
+        for _ in range(3):
+            self.step()
+        assert self.fw.contactor_state == "closed"
 
     def run_s(self, seconds: float) -> list[np.ndarray]:
         masks = []
@@ -227,7 +239,7 @@ def test_a_bad_balancing_config_names_its_field(change, field):
 
 def test_balancing_off_needs_none_of_its_numbers():
     cfg = ffi.new("bms_config_t *")
-    fill_config(cfg, CELL, PackLayout(N, SENSORS), CHEM.protection)  # bal all zero
+    fill_config(cfg, CELL, PackLayout(N, (0, 5, 11)), CHEM.protection)  # bal all zero
     Firmware().configure(bytes(ffi.buffer(cfg)))
 
 
@@ -309,6 +321,7 @@ def test_a_sweep_tests_every_cell_once_in_groups_of_non_neighbours():
         out = afe.step()
         if out.bal_test:
             tests.append((k, frozenset(np.flatnonzero(afe.cmd))))
+            assert out.bal_cells == len(tests[-1][1])  # no switch beyond the pack
     # the first sweep starts when the interval has passed (the estimators' first step seeds)
     assert tests[0][0] == pytest.approx(3000 / DT_MS, abs=2)
     # three groups (stride 3 over a block of 24 cells), one every other step
@@ -331,6 +344,13 @@ def test_few_cells_per_module_at_once_stretches_the_test_groups():
             groups.append(frozenset(np.flatnonzero(afe.cmd)))
     # stride ceil(12 / 2) = 6: {0, 6}, {1, 7}, ... {5, 11}
     assert groups[:6] == [frozenset({i, i + 6}) for i in range(6)]
+    afe = Afe(SOC, replace(spec, max_per_module=3))
+    groups = []
+    for _ in range(120):
+        if afe.step().bal_test:
+            groups.append(frozenset(np.flatnonzero(afe.cmd)))
+    # stride 4: {0, 4, 8}, ... {3, 7, 11}
+    assert groups[:4] == [frozenset({i, i + 4, i + 8}) for i in range(4)]
 
 
 def test_the_budget_is_new_after_the_pack_was_used():
@@ -342,3 +362,104 @@ def test_the_budget_is_new_after_the_pack_was_used():
     afe.run_s(1)
     afe.current_a = 0.0
     assert np.array(afe.run_s(3)[-5:]).any()  # a new rest, a new budget
+
+
+def test_a_flagged_reading_in_range_of_a_voltage_is_never_bled():
+    # cell 2 (the fullest, bled) reads 5.6 V: above the front end's range, flagged at once
+    afe = Afe(SOC)
+    afe.run_s(5)
+    assert afe.cmd[2] or afe.test
+    for _ in range(3):
+        v = afe.reading()
+        v[2] = 5.6
+        afe.step(v)
+        assert not afe.cmd[2]
+
+
+def test_no_cell_readable_no_switch():
+    afe = Afe(SOC)
+    afe.run_s(5)
+    for _ in range(3):
+        afe.step(np.full(N, np.nan))
+        assert not afe.cmd.any()
+
+
+def test_top_balancing_counts_the_charge_to_full_with_each_cells_capacity():
+    # every cell at 60 %, the firmware's stored capacities differ: 0.9 x on cells 1 and 5.
+    # Top: they miss 10 % less charge to full than the others (0.4 x 0.9 vs 0.4 x 1.0: 4 % of
+    # the capacity), so they are full first: bled. Bottom: the larger cells hold more above
+    # empty (0.6 x 1.0 vs 0.6 x 0.9: 6 %): those are bled, the small ones are the reference
+    soc = np.full(N, 0.60)
+    cap = np.ones(N)
+    cap[[1, 5]] = 0.9
+    top = Afe(soc, BalancingSpec(mode="top"), cap)
+    on = np.array(top.run_s(20)[-30:]).all(axis=0)
+    assert set(np.flatnonzero(on)) == {1, 5}
+    bottom = Afe(soc, BalancingSpec(mode="bottom", max_per_module=12), cap)
+    on = np.array(bottom.run_s(20)[-30:]).all(axis=0)
+    assert set(np.flatnonzero(on)) == set(range(N)) - {1, 5}
+
+
+def test_the_first_cell_can_be_the_reference():
+    soc = np.array([0.60, 0.615, 0.60, 0.60, 0.60, 0.60, 0.60, 0.60, 0.60, 0.60, 0.60, 0.60]) + np.linspace(
+        0, 0.001, N
+    )
+    soc[0] = 0.595  # the least charged, 2 % under cell 1
+    afe = Afe(soc)
+    on = np.array(afe.run_s(20)[-30:]).all(axis=0)
+    assert set(np.flatnonzero(on)) == {1}
+
+
+def test_balancing_in_a_slow_charge_beyond_the_rest_band():
+    # a charge of C/4 with the allowance at C/2: not at rest (2 A band), but slow enough
+    afe = Afe(SOC, BalancingSpec(mode="top", charge_current_max_c=0.5))
+    afe.close()
+    afe.current_a = -0.25 * CELL.capacity_ah
+    afe.v = afe.v + 0.004 * 0.25 * CELL.capacity_ah
+    on = np.array(afe.run_s(20)[-30:]).all(axis=0)
+    assert set(np.flatnonzero(on)) == {2, 4, 9}
+
+
+def test_the_budget_stops_at_exactly_its_time():
+    spec = BalancingSpec(mode="top", rest_budget_s=2.0)
+    afe = Afe(SOC, spec)
+    afe.run_s(6)
+    assert afe.fw.instance.bal.budget_ms == 2000  # counted while balancing, not one step more
+
+
+def test_a_switch_test_is_judged_only_on_a_steady_current():
+    spec = BalancingSpec(mode="top", test_interval_ms=2000, switch_debounce_ms=4000)
+    afe = Afe(SOC, spec)
+    afe.close()
+    afe.stuck_off[4] = True
+    for k in range(300):  # the current jumps by 6 A every step: no test is judged
+        afe.current_a = 20.0 + 6.0 * (k % 2)
+        afe.step()
+    assert afe.fw.faults == []
+    afe.current_a = 20.0  # steady, in use (no balancing): the switches are still tested
+    for _ in range(150):
+        if afe.step().faults:
+            break
+    assert afe.fw.faults == ["balancing"]
+
+
+@pytest.mark.parametrize("cell", [0, 47])
+def test_a_long_pack_sweeps_every_group_and_finds_a_late_stuck_switch(cell):
+    # 48 cells: two blocks of 3 groups of 8 cells
+    soc = np.resize(SOC, 48)
+    spec = BalancingSpec(mode="top", test_interval_ms=2000, switch_debounce_ms=4000)
+    afe = Afe(soc, spec)
+    groups = []
+    for _ in range(60):
+        out = afe.step()
+        if out.bal_test:
+            groups.append(np.flatnonzero(afe.cmd))
+            assert out.bal_cells == len(groups[-1])
+    assert [list(g) for g in groups[:6]] == [
+        list(range(b * 24 + o, b * 24 + 24, 3)) for b in (0, 1) for o in range(3)
+    ]
+    afe.run_s(10)
+    assert afe.fw.faults == []  # healthy: every test passes
+    afe.stuck_off[cell] = True  # after a few sweeps
+    afe.run_s(switch_trip_bound_s(spec, 48, DT_MS) + 1)
+    assert afe.fw.faults == ["balancing"] and afe.fw.fault_records()[26] == cell
