@@ -73,11 +73,6 @@ uint32_t bms_bal_test_pending(const bms_bal_t *b)
     return (b->test_phase == (uint8_t)BMS_BAL_TEST_ON) ? 1u : 0u;
 }
 
-uint32_t bms_bal_cmd(const bms_bal_t *b, uint32_t cell)
-{
-    return (cell < (uint32_t)BMS_MAX_CELLS) ? bit_get(b->cmd, cell) : 0u;
-}
-
 /* Spacing of a test group's cells: never two neighbours (a neighbour's own switch would
  * shift the reading by R_w V / R_b), and no more than max_per_module of a module. */
 static uint32_t test_stride(const bms_config_t *cfg)

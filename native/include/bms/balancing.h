@@ -107,8 +107,6 @@ int32_t bms_bal_step(bms_bal_t *b, const bms_config_t *cfg, const bms_bal_input_
 void bms_bal_halt(bms_bal_t *b);
 /* 1: the coming conversion is to be taken with discharge permitted (a switch test). */
 uint32_t bms_bal_test_pending(const bms_bal_t *b);
-/* A cell's commanded switch (0/1). */
-uint32_t bms_bal_cmd(const bms_bal_t *b, uint32_t cell);
 /* The expected reading step of a conducting switch at cell voltage v (2 R_w v / R_b). */
 float bms_bal_step_v(const bms_config_t *cfg, float cell_v);
 
