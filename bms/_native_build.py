@@ -30,6 +30,7 @@ HEADERS = [
     "bms/current_limit.h",
     "bms/charger_monitor.h",
     "bms/soh.h",
+    "bms/sop.h",
     "bms/bms.h",
     "bms/protocol.h",
     "bms/hil_node.h",
