@@ -25,7 +25,7 @@ from bms.firmware_config import (
     generic_protection,
 )
 from bms.protection import Protection
-from bms.targets.base import Measurement, State, Target, TargetError, TargetInfo
+from bms.targets.base import SOP_FIELDS, Measurement, State, Target, TargetError, TargetInfo, sop_slot
 
 __all__ = [  # the configuration's names: bms.firmware_config, imported from here by tests and hil
     "CFG_ERRORS",
@@ -104,7 +104,13 @@ def state_from_out(out: object, n_cells: int, cycles: int = 0) -> State:
         soh_updates=out.soh_updates,
         cap_scale=np.frombuffer(ffi.buffer(out.cells.cap_scale, nbytes), dtype=np.float32).copy(),
         r_scale=np.frombuffer(ffi.buffer(out.cells.r_scale, nbytes), dtype=np.float32).copy(),
+        **sop_from_out(out),
     )
+
+
+def sop_from_out(out: object) -> dict[str, float]:
+    """The state of power of a bms_out_t as the State's fields (SOP_FIELDS)."""
+    return {name: float(getattr(out, arr)[k]) for name in SOP_FIELDS for arr, k in (sop_slot(name),)}
 
 
 class Firmware(Target):

@@ -11,7 +11,7 @@ import numpy as np
 
 from bms._native import ffi, lib
 from bms.enums import COMMANDS
-from bms.targets.base import Measurement, State, Target, TargetError, TargetInfo
+from bms.targets.base import SOP_FIELDS, Measurement, State, Target, TargetError, TargetInfo
 from hil.link import Link, RemoteError
 from hil.protocol import (
     CONFIG_CHUNK,
@@ -228,6 +228,7 @@ class RemoteTarget(Target):
             r_scale_max_cell=r.r_scale_max_cell,
             r_sigma=r.r_sigma,
             soh_updates=r.soh_updates,
+            **{name: getattr(r, name) for name in SOP_FIELDS},
             extra={"counter_ticks": float(ticks), "command_result": float(r.cmd_result)},
         )
 
