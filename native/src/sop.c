@@ -30,7 +30,7 @@
  *
  * The OCV is not linear. Plan H takes the real table at the end of the horizon (exact: at
  * one temperature the table is piecewise linear in the SoC, root_end walks its segments;
- * the drift taken from the SoC 2 sigma towards the limit, the filter's uncertainty), Z the
+ * the drift taken from the SoC 1 sigma towards the limit, the filter's uncertainty), Z the
  * OCV at t = 0 (exact). In between, the argument above needs the OCV term concave in
  * t; where the drift towards the limit slows down within the window (the OCV flattens in
  * the drift's direction) the term lies below its chord between the two ends, and a minimum
@@ -151,9 +151,11 @@ void bms_sop_cell(const bms_config_t *cfg, const bms_sop_cell_in_t *c, bms_sop_c
         const float c0 = s * ((ev.ocv_v + shift_v) - vlim);
         const float u1 = s * c->v_rc1_v;
         const float u2 = s * c->v_rc2_v;
-        /* where the SoC may be (2 sigma towards this limit): near the ends the OCV steepens
+        /* where the SoC may be (1 sigma towards this limit): near the ends the OCV steepens
          * towards the limit, and a SoC estimate a few tenths of a per cent high there makes the
-         * drift over the horizon tens of mV too small (LFP below 6 %) */
+         * drift over the horizon tens of mV too small (LFP at 5 %: 0.26 % SoC, 0.7 sigma, took
+         * a cell 12 mV below its floor at 0 sigma; 2 sigma made the SoP 11 % conservative
+         * there, against the property's 10 %: tests/properties/test_sop_properties.py) */
         const float soc_d = bms_clampf(c->soc - (s * SOP_SOC_SIGMAS * c->soc_sigma), 0.0f, 1.0f);
         const float ocv_d = bms_cell_ocv(cp, soc_d, c->temp_degc);
         for (uint32_t h = 0u; h < BMS_SOP_N_HORIZONS; h++) {
