@@ -94,8 +94,9 @@ static float root_end(const bms_cell_params_t *cp, float soc0, float ocv0, float
     float win_a = 0.0f;  /* the segment's start: SoC window ... */
     float d_a = 0.0f;    /* ... and drift there */
     float ocv_a = ocv0;
-    /* the next breakpoint in the drift's direction: below soc0 on discharge, above on charge */
-    int32_t next = (s > 0.0f) ? ((w > 0.0f) ? (int32_t)idx : ((int32_t)idx - 1)) : ((int32_t)idx + 1);
+    /* the breakpoints from soc0's segment's upper end in the drift's direction (down on
+     * discharge, up on charge); one not beyond soc0 that way opens no segment */
+    int32_t next = (int32_t)idx + 1;
     const int32_t step = (s > 0.0f) ? -1 : 1;
     while ((next >= 0) && (next < (int32_t)cp->n_soc)) {
         const float soc_b = cp->soc_bp[next];
