@@ -60,10 +60,11 @@ static float nonneg(float x)
     return (x > 0.0f) ? x : 0.0f; /* NaN: 0 */
 }
 
-/* root of the line num - I den (den floored: a zero resistance gives a huge, finite root) */
+/* root of the line num - I den (den >= 0, 1 nohm added: a zero resistance gives a huge,
+ * finite root; 1e-6 of a milliohm cell's) */
 static float root(float num, float den)
 {
-    return num / ((den > SOP_R_MIN_OHM) ? den : SOP_R_MIN_OHM);
+    return num / (den + SOP_R_MIN_OHM);
 }
 
 /* e^{-h/tau} for the three horizons from one exp: the later horizons are whole multiples of
@@ -148,7 +149,7 @@ void bms_sop_cell(const bms_config_t *cfg, const bms_sop_cell_in_t *c, bms_sop_c
         const float eta = (dir == BMS_SOP_CHG) ? cp->coulombic_eff : 1.0f;
         const float vlim = (dir == BMS_SOP_DIS) ? cfg->charge.cell_v_discharge_min_v : cfg->charge.cell_v_charge_max_v;
         /* the gap towards this direction's limit only */
-        const float shift_v = (dir == BMS_SOP_DIS) ? ((gap_v < 0.0f) ? gap_v : 0.0f) : ((gap_v > 0.0f) ? gap_v : 0.0f);
+        const float shift_v = (dir == BMS_SOP_DIS) ? minf(gap_v, 0.0f) : -minf(-gap_v, 0.0f);
         const float c0 = s * ((ev.ocv_v + shift_v) - vlim);
         const float u1 = s * c->v_rc1_v;
         const float u2 = s * c->v_rc2_v;
@@ -157,7 +158,7 @@ void bms_sop_cell(const bms_config_t *cfg, const bms_sop_cell_in_t *c, bms_sop_c
          * drift over the horizon tens of mV too small (LFP at 5 %: 0.26 % SoC, 0.7 sigma, took
          * a cell 12 mV below its floor at 0 sigma; 2 sigma made the SoP 11 % conservative
          * there, against the property's 10 %: tests/properties/test_sop_properties.py) */
-        const float soc_d = bms_clampf(c->soc - (s * SOP_SOC_SIGMAS * c->soc_sigma), 0.0f, 1.0f);
+        const float soc_d = c->soc - (s * SOP_SOC_SIGMAS * c->soc_sigma); /* the tables clamp */
         const float ocv_d = bms_cell_ocv(cp, soc_d, c->temp_degc);
         for (uint32_t h = 0u; h < BMS_SOP_N_HORIZONS; h++) {
             const float g1 = 1.0f - e1[h];
@@ -171,11 +172,11 @@ void bms_sop_cell(const bms_config_t *cfg, const bms_sop_cell_in_t *c, bms_sop_c
             i_z = minf(i_z, root(c0 - u1 - (u2 * e2[h]), r0 + (r2 * g2)));
             i_z = minf(i_z, root(c0 - (u1 * e1[h]) - u2, r0 + (r1 * g1)));
             /* H: the end of the horizon on the real OCV */
-            float d_end = 0.0f;
+            float d_end;
             const float i_h = root_end(cp, soc_d, ocv_d, c->temp_degc, s, num_h, r_h, soc_per_a, &d_end);
             const float i = nonneg(minf(i_z, i_h));
-            /* the end voltage as a line through the answer (the OCV's drift there as a slope) */
-            const float b = r_h + ((i > 0.0f) ? (d_end / i) : (k_local * soc_per_a));
+            /* the end voltage as a line in I (the OCV's drift as its chord to plan H's root) */
+            const float b = r_h + ((i_h > 0.0f) ? (d_end / i_h) : (k_local * soc_per_a));
             o->i_a[dir][h] = i;
             o->a_v[dir][h] = (ev.ocv_v + shift_v) - (c->v_rc1_v * e1[h]) - (c->v_rc2_v * e2[h]);
             o->b_ohm[dir][h] = b;

@@ -201,6 +201,62 @@ def test_an_uncertain_soc_takes_the_drift_where_the_ocv_is_steeper():
     assert float(b.i_a[DIS][0]) == pytest.approx(float(a.i_a[DIS][0]), rel=1e-4)
 
 
+def plan_roots(ref: Ref, x: tuple[float, ...], d: int, h: float) -> dict[str, float]:
+    """The closed-form roots sop.c takes the smallest of, in float64 from the tables: H (the
+    end, OCV drift on the real table by bisection), Z1 / Z2 (that branch at its start), Z12
+    (the instant step)."""
+    soc, v1, v2, temp, r_scale, cap_scale = x
+    ocv, r0, r1, tau1, r2, tau2 = ref.params(soc, temp, r_scale)
+    s = 1.0 if d == DIS else -1.0
+    vlim = ref.vmin if d == DIS else ref.vmax
+    eta = ref.cell.coulombic_eff if d == CHG else 1.0
+    e1, e2 = math.exp(-h / tau1), math.exp(-h / tau2)
+    c0, u1, u2 = s * (ocv - vlim), s * v1, s * v2
+    spa = eta * h / (3600.0 * ref.cell.capacity_ah * cap_scale)
+
+    def m_h(i: float) -> float:
+        drift = s * (ocv - float(ref.tables.ocv(np.array([soc - s * spa * i]), np.array([temp]))[0]))
+        return c0 - u1 * e1 - u2 * e2 - i * (r0 + r1 * (1 - e1) + r2 * (1 - e2)) - drift
+
+    lo, hi = 0.0, 1.0
+    while m_h(hi) > 0:
+        lo, hi = hi, 2 * hi
+    for _ in range(100):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if m_h(mid) > 0 else (lo, mid)
+    return {
+        "H": lo,
+        "Z1": (c0 - u1 - u2 * e2) / (r0 + r2 * (1 - e2)),
+        "Z2": (c0 - u1 * e1 - u2) / (r0 + r1 * (1 - e1)),
+        "Z12": (c0 - u1 - u2) / r0,
+    }
+
+
+@pytest.mark.parametrize(
+    ("chem", "x", "d", "h", "plan"),
+    [
+        # at rest the end decides (the capacity and the coulombic efficiency in the OCV's drift)
+        ("sulfide-assb", (0.5, 0.0, 0.0, 25.0, 1.0, 0.8), CHG, 30.0, "H"),
+        ("sulfide-assb", (0.5, 0.0, 0.0, 25.0, 1.3, 0.8), DIS, 30.0, "H"),
+        ("nmc811-graphite", (0.3, 0.0, 0.0, 10.0, 1.0, 0.9), DIS, 10.0, "H"),
+        # the fast branch polarised beyond what the current sustains, the slow one at rest: it
+        # relaxes, the slow one charges up: the fast one at its start decides
+        ("nmc811-graphite", (0.5, 0.75, 0.0, 25.0, 1.0, 1.0), DIS, 30.0, "Z1"),
+        # the slow branch holding the cell just off its floor: at its start
+        ("nmc811-graphite", (0.5, 0.0, 0.75, 25.0, 1.0, 1.0), DIS, 30.0, "Z2"),
+    ],
+)
+def test_the_deciding_plan_gives_the_answer(chem, x, d, h, plan):
+    """sop.c's answer is the smallest plan root; each case here is one where a given plan
+    decides (checked: the others are larger), and the answer is that root to float32."""
+    ref = REFS[chem]
+    roots = plan_roots(ref, x, d, h)
+    want = roots[plan]
+    assert all(v > want * 1.001 for k, v in roots.items() if k != plan), roots
+    got = float(fw_cell(ref, x).i_a[d][HORIZONS_S.index(h)])
+    assert got == pytest.approx(want, rel=5e-6)
+
+
 def test_decay_factors_are_the_exponentials_at_each_horizon():
     """One exp per branch, raised to the later horizons: each factor as numpy's exp. Seen
     through the end-voltage line: a cell at rest (no OCV drift at zero slope is not
@@ -240,7 +296,10 @@ def test_a_cell_past_its_limit_at_rest_has_no_power_that_way():
     out = fw_cell(ref, (soc, -over, 0.0, temp, 1.0, 1.0))
     assert all(float(out.i_a[CHG][k]) == 0.0 for k in range(3))  # t = 0 is in every horizon
     assert all(float(out.i_a[DIS][k]) > 0.0 for k in range(3))
-    nan_out = fw_cell(ref, (float("nan"), 0.0, 0.0, temp, 1.0, 1.0))
+    nan_out = ffi.new("bms_sop_cell_out_t *")
+    for d in (CHG, DIS):
+        for k in range(3):
+            nan_out.i_a[d][k] = float("nan")
     acc = ffi.new("bms_sop_acc_t *")
     lib.bms_sop_acc_init(acc)
     lib.bms_sop_acc_cell(acc, out)
@@ -291,6 +350,20 @@ def test_resistance_scale_is_the_upper_bound_not_below_the_floor():
     assert lib.bms_sop_r_scale(1.2, 0.02, 1.3) == pytest.approx(1.3)
     assert lib.bms_sop_r_scale(1.0, 0.0, 2.05) == pytest.approx(2.05)  # the prior while learning
     assert lib.bms_sop_r_scale(float("nan"), 0.0, 1.1) == pytest.approx(1.1)
+
+
+def test_fold_keeps_the_smallest_of_small_currents():
+    outs = []
+    for i in (0.5, 0.7, 0.6):
+        o = ffi.new("bms_sop_cell_out_t *")
+        for d in (CHG, DIS):
+            for k in range(3):
+                o.i_a[d][k], o.a_v[d][k], o.b_ohm[d][k] = i, 3.5, 0.01
+        outs.append(o)
+    got = pack(outs, (1e9, 1e9), (0, 0))
+    assert got["chg_a"] == [0.5] * 3 and got["dis_a"] == [0.5] * 3
+    assert got["chg_w"][0] == pytest.approx(0.5 * (3 * 3.5 + 3 * 0.01 * 0.5), rel=1e-6)
+    assert got["dis_w"][0] == pytest.approx(0.5 * (3 * 3.5 - 3 * 0.01 * 0.5), rel=1e-6)
 
 
 def test_zero_reasons_and_the_cap_terms():
