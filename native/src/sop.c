@@ -99,7 +99,10 @@ static float root_end(const bms_cell_params_t *cp, float soc0, float ocv0, float
      * discharge, up on charge); one not beyond soc0 that way opens no segment */
     int32_t next = (int32_t)idx + 1;
     const int32_t step = (s > 0.0f) ? -1 : 1;
-    while ((next >= 0) && (next < (int32_t)cp->n_soc)) {
+    for (uint32_t n = 0u; n < cp->n_soc; n++) { /* bounded: at most every breakpoint once */
+        if ((next < 0) || (next >= (int32_t)cp->n_soc)) {
+            break;
+        }
         const float soc_b = cp->soc_bp[next];
         const float win_b = s * (soc0 - soc_b);
         if (win_b > win_a) {
