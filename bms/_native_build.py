@@ -31,6 +31,7 @@ HEADERS = [
     "bms/charger_monitor.h",
     "bms/soh.h",
     "bms/balancing.h",
+    "bms/sop.h",
     "bms/bms.h",
     "bms/protocol.h",
     "bms/hil_node.h",

@@ -25,7 +25,7 @@ from bms.firmware_config import (
     generic_protection,
 )
 from bms.protection import Protection
-from bms.targets.base import Measurement, State, Target, TargetError, TargetInfo
+from bms.targets.base import SOP_FIELDS, Measurement, State, Target, TargetError, TargetInfo, sop_slot
 
 __all__ = [  # the configuration's names: bms.firmware_config, imported from here by tests and hil
     "CFG_ERRORS",
@@ -107,12 +107,18 @@ def state_from_out(out: object, n_cells: int, cycles: int = 0) -> State:
         bal_mask=bal_mask_bits(bytes(ffi.buffer(out.cells.bal_mask, lib.BMS_BAL_MASK_BYTES)), n_cells),
         bal_cells=out.bal_cells,
         bal_test=out.bal_test,
+        **sop_from_out(out),
     )
 
 
 def bal_mask_bits(raw: bytes, n_cells: int) -> np.ndarray:
     """A balancing mask (bit i of byte i // 8 is cell i) as a bool per cell."""
     return np.unpackbits(np.frombuffer(raw, dtype=np.uint8), bitorder="little")[:n_cells].astype(bool)
+
+
+def sop_from_out(out: object) -> dict[str, float]:
+    """The state of power of a bms_out_t as the State's fields (SOP_FIELDS)."""
+    return {name: float(getattr(out, arr)[k]) for name in SOP_FIELDS for arr, k in (sop_slot(name),)}
 
 
 class Firmware(Target):

@@ -38,11 +38,12 @@ from crc import Calculator, Configuration
 
 from bms._native import lib
 from bms.errors import BmsError
+from bms.targets.base import SOP_FIELDS
 
 VERSION = 1
 HEADER_LEN = 6
 CRC_LEN = 4
-MAX_PAYLOAD = 1688
+MAX_PAYLOAD = 1736
 MAX_FRAME = HEADER_LEN + MAX_PAYLOAD + CRC_LEN
 CONFIG_CHUNK = 1024
 
@@ -199,6 +200,7 @@ STATE_FLOATS = (
     "cap_sigma",
     "r_scale_max",
     "r_sigma",
+    *SOP_FIELDS,  # state of power: per horizon the charge / discharge current and power
 )
 STATE_WORDS = (
     "ccl_limit",

@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "native" / "src"
 BUILD = ROOT / "build" / "mutation"
-TARGETS = ("safety.c", "current_limit.c", "contactor.c", "plausibility.c", "balancing.c")
+TARGETS = ("safety.c", "current_limit.c", "contactor.c", "plausibility.c", "balancing.c", "sop.c")
 TESTS = [
     "tests/unit/test_safety.py",
     "tests/unit/test_faults.py",
@@ -39,10 +39,11 @@ TESTS = [
     "tests/unit/test_bms_step.py",
     "tests/unit/test_bms_lifecycle.py",
 ]
-# a file whose behaviour its own tests hold (the shared list above takes 30 s per mutant and
-# never reaches it): its mutants run these instead
+# a file whose own tests cover it (the shared list above takes 30 s per mutant and never
+# reaches it): its mutants run these instead
 FILE_TESTS = {
     "balancing.c": ["tests/unit/test_balancing.py", "tests/sim/test_balancing_loop.py"],
+    "sop.c": ["tests/unit/test_sop.py", "tests/unit/test_bms_step.py"],
 }
 CFLAGS = ["-std=c11", "-O1", "-fPIC", "-ffp-contract=off", "-w"]
 TEST_TIMEOUT_S = 240
@@ -176,9 +177,9 @@ def pytest_cmd(*args: str) -> list[str]:
     ]
 
 
-def run_tests(so: Path, workdir: Path, tests: list[str]) -> tuple[bool, str]:
+def run_tests(so: Path, workdir: Path, tests: list[str] | None = None) -> tuple[bool, str]:
     env = dict(os.environ, BMS_NATIVE_OVERRIDE=str(so), HYPOTHESIS_PROFILE="mutation")
-    cmd = pytest_cmd(*tests)
+    cmd = pytest_cmd(*(tests or TESTS))
     try:
         r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=TEST_TIMEOUT_S)
     except subprocess.TimeoutExpired:
@@ -204,7 +205,7 @@ def evaluate(k: int, mut: Mutant, objs: dict[str, Path]) -> tuple[Mutant, str, s
     if not _link(linked, so):
         shutil.rmtree(d)
         return mut, "stillborn", ""
-    passed, tail = run_tests(so, d, FILE_TESTS.get(mut.file, TESTS))
+    passed, tail = run_tests(so, d, FILE_TESTS.get(mut.file))
     shutil.rmtree(d)
     return mut, ("survived" if passed else "killed"), tail
 
@@ -223,12 +224,8 @@ def main() -> int:
     if not _link(list(objs.values()), base_so):
         raise SystemExit("cannot link the unmutated module")
     files = [f.strip() for f in args.files.split(",")]
-    suites = {tuple(FILE_TESTS.get(f, TESTS)) for f in files}
-    ok, tail = True, ""
-    for suite in suites:
-        ok, tail = run_tests(base_so, BUILD, list(suite))
-        if not ok:
-            break
+    base_tests = list(dict.fromkeys(t for f in files for t in FILE_TESTS.get(f, TESTS)))
+    ok, tail = run_tests(base_so, BUILD, base_tests)
     if not ok:
         raise SystemExit(f"the tests fail on the unmutated firmware: {tail}")
     mutants = [m for f in args.files.split(",") for m in enumerate_mutants(f.strip())]

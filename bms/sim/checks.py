@@ -71,6 +71,22 @@ ABS_A = 1e-3
 SOC_CONVERGED_S = 120.0
 SOC_TOLERANCE = 0.03
 CHARGE_V_MARGIN = 0.010  # the CV phase's regulation allowance (issue 4's acceptance)
+# The state of power (sop.h) applied as a constant step from the present state keeps every
+# true cell voltage within [cell_v_discharge_min_v, cell_v_charge_max_v] give or take this:
+# the firmware predicts from its estimates, not from the truth (the SoC filter's posterior
+# voltage is off by the AFE's noise, <= 1.5 mV drawn, and the model error it is configured
+# with), the allowance P1 grants the CV phase above the charge voltage.
+SOP_V_MARGIN = CHARGE_V_MARGIN
+
+
+def sop_step_violation(v_true: np.ndarray, v_min: float, v_max: float, charge: bool) -> str | None:
+    """The state of power's step on the plant: the true cell voltages over the step (any
+    shape) against the limit in the step's direction; None if within it (SOP_V_MARGIN)."""
+    if charge and float(np.max(v_true)) > v_max + SOP_V_MARGIN:
+        return f"a true cell at {float(np.max(v_true)):.4f} V > {v_max} V + {SOP_V_MARGIN} V"
+    if not charge and float(np.min(v_true)) < v_min - SOP_V_MARGIN:
+        return f"a true cell at {float(np.min(v_true)):.4f} V < {v_min} V - {SOP_V_MARGIN} V"
+    return None
 
 
 @dataclass

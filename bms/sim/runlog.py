@@ -10,6 +10,17 @@ import numpy as np
 from bms.enums import COMMANDS
 from bms.targets.base import State
 
+# the state of power's columns (sop.h): the charge / discharge current per horizon, the 10 s powers
+SOP_LOG = (
+    "sop_chg_2s_a",
+    "sop_chg_10s_a",
+    "sop_chg_30s_a",
+    "sop_dis_2s_a",
+    "sop_dis_10s_a",
+    "sop_dis_30s_a",
+    "sop_chg_10s_w",
+    "sop_dis_10s_w",
+)
 LOG_FIELDS = (
     "time_s",
     "soc_true_min",
@@ -45,6 +56,7 @@ LOG_FIELDS = (
     "model_mismatch_cells",
     "cap_scale_min",  # state of health: the weakest cell's capacity and resistance scales
     "r_scale_max",
+    *SOP_LOG,
     "resets",  # fault resets commanded so far
     "n_injected",  # faults injected so far
     "commands",  # the contactor requests sent before this step: bit 1 close, 2 open, 3 reset
@@ -80,6 +92,7 @@ STATE_FIELDS = {
     "r_scale_max": "r_scale_max",
     "bal_cells": "bal_cells",
     "bal_test": "bal_test",
+    **{name: name for name in SOP_LOG},
 }
 # log fields the loop itself knows of a step (ccl_a, dcl_a: the limits it obeys), in RunLog.loop's order
 LOOP_FIELDS = (

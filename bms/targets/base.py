@@ -13,6 +13,21 @@ from bms.errors import BmsError
 
 NAN = float("nan")
 
+# state of power (native/include/bms/sop.h): the horizons (s) and the State fields, per
+# horizon the charge and discharge current (A) and power (W), in the STATE frame's order
+SOP_HORIZONS_S = (2, 10, 30)
+SOP_FIELDS = tuple(
+    f"sop_{d}_{h}s_{u}"
+    for h in SOP_HORIZONS_S
+    for d, u in (("chg", "a"), ("dis", "a"), ("chg", "w"), ("dis", "w"))
+)
+
+
+def sop_slot(name: str) -> tuple[str, int]:
+    """A SOP_FIELDS name as its bms_out_t array and index: 'sop_chg_10s_a' -> ('sop_chg_a', 1)."""
+    _, d, h, u = name.split("_")
+    return f"sop_{d}_{u}", SOP_HORIZONS_S.index(int(h.removesuffix("s")))
+
 
 @dataclass
 class Measurement:
@@ -81,6 +96,20 @@ class State:
     bal_mask: np.ndarray | None = None
     bal_cells: int = 0
     bal_test: int = 0
+    # state of power (sop.h): the largest constant current for 2, 10, 30 s, charge and
+    # discharge (A, >= 0), and that current times the pack voltage at the horizon's end (W)
+    sop_chg_2s_a: float = 0.0
+    sop_dis_2s_a: float = 0.0
+    sop_chg_2s_w: float = 0.0
+    sop_dis_2s_w: float = 0.0
+    sop_chg_10s_a: float = 0.0
+    sop_dis_10s_a: float = 0.0
+    sop_chg_10s_w: float = 0.0
+    sop_dis_10s_w: float = 0.0
+    sop_chg_30s_a: float = 0.0
+    sop_dis_30s_a: float = 0.0
+    sop_chg_30s_w: float = 0.0
+    sop_dis_30s_w: float = 0.0
     # (CCL, DCL) as the partners received them over a bus, where the target has one (can:):
     # the charger and the drive obey these; ccl_a / dcl_a stay the firmware's own values
     limits_bus: tuple[float, float] | None = None

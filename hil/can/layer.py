@@ -17,6 +17,7 @@ TX_MESSAGES = (
     "BMS_State",
     "BMS_Estimator",
     "BMS_Health",
+    "BMS_SoP",
 )
 RX_RESULTS = {
     lib.BMS_CANL_RX_OK: "ok",

@@ -12,7 +12,7 @@ import numpy as np
 from bms._native import ffi, lib
 from bms.enums import COMMANDS
 from bms.firmware import bal_mask_bits
-from bms.targets.base import Measurement, State, Target, TargetError, TargetInfo
+from bms.targets.base import SOP_FIELDS, Measurement, State, Target, TargetError, TargetInfo
 from hil.link import Link, RemoteError
 from hil.protocol import (
     CONFIG_CHUNK,
@@ -232,6 +232,7 @@ class RemoteTarget(Target):
             bal_mask=bal_mask_bits(bytes(r.bal_mask), len(r.soc)),
             bal_cells=r.bal_cells,
             bal_test=r.bal_test,
+            **{name: getattr(r, name) for name in SOP_FIELDS},
             extra={"counter_ticks": float(ticks), "command_result": float(r.cmd_result)},
         )
 

@@ -40,6 +40,7 @@ static float *out_float(uint8_t which)
     float *fields[] = {&out.ccl_a, &out.dcl_a, &out.soc_pack, &out.soc_min, &out.soc_max, &out.cell_v_max,
                        &out.cell_v_min, &out.temp_max_degc, &out.temp_min_degc, &out.core_temp_min_degc,
                        &out.core_temp_max_degc, &out.model_nis_max,
+                       &out.sop_chg_a[1], &out.sop_dis_a[1], &out.sop_chg_w[1], &out.sop_dis_w[1],
                        &meas.pack_v, &meas.pack_current_a,
                        &cfg.charge.cell_v_charge_max_v};
     return fields[which % (sizeof(fields) / sizeof(fields[0]))];
@@ -90,7 +91,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const uint32_t m = bms_canl_tx(&layer, &cfg, &meas, &out, tx, BMS_CANL_N_TX);
         check(m <= (uint32_t)BMS_CANL_N_TX);
         for (uint32_t i = 0u; i < m; i++) {
-            check((tx[i].id >= BMS_CAN_BMS_PACK_STATUS_FRAME_ID) && (tx[i].id <= BMS_CAN_BMS_HEALTH_FRAME_ID));
+            check((tx[i].id >= BMS_CAN_BMS_PACK_STATUS_FRAME_ID) && (tx[i].id <= BMS_CAN_BMS_SO_P_FRAME_ID));
             check((tx[i].len > 0u) && (tx[i].len <= 8u));
         }
     }

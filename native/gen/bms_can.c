@@ -1421,6 +1421,143 @@ bool bms_can_bms_health_resistance_sigma_is_in_phys_range(float value)
     return ((value >= 0.0f) && (value <= 25.5f));
 }
 
+int bms_can_bms_so_p_pack(
+    uint8_t *dst_p,
+    const struct bms_can_bms_so_p_t *src_p,
+    size_t size)
+{
+    if (size < 8u) {
+        return (-EINVAL);
+    }
+
+    memset(&dst_p[0], 0, 8);
+
+    dst_p[0] |= pack_left_shift_u16(src_p->sop_charge_current10s, 0u, 0xffu);
+    dst_p[1] |= pack_right_shift_u16(src_p->sop_charge_current10s, 8u, 0xffu);
+    dst_p[2] |= pack_left_shift_u16(src_p->sop_discharge_current10s, 0u, 0xffu);
+    dst_p[3] |= pack_right_shift_u16(src_p->sop_discharge_current10s, 8u, 0xffu);
+    dst_p[4] |= pack_left_shift_u16(src_p->sop_charge_power10s, 0u, 0xffu);
+    dst_p[5] |= pack_right_shift_u16(src_p->sop_charge_power10s, 8u, 0xffu);
+    dst_p[6] |= pack_left_shift_u16(src_p->sop_discharge_power10s, 0u, 0xffu);
+    dst_p[7] |= pack_right_shift_u16(src_p->sop_discharge_power10s, 8u, 0xffu);
+
+    return (8);
+}
+
+int bms_can_bms_so_p_unpack(
+    struct bms_can_bms_so_p_t *dst_p,
+    const uint8_t *src_p,
+    size_t size)
+{
+    if (size < 8u) {
+        return (-EINVAL);
+    }
+
+    dst_p->sop_charge_current10s = unpack_right_shift_u16(src_p[0], 0u, 0xffu);
+    dst_p->sop_charge_current10s |= unpack_left_shift_u16(src_p[1], 8u, 0xffu);
+    dst_p->sop_discharge_current10s = unpack_right_shift_u16(src_p[2], 0u, 0xffu);
+    dst_p->sop_discharge_current10s |= unpack_left_shift_u16(src_p[3], 8u, 0xffu);
+    dst_p->sop_charge_power10s = unpack_right_shift_u16(src_p[4], 0u, 0xffu);
+    dst_p->sop_charge_power10s |= unpack_left_shift_u16(src_p[5], 8u, 0xffu);
+    dst_p->sop_discharge_power10s = unpack_right_shift_u16(src_p[6], 0u, 0xffu);
+    dst_p->sop_discharge_power10s |= unpack_left_shift_u16(src_p[7], 8u, 0xffu);
+
+    return (0);
+}
+
+int bms_can_bms_so_p_init(struct bms_can_bms_so_p_t *msg_p)
+{
+    if (msg_p == NULL) return -1;
+
+    memset(msg_p, 0, sizeof(struct bms_can_bms_so_p_t));
+
+    return 0;
+}
+
+uint16_t bms_can_bms_so_p_sop_charge_current10s_encode(float value)
+{
+    return (uint16_t)(cantools_unsigned_from_double(roundf(value / 0.1f)));
+}
+
+float bms_can_bms_so_p_sop_charge_current10s_decode(uint16_t value)
+{
+    return ((float)value * 0.1f);
+}
+
+bool bms_can_bms_so_p_sop_charge_current10s_is_in_range(uint16_t value)
+{
+    return (value <= 60000u);
+}
+
+bool bms_can_bms_so_p_sop_charge_current10s_is_in_phys_range(float value)
+{
+    return ((value >= 0.0f) && (value <= 6000.0f));
+}
+
+uint16_t bms_can_bms_so_p_sop_discharge_current10s_encode(float value)
+{
+    return (uint16_t)(cantools_unsigned_from_double(roundf(value / 0.1f)));
+}
+
+float bms_can_bms_so_p_sop_discharge_current10s_decode(uint16_t value)
+{
+    return ((float)value * 0.1f);
+}
+
+bool bms_can_bms_so_p_sop_discharge_current10s_is_in_range(uint16_t value)
+{
+    return (value <= 60000u);
+}
+
+bool bms_can_bms_so_p_sop_discharge_current10s_is_in_phys_range(float value)
+{
+    return ((value >= 0.0f) && (value <= 6000.0f));
+}
+
+uint16_t bms_can_bms_so_p_sop_charge_power10s_encode(float value)
+{
+    return (uint16_t)(cantools_unsigned_from_double(roundf(value / 0.01f)));
+}
+
+float bms_can_bms_so_p_sop_charge_power10s_decode(uint16_t value)
+{
+    return ((float)value * 0.01f);
+}
+
+bool bms_can_bms_so_p_sop_charge_power10s_is_in_range(uint16_t value)
+{
+    (void)value;
+
+    return (true);
+}
+
+bool bms_can_bms_so_p_sop_charge_power10s_is_in_phys_range(float value)
+{
+    return ((value >= 0.0f) && (value <= 655.35f));
+}
+
+uint16_t bms_can_bms_so_p_sop_discharge_power10s_encode(float value)
+{
+    return (uint16_t)(cantools_unsigned_from_double(roundf(value / 0.01f)));
+}
+
+float bms_can_bms_so_p_sop_discharge_power10s_decode(uint16_t value)
+{
+    return ((float)value * 0.01f);
+}
+
+bool bms_can_bms_so_p_sop_discharge_power10s_is_in_range(uint16_t value)
+{
+    (void)value;
+
+    return (true);
+}
+
+bool bms_can_bms_so_p_sop_discharge_power10s_is_in_phys_range(float value)
+{
+    return ((value >= 0.0f) && (value <= 655.35f));
+}
+
 int bms_can_chg_status_pack(
     uint8_t *dst_p,
     const struct bms_can_chg_status_t *src_p,

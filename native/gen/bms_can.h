@@ -53,6 +53,7 @@ extern "C" {
 #define BMS_CAN_BMS_STATE_FRAME_ID (0x105u)
 #define BMS_CAN_BMS_ESTIMATOR_FRAME_ID (0x106u)
 #define BMS_CAN_BMS_HEALTH_FRAME_ID (0x107u)
+#define BMS_CAN_BMS_SO_P_FRAME_ID (0x109u)
 #define BMS_CAN_CHG_STATUS_FRAME_ID (0x200u)
 #define BMS_CAN_CHG_LIMITS_FRAME_ID (0x201u)
 #define BMS_CAN_VCU_COMMAND_FRAME_ID (0x210u)
@@ -66,6 +67,7 @@ extern "C" {
 #define BMS_CAN_BMS_STATE_LENGTH (4u)
 #define BMS_CAN_BMS_ESTIMATOR_LENGTH (4u)
 #define BMS_CAN_BMS_HEALTH_LENGTH (8u)
+#define BMS_CAN_BMS_SO_P_LENGTH (8u)
 #define BMS_CAN_CHG_STATUS_LENGTH (8u)
 #define BMS_CAN_CHG_LIMITS_LENGTH (8u)
 #define BMS_CAN_VCU_COMMAND_LENGTH (4u)
@@ -79,6 +81,7 @@ extern "C" {
 #define BMS_CAN_BMS_STATE_IS_EXTENDED (0)
 #define BMS_CAN_BMS_ESTIMATOR_IS_EXTENDED (0)
 #define BMS_CAN_BMS_HEALTH_IS_EXTENDED (0)
+#define BMS_CAN_BMS_SO_P_IS_EXTENDED (0)
 #define BMS_CAN_CHG_STATUS_IS_EXTENDED (0)
 #define BMS_CAN_CHG_LIMITS_IS_EXTENDED (0)
 #define BMS_CAN_VCU_COMMAND_IS_EXTENDED (0)
@@ -92,6 +95,7 @@ extern "C" {
 #define BMS_CAN_BMS_STATE_CYCLE_TIME_MS (100u)
 #define BMS_CAN_BMS_ESTIMATOR_CYCLE_TIME_MS (1000u)
 #define BMS_CAN_BMS_HEALTH_CYCLE_TIME_MS (1000u)
+#define BMS_CAN_BMS_SO_P_CYCLE_TIME_MS (100u)
 #define BMS_CAN_CHG_STATUS_CYCLE_TIME_MS (100u)
 #define BMS_CAN_CHG_LIMITS_CYCLE_TIME_MS (100u)
 #define BMS_CAN_VCU_COMMAND_CYCLE_TIME_MS (100u)
@@ -166,6 +170,7 @@ extern "C" {
 #define BMS_CAN_BMS_STATE_NAME "BMS_State"
 #define BMS_CAN_BMS_ESTIMATOR_NAME "BMS_Estimator"
 #define BMS_CAN_BMS_HEALTH_NAME "BMS_Health"
+#define BMS_CAN_BMS_SO_P_NAME "BMS_SoP"
 #define BMS_CAN_CHG_STATUS_NAME "CHG_Status"
 #define BMS_CAN_CHG_LIMITS_NAME "CHG_Limits"
 #define BMS_CAN_VCU_COMMAND_NAME "VCU_Command"
@@ -213,6 +218,10 @@ extern "C" {
 #define BMS_CAN_BMS_HEALTH_RESISTANCE_MAX_INDEX_NAME "ResistanceMaxIndex"
 #define BMS_CAN_BMS_HEALTH_CAPACITY_SIGMA_NAME "CapacitySigma"
 #define BMS_CAN_BMS_HEALTH_RESISTANCE_SIGMA_NAME "ResistanceSigma"
+#define BMS_CAN_BMS_SO_P_SOP_CHARGE_CURRENT10S_NAME "SopChargeCurrent10s"
+#define BMS_CAN_BMS_SO_P_SOP_DISCHARGE_CURRENT10S_NAME "SopDischargeCurrent10s"
+#define BMS_CAN_BMS_SO_P_SOP_CHARGE_POWER10S_NAME "SopChargePower10s"
+#define BMS_CAN_BMS_SO_P_SOP_DISCHARGE_POWER10S_NAME "SopDischargePower10s"
 #define BMS_CAN_CHG_STATUS_CHARGER_OUTPUT_VOLTAGE_NAME "ChargerOutputVoltage"
 #define BMS_CAN_CHG_STATUS_CHARGER_OUTPUT_CURRENT_NAME "ChargerOutputCurrent"
 #define BMS_CAN_CHG_STATUS_CHARGER_STATE_NAME "ChargerState"
@@ -639,6 +648,51 @@ struct bms_can_bms_health_t {
      * Offset: 0
      */
     uint8_t resistance_sigma;
+};
+
+/**
+ * Signals in message BMS_SoP.
+ *
+ * Sent by bms_canl_tx (native/src/can_layer.c): the state of power for 10 s (sop.h; 2 and 30 s: STATE frame and log).
+ *
+ * All signal values are as on the CAN bus.
+ */
+struct bms_can_bms_so_p_t {
+    /**
+     * The largest constant charge current for the next 10 s (sop.h), rounded down (never above it).
+     *
+     * Range: 0..60000 (0..6000 A)
+     * Scale: 0.1
+     * Offset: 0
+     */
+    uint16_t sop_charge_current10s;
+
+    /**
+     * The largest constant discharge current for the next 10 s, rounded down.
+     *
+     * Range: 0..60000 (0..6000 A)
+     * Scale: 0.1
+     * Offset: 0
+     */
+    uint16_t sop_discharge_current10s;
+
+    /**
+     * That charge current times the pack voltage at the end of the 10 s, rounded down; saturates.
+     *
+     * Range: 0..65535 (0..655.35 kW)
+     * Scale: 0.01
+     * Offset: 0
+     */
+    uint16_t sop_charge_power10s;
+
+    /**
+     * That discharge current times the pack voltage at the end of the 10 s, rounded down; saturates.
+     *
+     * Range: 0..65535 (0..655.35 kW)
+     * Scale: 0.01
+     * Offset: 0
+     */
+    uint16_t sop_discharge_power10s;
 };
 
 /**
@@ -2740,6 +2794,203 @@ bool bms_can_bms_health_resistance_sigma_is_in_range(uint8_t value);
  * @return true if in range, false otherwise.
  */
 bool bms_can_bms_health_resistance_sigma_is_in_phys_range(float value);
+
+/**
+ * Pack message BMS_SoP.
+ *
+ * @param[out] dst_p Buffer to pack the message into.
+ * @param[in] src_p Data to pack.
+ * @param[in] size Size of dst_p.
+ *
+ * @return Size of packed data, or negative error code.
+ */
+int bms_can_bms_so_p_pack(
+    uint8_t *dst_p,
+    const struct bms_can_bms_so_p_t *src_p,
+    size_t size);
+
+/**
+ * Unpack message BMS_SoP.
+ *
+ * @param[out] dst_p Object to unpack the message into.
+ * @param[in] src_p Message to unpack.
+ * @param[in] size Size of src_p.
+ *
+ * @return zero(0) or negative error code.
+ */
+int bms_can_bms_so_p_unpack(
+    struct bms_can_bms_so_p_t *dst_p,
+    const uint8_t *src_p,
+    size_t size);
+
+/**
+ * Init message fields to default values from BMS_SoP.
+ *
+ * @param[in] msg_p Message to init.
+ *
+ * @return zero(0) on success or (-1) in case of nullptr argument.
+ */
+int bms_can_bms_so_p_init(struct bms_can_bms_so_p_t *msg_p);
+
+/**
+ * Encode given signal by applying scaling and offset.
+ *
+ * @param[in] value Signal to encode.
+ *
+ * @return Encoded signal.
+ */
+uint16_t bms_can_bms_so_p_sop_charge_current10s_encode(float value);
+
+/**
+ * Decode given signal by applying scaling and offset.
+ *
+ * @param[in] value Signal to decode.
+ *
+ * @return Decoded signal.
+ */
+float bms_can_bms_so_p_sop_charge_current10s_decode(uint16_t value);
+
+/**
+ * Check that given signal is in allowed range.
+ *
+ * @param[in] value Signal to check.
+ *
+ * @return true if in range, false otherwise.
+ */
+bool bms_can_bms_so_p_sop_charge_current10s_is_in_range(uint16_t value);
+
+/**
+ * Check that given physical value is in allowed range before encoding.
+ *
+ * Use this BEFORE calling _encode() to avoid silent integer overflow:
+ *   encode(-1.0) on a [0,100] signal wraps to 255 and passes is_in_range().
+ *   is_in_phys_range(-1.0) correctly returns false.
+ *
+ * @param[in] value Physical signal value to check.
+ *
+ * @return true if in range, false otherwise.
+ */
+bool bms_can_bms_so_p_sop_charge_current10s_is_in_phys_range(float value);
+
+/**
+ * Encode given signal by applying scaling and offset.
+ *
+ * @param[in] value Signal to encode.
+ *
+ * @return Encoded signal.
+ */
+uint16_t bms_can_bms_so_p_sop_discharge_current10s_encode(float value);
+
+/**
+ * Decode given signal by applying scaling and offset.
+ *
+ * @param[in] value Signal to decode.
+ *
+ * @return Decoded signal.
+ */
+float bms_can_bms_so_p_sop_discharge_current10s_decode(uint16_t value);
+
+/**
+ * Check that given signal is in allowed range.
+ *
+ * @param[in] value Signal to check.
+ *
+ * @return true if in range, false otherwise.
+ */
+bool bms_can_bms_so_p_sop_discharge_current10s_is_in_range(uint16_t value);
+
+/**
+ * Check that given physical value is in allowed range before encoding.
+ *
+ * Use this BEFORE calling _encode() to avoid silent integer overflow:
+ *   encode(-1.0) on a [0,100] signal wraps to 255 and passes is_in_range().
+ *   is_in_phys_range(-1.0) correctly returns false.
+ *
+ * @param[in] value Physical signal value to check.
+ *
+ * @return true if in range, false otherwise.
+ */
+bool bms_can_bms_so_p_sop_discharge_current10s_is_in_phys_range(float value);
+
+/**
+ * Encode given signal by applying scaling and offset.
+ *
+ * @param[in] value Signal to encode.
+ *
+ * @return Encoded signal.
+ */
+uint16_t bms_can_bms_so_p_sop_charge_power10s_encode(float value);
+
+/**
+ * Decode given signal by applying scaling and offset.
+ *
+ * @param[in] value Signal to decode.
+ *
+ * @return Decoded signal.
+ */
+float bms_can_bms_so_p_sop_charge_power10s_decode(uint16_t value);
+
+/**
+ * Check that given signal is in allowed range.
+ *
+ * @param[in] value Signal to check.
+ *
+ * @return true if in range, false otherwise.
+ */
+bool bms_can_bms_so_p_sop_charge_power10s_is_in_range(uint16_t value);
+
+/**
+ * Check that given physical value is in allowed range before encoding.
+ *
+ * Use this BEFORE calling _encode() to avoid silent integer overflow:
+ *   encode(-1.0) on a [0,100] signal wraps to 255 and passes is_in_range().
+ *   is_in_phys_range(-1.0) correctly returns false.
+ *
+ * @param[in] value Physical signal value to check.
+ *
+ * @return true if in range, false otherwise.
+ */
+bool bms_can_bms_so_p_sop_charge_power10s_is_in_phys_range(float value);
+
+/**
+ * Encode given signal by applying scaling and offset.
+ *
+ * @param[in] value Signal to encode.
+ *
+ * @return Encoded signal.
+ */
+uint16_t bms_can_bms_so_p_sop_discharge_power10s_encode(float value);
+
+/**
+ * Decode given signal by applying scaling and offset.
+ *
+ * @param[in] value Signal to decode.
+ *
+ * @return Decoded signal.
+ */
+float bms_can_bms_so_p_sop_discharge_power10s_decode(uint16_t value);
+
+/**
+ * Check that given signal is in allowed range.
+ *
+ * @param[in] value Signal to check.
+ *
+ * @return true if in range, false otherwise.
+ */
+bool bms_can_bms_so_p_sop_discharge_power10s_is_in_range(uint16_t value);
+
+/**
+ * Check that given physical value is in allowed range before encoding.
+ *
+ * Use this BEFORE calling _encode() to avoid silent integer overflow:
+ *   encode(-1.0) on a [0,100] signal wraps to 255 and passes is_in_range().
+ *   is_in_phys_range(-1.0) correctly returns false.
+ *
+ * @param[in] value Physical signal value to check.
+ *
+ * @return true if in range, false otherwise.
+ */
+bool bms_can_bms_so_p_sop_discharge_power10s_is_in_phys_range(float value);
 
 /**
  * Pack message CHG_Status.

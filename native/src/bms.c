@@ -845,6 +845,43 @@ static void stage_balancing(bms_t *inst, const bms_meas_t *meas, const bms_out_t
                          inst->time_ms);
 }
 
+/* a cell's resistance scale as the non-volatile memory handed it over at power-up, not below
+ * the model's (1: none kept) */
+static float r_kept(const bms_config_t *cfg, uint32_t i)
+{
+    const float r = (cfg->nvm.soh_valid != 0u) ? ((float)cfg->nvm.r_q[i] / BMS_SOH_R_ONE) : 1.0f;
+    return (r > 1.0f) ? r : 1.0f;
+}
+
+/* ---- state of power (sop.h): one more pass over the cells, after the limits ---- */
+static void stage_sop(const bms_t *inst, const bms_meas_t *meas, bms_out_t *out, const step_ctx_t *c)
+{
+    const bms_config_t *cfg = &inst->cfg;
+    const uint32_t zero[2] = {bms_sop_zeroed(inst->limit.ccl_limit), bms_sop_zeroed(inst->limit.dcl_limit)};
+    const float cap[2] = {bms_sop_cap(&out->ccl_terms), bms_sop_cap(&out->dcl_terms)};
+    bms_sop_acc_t acc;
+    bms_sop_acc_init(&acc);
+    if ((zero[0] == 0u) || (zero[1] == 0u)) {
+        /* the resistance's upper bound (soh.h), not below what was known at power-up (sop.h) */
+        const float r_sigma = (bms_soh_enabled(cfg) != 0) ? bms_soh_r_sigma(&inst->soh) : 0.0f; /* held: known */
+        const uint32_t learning = ((cfg->nvm.soh_valid == 0u) && (bms_soh_enabled(cfg) != 0)) ? 1u : 0u;
+        const float prior_up = 1.0f + (3.0f * cfg->est.soh_r_init_sigma);
+        const float i_now = (c->cur_ok != 0) ? meas->pack_current_a : NAN;
+        for (uint32_t i = 0u; i < cfg->pack.n_cells; i++) {
+            const bms_ekf_cell_t *e = &inst->ekf[i];
+            const bms_sop_cell_in_t in = {e->soc, bms_sqrtf(e->p[0]), e->v_rc1_v, e->v_rc2_v, inst->thermal[i].t_core_degc,
+                                          bms_sop_r_scale(bms_soh_r_scale(&inst->soh, i), r_sigma,
+                                                          (learning != 0u) ? prior_up : r_kept(cfg, i)),
+                                          bms_soh_cap_scale(&inst->soh, i),
+                                          (cell_fresh(inst, i) != 0) ? meas->cell_v[i] : NAN, i_now};
+            bms_sop_cell_out_t o;
+            bms_sop_cell(cfg, &in, &o);
+            bms_sop_acc_cell(&acc, &o);
+        }
+    }
+    bms_sop_finish(&acc, cap, zero, out->sop_chg_a, out->sop_dis_a, out->sop_chg_w, out->sop_dis_w);
+}
+
 /* ---- outputs ---- */
 static void stage_outputs(const bms_t *inst, bms_out_t *out, const step_ctx_t *c)
 {
@@ -909,6 +946,7 @@ int32_t bms_step(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms, bms_out_t 
         bms_bal_halt(&inst->bal);
     }
     stage_limits(inst, meas, out, &acc, &c, sv);
+    stage_sop(inst, meas, out, &c);
     stage_outputs(inst, out, &c);
     return BMS_OK;
 }

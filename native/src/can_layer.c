@@ -444,6 +444,24 @@ static void pack_health(const bms_out_t *out, bms_canl_frame_t *f)
     frame_done(f, BMS_CAN_BMS_HEALTH_FRAME_ID, bms_can_bms_health_pack(f->data, &m, 8u));
 }
 
+/* the state of power for 10 s (sop.h: index 1), rounded down as the limits */
+static void pack_sop(const bms_out_t *out, bms_canl_frame_t *f)
+{
+    struct bms_can_bms_so_p_t m;
+    (void)bms_can_bms_so_p_init(&m);
+    m.sop_charge_current10s = limit_raw(out->sop_chg_a[1], 6000.0f, bms_can_bms_so_p_sop_charge_current10s_encode,
+                                        bms_can_bms_so_p_sop_charge_current10s_decode);
+    m.sop_discharge_current10s =
+        limit_raw(out->sop_dis_a[1], 6000.0f, bms_can_bms_so_p_sop_discharge_current10s_encode,
+                  bms_can_bms_so_p_sop_discharge_current10s_decode);
+    m.sop_charge_power10s = limit_raw(0.001f * out->sop_chg_w[1], 655.35f, bms_can_bms_so_p_sop_charge_power10s_encode,
+                                      bms_can_bms_so_p_sop_charge_power10s_decode);
+    m.sop_discharge_power10s =
+        limit_raw(0.001f * out->sop_dis_w[1], 655.35f, bms_can_bms_so_p_sop_discharge_power10s_encode,
+                  bms_can_bms_so_p_sop_discharge_power10s_decode);
+    frame_done(f, BMS_CAN_BMS_SO_P_FRAME_ID, bms_can_bms_so_p_pack(f->data, &m, 8u));
+}
+
 uint32_t bms_canl_tx(bms_canl_t *c, const bms_config_t *cfg, const bms_meas_t *meas, const bms_out_t *out,
                      bms_canl_frame_t *frames, uint32_t max_frames)
 {
@@ -482,6 +500,9 @@ uint32_t bms_canl_tx(bms_canl_t *c, const bms_config_t *cfg, const bms_meas_t *m
             break;
         case BMS_CANL_TX_HEALTH:
             pack_health(out, f);
+            break;
+        case BMS_CANL_TX_SOP:
+            pack_sop(out, f);
             break;
         default:
             pack_state(c, out, f);

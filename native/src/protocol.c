@@ -570,6 +570,12 @@ uint32_t bms_proto_put_state(uint8_t *p, const bms_t *inst, const bms_out_t *out
     put_f32(p, &at, out->cap_sigma);
     put_f32(p, &at, out->r_scale_max);
     put_f32(p, &at, out->r_sigma);
+    for (uint32_t h = 0u; h < BMS_SOP_N_HORIZONS; h++) {
+        put_f32(p, &at, out->sop_chg_a[h]);
+        put_f32(p, &at, out->sop_dis_a[h]);
+        put_f32(p, &at, out->sop_chg_w[h]);
+        put_f32(p, &at, out->sop_dis_w[h]);
+    }
     put_u32(p, &at, out->ccl_limit);
     put_u32(p, &at, out->dcl_limit);
     put_u32(p, &at, out->faults);

@@ -412,3 +412,41 @@ def test_the_health_message_carries_the_weakest_cells(cap, cap_cell, r, r_cell, 
     assert h["ResistanceMaxIndex"] == min(r_cell, 255)
     assert h["CapacitySigma"] == pytest.approx(min(100 * cap_sig, 25.5), abs=0.051)
     assert h["ResistanceSigma"] == pytest.approx(0.0 if r_sig != r_sig else min(100 * r_sig, 25.5), abs=0.051)
+
+
+@pytest.mark.parametrize(
+    "chg_a, dis_a, chg_w, dis_w",
+    [
+        (123.456, 0.05, 48_123.4, 55_555.5),
+        (0.0, 7000.0, 1e9, 0.0),  # beyond the signals: saturated
+        (float("nan"), float("inf"), float("nan"), -5.0),  # not a number / negative: 0
+    ],
+)
+def test_the_sop_message_carries_the_10s_figures_rounded_down(chg_a, dis_a, chg_w, dis_w):
+    """BMS_SoP: the 10 s state of power (sop.h, index 1 of the horizons), currents in 0.1 A
+    and powers in 0.01 kW, rounded down as the limits are (never above the firmware's), 0
+    for a value that is not a finite number, saturated at the signals' ranges."""
+    rig = Rig()
+    out = ffi.new("bms_out_t *")
+    for arr in ("sop_chg_a", "sop_dis_a", "sop_chg_w", "sop_dis_w"):
+        getattr(out, arr)[0] = getattr(out, arr)[2] = 1.0  # the other horizons are not sent
+    out.sop_chg_a[1], out.sop_dis_a[1], out.sop_chg_w[1], out.sop_dis_w[1] = chg_a, dis_a, chg_w, dis_w
+    layer, m = CanLayer(), meas_ptr()
+    layer.inputs(DT, m)
+    frames = dict(codec.decode(fid, data) for fid, data in layer.tx(rig.fw.config, m, out))
+    p = frames["BMS_SoP"]
+
+    def down(x: float, hi: float, res: float) -> float:
+        if not math.isfinite(x) or x <= 0:
+            return 0.0
+        v = min(float(np.float32(x)), hi)
+        return math.floor(v / res + 1e-6) * res
+
+    for sig, x, hi, res in (
+        ("SopChargeCurrent10s", chg_a, 6000.0, 0.1),
+        ("SopDischargeCurrent10s", dis_a, 6000.0, 0.1),
+        ("SopChargePower10s", chg_w / 1000.0, 655.35, 0.01),
+        ("SopDischargePower10s", dis_w / 1000.0, 655.35, 0.01),
+    ):
+        assert p[sig] <= max(x, 0.0) + 1e-9 or not math.isfinite(x), sig
+        assert p[sig] == pytest.approx(down(x, hi, res), abs=res * 1.01), sig

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bms._native import ffi, lib
+from bms.targets.base import SOP_FIELDS, sop_slot
 from hil import protocol as P
 
 F32 = st.floats(width=32, allow_nan=True, allow_infinity=True)
@@ -158,7 +159,11 @@ def out_fields(draw):
 def test_state_c_to_python_and_back(d):
     out = ffi.new("bms_out_t *")
     for name in (*P.STATE_FLOATS, *P.STATE_WORDS, *P.STATE_BYTES):
-        setattr(out, name, d[name])
+        if name in SOP_FIELDS:  # the state of power: arrays over the horizons in bms_out_t
+            arr, k = sop_slot(name)
+            getattr(out, arr)[k] = d[name]
+        else:
+            setattr(out, name, d[name])
     n = len(d["soc"])
     inst = ffi.new("bms_t *")  # the per-cell estimates come from the instance
     inst.cfg.pack.n_cells = n

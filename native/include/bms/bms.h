@@ -18,6 +18,7 @@
 #include "bms/charger_monitor.h"
 #include "bms/soh.h"
 #include "bms/balancing.h"
+#include "bms/sop.h"
 
 #define BMS_FW_VERSION_MAJOR 0
 #define BMS_FW_VERSION_MINOR 3
@@ -105,6 +106,12 @@ typedef struct {
     uint32_t dcl_limit;
     bms_limit_terms_t ccl_terms;
     bms_limit_terms_t dcl_terms;
+    /* state of power (sop.h): the largest constant current (A, >= 0) for 2, 10, 30 s and
+     * that current times the pack's terminal voltage at the horizon's end (W, >= 0) */
+    float sop_chg_a[BMS_SOP_N_HORIZONS];
+    float sop_dis_a[BMS_SOP_N_HORIZONS];
+    float sop_chg_w[BMS_SOP_N_HORIZONS];
+    float sop_dis_w[BMS_SOP_N_HORIZONS];
     /* safety */
     uint32_t faults;                         /* latched trips, bit = bms_fault_id_t */
     uint32_t warnings;                       /* bit = bms_quantity_t */

@@ -47,7 +47,8 @@
 #define BMS_CANL_TX_STATE 5
 #define BMS_CANL_TX_ESTIMATOR 6
 #define BMS_CANL_TX_HEALTH 7
-#define BMS_CANL_N_TX 8
+#define BMS_CANL_TX_SOP 8
+#define BMS_CANL_N_TX 9
 
 /* Bus partners: bits of bms_meas_t.comm_lost */
 #define BMS_CANL_PARTNER_CHARGER 0x1u
