@@ -17,6 +17,7 @@ import tomli_w
 from click.testing import CliRunner
 
 from bms._native import ffi, lib
+from bms.balancing import BalancingSpec, fill_balancing
 from bms.cells import CONFIG_BOUNDS, load_cell
 from bms.chemistry import available, load_chemistry
 from bms.cli import main
@@ -179,6 +180,8 @@ def test_a_nan_anywhere_in_a_field_is_refused_naming_that_field(name):
     for i in range(cfg.pack.n_cells):
         cfg.nvm.cap_q[i] = 32768
         cfg.nvm.r_q[i] = 16384
+    # balancing on, so its rows are checked (off, none of its numbers is used)
+    fill_balancing(cfg, BalancingSpec(mode="top"), float(cfg.cell.capacity_ah), 2.0)
     assert config_problem(cfg) is None
     info = lib.bms_config_field_info(b.field)
     buf = ffi.cast("float *", ffi.cast("char *", cfg) + info.offset)
