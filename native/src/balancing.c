@@ -164,19 +164,21 @@ static void test_start(bms_bal_t *b, const bms_config_t *cfg, const bms_bal_inpu
     b->test_phase = (uint8_t)BMS_BAL_TEST_ON;
 }
 
+/* The pack rests or charges slowly (a known current within the bands balancing runs in). */
+static int32_t quiet(const bms_config_t *cfg, float i)
+{
+    const int32_t rest = ((i <= cfg->bal.rest_current_a) && (-i <= cfg->bal.rest_current_a)) ? 1 : 0;
+    const int32_t slow_charge = ((i < 0.0f) && (-i <= cfg->bal.charge_current_max_a)) ? 1 : 0;
+    return ((bms_isfinitef(i) != 0) && ((rest != 0) || (slow_charge != 0))) ? 1 : 0;
+}
+
 /* Balancing may run now (the decision's gates that hold for the whole pack). */
 static int32_t allowed(const bms_bal_t *b, const bms_config_t *cfg, const bms_bal_input_t *in)
 {
     const bms_balance_params_t *p = &cfg->bal;
-    const float i = in->current_a;
     if ((p->mode == (uint32_t)BMS_BAL_OFF) || (in->estimates_ok == 0u) || (in->faults_latched != 0u)
-        || (bms_isfinitef(i) == 0) || (bms_isfinitef(in->temp_max_degc) == 0)
+        || (quiet(cfg, in->current_a) == 0) || (bms_isfinitef(in->temp_max_degc) == 0)
         || !(in->temp_max_degc < p->temp_max_degc)) {
-        return 0;
-    }
-    const int32_t rest = ((i <= p->rest_current_a) && (-i <= p->rest_current_a)) ? 1 : 0;
-    const int32_t slow_charge = ((i < 0.0f) && (-i <= p->charge_current_max_a)) ? 1 : 0;
-    if ((rest == 0) && (slow_charge == 0)) {
         return 0;
     }
     return ((float)b->budget_ms < (p->rest_budget_s * 1000.0f)) ? 1 : 0;
@@ -289,12 +291,7 @@ int32_t bms_bal_step(bms_bal_t *b, const bms_config_t *cfg, const bms_bal_input_
         }
         if (ok == 0) {
             mask_clear(b->on);
-            const float i = in->current_a;
-            const int32_t rest = ((bms_isfinitef(i) != 0) && (i <= cfg->bal.rest_current_a)
-                                  && (-i <= cfg->bal.rest_current_a)) ? 1 : 0;
-            const int32_t slow_charge = ((bms_isfinitef(i) != 0) && (i < 0.0f)
-                                         && (-i <= cfg->bal.charge_current_max_a)) ? 1 : 0;
-            if ((rest == 0) && (slow_charge == 0)) {
+            if (quiet(cfg, in->current_a) == 0) {
                 b->budget_ms = 0u; /* the pack is in use: a new budget for the next rest */
             }
         } else {
