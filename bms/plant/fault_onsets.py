@@ -143,12 +143,16 @@ def charger_excess(f: Injection, view: OnsetView) -> float | None:
     cap = view.chem.cell.capacity_ah * view.scn.parallel
     err = 3.0 * (se.current_gain_sigma * abs(i_mean) + se.current_offset_sigma_a + se.current_noise_a)
     hit = -i_mean > view.ccl_ref_a * (1 + pl.ccl_excess_frac) + ccl_excess_a(pl, cap) + err
-    from bms.plant.faults import FAULT_KINDS  # the registry imports this module
-
-    caught = any((view.latched >> int(FAULT_ID[n])) & 1 for n in FAULT_KINDS[f.kind].caught_by)
-    if caught and f.observable_since is not None:
+    if _caught(f, view) and f.observable_since is not None:
         return f.observable_since
     return _interval(f, view, hit, pl.ccl_excess_debounce_ms)
+
+
+def _caught(f: Injection, view: OnsetView) -> bool:
+    """The firmware has latched a fault that catches f (its registry row's caught_by)."""
+    from bms.plant.faults import FAULT_KINDS  # the registry imports this module
+
+    return any((view.latched >> int(FAULT_ID[n])) & 1 for n in FAULT_KINDS[f.kind].caught_by)
 
 
 def switch_testable(f: Injection, view: OnsetView) -> float | None:
@@ -160,12 +164,10 @@ def switch_testable(f: Injection, view: OnsetView) -> float | None:
     from the start of such an interval that lasts the bound from there to the latch
     (bms.balancing.switch_trip_bound_s)."""
     from bms.balancing import switch_trip_bound_s
-    from bms.plant.faults import FAULT_KINDS  # the registry imports this module
 
     scn = view.scn
     bal = scn.balancing
-    caught = any((view.latched >> int(FAULT_ID[n])) & 1 for n in FAULT_KINDS[f.kind].caught_by)
-    if caught and f.observable_since is not None:
+    if _caught(f, view) and f.observable_since is not None:
         return f.observable_since  # the interval being timed ended in its detection
     cap = view.chem.cell.capacity_ah * scn.parallel
     se = scn.sensors
