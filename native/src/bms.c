@@ -873,7 +873,8 @@ static void stage_sop(const bms_t *inst, const bms_meas_t *meas, bms_out_t *out,
                                           bms_sop_r_scale(bms_soh_r_scale(&inst->soh, i), r_sigma,
                                                           (learning != 0u) ? prior_up : r_kept(cfg, i)),
                                           bms_soh_cap_scale(&inst->soh, i),
-                                          (cell_fresh(inst, i) != 0) ? meas->cell_v[i] : NAN, i_now};
+                                          (cell_fresh(inst, i) != 0) ? meas->cell_v[i] : NAN, i_now,
+                                          {cap[0], cap[1]}};
             bms_sop_cell_out_t o;
             bms_sop_cell(cfg, &in, &o);
             bms_sop_acc_cell(&acc, &o);

@@ -37,7 +37,15 @@
  * inside may be lower than both ends by at most that gap: a slope change dk at one
  * breakpoint over a window dsoc gives <= dk dsoc / 4 (30 s at 5C: 4 % SoC, a 0.5 V/SoC
  * change: 5 mV; 10 s at 2C: < 1 mV), and only where Z (a relaxing branch) decides.
- * The parameters (R, tau) stay at the present SoC and temperature over the horizon.
+ * The parameters (R, tau) change with the SoC along the step, at the present temperature.
+ * The bound holds them at their worst over the SoC window the step may sweep (the first
+ * pass's current at the present parameters, the SoC's 1 sigma either side): each R at its
+ * largest, and per branch v' = (R I - v) / tau compared with the constant-parameter branch:
+ * charging (v below R_max I) it stays below R_max I + (v0 - R_max I) e^{-t/tau_min},
+ * relaxing (above) below R_max I + (v0 - R_max I) e^{-t/tau_max}; both are the shapes the
+ * argument above needs (monotone, the relaxing one convex). One line per branch covers both
+ * cases: the slope R_max (1 - e_min(h)), the start value's factor e_max(h) where v0 lies on
+ * the relaxing side of 0 (u > 0), else e_min(h).
  */
 #include "bms/sop.h"
 #include "bms/bms_math.h"
@@ -124,65 +132,183 @@ static float root_end(const bms_cell_params_t *cp, float soc0, float ocv0, float
     return root(num_h - d_a, r_h);
 }
 
+/* The parameters one step is predicted with: the largest resistances over the SoC window
+ * the cell may pass through, and per RC branch and horizon the decay factor e^{-h/tau} at
+ * the window's shortest (lo) and longest (hi) time constant (sop_window). */
+typedef struct {
+    float r0_ohm;
+    float r1_ohm;
+    float r2_ohm;
+    float e_lo[2][BMS_SOP_N_HORIZONS];
+    float e_hi[2][BMS_SOP_N_HORIZONS];
+} sop_par_t;
+
+static float maxf(float a, float b)
+{
+    return (b > a) ? b : a;
+}
+
+/* tau = R C with R and C linear between two neighbouring points of the window (a, b): a
+ * quadratic, whose extremum may lie inside (the ends are counted by the caller) */
+static void tau_inside(float ra, float rb, float ca, float cb, float *tmin, float *tmax)
+{
+    const float dr = rb - ra;
+    const float dc = cb - ca;
+    const float q = dr * dc;
+    if (q != 0.0f) {
+        const float t = -((ra * dc) + (ca * dr)) / (2.0f * q);
+        if ((t > 0.0f) && (t < 1.0f)) {
+            const float tau = (ra + (t * dr)) * (ca + (t * dc));
+            *tmin = minf(*tmin, tau);
+            *tmax = maxf(*tmax, tau);
+        }
+    }
+}
+
+/* The parameters over the SoC window [lo, hi] at one temperature: the tables are piecewise
+ * linear in the SoC there (the table's breakpoints), so R's largest value lies at an end
+ * or a breakpoint, and tau = R C's extremes there or at a vertex inside a segment. */
+static void sop_window(const bms_cell_params_t *cp, float lo, float hi, float temp_degc, sop_par_t *w)
+{
+    bms_cell_eval_t ev;
+    bms_cell_eval(cp, lo, temp_degc, &ev);
+    w->r0_ohm = ev.r0_ohm;
+    w->r1_ohm = ev.r1_ohm;
+    w->r2_ohm = ev.r2_ohm;
+    float tmin[2] = {ev.tau1_s, ev.tau2_s};
+    float tmax[2] = {ev.tau1_s, ev.tau2_s};
+    float r1 = ev.r1_ohm;
+    float r2 = ev.r2_ohm;
+    float c1 = ev.tau1_s / ev.r1_ohm;
+    float c2 = ev.tau2_s / ev.r2_ohm;
+    uint32_t idx;
+    float wt;
+    bms_interp_locate(cp->soc_bp, cp->n_soc, lo, &idx, &wt);
+    /* the breakpoints inside (lo, hi), then hi; bounded by the table's length */
+    for (uint32_t k = idx + 1u; k < cp->n_soc; k++) {
+        const uint32_t last = (cp->soc_bp[k] < hi) ? 0u : 1u;
+        bms_cell_eval(cp, (last != 0u) ? hi : cp->soc_bp[k], temp_degc, &ev);
+        const float nc1 = ev.tau1_s / ev.r1_ohm;
+        const float nc2 = ev.tau2_s / ev.r2_ohm;
+        w->r0_ohm = maxf(w->r0_ohm, ev.r0_ohm);
+        w->r1_ohm = maxf(w->r1_ohm, ev.r1_ohm);
+        w->r2_ohm = maxf(w->r2_ohm, ev.r2_ohm);
+        tmin[0] = minf(tmin[0], ev.tau1_s);
+        tmax[0] = maxf(tmax[0], ev.tau1_s);
+        tmin[1] = minf(tmin[1], ev.tau2_s);
+        tmax[1] = maxf(tmax[1], ev.tau2_s);
+        tau_inside(r1, ev.r1_ohm, c1, nc1, &tmin[0], &tmax[0]);
+        tau_inside(r2, ev.r2_ohm, c2, nc2, &tmin[1], &tmax[1]);
+        r1 = ev.r1_ohm;
+        r2 = ev.r2_ohm;
+        c1 = nc1;
+        c2 = nc2;
+        if (last != 0u) {
+            break;
+        }
+    }
+    for (uint32_t b = 0u; b < 2u; b++) {
+        decay(tmin[b], w->e_lo[b]);
+        decay(tmax[b], w->e_hi[b]);
+    }
+}
+
+/* One direction, one horizon: the largest safe I with each branch bounded as sop.c's head
+ * says (R at its largest; a branch charging towards I R at the shortest time constant, one
+ * relaxing from above at the longest). c0 = s (v0 - vlim), v0 the OCV the step starts from
+ * (with the measurement's shift). *r_h: the resistance at the horizon's end it took. */
+static float sop_solve(const bms_cell_params_t *cp, const bms_sop_cell_in_t *c, const sop_par_t *p, uint32_t h,
+                       float s, float c0, float soc_d, float ocv_d, float soc_per_a, float *r_h_ohm)
+{
+    const float r0 = p->r0_ohm * c->r_scale;
+    const float r1 = p->r1_ohm * c->r_scale;
+    const float r2 = p->r2_ohm * c->r_scale;
+    const float u1 = s * c->v_rc1_v;
+    const float u2 = s * c->v_rc2_v;
+    /* the slope's factor at the shortest tau (the most charge-up); the start value's decay at
+     * the longest tau where it is above the target (a relaxing branch keeps more) */
+    const float g1 = 1.0f - p->e_lo[0][h];
+    const float g2 = 1.0f - p->e_lo[1][h];
+    const float e1 = (u1 > 0.0f) ? p->e_hi[0][h] : p->e_lo[0][h];
+    const float e2 = (u2 > 0.0f) ? p->e_hi[1][h] : p->e_lo[1][h];
+    const float r_h = r0 + (r1 * g1) + (r2 * g2);
+    const float num_h = c0 - (u1 * e1) - (u2 * e2);
+    /* Z: a relaxing branch at its start, the OCV at t = 0 */
+    float i_z = root(c0 - u1 - u2, r0);
+    i_z = minf(i_z, root(c0 - u1 - (u2 * e2), r0 + (r2 * g2)));
+    i_z = minf(i_z, root(c0 - (u1 * e1) - u2, r0 + (r1 * g1)));
+    /* H: the end of the horizon on the real OCV */
+    float d_end;
+    const float i_h = root_end(cp, soc_d, ocv_d, c->temp_degc, s, num_h, r_h, soc_per_a, &d_end);
+    *r_h_ohm = r_h;
+    return nonneg(minf(i_z, i_h));
+}
+
 void bms_sop_cell(const bms_config_t *cfg, const bms_sop_cell_in_t *c, bms_sop_cell_out_t *o)
 {
     const bms_cell_params_t *cp = &cfg->cell;
     bms_cell_eval_t ev;
     bms_cell_eval(cp, c->soc, c->temp_degc, &ev);
-    const float r0 = ev.r0_ohm * c->r_scale;
-    const float r1 = ev.r1_ohm * c->r_scale;
-    const float r2 = ev.r2_ohm * c->r_scale;
-    float e1[BMS_SOP_N_HORIZONS];
-    float e2[BMS_SOP_N_HORIZONS];
-    decay(ev.tau1_s, e1);
-    decay(ev.tau2_s, e2);
     /* charge per unit SoC (A s) */
     const float q_as = 3600.0f * cp->capacity_ah * c->cap_scale;
-    const float k_local = nonneg(ev.docv_dsoc_v);
     /* Closed on the measurement, as the CCL's headroom is (current_limit.c): where the cell
      * reads lower than the model says at the present current, a discharge step starts from
      * there (higher: a charge step); the other way the model stands. The gap is a state error
      * (the polarisation or the SoC the filter has not caught up with: it decays or stays
      * over the horizon, so holding it is on the safe side) or the resistance's at the present
      * current (the resistance bound's part). */
-    float gap_v = c->v_meas_v - (ev.ocv_v - c->v_rc1_v - c->v_rc2_v - (c->i_now_a * r0));
+    float gap_v = c->v_meas_v - (ev.ocv_v - c->v_rc1_v - c->v_rc2_v - (c->i_now_a * ev.r0_ohm * c->r_scale));
     gap_v = (bms_isfinitef(gap_v) != 0) ? gap_v : 0.0f;
+    /* the present parameters: the first pass, which sizes the SoC window */
+    sop_par_t here = {ev.r0_ohm, ev.r1_ohm, ev.r2_ohm, {{0.0f}}, {{0.0f}}};
+    decay(ev.tau1_s, here.e_lo[0]);
+    decay(ev.tau2_s, here.e_lo[1]);
+    for (uint32_t h = 0u; h < BMS_SOP_N_HORIZONS; h++) {
+        here.e_hi[0][h] = here.e_lo[0][h];
+        here.e_hi[1][h] = here.e_lo[1][h];
+    }
+    const float sig = nonneg(c->soc_sigma);
+    const float lo_bp = cp->soc_bp[0];
+    const float hi_bp = cp->soc_bp[cp->n_soc - 1u];
     for (uint32_t dir = 0u; dir < 2u; dir++) {
         const float s = (dir == BMS_SOP_DIS) ? 1.0f : -1.0f;
         const float eta = (dir == BMS_SOP_CHG) ? cp->coulombic_eff : 1.0f;
         const float vlim = (dir == BMS_SOP_DIS) ? cfg->charge.cell_v_discharge_min_v : cfg->charge.cell_v_charge_max_v;
         /* the gap towards this direction's limit only */
         const float shift_v = (dir == BMS_SOP_DIS) ? minf(gap_v, 0.0f) : -minf(-gap_v, 0.0f);
-        const float c0 = s * ((ev.ocv_v + shift_v) - vlim);
-        const float u1 = s * c->v_rc1_v;
-        const float u2 = s * c->v_rc2_v;
+        const float v0 = ev.ocv_v + shift_v;
+        const float c0 = s * (v0 - vlim);
         /* where the SoC may be (1 sigma towards this limit): near the ends the OCV steepens
          * towards the limit, and a SoC estimate a few tenths of a per cent high there makes the
          * drift over the horizon tens of mV too small (LFP at 5 %: 0.26 % SoC, 0.7 sigma, took
          * a cell 12 mV below its floor at 0 sigma; 2 sigma made the SoP 11 % conservative
          * there, against the property's 10 %: tests/properties/test_sop_properties.py) */
-        const float soc_d = c->soc - (s * SOP_SOC_SIGMAS * c->soc_sigma); /* the tables clamp */
+        const float soc_d = c->soc - (s * SOP_SOC_SIGMAS * sig); /* the tables clamp */
         const float ocv_d = bms_cell_ocv(cp, soc_d, c->temp_degc);
+        /* no window's current beyond the limit's other terms: the pack's SoP is capped there */
+        const float cap = (c->cap_a[dir] >= 0.0f) ? c->cap_a[dir] : SOP_BIG_A; /* NaN: none */
         for (uint32_t h = 0u; h < BMS_SOP_N_HORIZONS; h++) {
-            const float g1 = 1.0f - e1[h];
-            const float g2 = 1.0f - e2[h];
-            const float r_h = r0 + (r1 * g1) + (r2 * g2);
-            const float num_h = c0 - (u1 * e1[h]) - (u2 * e2[h]);
-            /* SoC per ampere over the horizon, in the direction of the drift */
-            const float soc_per_a = (eta * horizon_s[h]) / q_as;
-            /* Z: a relaxing branch at its start, the OCV at t = 0 */
-            float i_z = root(c0 - u1 - u2, r0);
-            i_z = minf(i_z, root(c0 - u1 - (u2 * e2[h]), r0 + (r2 * g2)));
-            i_z = minf(i_z, root(c0 - (u1 * e1[h]) - u2, r0 + (r1 * g1)));
-            /* H: the end of the horizon on the real OCV */
-            float d_end;
-            const float i_h = root_end(cp, soc_d, ocv_d, c->temp_degc, s, num_h, r_h, soc_per_a, &d_end);
-            const float i = nonneg(minf(i_z, i_h));
-            /* the end voltage as a line in I (the OCV's drift as its chord to plan H's root) */
-            const float b = r_h + ((i_h > 0.0f) ? (d_end / i_h) : (k_local * soc_per_a));
+            const float soc_per_a = (eta * horizon_s[h]) / q_as; /* SoC per ampere over the horizon */
+            float r_h;
+            const float i1 = sop_solve(cp, c, &here, h, s, c0, soc_d, ocv_d, soc_per_a, &r_h);
+            /* The parameters change with the SoC along the step (LFP's R2 doubles from 25 %
+             * to 20 %): held at the present SoC, a 7C step from 25 % took a cell 10 mV past
+             * its floor (tests/properties/test_sop_properties.py). Over the window the first
+             * pass's current sweeps (no smaller than any the window's parameters allow, as
+             * they are no smaller) and the SoC's 1 sigma either side: */
+            const float win = minf(minf(i1, cap) * soc_per_a, 1.0f);
+            const float lo = bms_clampf(c->soc - sig - ((s > 0.0f) ? win : 0.0f), lo_bp, hi_bp);
+            const float hi = bms_clampf(c->soc + sig + ((s > 0.0f) ? 0.0f : win), lo_bp, hi_bp);
+            sop_par_t w;
+            sop_window(cp, lo, hi, c->temp_degc, &w);
+            float r_w;
+            const float i = sop_solve(cp, c, &w, h, s, c0, soc_d, ocv_d, soc_per_a, &r_w);
             o->i_a[dir][h] = i;
-            o->a_v[dir][h] = (ev.ocv_v + shift_v) - (c->v_rc1_v * e1[h]) - (c->v_rc2_v * e2[h]);
-            o->b_ohm[dir][h] = b;
+            /* the end voltage at this current as a line through it (the power): the
+             * expectation at the present parameters, the OCV's drift to the answer */
+            const float drift = s * (ocv_d - bms_cell_ocv(cp, soc_d - (s * i * soc_per_a), c->temp_degc));
+            o->a_v[dir][h] = v0 - (c->v_rc1_v * here.e_lo[0][h]) - (c->v_rc2_v * here.e_lo[1][h]);
+            o->b_ohm[dir][h] = r_h + ((i > 0.0f) ? (drift / i) : (nonneg(ev.docv_dsoc_v) * soc_per_a));
         }
     }
 }

@@ -6,7 +6,8 @@
  *
  *   v(t) = OCV(soc0 - I t / Q) - I R0 - sum_i [ v_i0 e^{-t/tau_i} + I R_i (1 - e^{-t/tau_i}) ]
  *
- * (current > 0 discharge), parameters at the cell's SoC and core-temperature estimate, its
+ * (current > 0 discharge), parameters at their worst over the SoC the step may sweep (sop.c)
+ * at the cell's core-temperature estimate, its
  * resistances scaled by its health times the resistance's upper bound (soh.h), its capacity
  * by its capacity scale. The pack figure is the smallest cell's, capped by the current
  * limit's other terms (maps, plating, derates, hardware: current_limit.h) and 0 wherever
@@ -42,6 +43,7 @@ typedef struct {
     float cap_scale;       /* capacity against the model */
     float v_meas_v;        /* its measured voltage this step (NaN: none usable) ... */
     float i_now_a;         /* ... at this pack current (> 0 discharge; NaN: unknown) */
+    float cap_a[2];        /* the limit's other terms [BMS_SOP_CHG / _DIS] (bms_sop_cap; NaN: none) */
 } bms_sop_cell_in_t;
 
 /* One cell's result per direction [BMS_SOP_CHG / _DIS] and horizon: the largest safe
