@@ -40,6 +40,7 @@ class OnsetView:
     contactors_open: bool
     samples_fresh: bool  # the firmware got a new sample this step (no cut link)
     latched: int  # the firmware's latched fault mask after the step
+    condemned: frozenset[int]  # cells whose voltage reading the firmware latched as failed
     core_c: np.ndarray
     plant: PackPlant
     chem: Chemistry
@@ -52,7 +53,12 @@ def at_injection(f: Injection, view: OnsetView) -> float | None:
 
 
 def stuck_repeats(f: Injection, view: OnsetView) -> float | None:
-    """A frozen reading once it has repeated stuck_repeats_min times."""
+    """A frozen reading once it has repeated stuck_repeats_min times; never on a reading the
+    firmware has already latched as failed (an open sense wire or an implausible reading of
+    that cell, e.g. from an internal short that pulled it down as it froze): there is no
+    reading left whose repeats it could judge, and its contactors are already open."""
+    if f.cell in view.condemned:
+        return None
     pl = view.chem.protection.plausibility
     return view.t_s if view.k - f.k >= pl.stuck_repeats_min else None
 

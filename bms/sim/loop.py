@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bms.chemistry import Chemistry, load_chemistry
+from bms.enums import FAULT_ID
 from bms.firmware import Firmware
 from bms.plant.charger import Charger
 from bms.plant.fault_onsets import OnsetView
@@ -40,6 +41,9 @@ from bms.sim.vehicle import (
     vehicle_request,
 )
 from bms.targets.base import Measurement, State, Target
+
+# the faults that condemn a cell's voltage reading (its stuck-reading onset: fault_onsets.py)
+READING_FAULTS_MASK = (1 << FAULT_ID["open_wire"]) | (1 << FAULT_ID["volt_sensor"])
 
 
 @dataclass
@@ -373,9 +377,13 @@ class ClosedLoop:
             self.ccl_ref += (self.ccl - self.ccl_ref) * self._ccl_lag
 
     def _onset_view(self, k: int, t: float, i_mean: float, v_true: np.ndarray, latched: int) -> OnsetView:
+        condemned: frozenset[int] = frozenset()
+        if latched & READING_FAULTS_MASK:
+            records = self.target.fault_records().items()
+            condemned = frozenset(c for f, c in records if (READING_FAULTS_MASK >> f) & 1 and c is not None)
         return OnsetView(
             k, t, i_mean, self.ccl_ref, v_true, self.contactor == OPEN, not self.comm_lost, latched,
-            self.thermal.core_c, self.plant, self.chem, self.scn,
+            condemned, self.thermal.core_c, self.plant, self.chem, self.scn,
         )  # fmt: skip
 
     def _check_done(self, state: State, t: float, charging_phase: bool) -> None:
