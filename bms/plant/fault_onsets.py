@@ -38,9 +38,12 @@ class OnsetView:
     ccl_ref_a: float  # the CCL as a compliant charger follows it
     v_true: np.ndarray
     contactors_open: bool
+    # a close request was accepted before the step: the firmware judged its sample in a
+    # precharge, even where a fault latched in the same step opened the contactors again
+    # (the state reported after it)
+    closing: bool
     samples_fresh: bool  # the firmware got a new sample this step (no cut link)
     latched: int  # the firmware's latched fault mask after the step
-    condemned: frozenset[int]  # cells whose voltage reading the firmware latched as failed
     core_c: np.ndarray
     plant: PackPlant
     chem: Chemistry
@@ -53,12 +56,7 @@ def at_injection(f: Injection, view: OnsetView) -> float | None:
 
 
 def stuck_repeats(f: Injection, view: OnsetView) -> float | None:
-    """A frozen reading once it has repeated stuck_repeats_min times; never on a reading the
-    firmware has already latched as failed (an open sense wire or an implausible reading of
-    that cell, e.g. from an internal short that pulled it down as it froze): there is no
-    reading left whose repeats it could judge, and its contactors are already open."""
-    if f.cell in view.condemned:
-        return None
+    """A frozen reading once it has repeated stuck_repeats_min times."""
     pl = view.chem.protection.plausibility
     return view.t_s if view.k - f.k >= pl.stuck_repeats_min else None
 
@@ -123,9 +121,11 @@ def _interval(f: Injection, view: OnsetView, observable: bool, debounce_ms: floa
 
 def at_rest(f: Injection, view: OnsetView) -> float | None:
     """A current-sensor offset: observable only with the contactors open (the only time the
-    true current is known to be zero), from the start of such an interval that lasts the
+    true current is known to be zero) and no precharge begun in the step (the firmware
+    restarts its debounce after one), from the start of such an interval that lasts the
     debounce."""
-    return _interval(f, view, view.contactors_open, view.chem.protection.plausibility.offset_debounce_ms)
+    at_rest = view.contactors_open and not view.closing
+    return _interval(f, view, at_rest, view.chem.protection.plausibility.offset_debounce_ms)
 
 
 def in_use(f: Injection, view: OnsetView) -> float | None:

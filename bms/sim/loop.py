@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bms.chemistry import Chemistry, load_chemistry
-from bms.enums import FAULT_ID
 from bms.firmware import Firmware
 from bms.plant.charger import Charger
 from bms.plant.fault_onsets import OnsetView
@@ -41,9 +40,6 @@ from bms.sim.vehicle import (
     vehicle_request,
 )
 from bms.targets.base import Measurement, State, Target
-
-# the faults that condemn a cell's voltage reading (its stuck-reading onset: fault_onsets.py)
-READING_FAULTS_MASK = (1 << FAULT_ID["open_wire"]) | (1 << FAULT_ID["volt_sensor"])
 
 
 @dataclass
@@ -153,6 +149,7 @@ class ClosedLoop:
         self.heater_on = self.cooling_on = False
         self.bus_v = 0.0
         self.commands = 0  # COMMAND_BITS of the requests sent since the last step
+        self.close_accepted = False  # ... and whether a close among them was accepted
         self.last_meas: Measurement | None = None
         self.sample_ms = 0
         self.comm_lost = False
@@ -203,7 +200,10 @@ class ClosedLoop:
     def _send(self, cmd: str) -> int:
         """A request to the target, noted for the log of the next step (`commands`)."""
         self.commands |= COMMAND_BITS[cmd]
-        return self.target.command(cmd)
+        rc = self.target.command(cmd)
+        if cmd == "close" and rc == 0:
+            self.close_accepted = True  # a precharge began before the next step's judgement
+        return rc
 
     def step(self) -> StepView | None:
         """Advance one firmware step; None once the scenario has ended."""
@@ -236,10 +236,11 @@ class ClosedLoop:
         meas = self._sample(i_mean, v_true, charging_phase)
         state = self._firmware_step(meas, t)
         sent, self.commands = self.commands, 0  # the requests this step applied; then the next's
+        closing, self.close_accepted = self.close_accepted, False
         self.faults.note_latched(state.faults, t)
         self.current_prev = i_mean
         self._follow_ccl()
-        self.faults.judge_onsets(lambda: self._onset_view(k, t, i_mean, v_true, int(state.faults)))
+        self.faults.judge_onsets(lambda: self._onset_view(k, t, i_mean, v_true, int(state.faults), closing))
         loop_values = (
             i_mean, self.ccl, self.dcl, meas.charger_max_a, self.resets, len(self.injected),
             sent, meas.bus_v, meas.pack_v,
@@ -376,14 +377,13 @@ class ClosedLoop:
         else:
             self.ccl_ref += (self.ccl - self.ccl_ref) * self._ccl_lag
 
-    def _onset_view(self, k: int, t: float, i_mean: float, v_true: np.ndarray, latched: int) -> OnsetView:
-        condemned: frozenset[int] = frozenset()
-        if latched & READING_FAULTS_MASK:
-            records = self.target.fault_records().items()
-            condemned = frozenset(c for f, c in records if (READING_FAULTS_MASK >> f) & 1 and c is not None)
+    def _onset_view(
+        self, k: int, t: float, i_mean: float, v_true: np.ndarray, latched: int, closing: bool
+    ) -> OnsetView:
+        """closing: a close request was accepted before this step (OnsetView.closing)."""
         return OnsetView(
-            k, t, i_mean, self.ccl_ref, v_true, self.contactor == OPEN, not self.comm_lost, latched,
-            condemned, self.thermal.core_c, self.plant, self.chem, self.scn,
+            k, t, i_mean, self.ccl_ref, v_true, self.contactor == OPEN, closing, not self.comm_lost, latched,
+            self.thermal.core_c, self.plant, self.chem, self.scn,
         )  # fmt: skip
 
     def _check_done(self, state: State, t: float, charging_phase: bool) -> None:

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from bms.campaign.report import fault_detection
 from bms.campaign.rows import violation_text
 from bms.campaign.verdict import Limits, judge
 from bms.chemistry import load_chemistry
 from bms.plant.faults import Fault
 from bms.sim.checks import check_run
-from bms.sim.loop import run
+from bms.sim.loop import ClosedLoop, run
 from bms.sim.scenario import load_scenario
 
 BASE = replace(load_scenario("fault-current-offset"), series=8, parallel=4, duration_s=40.0)
@@ -46,3 +48,37 @@ def test_the_same_offset_injected_at_rest_is_observable_and_caught():
     chem = load_chemistry(scn.chemistry)
     row = judge(res.summary, Limits(chem.abs_max.cell_v, chem.abs_max.core_temp_c), scn.dt_ms / 1000)
     assert "unobservable" not in row["violations"]
+
+
+def test_a_precharge_begun_in_a_step_restarts_the_offsets_observable_interval():
+    """An offset at rest, and a close request accepted just before the step in which another
+    fault (an open thermistor) latches: the firmware judged that step's sample in a
+    precharge (no zero-current check) and restarts its debounce, though the contactors are
+    open again after the step. The offset's onset restarts with it (found by the state
+    machine: a 'never detected' 0.1 s before the restarted debounce could end)."""
+    scn = replace(
+        BASE, close_at_s=1000.0,
+        faults=[
+            Fault(kind="current_offset", at_s=0.5),
+            Fault(kind="ntc_open", at_s=0.5, cell=BASE.sensed[0]),
+        ],
+    )  # fmt: skip
+    first = ClosedLoop(scn)
+    while first.step() is not None and not first.state.faults:
+        pass
+    k_latch = first.steps  # the step (1-based) in which the first fault latched
+    loop = ClosedLoop(scn)
+    for _ in range(k_latch - 1):
+        loop.step()
+    assert loop.command("close") == 0  # accepted: nothing latched yet
+    while loop.step() is not None:
+        pass
+    res = loop.result()
+    rows = {f["injected_kind"]: f for f in res.faults}
+    assert rows["ntc_open"]["detected_s"] == pytest.approx(k_latch * scn.dt_ms / 1000)
+    offset = rows["current_offset"]
+    # observable again from the step after the one judged in the precharge
+    assert offset["onset_s"] == pytest.approx((k_latch + 1) * scn.dt_ms / 1000)
+    assert offset["detected_s"] is not None
+    assert float(offset["detected_s"]) - float(offset["onset_s"]) <= float(offset["trip_time_s"]) + 0.1 + 1e-9
+    assert [x for x in check_run(res, load_chemistry(scn.chemistry)) if x.prop == "P3-detection"] == []
