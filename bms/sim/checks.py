@@ -17,7 +17,10 @@ P2 limit      the CCL is never above any of its constraints, recomputed here fro
               the contactors not closed, outside the charge temperature window (closed at the
               trips' release bands) and once the charge is complete
 P3 detection  every injected fault is latched within its trip time + one step of its onset
-              (one that never became observable in the run is a violation too: unobservable);
+              (one that never became observable in the run is a violation too: unobservable;
+              one on a cell whose reading the firmware condemned before its deadline -- an
+              open wire, an implausible or a frozen reading latched on that cell -- is
+              answered by that latch: _masked);
               a latched fault leaves the contactors commanded open (emergency faults: open at
               once; others: opening, open within the opening timeout + one step)
 P5 nominal    without injected faults nothing latches, and after convergence every cell's SoC
@@ -296,6 +299,36 @@ def _limit(c: Checker, r: _Run) -> None:
     )
 
 
+# the faults after which the firmware no longer trusts a cell's voltage reading, with the
+# debounce (PlausParams) from the moment it stops judging that reading to the latch
+READING_FAULTS = {
+    "open_wire": "open_wire_debounce_ms",
+    "volt_sensor": "sensor_debounce_ms",
+    "volt_stuck": "stuck_debounce_ms",
+}
+
+
+def _masked(r: _Run, f: dict, deadline_s: float) -> bool:
+    """An injection on a cell the firmware answered in time by condemning that cell's
+    voltage reading (a latch of READING_FAULTS on the same cell, on which the contactors
+    open, within that fault's own debounce after the deadline: from the moment the reading
+    is condemned the firmware judges nothing else through it): what else fails on that cell
+    is seen through the reading it no longer trusts (a short, a frozen or a broken reading, a
+    balancing switch), so no BMS can tell it apart any more, and the cell is isolated. Found
+    by the state machine: a short and a frozen reading injected on one cell at once, the
+    reading freezing as the short pulled it down (read as an open wire; or frozen at 2.5 V,
+    flagged 2.0 s later as the short's 2.0 s deviation debounce ran, latched 2 s after)."""
+    cell = f["cell"]
+    if cell is None or FAULT_KINDS[str(f["injected_kind"])].level != "cell":
+        return False
+    pl = r.chem.protection.plausibility
+    return any(
+        g is not f and g["name"] in READING_FAULTS and g["cell"] == cell and g["detected_s"] is not None
+        and float(g["detected_s"]) <= deadline_s + getattr(pl, READING_FAULTS[str(g["name"])]) / 1000.0 + r.dt
+        for g in r.res.faults
+    )  # fmt: skip
+
+
 def _detection(c: Checker, r: _Run, unobservable: bool) -> None:
     """P3: latched faults command the contactors open; detection in time."""
     res, t, n, lim, dt, faults, contactor = r.res, r.t, r.n, r.lim, r.dt, r.faults, r.contactor
@@ -342,7 +375,7 @@ def _detection(c: Checker, r: _Run, unobservable: bool) -> None:
             continue
         onset, trip, det = float(f["onset_s"]), float(f["trip_time_s"]), f["detected_s"]
         if det is None:
-            if end >= onset + trip + dt:
+            if end >= onset + trip + dt and not _masked(r, f, onset + trip + dt):
                 c.violations.append(
                     Violation("P3-detection", end, f"{f['injected_kind']} (onset {onset} s) never detected")
                 )

@@ -4,6 +4,7 @@ charger-tolerance allowance of P1 is recomputed here from the scenario and the c
 
 from __future__ import annotations
 
+import copy
 from dataclasses import replace
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 
 from bms.chemistry import load_chemistry
 from bms.plant.charger import ChargerSpec
+from bms.plant.faults import Fault
 from bms.sim.checks import check_run
 from bms.sim.loop import run
 from bms.sim.scenario import load_scenario
@@ -86,3 +88,29 @@ def test_a_fault_that_clears_without_a_reset_is_flagged(clean):
         f[n // 2 : n // 2 + 3] = 1 << 3
 
     assert "P7-latch" in props(tampered(res, faults=blip), chem)
+
+
+def test_a_fault_behind_a_reading_the_firmware_condemned_is_answered_by_that_latch():
+    """A short and a frozen reading on one cell at once (found by the state machine): the
+    reading freezes at the shorted cell's voltage, the stuck check flags it before the
+    short's deviation debounce has run and the firmware latches volt_stuck on that cell; the
+    short, seen only through that reading, is never latched, and P3 counts it answered
+    (bms.sim.checks._masked). The same latch on another cell answers nothing."""
+    base = load_scenario("fastcharge-10-80")
+    scn = replace(
+        base, chemistry="lfp-graphite", series=13, parallel=11, ambient_c=0.0, start_temp_c=0.0,
+        soc_start=0.21, duration_s=40.0, stop_when_complete=False,
+        faults=(Fault("internal_short", 10.0, 0), Fault("stuck_voltage", 10.0, 0)),
+    )  # fmt: skip
+    chem = load_chemistry(scn.chemistry)
+    res = run(scn)
+    rows = {f["injected_kind"]: f for f in res.faults}
+    assert rows["internal_short"]["detected_s"] is None
+    stuck = rows["stuck_voltage"]
+    assert stuck["name"] == "volt_stuck" and stuck["cell"] == 0
+    deadline = rows["internal_short"]["onset_s"] + rows["internal_short"]["trip_time_s"]
+    assert stuck["detected_s"] > deadline  # latched after the short's own deadline
+    assert props(res, chem) == set()
+    elsewhere = copy.copy(res)
+    elsewhere.faults = [dict(f, cell=1) if f["name"] == "volt_stuck" else f for f in res.faults]
+    assert "P3-detection" in props(elsewhere, chem)
