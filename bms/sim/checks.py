@@ -7,7 +7,8 @@ given and the plant's truth, never the firmware's internals:
 
 P1 envelope   no true cell voltage above the chemistry's absolute maximum, no true core
               temperature above its absolute maximum (an internal short heats its own cell
-              whatever the BMS does: that cell's temperature is exempt once one is injected);
+              whatever the BMS does: that cell's temperature is exempt once one is injected,
+              and a neighbour's past the maximum next to a hotter exempt cell past it);
               with nothing injected, no true cell voltage above the charge voltage + 10 mV
 P2 limit      the CCL is never above any of its constraints, recomputed here from the
               chemistry: the fast-charge and plating maps at every cell's reported SoC and core
@@ -231,11 +232,27 @@ def _envelope(c: Checker, r: _Run) -> None:
             + (f" + {excess_v[k] * 1000:.1f} mV of charger tolerance" if excess_v[k] > 0 else "")
         ),
     )
-    core_true = np.array(res.cells_true_core, dtype=float, copy=True)
+    core = np.array(res.cells_true_core, dtype=float)
+    exempt = np.zeros(core.shape, dtype=bool)
     for f in res.injected:
         if f.kind == "internal_short" and f.cell is not None:
-            core_true[t >= f.at_s - 1e-9, f.cell] = -np.inf  # its own heat: exempt
-    cmax = core_true.max(axis=1)
+            exempt[t >= f.at_s - 1e-9, f.cell] = True  # its own heat
+    if exempt.any():
+        # ... and what it conducts into its neighbours (the thermal network couples series
+        # neighbours): a cell past the limit next to a hotter exempt cell past it too is
+        # exempt, along the chain (found by the state machine: a sulfide cell shorted at
+        # 40 C took its neighbour past 100 C in 80 s with the contactors open; stopping a
+        # propagation is the pack's barriers' job)
+        hot = core > chem.abs_max.core_temp_c
+        for _ in range(core.shape[1]):  # bounded: one cell further along the chain per pass
+            spread = np.zeros_like(exempt)
+            spread[:, 1:] |= exempt[:, :-1] & hot[:, :-1] & (core[:, :-1] > core[:, 1:])
+            spread[:, :-1] |= exempt[:, 1:] & hot[:, 1:] & (core[:, 1:] > core[:, :-1])
+            grown = exempt | (spread & hot)
+            if np.array_equal(grown, exempt):
+                break
+            exempt = grown
+    cmax = np.where(exempt, -np.inf, core).max(axis=1)
     c.where(
         "P1-envelope",
         cmax > chem.abs_max.core_temp_c,

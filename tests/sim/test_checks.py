@@ -114,3 +114,27 @@ def test_a_fault_behind_a_reading_the_firmware_condemned_is_answered_by_that_lat
     elsewhere = copy.copy(res)
     elsewhere.faults = [dict(f, cell=1) if f["name"] == "volt_stuck" else f for f in res.faults]
     assert "P3-detection" in props(elsewhere, chem)
+
+
+def test_a_shorted_cells_heat_conducted_into_its_neighbour_is_exempt_from_p1():
+    """A hard short in a sulfide cell at 40 C: the cell runs away and conducts its heat into
+    its series neighbour, which passes the absolute maximum although the firmware opened the
+    contactors (found by the state machine). P1 exempts the shorted cell and a neighbour past
+    the maximum next to it while that is hotter; not a neighbour that is hotter than it."""
+    base = load_scenario("fastcharge-10-80")
+    scn = replace(
+        base, chemistry="sulfide-assb", series=11, parallel=1, ambient_c=40.0, start_temp_c=40.0,
+        soc_start=0.5, duration_s=110.0, stop_when_complete=False,
+        faults=(Fault("internal_short", 10.0, 0),),
+    )  # fmt: skip
+    chem = load_chemistry(scn.chemistry)
+    res = run(scn)
+    core = np.asarray(res.cells_true_core, dtype=float)
+    assert core[:, 1].max() > chem.abs_max.core_temp_c  # the neighbour did pass it
+    assert core[:, 2:].max() < chem.abs_max.core_temp_c
+    assert "P1-envelope" not in props(res, chem)
+    # the shorted cell no hotter than its neighbour: the neighbour's heat is its own
+    cool = copy.copy(res)
+    cool.cells_true_core = np.minimum(core, core[:, 1:2] - 1.0).copy()
+    cool.cells_true_core[:, 1] = core[:, 1]
+    assert "P1-envelope" in props(cool, chem)
