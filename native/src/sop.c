@@ -51,6 +51,14 @@
 #include "bms/bms_math.h"
 #include "bms/cell_model.h"
 
+/* sop_window's frame (a table point's evaluation) lives only while it runs: inlined into
+ * bms_sop_cell it would add to the deepest path of bms_step (the firmware's stack: test_qemu) */
+#if defined(__GNUC__)
+#define SOP_NOINLINE __attribute__((noinline))
+#else
+#define SOP_NOINLINE
+#endif
+
 #define SOP_BIG_A 1.0e9f
 #define SOP_R_MIN_OHM 1.0e-9f
 /* the OCV's drift is taken from the SoC this many of the filter's sigmas towards the limit */
@@ -132,16 +140,23 @@ static float root_end(const bms_cell_params_t *cp, float soc0, float ocv0, float
     return root(num_h - d_a, r_h);
 }
 
-/* The parameters one step is predicted with: the largest resistances over the SoC window
- * the cell may pass through, and per RC branch and horizon the decay factor e^{-h/tau} at
- * the window's shortest (lo) and longest (hi) time constant (sop_window). */
+/* The parameters one step over one horizon is predicted with: the resistances, and per RC
+ * branch the decay factor e^{-h/tau} at the shortest (lo) and the longest (hi) time
+ * constant the SoC window holds (at the present SoC: one tau, lo = hi). */
 typedef struct {
     float r0_ohm;
     float r1_ohm;
     float r2_ohm;
-    float e_lo[2][BMS_SOP_N_HORIZONS];
-    float e_hi[2][BMS_SOP_N_HORIZONS];
+    float e_lo[2];
+    float e_hi[2];
 } sop_par_t;
+
+/* The window's extremes (sop_window): the largest resistances, each branch's tau range. */
+typedef struct {
+    float r_max_ohm[3];
+    float tau_min_s[2];
+    float tau_max_s[2];
+} sop_win_t;
 
 static float maxf(float a, float b)
 {
@@ -168,15 +183,17 @@ static void tau_inside(float ra, float rb, float ca, float cb, float *tmin, floa
 /* The parameters over the SoC window [lo, hi] at one temperature: the tables are piecewise
  * linear in the SoC there (the table's breakpoints), so R's largest value lies at an end
  * or a breakpoint, and tau = R C's extremes there or at a vertex inside a segment. */
-static void sop_window(const bms_cell_params_t *cp, float lo, float hi, float temp_degc, sop_par_t *w)
+SOP_NOINLINE static void sop_window(const bms_cell_params_t *cp, float lo, float hi, float temp_degc, sop_win_t *w)
 {
     bms_cell_eval_t ev;
     bms_cell_eval(cp, lo, temp_degc, &ev);
-    w->r0_ohm = ev.r0_ohm;
-    w->r1_ohm = ev.r1_ohm;
-    w->r2_ohm = ev.r2_ohm;
-    float tmin[2] = {ev.tau1_s, ev.tau2_s};
-    float tmax[2] = {ev.tau1_s, ev.tau2_s};
+    w->r_max_ohm[0] = ev.r0_ohm;
+    w->r_max_ohm[1] = ev.r1_ohm;
+    w->r_max_ohm[2] = ev.r2_ohm;
+    w->tau_min_s[0] = ev.tau1_s;
+    w->tau_max_s[0] = ev.tau1_s;
+    w->tau_min_s[1] = ev.tau2_s;
+    w->tau_max_s[1] = ev.tau2_s;
     float r1 = ev.r1_ohm;
     float r2 = ev.r2_ohm;
     float c1 = ev.tau1_s / ev.r1_ohm;
@@ -190,15 +207,15 @@ static void sop_window(const bms_cell_params_t *cp, float lo, float hi, float te
         bms_cell_eval(cp, (last != 0u) ? hi : cp->soc_bp[k], temp_degc, &ev);
         const float nc1 = ev.tau1_s / ev.r1_ohm;
         const float nc2 = ev.tau2_s / ev.r2_ohm;
-        w->r0_ohm = maxf(w->r0_ohm, ev.r0_ohm);
-        w->r1_ohm = maxf(w->r1_ohm, ev.r1_ohm);
-        w->r2_ohm = maxf(w->r2_ohm, ev.r2_ohm);
-        tmin[0] = minf(tmin[0], ev.tau1_s);
-        tmax[0] = maxf(tmax[0], ev.tau1_s);
-        tmin[1] = minf(tmin[1], ev.tau2_s);
-        tmax[1] = maxf(tmax[1], ev.tau2_s);
-        tau_inside(r1, ev.r1_ohm, c1, nc1, &tmin[0], &tmax[0]);
-        tau_inside(r2, ev.r2_ohm, c2, nc2, &tmin[1], &tmax[1]);
+        w->r_max_ohm[0] = maxf(w->r_max_ohm[0], ev.r0_ohm);
+        w->r_max_ohm[1] = maxf(w->r_max_ohm[1], ev.r1_ohm);
+        w->r_max_ohm[2] = maxf(w->r_max_ohm[2], ev.r2_ohm);
+        w->tau_min_s[0] = minf(w->tau_min_s[0], ev.tau1_s);
+        w->tau_max_s[0] = maxf(w->tau_max_s[0], ev.tau1_s);
+        w->tau_min_s[1] = minf(w->tau_min_s[1], ev.tau2_s);
+        w->tau_max_s[1] = maxf(w->tau_max_s[1], ev.tau2_s);
+        tau_inside(r1, ev.r1_ohm, c1, nc1, &w->tau_min_s[0], &w->tau_max_s[0]);
+        tau_inside(r2, ev.r2_ohm, c2, nc2, &w->tau_min_s[1], &w->tau_max_s[1]);
         r1 = ev.r1_ohm;
         r2 = ev.r2_ohm;
         c1 = nc1;
@@ -207,18 +224,14 @@ static void sop_window(const bms_cell_params_t *cp, float lo, float hi, float te
             break;
         }
     }
-    for (uint32_t b = 0u; b < 2u; b++) {
-        decay(tmin[b], w->e_lo[b]);
-        decay(tmax[b], w->e_hi[b]);
-    }
 }
 
 /* One direction, one horizon: the largest safe I with each branch bounded as sop.c's head
  * says (R at its largest; a branch charging towards I R at the shortest time constant, one
  * relaxing from above at the longest). c0 = s (v0 - vlim), v0 the OCV the step starts from
  * (with the measurement's shift). *r_h: the resistance at the horizon's end it took. */
-static float sop_solve(const bms_cell_params_t *cp, const bms_sop_cell_in_t *c, const sop_par_t *p, uint32_t h,
-                       float s, float c0, float soc_d, float ocv_d, float soc_per_a, float *r_h_ohm)
+static float sop_solve(const bms_cell_params_t *cp, const bms_sop_cell_in_t *c, const sop_par_t *p, float s,
+                       float c0, float soc_d, float ocv_d, float soc_per_a, float *r_h_ohm)
 {
     const float r0 = p->r0_ohm * c->r_scale;
     const float r1 = p->r1_ohm * c->r_scale;
@@ -227,10 +240,10 @@ static float sop_solve(const bms_cell_params_t *cp, const bms_sop_cell_in_t *c, 
     const float u2 = s * c->v_rc2_v;
     /* the slope's factor at the shortest tau (the most charge-up); the start value's decay at
      * the longest tau where it is above the target (a relaxing branch keeps more) */
-    const float g1 = 1.0f - p->e_lo[0][h];
-    const float g2 = 1.0f - p->e_lo[1][h];
-    const float e1 = (u1 > 0.0f) ? p->e_hi[0][h] : p->e_lo[0][h];
-    const float e2 = (u2 > 0.0f) ? p->e_hi[1][h] : p->e_lo[1][h];
+    const float g1 = 1.0f - p->e_lo[0];
+    const float g2 = 1.0f - p->e_lo[1];
+    const float e1 = (u1 > 0.0f) ? p->e_hi[0] : p->e_lo[0];
+    const float e2 = (u2 > 0.0f) ? p->e_hi[1] : p->e_lo[1];
     const float r_h = r0 + (r1 * g1) + (r2 * g2);
     const float num_h = c0 - (u1 * e1) - (u2 * e2);
     /* Z: a relaxing branch at its start, the OCV at t = 0 */
@@ -259,14 +272,11 @@ void bms_sop_cell(const bms_config_t *cfg, const bms_sop_cell_in_t *c, bms_sop_c
      * current (the resistance bound's part). */
     float gap_v = c->v_meas_v - (ev.ocv_v - c->v_rc1_v - c->v_rc2_v - (c->i_now_a * ev.r0_ohm * c->r_scale));
     gap_v = (bms_isfinitef(gap_v) != 0) ? gap_v : 0.0f;
-    /* the present parameters: the first pass, which sizes the SoC window */
-    sop_par_t here = {ev.r0_ohm, ev.r1_ohm, ev.r2_ohm, {{0.0f}}, {{0.0f}}};
-    decay(ev.tau1_s, here.e_lo[0]);
-    decay(ev.tau2_s, here.e_lo[1]);
-    for (uint32_t h = 0u; h < BMS_SOP_N_HORIZONS; h++) {
-        here.e_hi[0][h] = here.e_lo[0][h];
-        here.e_hi[1][h] = here.e_lo[1][h];
-    }
+    /* the present time constants' decay at each horizon (one exp each) */
+    float e1[BMS_SOP_N_HORIZONS];
+    float e2[BMS_SOP_N_HORIZONS];
+    decay(ev.tau1_s, e1);
+    decay(ev.tau2_s, e2);
     const float sig = nonneg(c->soc_sigma);
     const float lo_bp = cp->soc_bp[0];
     const float hi_bp = cp->soc_bp[cp->n_soc - 1u];
@@ -289,25 +299,34 @@ void bms_sop_cell(const bms_config_t *cfg, const bms_sop_cell_in_t *c, bms_sop_c
         const float cap = (c->cap_a[dir] >= 0.0f) ? c->cap_a[dir] : SOP_BIG_A; /* NaN: none */
         for (uint32_t h = 0u; h < BMS_SOP_N_HORIZONS; h++) {
             const float soc_per_a = (eta * horizon_s[h]) / q_as; /* SoC per ampere over the horizon */
+            /* 1: at the present parameters */
+            sop_par_t p = {ev.r0_ohm, ev.r1_ohm, ev.r2_ohm, {e1[h], e2[h]}, {e1[h], e2[h]}};
             float r_h;
-            const float i1 = sop_solve(cp, c, &here, h, s, c0, soc_d, ocv_d, soc_per_a, &r_h);
+            const float i1 = sop_solve(cp, c, &p, s, c0, soc_d, ocv_d, soc_per_a, &r_h);
             /* The parameters change with the SoC along the step (LFP's R2 doubles from 25 %
              * to 20 %): held at the present SoC, a 7C step from 25 % took a cell 10 mV past
-             * its floor (tests/properties/test_sop_properties.py). Over the window the first
-             * pass's current sweeps (no smaller than any the window's parameters allow, as
-             * they are no smaller) and the SoC's 1 sigma either side: */
+             * its floor (tests/properties/test_sop_properties.py). 2: over the window the
+             * first pass's current sweeps (no smaller than any the window's parameters allow,
+             * as they are no smaller) and the SoC's 1 sigma either side. */
             const float win = minf(minf(i1, cap) * soc_per_a, 1.0f);
             const float lo = bms_clampf(c->soc - sig - ((s > 0.0f) ? win : 0.0f), lo_bp, hi_bp);
             const float hi = bms_clampf(c->soc + sig + ((s > 0.0f) ? 0.0f : win), lo_bp, hi_bp);
-            sop_par_t w;
+            sop_win_t w;
             sop_window(cp, lo, hi, c->temp_degc, &w);
+            p.r0_ohm = w.r_max_ohm[0];
+            p.r1_ohm = w.r_max_ohm[1];
+            p.r2_ohm = w.r_max_ohm[2];
+            for (uint32_t b = 0u; b < 2u; b++) {
+                p.e_lo[b] = bms_expf(-horizon_s[h] / w.tau_min_s[b]);
+                p.e_hi[b] = bms_expf(-horizon_s[h] / w.tau_max_s[b]);
+            }
             float r_w;
-            const float i = sop_solve(cp, c, &w, h, s, c0, soc_d, ocv_d, soc_per_a, &r_w);
+            const float i = sop_solve(cp, c, &p, s, c0, soc_d, ocv_d, soc_per_a, &r_w);
             o->i_a[dir][h] = i;
             /* the end voltage at this current as a line through it (the power): the
              * expectation at the present parameters, the OCV's drift to the answer */
             const float drift = s * (ocv_d - bms_cell_ocv(cp, soc_d - (s * i * soc_per_a), c->temp_degc));
-            o->a_v[dir][h] = v0 - (c->v_rc1_v * here.e_lo[0][h]) - (c->v_rc2_v * here.e_lo[1][h]);
+            o->a_v[dir][h] = v0 - (c->v_rc1_v * e1[h]) - (c->v_rc2_v * e2[h]);
             o->b_ohm[dir][h] = r_h + ((i > 0.0f) ? (drift / i) : (nonneg(ev.docv_dsoc_v) * soc_per_a));
         }
     }
