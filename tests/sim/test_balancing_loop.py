@@ -5,6 +5,7 @@ are latched within their bound with every safety property (P1-P9) holding."""
 
 from __future__ import annotations
 
+import copy
 from dataclasses import replace
 
 import numpy as np
@@ -16,7 +17,8 @@ from bms.plant.faults import Fault
 from bms.plant.pack import Spread
 from bms.sim.checks import check_run
 from bms.sim.loop import ClosedLoop
-from bms.sim.scenario import Scenario
+from bms.sim.loop import run as run_scenario
+from bms.sim.scenario import Scenario, load_scenario
 
 REST = Scenario(
     name="rest-balance",
@@ -97,3 +99,26 @@ def test_a_stuck_switch_is_found_in_the_loop(kind):
     assert (f["name"], f["cell"], f["injected_kind"]) == ("balancing", 2, kind)
     assert f["detected_s"] - f["onset_s"] <= f["trip_time_s"] + scn.dt_ms / 1000
     assert check_run(res, load_chemistry(scn.chemistry)) == []
+
+
+def test_an_injected_current_offset_widens_the_band_p9_judges_the_firmware_by():
+    """A 3 A charge read through a +5 A offset is 2 A of discharge to the firmware: it is at
+    rest and balances (found by the state machine). P9 judges the current the firmware could
+    know: the sensor's error plus the injected offset from its injection on (not before)."""
+    base = load_scenario("fastcharge-10-80")
+    scn = replace(
+        base, chemistry="lfp-graphite", series=24, parallel=5, ambient_c=25.0, start_temp_c=25.0,
+        soc_start=0.56, duration_s=80.0, stop_when_complete=False,
+        spread=replace(base.spread, soc=0.03), balancing=replace(base.balancing, mode="bottom"),
+        charger=replace(base.charger, current_max_a=3.0), faults=(Fault("current_offset", 40.0, value=5.0),),
+    )  # fmt: skip
+    chem = load_chemistry(scn.chemistry)
+    res = run_scenario(scn)
+    mask = np.asarray(res.bal_mask, dtype=bool)
+    t = np.arange(1, mask.shape[0] + 1) * scn.dt_ms / 1000
+    assert not mask[(t > 5.0) & (t < 40.0)].any()  # charging at 3 A, read right: no bleeding
+    assert mask[t > 41.0].any(axis=1).sum() >= 50  # read as rest (within the noise): it balances, >= 5 s
+    assert [v for v in check_run(res, chem, unobservable=False) if v.prop == "P9-balancing"] == []
+    blind = copy.copy(res)
+    blind.injected = []
+    assert any(v.prop == "P9-balancing" for v in check_run(blind, chem, unobservable=False))
