@@ -28,7 +28,8 @@ P5 nominal    without injected faults nothing latches, and after convergence eve
               estimate is within 3 % of the truth
 P6 outputs    every reported number is finite and within its range
 P7 latch      a latched fault stays latched until a reset, and a reset leaves latched every
-              fault whose condition persists (an injected sensor, cooling or short fault)
+              fault whose condition persists (an injected sensor, cooling or short fault), or
+              another fault that catches the same persisting cause
 P8 transition every change of the contactor state between two steps is one the documented
               state machine (contactor.h, docs/architecture.md) allows, under its condition
               (TRANSITIONS below: CLOSED only from PRECHARGE, or from OPEN within one step
@@ -440,15 +441,21 @@ def _latch(c: Checker, r: _Run) -> None:
         "P7-latch", (lost != 0) & ~reset_now, t, lambda k: f"faults 0x{lost[k]:x} cleared without a reset"
     )
     for f in res.injected:
-        # a kind whose condition persists once injected (its registry row): the faults that
-        # catch it must stay latched through a reset while it persists
+        # a kind whose condition persists once injected (its registry row): a reset may not
+        # leave it unanswered while it persists. It may clear one of the faults that catch it
+        # whose own condition has gone while another of them stays latched (found by the state
+        # machine: a short read first as an open wire, ~0.9 V, then as it recovered past the
+        # open-wire level as an undervoltage; a reset cleared the open wire, not the cause)
         if not FAULT_KINDS[f.kind].persistent:
             continue
+        catch = 0
+        for name in FAULT_KINDS[f.kind].caught_by:
+            catch |= 1 << FAULT_ID[name]
         for name in FAULT_KINDS[f.kind].caught_by:
             bit = 1 << FAULT_ID[name]
             c.where(
                 "P7-latch",
-                reset_now & ((lost & bit) != 0) & (t >= f.at_s - 1e-9),
+                reset_now & ((lost & bit) != 0) & ((faults & catch) == 0) & (t >= f.at_s - 1e-9),
                 t,
                 lambda k, name=name, f=f: f"reset cleared {name} while its {f.kind} persists",
             )

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from bms.chemistry import load_chemistry
+from bms.enums import FAULT_ID
 from bms.plant.charger import ChargerSpec
 from bms.plant.faults import Fault
 from bms.sim.checks import check_run
@@ -138,3 +139,35 @@ def test_a_shorted_cells_heat_conducted_into_its_neighbour_is_exempt_from_p1():
     cool.cells_true_core = np.minimum(core, core[:, 1:2] - 1.0).copy()
     cool.cells_true_core[:, 1] = core[:, 1]
     assert "P1-envelope" in props(cool, chem)
+
+
+def test_a_reset_may_clear_one_catch_of_a_persisting_short_while_another_stays():
+    """A short read first as an open wire, then (the cell recovering past the open-wire
+    level) as an undervoltage (found by the state machine): a reset that clears the open
+    wire while the undervoltage stays latched leaves the short answered; one that leaves
+    neither latched does not."""
+    base = load_scenario("fastcharge-10-80")
+    scn = replace(
+        base, chemistry="lfp-graphite", series=1, parallel=1, ambient_c=0.0, start_temp_c=0.0,
+        soc_start=0.43, duration_s=30.0, stop_when_complete=False,
+        faults=(Fault("internal_short", 10.0, 0),),
+    )  # fmt: skip
+    chem = load_chemistry(scn.chemistry)
+    res = run(scn)
+    ow, uv = 1 << FAULT_ID["open_wire"], 1 << FAULT_ID["cell_uv"]
+    faults = np.asarray(res.log["faults"], dtype=np.int64)
+    first = int(np.flatnonzero(faults != 0)[0])
+    k = (first + len(faults)) // 2  # the reset's step, well after the latch
+
+    def latched(keep: int):
+        def fn(f):
+            f[first:k] = ow | uv
+            f[k:] = keep
+
+        return fn
+
+    def one_reset(r):
+        r[k:] = r[k - 1] + 1
+
+    assert "P7-latch" not in props(tampered(res, faults=latched(uv), resets=one_reset), chem)
+    assert "P7-latch" in props(tampered(res, faults=latched(0), resets=one_reset), chem)
