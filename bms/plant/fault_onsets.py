@@ -42,6 +42,7 @@ class OnsetView:
     # precharge, even where a fault latched in the same step opened the contactors again
     # (the state reported after it)
     closing: bool
+    current_offset_a: float  # what injected sensor offsets add to the current reading (A)
     samples_fresh: bool  # the firmware got a new sample this step (no cut link)
     latched: int  # the firmware's latched fault mask after the step
     core_c: np.ndarray
@@ -148,7 +149,10 @@ def charger_excess(f: Injection, view: OnsetView) -> float | None:
     i_mean = view.i_mean_a
     cap = view.chem.cell.capacity_ah * view.scn.parallel
     err = 3.0 * (se.current_gain_sigma * abs(i_mean) + se.current_offset_sigma_a + se.current_noise_a)
-    hit = -i_mean > view.ccl_ref_a * (1 + pl.ccl_excess_frac) + ccl_excess_a(pl, cap) + err
+    # judged on the current the firmware reads: an injected sensor offset moves it (found by
+    # the state machine: +5 A hid the first 5 A of a charger's excess over a zero limit)
+    i_read = i_mean + view.current_offset_a
+    hit = -i_read > view.ccl_ref_a * (1 + pl.ccl_excess_frac) + ccl_excess_a(pl, cap) + err
     if _caught(f, view) and f.observable_since is not None:
         return f.observable_since
     return _interval(f, view, hit, pl.ccl_excess_debounce_ms)

@@ -110,13 +110,15 @@ class Sensors:
             v[c] = frozen
         return v
 
+    @property
+    def injected_current_offset_a(self) -> float:
+        """What injected current-offset faults add to the current reading now (A)."""
+        return float(sum(f.magnitude() for f in self.active if f.kind == "current_offset"))
+
     def current(self, i_true: float) -> float:
         s = self.spec
         i = i_true * self.i_gain + self.i_offset + s.current_noise_a * self.noise.next()
-        for f in self.active:
-            if f.kind == "current_offset":
-                i += f.magnitude()
-        return float(i)
+        return float(i + self.injected_current_offset_a)
 
     def temperatures(self, surf_true_c: np.ndarray, dt_s: float) -> np.ndarray:
         s = self.spec

@@ -382,7 +382,8 @@ class ClosedLoop:
     ) -> OnsetView:
         """closing: a close request was accepted before this step (OnsetView.closing)."""
         return OnsetView(
-            k, t, i_mean, self.ccl_ref, v_true, self.contactor == OPEN, closing, not self.comm_lost, latched,
+            k, t, i_mean, self.ccl_ref, v_true, self.contactor == OPEN, closing,
+            self.sensors.injected_current_offset_a, not self.comm_lost, latched,
             self.thermal.core_c, self.plant, self.chem, self.scn,
         )  # fmt: skip
 

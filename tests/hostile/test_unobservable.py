@@ -82,3 +82,28 @@ def test_a_precharge_begun_in_a_step_restarts_the_offsets_observable_interval():
     assert offset["detected_s"] is not None
     assert float(offset["detected_s"]) - float(offset["onset_s"]) <= float(offset["trip_time_s"]) + 0.1 + 1e-9
     assert [x for x in check_run(res, load_chemistry(scn.chemistry)) if x.prop == "P3-detection"] == []
+
+
+def test_a_charger_excess_is_judged_on_the_current_the_firmware_reads():
+    """A current-sensor offset (+5 A) and then a charger that ignores a zero limit (a cold
+    LFP pack): the offset hides the first 5 A of the excess from the firmware (found by the
+    state machine). The excess's onset is where the reading shows it, later than without the
+    offset, and the firmware latches within the trip time of it."""
+    base = replace(
+        load_scenario("fastcharge-10-80"), chemistry="lfp-graphite", series=1, parallel=15,
+        ambient_c=0.0, start_temp_c=0.0, soc_start=0.05, duration_s=12.0, stop_when_complete=False,
+    )  # fmt: skip
+    onsets = []
+    for faults in (
+        [Fault(kind="charger_ignores_limit", at_s=6.3)],
+        [Fault(kind="current_offset", at_s=6.1), Fault(kind="charger_ignores_limit", at_s=6.3)],
+    ):
+        scn = replace(base, faults=faults)
+        res = run(scn)
+        (row,) = [f for f in res.faults if f["injected_kind"] == "charger_ignores_limit"]
+        assert row["detected_s"] is not None
+        assert float(row["detected_s"]) - float(row["onset_s"]) <= float(row["trip_time_s"]) + 0.1 + 1e-9
+        assert [v for v in check_run(res, load_chemistry(scn.chemistry), unobservable=False)
+                if v.prop == "P3-detection"] == []  # fmt: skip
+        onsets.append(float(row["onset_s"]))
+    assert onsets[1] > onsets[0]
