@@ -34,6 +34,20 @@ def props(res, chem) -> set[str]:
     return {v.prop for v in check_run(res, chem)}
 
 
+def short_run(
+    chemistry: str, pack: tuple[int, int], ambient_c: float, soc: float, duration_s: float, *faults: Fault
+):
+    """The fast-charge preset as a small pack (series, parallel) of `chemistry` at
+    `ambient_c` with `faults` (the runs the state machine's findings are checked on), and
+    its chemistry."""
+    scn = replace(
+        load_scenario("fastcharge-10-80"), chemistry=chemistry, series=pack[0], parallel=pack[1],
+        ambient_c=ambient_c, start_temp_c=ambient_c, soc_start=soc, duration_s=duration_s,
+        stop_when_complete=False, faults=faults,
+    )  # fmt: skip
+    return run(scn), load_chemistry(chemistry)
+
+
 def test_a_clean_run_holds_every_property(clean):
     res, chem = clean
     assert props(res, chem) == set()
@@ -97,14 +111,15 @@ def test_a_fault_behind_a_reading_the_firmware_condemned_is_answered_by_that_lat
     short's deviation debounce has run and the firmware latches volt_stuck on that cell; the
     short, seen only through that reading, is never latched, and P3 counts it answered
     (bms.sim.checks._masked). The same latch on another cell answers nothing."""
-    base = load_scenario("fastcharge-10-80")
-    scn = replace(
-        base, chemistry="lfp-graphite", series=13, parallel=11, ambient_c=0.0, start_temp_c=0.0,
-        soc_start=0.21, duration_s=40.0, stop_when_complete=False,
-        faults=(Fault("internal_short", 10.0, 0), Fault("stuck_voltage", 10.0, 0)),
-    )  # fmt: skip
-    chem = load_chemistry(scn.chemistry)
-    res = run(scn)
+    res, chem = short_run(
+        "lfp-graphite",
+        (13, 11),
+        0.0,
+        0.21,
+        40.0,
+        Fault("internal_short", 10.0, 0),
+        Fault("stuck_voltage", 10.0, 0),
+    )
     rows = {f["injected_kind"]: f for f in res.faults}
     assert rows["internal_short"]["detected_s"] is None
     stuck = rows["stuck_voltage"]
@@ -122,14 +137,7 @@ def test_a_shorted_cells_heat_conducted_into_its_neighbour_is_exempt_from_p1():
     its series neighbour, which passes the absolute maximum although the firmware opened the
     contactors (found by the state machine). P1 exempts the shorted cell and a neighbour past
     the maximum next to it while that is hotter; not a neighbour that is hotter than it."""
-    base = load_scenario("fastcharge-10-80")
-    scn = replace(
-        base, chemistry="sulfide-assb", series=11, parallel=1, ambient_c=40.0, start_temp_c=40.0,
-        soc_start=0.5, duration_s=110.0, stop_when_complete=False,
-        faults=(Fault("internal_short", 10.0, 0),),
-    )  # fmt: skip
-    chem = load_chemistry(scn.chemistry)
-    res = run(scn)
+    res, chem = short_run("sulfide-assb", (11, 1), 40.0, 0.5, 110.0, Fault("internal_short", 10.0, 0))
     core = np.asarray(res.cells_true_core, dtype=float)
     assert core[:, 1].max() > chem.abs_max.core_temp_c  # the neighbour did pass it
     assert core[:, 2:].max() < chem.abs_max.core_temp_c
@@ -146,14 +154,7 @@ def test_a_reset_may_clear_one_catch_of_a_persisting_short_while_another_stays()
     level) as an undervoltage (found by the state machine): a reset that clears the open
     wire while the undervoltage stays latched leaves the short answered; one that leaves
     neither latched does not."""
-    base = load_scenario("fastcharge-10-80")
-    scn = replace(
-        base, chemistry="lfp-graphite", series=1, parallel=1, ambient_c=0.0, start_temp_c=0.0,
-        soc_start=0.43, duration_s=30.0, stop_when_complete=False,
-        faults=(Fault("internal_short", 10.0, 0),),
-    )  # fmt: skip
-    chem = load_chemistry(scn.chemistry)
-    res = run(scn)
+    res, chem = short_run("lfp-graphite", (1, 1), 0.0, 0.43, 30.0, Fault("internal_short", 10.0, 0))
     ow, uv = 1 << FAULT_ID["open_wire"], 1 << FAULT_ID["cell_uv"]
     faults = np.asarray(res.log["faults"], dtype=np.int64)
     first = int(np.flatnonzero(faults != 0)[0])
