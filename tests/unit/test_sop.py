@@ -93,14 +93,19 @@ class Ref:
         """The resistances and time constants stay within tol of their start values over the
         SoC the step at i_a sweeps (densely sampled): where the constant-parameter closed form
         is the truth."""
+        _, r0, r1, c1, r2, c2 = self.swept(x, direction, i_a, h, 201)
+        vals = np.stack([r0, r1, r2, r1 * c1, r2 * c2])
+        return bool(np.all(np.abs(vals / vals[:, :1] - 1.0) <= tol))
+
+    def swept(self, x: tuple[float, ...], direction: int, i_a: float, h: float, n: int) -> np.ndarray:
+        """The tables (ocv, r0, r1, c1, r2, c2; unscaled) at n SoCs from the start to the end of
+        a step of i_a over h (the SoC it sweeps)."""
         soc, _, _, temp, _, cap_scale = x
         eta = self.cell.coulombic_eff if direction == CHG else 1.0
         s = 1.0 if direction == DIS else -1.0
         end = soc - s * eta * i_a * h / (3600.0 * self.cell.capacity_ah * cap_scale)
-        socs = np.clip(np.linspace(soc, end, 201), 0.0, 1.0)
-        _, r0, r1, c1, r2, c2 = self.tables.lookup(socs, np.full(socs.size, temp))
-        vals = np.stack([r0, r1, r2, r1 * c1, r2 * c2])
-        return bool(np.all(np.abs(vals / vals[:, :1] - 1.0) <= tol))
+        socs = np.clip(np.linspace(soc, end, n), 0.0, 1.0)
+        return self.tables.lookup(socs, np.full(n, temp))
 
 
 REFS = {name: Ref(name) for name in available()}
@@ -244,12 +249,8 @@ def window_params(ref: Ref, x: tuple[float, ...], d: int, h: float, i_a: float) 
     """The parameters sop.c's bound holds over the SoC window a step of i_a sweeps (sampled
     densely from the plant's tables, float64): the largest R0, R1, R2 (scaled) and each
     branch's shortest and longest time constant."""
-    soc, _, _, temp, r_scale, cap_scale = x
-    eta = ref.cell.coulombic_eff if d == CHG else 1.0
-    s = 1.0 if d == DIS else -1.0
-    end = soc - s * eta * i_a * h / (3600.0 * ref.cell.capacity_ah * cap_scale)
-    socs = np.clip(np.linspace(soc, end, 4001), 0.0, 1.0)
-    _, r0, r1, c1, r2, c2 = ref.tables.lookup(socs, np.full(socs.size, temp))
+    r_scale = x[4]
+    _, r0, r1, c1, r2, c2 = ref.swept(x, d, i_a, h, 4001)
     tau1, tau2 = r1 * c1, r2 * c2
     return (
         r0.max() * r_scale, r1.max() * r_scale, r2.max() * r_scale,
