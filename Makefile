@@ -30,9 +30,11 @@ $(STAMP): setup.py pyproject.toml bms/_native_build.py $(CORE_SRC) $(CORE_HDR)
 
 venv: $(STAMP)
 
+# on both cores, one test file per worker at a time (a file's fixtures are built once);
+# hil/provision.py serialises the firmware build between the workers with a file lock
 test: $(STAMP) lint
 	@mkdir -p build
-	$(BIN)/python -m pytest -q --junitxml=build/junit.xml
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile --junitxml=build/junit.xml
 	@$(MAKE) --no-print-directory test-qemu
 
 # The property suite's selection on the emulated board (profile pil: small packs, few
