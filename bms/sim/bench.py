@@ -10,6 +10,7 @@ import time
 from dataclasses import replace
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from bms.sim.loop import run
@@ -99,7 +100,7 @@ def closed_loop_bench(console: Console, duration_s: float = 600.0, series: int =
             f"per cell: {solve / (wall / series):.1f}× the loop's {wall / series * 1e3:.1f} ms",
         )
     else:
-        tab.add_row("PyBaMM SPMe (reference)", "skipped", spme, "")
+        tab.add_row("PyBaMM SPMe (reference)", "skipped", escape(spme), "")  # [pybamm] is not markup
     tab.add_row("target", "", "5,000×", f"reached {rtf / 5000:.0%}")
     fw_share = stages["firmware"] / total
     results["ceiling_rtf_firmware_only"] = rtf / max(fw_share, 1e-9)

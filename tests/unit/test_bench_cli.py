@@ -1,9 +1,13 @@
 """`bms bench` runs end to end on a small pack and reports every figure it promises
 (speed itself is measured by `make bench`, not asserted here)."""
 
+import sys
+
 from click.testing import CliRunner
+from rich.console import Console
 
 from bms.cli import main
+from bms.sim.bench import closed_loop_bench
 
 
 def test_bench_reports_throughput_and_the_closed_loop(reference_dir):
@@ -16,3 +20,12 @@ def test_bench_reports_throughput_and_the_closed_loop(reference_dir):
     for fragment in promised:
         assert fragment in out, fragment
     assert "PyBaMM SPMe" in out  # a row, or its skip message
+
+
+def test_the_pybamm_skip_hint_keeps_its_extra_in_brackets(monkeypatch):
+    """Without PyBaMM the reference row says how to install it; rich must not read the
+    extra's name `[pybamm]` as markup and drop it."""
+    monkeypatch.setitem(sys.modules, "pybamm", None)  # `import pybamm` raises ImportError
+    console = Console(record=True, width=240)
+    closed_loop_bench(console, duration_s=2.0, series=4)
+    assert "pip install 'bms-bench[pybamm]'" in console.export_text()
