@@ -49,8 +49,7 @@ void bms_bal_halt(bms_bal_t *b)
 {
     mask_clear(b->cmd);
     b->n_on = 0u;
-    b->test_phase = (uint8_t)BMS_BAL_TEST_IDLE;
-    b->sweeping = 0u;
+    b->test_phase = (uint8_t)BMS_BAL_TEST_IDLE; /* the sweep stands: its group is tested again */
 }
 
 float bms_bal_step_v(const bms_config_t *cfg, float cell_v)
@@ -147,7 +146,6 @@ static void test_start(bms_bal_t *b, const bms_config_t *cfg, const bms_bal_inpu
     b->n_on = 0u;
     for (uint32_t k = 0u; k < BMS_BAL_TEST_CELLS; k++) {
         const uint32_t i = group_cell(cfg, b->test_group, k);
-        b->test_v[k] = 0.0f;
         if (i >= cfg->pack.n_cells) {
             break;
         }
@@ -297,15 +295,13 @@ int32_t bms_bal_step(bms_bal_t *b, const bms_config_t *cfg, const bms_bal_input_
         } else {
             decide(b, cfg, in);
         }
-        if (test_ok == 0) {
-            b->sweeping = 0u;
-        } else if (b->sweeping == 0u) {
+        /* a sweep the test may not run in (a latch, the estimators) pauses and goes on with
+         * the same group once it may: its interval has passed */
+        if ((test_ok != 0) && (b->sweeping == 0u)) {
             b->test_wait_ms += in->dt_ms;
             if (b->test_wait_ms >= cfg->bal.test_interval_ms) {
                 b->sweeping = 1u;
             }
-        } else {
-            /* a sweep under way */
         }
         /* the next interval's switches: the decision, or a test group (never in the step
          * that judged the last group: this step's readings come from the conversion with

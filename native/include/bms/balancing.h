@@ -76,7 +76,8 @@ typedef struct {
     uint32_t budget_ms;                  /* balancing time in this rest / charge */
     uint16_t test_group;                 /* the sweep's next group */
     uint8_t test_phase;                  /* BMS_BAL_TEST_* */
-    uint8_t sweeping;                    /* a sweep is under way */
+    uint8_t sweeping;                    /* a sweep is under way (paused while the
+                                            test may not run) */
     uint16_t n_on;                       /* cells commanded on */
 } bms_bal_t;
 
