@@ -226,6 +226,20 @@ SOP_NOINLINE static void sop_window(const bms_cell_params_t *cp, float lo, float
     }
 }
 
+void bms_sop_window(const bms_config_t *cfg, float lo_soc, float hi_soc, float temp_degc, float r_max_ohm[3],
+                    float tau_min_s[2], float tau_max_s[2])
+{
+    sop_win_t w;
+    sop_window(&cfg->cell, lo_soc, hi_soc, temp_degc, &w);
+    r_max_ohm[0] = w.r_max_ohm[0];
+    r_max_ohm[1] = w.r_max_ohm[1];
+    r_max_ohm[2] = w.r_max_ohm[2];
+    tau_min_s[0] = w.tau_min_s[0];
+    tau_min_s[1] = w.tau_min_s[1];
+    tau_max_s[0] = w.tau_max_s[0];
+    tau_max_s[1] = w.tau_max_s[1];
+}
+
 /* One direction, one horizon: the largest safe I with each branch bounded as sop.c's head
  * says (R at its largest; a branch charging towards I R at the shortest time constant, one
  * relaxing from above at the longest). c0 = s (v0 - vlim), v0 the OCV the step starts from
@@ -316,10 +330,10 @@ void bms_sop_cell(const bms_config_t *cfg, const bms_sop_cell_in_t *c, bms_sop_c
             p.r0_ohm = w.r_max_ohm[0];
             p.r1_ohm = w.r_max_ohm[1];
             p.r2_ohm = w.r_max_ohm[2];
-            for (uint32_t b = 0u; b < 2u; b++) {
-                p.e_lo[b] = bms_expf(-horizon_s[h] / w.tau_min_s[b]);
-                p.e_hi[b] = bms_expf(-horizon_s[h] / w.tau_max_s[b]);
-            }
+            p.e_lo[0] = bms_expf(-horizon_s[h] / w.tau_min_s[0]);
+            p.e_hi[0] = bms_expf(-horizon_s[h] / w.tau_max_s[0]);
+            p.e_lo[1] = bms_expf(-horizon_s[h] / w.tau_min_s[1]);
+            p.e_hi[1] = bms_expf(-horizon_s[h] / w.tau_max_s[1]);
             float r_w;
             const float i = sop_solve(cp, c, &p, s, c0, soc_d, ocv_d, soc_per_a, &r_w);
             o->i_a[dir][h] = i;

@@ -7,6 +7,7 @@ and the figures bms_step reports."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bms._native import ffi, lib
+from bms.cells import CellModel
 from bms.chemistry import available, load_chemistry
 from bms.enums import LIMITING_NAMES
 from bms.firmware import PackLayout, fill_config
@@ -26,12 +28,12 @@ CHG, DIS = 0, 1
 class Ref:
     """One chemistry's cell, configured as the firmware sees it, and the reference."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, cell: CellModel | None = None) -> None:
         chem = load_chemistry(name)
-        self.cell = chem.cell
+        self.cell = cell or chem.cell
         self.cfg = ffi.new("bms_config_t *")
-        fill_config(self.cfg, chem.cell, PackLayout(4, (0,)), chem.protection)
-        self.tables = TableSet(chem.cell)
+        fill_config(self.cfg, self.cell, PackLayout(4, (0,)), chem.protection)
+        self.tables = TableSet(self.cell)
         self.vmax = float(self.cfg.charge.cell_v_charge_max_v)
         self.vmin = float(self.cfg.charge.cell_v_discharge_min_v)
 
@@ -137,14 +139,19 @@ def states(chem: str):
 
 # The firmware evaluates the OCV's drift on its chord between the horizon's ends where a
 # relaxing branch decides (sop.c): within one horizon the table may sag below the chord by
-# at most the slope change at one breakpoint times a quarter of the SoC window. The
-# reference's grid (1001 points) and the float32 arithmetic add < 0.1 mV.
+# at most the slope change at a breakpoint inside the SoC the step sweeps times a quarter of
+# that window (past the table's ends the OCV is flat: a slope change there too). The
+# reference's grid and the float32 arithmetic add < 0.1 mV.
 def sag_allowance_v(ref: Ref, x: tuple[float, ...], direction: int, i_a: float, h: float) -> float:
     eta = ref.cell.coulombic_eff if direction == CHG else 1.0
     dsoc = eta * i_a * h / (3600.0 * ref.cell.capacity_ah * x[5])
-    slopes = np.diff(ref.tables.stack[0], axis=1) / np.diff(ref.tables.soc)
-    dk = float(np.max(np.abs(np.diff(slopes, axis=1))))
-    return dk * dsoc / 4.0 + 1e-4
+    lo, hi = (x[0] - dsoc, x[0]) if direction == DIS else (x[0], x[0] + dsoc)
+    table = ref.tables.stack[0]
+    slopes = np.diff(table, axis=1) / np.diff(ref.tables.soc)
+    flat = np.zeros((table.shape[0], 1))
+    dk = np.abs(np.diff(np.hstack([flat, slopes, flat]), axis=1))  # at each breakpoint
+    inside = (ref.tables.soc > lo) & (ref.tables.soc < hi)
+    return (float(np.max(dk[:, inside])) * dsoc / 4.0 if inside.any() else 0.0) + 1e-4
 
 
 @pytest.mark.parametrize("chem", sorted(REFS))
@@ -365,6 +372,9 @@ def test_a_cell_past_its_limit_at_rest_has_no_power_that_way():
     out = fw_cell(ref, (soc, -over, 0.0, temp, 1.0, 1.0))
     assert all(float(out.i_a[CHG][k]) == 0.0 for k in range(3))  # t = 0 is in every horizon
     assert all(float(out.i_a[DIS][k]) > 0.0 for k in range(3))
+    # with no current that way its end-voltage line still has a slope: the resistance and the
+    # OCV's local slope (no secant through a zero current)
+    assert all(math.isfinite(float(out.b_ohm[CHG][k])) and float(out.b_ohm[CHG][k]) > 0.0 for k in range(3))
     nan_out = ffi.new("bms_sop_cell_out_t *")
     for d in (CHG, DIS):
         for k in range(3):
@@ -524,3 +534,83 @@ def test_cell_sop_is_safe_and_tight_against_the_reference(chem, data):
             d1, d2 = s * v1 - i_ref * r1, s * v2 - i_ref * r2
             if (d1 >= 0) == (d2 >= 0):
                 assert i_fw >= 0.99 * i_ref - 1e-3, (d, h, i_fw, i_ref)
+
+
+def zigzag_cell() -> CellModel:
+    """NMC811 with each RC branch's R and C swung against each other from one SoC breakpoint
+    to the next (R x 1.8 where C x 0.2 and the other way round): tau = R C is 0.36 of its
+    base at every breakpoint and peaks at the base value half-way between, inside each
+    segment. A synthetic cell (no chemistry is known to do this) for the window's bound on
+    the time constants: their extremes inside a segment, not only at its ends."""
+    cell = load_chemistry("nmc811-graphite").cell
+    sign = np.where(np.arange(len(cell.soc)) % 2 == 0, 1.0, -1.0)[None, :]
+    up, down = 1.0 + 0.8 * sign, 1.0 - 0.8 * sign
+    return replace(
+        cell, r1_ohm=cell.r1_ohm * up, c1_f=cell.c1_f * down, r2_ohm=cell.r2_ohm * down, c2_f=cell.c2_f * up
+    )
+
+
+ZIGZAG = Ref("nmc811-graphite", zigzag_cell())
+
+
+@settings(max_examples=80, deadline=None)
+@given(x=states("nmc811-graphite"))
+def test_time_constants_peaking_inside_a_segment_are_bounded(x):
+    """On the zigzag cell a branch relaxing from a harder pulse keeps its voltage longest
+    where tau peaks, mid-segment: the SoP must hold there too (the reference integrates the
+    parameters along the step)."""
+    out = fw_cell(ZIGZAG, x)
+    for d in (CHG, DIS):
+        for k, h in enumerate(HORIZONS_S):
+            i_fw = float(out.i_a[d][k])
+            assert i_fw >= 0.0 and math.isfinite(i_fw)
+            if ZIGZAG.margin(x, d, 0.0, h) < 0.0:  # past the limit even at rest
+                assert i_fw == 0.0, (d, h, i_fw)
+                continue
+            m = ZIGZAG.margin(x, d, i_fw, h)
+            assert m >= -sag_allowance_v(ZIGZAG, x, d, i_fw, h), (d, h, i_fw, m)
+
+
+@pytest.mark.parametrize(("chem", "vmin"), [("nmc811-graphite", 2.65), ("lfp-graphite", 2.40)])
+def test_a_cell_of_negligible_resistance_walks_the_ocv_to_the_tables_first_segment(chem, vmin):
+    """From the top of the table, a 30 s discharge of a cell whose resistance is a millionth
+    of the model's, at rest: limited by the OCV alone, the current whose charge takes the
+    OCV down to the floor. The floor set between the OCV at 0 % and at the next breakpoint
+    puts the answer in the table's first segment: the walk crosses every segment."""
+    ref = Ref(chem)
+    ref.cfg.charge.cell_v_discharge_min_v = vmin
+    ref.vmin = vmin
+    temp = float(ref.cell.temp_c[1])  # on a table row: the OCV is that row's
+    row = ref.cell.ocv_v[1]
+    assert row[0] < vmin < row[1]
+    x = (0.999, 0.0, 0.0, temp, 1e-6, 1.0)
+    h = HORIZONS_S[2]
+    i_fw = float(fw_cell(ref, x).i_a[DIS][2])
+    # independent: the table row inverted (float64; the OCV rises with the SoC)
+    soc_floor = float(np.interp(vmin, row, ref.cell.soc))
+    want = (x[0] - soc_floor) * 3600.0 * ref.cell.capacity_ah / h
+    assert i_fw == pytest.approx(want, rel=2e-3), (i_fw, want)
+
+
+@pytest.mark.parametrize("ref", [ZIGZAG, REFS["lfp-graphite"]], ids=["zigzag", "lfp-graphite"])
+@settings(max_examples=60, deadline=None)
+@given(lo=st.floats(0.0, 1.0), width=st.floats(0.0, 0.3), temp=st.floats(-10.0, 50.0))
+def test_the_windows_parameter_extremes_are_the_tables(ref, lo, width, temp):
+    """bms_sop_window against the tables sampled densely (float64) over the same SoC window:
+    each resistance's largest value and each time constant's range, the peaks of R C inside
+    a segment included (the zigzag cell has one in every segment)."""
+    hi = min(lo + width, 1.0)
+    r_max, tau_min, tau_max = ffi.new("float[3]"), ffi.new("float[2]"), ffi.new("float[2]")
+    lib.bms_sop_window(ref.cfg, lo, hi, temp, r_max, tau_min, tau_max)
+    socs = np.unique(
+        np.concatenate([np.linspace(lo, hi, 4001), ref.cell.soc[(ref.cell.soc > lo) & (ref.cell.soc < hi)]])
+    )
+    _, r0, r1, c1, r2, c2 = ref.tables.lookup(socs, np.full(len(socs), temp))
+    want_r = [r0.max(), r1.max(), r2.max()]
+    taus = [r1 * c1, r2 * c2]
+    for k in range(3):
+        assert r_max[k] == pytest.approx(want_r[k], rel=1e-5), k
+    for b in range(2):
+        # the dense grid may miss a vertex by up to its spacing (relative 1e-6 at 4001 points)
+        assert tau_min[b] == pytest.approx(taus[b].min(), rel=1e-5), b
+        assert tau_max[b] == pytest.approx(taus[b].max(), rel=1e-5), b

@@ -62,6 +62,12 @@ typedef struct {
     float b_ohm[2][BMS_SOP_N_HORIZONS];
 } bms_sop_acc_t;
 
+/* The extremes bms_sop_cell takes the parameters at over the SoC window [lo_soc, hi_soc] at
+ * temp_degc: each resistance's largest (R0, R1, R2; before the cell's scale) and each RC
+ * branch's shortest and longest time constant (for its unit test; see sop.c). */
+void bms_sop_window(const bms_config_t *cfg, float lo_soc, float hi_soc, float temp_degc, float r_max_ohm[3],
+                    float tau_min_s[2], float tau_max_s[2]);
+
 /* Largest safe constant current of one cell from its state (see sop.c for which points of
  * the horizon are checked and why that suffices). */
 void bms_sop_cell(const bms_config_t *cfg, const bms_sop_cell_in_t *c, bms_sop_cell_out_t *o);
