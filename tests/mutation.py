@@ -234,6 +234,14 @@ EQUIVALENT: list[tuple[str, str, str, str, str]] = [
     ),
     (
         "sop.c",
+        "const uint32_t last = (cp->soc_bp[k] < hi) ? 0u : 1u;",
+        "(cp->soc_bp[k] <= hi)",
+        "",
+        "sop_window: a breakpoint equal to hi is evaluated as a table point, then the walk ends on"
+        " hi itself (the last point evaluated is hi, never a breakpoint beyond it): the same point twice",
+    ),
+    (
+        "sop.c",
         "const float e1 = (u1 > 0.0f) ? p->e_hi[0] : p->e_lo[0];",
         "(u1 >= 0.0f)",
         "",

@@ -614,3 +614,16 @@ def test_the_windows_parameter_extremes_are_the_tables(ref, lo, width, temp):
         # the dense grid may miss a vertex by up to its spacing (relative 1e-6 at 4001 points)
         assert tau_min[b] == pytest.approx(taus[b].min(), rel=1e-5), b
         assert tau_max[b] == pytest.approx(taus[b].max(), rel=1e-5), b
+
+
+@pytest.mark.parametrize(("v1", "v2"), [(0.05, 0.0), (0.0, 0.05)])
+@pytest.mark.parametrize("h", [10.0, 30.0])
+def test_a_relaxing_branch_decays_at_the_windows_longest_time_constant(v1, v2, h):
+    """On the zigzag cell at 33 % SoC (its time constants rise along the discharge's window),
+    one branch polarised beyond what the current sustains: it keeps most at the window's
+    longest tau, not the present one (which would let 1 % more current through here). The
+    answer is the smallest plan root over the window, computed independently in float64."""
+    x = (0.33, v1, v2, 25.0, 1.0, 1.0)
+    want = min(plan_roots(ZIGZAG, x, DIS, h).values())
+    got = float(fw_cell(ZIGZAG, x).i_a[DIS][HORIZONS_S.index(h)])
+    assert got == pytest.approx(want, rel=3e-4)
