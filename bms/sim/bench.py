@@ -21,7 +21,7 @@ STAGES = (
     ("plant_electrical", "plant: cell electrical model", "plant/pack.py", "step"),
     ("plant_thermal", "plant: thermal network", "plant/thermal.py", "step"),
     ("sensors", "sensors (noise, ADC, faults)", "plant/sensors.py", None),
-    ("firmware", "firmware step (C via cffi + marshalling)", "targets/inprocess.py", "step"),
+    ("firmware", "firmware step (C via cffi + marshalling)", "bms/firmware.py", "step"),
     ("charger", "charger model", "plant/charger.py", "step"),
 )
 

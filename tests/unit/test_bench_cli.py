@@ -22,10 +22,14 @@ def test_bench_reports_throughput_and_the_closed_loop(reference_dir):
     assert "PyBaMM SPMe" in out  # a row, or its skip message
 
 
-def test_the_pybamm_skip_hint_keeps_its_extra_in_brackets(monkeypatch):
-    """Without PyBaMM the reference row says how to install it; rich must not read the
-    extra's name `[pybamm]` as markup and drop it."""
+def test_the_closed_loop_bench_finds_every_stage_and_keeps_the_pybamm_hint(monkeypatch):
+    """The profile's stages are all found, and without PyBaMM the reference row says how to
+    install it (rich must not read the extra's name `[pybamm]` as markup and drop it)."""
     monkeypatch.setitem(sys.modules, "pybamm", None)  # `import pybamm` raises ImportError
     console = Console(record=True, width=240)
-    closed_loop_bench(console, duration_s=2.0, series=4)
+    results = closed_loop_bench(console, duration_s=2.0, series=4)
     assert "pip install 'bms-bench[pybamm]'" in console.export_text()
+    # every stage of the profile is found where the bench looks for it (a renamed module
+    # gave the firmware 0 % and a ceiling of 1e11 x real time)
+    shares = {k: v for k, v in results.items() if k.startswith("share_")}
+    assert len(shares) == 5 and all(v > 0.0 for v in shares.values()), shares
