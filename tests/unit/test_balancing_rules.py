@@ -72,6 +72,13 @@ class Bal:
         for i, s in values.items():
             self.ekf[i].soc = s
 
+    def decide(self, **inputs: float) -> set[int]:
+        """One step on these inputs (bms_bal_input_t fields) changed; the switches then on."""
+        for k, v in inputs.items():
+            setattr(self.inp, k, v)
+        self.step()
+        return self.on()
+
     def step(self) -> tuple[int, int]:
         self.t_ms += int(self.inp.dt_ms)
         cell = ffi.new("uint32_t *")
@@ -108,18 +115,14 @@ def high(bal: Bal, cells: list[int], excess: float = 2 * START) -> None:
 def test_balancing_runs_at_rest_and_in_a_slow_charge_up_to_their_edges(current_a, runs):
     bal = Bal()
     high(bal, [3])
-    bal.inp.current_a = current_a
-    bal.step()
-    assert bal.on() == ({3} if runs else set())
+    assert bal.decide(current_a=current_a) == ({3} if runs else set())
 
 
 @pytest.mark.parametrize(("temp", "runs"), [(47.75, True), (48.0, False), (float("nan"), False)])
 def test_balancing_stops_at_the_board_temperature_limit(temp, runs):
     bal = Bal()
     high(bal, [3])
-    bal.inp.temp_max_degc = temp
-    bal.step()
-    assert bal.on() == ({3} if runs else set())
+    assert bal.decide(temp_max_degc=temp) == ({3} if runs else set())
 
 
 def test_a_cell_at_its_discharge_floor_is_not_bled():
@@ -127,8 +130,7 @@ def test_a_cell_at_its_discharge_floor_is_not_bled():
     high(bal, [3, 4])
     bal.v[3] = 3.0  # cell_v_discharge_min_v: "above the floor" is required
     bal.v[4] = above(3.0)
-    bal.step()
-    assert bal.on() == {4}
+    assert bal.decide() == {4}
 
 
 def test_an_estimate_exactly_at_its_sigma_limit_takes_part():
@@ -137,8 +139,7 @@ def test_an_estimate_exactly_at_its_sigma_limit_takes_part():
     s = np.float32(SIGMA)
     bal.ekf[3].p[0] = float(s * s)  # variance == soc_sigma_max^2: within
     bal.ekf[4].p[0] = above(float(s * s))
-    bal.step()
-    assert bal.on() == {3}
+    assert bal.decide() == {3}
 
 
 # -- which cells: thresholds, hysteresis, the reference, the module's share ------------------
@@ -148,21 +149,17 @@ def test_an_estimate_exactly_at_its_sigma_limit_takes_part():
 def test_a_cell_starts_only_above_the_start_threshold(excess, starts):
     bal = Bal()
     bal.soc({3: BASE_SOC + excess})
-    bal.step()
-    assert bal.on() == ({3} if starts else set())
+    assert bal.decide() == ({3} if starts else set())
 
 
 def test_hysteresis_keeps_a_cell_down_to_the_stop_threshold_then_drops_it():
     bal = Bal()
     high(bal, [3])
-    bal.step()
-    assert bal.on() == {3}
+    assert bal.decide() == {3}
     bal.soc({3: BASE_SOC + START / 2 + STOP / 2})  # between stop and start: stays on
-    bal.step()
-    assert bal.on() == {3}
+    assert bal.decide() == {3}
     bal.soc({3: BASE_SOC + STOP})  # at the stop threshold: off ("stops below" is not "at")
-    bal.step()
-    assert bal.on() == set()
+    assert bal.decide() == set()
 
 
 def test_the_reference_is_the_lowest_cell_wherever_it_is():
@@ -171,8 +168,7 @@ def test_the_reference_is_the_lowest_cell_wherever_it_is():
     for ref in (0, 5, 11):
         bal = Bal(max_per_module=12)
         bal.soc({i: BASE_SOC + 2 * START for i in range(12) if i != ref})
-        bal.step()
-        assert bal.on() == set(range(12)) - {ref}, ref
+        assert bal.decide() == set(range(12)) - {ref}, ref
 
 
 def test_top_balancing_weighs_the_charge_to_full_by_each_cells_capacity():
@@ -184,11 +180,9 @@ def test_top_balancing_weighs_the_charge_to_full_by_each_cells_capacity():
     for i in range(2, 12):
         bal.flags[i] = 1  # out of the decision: only cells 0 and 1 count
     bal.soh.cap_q[1] = 28672  # 7/8
-    bal.step()
-    assert bal.on() == set()
+    assert bal.decide() == set()
     bal.soh.cap_q[1] = 16384  # 1/2: misses 6.25 % less than cell 0: bled
-    bal.step()
-    assert bal.on() == {1}
+    assert bal.decide() == {1}
 
 
 def test_a_module_bleeds_its_own_cells_only():
@@ -196,8 +190,7 @@ def test_a_module_bleeds_its_own_cells_only():
     # 1's first cell) is higher still but must not take module 0's place
     bal = Bal(n=8, cells_per_module=4, max_per_module=1)
     bal.soc({1: BASE_SOC + 2 * START, 2: BASE_SOC + 3 * START, 4: BASE_SOC + 6 * START})
-    bal.step()
-    assert bal.on() == {2, 4}
+    assert bal.decide() == {2, 4}
 
 
 def test_a_cell_kept_on_counts_in_its_own_module_only():
@@ -205,11 +198,9 @@ def test_a_cell_kept_on_counts_in_its_own_module_only():
     # takes module 0's second place (cell 4, kept on in module 1, is not module 0's)
     bal = Bal(n=8, cells_per_module=4, max_per_module=2)
     bal.soc({2: BASE_SOC + 3 * START, 4: BASE_SOC + 6 * START})
-    bal.step()
-    assert bal.on() == {2, 4}
+    assert bal.decide() == {2, 4}
     bal.soc({1: BASE_SOC + 2 * START})
-    bal.step()
-    assert bal.on() == {1, 2, 4}
+    assert bal.decide() == {1, 2, 4}
 
 
 def test_at_most_max_per_module_stay_on_whatever_the_mask_held():
@@ -364,25 +355,20 @@ def test_the_largest_excess_first_and_a_tie_to_the_first_cell():
     bal.soc({0: BASE_SOC + 4 * START, 5: BASE_SOC + 2 * START})
     bal.soc({i: BASE_SOC + START for i in range(6, 12)})
     bal.soc({6: BASE_SOC})
-    bal.step()
-    assert bal.on() == {0}
+    assert bal.decide() == {0}
     # a tie between cells 1 and 4 goes to the first (deterministic: SIL = PIL, replays agree)
     bal = Bal(max_per_module=1)
     bal.soc({1: BASE_SOC + 2 * START, 4: BASE_SOC + 2 * START})
-    bal.step()
-    assert bal.on() == {1}
+    assert bal.decide() == {1}
 
 
 @pytest.mark.parametrize(("dt_ms", "decides"), [(0, False), (1, True)])
 def test_nothing_is_decided_while_time_stands_still(dt_ms, decides):
     bal = Bal()
     high(bal, [3])
-    bal.step()
-    assert bal.on() == {3}
+    assert bal.decide() == {3}
     bal.inp.temp_max_degc = 50.0  # too hot now: a decision would open the switch
-    bal.inp.dt_ms = dt_ms
-    bal.step()
-    assert bal.on() == (set() if decides else {3})
+    assert bal.decide(dt_ms=dt_ms) == (set() if decides else {3})
 
 
 @pytest.mark.parametrize("cell", [0, 3])
@@ -422,11 +408,9 @@ def test_a_test_paused_by_a_latched_fault_resumes_where_it_stood():
 def test_a_rest_with_nothing_to_bleed_uses_none_of_the_budget():
     bal = Bal(rest_budget_s=0.5)
     for _ in range(20):  # 2 s at rest, the cells level
-        bal.step()
-        assert bal.on() == set()
+        assert bal.decide() == set()
     high(bal, [3])
-    bal.step()
-    assert bal.on() == {3}
+    assert bal.decide() == {3}
 
 
 def test_the_rest_band_holds_on_the_charge_side_where_the_slow_charge_band_is_narrower():
@@ -434,12 +418,8 @@ def test_the_rest_band_holds_on_the_charge_side_where_the_slow_charge_band_is_na
     # pack rests (|I| <= 0.5 A) though it charges faster than 0.25 A
     bal = Bal(charge_current_max_a=0.25)
     high(bal, [3])
-    bal.inp.current_a = -0.5
-    bal.step()
-    assert bal.on() == {3}
-    bal.inp.current_a = -above(0.5)
-    bal.step()
-    assert bal.on() == set()
+    assert bal.decide(current_a=-0.5) == {3}
+    assert bal.decide(current_a=-above(0.5)) == set()
 
 
 def test_the_budget_stops_counting_when_the_last_cell_stops_bleeding():
@@ -448,12 +428,9 @@ def test_the_budget_stops_counting_when_the_last_cell_stops_bleeding():
     bal = Bal(rest_budget_s=1.0)
     high(bal, [3])
     for _ in range(3):
-        bal.step()
-        assert bal.on() == {3}
+        assert bal.decide() == {3}
     bal.soc({3: BASE_SOC})
     for _ in range(20):
-        bal.step()
-        assert bal.on() == set()
+        assert bal.decide() == set()
     high(bal, [5])
-    bal.step()
-    assert bal.on() == {5}
+    assert bal.decide() == {5}
