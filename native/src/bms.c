@@ -265,7 +265,8 @@ static int32_t run_estimators(bms_t *inst, const bms_meas_t *meas, uint32_t dt_m
         bms_thermal_cell_t *th = &inst->thermal[i];
         bms_ekf_step_out_t so;
         /* a cell whose switch bled over the interval carried its bleed current too */
-        const float i_cell_a = i_a + bms_bal_bleed_a(&inst->bal, cfg, i, v);
+        const float bleed_a = bms_bal_bleed_a(&inst->bal, cfg, i, v);
+        const float i_cell_a = i_a + bleed_a;
         bms_ekf_step(&inst->ekf[i], &cfg->cell, &cfg->est, bms_soh_cap_scale(&inst->soh, i), cap_rel_sigma,
                      bms_soh_r_scale(&inst->soh, i), i_cell_a, dt_s, v, v_ok, th->t_core_degc, &so);
         if ((so.diverged != 0u) && (diverged < 0)) {
@@ -277,8 +278,11 @@ static int32_t run_estimators(bms_t *inst, const bms_meas_t *meas, uint32_t dt_m
         if (out->cells.v_pred_v != 0) {
             out->cells.v_pred_v[i] = so.v_pred_v;
         }
+        /* ... and its bleed resistor's heat, counted into the cell as the plant's bound puts it
+         * (the board sits on the module: a core estimate that errs warm) */
         const float heat = bms_thermal_heat_w(i_a, so.ocv_v, (v_ok != 0) ? v : so.v_pred_v, so.docv_dt_v_per_k,
-                                              th->t_core_degc);
+                                              th->t_core_degc) +
+                           (bleed_a * bleed_a * cfg->bal.bleed_ohm);
         bms_thermal_cell_predict(th, &inst->thermal_disc, &cfg->thermal, &cfg->est, heat, inst->ambient_degc,
                                  dt_s);
         bms_limit_cell_t lc;
