@@ -57,6 +57,7 @@ class SimResult:
     # the balancing switches the firmware commanded after each step (steps x cells)
     bal_mask: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 0), dtype=bool))
     cells_true_v: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
+    cells_true_surf: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 0)))
 
 
 @dataclass(slots=True)
@@ -456,6 +457,7 @@ class ClosedLoop:
             float(self.target.limit_step_a),
             cells["bal_mask"],
             cells["true_v"],
+            cells["true_surf"],
         )
 
 

@@ -165,6 +165,7 @@ class RunLog:
             "true_soc": self.true_soc[:n],
             "est_soc": self.est_soc[:n],
             "true_core": temps[:, :s],
+            "true_surf": temps[:, s : 2 * s],
             "est_core": self.est_core[:n],
             "bal_mask": self.bal_mask[:n],
             "true_v": self.true_v[:n],
