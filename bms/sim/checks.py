@@ -43,6 +43,18 @@ P9 balancing  no balancing switch is commanded on with a fault latched; at most
               capacity scales, where it reports them), never a cell whose true voltage is
               below the discharge trip, and only at rest or in a slow charge (the true
               current within the firmware's bands plus the current sensor's 3-sigma error)
+P10 threshold the true value of every quantity the firmware trips on (each cell's voltage, the
+              pack current, each cell's core temperature) goes past the firmware's own trip
+              threshold by more than what its sensing allows unseen for no longer than the
+              trip's debounce + two steps, or a fault is latched by then: the sensing error at
+              5 sigma of the scenario's SensorSpec (AFE, shunt); for the core, what the observer
+              cannot know from its sensors and its model (_core_allowance: the thermistors' lag
+              and spacing, the model's thermal parameters against the plant's, the heat its
+              OCV and SoC errors hide); and where the charge's own heat drives a cell's core
+              (above its surface, the heater off for three core time constants), its estimate
+              is short of it by no more than that allowance. Judged until a fault that changes
+              what the firmware sees (a sensor or the link) is injected; a shorted cell's core
+              is exempt as in P1
 
 One function per property below; the CCL's constraints P2 recomputes from the chemistry (the
 maps, derates and window) are bms/sim/ccl_bound.py's `Limits`.
@@ -57,6 +69,7 @@ import numpy as np
 from bms.chemistry import Chemistry
 from bms.enums import FAULT_ID, N_LIMITING, ContactorState
 from bms.plant.faults import FAULT_KINDS
+from bms.protection import QUANTITIES
 from bms.sim.ccl_bound import Limits
 from bms.sim.loop import SimResult
 from bms.sim.runlog import COMMAND_BITS
@@ -175,6 +188,7 @@ def check_run(
     _latch(c, r)  # P7
     _transitions(c, r)  # P8
     _balancing(c, r)  # P9
+    _thresholds(c, r)  # P10
     return c.violations
 
 
@@ -234,17 +248,28 @@ def _envelope(c: Checker, r: _Run) -> None:
         ),
     )
     core = np.array(res.cells_true_core, dtype=float)
+    exempt = _short_exempt(r, core, core > chem.abs_max.core_temp_c)
+    cmax = np.where(exempt, -np.inf, core).max(axis=1)
+    c.where(
+        "P1-envelope",
+        cmax > chem.abs_max.core_temp_c,
+        t,
+        lambda k: f"true core {cmax[k]:.2f} degC > abs max {chem.abs_max.core_temp_c} degC",
+    )
+
+
+def _short_exempt(r: _Run, core: np.ndarray, hot: np.ndarray) -> np.ndarray:
+    """The (steps, cells) a limit on the true core temperature does not judge: a cell with an
+    injected internal short from its injection (its own heat), and what it conducts into its
+    neighbours (the thermal network couples series neighbours): a `hot` cell next to a hotter
+    exempt hot cell is exempt too, along the chain (found by the state machine: a sulfide cell
+    shorted at 40 C took its neighbour past 100 C in 80 s with the contactors open; stopping a
+    propagation is the pack's barriers' job)."""
     exempt = np.zeros(core.shape, dtype=bool)
-    for f in res.injected:
+    for f in r.res.injected:
         if f.kind == "internal_short" and f.cell is not None:
-            exempt[t >= f.at_s - 1e-9, f.cell] = True  # its own heat
+            exempt[r.t >= f.at_s - 1e-9, f.cell] = True
     if exempt.any():
-        # ... and what it conducts into its neighbours (the thermal network couples series
-        # neighbours): a cell past the limit next to a hotter exempt cell past it too is
-        # exempt, along the chain (found by the state machine: a sulfide cell shorted at
-        # 40 C took its neighbour past 100 C in 80 s with the contactors open; stopping a
-        # propagation is the pack's barriers' job)
-        hot = core > chem.abs_max.core_temp_c
         for _ in range(core.shape[1]):  # bounded: one cell further along the chain per pass
             spread = np.zeros_like(exempt)
             spread[:, 1:] |= exempt[:, :-1] & hot[:, :-1] & (core[:, :-1] > core[:, 1:])
@@ -253,13 +278,7 @@ def _envelope(c: Checker, r: _Run) -> None:
             if np.array_equal(grown, exempt):
                 break
             exempt = grown
-    cmax = np.where(exempt, -np.inf, core).max(axis=1)
-    c.where(
-        "P1-envelope",
-        cmax > chem.abs_max.core_temp_c,
-        t,
-        lambda k: f"true core {cmax[k]:.2f} degC > abs max {chem.abs_max.core_temp_c} degC",
-    )
+    return exempt
 
 
 def _limit(c: Checker, r: _Run) -> None:
@@ -621,6 +640,211 @@ def _balancing(c: Checker, r: _Run) -> None:
         t,
         lambda k: f"{on[k]} cells bled at {i[k]:.2f} A (rest band {rest_a:g} A, slow charge {slow_a:g} A)",
     )
+
+
+# P10: each error term of a reading at SENSE_SIGMAS sigma of the scenario's SensorSpec (a
+# channel's gain or offset drawn beyond 5 sigma: p = 5.7e-7), the terms summed (they need not
+# align: the sum bounds them), and half an LSB of the converter
+SENSE_SIGMAS = 5.0
+# the fault kinds after whose injection P10 no longer judges: what the firmware sees changes
+# (a reading frozen, offset or gone), and what it then misses is P3's question, not P10's
+SENSING_FAULTS = frozenset(k for k, fk in FAULT_KINDS.items() if fk.applied_to in ("sensors", "link"))
+
+
+def _reading_allowance(
+    gain_sigma: float, offset: float, noise: float, lsb: float, at: np.ndarray
+) -> np.ndarray:
+    """How far past `at` a true value can be while its reading is not: the reading is
+    x * gain + offset + noise, rounded to the LSB; solved for x at the bound of each term."""
+    k = SENSE_SIGMAS
+    return (np.abs(at) * k * gain_sigma + k * (offset + noise) + 0.5 * lsb) / (1.0 - k * gain_sigma)
+
+
+def _core_allowance(r: _Run, current_a: np.ndarray, v_allow: float) -> np.ndarray:
+    """(steps, cells): how much hotter than its estimate a cell's core can be from what the
+    observer (thermal_observer.h) cannot know, each term from the scenario and the plant's
+    truth, independently of the firmware's filter:
+    - the thermistors: their noise (5 sigma) and LSB, their lag (a first-order lag of the
+      true surface with the SensorSpec's time constant, as the NTC is modelled) and their
+      spacing (a cell without a sensor sees its neighbours' lagged surfaces interpolated by
+      position): the true surface above what a perfect sensor arrangement shows;
+    - the model's thermal parameters against the plant's (Spread: each +-30 %): at steady
+      state the core's rise over the surface is Q R, the model's Q R / r_core_surf_scale,
+      short of the truth by (1 - 1/r_core_surf_scale) of it; early in a heating the rise is
+      the heat over the core's capacity, short by (1 - c_core_scale); the two added;
+    - the heat it cannot see: the observer's heat is I (OCV(SoC estimate) - V measured); an
+      OCV off by the plant's OCV mismatch (offsets, slope), by the SoC tolerance over the
+      OCV's slope there, and a reading off by its sensing error hide |I| dV of heat, which
+      the core-to-surface resistance turns into |I| dV R, reached through the core's lag (R C
+      of the plant's core); so does a balancing switch stuck on, its resistor's heat.
+    The firmware's own heats (the charge's, a commanded switch's resistor) it knows."""
+    res, scn, chem = r.res, r.scn, r.chem
+    se, sp, cell = scn.sensors, scn.spread, chem.cell
+    core = np.asarray(res.cells_true_core, dtype=float)
+    surf = np.asarray(res.cells_true_surf, dtype=float)
+    n = core.shape[1]
+    sensed = np.array(scn.sensed)
+    lagged = _first_order(surf[:, sensed], r.dt, se.temp_lag_s, surf[0, sensed])
+    # each cell's reading as the interpolation of the sensed cells (clamped past the ends)
+    w = np.stack([np.interp(np.arange(n), sensed, np.eye(len(sensed))[j]) for j in range(len(sensed))])
+    shown = lagged @ w
+    surf_err = np.maximum(0.0, surf - shown) + SENSE_SIGMAS * se.temp_noise_c + 0.5 * se.temp_lsb_c
+    m = max(0.0, 1.0 - 1.0 / sp.r_core_surf_scale) + max(0.0, 1.0 - sp.c_core_scale)
+    rise = m * np.maximum(0.0, core - surf)
+    mid = float(np.interp(0.5, cell.soc, cell.ocv_v[int(np.argmin(np.abs(cell.temp_c - 25.0)))]))
+    ocv_err_v = (
+        abs(sp.ocv_offset_v)
+        + sp.ocv_offset_cell_v
+        + abs(sp.ocv_slope) * float(np.max(np.abs(cell.ocv_v - mid)))
+        + v_allow
+    )
+    slope = np.max(np.abs(np.gradient(cell.ocv_v, cell.soc, axis=1)), axis=0)  # V per unit SoC
+    soc_err_v = SOC_TOLERANCE * np.interp(np.asarray(res.cells_true_soc, dtype=float), cell.soc, slope)
+    th = cell.thermal
+    r_cs = th.r_core_surf_k_per_w / scn.parallel * sp.r_core_surf_scale
+    heat_w = np.abs(current_a)[:, None] * (ocv_err_v + soc_err_v)
+    # a balancing switch stuck on bleeds its cell unseen until the firmware finds it: its
+    # resistor's heat (into the cell, the plant's bound) is hidden too
+    bal = scn.balancing
+    for f in res.injected:
+        if f.kind == "balancing_stuck_on" and f.cell is not None:
+            i_b = np.asarray(res.cells_true_v, dtype=float)[:, f.cell] / (
+                bal.bleed_ohm + 2.0 * bal.sense_wire_ohm
+            )
+            heat_w[:, f.cell] += np.where(r.t >= f.at_s - 1e-9, i_b * i_b * bal.bleed_ohm, 0.0)
+    # the hidden heat warms the core as any heat does: through its capacity, R C to settle
+    tau_s = th.r_core_surf_k_per_w * sp.r_core_surf_scale * th.c_core_j_per_k * sp.c_core_scale
+    heat = _first_order(heat_w * r_cs, r.dt, tau_s, np.zeros(n))
+    return surf_err + rise + heat
+
+
+def _first_order(x: np.ndarray, dt: float, tau_s: float, y0: np.ndarray) -> np.ndarray:
+    """x (steps, k) through a first-order lag of time constant tau_s from y0 (exact for x
+    held over each step)."""
+    a = np.exp(-dt / tau_s)
+    y = np.empty(x.shape)
+    prev = np.asarray(y0, dtype=float)
+    for k in range(len(x)):  # bounded by the run
+        prev = a * prev + (1.0 - a) * x[k]
+        y[k] = prev
+    return y
+
+
+def _excursion_s(beyond: np.ndarray, t: np.ndarray, reset_now: np.ndarray) -> np.ndarray:
+    """How long each step's run of `beyond` (along axis 0, any trailing shape) has lasted, from
+    its first step or the last reset within it (a reset restarts a debounce); 0 where not beyond."""
+    n = len(t)
+    idx = np.arange(n).reshape((n,) + (1,) * (beyond.ndim - 1))
+    rs = reset_now.reshape(idx.shape)
+    marker = np.where(~beyond, idx, np.where(rs, idx - 1, -1))
+    start = np.minimum(np.maximum.accumulate(marker, axis=0) + 1, n - 1)
+    tt = t.reshape(idx.shape)
+    return np.where(beyond, tt - t[start], 0.0)
+
+
+def _thresholds(c: Checker, r: _Run) -> None:
+    """P10: no true value past a trip threshold beyond its sensing allowance for longer than
+    the trip's debounce (+ two steps: the sample precedes the step's end the log shows, and
+    the latch comes on the step the count reaches the debounce) without a fault latched."""
+    res, scn, chem, log, t, dt, faults = r.res, r.scn, r.chem, r.log, r.t, r.dt, r.faults
+    judged_until = min((f.at_s for f in res.injected if f.kind in SENSING_FAULTS), default=np.inf)
+    judged = t < judged_until - 1e-9
+    if not judged.any():
+        return
+    lim = chem.protection.limits
+    se = scn.sensors
+    resets = log["resets"]
+    reset_now = resets > np.concatenate([[0.0], resets[:-1]])
+    unanswered = judged & (faults == 0)
+    cap_ah = chem.cell.capacity_ah * scn.parallel
+    i = log["current_a"]
+
+    def judge(name: str, value: np.ndarray, thr, allow, debounce_s: float, what: str) -> None:
+        is_max = dict(QUANTITIES)[name]
+        beyond = (value > thr + allow) if is_max else (value < thr - allow)
+        if value.ndim == 2:
+            beyond &= ~exempt
+        late = beyond & (_excursion_s(beyond, t, reset_now) > debounce_s + 2.0 * dt + 1e-9)
+        if late.ndim == 2:
+            cell = np.argmax(late, axis=1)
+            late = late.any(axis=1)
+        else:
+            cell = np.zeros(len(t), dtype=int)
+        c.where(
+            "P10-threshold",
+            late & unanswered,
+            t,
+            lambda k: f"{what(k, int(cell[k]))}, unanswered past the {debounce_s:g} s debounce + two steps",
+        )
+
+    core = np.asarray(res.cells_true_core, dtype=float)
+    derate = lim["core_temp_max_charge"].derate.threshold
+    exempt = _short_exempt(r, core, core >= derate)
+    for name, value in (("cell_v_max", log["cell_v_true_max"]), ("cell_v_min", log["cell_v_true_min"])):
+        trip = lim[name].trip
+        a_v = float(_reading_allowance(se.cell_v_gain_sigma, se.cell_v_offset_sigma_v, se.cell_v_noise_v,
+                                       se.cell_v_lsb_v, np.array(trip.threshold)))  # fmt: skip
+        judge(
+            name, value, trip.threshold, a_v, trip.debounce_ms / 1000.0,
+            lambda k, _j, v=value, name=name, a_v=a_v, thr=trip.threshold: (
+                f"true {name} {v[k]:.4f} V past its trip {thr} V + {a_v * 1000:.1f} mV of sensing"
+            ),
+        )  # fmt: skip
+    for name, value in (("charge_c_rate_max", -i), ("discharge_c_rate_max", i)):
+        trip = lim[name].trip
+        thr = trip.threshold * cap_ah
+        a_i = float(_reading_allowance(se.current_gain_sigma, se.current_offset_sigma_a, se.current_noise_a,
+                                       0.0, np.array(thr)))  # fmt: skip
+        judge(
+            name, value, thr, a_i, trip.debounce_ms / 1000.0,
+            lambda k, _j, v=value, name=name, a_i=a_i, thr=thr: (
+                f"true {name.split('_')[0]} current {v[k]:.2f} A past its trip {thr:.2f} A "
+                f"+ {a_i:.2f} A of sensing"
+            ),
+        )  # fmt: skip
+    # the core's trip by direction: the charge tier where the firmware surely sees a charge
+    # (the true current past its charge-detect level by the sensing error), else the
+    # discharge tier (the higher: the one that applies at worst)
+    pl = chem.protection.plausibility
+    detect_a = max(chem.protection.charge.charge_detect_c * cap_ah, pl.current_offset_max_a)
+    a_det = _reading_allowance(se.current_gain_sigma, se.current_offset_sigma_a, se.current_noise_a, 0.0, i)
+    chg, dis = lim["core_temp_max_charge"].trip, lim["core_temp_max_discharge"].trip
+    charging = -i > detect_a + a_det
+    thr = np.where(charging, chg.threshold, max(chg.threshold, dis.threshold))[:, None]
+    a_v = float(_reading_allowance(se.cell_v_gain_sigma, se.cell_v_offset_sigma_v, se.cell_v_noise_v,
+                                   se.cell_v_lsb_v, np.array(chem.cell.v_max)))  # fmt: skip
+    allow = _core_allowance(r, i, a_v)
+    # The estimate itself, where the charge's own heat drives the core: above its surface (heat
+    # flowing out) and with the heater off for three of the core's time constants (R C, the
+    # plant's): the observer is not told the heater's heat (its ambient input is the air), so
+    # while a heater warms the pack through the coolant the estimate trails the surfaces'
+    # rise; past that it is short of the true core by no more than what it cannot know. An
+    # estimate that misses part of the charge's heat shows here long before any trip.
+    th, sp = chem.cell.thermal, scn.spread
+    tau_s = th.r_core_surf_k_per_w * sp.r_core_surf_scale * th.c_core_j_per_k * sp.c_core_scale
+    heater = log["heater_on"] != 0
+    last_on = np.maximum.accumulate(np.where(heater, np.arange(len(t)), -1))
+    settled = np.where(last_on < 0, True, t - t[np.maximum(last_on, 0)] >= 3.0 * tau_s) & ~heater
+    surf = np.asarray(res.cells_true_surf, dtype=float)
+    short = (core >= surf) & ~exempt & (judged & settled)[:, None] & (core - r.est_core > allow)
+    j_short = np.argmax(short, axis=1)
+    c.where(
+        "P10-threshold",
+        short.any(axis=1),
+        t,
+        lambda k: (
+            f"cell {j_short[k]} core estimate {r.est_core[k, j_short[k]]:.2f} degC short of the true "
+            f"{core[k, j_short[k]]:.2f} degC by more than the {allow[k, j_short[k]]:.2f} K the "
+            "observer cannot know"
+        ),
+    )
+    judge(
+        "core_temp_max_charge", core, thr, allow, max(chg.debounce_ms, dis.debounce_ms) / 1000.0,
+        lambda k, j: (
+            f"cell {j} true core {core[k, j]:.2f} degC past its trip {thr[k, 0]:g} degC + "
+            f"{allow[k, j]:.2f} K the observer cannot know"
+        ),
+    )  # fmt: skip
 
 
 class SafetyMonitor:

@@ -118,7 +118,7 @@ ROWS: list[tuple[str, Callable[[RunSummary], str]]] = [
         ),
     ),
     (
-        "safety properties (P1-P8)",
+        "safety properties (P1-P10)",
         lambda s: (
             "not checked"
             if s.violations is None
