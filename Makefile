@@ -17,7 +17,7 @@ CFLAGS_STRICT := -std=c11 -O2 -Wall -Wextra -Wconversion -Wshadow -Wdouble-promo
                  -Wfloat-conversion -Wpedantic -Wcast-qual -Wstrict-prototypes -Werror \
                  -ffp-contract=off -Inative/include -Inative/gen
 
-.PHONY: all venv test test-qemu test-hw props-1000 mutation-props demo demo-replay demo-real demo-pybamm bench lint lint-c \
+.PHONY: all venv test test-qemu test-hw props-1000 mutation-props coverage demo demo-replay demo-real demo-pybamm bench lint lint-c \
 	lint-py core-lib clean mutation
 
 all: test
@@ -65,6 +65,11 @@ props-1000: $(STAMP)
 # Planted firmware bugs against the property suite: which property catches which bug
 mutation-props: $(STAMP)
 	$(BIN)/python -m tests.mutation_props
+
+# line and branch coverage of native/src under the whole suite (a --coverage build of the
+# extension; per file, the core modules summed; line by line in build/coverage/index.html)
+coverage: $(STAMP)
+	$(BIN)/python -m tests.coverage
 
 # The main job: a 10 -> 80 % fast charge of a 96s pack, liquid-cooled NMC811/graphite beside
 # the sulfide solid-state cell, firmware in the loop; summary, CSV log and plot in out/demo.

@@ -42,7 +42,7 @@ setup(
         ],
         # `bms campaign`: runs on Dask (local cluster or any scheduler), results in Parquet
         "campaign": ["dask[distributed]>=2024.8", "distributed>=2024.8", "pyarrow>=15"],
-        "test": ["pytest>=8", "hypothesis>=6.100", "ruff>=0.6", "pytest-xdist>=3.5", "cppcheck>=1.5"],
+        "test": ["pytest>=8", "hypothesis>=6.100", "ruff>=0.6", "pytest-xdist>=3.5", "cppcheck>=1.5", "gcovr>=8"],
         # MDF4 logs from `bms simulate --format mdf`
         "mdf": ["asammdf>=7.4"],
         # the physics-model column of `bms bench` and tests/tools/pybamm_reference.py
