@@ -139,3 +139,38 @@ def test_a_zero_length_step_in_a_batch_is_reported_and_the_batch_goes_on():
     )
     assert rc == lib.BMS_OK
     assert status[1] & lib.BMS_ST_DT_INVALID and not status[0] & lib.BMS_ST_DT_INVALID
+
+
+def test_a_batch_on_a_pack_without_thermistors_needs_no_temperature_array():
+    cfg = ffi.new("bms_config_t *")
+    fill_config(cfg, TruthCell().cell_model(), PackLayout(N_CELLS, ()))
+    inst = ffi.new("bms_t *")
+    assert lib.bms_init(inst, cfg) == lib.BMS_OK
+    a = batch_args(3)
+    assert call_batch(inst, 3, a, t=True) == lib.BMS_OK
+    assert inst.time_ms == 300
+
+
+def test_a_batch_with_an_ambient_array_steps_as_single_steps_with_that_ambient_do():
+    inst, _ = configured()
+    a = batch_args(4)
+    amb = ffi.new("float[]", [5.0, 10.0, 15.0, 20.0])
+    rc = lib.bms_step_batch(
+        inst, 4, a["dt"], a["i"], a["v"], a["t"], amb, a["soc"], a["core"], a["vp"], ffi.NULL
+    )
+    assert rc == lib.BMS_OK
+    ref, _ = configured()
+    out = ffi.new("bms_out_t *")
+    m = meas()
+    for k in range(4):
+        m.ambient_degc = amb[k]
+        m.sample_time_ms = 100 * (k + 1)
+        assert lib.bms_step(ref, m, 100, out) == lib.BMS_OK
+    got = np.frombuffer(ffi.buffer(a["core"]), dtype=np.float32)[-N_CELLS:]
+    want = np.array([lib.bms_cell_core_temp_degc(ref, i) for i in range(N_CELLS)], dtype=np.float32)
+    assert np.array_equal(got, want)
+    # ... and the ambient mattered: without it the cores end elsewhere
+    b = batch_args(4)
+    other, _ = configured()
+    assert call_batch(other, 4, b) == lib.BMS_OK
+    assert not np.array_equal(np.frombuffer(ffi.buffer(b["core"]), dtype=np.float32)[-N_CELLS:], got)

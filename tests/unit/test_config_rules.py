@@ -113,6 +113,18 @@ CASES = [
         "warning > derate > trip",
     ),
     (
+        "a maximum's warning above its derate",
+        set_tier("CELL_V_MAX", "warning", 4.34),
+        lib.BMS_CFG_F_LIMITS + 2 * lib.BMS_Q_CELL_V_MAX,
+        "warning < derate < trip",
+    ),
+    (
+        "a minimum's warning below its derate",
+        set_tier("CELL_V_MIN", "warning", 2.75),
+        lib.BMS_CFG_F_LIMITS + 2 * lib.BMS_Q_CELL_V_MIN,
+        "warning > derate > trip",
+    ),
+    (
         "a hysteresis NaN",
         setter(f"limits.q.{lib.BMS_Q_CELL_V_MIN}.trip.hysteresis", math.nan),
         lib.BMS_CFG_F_LIMITS + 2 * lib.BMS_Q_CELL_V_MIN + 1,  # ... and its hysteresis
@@ -189,6 +201,18 @@ CASES = [
         lambda c: setattr(c.charge, "cell_v_discharge_min_v", c.limits.q[q("CELL_V_MIN")].warning.threshold),
         "V_DISCHARGE_MIN",
         "above limits.cell_v_min.warning",
+    ),
+    (
+        "discharge floor above the charge voltage",
+        both(
+            set_tier("CELL_V_MIN", "warning", 4.05),
+            set_tier("CELL_V_MIN", "derate", 4.0),
+            set_tier("CELL_V_MIN", "trip", 3.9),
+            setter("charge.cell_v_charge_max_v", 4.08),
+            setter("charge.cell_v_discharge_min_v", 4.1),
+        ),
+        "V_DISCHARGE_MIN",
+        "below cell_v_charge_max_v",
     ),
     (
         "resume at the target",

@@ -119,3 +119,49 @@ def test_what_leaves_a_step_is_a_covariance_whatever_came_in(cfg, p, valid):
     assert np.array_equal(out_p, out_p.T)
     assert np.all(np.linalg.eigvalsh(out_p) > 0), out_p
     assert out_p[0, 0] >= 1e-10 and out_p[1, 1] >= 1e-12 and out_p[2, 2] >= 1e-12
+
+
+def flat_cell_cfg():
+    """The test cell with its OCV made flat (10 uV across 0.3 of SoC) around 50 %: still
+    strictly increasing, as the configuration rules ask, but flatter than any voltage can tell."""
+    c = ffi.new("bms_config_t *")
+    fill_config(c, TruthCell().cell_model(), PackLayout(1, (0,)))
+    cp = c.cell
+    soc = [cp.soc_bp[j] for j in range(cp.n_soc)]
+    for t in range(cp.n_temp):
+        mid = cp.ocv_v[t][int(np.searchsorted(soc, 0.5))]
+        for j, s in enumerate(soc):
+            if 0.35 <= s <= 0.65:
+                cp.ocv_v[t][j] = mid + (s - 0.35) * 3.3e-5
+    assert lib.bms_config_check(c) == lib.BMS_CFG_OK
+    return c
+
+
+def test_where_the_ocv_is_flat_the_first_guess_is_as_unsure_as_the_configuration_allows():
+    c = flat_cell_cfg()
+    cell = ffi.new("bms_ekf_cell_t *")
+    t = int(np.searchsorted([c.cell.soc_bp[j] for j in range(c.cell.n_soc)], 0.5))
+    lib.bms_ekf_init(cell, ffi.addressof(c.cell), ffi.addressof(c.est), 1.0, c.cell.ocv_v[0][t], 0.0, 25.0)
+    assert 0.35 <= cell.soc <= 0.65
+    assert cell.p[P00] == pytest.approx(c.est.soc_init_sigma**2, rel=1e-6)
+
+
+def test_where_the_ocv_is_flat_the_stored_soc_wins():
+    c = flat_cell_cfg()
+    cell = ffi.new("bms_ekf_cell_t *")
+    t = int(np.searchsorted([c.cell.soc_bp[j] for j in range(c.cell.n_soc)], 0.5))
+    lib.bms_ekf_init(cell, ffi.addressof(c.cell), ffi.addressof(c.est), 1.0, c.cell.ocv_v[0][t], 0.0, 25.0)
+    guess = cell.soc
+    lib.bms_ekf_fuse_prior(cell, ffi.addressof(c.cell), ffi.addressof(c.est), 25.0, 0.6, 0.01)
+    # the voltage's SoC error is taken as 1 (all of the range): the stored value's 1 % decides
+    w = 1.0 / (1.0 + 0.01**2)
+    assert cell.soc == pytest.approx(w * 0.6 + (1 - w) * guess, abs=1e-6)
+    assert cell.p[P00] == pytest.approx(0.01**2 / (1 + 0.01**2), rel=1e-5)
+
+
+@pytest.mark.parametrize("stored,sigma", [(float("nan"), 0.01), (0.6, 0.0), (0.6, -0.1), (0.6, float("nan"))])
+def test_a_stored_soc_that_says_nothing_is_not_fused(cfg, stored, sigma):
+    cell = healthy(cfg)
+    before = (cell.soc, cell.p[P00])
+    lib.bms_ekf_fuse_prior(cell, ffi.addressof(cfg.cell), ffi.addressof(cfg.est), 25.0, stored, sigma)
+    assert (cell.soc, cell.p[P00]) == before

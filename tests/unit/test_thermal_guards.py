@@ -75,3 +75,16 @@ def test_cells_past_the_last_thermistor_take_it_for_both_neighbours():
     assert lib.bms_thermal_nb_weight(m, cfg, 5) == 0.0
     # cell 2 halfway between the sensed cells 1 and 3
     assert lib.bms_thermal_nb_weight(m, cfg, 2) == 0.5
+
+
+def test_thermistors_listed_in_any_order_give_the_same_neighbours():
+    _, up, _ = model(PackLayout(7, (1, 3, 5)))
+    cfg, down, _ = model(PackLayout(7, (5, 3, 1)))
+    for i in range(7):
+        # the same sensed cells on each side (the sensor indices differ: the order differs)
+        lo_up, hi_up = (1, 3, 5)[up.nb_lo[i]], (1, 3, 5)[up.nb_hi[i]]
+        lo_dn, hi_dn = (5, 3, 1)[down.nb_lo[i]], (5, 3, 1)[down.nb_hi[i]]
+        assert (lo_up, hi_up) == (lo_dn, hi_dn), i
+        assert lib.bms_thermal_nb_weight(down, cfg, i) == lib.bms_thermal_nb_weight(
+            up, model(PackLayout(7, (1, 3, 5)))[0], i
+        )
