@@ -131,3 +131,49 @@ def run_bench(
 
         results.update(closed_loop_bench(console, series=n_cells))
     return results
+
+
+# `bms bench --json FILE`: the figures issue 17 names, flat, each beside its same-run baseline
+# where one exists; a figure this run could not measure is null with the reason in `missing`
+DEFAULT_BOARD = "mps2_an386"
+
+
+def bench_figures(
+    core: dict[str, float], hil: dict[str, float] | None, campaign: dict[str, object] | None
+) -> dict[str, object]:
+    """The flat figures of one `bms bench` run from what its sections returned."""
+    missing: dict[str, str] = {}
+    fig: dict[str, object] = {}
+
+    def put(key: str, value: object, why: str) -> None:
+        fig[key] = value
+        if value is None:
+            missing[key] = why
+
+    rtf = core.get("closed_loop_rtf")
+    put("closed_loop_rtf", rtf, "the closed loop was not run (--no-closed-loop)")
+    spme = core.get("pybamm_spme_wall_s")
+    if rtf is not None and spme:
+        sim_s = rtf * core["closed_loop_wall_s"]
+        fig["closed_loop_rtf_baseline_pybamm_spme"] = sim_s / spme
+    else:
+        put("closed_loop_rtf_baseline_pybamm_spme", None, "PyBaMM not installed or the closed loop not run")
+    put("batch_closed_loop_rtf", None, "no batched closed loop exists yet (issue 17, part 1)")
+    put("props_per_min", None, "measured by make props-1000 (the property suite), not by bms bench")
+    runs = None
+    if campaign:
+        workers = campaign.get("workers")
+        if isinstance(workers, dict) and workers:
+            runs = workers[max(workers, key=int)].get("runs_per_min")
+    put("campaign_runs_per_min", runs, "the campaign bench was not run (--no-campaign, or no campaign extra)")
+    h = hil or {}
+    no_hil = "the HIL bench was not run or lacks its tools (arm-none-eabi-gcc, qemu-system-arm)"
+    put("insn_per_cell_step", h.get("insn_per_step_per_cell_96"), no_hil)
+    put("flash_192_b", h.get(f"flash_bytes_192_{DEFAULT_BOARD}"), no_hil)
+    put("ram_192_b", h.get(f"ram_bytes_192_{DEFAULT_BOARD}"), no_hil)
+    put("pil_steps_per_s_96", h.get("pil_steps_per_s_96"), no_hil)
+    fig["cell_steps_per_s"] = core.get("cell_steps_per_s")
+    fig["cell_steps_per_s_baseline_per_call"] = core.get("per_call_cell_steps_per_s")
+    fig["cpus"] = os.cpu_count()
+    fig["missing"] = missing
+    return fig

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 import time
@@ -31,7 +32,7 @@ def _user_error(exc: BaseException) -> str | None:
     return None
 
 
-def _bench_section(name: str, **kwargs: object) -> None:
+def _bench_section(name: str, **kwargs: object) -> dict[str, float] | None:
     """A benchmark another package (hil) registers in the `bms.benches` entry-point group;
     skipped with a note where it is not installed."""
     from importlib.metadata import entry_points
@@ -40,11 +41,12 @@ def _bench_section(name: str, **kwargs: object) -> None:
     eps = entry_points(group="bms.benches", name=name)
     if not eps:
         console.print(f"[yellow]{name} bench skipped: not installed {hint}[/yellow]")
-        return
+        return None
     try:  # the bench's own imports are lazy too: a missing module shows when it runs
-        next(iter(eps)).load()(console, **kwargs)
+        return next(iter(eps)).load()(console, **kwargs)
     except ModuleNotFoundError as exc:
         console.print(f"[yellow]{name} bench skipped: {exc} {hint}[/yellow]")
+        return None
 
 
 def fail(msg: str, code: int = 2) -> NoReturn:
@@ -388,26 +390,52 @@ def simulate(
     show_default=True,
     help="also measure the closed loop over CAN (virtual, udp_multicast, slcan) and the DBC's bus load",
 )
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="also write the figures as flat JSON keys (closed_loop_rtf, insn_per_cell_step, ...; "
+    "null with the reason under 'missing' where this run could not measure one)",
+)
 def bench(
-    cells: int, samples: int, data: Path | None, closed_loop: bool, campaign: bool, hil: bool, can_bus: bool
+    cells: int,
+    samples: int,
+    data: Path | None,
+    closed_loop: bool,
+    campaign: bool,
+    hil: bool,
+    can_bus: bool,
+    json_out: Path | None,
 ) -> None:
     """Measure estimator throughput, replay wall time, the closed loop's real-time factor,
     campaign throughput, the firmware's cost on the Cortex-M4F and the CAN path."""
-    from bms.bench import run_bench
+    from bms.bench import bench_figures, run_bench
 
-    run_bench(console, n_cells=cells, n_samples=samples, data=data, closed_loop=closed_loop)
-    if hil:
-        _bench_section("hil")
+    if json_out is not None:
+        if json_out.is_dir():
+            fail(f"--json {json_out}: is a folder, give a file name")
+        if data is not None and json_out.resolve().parent == data.resolve():
+            fail(f"--json {json_out}: would write into the reference data folder --data {data}")
+    core = run_bench(console, n_cells=cells, n_samples=samples, data=data, closed_loop=closed_loop)
+    hil_results = _bench_section("hil") if hil else None
     if can_bus:
         _bench_section("can", series=cells)
+    camp = None
     if campaign:
         from bms.campaign.bench import campaign_bench
 
         try:  # Dask and pyarrow come with the campaign extra, imported when it runs
-            campaign_bench(console, series=cells)
+            camp = campaign_bench(console, series=cells)
         except ModuleNotFoundError as exc:
             hint = "(pip install 'bms-bench\\[campaign]')"
             console.print(f"[yellow]campaign bench skipped: {exc} {hint}[/yellow]")
+    if json_out is not None:
+        figures = bench_figures(core, hil_results, camp)
+        tmp = json_out.with_name(json_out.name + ".part")
+        tmp.write_text(json.dumps(figures, indent=2) + "\n")
+        tmp.replace(json_out)
+        console.print(f"figures written to {json_out}")
 
 
 @main.command()
