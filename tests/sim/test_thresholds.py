@@ -65,6 +65,16 @@ def test_the_clean_run_holds_p10(clean):
     assert p10(res, chem) == []
 
 
+def voltage_trip(res, chem, name: str):
+    """A cell-voltage trip, its AFE allowance there and its debounce in steps."""
+    trip = chem.protection.limits[name].trip
+    return (
+        trip,
+        afe_allowance(res.scenario.sensors, trip.threshold),
+        round(trip.debounce_ms / res.scenario.dt_ms),
+    )
+
+
 def hold(k0: int, steps: int, value: float):
     def fn(col):
         col[k0 : k0 + steps] = value
@@ -74,10 +84,7 @@ def hold(k0: int, steps: int, value: float):
 
 def test_a_cell_voltage_past_trip_and_sensing_for_longer_than_the_debounce_is_flagged(clean):
     res, chem = clean
-    trip = chem.protection.limits["cell_v_max"].trip
-    a = afe_allowance(res.scenario.sensors, trip.threshold)
-    dt = res.scenario.dt_ms / 1000.0
-    n_deb = round(trip.debounce_ms / 1000.0 / dt)
+    trip, a, n_deb = voltage_trip(res, chem, "cell_v_max")
     k0 = len(res.log["time_s"]) // 2
     over, inside = trip.threshold + a + 0.0005, trip.threshold + a - 0.0005
     # past the allowance for the debounce + 3 steps: flagged, at the step past debounce + two
@@ -92,10 +99,7 @@ def test_a_cell_voltage_past_trip_and_sensing_for_longer_than_the_debounce_is_fl
 
 def test_an_excursion_answered_by_a_latch_in_time_is_not_flagged(clean):
     res, chem = clean
-    trip = chem.protection.limits["cell_v_min"].trip
-    a = afe_allowance(res.scenario.sensors, trip.threshold)
-    dt = res.scenario.dt_ms / 1000.0
-    n_deb = round(trip.debounce_ms / 1000.0 / dt)
+    trip, a, n_deb = voltage_trip(res, chem, "cell_v_min")
     k0 = 100
     under = hold(k0, n_deb + 30, trip.threshold - a - 0.01)
 
@@ -112,9 +116,7 @@ def test_an_excursion_answered_by_a_latch_in_time_is_not_flagged(clean):
 
 def test_a_reset_restarts_the_debounce(clean):
     res, chem = clean
-    trip = chem.protection.limits["cell_v_max"].trip
-    a = afe_allowance(res.scenario.sensors, trip.threshold)
-    n_deb = round(trip.debounce_ms / res.scenario.dt_ms)
+    trip, a, n_deb = voltage_trip(res, chem, "cell_v_max")
     k0 = 200
     over = hold(k0, 2 * n_deb + 4, trip.threshold + a + 0.01)
 
