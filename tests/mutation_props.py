@@ -101,22 +101,6 @@ BUGS = (
         "neighbour's reading",
     ),
     Bug(
-        "joule-heat-sign",
-        "thermal_observer.c",
-        "float q_irr = current_a * (ocv_v - cell_v);",
-        "float q_irr = current_a * (cell_v - ocv_v);",
-        "the observer's irreversible heat with the overpotential the wrong way round: clamped at "
-        "zero, the core estimate never sees the charge's Joule heat",
-    ),
-    Bug(
-        "observer-heat-from-r0-alone",
-        "bms.c",
-        "bms_thermal_heat_w(i_a, so.ocv_v, (v_ok != 0) ? v : so.v_pred_v, so.docv_dt_v_per_k,",
-        "bms_thermal_heat_w(i_a, so.ocv_v, so.ocv_v - (i_a * so.r0_model_ohm), so.docv_dt_v_per_k,",
-        "the core observer's heat from the ohmic drop alone (I^2 R0): the charge-transfer and "
-        "diffusion overpotentials' heat, most of a fast charge's, is missed",
-    ),
-    Bug(
         "emergency-waits-for-current",
         "contactor.c",
         "    case BMS_CONTACTOR_CLOSED:\n        if (emergency != 0) {",

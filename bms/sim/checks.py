@@ -50,11 +50,8 @@ P10 threshold the true value of every quantity the firmware trips on (each cell'
               5 sigma of the scenario's SensorSpec (AFE, shunt); for the core, what the observer
               cannot know from its sensors and its model (_core_allowance: the thermistors' lag
               and spacing, the model's thermal parameters against the plant's, the heat its
-              OCV and SoC errors hide); and where the charge's own heat drives a cell's core
-              (above its surface, the heater off for three core time constants), its estimate
-              is short of it by no more than that allowance. Judged until a fault that changes
-              what the firmware sees (a sensor or the link) is injected; a shorted cell's core
-              is exempt as in P1
+              OCV and SoC errors hide). Judged until a fault that changes what the firmware
+              sees (a sensor or the link) is injected; a shorted cell's core is exempt as in P1
 
 One function per property below; the CCL's constraints P2 recomputes from the chemistry (the
 maps, derates and window) are bms/sim/ccl_bound.py's `Limits`.
@@ -814,30 +811,6 @@ def _thresholds(c: Checker, r: _Run) -> None:
     a_v = float(_reading_allowance(se.cell_v_gain_sigma, se.cell_v_offset_sigma_v, se.cell_v_noise_v,
                                    se.cell_v_lsb_v, np.array(chem.cell.v_max)))  # fmt: skip
     allow = _core_allowance(r, i, a_v)
-    # The estimate itself, where the charge's own heat drives the core: above its surface (heat
-    # flowing out) and with the heater off for three of the core's time constants (R C, the
-    # plant's): the observer is not told the heater's heat (its ambient input is the air), so
-    # while a heater warms the pack through the coolant the estimate trails the surfaces'
-    # rise; past that it is short of the true core by no more than what it cannot know. An
-    # estimate that misses part of the charge's heat shows here long before any trip.
-    th, sp = chem.cell.thermal, scn.spread
-    tau_s = th.r_core_surf_k_per_w * sp.r_core_surf_scale * th.c_core_j_per_k * sp.c_core_scale
-    heater = log["heater_on"] != 0
-    last_on = np.maximum.accumulate(np.where(heater, np.arange(len(t)), -1))
-    settled = np.where(last_on < 0, True, t - t[np.maximum(last_on, 0)] >= 3.0 * tau_s) & ~heater
-    surf = np.asarray(res.cells_true_surf, dtype=float)
-    short = (core >= surf) & ~exempt & (judged & settled)[:, None] & (core - r.est_core > allow)
-    j_short = np.argmax(short, axis=1)
-    c.where(
-        "P10-threshold",
-        short.any(axis=1),
-        t,
-        lambda k: (
-            f"cell {j_short[k]} core estimate {r.est_core[k, j_short[k]]:.2f} degC short of the true "
-            f"{core[k, j_short[k]]:.2f} degC by more than the {allow[k, j_short[k]]:.2f} K the "
-            "observer cannot know"
-        ),
-    )
     judge(
         "core_temp_max_charge", core, thr, allow, max(chg.debounce_ms, dis.debounce_ms) / 1000.0,
         lambda k, j: (
