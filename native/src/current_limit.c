@@ -81,7 +81,12 @@ void bms_limit_acc_cell(bms_limit_acc_t *acc, const bms_config_t *cfg, const bms
 
 /* The same headroom closed on the measurement: the present current plus what keeps the
  * highest measured cell at the limit (the model's parameters may be a few percent off
- * for one cell; its measured voltage is not). */
+ * for one cell; its measured voltage is not). The present current is the reading, but no
+ * more than the limit in force: a reading above it is the current sensor's noise (or a
+ * charger's tolerance, which P1 allows for), and added to the limit it would pass straight
+ * into the next one, a charger following it through the cell's resistance (found by the
+ * property suite: an aged LFP cell charged cold into CV with 0.3 A of sensor noise went
+ * 16 mV past its charge voltage). */
 static float measured_headroom(float i_now_a, float v_meas, float v_limit, float r_ohm, int32_t charge)
 {
     if ((bms_isfinitef(v_meas) == 0) || (bms_isfinitef(i_now_a) == 0) || !(r_ohm > 0.0f)) {
@@ -140,7 +145,7 @@ void bms_limit_update(bms_limit_state_t *s, const bms_config_t *cfg, const bms_l
     }
     ccl_terms->map_a = acc->map_chg_a;
     ccl_terms->headroom_a = minf(acc->headroom_chg_a,
-                                 measured_headroom(nonneg(-pk->current_a), pk->cell_v_meas_max,
+                                 measured_headroom(minf(nonneg(-pk->current_a), s->ccl_a), pk->cell_v_meas_max,
                                                    cp->cell_v_charge_max_v, acc->r_step_max_ohm, 1));
     ccl_terms->derate_a = cp->hw_charge_max_a * pk->derate_chg;
     ccl_terms->plating_a = acc->plating_a;
@@ -183,7 +188,7 @@ void bms_limit_update(bms_limit_state_t *s, const bms_config_t *cfg, const bms_l
     /* ---- discharge ---- */
     dcl_terms->map_a = acc->map_dis_a;
     dcl_terms->headroom_a = minf(acc->headroom_dis_a,
-                                 measured_headroom(nonneg(pk->current_a), pk->cell_v_meas_min,
+                                 measured_headroom(minf(nonneg(pk->current_a), s->dcl_a), pk->cell_v_meas_min,
                                                    cp->cell_v_discharge_min_v, acc->r_step_max_ohm, 0));
     dcl_terms->derate_a = cp->hw_discharge_max_a * pk->derate_dis;
     dcl_terms->plating_a = LIMIT_BIG_A;

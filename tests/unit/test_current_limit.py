@@ -496,3 +496,44 @@ def test_charge_complete_latches_and_resumes_with_hysteresis():
     assert run(cells, soc_pack=0.5 * (ch.target_soc + ch.resume_soc), complete=0)[0].charge_complete == 0
     s = run(cells, soc_pack=ch.resume_soc - 0.001, complete=1)[0]
     assert s.charge_complete == 0 and s.ccl_a > 0.0
+
+
+@pytest.mark.parametrize("reading_above_a", [0.0, 0.3, 2.0])
+@pytest.mark.parametrize("direction", ["charge", "discharge"])
+def test_the_measured_headroom_takes_no_more_current_than_the_limit_in_force(direction, reading_above_a):
+    """The measured-voltage headroom is the present current plus what keeps the measured cell
+    at its limit; a current reading above the limit in force (sensor noise, or a charger's
+    tolerance) must not pass into the next limit: the headroom starts from the limit."""
+    r_step, prev_a, dv = 0.05, 20.0, 0.004
+    cp = CFG.charge
+    charge = direction == "charge"
+    acc = ffi.new("bms_limit_acc_t *")
+    lib.bms_limit_acc_init(acc)
+    # a cell whose model leaves 1.5 V (30 A) of room: the measured cell decides
+    ocv = cp.cell_v_charge_max_v - 1.5 if charge else cp.cell_v_discharge_min_v + 1.5
+    cell = ffi.new(
+        "bms_limit_cell_t *", {"soc": 0.5, "core_temp_degc": 25.0, "ocv_v": ocv, "r_step_ohm": r_step}
+    )
+    lib.bms_limit_acc_headroom(acc, CFG, cell)
+    v_meas = cp.cell_v_charge_max_v - dv if charge else cp.cell_v_discharge_min_v + dv
+    reading = prev_a + reading_above_a
+    pk = ffi.new(
+        "bms_limit_pack_t *",
+        {
+            "capacity_ah": CAP, "soc_charge": 0.5, "t_min_degc": 25.0, "derate_chg": 1.0,
+            "derate_chg_src": lib.BMS_LIM_DERATE, "derate_dis": 1.0, "derate_dis_src": lib.BMS_LIM_DERATE,
+            "charger_max_a": float("nan"), "fault_latched": 0, "contactors_closed": 1, "have_data": 1,
+            "current_a": -reading if charge else reading,
+            "cell_v_meas_max": v_meas if charge else 3.7, "cell_v_meas_min": v_meas if not charge else 3.7,
+            "dt_ms": DT,
+        },
+    )  # fmt: skip
+    s = ffi.new("bms_limit_state_t *")
+    lib.bms_limit_reset(s)
+    s.ccl_a = prev_a
+    s.dcl_a = prev_a
+    ct, dt = ffi.new("bms_limit_terms_t *"), ffi.new("bms_limit_terms_t *")
+    lib.bms_limit_update(s, CFG, acc, pk, 25.0, ct, dt)
+    head = (ct if charge else dt).headroom_a
+    # from the limit in force, never from the reading above it
+    assert head == pytest.approx(prev_a + dv / r_step, rel=1e-5)
