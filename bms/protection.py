@@ -243,6 +243,13 @@ class ContactorParams:
     emergency_faults: tuple[str, ...] = ("oc_charge", "oc_discharge", "cell_ov", "charge_overcurrent")
 
 
+def charge_detect_a(prot: Any, capacity_ah: float) -> float:
+    """The charge current (A) above which the firmware takes the pack to be charging: a
+    current within the sensor's zero-current band (what the offset check tolerates) is no
+    charge, so a small pack's detection threshold is never below it."""
+    return max(prot.charge.charge_detect_c * capacity_ah, prot.plausibility.current_offset_max_a)
+
+
 def _fault_names(v: Any, where: str) -> tuple[str, ...]:
     if not isinstance(v, list) or any(x not in FAULT_ID for x in v):
         raise ConfigError(f"field '{where}' must list fault names from {FAULT_NAMES}, got {v!r}")
@@ -385,9 +392,7 @@ def fill_protection(
     cp.ramp_up_a_per_s = ch.ramp_c_per_s * capacity_ah
     cp.charge_target_soc = ch.target_soc
     cp.charge_resume_soc = ch.resume_soc
-    # a current within the sensor's zero-current band (what the offset check tolerates) is
-    # no charge: a small pack's detection threshold is never below it
-    cp.charge_detect_a = max(ch.charge_detect_c * capacity_ah, prot.plausibility.current_offset_max_a)
+    cp.charge_detect_a = charge_detect_a(prot, capacity_ah)
     cp.heater_on_below_degc = ch.heater_on_below_c
     cp.heater_off_above_degc = ch.heater_off_above_c
     cp.cooling_on_above_degc = ch.cooling_on_above_c

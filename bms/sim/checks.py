@@ -66,7 +66,8 @@ import numpy as np
 from bms.chemistry import Chemistry
 from bms.enums import FAULT_ID, N_LIMITING, ContactorState
 from bms.plant.faults import FAULT_KINDS
-from bms.protection import QUANTITIES
+from bms.plant.sensors import SensorSpec
+from bms.protection import QUANTITIES, charge_detect_a
 from bms.sim.ccl_bound import Limits
 from bms.sim.loop import SimResult
 from bms.sim.runlog import COMMAND_BITS
@@ -657,6 +658,18 @@ def _reading_allowance(
     return (np.abs(at) * k * gain_sigma + k * (offset + noise) + 0.5 * lsb) / (1.0 - k * gain_sigma)
 
 
+def _afe_allowance(se: SensorSpec, at: np.ndarray) -> np.ndarray:
+    """_reading_allowance of a cell-voltage reading (the AFE)."""
+    return _reading_allowance(
+        se.cell_v_gain_sigma, se.cell_v_offset_sigma_v, se.cell_v_noise_v, se.cell_v_lsb_v, at
+    )
+
+
+def _shunt_allowance(se: SensorSpec, at: np.ndarray) -> np.ndarray:
+    """_reading_allowance of the pack current's reading (the shunt; no LSB modelled)."""
+    return _reading_allowance(se.current_gain_sigma, se.current_offset_sigma_a, se.current_noise_a, 0.0, at)
+
+
 def _core_allowance(r: _Run, current_a: np.ndarray, v_allow: float) -> np.ndarray:
     """(steps, cells): how much hotter than its estimate a cell's core can be from what the
     observer (thermal_observer.h) cannot know, each term from the scenario and the plant's
@@ -779,8 +792,7 @@ def _thresholds(c: Checker, r: _Run) -> None:
     exempt = _short_exempt(r, core, core >= derate)
     for name, value in (("cell_v_max", log["cell_v_true_max"]), ("cell_v_min", log["cell_v_true_min"])):
         trip = lim[name].trip
-        a_v = float(_reading_allowance(se.cell_v_gain_sigma, se.cell_v_offset_sigma_v, se.cell_v_noise_v,
-                                       se.cell_v_lsb_v, np.array(trip.threshold)))  # fmt: skip
+        a_v = float(_afe_allowance(se, np.array(trip.threshold)))
         judge(
             name, value, trip.threshold, a_v, trip.debounce_ms / 1000.0,
             lambda k, _j, v=value, name=name, a_v=a_v, thr=trip.threshold: (
@@ -790,8 +802,7 @@ def _thresholds(c: Checker, r: _Run) -> None:
     for name, value in (("charge_c_rate_max", -i), ("discharge_c_rate_max", i)):
         trip = lim[name].trip
         thr = trip.threshold * cap_ah
-        a_i = float(_reading_allowance(se.current_gain_sigma, se.current_offset_sigma_a, se.current_noise_a,
-                                       0.0, np.array(thr)))  # fmt: skip
+        a_i = float(_shunt_allowance(se, np.array(thr)))
         judge(
             name, value, thr, a_i, trip.debounce_ms / 1000.0,
             lambda k, _j, v=value, name=name, a_i=a_i, thr=thr: (
@@ -802,14 +813,12 @@ def _thresholds(c: Checker, r: _Run) -> None:
     # the core's trip by direction: the charge tier where the firmware surely sees a charge
     # (the true current past its charge-detect level by the sensing error), else the
     # discharge tier (the higher: the one that applies at worst)
-    pl = chem.protection.plausibility
-    detect_a = max(chem.protection.charge.charge_detect_c * cap_ah, pl.current_offset_max_a)
-    a_det = _reading_allowance(se.current_gain_sigma, se.current_offset_sigma_a, se.current_noise_a, 0.0, i)
+    detect_a = charge_detect_a(chem.protection, cap_ah)
+    a_det = _shunt_allowance(se, i)
     chg, dis = lim["core_temp_max_charge"].trip, lim["core_temp_max_discharge"].trip
     charging = -i > detect_a + a_det
     thr = np.where(charging, chg.threshold, max(chg.threshold, dis.threshold))[:, None]
-    a_v = float(_reading_allowance(se.cell_v_gain_sigma, se.cell_v_offset_sigma_v, se.cell_v_noise_v,
-                                   se.cell_v_lsb_v, np.array(chem.cell.v_max)))  # fmt: skip
+    a_v = float(_afe_allowance(se, np.array(chem.cell.v_max)))
     allow = _core_allowance(r, i, a_v)
     judge(
         "core_temp_max_charge", core, thr, allow, max(chg.debounce_ms, dis.debounce_ms) / 1000.0,
