@@ -21,6 +21,7 @@ HEADERS = [
     "bms/bms_config.h",
     "bms/bms_math.h",
     "bms/cell_model.h",
+    "bms/hysteresis.h",
     "bms/soc_ekf.h",
     "bms/thermal_observer.h",
     "bms/faults.h",

@@ -7,6 +7,7 @@ Layout (all tables are [temperature][soc]):
     [tables]     soc, temp_c, ocv_v, r0_ohm, r1_ohm, c1_f, r2_ohm, c2_f, docv_dt_v_per_k
     [thermal]    c_core_j_per_k, c_surf_j_per_k, r_core_surf_k_per_w, r_surf_amb_k_per_w
     [estimator]  noise standard deviations (see EstimatorParams)
+    [hysteresis] optional: m_v, m0_v (per temp_c), gamma (see Hysteresis)
     [fit]        optional, informational (what `bms fit` measured)
 """
 
@@ -36,6 +37,23 @@ class ThermalParams:
     c_surf_j_per_k: float
     r_core_surf_k_per_w: float
     r_surf_amb_k_per_w: float
+
+
+@dataclass
+class Hysteresis:
+    """The OCV's voltage hysteresis (native/include/bms/hysteresis.h; Plett, J. Power
+    Sources 134 (2004) 277): v = ocv + m0 s + m h, h moving towards +1 on charge and -1 on
+    discharge at the rate gamma per unit of charge over the capacity, s the sign of the last
+    current (+1 after a charge). m_v and m0_v per temperature breakpoint (V), gamma
+    dimensionless; all zero: none (the OCV table is then the whole rested voltage)."""
+
+    m_v: Any = None  # per temp_c; None: zeros
+    m0_v: Any = None
+    gamma: float = 0.0
+
+    @property
+    def present(self) -> bool:
+        return bool(np.any(np.asarray(self.m_v) > 0) or np.any(np.asarray(self.m0_v) > 0))
 
 
 @dataclass
@@ -138,6 +156,7 @@ class CellModel:
     thermal: ThermalParams
     estimator: EstimatorParams = field(default_factory=EstimatorParams)
     fit: dict[str, Any] = field(default_factory=dict)
+    hysteresis: Hysteresis = field(default_factory=Hysteresis)
     # 1: one cell (a cell file); p: the aggregate of p cells in parallel (scaled()), judged
     # by the firmware's series-element bounds instead of one cell's
     parallel: int = 1
@@ -178,6 +197,9 @@ class CellModel:
                 }
             ),
             fit=dict(self.fit),
+            hysteresis=Hysteresis(
+                self.hysteresis.m_v.copy(), self.hysteresis.m0_v.copy(), self.hysteresis.gamma
+            ),
             parallel=self.parallel * parallel,
         )
 
@@ -196,6 +218,7 @@ def validate_cell(c: CellModel, source: str | None = None) -> None:
         for f in fields(EstimatorParams):
             positive = f.name in ("soc_init_sigma", "temp_noise_degc")
             number(getattr(c.estimator, f.name), f"estimator.{f.name}", 0, lo_open=positive)
+        _check_hysteresis(c)
         if c.estimator.voltage_noise_v + c.estimator.model_err_v <= 0:
             raise ConfigError("fields 'estimator.voltage_noise_v' + 'estimator.model_err_v' must be > 0")
         _check_physical(c)
@@ -242,6 +265,19 @@ def _check_tables(c: CellModel) -> None:
         )
 
 
+def _check_hysteresis(c: CellModel) -> None:
+    """The hysteresis: one value per temperature breakpoint each (zeros where not given)."""
+    hy = c.hysteresis
+    nt = len(c.temp_c)
+    for name in ("m_v", "m0_v"):
+        v = getattr(hy, name)
+        arr = np.zeros(nt) if v is None else array(v, f"hysteresis.{name}", 1)
+        if arr.shape != (nt,):
+            raise ConfigError(f"field 'hysteresis.{name}' has {len(arr)} values but 'tables.temp_c' has {nt}")
+        setattr(hy, name, arr)
+    number(hy.gamma, "hysteresis.gamma", 0)
+
+
 def _check_physical(c: CellModel) -> None:
     """Every number against the firmware's physical bounds (one cell's, or a series
     element's for a parallel aggregate): what the firmware would refuse, refused here
@@ -256,6 +292,9 @@ def _check_physical(c: CellModel) -> None:
         "tables.docv_dt_v_per_k": c.docv_dt_v_per_k,
         **{f"thermal.{k}": v for k, v in asdict(c.thermal).items()},
         **{f"estimator.{k}": v for k, v in asdict(c.estimator).items()},
+        "hysteresis.m_v": c.hysteresis.m_v,
+        "hysteresis.m0_v": c.hysteresis.m0_v,
+        "hysteresis.gamma": c.hysteresis.gamma,
     }
     for key, value in values.items():
         check_bounds(key, value, one)
@@ -267,7 +306,10 @@ def _check_physical(c: CellModel) -> None:
 def cell_from_dict(d: dict[str, Any], source: str = "<cell>") -> CellModel:
     with in_file(source):
         table(
-            d, "top level", {"cell", "tables", "thermal", "estimator", "fit"}, {"cell", "tables", "thermal"}
+            d,
+            "top level",
+            {"cell", "tables", "thermal", "estimator", "fit", "hysteresis"},
+            {"cell", "tables", "thermal"},
         )
         cell = table(
             d["cell"],
@@ -296,7 +338,17 @@ def cell_from_dict(d: dict[str, Any], source: str = "<cell>") -> CellModel:
             thermal=section(ThermalParams, d["thermal"], "thermal"),
             estimator=section(EstimatorParams, d.get("estimator", {}), "estimator"),
             fit=dict(table(d.get("fit", {}), "fit", None)),
+            hysteresis=section(
+                Hysteresis,
+                d.get("hysteresis", {}),
+                "hysteresis",
+                parsers={"m_v": _vector, "m0_v": _vector},
+            ),
         )
+
+
+def _vector(v: Any, where: str) -> np.ndarray:
+    return array(v, where, 1)
 
 
 def load_cell(path: str | Path) -> CellModel:
@@ -327,6 +379,12 @@ def cell_to_dict(c: CellModel) -> dict[str, Any]:
         "thermal": {k: float(f"{v:.6g}") for k, v in asdict(c.thermal).items()},
         "estimator": {k: float(f"{v:.6g}") for k, v in asdict(c.estimator).items()},
     }
+    if c.hysteresis.present:
+        d["hysteresis"] = {
+            "m_v": [float(f"{x:.6g}") for x in c.hysteresis.m_v],
+            "m0_v": [float(f"{x:.6g}") for x in c.hysteresis.m0_v],
+            "gamma": float(f"{c.hysteresis.gamma:.6g}"),
+        }
     if c.fit:
         d["fit"] = c.fit
     return d

@@ -82,6 +82,9 @@ CELL_FILE_FIELDS = {
     "tables.r2_ohm": "cell.r2_ohm",
     "tables.c2_f": "cell.c2_f",
     "tables.docv_dt_v_per_k": "cell.docv_dt_v_per_k",
+    "hysteresis.m_v": "cell.hyst_m_v",
+    "hysteresis.m0_v": "cell.hyst_m0_v",
+    "hysteresis.gamma": "cell.hyst_gamma",
     **{f"thermal.{k}": f"thermal.{k}" for k in ("c_core_j_per_k", "c_surf_j_per_k")},
     **{f"thermal.{k}": f"thermal.{k}" for k in ("r_core_surf_k_per_w", "r_surf_amb_k_per_w")},
 }

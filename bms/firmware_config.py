@@ -42,6 +42,7 @@ CFG_ERRORS = {
     lib.BMS_CFG_E_THERMAL: "thermal parameters must be > 0",
     lib.BMS_CFG_E_ESTIMATOR: "estimator sigmas must be finite and >= 0 (noise floors > 0)",
     lib.BMS_CFG_E_ENTROPIC: "cell.docv_dt_v_per_k must be finite",
+    lib.BMS_CFG_E_HYSTERESIS: "cell.hyst_m_v, hyst_m0_v must be in 0..0.5 V and hyst_gamma in 0..1e4",
     lib.BMS_CFG_E_CURRENT_RANGE: "pack.current_range_a must be > 0",
     lib.BMS_CFG_E_LIMIT_ORDER: "limit tiers misordered (maxima: warning < derate < trip; minima reversed)",
     lib.BMS_CFG_E_LIMIT_VALUE: "limit thresholds must be finite and hysteresis >= 0",
@@ -202,6 +203,9 @@ def fill_config(
         cp.docv_dt_v_per_k[j] = cell.docv_dt_v_per_k[j]
     for k in range(nt):
         cp.temp_bp_degc[k] = cell.temp_c[k]
+        cp.hyst_m_v[k] = cell.hysteresis.m_v[k]
+        cp.hyst_m0_v[k] = cell.hysteresis.m0_v[k]
+    cp.hyst_gamma = cell.hysteresis.gamma
     for name in ("ocv_v", "r0_ohm", "r1_ohm", "c1_f", "r2_ohm", "c2_f"):
         src = getattr(cell, name)
         dst = getattr(cp, name)

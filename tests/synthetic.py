@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from bms.cells import CellModel, EstimatorParams, ThermalParams
+from bms.cells import CellModel, EstimatorParams, Hysteresis, ThermalParams
 
 
 def ocv_fn(soc: np.ndarray | float) -> np.ndarray:
@@ -32,6 +32,12 @@ class TruthCell:
     r_cs: float = 2.0
     r_sa: float = 3.5
     ambient_c: float = 25.0
+    # voltage hysteresis (Plett's one-state model in continuous time, integrated with the
+    # rest: dh/dt = gamma |i| / Q (sgn - h), sgn = +1 charging; v += m0 s + m h)
+    hyst_m: float = 0.0
+    hyst_m0: float = 0.0
+    hyst_gamma: float = 0.0
+    h0: float = 0.0
 
     def cell_model(
         self, soc_grid: np.ndarray | None = None, estimator: EstimatorParams | None = None
@@ -56,6 +62,7 @@ class TruthCell:
             docv_dt_v_per_k=np.zeros(len(g)),
             thermal=ThermalParams(self.c_core, self.c_surf, self.r_cs, self.r_sa),
             estimator=estimator or EstimatorParams(),
+            hysteresis=Hysteresis(np.array([self.hyst_m]), np.array([self.hyst_m0]), self.hyst_gamma),
         )
 
 
@@ -67,6 +74,7 @@ class Trace:
     soc: list[float] = field(default_factory=list)
     t_core: list[float] = field(default_factory=list)
     t_surf: list[float] = field(default_factory=list)
+    h: list[float] = field(default_factory=list)
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {k: np.asarray(v) for k, v in self.__dict__.items()}
@@ -80,12 +88,14 @@ def simulate(
 ) -> dict[str, np.ndarray]:
     """steps: (current_a, duration_s, sample_period_s). Returns the sampled trace.
     A step ends early when the voltage leaves v_stop = (v_min, v_max)."""
-    x = np.array([soc0, 0.0, 0.0, cell.ambient_c, cell.ambient_c])
+    x = np.array([soc0, 0.0, 0.0, cell.ambient_c, cell.ambient_c, cell.h0])
     tr = Trace()
     t_now = 0.0
+    sign = float(np.sign(cell.h0))  # the instantaneous term's: +1 after a charge
 
     def terminal(state: np.ndarray, cur: float) -> float:
-        return float(ocv_fn(state[0]) - state[1] - state[2] - cell.r0 * cur)
+        hyst = cell.hyst_m0 * sign + cell.hyst_m * state[5]
+        return float(ocv_fn(state[0]) + hyst - state[1] - state[2] - cell.r0 * cur)
 
     def rhs(_t: float, s: np.ndarray, cur: float) -> np.ndarray:
         q = cur * (ocv_fn(s[0]) - terminal(s, cur))
@@ -96,6 +106,7 @@ def simulate(
                 -s[2] / cell.tau2 + cur * cell.r2 / cell.tau2,
                 (q - (s[3] - s[4]) / cell.r_cs) / cell.c_core,
                 ((s[3] - s[4]) / cell.r_cs - (s[4] - cell.ambient_c) / cell.r_sa) / cell.c_surf,
+                cell.hyst_gamma * abs(cur) / (3600.0 * cell.capacity_ah) * (-np.sign(cur) - s[5]),
             ]
         )
 
@@ -106,9 +117,12 @@ def simulate(
         tr.soc.append(s[0])
         tr.t_core.append(s[3])
         tr.t_surf.append(s[4])
+        tr.h.append(s[5])
 
     record(t_now, x, 0.0)
     for cur, dur, period in steps:
+        if cur != 0.0:
+            sign = -float(np.sign(cur))
         events = []
         if v_stop is not None and cur != 0.0:
             lo, hi = v_stop

@@ -65,6 +65,11 @@ class Spread:
     # per 3 Ah cell); what drives a pack apart is the spread
     self_discharge_a: float = 0.0
     self_discharge_spread_a: float = 0.0
+    # the OCV's hysteresis (the cell file's [hysteresis], bms.cells.Hysteresis): the plant's
+    # band against the file's (1: the same) and every element's state at the start (-1: it
+    # last discharged, +1: it last charged; 0: halfway, as after a minor loop)
+    hyst_scale: float = 1.0
+    hyst_h0: float = 0.0
 
 
 # the plant's table rows: R and C of the two RC branches adjacent, so that both branches
@@ -121,6 +126,14 @@ class PackPlant:
         self.bleed_wh = 0.0  # energy burnt in the bleed resistors so far
         self._extra = bool(np.any(self.leak_a > 0.0))  # element currents differ from the pack's
         self.v_rc = np.zeros((2, n_series))  # the RC branches' voltages (v1, v2)
+        # hysteresis (bms.cells.Hysteresis): per element, h and the instantaneous sign s
+        hy = self.element.hysteresis
+        self.hyst = hy.present and spread.hyst_scale > 0.0
+        self.hyst_m_v = np.asarray(hy.m_v, dtype=float) * spread.hyst_scale
+        self.hyst_m0_v = np.asarray(hy.m0_v, dtype=float) * spread.hyst_scale
+        self.hyst_gamma = float(hy.gamma)
+        self.hyst_h = np.full(n_series, float(np.clip(spread.hyst_h0, -1.0, 1.0)))
+        self.hyst_s = np.full(n_series, float(np.sign(spread.hyst_h0)))
         # internal short across an element (set through short_circuit: any_short follows it)
         self.short_ohm = np.full(n_series, np.inf)
         self.any_short = False
@@ -192,9 +205,30 @@ class PackPlant:
         p = self._lookup(self.soc, temp_c)
         if self.ocv_error:
             p[0] += self.ocv_offset_v + self.ocv_slope * (p[0] - self.ocv_mid_v)
+        if self.hyst:
+            p[0] += self.hyst_v(temp_c)
         p[1:4] *= self.r_scale  # r0, r1, r2
         p[4:6] /= self.r_scale  # keep the time constants: C = tau / R
         return p
+
+    def hyst_v(self, temp_c: np.ndarray) -> np.ndarray:
+        """Each element's hysteresis voltage m0 s + m h at its temperature (V)."""
+        t = self.element.temp_c
+        m = np.interp(temp_c, t, self.hyst_m_v)
+        m0 = np.interp(temp_c, t, self.hyst_m0_v)
+        return m0 * self.hyst_s + m * self.hyst_h
+
+    def _hyst_step(self, dt_s: float, i_e: float | np.ndarray) -> None:
+        """h towards +1 on charge, -1 on discharge (Plett 2004): h' = a h + (1 - a) sgn with
+        a = exp(-gamma eta |i| dt / Q); s follows the sign of any current above C/1000 (a
+        self-discharge or leakage current does not set it: an assumption)."""
+        i = np.broadcast_to(np.asarray(i_e, dtype=float), (self.n,))
+        eta = np.where(i < 0.0, self.coulombic_eff, 1.0)
+        a = np.exp(-self.hyst_gamma * eta * np.abs(i) * dt_s / (3600.0 * self.cap_ah))
+        towards = np.where(i < 0.0, 1.0, -1.0)
+        self.hyst_h = a * self.hyst_h + (1.0 - a) * towards
+        moving = np.abs(i) > 1e-3 * self.cap_ah
+        self.hyst_s = np.where(moving, towards, self.hyst_s)
 
     def terminal(self, current_a: float, temp_c: np.ndarray) -> np.ndarray:
         """Terminal voltages at the present state for a pack current (no state change)."""
@@ -249,6 +283,9 @@ class PackPlant:
         heat = r0 * (i_e * i_e) + i_e * int_v / dt_s
         if self.has_entropy:
             heat -= i_e * (temp_core_c + KELVIN) * p[6]  # dOCV/dT at the present SoC
+        if self.hyst:
+            # the hysteresis loop's energy is heat: I (OCV - V) over the branch offset
+            heat = heat - i_e * self.hyst_v(temp_core_c)
         if shorted:
             heat += np.where(np.isfinite(self.short_ohm), v_start**2 / self.short_ohm, 0.0)
         if self._extra:
@@ -259,6 +296,8 @@ class PackPlant:
         soc = self.soc - eff * i_e * (dt_s / 3600.0) / self.cap_ah
         self.soc = np.minimum(np.maximum(soc, 0.0), 1.0)
         self.v_rc = v - e * (ri - v)  # v + g (R i - v)
+        if self.hyst:
+            self._hyst_step(dt_s, i_e)
         self._i_e = i_e
         self._params = None
         self._params = self.params(temp_core_c)

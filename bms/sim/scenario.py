@@ -189,6 +189,9 @@ SPREAD_MAX = {
 # within [lo, hi]. Wider than what the property suite draws (+-10 mV, +-3 %, +-30 %): a run
 # may explore past it, not into a curve or a network that no longer means a cell.
 SPREAD_SIGNED = {"ocv_offset_v": 0.05, "ocv_slope": 0.1}
+# hysteresis: the elements' state at the start is within its range -1..1; the plant's band
+# against the cell file's from none (0) to twice
+SPREAD_SIGNED["hyst_h0"] = 1.0
 SPREAD_SCALES = ("c_core_scale", "c_surf_scale", "r_core_surf_scale", "r_surf_amb_scale")
 SCALE_RANGE = (0.5, 2.0)
 SPREAD_MAX["ocv_offset_cell_v"] = 0.05
@@ -228,6 +231,7 @@ def _section_rules(s: Scenario) -> None:
         number(getattr(s.spread, k), f"spread.{k}", -bound, bound)
     for k in SPREAD_SCALES:
         number(getattr(s.spread, k), f"spread.{k}", *SCALE_RANGE)
+    number(s.spread.hyst_scale, "spread.hyst_scale", 0.0, 2.0)
     bal = s.balancing
     parse_mode(bal.mode, "balancing.mode")
     bal_rules = [

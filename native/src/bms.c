@@ -61,6 +61,7 @@ void bms_reset(bms_t *inst)
     bms_limit_reset(&inst->limit);
     bms_soh_reset(&inst->soh, &inst->cfg);
     bms_bal_reset(&inst->bal);
+    bms_hyst_init(&inst->hyst);
 }
 
 /* A reading that is a voltage at all (limits judge it even if it may be frozen:
@@ -135,6 +136,14 @@ static float ocv_slope_at_mean(const bms_t *inst)
     return (bms_cell_ocv(&cfg->cell, hi, tc) - bms_cell_ocv(&cfg->cell, lo, tc)) / (hi - lo);
 }
 
+/* The hysteresis voltage a cell at temp_degc carries now and its variance (hysteresis.h). */
+static bms_ekf_hyst_in_t hyst_in(const bms_t *inst, float temp_degc)
+{
+    bms_ekf_hyst_in_t hy;
+    hy.v = bms_hyst_v(&inst->hyst, &inst->cfg.cell, temp_degc, &hy.var_v2);
+    return hy;
+}
+
 /* Seed the estimators from one sample. Returns 1 when done. */
 static int32_t seed_estimators(bms_t *inst, const bms_meas_t *meas)
 {
@@ -179,10 +188,12 @@ static int32_t seed_estimators(bms_t *inst, const bms_meas_t *meas)
         (void)sensed_temp(inst, meas, i, &t, &own);
         bms_thermal_cell_init(&inst->thermal[i], t, &cfg->est);
         const float v = (cell_ok(inst, i) != 0) ? meas->cell_v[i] : v_mean;
+        const bms_ekf_hyst_in_t hy = hyst_in(inst, t);
         bms_ekf_init(&inst->ekf[i], &cfg->cell, &cfg->est, bms_soh_r_scale(&inst->soh, i), v, meas->pack_current_a,
-                     t);
+                     t, &hy);
         if (cfg->nvm.valid != 0u) {
-            bms_ekf_fuse_prior(&inst->ekf[i], &cfg->cell, &cfg->est, t, (float)cfg->nvm.soc_q16[i] / 65535.0f, cfg->nvm.soc_sigma);
+            bms_ekf_fuse_prior(&inst->ekf[i], &cfg->cell, &cfg->est, t, (float)cfg->nvm.soc_q16[i] / 65535.0f, cfg->nvm.soc_sigma,
+                               &hy);
         }
     }
     return 1;
@@ -219,11 +230,12 @@ static float relaxed_soc(const bms_t *inst, const bms_meas_t *meas, uint32_t i, 
         return -1.0f;
     }
     const float r0 = bms_cell_table(&cfg->cell, cfg->cell.r0_ohm, e->soc, t) * bms_soh_r_scale(&inst->soh, i);
-    const float ocv = meas->cell_v[i] + e->v_rc1_v + e->v_rc2_v + (r0 * meas->pack_current_a);
+    const bms_ekf_hyst_in_t hy = hyst_in(inst, t);
+    const float ocv = (meas->cell_v[i] + e->v_rc1_v + e->v_rc2_v + (r0 * meas->pack_current_a)) - hy.v;
     const float soc = bms_cell_soc_from_ocv(&cfg->cell, ocv, t);
     const float slope = bms_cell_ocv_slope(&cfg->cell, soc, t);
     const float err_v = cfg->est.model_err_v + cfg->est.voltage_noise_v;
-    *var = (slope > 1.0e-4f) ? ((err_v * err_v) / (slope * slope)) : 1.0f;
+    *var = (slope > 1.0e-4f) ? (((err_v * err_v) + hy.var_v2) / (slope * slope)) : 1.0f;
     return soc;
 }
 
@@ -259,6 +271,9 @@ static int32_t run_estimators(bms_t *inst, const bms_meas_t *meas, uint32_t dt_m
     const int32_t r_step = bms_soh_r_begin(&inst->soh, cfg, i_a, 1, dt_s);
     /* the capacities' relative uncertainty (the pack's: soh.h); 0 while they are held */
     const float cap_rel_sigma = (bms_soh_enabled(cfg) != 0) ? bms_sqrtf(inst->soh.theta_var) : 0.0f;
+    /* the hysteresis moves with the charge of this interval (a current beyond three sigmas of
+     * the sensor's noise and offset is one) */
+    bms_hyst_step(&inst->hyst, &cfg->cell, i_a, dt_s, 3.0f * cfg->est.current_noise_a);
     for (uint32_t i = 0u; i < nc; i++) {
         const float v = meas->cell_v[i];
         const int32_t v_ok = cell_fresh(inst, i);
@@ -267,8 +282,9 @@ static int32_t run_estimators(bms_t *inst, const bms_meas_t *meas, uint32_t dt_m
         /* a cell whose switch bled over the interval carried its bleed current too */
         const float bleed_a = bms_bal_bleed_a(&inst->bal, cfg, i, v);
         const float i_cell_a = i_a + bleed_a;
+        const bms_ekf_hyst_in_t hy = hyst_in(inst, th->t_core_degc);
         bms_ekf_step(&inst->ekf[i], &cfg->cell, &cfg->est, bms_soh_cap_scale(&inst->soh, i), cap_rel_sigma,
-                     bms_soh_r_scale(&inst->soh, i), i_cell_a, dt_s, v, v_ok, th->t_core_degc, &so);
+                     bms_soh_r_scale(&inst->soh, i), i_cell_a, dt_s, v, v_ok, th->t_core_degc, &hy, &so);
         if ((so.diverged != 0u) && (diverged < 0)) {
             diverged = (int32_t)i;
         }
@@ -288,7 +304,7 @@ static int32_t run_estimators(bms_t *inst, const bms_meas_t *meas, uint32_t dt_m
         bms_limit_cell_t lc;
         lc.soc = inst->ekf[i].soc;
         lc.core_temp_degc = th->t_core_degc;
-        lc.ocv_v = so.ocv_v;
+        lc.ocv_v = so.ocv_v + hy.v; /* the branch the cell is on */
         lc.v_rc_v = so.v_rc_next_v;
         lc.r_step_ohm = so.r_step_ohm;
         bms_limit_acc_headroom(acc, cfg, &lc);
@@ -725,8 +741,9 @@ static void stage_estimators(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms
         if (seed_estimators(inst, meas) != 0) {
             inst->initialised = 1u;
             for (uint32_t i = 0u; (i < cfg->pack.n_cells) && (out->cells.v_pred_v != 0); i++) {
+                const float tc = inst->thermal[i].t_core_degc;
                 out->cells.v_pred_v[i] = bms_ekf_terminal_v(&inst->ekf[i], &cfg->cell, bms_soh_r_scale(&inst->soh, i),
-                                                            meas->pack_current_a, inst->thermal[i].t_core_degc);
+                                                            meas->pack_current_a, tc, hyst_in(inst, tc).v);
             }
         }
     } else if ((c->dt_ok != 0) && (c->cur_ok != 0) && (inst->plaus_res.fresh != 0u)) {
@@ -878,7 +895,7 @@ static void stage_sop(const bms_t *inst, const bms_meas_t *meas, bms_out_t *out,
                                                           (learning != 0u) ? prior_up : r_kept(cfg, i)),
                                           bms_soh_cap_scale(&inst->soh, i),
                                           (cell_fresh(inst, i) != 0) ? meas->cell_v[i] : NAN, i_now,
-                                          {cap[0], cap[1]}};
+                                          {cap[0], cap[1]}, hyst_in(inst, inst->thermal[i].t_core_degc).v};
             bms_sop_cell_out_t o;
             bms_sop_cell(cfg, &in, &o);
             bms_sop_acc_cell(&acc, &o);

@@ -324,6 +324,18 @@ static const bms_cfg_field_info_t k_fields[BMS_CFG_N_FIELDS] = {
     INT("bal.max_per_module", BMS_CFG_E_BALANCE, bal.max_per_module),
     INT("bal.test_interval_ms", BMS_CFG_E_BALANCE, bal.test_interval_ms),
     INT("bal.switch_debounce_ms", BMS_CFG_E_BALANCE, bal.switch_debounce_ms),
+    /* voltage hysteresis (hysteresis.h): LFP keeps 10-30 mV between its charge and discharge
+     * branches at rest (Roscher & Sauer, J. Power Sources 196 (2011) 331), NMC/NCA a few mV to
+     * ~20 mV (Plett 2004: tens of mV on a LiPB cell), silicon-rich anodes a few hundred mV (Sethuraman
+     * et al., J. Electrochem. Soc. 160 (2013) A394): 0.5 V covers them all with room.
+     * gamma: Plett's fits are O(1..1000) (a full branch change in 0.1-100 % of the capacity);
+     * 1e4 turns h over within 0.05 % SoC, already an instantaneous term */
+    ROW1("cell.hyst_m_v", "V", "a hysteresis: 0..0.5 V", cell.hyst_m_v, 0u, BMS_CFG_SHAPE_CELL_TEMP, BOTH,
+         BMS_CFG_E_HYSTERESIS, 0.0f, 0.5f),
+    ROW1("cell.hyst_m0_v", "V", "a hysteresis: 0..0.5 V", cell.hyst_m0_v, 0u, BMS_CFG_SHAPE_CELL_TEMP, BOTH,
+         BMS_CFG_E_HYSTERESIS, 0.0f, 0.5f),
+    ROW1("cell.hyst_gamma", "", "a hysteresis rate: 0..1e4", cell.hyst_gamma, 0u, BMS_CFG_SHAPE_SCALAR, BOTH,
+         BMS_CFG_E_HYSTERESIS, 0.0f, 1.0e4f),
 };
 
 const bms_cfg_field_info_t *bms_config_field_info(uint32_t field)
@@ -478,7 +490,8 @@ static bms_cfg_err_t check_cell(const bms_config_t *cfg, bms_cfg_detail_t *d)
             return fail(d, BMS_CFG_F_OCV, i, at, cp->ocv_v[i][at], "must be finite and strictly increasing in soc");
         }
     }
-    return check_rows(cfg, BMS_CFG_F_CELL_N_SOC, BMS_CFG_F_COULOMBIC, d);
+    const bms_cfg_err_t e = check_rows(cfg, BMS_CFG_F_CELL_N_SOC, BMS_CFG_F_COULOMBIC, d);
+    return (e != BMS_CFG_OK) ? e : check_rows(cfg, BMS_CFG_F_HYST_M, BMS_CFG_F_HYST_GAMMA, d);
 }
 
 static bms_cfg_err_t check_estimator(const bms_config_t *cfg, bms_cfg_detail_t *d)

@@ -41,12 +41,12 @@ static void eval_cell(const bms_cell_params_t *cp, float soc, float temp_degc, f
 
 void bms_ekf_init(bms_ekf_cell_t *c, const bms_cell_params_t *cp,
                   const bms_estimator_params_t *ep, float r_scale, float cell_v, float current_a,
-                  float temp_degc)
+                  float temp_degc, const bms_ekf_hyst_in_t *hy)
 {
     /* Terminal voltage plus the ohmic drop approximates the OCV; RC states
      * start at zero and their uncertainty goes into the covariance. */
     float r0 = bms_cell_table(cp, cp->r0_ohm, 0.5f, temp_degc) * r_scale;
-    float soc = bms_cell_soc_from_ocv(cp, cell_v + r0 * current_a, temp_degc);
+    float soc = bms_cell_soc_from_ocv(cp, (cell_v + r0 * current_a) - hy->v, temp_degc);
     c->soc = bms_clampf(soc, 0.0f, 1.0f);
     c->v_rc1_v = 0.0f;
     c->v_rc2_v = 0.0f;
@@ -58,7 +58,7 @@ void bms_ekf_init(bms_ekf_cell_t *c, const bms_cell_params_t *cp,
     const float abs_i = (current_a < 0.0f) ? -current_a : current_a;
     const float e_r0 = ep->r0_rel_sigma * r0 * abs_i;
     const float var_v = (ep->model_err_v * ep->model_err_v) + (ep->voltage_noise_v * ep->voltage_noise_v)
-                      + (e_r0 * e_r0) + (2.0f * sv * sv);
+                      + (e_r0 * e_r0) + (2.0f * sv * sv) + hy->var_v2;
     const float slope = bms_cell_ocv_slope(cp, c->soc, temp_degc);
     const float var_cap = ep->soc_init_sigma * ep->soc_init_sigma;
     const float var_soc = (slope > 1.0e-4f) ? (var_v / (slope * slope)) : var_cap;
@@ -73,15 +73,17 @@ void bms_ekf_init(bms_ekf_cell_t *c, const bms_cell_params_t *cp,
 
 void bms_ekf_fuse_prior(bms_ekf_cell_t *c, const bms_cell_params_t *cp,
                         const bms_estimator_params_t *ep, float temp_degc, float soc_stored,
-                        float soc_sigma)
+                        float soc_sigma, const bms_ekf_hyst_in_t *hy)
 {
     if ((bms_isfinitef(soc_stored) == 0) || !(soc_sigma > 0.0f)) {
         return;
     }
     /* the OCV slope around the voltage-based guess */
     const float slope = bms_cell_ocv_slope(cp, c->soc, temp_degc);
-    /* at power-up the pack has rested (the polarisation has relaxed): model error and noise */
-    const float err_v = ep->model_err_v + ep->voltage_noise_v;
+    /* at power-up the pack has rested (the polarisation has relaxed): model error and noise,
+     * and the hysteresis the guess could not know */
+    const float err0_v = ep->model_err_v + ep->voltage_noise_v;
+    const float err_v = (hy->var_v2 > 0.0f) ? bms_sqrtf((err0_v * err0_v) + hy->var_v2) : err0_v;
     float sig_v = (slope > 1.0e-4f) ? (err_v / slope) : 1.0f;
     sig_v = (sig_v < 1.0f) ? sig_v : 1.0f;
     const float var_v = sig_v * sig_v;
@@ -92,11 +94,11 @@ void bms_ekf_fuse_prior(bms_ekf_cell_t *c, const bms_cell_params_t *cp,
 }
 
 float bms_ekf_terminal_v(const bms_ekf_cell_t *c, const bms_cell_params_t *cp, float r_scale,
-                         float current_a, float temp_degc)
+                         float current_a, float temp_degc, float hyst_v)
 {
     bms_cell_eval_t e;
     eval_cell(cp, c->soc, temp_degc, r_scale, &e);
-    return e.ocv_v - c->v_rc1_v - c->v_rc2_v - e.r0_ohm * current_a;
+    return (e.ocv_v + hyst_v) - c->v_rc1_v - c->v_rc2_v - e.r0_ohm * current_a;
 }
 
 /* Keep P symmetric positive-definite: floors on the diagonal and, if a
@@ -126,7 +128,7 @@ static void condition_cov(float *p)
 void bms_ekf_step(bms_ekf_cell_t *c, const bms_cell_params_t *cp,
                   const bms_estimator_params_t *ep, float cap_scale, float cap_rel_sigma, float r_scale,
                   float current_a, float dt_s, float cell_v, int32_t voltage_valid, float temp_degc,
-                  bms_ekf_step_out_t *out)
+                  const bms_ekf_hyst_in_t *hy, bms_ekf_step_out_t *out)
 {
     bms_cell_eval_t e;
     eval_cell(cp, c->soc, temp_degc, r_scale, &e);
@@ -169,7 +171,7 @@ void bms_ekf_step(bms_ekf_cell_t *c, const bms_cell_params_t *cp,
     /* OCV at the predicted SoC: linear within the located segment */
     const float h0 = e.docv_dsoc_v;
     const float ocv = e.ocv_v + h0 * (c->soc - soc0);
-    const float v_pred = ocv - c->v_rc1_v - c->v_rc2_v - e.r0_ohm * current_a;
+    const float v_pred = (ocv + hy->v) - c->v_rc1_v - c->v_rc2_v - e.r0_ohm * current_a;
     out->v_pred_v = v_pred;
     out->ocv_v = ocv;
     out->docv_dt_v_per_k = e.docv_dt_v_per_k;
@@ -193,7 +195,10 @@ void bms_ekf_step(bms_ekf_cell_t *c, const bms_cell_params_t *cp,
          * voltage (cold cells, a CV phase, an aged cell), and says so (mismatch). */
         const float inflate = (c->nis_mean > 1.0f) ? c->nis_mean : 1.0f;
         const float noise2 = ep->voltage_noise_v * ep->voltage_noise_v;
-        const float r = noise2 + sm * sm * gauss_markov_factor(ep->model_err_corr_s, dt_s) * inflate;
+        /* the hysteresis's error lasts as long as the model error's (it changes only as
+         * charge flows): weighed the same way */
+        const float model2 = (sm * sm) + hy->var_v2;
+        const float r = noise2 + model2 * gauss_markov_factor(ep->model_err_corr_s, dt_s) * inflate;
         const float g0 = p[P00] * h0 - p[P01] - p[P02];
         const float g1 = p[P01] * h0 - p[P11] - p[P12];
         const float g2 = p[P02] * h0 - p[P12] - p[P22];
@@ -206,7 +211,7 @@ void bms_ekf_step(bms_ekf_cell_t *c, const bms_cell_params_t *cp,
         out->innov_v = innov;
         /* the monitor: this sample's innovation^2 over the variance the model states for one
          * sample (state uncertainty, noise, model error: no correlation, no inflation) */
-        const float s_stated = hph + noise2 + sm * sm;
+        const float s_stated = hph + noise2 + model2;
         float ratio = (s_stated > 0.0f) ? ((innov * innov) / s_stated) : NIS_RATIO_MAX;
         ratio = (ratio < NIS_RATIO_MAX) ? ratio : NIS_RATIO_MAX; /* NaN stays NaN: diverged */
         const float alpha = dt_s / (ep->mismatch_window_s + dt_s);

@@ -48,6 +48,7 @@
  * the relaxing side of 0 (u > 0), else e_min(h).
  */
 #include "bms/sop.h"
+#include "bms/hysteresis.h"
 #include "bms/bms_math.h"
 #include "bms/cell_model.h"
 
@@ -284,7 +285,7 @@ void bms_sop_cell(const bms_config_t *cfg, const bms_sop_cell_in_t *c, bms_sop_c
      * (the polarisation or the SoC the filter has not caught up with: it decays or stays
      * over the horizon, so holding it is on the safe side) or the resistance's at the present
      * current (the resistance bound's part). */
-    float gap_v = c->v_meas_v - (ev.ocv_v - c->v_rc1_v - c->v_rc2_v - (c->i_now_a * ev.r0_ohm * c->r_scale));
+    float gap_v = c->v_meas_v - ((ev.ocv_v + c->hyst_v) - c->v_rc1_v - c->v_rc2_v - (c->i_now_a * ev.r0_ohm * c->r_scale));
     gap_v = (bms_isfinitef(gap_v) != 0) ? gap_v : 0.0f;
     /* the present time constants' decay at each horizon (one exp each) */
     float e1[BMS_SOP_N_HORIZONS];
@@ -300,7 +301,10 @@ void bms_sop_cell(const bms_config_t *cfg, const bms_sop_cell_in_t *c, bms_sop_c
         const float vlim = (dir == BMS_SOP_DIS) ? cfg->charge.cell_v_discharge_min_v : cfg->charge.cell_v_charge_max_v;
         /* the gap towards this direction's limit only */
         const float shift_v = (dir == BMS_SOP_DIS) ? minf(gap_v, 0.0f) : -minf(-gap_v, 0.0f);
-        const float v0 = ev.ocv_v + shift_v;
+        /* the hysteresis at the end of its travel in this direction (the branch a charge
+         * leads to lies above the table by m + m0, a discharge's below; hysteresis.h): on the
+         * safe side for any horizon, exact once h has turned over */
+        const float v0 = (ev.ocv_v + (s * -bms_hyst_band_v(cp, c->temp_degc))) + shift_v;
         const float c0 = s * (v0 - vlim);
         /* where the SoC may be (1 sigma towards this limit): near the ends the OCV steepens
          * towards the limit, and a SoC estimate a few tenths of a per cent high there makes the

@@ -19,6 +19,10 @@ NAN = float("nan")
 P00, P01, P02, P11, P12, P22 = range(6)
 
 
+# no hysteresis (the cell files' default): the filter as without the model
+NO_HYST = ffi.new("bms_ekf_hyst_in_t *", {"v": 0.0, "var_v2": 0.0})
+
+
 @pytest.fixture(scope="module")
 def cfg():
     c = ffi.new("bms_config_t *")
@@ -28,7 +32,7 @@ def cfg():
 
 def healthy(cfg) -> object:
     c = ffi.new("bms_ekf_cell_t *")
-    lib.bms_ekf_init(c, ffi.addressof(cfg.cell), ffi.addressof(cfg.est), 1.0, 3.7, 0.0, 25.0)
+    lib.bms_ekf_init(c, ffi.addressof(cfg.cell), ffi.addressof(cfg.est), 1.0, 3.7, 0.0, 25.0, NO_HYST)
     return c
 
 
@@ -46,6 +50,7 @@ def step(cfg, c, current_a: float = 2.0, cell_v: float = 3.68, valid: int = 1) -
         cell_v,
         valid,
         25.0,
+        NO_HYST,
         out,
     )
     return out
@@ -141,7 +146,9 @@ def test_where_the_ocv_is_flat_the_first_guess_is_as_unsure_as_the_configuration
     c = flat_cell_cfg()
     cell = ffi.new("bms_ekf_cell_t *")
     t = int(np.searchsorted([c.cell.soc_bp[j] for j in range(c.cell.n_soc)], 0.5))
-    lib.bms_ekf_init(cell, ffi.addressof(c.cell), ffi.addressof(c.est), 1.0, c.cell.ocv_v[0][t], 0.0, 25.0)
+    lib.bms_ekf_init(
+        cell, ffi.addressof(c.cell), ffi.addressof(c.est), 1.0, c.cell.ocv_v[0][t], 0.0, 25.0, NO_HYST
+    )
     assert 0.35 <= cell.soc <= 0.65
     assert cell.p[P00] == pytest.approx(c.est.soc_init_sigma**2, rel=1e-6)
 
@@ -150,9 +157,11 @@ def test_where_the_ocv_is_flat_the_stored_soc_wins():
     c = flat_cell_cfg()
     cell = ffi.new("bms_ekf_cell_t *")
     t = int(np.searchsorted([c.cell.soc_bp[j] for j in range(c.cell.n_soc)], 0.5))
-    lib.bms_ekf_init(cell, ffi.addressof(c.cell), ffi.addressof(c.est), 1.0, c.cell.ocv_v[0][t], 0.0, 25.0)
+    lib.bms_ekf_init(
+        cell, ffi.addressof(c.cell), ffi.addressof(c.est), 1.0, c.cell.ocv_v[0][t], 0.0, 25.0, NO_HYST
+    )
     guess = cell.soc
-    lib.bms_ekf_fuse_prior(cell, ffi.addressof(c.cell), ffi.addressof(c.est), 25.0, 0.6, 0.01)
+    lib.bms_ekf_fuse_prior(cell, ffi.addressof(c.cell), ffi.addressof(c.est), 25.0, 0.6, 0.01, NO_HYST)
     # the voltage's SoC error is taken as 1 (all of the range): the stored value's 1 % decides
     w = 1.0 / (1.0 + 0.01**2)
     assert cell.soc == pytest.approx(w * 0.6 + (1 - w) * guess, abs=1e-6)
@@ -163,5 +172,7 @@ def test_where_the_ocv_is_flat_the_stored_soc_wins():
 def test_a_stored_soc_that_says_nothing_is_not_fused(cfg, stored, sigma):
     cell = healthy(cfg)
     before = (cell.soc, cell.p[P00])
-    lib.bms_ekf_fuse_prior(cell, ffi.addressof(cfg.cell), ffi.addressof(cfg.est), 25.0, stored, sigma)
+    lib.bms_ekf_fuse_prior(
+        cell, ffi.addressof(cfg.cell), ffi.addressof(cfg.est), 25.0, stored, sigma, NO_HYST
+    )
     assert (cell.soc, cell.p[P00]) == before

@@ -17,6 +17,7 @@
 #include "bms/current_limit.h"
 #include "bms/charger_monitor.h"
 #include "bms/soh.h"
+#include "bms/hysteresis.h"
 #include "bms/balancing.h"
 #include "bms/sop.h"
 
@@ -142,6 +143,7 @@ typedef struct {
     bms_chgmon_t chgmon;    /* charger compliance: the CCL as a compliant charger follows it */
     bms_soh_t soh;          /* each cell's capacity and resistance */
     bms_bal_t bal;          /* cell balancing */
+    bms_hyst_t hyst;        /* the OCV's hysteresis state (one for the pack: hysteresis.h) */
     float ambient_degc;
     uint32_t time_ms;
     uint32_t initialised;   /* estimators seeded from a sample */

@@ -35,6 +35,14 @@ typedef struct {
     float capacity_ah;
     /* charge (current < 0) efficiency, (0, 1]; discharge counts 1:1 */
     float coulombic_eff;
+    /* Voltage hysteresis (hysteresis.h): the rested voltage after a charge sits above the one
+     * after a discharge. Plett's one-state model plus an instantaneous term (Plett, J. Power
+     * Sources 134 (2004) 277, sec. 3.3; Battery Management Systems Vol. I, 2015, sec. 2.7):
+     * v = ocv + m0 s + m h. Per temperature breakpoint, V (0: none); gamma, dimensionless,
+     * is how fast h moves per unit of charge over the capacity. */
+    float hyst_m_v[BMS_MAX_TEMP_PTS];
+    float hyst_m0_v[BMS_MAX_TEMP_PTS];
+    float hyst_gamma;
 } bms_cell_params_t;
 
 /* Two-node lumped thermal model per cell: core and surface (casing). */
@@ -285,7 +293,8 @@ typedef enum {
     BMS_CFG_E_MAP_VALUE = 21,       /* map value negative or not finite */
     BMS_CFG_E_CHARGE = 22,          /* charge parameters inconsistent */
     BMS_CFG_E_NVM = 23,             /* stored SoC outside [0, 1] or its sigma not > 0 */
-    BMS_CFG_E_BALANCE = 24          /* balancing parameters out of range or inconsistent */
+    BMS_CFG_E_BALANCE = 24,         /* balancing parameters out of range or inconsistent */
+    BMS_CFG_E_HYSTERESIS = 25       /* hysteresis parameters out of range */
 } bms_cfg_err_t;
 
 /* ---- which field broke which rule (bms_config_check_detail) -------------------------
@@ -404,7 +413,10 @@ typedef enum {
     BMS_CFG_F_BAL_MODULE_MAX = 127,
     BMS_CFG_F_BAL_TEST_INTERVAL = 128,
     BMS_CFG_F_BAL_DEBOUNCE = 129,
-    BMS_CFG_N_FIELDS = 130
+    BMS_CFG_F_HYST_M = 130,
+    BMS_CFG_F_HYST_M0 = 131,
+    BMS_CFG_F_HYST_GAMMA = 132,
+    BMS_CFG_N_FIELDS = 133
 } bms_cfg_field_t;
 
 /* How a field's values are laid out (which counts of the config give its extent). */

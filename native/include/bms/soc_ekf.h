@@ -20,23 +20,30 @@ typedef struct {
     float nis_mean;
 } bms_ekf_cell_t;
 
+/* The voltage hysteresis the model adds to the OCV table (hysteresis.h) and its variance:
+ * an offset the filter knows and an error it weighs like the model error. */
+typedef struct {
+    float v;
+    float var_v2;
+} bms_ekf_hyst_in_t;
+
 /* Initialise from one sample: OCV inversion of the measured voltage
- * corrected by R0*I; covariance from the estimator config. */
+ * corrected by R0*I and the hysteresis; covariance from the estimator config. */
 void bms_ekf_init(bms_ekf_cell_t *c, const bms_cell_params_t *cp,
                   const bms_estimator_params_t *ep, float r_scale, float cell_v, float current_a,
-                  float temp_degc);
+                  float temp_degc, const bms_ekf_hyst_in_t *hy);
 /* Fuse a stored SoC (from non-volatile memory, 1-sigma soc_sigma) with the voltage-based
  * first guess of bms_ekf_init. The guess's uncertainty is its voltage error (model, noise;
  * the pack has rested) over the OCV's local slope: where the OCV is flat the stored
  * value wins, where it is steep the voltage does. */
 void bms_ekf_fuse_prior(bms_ekf_cell_t *c, const bms_cell_params_t *cp,
                         const bms_estimator_params_t *ep, float temp_degc, float soc_stored,
-                        float soc_sigma);
+                        float soc_sigma, const bms_ekf_hyst_in_t *hy);
 
 /* What one step learned besides the state (for heat and diagnostics). */
 typedef struct {
     float v_pred_v;          /* a-priori predicted terminal voltage */
-    float ocv_v;             /* OCV at the posterior SoC */
+    float ocv_v;             /* OCV at the posterior SoC (the table's: the hysteresis not in it) */
     float docv_dt_v_per_k;   /* entropic coefficient there */
     float innov_v;           /* measurement - prediction (0 without update) */
     float v_rc_next_v;       /* v_rc1 + v_rc2 one more step ahead at zero current */
@@ -57,10 +64,10 @@ typedef struct {
 void bms_ekf_step(bms_ekf_cell_t *c, const bms_cell_params_t *cp,
                   const bms_estimator_params_t *ep, float cap_scale, float cap_rel_sigma, float r_scale,
                   float current_a, float dt_s, float cell_v, int32_t voltage_valid, float temp_degc,
-                  bms_ekf_step_out_t *out);
+                  const bms_ekf_hyst_in_t *hy, bms_ekf_step_out_t *out);
 
-/* Model terminal voltage for the current state at current_a. */
+/* Model terminal voltage for the current state at current_a, with the hysteresis hyst_v. */
 float bms_ekf_terminal_v(const bms_ekf_cell_t *c, const bms_cell_params_t *cp, float r_scale,
-                         float current_a, float temp_degc);
+                         float current_a, float temp_degc, float hyst_v);
 
 #endif /* BMS_SOC_EKF_H */

@@ -44,6 +44,7 @@ typedef struct {
     float v_meas_v;        /* its measured voltage this step (NaN: none usable) ... */
     float i_now_a;         /* ... at this pack current (> 0 discharge; NaN: unknown) */
     float cap_a[2];        /* the limit's other terms [BMS_SOP_CHG / _DIS] (bms_sop_cap; NaN: none) */
+    float hyst_v;          /* the OCV's hysteresis now (hysteresis.h) */
 } bms_sop_cell_in_t;
 
 /* One cell's result per direction [BMS_SOP_CHG / _DIS] and horizon: the largest safe
