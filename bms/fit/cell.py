@@ -25,10 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-from bms.cells import MAX_TEMP_PTS, CellModel, EstimatorParams, ThermalParams
+from bms.cells import MAX_TEMP_PTS, CellModel, EstimatorParams, Hysteresis, ThermalParams
 from bms.config_bounds import CONFIG_BOUNDS
 from bms.errors import BmsError, ConfigError, LogFormatError
 from bms.fit import ecm, ocv, soc, thermal
+from bms.fit import hysteresis as hyst
 from bms.fit.residuals import MIN_WINDOW_C_RATE, FitReport, residuals
 from bms.fit.timeline import LONG_REST_S, read_timeline
 from bms.logs import check_units
@@ -69,12 +70,14 @@ class _Evidence:
     sweeps: list[tuple[str, float, ocv.Branch]]  # (kind, temp, branch)
     rests: list[tuple[float, float, float]]  # (soc, v, temp)
     windows: list[ecm.Window]
+    rest_rows: list[tuple[hyst.History, int]]  # each rest's file record and last row
 
 
 def _evidence(files: list[soc.FileSoc], capacity_ah: float) -> _Evidence:
-    ev = _Evidence([], [], [])
+    ev = _Evidence([], [], [], [])
     for f in files:
         tl, s_arr = f.tl, f.soc
+        hist = hyst.History(tl.i, tl.dt_s)
         assert s_arr is not None
         known = np.isfinite(s_arr)
         sweep_rows = np.zeros(len(tl.t), bool)
@@ -85,6 +88,7 @@ def _evidence(files: list[soc.FileSoc], capacity_ah: float) -> _Evidence:
                 sweep_rows[rows] = True
             if s.kind == "rest" and s.duration_s >= LONG_REST_S and known[s.i1]:
                 ev.rests.append((float(s_arr[s.i1]), float(tl.v[s.i1]), float(tl.temp[s.i1])))
+                ev.rest_rows.append((hist, s.i1))
         # windows: from the end of a long rest (or a piece's start) to the end of the next
         cuts = sorted(
             {s.i1 for s in f.segs if s.kind == "rest" and s.duration_s >= LONG_REST_S}
@@ -99,7 +103,15 @@ def _evidence(files: list[soc.FileSoc], capacity_ah: float) -> _Evidence:
                 continue
             ev.windows.append(
                 ecm.Window(
-                    tl.name, tl.t[rows], tl.dt_s[rows], tl.i[rows], tl.v[rows], s_arr[rows], tl.temp[rows]
+                    tl.name,
+                    tl.t[rows],
+                    tl.dt_s[rows],
+                    tl.i[rows],
+                    tl.v[rows],
+                    s_arr[rows],
+                    tl.temp[rows],
+                    hist=hist,
+                    i0=a,
                 )
             )
     return ev
@@ -161,6 +173,61 @@ def _add_rows(
         rows_t.append(t)
     order = np.argsort(rows_t)
     return np.array(rows_t)[order], {k: np.array(v)[order] for k, v in out.items()}
+
+
+def _corrected_rests(ev: _Evidence, states: hyst.States, hf: hyst.HystFit) -> list[tuple[float, float, float]]:
+    """The relaxed rests moved onto a hysteresis-free table: each carried m0 s + m h of its
+    history (a rest after a discharge lies m + m0 below the table)."""
+    out = []
+    for (sc, v, t), (hist, row) in zip(ev.rests, ev.rest_rows, strict=True):
+        h, sg = states.at(hist, row, hf.gamma)
+        out.append((sc, v - (hf.m0_v * sg + hf.m_v * h), t))
+    return out
+
+
+def _judge_hysteresis(
+    ev: _Evidence,
+    fitted: list[tuple[np.ndarray, ecm.RcFit, list[ecm.Window], int]],
+    temps: np.ndarray,
+    ref_t: float,
+    sweeps: tuple[ocv.Branch | None, ocv.Branch | None],
+    grid: np.ndarray,
+    ref_ocv: np.ndarray,
+    states: hyst.States,
+) -> hyst.HystFit:
+    """The hysteresis the reference temperature's dynamic windows show. Its rate, m and m0 are
+    searched against an OCV free of it: the mean of the two slow sweeps without the relaxed
+    rests (each rest carries the hysteresis of its history), or with one sweep or none the
+    table itself. Then judged as it would be used: the rests corrected by it, the table through
+    them, the windows fitted again at that rate; its gain is that fit's residual against the
+    tables without it. The windows' OCV is put back afterwards."""
+    dis, chg = sweeps
+    k = int(np.argmin(np.abs(temps - ref_t)))
+    row, base, wins, _ = fitted[k]
+    free = ocv.ocv_table(dis, chg, [], grid)[0] if (dis is not None and chg is not None) else ref_ocv
+
+    def fit_on(table: np.ndarray, gammas: np.ndarray) -> ecm.RcFit:
+        for w in wins:
+            w.ocv = np.interp(w.soc, grid, table)
+        f = ecm.fit_rc(wins, lambda gm: states.columns(wins, gm), gammas).with_extra
+        assert f is not None and f.extra_coef is not None
+        return f
+
+    hx = fit_on(free, hyst.GAMMA_GRID)
+    first = hyst.HystFit(hx.extra_param, float(hx.extra_coef[0]), float(hx.extra_coef[1]), 0.0)
+    ref_rests = [(sc, v) for sc, v, t in _corrected_rests(ev, states, first) if abs(t - ref_t) <= TEMP_CLUSTER_K]
+    used = fit_on(ocv.ocv_table(dis, chg, ref_rests, grid)[0], np.array([first.gamma]))
+    for w in wins:
+        w.ocv = np.interp(w.soc, grid, row)
+    n = np.array([len(w.t) for w in wins], dtype=float)
+
+    def pooled(f: ecm.RcFit) -> float:
+        return float(np.sqrt(np.sum(n * np.square(f.rms_v)) / np.sum(n)))
+
+    assert used.extra_coef is not None
+    gain = 1.0 - pooled(used) / max(pooled(base), 1e-12)
+    edge = first.gamma in (float(hyst.GAMMA_GRID[0]), float(hyst.GAMMA_GRID[-1]))
+    return hyst.HystFit(first.gamma, float(used.extra_coef[0]), float(used.extra_coef[1]), gain, edge)
 
 
 def fit_cell(
@@ -249,28 +316,75 @@ def fit_cell(
 
     groups = _clusters([w.temp_c for w in ev.windows])
     temps = np.array([float(np.median([ev.windows[k].temp_c for k in g])) for g in groups])
+    states = hyst.States(cap, eff)
+
+    def fit_groups(
+        rests_all: list[tuple[float, float, float]], ref_row: np.ndarray, gammas: np.ndarray | None
+    ) -> list[tuple[np.ndarray, ecm.RcFit, list[ecm.Window], int]]:
+        """Per temperature group: its OCV row, its R/C fit (with the hysteresis's columns for
+        `gammas`), its windows and relaxed rests."""
+        out = []
+        for g, tc in zip(groups, temps, strict=True):
+            d_b, c_b = _branch(ev.sweeps, "dis", tc), _branch(ev.sweeps, "chg", tc)
+            rests = [(s, v) for s, v, t in rests_all if abs(t - tc) <= TEMP_CLUSTER_K]
+            if abs(tc - ref_t) <= TEMP_CLUSTER_K:
+                row_ocv = ref_row
+            elif d_b is not None or c_b is not None:
+                row_ocv = ocv.ocv_table(d_b, c_b, rests, grid)[0]
+            else:
+                row_ocv = ocv.shifted_table(ref_row, grid, rests)
+            wins = [ev.windows[k] for k in g]
+            for w in wins:
+                w.ocv = np.interp(w.soc, grid, row_ocv)
+            fit = ecm.fit_rc(wins, lambda gm, wins=wins: states.columns(wins, gm), gammas)
+            out.append((row_ocv, fit, wins, len(rests)))
+        return out
+
+    fitted = fit_groups(ev.rests, ref_ocv, None)
+    judged = _judge_hysteresis(ev, fitted, temps, ref_t, (dis, chg), grid, ref_ocv, states)
+    hyst_m = np.zeros(len(temps))
+    hyst_m0 = np.zeros(len(temps))
+    gamma = 0.0
+    if judged.kept:
+        gamma = judged.gamma
+        # the relaxed rests carried the hysteresis of their history: moved onto the table (a
+        # rest after a discharge lies m + m0 below it), then every group fitted again at this
+        # rate (its own m and m0)
+        corrected = _corrected_rests(ev, states, judged)
+        ref_rests_c = [(sc, v) for sc, v, t in corrected if abs(t - ref_t) <= TEMP_CLUSTER_K]
+        ref_ocv = ocv.ocv_table(dis, chg, ref_rests_c, grid)[0]
+        fitted = [
+            (row, f.with_extra or f, wins, n)
+            for row, f, wins, n in fit_groups(corrected, ref_ocv, np.array([gamma]))
+        ]
+        for k, (_, f, wins, _) in enumerate(fitted):
+            assert f.extra_coef is not None
+            hyst_m[k], hyst_m0[k] = float(f.extra_coef[0]), float(f.extra_coef[1])
+            for w in wins:
+                w.hyst_v = states.voltage(w, gamma, hyst_m[k], hyst_m0[k])
+        lines.append(
+            f"hysteresis: gamma {gamma:.3g}, m {', '.join(f'{x * 1e3:.1f}' for x in hyst_m)} mV, m0 "
+            f"{', '.join(f'{x * 1e3:.1f}' for x in hyst_m0)} mV at {', '.join(f'{x:.1f}' for x in temps)} °C "
+            f"(at {ref_t:.1f} °C the dynamic residual {judged.gain:.0%} lower with it; rests corrected "
+            "onto the table)"
+        )
+    else:
+        lines.append(
+            f"hysteresis: not identified (at {ref_t:.1f} °C the best, band {judged.band_v * 1e3:.1f} mV at "
+            f"gamma {judged.gamma:.3g}{' (an end of the searched range)' if judged.at_edge else ''}, "
+            f"changes the dynamic residual by {-judged.gain:+.0%}; kept from -{hyst.MIN_GAIN:.0%}, "
+            f"{hyst.MIN_BAND_V * 1e3:g} mV and a rate inside the range)"
+        )
     tables: dict[str, list[np.ndarray]] = {
         k: [] for k in ("ocv_v", "r0_ohm", "r1_ohm", "c1_f", "r2_ohm", "c2_f")
     }
-    for g, tc in zip(groups, temps, strict=True):
-        d_b, c_b = _branch(ev.sweeps, "dis", tc), _branch(ev.sweeps, "chg", tc)
-        rests = [(s, v) for s, v, t in ev.rests if abs(t - tc) <= TEMP_CLUSTER_K]
-        if abs(tc - ref_t) <= TEMP_CLUSTER_K:
-            row_ocv = ref_ocv
-        elif d_b is not None or c_b is not None:
-            row_ocv = ocv.ocv_table(d_b, c_b, rests, grid)[0]
-        else:
-            row_ocv = ocv.shifted_table(ref_ocv, grid, rests)
-        wins = [ev.windows[k] for k in g]
-        for w in wins:
-            w.ocv = np.interp(w.soc, grid, row_ocv)
-        fit = ecm.fit_rc(wins)
+    for (row_ocv, fit, wins, n_rests), tc in zip(fitted, temps, strict=True):
         rows = ecm.on_grid(fit, grid)
         tables["ocv_v"].append(row_ocv)
         for k in ("r0_ohm", "r1_ohm", "c1_f", "r2_ohm", "c2_f"):
             tables[k].append(rows[k])
         lines.append(
-            f"{tc:.1f} °C: {len(wins)} dynamic windows, {len(rests)} relaxed rests, "
+            f"{tc:.1f} °C: {len(wins)} dynamic windows, {n_rests} relaxed rests, "
             f"tau1 {fit.tau1_s:.1f} s, tau2 {fit.tau2_s:.0f} s, "
             f"R0 {np.median(rows['r0_ohm']) * 1e3:.1f} mOhm (median)"
         )
@@ -315,6 +429,9 @@ def fit_cell(
             f"(R0 {ea[0] / 1e3:.1f}, R1 {ea[1] / 1e3:.1f}, R2 {ea[2] / 1e3:.1f} kJ/mol)"
         )
     temp_rows, tab = _add_rows(temps, tab, docv_dt, new_t, ea)
+    # the hysteresis at an added row: the nearest measured row's (held)
+    near = [int(np.argmin(np.abs(temps - t))) for t in temp_rows]
+    hysteresis = Hysteresis(hyst_m[near], hyst_m0[near], gamma)
 
     ref_row = int(np.argmin(np.abs(temp_rows - ref_t)))
     r0_ref = float(np.median(tab["r0_ohm"][ref_row]))
@@ -330,6 +447,7 @@ def fit_cell(
         docv_dt_v_per_k=docv_dt,
         thermal=ThermalParams(1.0, 1.0, 1.0, 1.0),
         estimator=EstimatorParams(current_noise_a=0.01 * cap, heat_noise_w=r0_ref * cap**2),
+        hysteresis=hysteresis,
     )
     rep = residuals(cell, ev.windows, temps, max_rms_mv, lines)
     cell.thermal = thermal.fit_files(al.files, cell, cap, lines)

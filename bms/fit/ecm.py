@@ -10,6 +10,7 @@ two time constants, shared by one temperature, from an outer search."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,6 +52,11 @@ class Window:
     soc: np.ndarray
     temp: np.ndarray
     ocv: np.ndarray | None = None  # OCV of each row on the fitted table
+    # the file's current record from its start and this window's first row in it (what the
+    # hysteresis state depends on: bms.fit.hysteresis), and that state once fitted
+    hist: object = None
+    i0: int = 0
+    hyst_v: np.ndarray | None = None  # m0 s + m h of the fitted hysteresis, per row
 
     @property
     def label(self) -> str:
@@ -95,11 +101,27 @@ class RcFit:
     hats: np.ndarray  # SoC of the hats
     r_ohm: np.ndarray  # [3, N_HATS]: R0, R1, R2 on the hats
     rms_v: list[float]  # per window
+    # the extra columns' coefficients at the chosen parameter (hysteresis: m, m0) and how much
+    # they lowered the residual's rms (0: none asked for)
+    extra_param: float = 0.0
+    extra_coef: np.ndarray | None = None
+    extra_gain: float = 0.0
+    with_extra: RcFit | None = None  # the same fit with the extra columns (fit_rc's `extra`)
 
 
-def fit_rc(windows: list[Window]) -> RcFit:
+# Extra non-negative columns of the design for one value of an outer parameter (the
+# hysteresis's rate: its columns -h and -s for m and m0), rows as the windows concatenated.
+ExtraColumns = Callable[[float], np.ndarray]
+
+
+def fit_rc(
+    windows: list[Window], extra: ExtraColumns | None = None, params: np.ndarray | None = None
+) -> RcFit:
     """R0/R1/R2 as functions of SoC and two time constants from the windows of one
-    temperature (each window's `ocv` set)."""
+    temperature (each window's `ocv` set). With `extra`, its columns join the design for the
+    value of `params` that fits best (searched at the time constants found without them, then
+    the time constants polished with it); that fit is returned as `with_extra` of the one
+    without."""
     hats = np.linspace(0.0, 1.0, N_HATS)
     soc = np.concatenate([w.soc for w in windows])
     cur = np.concatenate([w.i for w in windows])
@@ -118,8 +140,11 @@ def fit_rc(windows: list[Window]) -> RcFit:
     for k in range(na - 2):
         d2[k, k : k + 3] = (1.0, -2.0, 1.0)
 
+    cols: np.ndarray | None = None  # the extra columns in force
+
     def design(tau1: float, tau2: float) -> np.ndarray:
-        return np.hstack([u, rc_response(dt_w, u, tau1), rc_response(dt_w, u, tau2)])
+        a = np.hstack([u, rc_response(dt_w, u, tau1), rc_response(dt_w, u, tau2)])
+        return a if cols is None else np.hstack([a, cols])
 
     yy = float(y @ y)
 
@@ -130,8 +155,10 @@ def fit_rc(windows: list[Window]) -> RcFit:
         ata, aty = a.T @ a, a.T @ y
         ata[np.diag_indices_from(ata)] += 1e-12 * np.trace(ata)
         r = np.linalg.cholesky(ata).T
-        lam = SMOOTHING * float(np.median(np.abs(np.diag(r))))
+        lam = SMOOTHING * float(np.median(np.abs(np.diag(r[: 3 * na, : 3 * na]))))
         pen = np.kron(np.eye(3), d2) * lam
+        if cols is not None:
+            pen = np.hstack([pen, np.zeros((len(pen), cols.shape[1]))])
         z = np.linalg.solve(r.T, aty)
         x, _ = nnls(np.vstack([r, pen]), np.concatenate([z, np.zeros(len(pen))]))
         cost = float(x @ ata @ x - 2 * x @ aty + yy + np.sum((pen @ x) ** 2))
@@ -161,16 +188,44 @@ def fit_rc(windows: list[Window]) -> RcFit:
         if best is None or sol.fun < best.fun:
             best = sol
     assert best is not None
+
+    def result(tau1: float, tau2: float, x: np.ndarray) -> RcFit:
+        r = np.zeros((3, N_HATS))
+        for b in range(3):
+            vals = x[b * na : (b + 1) * na]
+            # hats without data hold the nearest identified value
+            r[b] = np.interp(hats, hats[active], vals)
+        res = design(tau1, tau2) @ x - y
+        rms = [
+            float(np.sqrt(np.mean(res[s : s + len(w.t)] ** 2))) for s, w in zip(starts, windows, strict=True)
+        ]
+        return RcFit(tau1, tau2, hats, r, rms)
+
     tau1, tau2 = taus(best.x)
-    x, _ = solve(tau1, tau2)
-    r = np.zeros((3, N_HATS))
-    for b in range(3):
-        vals = x[b * na : (b + 1) * na]
-        # hats without data hold the nearest identified value
-        r[b] = np.interp(hats, hats[active], vals)
-    res = design(tau1, tau2) @ x - y
-    rms = [float(np.sqrt(np.mean(res[s : s + len(w.t)] ** 2))) for s, w in zip(starts, windows, strict=True)]
-    return RcFit(tau1, tau2, hats, r, rms)
+    x, cost0 = solve(tau1, tau2)
+    base = result(tau1, tau2, x)
+    if extra is None or params is None or not len(params):
+        return base
+    scored_p = []
+    for prm in params:
+        cols = extra(float(prm))
+        scored_p.append((solve(tau1, tau2)[1], float(prm)))
+    _, base.extra_param = min(scored_p)
+    cols = extra(base.extra_param)
+    sol = minimize(
+        lambda z: solve(*taus(z))[1],
+        best.x,
+        method="Nelder-Mead",
+        options={"xatol": 1e-3, "fatol": 1e-9, "maxiter": 200},
+    )
+    tau1, tau2 = taus(sol.x)
+    x, cost1 = solve(tau1, tau2)
+    ext = result(tau1, tau2, x)
+    ext.extra_param = base.extra_param
+    ext.extra_coef = x[3 * na :]
+    ext.extra_gain = 1.0 - float(np.sqrt(max(cost1, 0.0) / max(cost0, 1e-300)))
+    base.with_extra = ext
+    return base
 
 
 def on_grid(fit: RcFit, grid: np.ndarray) -> dict[str, np.ndarray]:

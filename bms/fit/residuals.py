@@ -47,6 +47,8 @@ def simulate_window(cell: CellModel, w: ecm.Window) -> np.ndarray:
     dt = w.dt.copy()
     dt[0] = np.inf
     vm = look(cell.ocv_v) - r0 * w.i
+    if w.hyst_v is not None:
+        vm = vm + w.hyst_v  # the fitted hysteresis along the window (bms.fit.hysteresis)
     for r, tau in ((r1, tau1), (r2, tau2)):
         a = np.exp(-dt / tau)
         x = np.zeros(len(dt))
