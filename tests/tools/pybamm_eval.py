@@ -32,6 +32,7 @@ CASES: list[tuple[str, list[Path], list[str]]] = [
     ("LCO (Ai2020), fit 5/25/45 °C", [], ["ai2020-25c", "ai2020-5c-valid"]),
     ("NCA (Kim2011), fit 5/25/45 °C", [], ["nca_kim2011-25c", "nca_kim2011-5c-valid"]),
     ("A123 LFP (Prada2013), fit 5/25/45 °C", [], ["prada2013-25c", "prada2013-5c-valid"]),
+    ("A123 LFP with a 20 mV hysteresis gap, fit 25 °C", [], ["prada2013-hyst-25c"]),
 ]
 
 
@@ -50,7 +51,7 @@ def _run(case: tuple[str, list[Path], list[str]]) -> list[str]:
     rows = []
     for v in valids:
         d = EVAL / v
-        ambient = v.split("-")[1]
+        ambient = next(x for x in v.split("-")[1:] if x.endswith("c"))
         r = replay(d / "valid.csv.gz", cell, d / "truth.csv.gz")
         start = float(read_truth(d / "truth.csv.gz")["soc_true"][0])
         ms = replay(d / "valid.csv.gz", cell, d / "truth.csv.gz", soc_stored=start).metrics

@@ -327,12 +327,31 @@ def build_parameter_values(pybamm, name, info, ambient_c, args):
     a_cool = float(pv["Cell cooling surface area [m2]"]) if "Cell cooling surface area [m2]" in keys else 1.0
     upd["Cell cooling surface area [m2]"] = a_cool
     upd["Total heat transfer coefficient [W.m-2.K-1]"] = 1.0 / (args.r_core_surface * a_cool)
+    if args.hysteresis_mv > 0:
+        # branches +- half the gap around the set's single-valued OCP: an LFP cell's rested OCV
+        # keeps 5-25 mV between charge and discharge (Roscher & Sauer, J. Power Sources 196
+        # (2011) 331; Dreyer et al., Nature Mater. 9 (2010) 448 on its origin)
+        base = pv["Positive electrode OCP [V]"]
+        half = 0.5e-3 * args.hysteresis_mv
+        upd["Positive electrode lithiation OCP [V]"] = lambda sto: base(sto) - half
+        upd["Positive electrode delithiation OCP [V]"] = lambda sto: base(sto) + half
+        upd["Positive particle lithiation hysteresis decay rate"] = args.hysteresis_decay
+        upd["Positive particle delithiation hysteresis decay rate"] = args.hysteresis_decay
+        upd["Initial hysteresis state in positive electrode"] = args.hysteresis_init
     pv.update(upd, check_already_exists=False)
     return pv
 
 
+HYSTERESIS = {"on": False}  # set by main from --hysteresis-mv
+
+
 def make_model(pybamm):
-    return pybamm.lithium_ion.DFN(options={"thermal": "lumped", "surface temperature": "lumped"})
+    opts = {"thermal": "lumped", "surface temperature": "lumped"}
+    if HYSTERESIS["on"]:
+        # the positive electrode's OCP with PyBaMM's one-state hysteresis (Axen et al., J. Energy
+        # Storage 2022), between a lithiation and a delithiation branch (build_parameter_values)
+        opts["open-circuit potential"] = ("single", "one-state hysteresis")
+    return pybamm.lithium_ion.DFN(options=opts)
 
 
 def core_heat_capacity(pybamm, pv):
@@ -523,6 +542,14 @@ def parse_args(argv=None):
     )
     p.add_argument("--char-temp-noise", type=float, default=0.05, help="char T noise, K rms")
     p.add_argument("--skip-char", action="store_true", help="only valid/truth/meta")
+    p.add_argument(
+        "--hysteresis-mv",
+        type=float,
+        default=0.0,
+        help="gap between the positive electrode's delithiation and lithiation OCP (mV; 0: none)",
+    )
+    p.add_argument("--hysteresis-decay", type=float, default=100.0, help="PyBaMM's hysteresis decay rate")
+    p.add_argument("--hysteresis-init", type=float, default=1.0, help="initial hysteresis state (-1..1)")
     return p.parse_args(argv)
 
 
@@ -534,6 +561,7 @@ def main(argv=None):
     os.makedirs(out, exist_ok=True)
     pybamm = _pybamm()
     pybamm.set_logging_level("ERROR")
+    HYSTERESIS["on"] = args.hysteresis_mv > 0
 
     def file_rng(fname):
         # independent noise per file and dataset, reproducible from --seed
@@ -644,7 +672,13 @@ def main(argv=None):
         "generator": {
             "script": "tests/tools/pybamm_reference.py",
             "pybamm_version": pybamm.__version__,
-            "model": "DFN, thermal=lumped (core), surface temperature=lumped (casing)",
+            "model": "DFN, thermal=lumped (core), surface temperature=lumped (casing)"
+            + (
+                f", positive OCP one-state hysteresis: gap {args.hysteresis_mv:g} mV, decay rate "
+                f"{args.hysteresis_decay:g}, initial state {args.hysteresis_init:g}"
+                if args.hysteresis_mv > 0
+                else ""
+            ),
             "quick": bool(args.quick),
             "seed": args.seed,
             "drive_seed": args.drive_seed,
