@@ -175,7 +175,9 @@ def _add_rows(
     return np.array(rows_t)[order], {k: np.array(v)[order] for k, v in out.items()}
 
 
-def _corrected_rests(ev: _Evidence, states: hyst.States, hf: hyst.HystFit) -> list[tuple[float, float, float]]:
+def _corrected_rests(
+    ev: _Evidence, states: hyst.States, hf: hyst.HystFit
+) -> list[tuple[float, float, float]]:
     """The relaxed rests moved onto a hysteresis-free table: each carried m0 s + m h of its
     history (a rest after a discharge lies m + m0 below the table)."""
     out = []
@@ -215,7 +217,9 @@ def _judge_hysteresis(
 
     hx = fit_on(free, hyst.GAMMA_GRID)
     first = hyst.HystFit(hx.extra_param, float(hx.extra_coef[0]), float(hx.extra_coef[1]), 0.0)
-    ref_rests = [(sc, v) for sc, v, t in _corrected_rests(ev, states, first) if abs(t - ref_t) <= TEMP_CLUSTER_K]
+    ref_rests = [
+        (sc, v) for sc, v, t in _corrected_rests(ev, states, first) if abs(t - ref_t) <= TEMP_CLUSTER_K
+    ]
     used = fit_on(ocv.ocv_table(dis, chg, ref_rests, grid)[0], np.array([first.gamma]))
     for w in wins:
         w.ocv = np.interp(w.soc, grid, row)
