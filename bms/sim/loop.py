@@ -235,12 +235,14 @@ class ClosedLoop:
             self.dt_s,
         )
         meas = self._sample(i_mean, v_true, charging_phase)
+        # the limit in force over this interval (the one the charger was following): what the
+        # firmware judges this interval's current against, before its step sets the next
+        self._follow_ccl()
         state = self._firmware_step(meas, t)
         sent, self.commands = self.commands, 0  # the requests this step applied; then the next's
         closing, self.close_accepted = self.close_accepted, False
         self.faults.note_latched(state.faults, t)
         self.current_prev = i_mean
-        self._follow_ccl()
         self.faults.judge_onsets(lambda: self._onset_view(k, t, i_mean, v_true, int(state.faults), closing))
         loop_values = (
             i_mean, self.ccl, self.dcl, meas.charger_max_a, self.resets, len(self.injected),
