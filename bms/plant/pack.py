@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bms.cells import CellModel
+from bms.cells import CellModel, Hysteresis
 from bms.plant.tables import ENTROPIC, PatchLookup, TableSet
 
 KELVIN = 273.15
@@ -70,6 +70,26 @@ class Spread:
     # last discharged, +1: it last charged; 0: halfway, as after a minor loop)
     hyst_scale: float = 1.0
     hyst_h0: float = 0.0
+    # ... and a hysteresis the file does not state, added at every temperature (V; rate
+    # hyst_gamma where the file has none). LFP cells keep a 5-25 mV gap between the branches
+    # (Roscher & Sauer, J. Power Sources 196 (2011) 331): m + m0 up to ~12 mV. gamma 60 turns
+    # h over within ~5 % of the capacity (1 - e^-3), as LFP's branches meet after a few per
+    # cent (an assumption). hyst_told: the firmware's configuration states it too.
+    hyst_m_v: float = 0.0
+    hyst_m0_v: float = 0.0
+    hyst_gamma: float = 60.0
+    hyst_told: bool = False
+
+
+def plant_hysteresis(cell: CellModel, spread: Spread) -> Hysteresis:
+    """The hysteresis the plant has: the cell file's scaled by spread.hyst_scale plus the
+    spread's own (spread.hyst_m_v, hyst_m0_v at every temperature; its rate where the file
+    states none)."""
+    hy = cell.hysteresis
+    m = np.asarray(hy.m_v, dtype=float) * spread.hyst_scale + spread.hyst_m_v
+    m0 = np.asarray(hy.m0_v, dtype=float) * spread.hyst_scale + spread.hyst_m0_v
+    gamma = float(hy.gamma) if hy.present else spread.hyst_gamma
+    return Hysteresis(m, m0, gamma)
 
 
 # the plant's table rows: R and C of the two RC branches adjacent, so that both branches
@@ -127,10 +147,10 @@ class PackPlant:
         self._extra = bool(np.any(self.leak_a > 0.0))  # element currents differ from the pack's
         self.v_rc = np.zeros((2, n_series))  # the RC branches' voltages (v1, v2)
         # hysteresis (bms.cells.Hysteresis): per element, h and the instantaneous sign s
-        hy = self.element.hysteresis
-        self.hyst = hy.present and spread.hyst_scale > 0.0
-        self.hyst_m_v = np.asarray(hy.m_v, dtype=float) * spread.hyst_scale
-        self.hyst_m0_v = np.asarray(hy.m0_v, dtype=float) * spread.hyst_scale
+        hy = plant_hysteresis(self.element, spread)
+        self.hyst = hy.present
+        self.hyst_m_v = np.asarray(hy.m_v, dtype=float)
+        self.hyst_m0_v = np.asarray(hy.m0_v, dtype=float)
         self.hyst_gamma = float(hy.gamma)
         self.hyst_h = np.full(n_series, float(np.clip(spread.hyst_h0, -1.0, 1.0)))
         self.hyst_s = np.full(n_series, float(np.sign(spread.hyst_h0)))

@@ -9,7 +9,7 @@ import numpy as np
 
 from bms._native import ffi
 from bms.balancing import fill_balancing
-from bms.cells import CellModel, ThermalParams
+from bms.cells import CellModel, Hysteresis, ThermalParams
 from bms.chemistry import Chemistry
 from bms.firmware import PackLayout, fill_config, fill_nvm
 from bms.firmware_config import fill_nvm_health
@@ -29,6 +29,13 @@ def firmware_cell(chem: Chemistry, scn: Scenario) -> CellModel:
         r_core_surf_k_per_w=el.thermal.r_core_surf_k_per_w,
         r_surf_amb_k_per_w=1.0 / g,
     )
+    if scn.spread.hyst_told:  # the firmware is told the hysteresis the spread adds
+        hy = el.hysteresis
+        el.hysteresis = Hysteresis(
+            hy.m_v + scn.spread.hyst_m_v,
+            hy.m0_v + scn.spread.hyst_m0_v,
+            hy.gamma if hy.present else scn.spread.hyst_gamma,
+        )
     if not scn.soh:  # the firmware holds the model's capacity and resistance (soh.h)
         el.estimator = replace(el.estimator, soh_init_sigma=0.0)
     else:

@@ -199,6 +199,11 @@ SPREAD_MAX["ocv_offset_cell_v"] = 0.05
 # a soft internal short of a large element (1 %/h of 100 Ah)
 SPREAD_MAX["self_discharge_a"] = 1.0
 SPREAD_MAX["self_discharge_spread_a"] = 1.0
+# a hysteresis the cell file does not state: 0.1 V each is beyond LFP's (5-25 mV gap) and
+# graphite's, short of silicon's few hundred mV; its rate within the firmware's 0..1e4
+SPREAD_MAX["hyst_m_v"] = 0.1
+SPREAD_MAX["hyst_m0_v"] = 0.1
+SPREAD_MAX["hyst_gamma"] = 1.0e4
 SEED_MAX = 2**63 - 1  # numpy SeedSequence takes any integer >= 0; a TOML integer is int64
 
 
@@ -222,6 +227,8 @@ def _section_rules(s: Scenario) -> None:
                 )
             elif k.startswith("self_discharge"):
                 what = "amperes of leakage per element; healthy cells leak micro- to milliamperes"
+            elif k.startswith("hyst_"):
+                what = "a hysteresis the cell file does not state (V; its rate dimensionless)"
             elif k == "ocv_offset_cell_v":
                 what = "volts: each cell's OCV offset from the table, uniform within +- this"
             else:

@@ -217,3 +217,27 @@ def test_a_filter_told_the_hysteresis_follows_the_soc_that_one_without_misses():
     # ends: blind, the filter carries about half of it; told, what is left is the noise's
     assert told < 0.002
     assert blind > 0.006
+
+
+@pytest.mark.parametrize("told", [False, True])
+def test_a_spread_adds_a_hysteresis_the_file_does_not_state_and_the_firmware_is_told_when_asked(told):
+    from bms.chemistry import load_chemistry
+    from bms.plant.pack import plant_hysteresis
+    from bms.sim.configure import firmware_cell
+
+    chem = load_chemistry("lfp-graphite")
+    assert not chem.cell.hysteresis.present  # PyBaMM's Prada2013 has none
+    sp = replace(Scenario().spread, hyst_m_v=0.006, hyst_m0_v=0.0015, hyst_gamma=80.0, hyst_told=told)
+    scn = Scenario(chemistry="lfp-graphite", series=4, parallel=2, spread=sp)
+    validate(scn)
+    plant = plant_hysteresis(chem.cell.scaled(2), sp)
+    np.testing.assert_allclose(plant.m_v, 0.006)
+    np.testing.assert_allclose(plant.m0_v, 0.0015)
+    assert plant.gamma == 80.0
+    fw = firmware_cell(chem, scn).hysteresis
+    if told:
+        np.testing.assert_allclose(fw.m_v, plant.m_v)
+        np.testing.assert_allclose(fw.m0_v, plant.m0_v)
+        assert fw.gamma == plant.gamma
+    else:
+        assert not fw.present
