@@ -39,6 +39,13 @@ class Bug:
 
 BUGS = (
     Bug(
+        "hysteresis-direction",
+        "hysteresis.c",
+        "const float towards = (current_a < 0.0f) ? 1.0f : -1.0f;",
+        "const float towards = (current_a < 0.0f) ? -1.0f : 1.0f;",
+        "Plett's h driven towards sgn(i) instead of -sgn(i): after a discharge, the charge's branch",
+    ),
+    Bug(
         "cell-loop-off-by-one",
         "bms.c",
         "    uint32_t nv = 0u;\n    for (uint32_t i = 0u; i < cfg->pack.n_cells; i++) {",
