@@ -142,24 +142,25 @@ def flat_cell_cfg():
     return c
 
 
-def test_where_the_ocv_is_flat_the_first_guess_is_as_unsure_as_the_configuration_allows():
+def flat_first_guess() -> tuple[object, object]:
+    """The flat cell's configuration and a filter started from its OCV at mid-plateau."""
     c = flat_cell_cfg()
     cell = ffi.new("bms_ekf_cell_t *")
     t = int(np.searchsorted([c.cell.soc_bp[j] for j in range(c.cell.n_soc)], 0.5))
     lib.bms_ekf_init(
         cell, ffi.addressof(c.cell), ffi.addressof(c.est), 1.0, c.cell.ocv_v[0][t], 0.0, 25.0, NO_HYST
     )
+    return c, cell
+
+
+def test_where_the_ocv_is_flat_the_first_guess_is_as_unsure_as_the_configuration_allows():
+    c, cell = flat_first_guess()
     assert 0.35 <= cell.soc <= 0.65
     assert cell.p[P00] == pytest.approx(c.est.soc_init_sigma**2, rel=1e-6)
 
 
 def test_where_the_ocv_is_flat_the_stored_soc_wins():
-    c = flat_cell_cfg()
-    cell = ffi.new("bms_ekf_cell_t *")
-    t = int(np.searchsorted([c.cell.soc_bp[j] for j in range(c.cell.n_soc)], 0.5))
-    lib.bms_ekf_init(
-        cell, ffi.addressof(c.cell), ffi.addressof(c.est), 1.0, c.cell.ocv_v[0][t], 0.0, 25.0, NO_HYST
-    )
+    c, cell = flat_first_guess()
     guess = cell.soc
     lib.bms_ekf_fuse_prior(cell, ffi.addressof(c.cell), ffi.addressof(c.est), 25.0, 0.6, 0.01, NO_HYST)
     # the voltage's SoC error is taken as 1 (all of the range): the stored value's 1 % decides
