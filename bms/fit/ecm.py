@@ -101,11 +101,9 @@ class RcFit:
     hats: np.ndarray  # SoC of the hats
     r_ohm: np.ndarray  # [3, N_HATS]: R0, R1, R2 on the hats
     rms_v: list[float]  # per window
-    # the extra columns' coefficients at the chosen parameter (hysteresis: m, m0) and how much
-    # they lowered the residual's rms (0: none asked for)
+    # the extra columns' chosen parameter and coefficients (hysteresis: its rate; m, m0)
     extra_param: float = 0.0
     extra_coef: np.ndarray | None = None
-    extra_gain: float = 0.0
     with_extra: RcFit | None = None  # the same fit with the extra columns (fit_rc's `extra`)
 
 
@@ -202,7 +200,7 @@ def fit_rc(
         return RcFit(tau1, tau2, hats, r, rms)
 
     tau1, tau2 = taus(best.x)
-    x, cost0 = solve(tau1, tau2)
+    x, _ = solve(tau1, tau2)
     base = result(tau1, tau2, x)
     if extra is None or params is None or not len(params):
         return base
@@ -219,11 +217,10 @@ def fit_rc(
         options={"xatol": 1e-3, "fatol": 1e-9, "maxiter": 200},
     )
     tau1, tau2 = taus(sol.x)
-    x, cost1 = solve(tau1, tau2)
+    x, _ = solve(tau1, tau2)
     ext = result(tau1, tau2, x)
     ext.extra_param = base.extra_param
     ext.extra_coef = x[3 * na :]
-    ext.extra_gain = 1.0 - float(np.sqrt(max(cost1, 0.0) / max(cost0, 1e-300)))
     base.with_extra = ext
     return base
 

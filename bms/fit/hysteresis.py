@@ -11,8 +11,12 @@ hysteresis they carried (a rest after a discharge lies m + m0 below the table)."
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # ecm's Window holds a History: imported for the annotations only
+    from bms.fit import ecm
 
 # Rates searched: Plett's fits span O(1..1000) (a branch change over 100 % .. 0.1 % of the
 # capacity); log-spaced, 3 per decade.
@@ -28,7 +32,7 @@ MIN_BAND_V = 0.002
 THRESHOLD_C = 0.03
 
 
-@dataclass
+@dataclass(eq=False)  # identity: one file's record, a key of States' cache
 class History:
     """A file's current record (row-aligned): what h depends on, from the file's start."""
 
@@ -51,13 +55,12 @@ def state(
     idx = np.where(moving, np.arange(len(i)), -1)
     last = np.maximum.accumulate(idx)
     s = np.where(last >= 0, u[np.maximum(last, 0)], s0)
-    # runs: a new one where the direction of the moving rows changes (rest rows join the run
-    # they sit in: their q is 0)
-    run_dir = s  # the direction in force at each row
-    starts = np.flatnonzero(np.diff(run_dir, prepend=np.nan) != 0)
+    # runs: a new one where the direction in force (s) changes (rest rows join the run they
+    # sit in: their q is 0)
+    starts = np.flatnonzero(np.diff(s, prepend=np.nan) != 0)
     h_now = h0
     for a, b in zip(starts, np.append(starts[1:], len(i)), strict=True):
-        d = run_dir[a]
+        d = s[a]
         if d == 0.0:
             h[a:b] = h_now
             continue
@@ -89,10 +92,10 @@ class States:
 
     def __init__(self, cap_ah: float, eff: float) -> None:
         self.cap_ah, self.eff = cap_ah, eff
-        self._cache: dict[tuple[int, float], tuple[np.ndarray, np.ndarray]] = {}
+        self._cache: dict[tuple[History, float], tuple[np.ndarray, np.ndarray]] = {}
 
     def of(self, hist: History, gamma: float) -> tuple[np.ndarray, np.ndarray]:
-        key = (id(hist), gamma)
+        key = (hist, gamma)
         if key not in self._cache:
             self._cache[key] = state(hist, self.cap_ah, self.eff, gamma)
         return self._cache[key]
@@ -101,18 +104,19 @@ class States:
         h, s = self.of(hist, gamma)
         return float(h[row]), float(s[row])
 
-    def columns(self, windows: list, gamma: float) -> np.ndarray:
+    def along(self, w: ecm.Window, gamma: float) -> tuple[np.ndarray, np.ndarray]:
+        """h and s over one window's rows."""
+        assert isinstance(w.hist, History)
+        h, s = self.of(w.hist, gamma)
+        sl = slice(w.i0, w.i0 + len(w.t))
+        return h[sl], s[sl]
+
+    def columns(self, windows: list[ecm.Window], gamma: float) -> np.ndarray:
         """The design's columns for m and m0 (-h, -s: the data's ocv - v falls by m h + m0 s)
         over the windows concatenated (bms.fit.ecm.fit_rc)."""
-        out = []
-        for w in windows:
-            h, s = self.of(w.hist, gamma)
-            sl = slice(w.i0, w.i0 + len(w.t))
-            out.append(np.column_stack([-h[sl], -s[sl]]))
-        return np.vstack(out)
+        return np.vstack([-np.column_stack(self.along(w, gamma)) for w in windows])
 
-    def voltage(self, w: object, gamma: float, m_v: float, m0_v: float) -> np.ndarray:
+    def voltage(self, w: ecm.Window, gamma: float, m_v: float, m0_v: float) -> np.ndarray:
         """m0 s + m h along a window."""
-        h, s = self.of(w.hist, gamma)  # type: ignore[attr-defined]
-        sl = slice(w.i0, w.i0 + len(w.t))  # type: ignore[attr-defined]
-        return m0_v * s[sl] + m_v * h[sl]
+        h, s = self.along(w, gamma)
+        return m0_v * s + m_v * h
