@@ -25,7 +25,7 @@ from bms.plant.faults import Fault, Injection
 from bms.plant.pack import PackPlant
 from bms.plant.sensors import Sensors
 from bms.plant.thermal import ThermalNetwork
-from bms.sim.configure import ambient_conductances, effective_ambient, firmware_config
+from bms.sim.configure import ambient_conductances, effective_ambient, firmware_cell, firmware_config
 from bms.sim.injections import FaultBook
 from bms.sim.runlog import COMMAND_BITS, RunLog
 from bms.sim.scenario import Scenario
@@ -58,6 +58,9 @@ class SimResult:
     bal_mask: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 0), dtype=bool))
     cells_true_v: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
     cells_true_surf: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 0)))
+    # each cell's capacity (Ah) the firmware was configured with at power-up: the model's
+    # element, times the health it stored if any (the SoC property's coulomb-counting reference)
+    cells_cap_told_ah: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
 
 
 @dataclass(slots=True)
@@ -130,6 +133,8 @@ class ClosedLoop:
                 ),
             )
         self.target.configure(firmware_config(chem, scn, stored, health))
+        cap_model_ah = firmware_cell(chem, scn).capacity_ah
+        self.cap_told_ah = np.full(scn.series, cap_model_ah) if health is None else health[0] * cap_model_ah
         self.soc_spread_start = float(np.ptp(self.plant.soc))
         self.g_amb = ambient_conductances(chem, scn)
         self.dt_s = dt_s = scn.dt_ms / 1000.0
@@ -460,6 +465,7 @@ class ClosedLoop:
             cells["bal_mask"],
             cells["true_v"],
             cells["true_surf"],
+            self.cap_told_ah.copy(),
         )
 
 

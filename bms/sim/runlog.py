@@ -56,6 +56,7 @@ LOG_FIELDS = (
     "model_mismatch_cells",
     "cap_scale_min",  # state of health: the weakest cell's capacity and resistance scales
     "r_scale_max",
+    "soh_updates",  # capacity updates since power-up (high 16 bits), resistance updates (low 16)
     *SOP_LOG,
     "resets",  # fault resets commanded so far
     "n_injected",  # faults injected so far
@@ -90,6 +91,7 @@ STATE_FIELDS = {
     "model_mismatch_cells": "model_mismatch_cells",
     "cap_scale_min": "cap_scale_min",
     "r_scale_max": "r_scale_max",
+    "soh_updates": "soh_updates",
     "bal_cells": "bal_cells",
     "bal_test": "bal_test",
     **{name: name for name in SOP_LOG},
