@@ -22,7 +22,7 @@ import tomli_w
 
 from bms.config_bounds import CONFIG_BOUNDS, FieldBound, check_bounds  # noqa: F401 (importable here too)
 from bms.errors import ConfigError
-from bms.schema import array, in_file, number, read_toml, section, table
+from bms.schema import array, in_file, number, read_toml_based, section, table
 
 MAX_SOC_PTS = 24
 MAX_TEMP_PTS = 6
@@ -355,7 +355,7 @@ def load_cell(path: str | Path) -> CellModel:
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"{p}: cell file not found")
-    return cell_from_dict(read_toml(p, "cell file"), str(p))
+    return cell_from_dict(read_toml_based(p, "cell file"), str(p))
 
 
 def cell_to_dict(c: CellModel) -> dict[str, Any]:

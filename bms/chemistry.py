@@ -18,7 +18,7 @@ from typing import Any
 from bms.cells import CellModel, load_cell
 from bms.errors import ConfigError
 from bms.protection import ChargeParams, Protection, parse_limits
-from bms.schema import in_file, number, read_toml, table
+from bms.schema import in_file, number, read_toml_based, table
 
 CHEMISTRY_DIR = Path(str(resources.files("bms") / "data" / "chemistries"))
 
@@ -73,4 +73,5 @@ def load_chemistry(name_or_path: str | Path) -> Chemistry:
             raise ConfigError(f"unknown chemistry '{name_or_path}'; available: {', '.join(available())}")
     if not p.is_file():
         raise ConfigError(f"{p}: chemistry file not found")
-    return chemistry_from_dict(read_toml(p, "chemistry file"), str(p), p.parent)
+    d = read_toml_based(p, "chemistry file", (("chemistry", "cell_file"),))
+    return chemistry_from_dict(d, str(p), p.parent)

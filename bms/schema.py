@@ -64,6 +64,61 @@ def read_toml(p: Path, what: str = "file") -> dict[str, Any]:
         raise ConfigError(f"{p}: not valid TOML ({exc})") from None
 
 
+# how many `base` files a cell or chemistry file may stand on (a chain, never a loop)
+MAX_BASE_DEPTH = 4
+
+
+def read_toml_based(p: Path, what: str = "file", paths: Iterable[tuple[str, str]] = ()) -> dict[str, Any]:
+    """read_toml, for a file that may name another as its base: `base = "other.toml"` at the
+    top level (a path relative to this file) makes this file the base's table with this
+    file's tables merged in, key by key (a table merges into the base's table of that name,
+    any other value replaces the base's). A variant states only what differs from the file
+    it derives from (bms/data/chemistries/sulfide-assb-thin.toml). A chain of up to
+    MAX_BASE_DEPTH bases; a loop, a missing base or a base that is no string is a one-line
+    ConfigError naming the file. paths: (table, key) of values that are file names relative to
+    the file that states them (a chemistry's cell_file): made absolute in each layer."""
+    layers: list[dict[str, Any]] = []
+    seen: list[Path] = []
+    cur = p
+    for _ in range(MAX_BASE_DEPTH + 1):
+        d = read_toml(cur, what)
+        seen.append(cur.resolve())
+        base = d.pop("base", None)
+        for tab, key in paths:
+            sub = d.get(tab)
+            if isinstance(sub, dict) and isinstance(sub.get(key), str):
+                sub[key] = str(cur.parent / sub[key])
+        layers.append(d)
+        if base is None:
+            break
+        if not isinstance(base, str) or not base:
+            raise ConfigError(f"{cur}: 'base' must be a file name (a string), got {base!r}")
+        nxt = cur.parent / base
+        if not nxt.is_file():
+            raise ConfigError(f"{cur}: 'base' file {nxt} not found")
+        if nxt.resolve() in seen:
+            raise ConfigError(f"{cur}: 'base' {base} leads back to {nxt} (a loop)")
+        cur = nxt
+    else:
+        raise ConfigError(f"{p}: more than {MAX_BASE_DEPTH} 'base' files in a chain")
+    merged: dict[str, Any] = {}
+    for d in reversed(layers):
+        _merge_into(merged, d)
+    return merged
+
+
+def _merge_into(dst: dict[str, Any], src: dict[str, Any]) -> None:
+    """src's keys into dst: tables merge, other values replace (at most the TOML's nesting)."""
+    stack = [(dst, src)]
+    while stack:
+        a, b = stack.pop()
+        for k, v in b.items():
+            if isinstance(v, dict) and isinstance(a.get(k), dict):
+                stack.append((a[k], v))
+            else:
+                a[k] = v
+
+
 def table(
     d: Any,
     where: str,

@@ -91,6 +91,14 @@ ROWS: list[tuple[str, Callable[[RunSummary], str]]] = [
             f"true SoC then {s.soc_true_at_target:.1%}"
         ),
     ),
+    (
+        "charge current bound by (share of the charge)",
+        lambda s: (
+            "-"
+            if s.ccl_binding is None
+            else ", ".join(f"{name} {share:.0%}" for name, share in s.ccl_binding)
+        ),
+    ),
     ("true SoC at the end", lambda s: f"{s.soc_true_end:.1%}"),
     ("estimated SoC at the end", lambda s: f"{s.soc_est_end:.1%}"),
     ("SoC RMSE (per cell)", lambda s: f"{s.soc_rmse:.2%}"),

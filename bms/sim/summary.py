@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from bms.chemistry import Chemistry
+from bms.enums import LIMITING_NAMES, N_LIMITING
 from bms.errors import BmsError
 from bms.sim.scenario import Scenario
 
@@ -81,6 +82,10 @@ class RunSummary:
     soc_spread_end: float | None = None
     balancing_energy_wh: float | None = None
     usable_capacity_ah: float | None = None
+    # what bound the charge current: the firmware's CCL limiting term (bms_limiting_t's
+    # names) over the charging steps from the charge start to the target (or the end),
+    # each with its share of that time, largest first, those of 1 % or more; None: no charge
+    ccl_binding: tuple[tuple[str, float], ...] | None = None
     # the step-by-step safety properties' violations (bms.sim.checks); None: not checked
     # (then summary.json has no "violations" key)
     violations: tuple[str, ...] | None = None
@@ -96,6 +101,8 @@ class RunSummary:
             v = getattr(self, f.name)
             if f.name == "faults":
                 v = [x.to_dict() for x in v]
+            elif f.name == "ccl_binding":
+                v = None if v is None else dict(v)
             elif f.name == "violations":
                 if v is None:
                     continue
@@ -114,10 +121,13 @@ class RunSummary:
             "soc_spread_end",
             "balancing_energy_wh",
             "usable_capacity_ah",
+            "ccl_binding",
         )
         kw = {f.name: _get(d, f.name) for f in fields(cls) if f.name not in optional}
         kw.update({k: d.get(k) for k in optional[1:]})
         kw["faults"] = tuple(FaultRecord.from_dict(x) for x in kw["faults"])
+        b = kw["ccl_binding"]
+        kw["ccl_binding"] = None if b is None else tuple((str(k), float(x)) for k, x in dict(b).items())
         v = d.get("violations")
         return cls(**kw, violations=None if v is None else tuple(str(x) for x in v))
 
@@ -150,6 +160,7 @@ def summary(
         k = int(np.argmax(complete))
         time_to_target = round(float(t[k]) - t_start + scn.dt_ms / 1000.0, 1)
         soc_true_at_target = round(float(log["soc_true_mean"][k]), 4)
+    binding = _ccl_binding(log, charging, t, t_start, time_to_target)
     # converged: the steps from min(60 s, half the run) on (t rises: a slice, not a mask copy)
     conv = int(np.searchsorted(t, min(60.0, float(t[-1]) / 2)))
     soc_err = (est_soc[conv:] - true_soc[conv:]).ravel()
@@ -183,4 +194,26 @@ def summary(
         soc_spread_end=None if balance is None else round(balance[1], 5),
         balancing_energy_wh=None if balance is None else round(balance[2], 3),
         usable_capacity_ah=None if balance is None or balance[3] is None else round(balance[3], 3),
+        ccl_binding=binding,
     )
+
+
+def _ccl_binding(
+    log: dict[str, np.ndarray],
+    charging: np.ndarray,
+    t: np.ndarray,
+    t_start: float | None,
+    time_to_target: float | None,
+) -> tuple[tuple[str, float], ...] | None:
+    """RunSummary.ccl_binding: the limiting terms over the charge's charging steps."""
+    if t_start is None:
+        return None
+    window = charging & (t >= t_start)
+    if time_to_target is not None:
+        window &= t <= t_start + time_to_target
+    lim = log["ccl_limit"][window].astype(np.int64)
+    if lim.size == 0:
+        return None
+    counts = np.bincount(np.clip(lim, 0, N_LIMITING - 1), minlength=N_LIMITING) / lim.size
+    order = np.argsort(-counts, kind="stable")
+    return tuple((LIMITING_NAMES[i], round(float(counts[i]), 3)) for i in order if counts[i] >= 0.01)

@@ -4,6 +4,7 @@ with the keys, in the order, `bms simulate` wrote before the summary was typed."
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import replace
 
 import pytest
@@ -11,6 +12,7 @@ from click.testing import CliRunner
 
 from bms.chemistry import load_chemistry
 from bms.cli import main
+from bms.enums import LIMITING_NAMES
 from bms.errors import BmsError
 from bms.plant.faults import Fault
 from bms.sim.checks import check_run
@@ -48,6 +50,7 @@ KEYS = [
     "soc_spread_end",
     "balancing_energy_wh",
     "usable_capacity_ah",
+    "ccl_binding",  # what bound the charge current: the CCL's limiting term, share of the charge
     "violations",  # only with --check (the default); --no-check writes the keys above
 ]
 FAULT_KEYS = ["id", "name", "cell", "injected_s", "detected_s", "injected_kind", "onset_s", "trip_time_s"]
@@ -78,6 +81,24 @@ def test_to_dict_has_the_keys_of_the_old_summary_json(faulted):
     (f,) = checked.to_dict()["faults"]
     assert list(f) == FAULT_KEYS
     assert f == dict(zip(FAULT_KEYS, (getattr(checked.faults[0], k) for k in FAULT_KEYS), strict=True))
+
+
+def test_ccl_binding_counts_the_limiting_term_over_the_charging_steps(faulted):
+    res, _ = faulted
+    log, scn = res.log, res.scenario
+    cap = load_chemistry(scn.chemistry).cell.capacity_ah * scn.parallel
+    steps = [
+        LIMITING_NAMES[int(lim)]
+        for t, i, lim in zip(log["time_s"], log["current_a"], log["ccl_limit"], strict=True)
+        if i < -0.01 * cap and t >= res.summary.charge_start_s
+    ]
+    assert len(steps) > 100  # not vacuous: the 30 s run charges
+    counts = Counter(steps)
+    expected = {name: round(n / len(steps), 3) for name, n in counts.items() if n / len(steps) >= 0.01}
+    binding = res.summary.ccl_binding
+    assert binding is not None and dict(binding) == expected
+    assert [share for _, share in binding] == sorted((share for _, share in binding), reverse=True)
+    assert len(binding) >= 2  # the ramp, then the limit the fault leaves
 
 
 def test_the_fault_list_of_the_run_is_the_summary_s(faulted):

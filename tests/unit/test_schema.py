@@ -9,7 +9,18 @@ from dataclasses import dataclass
 import pytest
 
 from bms.errors import ConfigError
-from bms.schema import array, flag, in_file, number, read_toml, section, table, text
+from bms.schema import (
+    MAX_BASE_DEPTH,
+    array,
+    flag,
+    in_file,
+    number,
+    read_toml,
+    read_toml_based,
+    section,
+    table,
+    text,
+)
 
 
 def _refused(fn, *args, **kw) -> str:
@@ -206,3 +217,45 @@ def test_read_toml(tmp_path):
     assert _refused(read_toml, tmp_path / "none.toml", "campaign file").startswith(
         f"{tmp_path / 'none.toml'}: cannot read the campaign file ("
     )
+
+
+# ---- files with a base ---------------------------------------------------------------------
+
+
+def test_a_file_with_a_base_is_the_base_with_its_tables_merged_in(tmp_path):
+    (tmp_path / "a.toml").write_text('[x]\nk = 1\nm = [1, 2]\n[x.sub]\np = 1\nq = 2\n[y]\nz = "a"\n')
+    (tmp_path / "b.toml").write_text('base = "a.toml"\n[x]\nm = [3]\n[x.sub]\nq = 5\n[w]\nv = 1\n')
+    assert read_toml_based(tmp_path / "b.toml") == {
+        "x": {"k": 1, "m": [3], "sub": {"p": 1, "q": 5}},
+        "y": {"z": "a"},
+        "w": {"v": 1},
+    }
+    # the base itself is read as it is
+    assert read_toml_based(tmp_path / "a.toml")["x"]["m"] == [1, 2]
+
+
+def test_a_path_a_base_states_stays_relative_to_the_base(tmp_path):
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "a.toml").write_text('[chemistry]\ncell_file = "cells/c.toml"\n')
+    (tmp_path / "b.toml").write_text('base = "lib/a.toml"\n[chemistry]\nname = "v"\n')
+    d = read_toml_based(tmp_path / "b.toml", paths=(("chemistry", "cell_file"),))
+    assert d["chemistry"] == {"cell_file": str(tmp_path / "lib" / "cells" / "c.toml"), "name": "v"}
+
+
+def test_bad_bases_are_refused_in_one_line(tmp_path):
+    (tmp_path / "loop1.toml").write_text('base = "loop2.toml"\n')
+    (tmp_path / "loop2.toml").write_text('base = "loop1.toml"\n')
+    assert "(a loop)" in _refused(read_toml_based, tmp_path / "loop1.toml")
+    (tmp_path / "self.toml").write_text('base = "self.toml"\n')
+    assert "(a loop)" in _refused(read_toml_based, tmp_path / "self.toml")
+    (tmp_path / "gone.toml").write_text('base = "nowhere.toml"\n')
+    assert "nowhere.toml not found" in _refused(read_toml_based, tmp_path / "gone.toml")
+    (tmp_path / "num.toml").write_text("base = 3\n")
+    assert "'base' must be a file name" in _refused(read_toml_based, tmp_path / "num.toml")
+    # a chain: MAX_BASE_DEPTH bases are fine, one more is refused
+    (tmp_path / "c0.toml").write_text("[t]\nk = 0\n")
+    for i in range(1, MAX_BASE_DEPTH + 2):
+        (tmp_path / f"c{i}.toml").write_text(f'base = "c{i - 1}.toml"\n[t]\nk = {i}\n')
+    assert read_toml_based(tmp_path / f"c{MAX_BASE_DEPTH}.toml") == {"t": {"k": MAX_BASE_DEPTH}}
+    msg = _refused(read_toml_based, tmp_path / f"c{MAX_BASE_DEPTH + 1}.toml")
+    assert f"more than {MAX_BASE_DEPTH} 'base' files" in msg

@@ -1,0 +1,170 @@
+"""Derive the thin-electrode sulfide cell (issue 18, part 1) from the shipped Li-metal cell
+`bms/data/cells/assb-nmc811-lps-agc.toml`, by the same layer physics its header states, and
+write `bms/data/cells/assb-nmc811-lps-agc-thin.toml` (a variant: `base =` the shipped cell,
+only what differs). Re-run after changing the base cell:
+
+    python -m tests.tools.assb_thin [--check]
+
+--check: exit 1 if the committed file differs from what this derives (CI runs it through
+tests/unit/test_assb_variants.py).
+
+The design change: the cathode's areal capacity from 3.0 to 1.0 mAh/cm2 (the cell keeps its
+5.0 Ah, so its electrode area triples, 1667 -> 5000 cm2). What that does, term by term (the
+base's header gives each term's source):
+- separator ionic resistance: the same 1.5 ohm cm2 (30 um Li6PS5Cl at 2 mS/cm) over 3x the
+  area: a third;
+- composite-cathode ionic path L/(3 sigma_eff): the cathode a third as thick (52.6 -> 17.5 um),
+  a third of the ohm cm2, over 3x the area: a ninth;
+- cathode charge transfer: the particle surface per cm2 scales with the thickness, so per cell
+  it is the same surface: unchanged;
+- solid diffusion in the NMC particles (R1/C1, R2/C2): the same particles, the same total
+  volume: unchanged;
+- both ionic terms follow the base's Arrhenius (0.35 eV = 33.8 kJ/mol), so the variant's R0 is
+  the base's R0 less the ionic part it saves at each temperature: R0 - (R_ion,base -
+  R_ion,thin) x exp(Ea/R (1/T - 1/298.15));
+- thermal: per cm2 the same layers (the base's thicknesses and densities, cathode 1/3), 3x the
+  area; the pouch and tabs (the surface node) unchanged; the stack 3x as many unit cells of
+  73 um instead of 118 um (1.87x as thick: core-to-surface L/(12 k A) 1.87x); the faces the same
+  (surface-to-ambient unchanged);
+- the estimator's heat noise R0 I_1C^2 (as `bms fit` sets it) with the new R0.
+The Li-metal anode's critical current density is a current density: per C-rate the thin cell
+tolerates 3x the base's (the chemistry file sulfide-assb-thin.toml states its maps).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from bms.cells import load_cell
+
+ROOT = Path(__file__).resolve().parents[2]
+CELLS = ROOT / "bms" / "data" / "cells"
+BASE = CELLS / "assb-nmc811-lps-agc.toml"
+OUT = CELLS / "assb-nmc811-lps-agc-thin.toml"
+
+R_GAS = 8.314  # J/(mol K)
+EA_ION_J = 33.8e3  # the base's Li6PS5Cl activation (0.35 eV)
+Q_BASE, Q_THIN = 3.0, 1.0  # mAh/cm2, cathode areal capacity
+CAP_AH = 5.0
+SEP_OHM_CM2 = 1.5  # 30 um / 2 mS/cm, the base's
+COMPOSITE_OHM_CM2 = 14.6  # the base's 52.6 um composite path at 25 C
+# layers per cm2 of cathode (the base's header): thickness um, density g/cm3, cp J/gK
+CATHODE_UM = 52.6
+CATHODE_G_CM3 = 0.6 * 4.75 + 0.3 * 1.87  # 60 vol% NMC811, 30 vol% Li6PS5Cl
+SOLID_CP = 0.75
+LAYERS = (  # name, um, g/cm3, J/gK (cathode, Li: per areal capacity, below)
+    ("separator", 30.0, 1.87, SOLID_CP),
+    ("Ag-C", 10.0, 1.5, SOLID_CP),
+    ("Al", 6.0, 2.70, 0.90),
+    ("Cu", 5.0, 8.96, 0.385),
+)
+LI_UM_PER_MAH = 4.85  # um of Li per mAh/cm2 (the base's, from 3860 mAh/g, 0.534 g/cm3)
+LI_MAH_PER_G, LI_CP = 3860.0, 3.58
+POUCH_SHARE = 0.10  # pouch and tabs: +10 % of the base's stack mass (the base's header)
+
+
+def per_cm2(q_mah: float) -> tuple[float, float, float]:
+    """(g, J/K, um) of one unit cell per cm2 at areal capacity q_mah."""
+    cath_um = CATHODE_UM * q_mah / Q_BASE
+    g = cath_um * 1e-4 * CATHODE_G_CM3
+    j = g * SOLID_CP
+    um = cath_um
+    for _, t_um, rho, cp in LAYERS:
+        g += t_um * 1e-4 * rho
+        j += t_um * 1e-4 * rho * cp
+        um += t_um
+    li_g = q_mah / LI_MAH_PER_G
+    return g + li_g, j + li_g * LI_CP, um + LI_UM_PER_MAH * q_mah
+
+
+def r_ion_ohm(q_mah: float) -> float:
+    area = CAP_AH * 1e3 / q_mah
+    return (SEP_OHM_CM2 + COMPOSITE_OHM_CM2 * q_mah / Q_BASE) / area
+
+
+def derive() -> str:
+    base = load_cell(BASE)
+    temp_k = np.asarray(base.temp_c) + 273.15
+    arr = np.exp(EA_ION_J / R_GAS * (1.0 / temp_k - 1.0 / 298.15))[:, None]
+    saved = (r_ion_ohm(Q_BASE) - r_ion_ohm(Q_THIN)) * arr
+    r0 = np.asarray(base.r0_ohm) - saved
+    # what is left is the charge transfer (and the Ag-C side the base neglects): positive
+    ct = np.asarray(base.r0_ohm) - r_ion_ohm(Q_BASE) * arr
+    if not np.all(ct > 0):
+        raise SystemExit("the base's R0 is smaller than its own ionic part somewhere: re-derive by hand")
+
+    a_base, a_thin = CAP_AH * 1e3 / Q_BASE, CAP_AH * 1e3 / Q_THIN
+    g_b, j_b, um_b = per_cm2(Q_BASE)
+    g_t, j_t, um_t = per_cm2(Q_THIN)
+    th = base.thermal
+    # the base's core node less its stack, plus the thin stack; the pouch (surface node) kept
+    c_core = th.c_core_j_per_k - j_b * a_base + j_t * a_thin
+    stack_ratio = (um_t * a_thin) / (um_b * a_base)  # the same face: thickness ~ layers x area
+    r_cs = th.r_core_surf_k_per_w * stack_ratio
+    mass_b = g_b * a_base * (1 + POUCH_SHARE)
+    mass_t = g_t * a_thin + g_b * a_base * POUCH_SHARE
+    i_1c = CAP_AH
+    mid = int(np.argmin(np.abs(np.asarray(base.soc) - 0.5)))
+    row25 = int(np.argmin(np.abs(np.asarray(base.temp_c) - 25.0)))
+    heat_noise = base.estimator.heat_noise_w - saved[row25, 0] * i_1c**2
+    r0_mid = r0[:, mid] * 1e3
+
+    def rows(a: np.ndarray) -> str:
+        return "\n".join("    [" + ", ".join(f"{x:.6g}" for x in r) + "]," for r in a)
+
+    temps = "/".join(f"{t:g}" for t in base.temp_c)
+    base_mid = " / ".join(f"{x:.1f}" for x in np.asarray(base.r0_ohm)[:, mid] * 1e3)
+    saved25 = (r_ion_ohm(Q_BASE) - r_ion_ohm(Q_THIN)) * 1e3
+    heat_cap = c_core + th.c_surf_j_per_k
+    stack_mm = um_t * a_thin / 80.0 / 1e3  # the 100 x 80 mm face
+    name = f"Sulfide ASSB pouch 5 Ah, thin electrodes ({Q_THIN:g} mAh/cm2): NMC811 | Li6PS5Cl | Ag-C/Li"
+    return f"""# GENERATED by `python -m tests.tools.assb_thin` from {BASE.name}: edit the script, not this.
+# Thin-electrode variant of the sulfide Li-metal cell: the cathode's areal capacity {Q_THIN:g} mAh/cm2
+# instead of {Q_BASE:g} (ASSUMPTION: a power design; the same 5.0 Ah over 3x the electrode area).
+# Everything not stated here is the base cell's (its header gives the sources); the derivation,
+# term by term, is the script's docstring. Results:
+#   R0 at mid SoC {" / ".join(f"{x:.1f}" for x in r0_mid)} mOhm at {temps} C
+#   (base: {base_mid}): the ionic path it saves is {saved25:.2f} mOhm at 25 C;
+#   the charge transfer and the solid diffusion (R1/C1, R2/C2) are the base's: the same particles.
+#   mass {mass_t:.1f} g against the base's {mass_b:.1f} g: ~{mass_b / mass_t * 330:.0f} Wh/kg against ~330
+#   (the price of power: 3x the separator, foils and Ag-C per Ah); heat capacity {heat_cap:.1f} J/K;
+#   stack {stack_mm:.2f} mm on the same 100 x 80 mm face ({stack_ratio:.2f}x the base's).
+base = "{BASE.name}"
+
+[cell]
+name = "{name} (literature ECM)"
+
+[tables]
+r0_ohm = [
+{rows(r0)}
+]
+
+[thermal]
+c_core_j_per_k = {c_core:.6g}
+r_core_surf_k_per_w = {r_cs:.6g}
+
+[estimator]
+heat_noise_w = {heat_noise:.6g}
+"""
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--check", action="store_true", help="compare with the committed file, write nothing")
+    args = ap.parse_args()
+    text = derive()
+    if args.check:
+        same = OUT.is_file() and OUT.read_text() == text
+        print(f"{OUT.name}: {'up to date' if same else 'STALE (re-run python -m tests.tools.assb_thin)'}")
+        return 0 if same else 1
+    OUT.write_text(text)
+    print(f"wrote {OUT.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
