@@ -257,6 +257,14 @@ def replay(
     "--ocv-offset-v", type=float, default=None, help="plant OCV off the firmware's table by this (V, signed)"
 )
 @click.option(
+    "--precondition-s",
+    type=float,
+    default=None,
+    metavar="S",
+    help="the vehicle announces the fast charge S seconds before it arrives (0: no notice); "
+    "the firmware preconditions the pack",
+)
+@click.option(
     "--ocv-slope", type=float, default=None, help="plant OCV curve stretched by 1 + this about its midpoint"
 )
 @click.option(
@@ -309,6 +317,7 @@ def simulate(
     self_discharge_spread: float | None,
     ocv_offset_v: float | None,
     ocv_slope: float | None,
+    precondition_s: float | None,
     faults: tuple[str, ...],
     out_dir: Path,
     fmt: str,
@@ -333,6 +342,7 @@ def simulate(
             duration_s=duration_s,
             seed=seed,
             dt_ms=dt_ms,
+            precondition_s=precondition_s,
             soh=None if soh is None else soh == "on",
             balancing=None if balancing is None else balancing == "on",
             **{

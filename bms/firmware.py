@@ -246,6 +246,7 @@ class Firmware(Target):
         m.bus_v = meas.bus_v
         m.charger_max_a = meas.charger_max_a
         m.coolant_flow_lpm = meas.coolant_flow_lpm
+        m.fast_charge_in_s = meas.fast_charge_in_s
         m.sample_time_ms = meas.sample_time_ms & 0xFFFFFFFF
         m.comm_lost = meas.comm_lost & 0xFFFFFFFF
         cmd_result = self.command(command) if command is not None else 0
@@ -330,6 +331,7 @@ class Firmware(Target):
         sample_time_ms: int | None = None,
         coolant_flow_lpm: float = NAN,
         comm_lost: int = 0,
+        fast_charge_in_s: float = NAN,
     ) -> object:
         """One firmware step; returns bms_out_t (views: self.soc, self.core_temp_degc, ...).
         Without sample_time_ms every call is a new sample."""
@@ -338,6 +340,7 @@ class Firmware(Target):
         m.bus_v = bus_v
         m.charger_max_a = charger_max_a
         m.coolant_flow_lpm = coolant_flow_lpm
+        m.fast_charge_in_s = fast_charge_in_s
         m.comm_lost = comm_lost
         if sample_time_ms is None:
             self._sample_time_ms = (self._sample_time_ms + max(int(dt_ms), 1)) & 0xFFFFFFFF

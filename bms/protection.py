@@ -136,12 +136,18 @@ class ChargeParams:
     heater_off_above_c: float
     cooling_on_above_c: float
     cooling_off_below_c: float
+    # while the vehicle announces a fast charge (Measurement.fast_charge_in_s) the heater
+    # works to this window instead (the temperature where the maps allow the most current);
+    # a file without them: the heater's own thresholds (an announcement changes nothing)
+    precondition_on_below_c: float | None = None
+    precondition_off_above_c: float | None = None
 
     @classmethod
     def parse(cls, d: Any, where: str = "charge") -> ChargeParams:
+        optional = {"precondition_on_below_c", "precondition_off_above_c"}
         scalars = {f.name for f in fields(cls)} - {"maps"}
-        d = table(d, where, scalars | {"map"}, scalars | {"map"})
-        vals = {k: number(d[k], f"{where}.{k}") for k in scalars}
+        d = table(d, where, scalars | {"map"}, (scalars - optional) | {"map"})
+        vals = {k: number(d[k], f"{where}.{k}") for k in scalars if k in d}
         p = cls(maps=ChargeMaps.parse(d["map"], f"{where}.map"), **vals)
         rules = [
             (p.ramp_c_per_s > 0, "ramp_c_per_s must be > 0"),
@@ -154,6 +160,19 @@ class ChargeParams:
             (
                 p.cooling_on_above_c > p.cooling_off_below_c,
                 "cooling_on_above_c must be above cooling_off_below_c",
+            ),
+            (
+                (p.precondition_on_below_c is None) == (p.precondition_off_above_c is None),
+                "precondition_on_below_c and precondition_off_above_c go together",
+            ),
+            (
+                p.precondition_on_below_c is None or p.precondition_on_below_c >= p.heater_on_below_c,
+                "precondition_on_below_c must be at or above heater_on_below_c",
+            ),
+            (
+                p.precondition_on_below_c is None
+                or p.precondition_on_below_c < (p.precondition_off_above_c or 0.0) < p.cooling_on_above_c,
+                "needs precondition_on_below_c < precondition_off_above_c < cooling_on_above_c",
             ),
             (
                 p.cell_v_discharge_min_v < p.cell_v_charge_max_v,
@@ -397,3 +416,7 @@ def fill_protection(
     cp.heater_off_above_degc = ch.heater_off_above_c
     cp.cooling_on_above_degc = ch.cooling_on_above_c
     cp.cooling_off_below_degc = ch.cooling_off_below_c
+    pre_on = ch.heater_on_below_c if ch.precondition_on_below_c is None else ch.precondition_on_below_c
+    pre_off = ch.heater_off_above_c if ch.precondition_off_above_c is None else ch.precondition_off_above_c
+    cp.precond_on_below_degc = pre_on
+    cp.precond_off_above_degc = pre_off

@@ -45,6 +45,7 @@ class Recording:
     ambient_degc: np.ndarray
     charger_max_a: np.ndarray
     coolant_flow_lpm: np.ndarray
+    fast_charge_in_s: np.ndarray
     sample_time_ms: np.ndarray
     commands: list[str | None] = field(default_factory=list)
     states: list[State] = field(default_factory=list, repr=False)  # the in-process target's
@@ -62,6 +63,7 @@ class Recording:
             bus_v=float(self.bus_v[k]),
             charger_max_a=float(self.charger_max_a[k]),
             coolant_flow_lpm=float(self.coolant_flow_lpm[k]),
+            fast_charge_in_s=float(self.fast_charge_in_s[k]),
             sample_time_ms=int(self.sample_time_ms[k]),
         )
 
@@ -136,6 +138,7 @@ def record_fastcharge(n_steps: int = N_STEPS, n_cells: int = N_CELLS, seed: int 
         ambient_degc=col("ambient_degc"),
         charger_max_a=col("charger_max_a"),
         coolant_flow_lpm=col("coolant_flow_lpm"),
+        fast_charge_in_s=col("fast_charge_in_s"),
         sample_time_ms=np.array([m.sample_time_ms for m in meas], dtype=np.uint32),
         commands=target.commands,
         states=target.states,

@@ -57,6 +57,7 @@ def requests(config: bytes) -> list[tuple[Msg, dict]]:
         bus_v=29.6,
         charger_max_a=50.0,
         coolant_flow_lpm=10.0,
+        fast_charge_in_s=600.0,
         sample_time_ms=100,
         cell_v=[3.7] * N_CELLS,
         temp_degc=[25.0] * len(SENSORS),

@@ -178,6 +178,7 @@ STEP = Struct(
     "bus_v" / Float32l,
     "charger_max_a" / Float32l,
     "coolant_flow_lpm" / Float32l,
+    "fast_charge_in_s" / Float32l,
     "sample_time_ms" / Int32ul,
     "cell_v" / Array(this.n_cells, Float32l),
     "temp_degc" / Array(this.n_sensors, Float32l),

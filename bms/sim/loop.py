@@ -153,6 +153,8 @@ class ClosedLoop:
         self.ccl = 0.0
         self.dcl = 0.0
         self.heater_on = self.cooling_on = False
+        self.heater_wh = 0.0  # the coolant heater's energy over the run
+        self.precondition_over = False  # the announced charge is complete
         self.bus_v = 0.0
         self.commands = 0  # COMMAND_BITS of the requests sent since the last step
         self.close_accepted = False  # ... and whether a close among them was accepted
@@ -326,6 +328,8 @@ class ClosedLoop:
         for _ in range(self.scn.plant_substeps):
             heat = plant.step(self.sub_dt, i_mean, thermal.core_c)
             thermal.step(self.sub_dt, heat, thermal.coolant_power(self.cooling_on, self.heater_on))
+        if self.heater_on:  # a PTC heater: its electrical power is its heat (an assumption)
+            self.heater_wh += thermal.spec.heater_w * self.dt_s / 3600.0
         return plant.v_term
 
     def _sample(self, i_mean: float, v_true: np.ndarray, charging_phase: bool) -> Measurement:
@@ -346,10 +350,26 @@ class ClosedLoop:
             bus_v=self.bus_v,
             charger_max_a=self.charger.own_limit(pack_v_true) if charging_phase else float("nan"),
             coolant_flow_lpm=sensors.flow(thermal.flow_lpm),
+            fast_charge_in_s=self._announced(),
             sample_time_ms=self.sample_ms,
         )
         self.last_meas = meas
         return meas
+
+    def _announced(self) -> float:
+        """Measurement.fast_charge_in_s: from precondition_s before the arrival at the charger
+        (close_at_s) the time left, then 0 until the charge is complete; NaN otherwise."""
+        scn, t = self.scn, (self.steps + 1) * self.dt_s  # the sample's time (step())
+        if scn.precondition_s <= 0.0 or self.precondition_over:
+            return float("nan")
+        if t < scn.close_at_s:
+            left = scn.close_at_s - t
+            return left if left <= scn.precondition_s else float("nan")
+        st = self.state
+        if st is not None and (st.charge_complete or (self.was_closed and self.contactor == OPEN)):
+            self.precondition_over = True
+            return float("nan")
+        return 0.0
 
     def _at_afe(self, v_true: np.ndarray) -> np.ndarray:
         """The cell voltages at the front end's inputs: the true ones, shifted by the bleed
@@ -449,7 +469,7 @@ class ClosedLoop:
         )  # fmt: skip
         summ = summary(
             self.scn, self.chem, log, true_soc, est_soc, true_core, est_core, faults,
-            self.contactor_open_s, self.wall_s, self._health_err(), self._balance(),
+            self.contactor_open_s, self.wall_s, self._health_err(), self._balance(), self.heater_wh,
         )  # fmt: skip
         return SimResult(
             self.scn,

@@ -3,6 +3,7 @@ keys and out-of-range values are refused naming the field.
 
     [scenario]  name, description, chemistry, series, parallel, soc_start, soc_target,
                 ambient_c, start_temp_c, duration_s, seed, dt_ms, plant_substeps, close_at_s,
+                precondition_s,
                 mode ("charge" | "drive_then_charge" | "cycles"), drive_s, drive_mean_kw,
                 drive_peak_kw, stop_when_complete, cycles, cycle_soc_low, rest_s
     [pack]      current_range_a, hw_charge_max_a, hw_discharge_max_a
@@ -63,6 +64,10 @@ class Scenario:
     dt_ms: int = 100
     plant_substeps: int = 1
     close_at_s: float = 1.0
+    # the vehicle announces the fast charge this long before it reaches the charger (at
+    # close_at_s, which must leave room for it), and keeps announcing it until the charge is
+    # complete (Measurement.fast_charge_in_s): the firmware preconditions; 0: no announcement
+    precondition_s: float = 0.0
     mode: str = "charge"
     drive_s: float = 0.0
     drive_mean_kw: float = 25.0
@@ -312,6 +317,16 @@ def validate(s: Scenario) -> None:
         (0.0 < s.soh_r_prior_sigma <= 1.0, "scenario.soh_r_prior_sigma", "must be within (0, 1]"),
         (s.mode in MODES, "scenario.mode", f"must be one of {MODES}"),
         (0.0 <= s.close_at_s < s.duration_s, "scenario.close_at_s", "must be within the run"),
+        (
+            0.0 <= s.precondition_s <= s.close_at_s,
+            "scenario.precondition_s",
+            f"must be within 0..close_at_s ({s.close_at_s:g} s): the announcement comes before the arrival",
+        ),
+        (
+            s.precondition_s == 0.0 or s.mode == "charge",
+            "scenario.precondition_s",
+            "needs mode 'charge' (the vehicle arrives at the charger at close_at_s)",
+        ),
         (s.sensors.sensor_every >= 1, "sensors.sensor_every", "must be >= 1"),
         (s.charger.tau_s > 0 and s.charger.ramp_a_per_s > 0, "charger.tau_s / ramp_a_per_s", "must be > 0"),
         (0.5 <= s.charger.regulation_gain <= 2.0, "charger.regulation_gain", "must be within 0.5..2"),

@@ -86,6 +86,10 @@ class RunSummary:
     # names) over the charging steps from the charge start to the target (or the end),
     # each with its share of that time, largest first, those of 1 % or more; None: no charge
     ccl_binding: tuple[tuple[str, float], ...] | None = None
+    # the coolant heater's energy over the run (Wh; preconditioning and keeping warm), and the
+    # coldest true core temperature when the charge started (None: no charge)
+    heater_energy_wh: float | None = None
+    charge_start_core_min_c: float | None = None
     # the step-by-step safety properties' violations (bms.sim.checks); None: not checked
     # (then summary.json has no "violations" key)
     violations: tuple[str, ...] | None = None
@@ -122,6 +126,8 @@ class RunSummary:
             "balancing_energy_wh",
             "usable_capacity_ah",
             "ccl_binding",
+            "heater_energy_wh",
+            "charge_start_core_min_c",
         )
         kw = {f.name: _get(d, f.name) for f in fields(cls) if f.name not in optional}
         kw.update({k: d.get(k) for k in optional[1:]})
@@ -145,6 +151,7 @@ def summary(
     wall: float,
     health_err: tuple[float, float] | None = None,
     balance: tuple[float, float, float, float | None] | None = None,
+    heater_wh: float | None = None,
 ) -> RunSummary:
     t = log["time_s"]
     charging = log["current_a"] < -0.01 * scn.parallel * chem.cell.capacity_ah
@@ -195,6 +202,10 @@ def summary(
         balancing_energy_wh=None if balance is None else round(balance[2], 3),
         usable_capacity_ah=None if balance is None or balance[3] is None else round(balance[3], 3),
         ccl_binding=binding,
+        heater_energy_wh=None if heater_wh is None else round(heater_wh, 1),
+        charge_start_core_min_c=(
+            None if t_start is None else round(float(true_core[int(np.argmax(charging))].min()), 2)
+        ),
     )
 
 

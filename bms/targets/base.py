@@ -43,6 +43,9 @@ class Measurement:
     coolant_flow_lpm: float = NAN
     sample_time_ms: int = 0
     comm_lost: int = 0  # bus partners past their message timeout (CAN_PARTNER_* bits; CAN target)
+    # the vehicle announces a fast charge: seconds until it starts (0: now, and through it);
+    # NaN: none (the firmware heats to its preconditioning window while one is announced)
+    fast_charge_in_s: float = NAN
 
 
 @dataclass

@@ -187,6 +187,7 @@ class RemoteTarget(Target):
             bus_v=f32(meas.bus_v),
             charger_max_a=f32(meas.charger_max_a),
             coolant_flow_lpm=f32(meas.coolant_flow_lpm),
+            fast_charge_in_s=f32(meas.fast_charge_in_s),
             sample_time_ms=int(meas.sample_time_ms) & U32,
             cell_v=f32_list(meas.cell_v),
             temp_degc=f32_list(meas.temp_degc),

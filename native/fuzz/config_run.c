@@ -116,6 +116,7 @@ void cfgrun(bms_t *inst, const bms_config_t *cfg, cfgrun_result_t *r)
     out.cells.v_pred_v = cell_v_pred_v;
     meas.charger_max_a = NAN;
     meas.coolant_flow_lpm = NAN;
+    meas.fast_charge_in_s = NAN;
     uint32_t fault_seen = 0u;
     for (uint32_t k = 0u; k < CFGRUN_STEPS; k++) {
         /* rest, then charge, then discharge (current > 0 is discharge) */

@@ -775,6 +775,10 @@ static void stage_safety(bms_t *inst, const bms_meas_t *meas, bms_out_t *out, co
     if (charging != 0) {
         c->status |= BMS_ST_CHARGING;
     }
+    /* a fast charge announced (a finite time, >= 0): the heater works to its window */
+    if ((bms_isfinitef(meas->fast_charge_in_s) != 0) && (meas->fast_charge_in_s >= 0.0f)) {
+        c->status |= BMS_ST_PRECONDITIONING;
+    }
     const float slope = (bms_isfinitef(c->ocv_slope_v) != 0) ? c->ocv_slope_v : 0.0f;
     const float spread_allow_v = cfg->plaus.cell_dev_soc_spread * ((slope < 0.0f) ? -slope : slope);
     monitored_values(inst, meas, out, charging, spread_allow_v, sv);
@@ -841,15 +845,19 @@ static void stage_limits(bms_t *inst, const bms_meas_t *meas, bms_out_t *out, co
     lp.cell_v_meas_min = out->cell_v_min;
     lp.current_a = (c->cur_ok != 0) ? meas->pack_current_a : 0.0f;
     lp.dt_ms = c->dt_safe;
+    lp.precondition = ((c->status & BMS_ST_PRECONDITIONING) != 0u) ? 1u : 0u;
     bms_limit_update(&inst->limit, cfg, acc, &lp, out->core_temp_max_degc, &out->ccl_terms, &out->dcl_terms);
 }
 
 /* ---- balancing: after the safety stage (it stops on any latched fault), its switch test
  * a fault condition like the sensors' ---- */
-static void stage_balancing(bms_t *inst, const bms_meas_t *meas, const bms_out_t *out, const step_ctx_t *c)
+static void stage_balancing(bms_t *inst, const bms_meas_t *meas, const bms_out_t *out,
+                            const bms_limit_acc_t *acc, const step_ctx_t *c)
 {
     bms_bal_input_t bi;
     bi.current_a = (c->cur_ok != 0) ? meas->pack_current_a : NAN;
+    /* as the runaway judgement: a resistance not learned yet may be higher than held */
+    bi.r_step_max_ohm = acc->r_step_max_ohm * bms_soh_r_upper_factor(&inst->soh, &inst->cfg);
     bi.temp_max_degc = out->temp_max_degc;
     bi.faults_latched = inst->safety.latched;
     bi.dt_ms = c->dt_safe;
@@ -960,7 +968,7 @@ int32_t bms_step(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms, bms_out_t 
     stage_plausibility(inst, meas, &c);
     stage_estimators(inst, meas, dt_ms, out, &acc, &c);
     stage_safety(inst, meas, out, &acc, &c, sv);
-    stage_balancing(inst, meas, out, &c);
+    stage_balancing(inst, meas, out, &acc, &c);
     stage_contactors(inst, meas, &c);
     if (inst->safety.latched != 0u) {
         /* whatever latched in this step (the balancing switch, a precharge timeout): no
@@ -1017,6 +1025,7 @@ int32_t bms_step_batch(bms_t *inst, uint32_t n, const uint32_t *dt_ms,
     meas.bus_v = NAN;
     meas.charger_max_a = NAN;
     meas.coolant_flow_lpm = NAN;
+    meas.fast_charge_in_s = NAN;
     meas.sample_time_ms = inst->time_ms;
     meas.comm_lost = 0u;
     for (uint32_t k = 0u; k < n; k++) {

@@ -336,6 +336,10 @@ static const bms_cfg_field_info_t k_fields[BMS_CFG_N_FIELDS] = {
          BMS_CFG_E_HYSTERESIS, 0.0f, 0.5f),
     ROW1("cell.hyst_gamma", "", "a hysteresis rate: 0..1e4", cell.hyst_gamma, 0u, BMS_CFG_SHAPE_SCALAR, BOTH,
          BMS_CFG_E_HYSTERESIS, 0.0f, 1.0e4f),
+    ROW1("charge.precond_on_below_degc", "degC", "a cell temperature: -80..150 degC", charge.precond_on_below_degc,
+         0u, BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_CHARGE, -80.0f, 150.0f),
+    ROW1("charge.precond_off_above_degc", "degC", "a cell temperature: -80..150 degC",
+         charge.precond_off_above_degc, 0u, BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_CHARGE, -80.0f, 150.0f),
 };
 
 const bms_cfg_field_info_t *bms_config_field_info(uint32_t field)
@@ -596,6 +600,9 @@ static bms_cfg_err_t check_charge(const bms_config_t *cfg, bms_cfg_detail_t *d)
         return fail(d, BMS_CFG_F_MAP_TEMP_BP, 0u, at, c->temp_bp_degc[at], "must be finite and strictly increasing");
     }
     bms_cfg_err_t e = check_rows(cfg, BMS_CFG_F_MAP_N_SOC, BMS_CFG_F_COOLING_OFF, d);
+    if (e == BMS_CFG_OK) {
+        e = check_rows(cfg, BMS_CFG_F_PRECOND_ON, BMS_CFG_F_PRECOND_OFF, d);
+    }
     if (e != BMS_CFG_OK) {
         return e;
     }
@@ -620,6 +627,18 @@ static bms_cfg_err_t check_charge(const bms_config_t *cfg, bms_cfg_detail_t *d)
     if (!(c->cooling_on_above_degc > c->cooling_off_below_degc)) {
         return fail(d, BMS_CFG_F_COOLING_ON, 0u, 0u, c->cooling_on_above_degc,
                     "must be above cooling_off_below_degc");
+    }
+    if (!(c->precond_on_below_degc >= c->heater_on_below_degc)) {
+        return fail(d, BMS_CFG_F_PRECOND_ON, 0u, 0u, c->precond_on_below_degc,
+                    "must be at or above heater_on_below_degc");
+    }
+    if (!(c->precond_off_above_degc > c->precond_on_below_degc)) {
+        return fail(d, BMS_CFG_F_PRECOND_OFF, 0u, 0u, c->precond_off_above_degc,
+                    "must be above precond_on_below_degc");
+    }
+    if (!(c->precond_off_above_degc < c->cooling_on_above_degc)) {
+        return fail(d, BMS_CFG_F_PRECOND_OFF, 0u, 0u, c->precond_off_above_degc,
+                    "must be below cooling_on_above_degc");
     }
     return BMS_CFG_OK;
 }

@@ -219,10 +219,12 @@ void bms_limit_update(bms_limit_state_t *s, const bms_config_t *cfg, const bms_l
     s->ccl_limit = why_c;
     s->dcl_limit = why_d;
 
-    /* ---- thermal requests (with hysteresis) ---- */
-    if (pk->t_min_degc < cp->heater_on_below_degc) {
+    /* ---- thermal requests (with hysteresis); a fast charge announced: its window ---- */
+    const float heat_on_c = (pk->precondition != 0u) ? cp->precond_on_below_degc : cp->heater_on_below_degc;
+    const float heat_off_c = (pk->precondition != 0u) ? cp->precond_off_above_degc : cp->heater_off_above_degc;
+    if (pk->t_min_degc < heat_on_c) {
         s->heater_request = 1u;
-    } else if (pk->t_min_degc > cp->heater_off_above_degc) {
+    } else if (pk->t_min_degc > heat_off_c) {
         s->heater_request = 0u;
     } else {
         /* keep */

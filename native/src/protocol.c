@@ -265,6 +265,8 @@ uint32_t bms_proto_layout_hash(void)
         OFS(bms_config_t, charge.heater_off_above_degc),
         OFS(bms_config_t, charge.cooling_on_above_degc),
         OFS(bms_config_t, charge.cooling_off_below_degc),
+        OFS(bms_config_t, charge.precond_on_below_degc),
+        OFS(bms_config_t, charge.precond_off_above_degc),
         OFS(bms_config_t, nvm.soc_sigma),
         OFS(bms_config_t, nvm.valid),
         OFS(bms_config_t, nvm.cap_q),
@@ -486,6 +488,7 @@ int32_t bms_proto_get_step(const uint8_t *p, uint32_t len, bms_proto_step_t *ste
     meas->bus_v = get_f32(p, &at);
     meas->charger_max_a = get_f32(p, &at);
     meas->coolant_flow_lpm = get_f32(p, &at);
+    meas->fast_charge_in_s = get_f32(p, &at);
     meas->sample_time_ms = get_u32(p, &at);
     meas->comm_lost = 0u; /* a wire STEP carries the sensors only; no bus partners */
     for (uint32_t i = 0u; i < step->n_cells; i++) {

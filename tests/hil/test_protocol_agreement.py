@@ -90,6 +90,7 @@ def step_fields(draw):
         bus_v=draw(F32),
         charger_max_a=draw(F32),
         coolant_flow_lpm=draw(F32),
+        fast_charge_in_s=draw(F32),
         sample_time_ms=draw(U32),
         cell_v=draw(st.lists(F32, min_size=n_cells, max_size=n_cells)),
         temp_degc=draw(st.lists(F32, min_size=n_sensors, max_size=n_sensors)),
@@ -116,6 +117,7 @@ def test_step_python_to_c(fields, seq):
         ("bus_v", "bus_v"),
         ("charger_max_a", "charger_max_a"),
         ("coolant_flow_lpm", "coolant_flow_lpm"),
+        ("fast_charge_in_s", "fast_charge_in_s"),
     ):
         assert same_f32(getattr(meas, cname), fields[name]), name
     assert meas.sample_time_ms == fields["sample_time_ms"]

@@ -51,6 +51,8 @@ KEYS = [
     "balancing_energy_wh",
     "usable_capacity_ah",
     "ccl_binding",  # what bound the charge current: the CCL's limiting term, share of the charge
+    "heater_energy_wh",  # the coolant heater's energy; the coldest core at the charge start
+    "charge_start_core_min_c",
     "violations",  # only with --check (the default); --no-check writes the keys above
 ]
 FAULT_KEYS = ["id", "name", "cell", "injected_s", "detected_s", "injected_kind", "onset_s", "trip_time_s"]

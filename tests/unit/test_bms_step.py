@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bms._native import ffi, lib
+from bms.chemistry import load_chemistry
 from bms.firmware import Firmware, PackLayout, fill_config
 
 HOSTILE = st.one_of(
@@ -193,3 +194,25 @@ def test_bms_init_from_the_instances_own_configuration(lgm50):
     in_place.cfg.pack.n_cells = 0
     assert lib.bms_init(in_place, ffi.addressof(in_place, "cfg")) == lib.BMS_E_CONFIG
     assert in_place.configured == 0
+
+
+@pytest.mark.parametrize(
+    ("fast_charge_in_s", "announced"),
+    [(float("nan"), False), (float("inf"), False), (float("-inf"), False), (-1.0, False), (-0.0, True),
+     (0.0, True), (1200.0, True), (1e30, True)],
+)  # fmt: skip
+def test_a_fast_charge_is_announced_only_by_a_finite_time_ahead(fast_charge_in_s, announced):
+    """Preconditioning: a finite, non-negative time announces the charge (status bit, heater to
+    charge.precond_*); NaN, inf or a negative time is no announcement, whatever else comes."""
+    chem = load_chemistry("sulfide-assb")
+    fw = Firmware(chem.cell, PackLayout(2, (0, 1)), chem.protection)
+    pre = chem.protection.charge
+    # between the heater's band and the preconditioning's: only an announcement heats
+    t = 0.5 * (pre.heater_off_above_c + pre.precondition_on_below_c)
+    assert pre.heater_off_above_c < t < pre.precondition_on_below_c
+    for _ in range(3):
+        out = fw.step_arrays(
+            100, 0.0, np.full(2, 3.9), np.full(2, t), ambient_degc=t, fast_charge_in_s=fast_charge_in_s
+        )
+    assert bool(out.status & lib.BMS_ST_PRECONDITIONING) == announced
+    assert out.heater_request == (1 if announced else 0)

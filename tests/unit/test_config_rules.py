@@ -227,6 +227,27 @@ CASES = [
         "above heater_on_below_degc",
     ),
     (
+        "preconditioning below the heater",
+        lambda c: setattr(c.charge, "precond_on_below_degc", c.charge.heater_on_below_degc - 1.0),
+        "PRECOND_ON",
+        "at or above heater_on_below_degc",
+    ),
+    (
+        "preconditioning band inverted",
+        lambda c: setattr(c.charge, "precond_off_above_degc", c.charge.precond_on_below_degc),
+        "PRECOND_OFF",
+        "above precond_on_below_degc",
+    ),
+    (
+        "preconditioning into the cooling",
+        both(
+            setter("charge.precond_off_above_degc", 36.0),
+            setter("charge.cooling_on_above_degc", 36.0),
+        ),
+        "PRECOND_OFF",
+        "below cooling_on_above_degc",
+    ),
+    (
         "cooling band inverted",
         lambda c: setattr(c.charge, "cooling_on_above_degc", c.charge.cooling_off_below_degc),
         "COOLING_ON",

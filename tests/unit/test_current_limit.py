@@ -407,7 +407,7 @@ def test_heater_and_cooling_requests_have_hysteresis():
     ch = CHEM.protection.charge
     cells = [(0.5, 20.0, 3.7, 0.0, 0.01)]
 
-    def step(s, t_min, t_max):
+    def step(s, t_min, t_max, precondition=0):
         acc = ffi.new("bms_limit_acc_t *")
         lib.bms_limit_acc_init(acc)
         lib.bms_limit_acc_cell(
@@ -429,6 +429,7 @@ def test_heater_and_cooling_requests_have_hysteresis():
                 "charger_max_a": float("nan"),
                 "contactors_closed": 1,
                 "have_data": 1,
+                "precondition": precondition,
                 "cell_v_meas_max": float("nan"),
                 "cell_v_meas_min": float("nan"),
                 "dt_ms": DT,
@@ -453,6 +454,17 @@ def test_heater_and_cooling_requests_have_hysteresis():
     assert step(s, 20.0, c_off)[1] == 1
     assert step(s, 20.0, c_off - 0.1)[1] == 0
     assert step(s, 20.0, 0.5 * (c_on + c_off))[1] == 0
+    # a fast charge announced: the preconditioning window, with its own hysteresis
+    p_on, p_off = ch.precondition_on_below_c, ch.precondition_off_above_c
+    assert p_on is not None and p_off is not None and p_on > off
+    assert step(s, p_on - 0.1, 20.0) == (0, 0)  # not announced: warm enough for the heater
+    assert step(s, p_on, 20.0, 1) == (0, 0)
+    assert step(s, p_on - 0.1, 20.0, 1) == (1, 0)
+    assert step(s, p_off, 20.0, 1) == (1, 0)
+    assert step(s, p_off + 0.1, 20.0, 1) == (0, 0)
+    assert step(s, 0.5 * (p_on + p_off), 20.0, 1) == (0, 0)
+    step(s, p_on - 0.1, 20.0, 1)
+    assert step(s, 0.5 * (p_on + p_off), 20.0, 0) == (0, 0)  # the notice withdrawn: above the heater's off
 
 
 def test_reset_state_whatever_the_memory_held():

@@ -40,6 +40,8 @@
 #define BMS_ST_CHARGING 0x0040u          /* current below -charge_detect_a */
 #define BMS_ST_MODEL_MISMATCH 0x0080u    /* >= 1 cell's model does not explain its voltage (the SoC
                                             filter leans on coulomb counting there) */
+#define BMS_ST_PRECONDITIONING 0x0100u   /* a fast charge is announced: the heater works to the
+                                            preconditioning window (charge.precond_*) */
 
 /* Longest step the estimators integrate in one go (1 h). */
 #define BMS_MAX_DT_MS 3600000u
@@ -53,6 +55,10 @@ typedef struct {
     float bus_v;                             /* link voltage behind the contactors (precharge) */
     float charger_max_a;                     /* charger's advertised limit; NaN if unknown */
     float coolant_flow_lpm;                  /* coolant flow; NaN if not measured */
+    float fast_charge_in_s;                  /* the vehicle announces a fast charge: seconds until
+                                                it starts (0: now, and through the charge);
+                                                NaN, inf or negative: none announced. The
+                                                heater then uses charge.precond_* */
     uint32_t sample_time_ms;                 /* time stamp of this sample (stale detection) */
     uint32_t comm_lost;                      /* bit per bus partner whose messages are past their
                                                 timeout (can_layer.h: CAN_PARTNER_*); 0 without CAN */

@@ -213,6 +213,12 @@ typedef struct {
     float heater_off_above_degc;
     float cooling_on_above_degc;   /* cooling request above, off again below off_below */
     float cooling_off_below_degc;
+    /* Preconditioning: while the vehicle announces a fast charge (bms_meas_t.fast_charge_in_s)
+     * the heater request uses these instead of heater_on/off: the pack is brought to the
+     * temperature where the charge maps allow the most current before the charge starts and
+     * held there through it (at or above heater_on_below, below cooling_on_above). */
+    float precond_on_below_degc;
+    float precond_off_above_degc;
 } bms_charge_params_t;
 
 /* Passive cell balancing (balancing.h). Decided by each cell's charge from the SoC and
@@ -416,7 +422,9 @@ typedef enum {
     BMS_CFG_F_HYST_M = 130,
     BMS_CFG_F_HYST_M0 = 131,
     BMS_CFG_F_HYST_GAMMA = 132,
-    BMS_CFG_N_FIELDS = 133
+    BMS_CFG_F_PRECOND_ON = 133,
+    BMS_CFG_F_PRECOND_OFF = 134,
+    BMS_CFG_N_FIELDS = 135
 } bms_cfg_field_t;
 
 /* How a field's values are laid out (which counts of the config give its extent). */

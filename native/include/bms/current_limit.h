@@ -61,6 +61,7 @@ typedef struct {
     uint32_t fault_latched;
     uint32_t contactors_closed;
     uint32_t have_data;            /* the estimators ran this step */
+    uint32_t precondition;         /* a fast charge is announced: heat to charge.precond_* */
     float cell_v_meas_max;         /* highest / lowest measured cell voltage (NaN: none) */
     float cell_v_meas_min;
     float current_a;               /* measured pack current now (> 0 discharge) */

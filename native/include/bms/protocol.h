@@ -55,7 +55,7 @@
 #define BMS_PROTO_CONFIG_HDR_LEN 12      /* + data */
 #define BMS_PROTO_CONFIG_CHUNK_MAX 1024  /* data bytes in one CONFIG DATA */
 #define BMS_PROTO_CONFIG_REPLY_LEN 12
-#define BMS_PROTO_STEP_FIXED_LEN 40      /* + 4 * (n_cells + n_sensors) */
+#define BMS_PROTO_STEP_FIXED_LEN 44      /* + 4 * (n_cells + n_sensors) */
 #define BMS_PROTO_STATE_FIXED_LEN 176    /* + 8 * n_cells + (n_cells + 7) / 8 */
 #define BMS_PROTO_COMMAND_LEN 4
 #define BMS_PROTO_COMMAND_REPLY_LEN 8
