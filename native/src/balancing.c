@@ -126,16 +126,8 @@ static void test_judge(bms_bal_t *b, const bms_config_t *cfg, const bms_bal_inpu
         if ((steady == 0) || (cell_usable(in, i) == 0) || (bms_isfinitef(b->test_v[k]) == 0)) {
             continue; /* no verdict */
         }
-        /* the current's own change between the two conversions moves the reading by up to
-         * |di| x R: where that could hide a quarter of the step, no verdict either (a small
-         * cell on a pack-sized current sensor: the steadiness band test_di_max_a is the
-         * sensor's, not the cell's) */
-        const float step_v = bms_bal_step_v(cfg, in->cell_v[i]);
-        if (((di < 0.0f) ? -di : di) * in->r_step_max_ohm > (0.25f * step_v)) {
-            continue;
-        }
         const float drop_v = b->test_v[k] - in->cell_v[i];
-        bit_set(b->failed, i, (drop_v < (0.5f * step_v)) ? 1u : 0u);
+        bit_set(b->failed, i, (drop_v < (0.5f * bms_bal_step_v(cfg, in->cell_v[i]))) ? 1u : 0u);
     }
     b->test_group++;
     if ((uint32_t)b->test_group >= test_groups(cfg)) {

@@ -84,9 +84,6 @@ typedef struct {
 /* What the decision needs about the pack this step. */
 typedef struct {
     float current_a;            /* > 0 discharge; NaN: unknown */
-    float r_step_max_ohm;       /* the stiffest cell's response over one step, at the upper
-                                   bound of its resistance (what a current change moves a
-                                   reading by: the switch test's judgement); 0: none known */
     float temp_max_degc;        /* hottest valid sensor (-inf: none) */
     uint32_t faults_latched;
     uint32_t dt_ms;             /* 0: time not advancing, nothing decided */
