@@ -851,13 +851,10 @@ static void stage_limits(bms_t *inst, const bms_meas_t *meas, bms_out_t *out, co
 
 /* ---- balancing: after the safety stage (it stops on any latched fault), its switch test
  * a fault condition like the sensors' ---- */
-static void stage_balancing(bms_t *inst, const bms_meas_t *meas, const bms_out_t *out,
-                            const bms_limit_acc_t *acc, const step_ctx_t *c)
+static void stage_balancing(bms_t *inst, const bms_meas_t *meas, const bms_out_t *out, const step_ctx_t *c)
 {
     bms_bal_input_t bi;
     bi.current_a = (c->cur_ok != 0) ? meas->pack_current_a : NAN;
-    /* as the runaway judgement: a resistance not learned yet may be higher than held */
-    bi.r_step_max_ohm = acc->r_step_max_ohm * bms_soh_r_upper_factor(&inst->soh, &inst->cfg);
     bi.temp_max_degc = out->temp_max_degc;
     bi.faults_latched = inst->safety.latched;
     bi.dt_ms = c->dt_safe;
@@ -968,7 +965,7 @@ int32_t bms_step(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms, bms_out_t 
     stage_plausibility(inst, meas, &c);
     stage_estimators(inst, meas, dt_ms, out, &acc, &c);
     stage_safety(inst, meas, out, &acc, &c, sv);
-    stage_balancing(inst, meas, out, &acc, &c);
+    stage_balancing(inst, meas, out, &c);
     stage_contactors(inst, meas, &c);
     if (inst->safety.latched != 0u) {
         /* whatever latched in this step (the balancing switch, a precharge timeout): no
