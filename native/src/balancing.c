@@ -37,6 +37,7 @@ void bms_bal_reset(bms_bal_t *b)
         b->test_v[k] = 0.0f;
     }
     b->test_i_a = 0.0f;
+    b->test_ref_v = NAN;
     b->test_wait_ms = 0u;
     b->budget_ms = 0u;
     b->test_group = 0u;
@@ -113,8 +114,35 @@ static int32_t cell_known(const bms_config_t *cfg, const bms_bal_input_t *in, ui
 }
 
 /* Judge the group whose switches were on during this sample's conversion. */
+/* The mean reading of the usable cells neither in the test group (the switches commanded in
+ * b->cmd) nor next to one (a tested cell's bleed current through the shared sense line raises
+ * its neighbours' readings): what a change of the pack current moves alike in every cell;
+ * NaN: none. */
+static float untested_mean_v(const bms_bal_t *b, const bms_config_t *cfg, const bms_bal_input_t *in)
+{
+    const uint32_t n = cfg->pack.n_cells;
+    float sum_v = 0.0f;
+    uint32_t n_ref = 0u;
+    for (uint32_t i = 0u; i < n; i++) {
+        const uint32_t near = bit_get(b->cmd, i) | ((i > 0u) ? bit_get(b->cmd, i - 1u) : 0u)
+                              | (((i + 1u) < n) ? bit_get(b->cmd, i + 1u) : 0u);
+        if ((near == 0u) && (cell_usable(in, i) != 0)) {
+            sum_v += in->cell_v[i];
+            n_ref++;
+        }
+    }
+    return (n_ref > 0u) ? (sum_v / (float)n_ref) : NAN;
+}
+
 static void test_judge(bms_bal_t *b, const bms_config_t *cfg, const bms_bal_input_t *in)
 {
+    /* the tested cells' drop less the untested ones': a current change inside the steadiness
+     * band (the sensor's, not the cell's) moves a small cell's reading by di x R, as much as
+     * the step itself; it moves every cell alike. Without an untested cell: the raw drop. */
+    const float ref_now_v = untested_mean_v(b, cfg, in);
+    const float common_v = ((bms_isfinitef(b->test_ref_v) != 0) && (bms_isfinitef(ref_now_v) != 0))
+                               ? (b->test_ref_v - ref_now_v)
+                               : 0.0f;
     const float di = in->current_a - b->test_i_a;
     const int32_t steady = ((bms_isfinitef(di) != 0) && (di <= cfg->bal.test_di_max_a)
                             && (-di <= cfg->bal.test_di_max_a) && (in->fresh != 0u)) ? 1 : 0;
@@ -126,7 +154,7 @@ static void test_judge(bms_bal_t *b, const bms_config_t *cfg, const bms_bal_inpu
         if ((steady == 0) || (cell_usable(in, i) == 0) || (bms_isfinitef(b->test_v[k]) == 0)) {
             continue; /* no verdict */
         }
-        const float drop_v = b->test_v[k] - in->cell_v[i];
+        const float drop_v = (b->test_v[k] - in->cell_v[i]) - common_v;
         bit_set(b->failed, i, (drop_v < (0.5f * bms_bal_step_v(cfg, in->cell_v[i]))) ? 1u : 0u);
     }
     b->test_group++;
@@ -159,6 +187,7 @@ static void test_start(bms_bal_t *b, const bms_config_t *cfg, const bms_bal_inpu
         }
     }
     b->test_i_a = in->current_a;
+    b->test_ref_v = untested_mean_v(b, cfg, in);
     b->test_phase = (uint8_t)BMS_BAL_TEST_ON;
 }
 

@@ -205,6 +205,11 @@ def scenarios(
             hw_discharge_max_a=8.0 * pack_ah,
         ),
     )
+    # the vehicle announces the charge ahead (preconditioning, charge.precondition_*) in a
+    # quarter of the runs: it arrives (closes) 30 or 60 s later, the firmware heating meanwhile
+    notice_s = draw(st.sampled_from([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 30.0, 60.0]))
+    if notice_s > 0 and kind != "current_offset":
+        scn = replace(scn, precondition_s=notice_s, close_at_s=notice_s + 1.0)
     if kind in CHARGER_FAULTS:
         # a charger that can deliver more than any CCL the pack gets (the 6C hardware limit
         # below), in current and in power: one rated below the CCL delivers no more when it

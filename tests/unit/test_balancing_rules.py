@@ -255,6 +255,30 @@ def test_a_switch_test_is_judged_with_the_current_steady_to_its_edge(di, judged)
     assert rc == (1 if judged else 0)
 
 
+@pytest.mark.parametrize(("step", "fails"), [(True, False), (False, True)])
+def test_a_current_change_that_moves_every_reading_alike_is_taken_out_of_the_drop(step, fails):
+    """Found by the property suite (a 129s1p LFP pack at 6 C, R doubled: a healthy switch
+    judged failed while the charge current rose 0.09 A during its test, inside the
+    sensor-sized steadiness band): the change every cell's reading shows is the current's,
+    the tested cells' drop is judged against the untested cells' mean."""
+    bal = Bal(test_interval_ms=100)
+    group = sweep_start(bal)
+    assert 0 < len(group) < bal.n
+    rise = 3 * HALF  # the charge current's own effect on every reading: more than the step
+    for i in range(bal.n):
+        bal.v[i] = bal.v[i] + rise
+    assert judge(bal, group, 2 * HALF if step else 0.0, -0.4) == ((1, min(group)) if fails else (0, 0))
+
+
+@pytest.mark.parametrize(("drop_v", "fails"), [(HALF, False), (HALF - 2.0**-20, True)])
+def test_a_pack_of_one_cell_judges_the_raw_drop(drop_v, fails):
+    bal = Bal(n=1, test_interval_ms=100)
+    bal.v[0] = 3.75 + HALF  # the tested reading falls to 3.75 at half a step
+    group = sweep_start(bal)
+    assert group == {0}
+    assert judge(bal, group, drop_v) == ((1, 0) if fails else (0, 0))
+
+
 def test_a_cell_unreadable_when_its_test_started_gets_no_verdict():
     bal = Bal(test_interval_ms=100)
     bal.flags[0] = 1

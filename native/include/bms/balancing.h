@@ -72,6 +72,9 @@ typedef struct {
     uint8_t failed[BMS_BAL_MASK_BYTES];  /* the cell's switch failed its last test */
     float test_v[BMS_BAL_TEST_CELLS];    /* the group's readings with the switches paused */
     float test_i_a;                      /* the current at those readings */
+    float test_ref_v;                    /* the untested cells' mean reading then (the
+                                            common mode a current change moves every cell
+                                            by; NaN: no untested cell) */
     uint32_t test_wait_ms;               /* since the last sweep ended */
     uint32_t budget_ms;                  /* balancing time in this rest / charge */
     uint16_t test_group;                 /* the sweep's next group */
