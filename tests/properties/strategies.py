@@ -91,13 +91,19 @@ def chargers(tolerance_frac: float, pack_ah: float) -> st.SearchStrategy[Charger
     """A charger that follows the limit within the tolerance the firmware grants it: its
     regulation error stays inside 80 % of the allowed excess, its lag below the firmware's
     assumed response time. Its current rating suits the pack (1-5C: a 500 A charger is not
-    what anyone connects to a single cell; in CCS the EV declares its maximum current)."""
+    what anyone connects to a single cell; in CCS the EV declares its maximum current), and so
+    does its ramp: 0.1-2 C per second (the default spec's 100 A/s on a 100-200 Ah EV pack is
+    0.5-1 C/s; an assumption, no standard fixes it). An absolute 20-200 A/s, as drawn before,
+    is up to 87 C/s on a single 2.3 Ah cell: a charger that ignores the limit then steps from
+    the CCL to 10C within one 100 ms sample, ~1 V through an aged cell's resistance before any
+    sampled protection can see it (props-1000: a 122s1p LFP pack past its 3.9 V maximum in the
+    sample of the onset, the charge_overcurrent latched in the next)."""
     return st.builds(
         ChargerSpec,
         power_max_w=st.sampled_from([50_000.0, 150_000.0, 350_000.0]),
         current_max_a=st.floats(1.0, 5.0).map(lambda c: round(c * pack_ah, 3)),
         tau_s=st.floats(0.05, 0.5),
-        ramp_a_per_s=st.floats(20.0, 200.0),
+        ramp_a_per_s=st.floats(0.1, 2.0).map(lambda c: c * pack_ah),
         regulation_gain=st.floats(1.0 - 0.8 * tolerance_frac, 1.0 + 0.8 * tolerance_frac),
     )
 
