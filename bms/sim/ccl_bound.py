@@ -78,6 +78,43 @@ class Limits:
         self.emergency = sum(1 << FAULT_ID[n] for n in prot.contactor.emergency_faults)
         self.opening_timeout_s = prot.contactor.opening_timeout_ms / 1000.0
 
+    def ccl_terms(
+        self,
+        soc: np.ndarray,
+        core_c: np.ndarray,
+        cell_v_max: np.ndarray,
+        core_max_c: np.ndarray,
+        temp_max_c: np.ndarray,
+        temp_min_c: np.ndarray,
+        charger_max_a: np.ndarray,
+    ) -> dict[str, np.ndarray]:
+        """Per step, each constraint on the CCL (A) by the firmware's name for it
+        (bms_limiting_t): map, plating, hardware (the pack's and the charger's), derate (the
+        smallest of the derate factors), and of the derates the cold one (the lowest
+        temperature's) and the temperature one (the core's and the surface's). soc, core_c:
+        (steps, cells); the rest: (steps,)."""
+        soc_bp, temp_bp, chg, plat = self.maps
+        soc = np.asarray(soc, dtype=float)
+        core_c = np.asarray(core_c, dtype=float)
+        values = {
+            "cell_v_max": cell_v_max,
+            "core_temp_max_charge": core_max_c,
+            "surface_temp_max_charge": temp_max_c,
+            "temp_min_charge": temp_min_c,
+        }
+        fs = {n: _derate(values[n], *self.derates[n]) for n in self.derates}
+        cmax = np.asarray(charger_max_a, dtype=float)
+        hw = np.where(np.isfinite(cmax) & (cmax >= 0), np.minimum(self.hw_a, np.nan_to_num(cmax)), self.hw_a)
+        return {
+            "map": np.min(_map(soc, core_c, soc_bp, temp_bp, chg), axis=-1) * self.cap_ah,
+            "plating": np.min(_map(soc, core_c, soc_bp, temp_bp, plat), axis=-1) * self.cap_ah,
+            "derate": self.hw_charge_max_a * np.min(list(fs.values()), axis=0),
+            "hardware": hw,
+            "cold": self.hw_charge_max_a * fs["temp_min_charge"],
+            "temperature": self.hw_charge_max_a
+            * np.minimum(fs["core_temp_max_charge"], fs["surface_temp_max_charge"]),
+        }
+
     def ccl_bound(
         self,
         soc: np.ndarray,
@@ -90,26 +127,13 @@ class Limits:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Per step: the smallest constraint on the CCL and its name. soc, core_c: (steps,
         cells); the rest: (steps,)."""
-        soc_bp, temp_bp, chg, plat = self.maps
-        soc = np.asarray(soc, dtype=float)
-        core_c = np.asarray(core_c, dtype=float)
-        values = {
-            "cell_v_max": cell_v_max,
-            "core_temp_max_charge": core_max_c,
-            "surface_temp_max_charge": temp_max_c,
-            "temp_min_charge": temp_min_c,
-        }
-        f = np.min([_derate(values[n], *self.derates[n]) for n in self.derates], axis=0)
-        cmax = np.asarray(charger_max_a, dtype=float)
-        hw = np.where(np.isfinite(cmax) & (cmax >= 0), np.minimum(self.hw_a, np.nan_to_num(cmax)), self.hw_a)
-        terms = np.stack(
-            [
-                np.min(_map(soc, core_c, soc_bp, temp_bp, chg), axis=-1) * self.cap_ah,
-                np.min(_map(soc, core_c, soc_bp, temp_bp, plat), axis=-1) * self.cap_ah,
-                self.hw_charge_max_a * f,
-                hw,
-            ]
-        )
+        t = self.ccl_terms(soc, core_c, cell_v_max, core_max_c, temp_max_c, temp_min_c, charger_max_a)
+        return self.bound_of(t)
+
+    @staticmethod
+    def bound_of(t: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """The smallest of ccl_terms' map, plating, derate and hardware, and its name."""
+        terms = np.stack([t["map"], t["plating"], t["derate"], t["hardware"]])
         k = np.argmin(terms, axis=0)
         names = np.array(["map", "plating", "derate", "hardware"])[k]
         return np.maximum(np.min(terms, axis=0), 0.0), names

@@ -68,7 +68,7 @@ from functools import cached_property
 import numpy as np
 
 from bms.chemistry import Chemistry
-from bms.enums import FAULT_ID, N_LIMITING, ContactorState
+from bms.enums import FAULT_ID, LIMITING_NAMES, N_LIMITING, ContactorState, Limiting
 from bms.plant.faults import FAULT_KINDS
 from bms.plant.sensors import SensorSpec
 from bms.protection import QUANTITIES, charge_detect_a
@@ -227,9 +227,21 @@ def _outputs(c: Checker, r: _Run) -> None:
         "P6-outputs",
         ~np.isin(contactor, (OPEN, PRECHARGE, CLOSED, OPENING))
         | (log["ccl_limit"] < 0)
-        | (log["ccl_limit"] >= N_LIMITING),
+        | (log["ccl_limit"] >= N_LIMITING)
+        | (log["dcl_limit"] < 0)
+        | (log["dcl_limit"] >= N_LIMITING),
         t,
-        lambda k: f"contactor {contactor[k]}, limiting {log['ccl_limit'][k]}",
+        lambda k: f"contactor {contactor[k]}, limiting {log['ccl_limit'][k]} / {log['dcl_limit'][k]}",
+    )
+    # the firmware's clock (its latches' timestamps, its timeouts) advances by every step's
+    # dt: the loop steps it from power-up at the scenario's dt, never outside (0, BMS_MAX_DT_MS]
+    fw_ms = log["fw_time_ms"].astype(np.int64)
+    tick = np.diff(fw_ms, prepend=0) % (1 << 32)
+    c.where(
+        "P6-outputs",
+        tick != int(r.res.scenario.dt_ms),
+        t,
+        lambda k: f"the firmware's clock moved {tick[k]} ms in a {r.res.scenario.dt_ms} ms step",
     )
 
 
@@ -292,6 +304,34 @@ def _limit(c: Checker, r: _Run) -> None:
     """P2: the CCL against its constraints."""
     res, log, t, n, lim, dt = r.res, r.log, r.t, r.n, r.lim, r.dt
     ccl, faults, contactor, est_soc, est_core = r.ccl, r.faults, r.contactor, r.est_soc, r.est_core
+    dcl, ccl_why, dcl_why = log["dcl_a"], log["ccl_limit"], log["dcl_limit"]
+    # the discharge limit closes as the charge limit does, and both say why: a fault latched
+    # (before anything else), else the contactors not closed (or no usable data)
+    for bad, why in (
+        ((faults != 0) & (dcl != 0), "with faults latched"),
+        ((contactor != CLOSED) & (dcl != 0), "with the contactors not closed"),
+    ):
+        c.where("P2-limit", bad, t, lambda k, why=why: f"dcl {dcl[k]:.3f} A {why}")
+    for name, why_arr in (("ccl", ccl_why), ("dcl", dcl_why)):
+        c.where(
+            "P2-limit",
+            (faults != 0) & (why_arr != int(Limiting.FAULT)),
+            t,
+            lambda k, name=name, why_arr=why_arr: (
+                f"{name} limited by {LIMITING_NAMES[int(why_arr[k])]} with a fault latched (FAULT expected)"
+            ),
+        )
+        c.where(
+            "P2-limit",
+            (faults == 0)
+            & (contactor != CLOSED)
+            & ~np.isin(why_arr, (int(Limiting.CONTACTOR), int(Limiting.NO_DATA))),
+            t,
+            lambda k, name=name, why_arr=why_arr: (
+                f"{name} limited by {LIMITING_NAMES[int(why_arr[k])]} "
+                "with the contactors not closed and no fault (CONTACTOR or NO_DATA expected)"
+            ),
+        )
     for bad, why in (
         ((faults != 0) & (ccl != 0), "with faults latched"),
         ((contactor != CLOSED) & (ccl != 0), "with the contactors not closed"),
@@ -304,8 +344,9 @@ def _limit(c: Checker, r: _Run) -> None:
     ):
         c.where("P2-limit", bad, t, lambda k, why=why: f"ccl {ccl[k]:.3f} A {why}")
     live = ccl > 0
+    q = float(res.limit_step_a)
     if live.any():
-        bound, names = lim.ccl_bound(
+        terms = lim.ccl_terms(
             est_soc[live],
             est_core[live],
             log["cell_v_meas_max"][live],
@@ -314,6 +355,25 @@ def _limit(c: Checker, r: _Run) -> None:
             log["temp_meas_min_c"][live],
             log["charger_max_a"][live],
         )
+        bound, names = lim.bound_of(terms)
+        # the term the firmware names as limiting (ccl_limit: what the VCU, the charger and
+        # every report read as the reason) is the one that binds: the CCL is that term
+        ccl_live = ccl[live]
+        for why, term in BINDING_TERMS.items():
+            named = np.zeros(n, dtype=bool)
+            named[live] = (log["ccl_limit"][live] == int(why)) & (
+                terms[term] > ccl_live * (1 + REL) + ABS_A + q
+            )
+            t_full = np.zeros(n)
+            t_full[live] = terms[term]
+            c.where(
+                "P2-limit",
+                named,
+                t,
+                lambda k, term=term, t_full=t_full: (
+                    f"ccl {ccl[k]:.3f} A named limited by {term}, whose constraint is {t_full[k]:.3f} A"
+                ),
+            )
         over = np.zeros(n, dtype=bool)
         over[live] = ccl[live] > bound * (1 + REL) + ABS_A
         b_full = np.zeros(n)
@@ -331,7 +391,6 @@ def _limit(c: Checker, r: _Run) -> None:
     # charger sees a quantised ramp, never more than the firmware's own limit
     prev = np.concatenate([[0.0], ccl[:-1]])
     ramp = prev + lim.ramp_a_per_s * dt
-    q = float(res.limit_step_a)
     quant = f" + one {q:g} A step of the sent limit" if q > 0 else ""
     c.where(
         "P2-limit",
@@ -341,6 +400,18 @@ def _limit(c: Checker, r: _Run) -> None:
             f"ccl rose {ccl[k] - prev[k]:.3f} A in one step (ramp allows {lim.ramp_a_per_s * dt:.3f}{quant})"
         ),
     )
+
+
+# the CCL's limiting reasons (bms_limiting_t) whose constraint P2 recomputes: the term named
+# must be the binding one (DERATE may name the cell-voltage spread's derate, VOLTAGE the
+# measured headroom, neither recomputed here; RAMP is checked as the ramp)
+BINDING_TERMS = {
+    Limiting.MAP: "map",
+    Limiting.PLATING: "plating",
+    Limiting.HARDWARE: "hardware",
+    Limiting.COLD: "cold",
+    Limiting.TEMPERATURE: "temperature",
+}
 
 
 # the faults after which the firmware no longer trusts a cell's voltage reading, with the

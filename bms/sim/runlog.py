@@ -65,6 +65,7 @@ LOG_FIELDS = (
     "pack_v_meas",  # the pack voltage the firmware got
     "bal_cells",  # balancing switches commanded on for the next step
     "bal_test",  # 1: the next conversion is a balancing-switch test
+    "fw_time_ms",  # the firmware's own clock (State.time_ms): what it timestamps latches with
 )
 # the `commands` column: one bit per request sent, at the firmware's command code
 COMMAND_BITS = {name: 1 << int(code) for name, code in COMMANDS.items()}
@@ -94,6 +95,7 @@ STATE_FIELDS = {
     "soh_updates": "soh_updates",
     "bal_cells": "bal_cells",
     "bal_test": "bal_test",
+    "fw_time_ms": "time_ms",
     **{name: name for name in SOP_LOG},
 }
 # log fields the loop itself knows of a step (ccl_a, dcl_a: the limits it obeys), in RunLog.loop's order

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from bms.chemistry import load_chemistry
-from bms.enums import FAULT_ID
+from bms.enums import FAULT_ID, ContactorState, Limiting
 from bms.plant.charger import ChargerSpec
 from bms.plant.faults import Fault
 from bms.sim.checks import check_run
@@ -93,6 +93,62 @@ def test_a_ccl_above_the_hardware_limit_is_flagged(clean):
 
     found = props(tampered(res, ccl_a=over), chem)
     assert found & {"P2-limit", "P6-outputs"}
+
+
+def test_a_firmware_clock_that_stops_or_jumps_is_flagged(clean):
+    res, chem = clean
+    n = len(res.log["time_s"])
+    assert np.array_equal(res.log["fw_time_ms"], np.arange(1, n + 1) * res.scenario.dt_ms)
+
+    def stall(t):
+        t[n // 2 :] -= res.scenario.dt_ms  # one step the clock did not count
+
+    assert "P6-outputs" in props(tampered(res, fw_time_ms=stall), chem)
+
+
+def test_a_discharge_limit_left_open_or_a_wrong_reason_with_a_fault_latched_is_flagged(clean):
+    res, chem = clean
+    n = len(res.log["time_s"])
+    k = n // 2
+    assert res.log["contactor_state"][k] == int(ContactorState.CLOSED) and res.log["dcl_a"][k] > 0
+
+    def latch(f):
+        f[k:] = 1 << FAULT_ID["cell_ov"]
+
+    def zero(x):
+        x[k:] = 0.0
+
+    def fault_reason(x):
+        x[k:] = int(Limiting.FAULT)
+
+    # a latch with both limits closed for it: only the latch itself is new (P7 / P3 judge it)
+    base = tampered(res, faults=latch, ccl_a=zero, dcl_a=zero, ccl_limit=fault_reason, dcl_limit=fault_reason)
+    assert "P2-limit" not in props(base, chem)
+    # the discharge limit left open, or either limit naming another reason
+    open_dcl = tampered(base, dcl_a=lambda x: x.__setitem__(slice(k + 5, k + 6), 10.0))
+    assert "P2-limit" in props(open_dcl, chem)
+    for col in ("ccl_limit", "dcl_limit"):
+        wrong = tampered(base, **{col: lambda x: x.__setitem__(slice(k + 5, k + 6), int(Limiting.MAP))})
+        assert "P2-limit" in props(wrong, chem)
+
+
+def test_a_limiting_reason_that_names_a_constraint_not_binding_is_flagged(clean):
+    """The reason the firmware reports (ccl_limit) must be the term the CCL equals: the map
+    when the map binds, never the hardware limit well above it. Recomputed from the chemistry's
+    map at the reported estimates (bms/sim/ccl_bound.py), independent of the firmware."""
+    res, chem = clean
+    why = res.log["ccl_limit"]
+    k = int(np.flatnonzero(why == int(Limiting.MAP))[len(np.flatnonzero(why == int(Limiting.MAP))) // 2])
+    assert res.log["ccl_a"][k] < 0.9 * res.scenario.pack.hw_charge_max_a
+
+    def hardware(x):
+        x[k] = int(Limiting.HARDWARE)
+
+    def cold(x):
+        x[k] = int(Limiting.COLD)
+
+    assert "P2-limit" in props(tampered(res, ccl_limit=hardware), chem)
+    assert "P2-limit" in props(tampered(res, ccl_limit=cold), chem)  # at 25 C no cold derate
 
 
 def test_a_fault_that_clears_without_a_reset_is_flagged(clean):
