@@ -14,6 +14,7 @@ setup(
             "data/chemistries/*.toml",
             "data/scenarios/*.toml",
             "data/campaigns/*.toml",
+            "data/explore/*.toml",
             "data/can/*.dbc",
         ]
     },

@@ -488,5 +488,45 @@ def campaign(
     campaign_cli(console, campaign_file, out_dir, scheduler, workers, runs, connect_timeout)
 
 
+@main.command()
+@click.argument("exploration", metavar="EXPLORATION")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="results folder")
+@click.option("--force", is_flag=True, help="write into an --out folder that already holds files")
+@click.option(
+    "--scheduler",
+    default="local",
+    show_default=True,
+    help="local (a Dask cluster on this machine) or a scheduler address, tcp://HOST:PORT",
+)
+@click.option("--workers", type=int, default=None, help="local: worker processes (default: one per CPU)")
+@click.option(
+    "--connect-timeout", type=float, default=10.0, show_default=True, help="seconds to reach the scheduler"
+)
+def explore(
+    exploration: str, out_dir: Path, force: bool, scheduler: str, workers: int | None, connect_timeout: float
+) -> None:
+    """Sweep designs of the sulfide cell (a shipped name, e.g. assb-10min, or an explorer TOML):
+    each point a closed-loop fast charge with the firmware deciding; report.json, explore.png
+    and one scenario file per point (re-run one with `bms simulate --scenario`)."""
+    import importlib.util
+
+    from bms.explore.spec import load_exploration
+    from bms.outputs import prepare_output_dir
+
+    if importlib.util.find_spec("distributed") is None:
+        fail("bms explore needs the campaign extra (distributed): pip install 'bms-bench[campaign]'")
+    e = load_exploration(exploration)
+    prepare_output_dir(out_dir, "--out", force)
+    from bms.campaign.cluster import check_workers, dask_client
+    from bms.explore.run import run_exploration
+
+    console.print(f"{e.name}: {e.n_points} points ({e.base.series}s{e.base.parallel}p, seed {e.seed})")
+    with dask_client(scheduler, workers, connect_timeout) as client:
+        check_workers(client)
+        res = run_exploration(e, out_dir, client, console=console)
+    console.print(res.report["answer"]["statement"], highlight=False)
+    console.print(f"wrote {', '.join(str(p) for p in res.files)} ({res.wall_s:.0f} s)", highlight=False)
+
+
 if __name__ == "__main__":
     main()

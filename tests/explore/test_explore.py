@@ -1,0 +1,169 @@
+"""The claim explorer (issue 18, part 4): its report is reproducible from its file and seed,
+each of its points re-runs with `bms simulate --scenario`, its design files state what the
+point says (checked against the shipped base read independently), and a bad file or output
+folder gets one line naming the field and the rule."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tomllib
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bms import assb_design
+from bms.cells import load_cell
+from bms.chemistry import load_chemistry
+from bms.sim.loop import run
+from bms.sim.scenario import load_scenario, scenario_to_toml
+
+pytest.importorskip("distributed")
+
+BIN = Path(__file__).resolve().parents[2] / ".venv" / "bin"
+BASE_CHEM = Path(__file__).resolve().parents[2] / "bms" / "data" / "chemistries" / "sulfide-assb.toml"
+
+
+def write_small(d: Path, **axes: list[float]) -> Path:
+    """A two-point exploration of a 6s2p pack (the fast-charge preset, small: seconds a point)."""
+    scn = replace(load_scenario("fastcharge-10-80"), series=6, parallel=2, name="small-pack")
+    (d / "pack.toml").write_text(scenario_to_toml(scn))
+    ax = {"areal_capacity_mah_cm2": [1.0], "ccd_scale": [1.0, 3.0], "pack_temp_c": [70.0], **axes}
+    lines = "\n".join(f"{k} = {v}" for k, v in ax.items())
+    f = d / "small.toml"
+    f.write_text(
+        f'[explore]\nname = "small"\nscenario = "pack.toml"\ntarget_min = 10.0\nseed = 3\n\n[axes]\n{lines}\n'
+    )
+    return f
+
+
+def bms(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(BIN / "bms"), *args], capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def explored(tmp_path_factory):
+    d = tmp_path_factory.mktemp("explore")
+    f = write_small(d)
+    outs = []
+    for name in ("a", "b"):
+        r = bms("explore", str(f), "--out", str(d / name), "--workers", "1")
+        assert r.returncode == 0, r.stderr
+        outs.append(d / name)
+    return f, outs, r.stdout
+
+
+def test_the_report_is_reproducible_from_its_file_and_seed(explored):
+    _, (a, b), _ = explored
+    ra, rb = (json.loads((o / "report.json").read_text()) for o in (a, b))
+    assert ra == rb  # every number, the answer and the points, from the file and its seed alone
+    assert ra["exploration"]["seed"] == 3 and ra["exploration"]["sha256"]
+    assert [p["point"] for p in ra["points"]] == ["q1-ccd1-t70", "q1-ccd3-t70"]
+    assert (a / "explore.png").stat().st_size > 10_000
+
+
+def test_each_point_re_runs_with_bms_simulate_to_the_same_result(explored):
+    _, (a, _), _ = explored
+    rep = json.loads((a / "report.json").read_text())
+    for p in rep["points"]:
+        scn = load_scenario(a / p["scenario"])
+        res = run(scn)
+        t = res.summary.time_to_target_s
+        assert p["time_to_target_min"] == pytest.approx(t / 60.0, abs=1e-3)
+        assert p["max_cell_v_true"] == pytest.approx(res.summary.max_cell_v_true, abs=1e-4)
+    # and through the command line, from the scenario file alone
+    one = a / rep["points"][0]["scenario"]
+    r = bms("simulate", "--scenario", str(one), "--out", str(a / "rerun"))
+    assert r.returncode == 0, r.stderr
+    s = json.loads((a / "rerun" / "summary.json").read_text())
+    assert s["time_to_target_s"] / 60.0 == pytest.approx(rep["points"][0]["time_to_target_min"], abs=1e-3)
+
+
+def test_the_answer_names_exactly_the_points_that_meet_the_target_safely(explored):
+    _, (a, _), stdout = explored
+    rep = json.loads((a / "report.json").read_text())
+    target = rep["exploration"]["target_min"]
+    safe_fast = [
+        p["point"]
+        for p in rep["points"]
+        if p["time_to_target_min"] is not None
+        and p["time_to_target_min"] <= target
+        and not p["violations"]
+        and not p["faults"]
+    ]
+    assert sorted(rep["answer"]["meets_target"]) == sorted(safe_fast)
+    assert rep["answer"]["statement"] in stdout
+    if not safe_fast:
+        assert rep["answer"]["statement"].startswith("NO point")
+    # a faster CCD can only help: the same design with 3x the CCD is no slower
+    t1, t3 = (p["time_to_target_min"] for p in rep["points"])
+    assert t3 <= t1 + 1e-9
+
+
+def test_a_points_design_files_state_its_scaled_ccd_and_its_cell(explored):
+    _, (a, _), _ = explored
+    base = tomllib.loads(BASE_CHEM.read_text())["charge"]["map"]
+    chem = load_chemistry(a / "chemistries" / "q1-ccd3-t70.toml")
+    # the CCD is a current density: x3 for a third of the areal capacity, x3 for the point's scale
+    k = 3.0 * (3.0 / 1.0)
+    got = np.asarray(chem.protection.charge.maps.plating_c)
+    assert np.allclose(got, np.asarray(base["plating_c"]) * k, rtol=1e-4)
+    thin = load_cell(Path(__file__).resolve().parents[2] / "bms/data/cells/assb-nmc811-lps-agc-thin.toml")
+    assert np.allclose(np.asarray(chem.cell.r0_ohm), np.asarray(thin.r0_ohm))  # q = 1: the shipped thin cell
+    ch = chem.protection.charge
+    assert (ch.heater_on_below_c, ch.cooling_on_above_c) == (67.0, 73.0)
+
+
+def test_a_charger_axis_sets_the_points_charger_and_nothing_else(tmp_path):
+    from bms.explore.design import points, write_point
+    from bms.explore.spec import load_exploration
+
+    f = write_small(tmp_path, charger_current_max_a=[700.0])
+    e = load_exploration(f)
+    (pt,) = [p for p in points(e) if p.ccd_scale == 1.0]
+    _, path = write_point(e, pt, tmp_path / "out")
+    assert pt.name == "q1-ccd1-t70-i700" and path.name == "q1-ccd1-t70-i700.toml"
+    back = load_scenario(path)
+    assert back.charger.current_max_a == 700.0
+    assert back.charger.power_max_w == e.base.charger.power_max_w and back.pack == e.base.pack
+
+
+def test_the_design_at_the_base_loading_is_the_base_cell(tmp_path):
+    """At 3.0 mAh/cm2 the derivation must give back the shipped cell: no ionic path saved, the
+    same stack (an identity the derivation's terms must respect)."""
+    p = tmp_path / "q3.toml"
+    p.write_text(assb_design.derive(3.0, str(assb_design.BASE)))
+    c, base = load_cell(p), load_cell(assb_design.BASE)
+    assert np.allclose(np.asarray(c.r0_ohm), np.asarray(base.r0_ohm), rtol=1e-5)
+    assert c.thermal.c_core_j_per_k == pytest.approx(base.thermal.c_core_j_per_k, rel=1e-5)
+    assert c.thermal.r_core_surf_k_per_w == pytest.approx(base.thermal.r_core_surf_k_per_w, rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("axes", "says"),
+    [
+        (
+            {"areal_capacity_mah_cm2": [10.0]},
+            "axes.areal_capacity_mah_cm2' must be a finite number within [0.25, 6]",
+        ),
+        ({"ccd_scale": [1.0, 1.0]}, "axes.ccd_scale' lists a value twice"),
+        ({"pack_temp_c": []}, "axes.pack_temp_c' must be a non-empty list"),
+        ({"pack_temp_c": [80.0]}, "axes.pack_temp_c' must be a finite number within [20, 72] degC"),
+    ],
+)
+def test_a_bad_exploration_file_is_one_line_naming_the_field(tmp_path, axes, says):
+    f = write_small(tmp_path, **axes)
+    r = bms("explore", str(f), "--out", str(tmp_path / "out"))
+    assert r.returncode == 2
+    assert says in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_an_out_folder_with_an_earlier_run_is_refused_without_force(explored, tmp_path):
+    f, (a, _), _ = explored
+    before = (a / "report.json").read_text()
+    r = bms("explore", str(f), "--out", str(a))
+    assert r.returncode == 2 and "already holds files" in r.stderr
+    assert (a / "report.json").read_text() == before
