@@ -62,6 +62,10 @@ class Limits:
         self.hw_a = min(scn.pack.hw_charge_max_a, lim["charge_c_rate_max"].derate.threshold * self.cap_ah)
         self.ramp_a_per_s = prot.charge.ramp_c_per_s * self.cap_ah
         self.v_charge_max = prot.charge.cell_v_charge_max_v
+        # the charge completes at the target (mean SoC) and resumes below resume_soc, compared
+        # in the firmware's float32
+        self.target_soc = np.float32(prot.charge.target_soc)
+        self.resume_soc = np.float32(prot.charge.resume_soc)
         self.derates = {
             name: (lim[name].derate.threshold, lim[name].trip.threshold, is_max)
             for name, is_max in (

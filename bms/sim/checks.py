@@ -16,7 +16,11 @@ P2 limit      the CCL is never above any of its constraints, recomputed here fro
               limit; it rises no faster than the ramp (plus one step of the sent signal where
               the target quantises the limit on a bus); it is zero while a fault is latched, with
               the contactors not closed, outside the charge temperature window (closed at the
-              trips' release bands) and once the charge is complete
+              trips' release bands) and once the charge is complete; the charge completes when
+              the reported mean SoC reaches the target and resumes only below the resume SoC;
+              the limiting term it names (map, plating, hardware, cold, temperature) is the one
+              the CCL equals; the DCL is zero with a fault latched or the contactors not
+              closed, and both limits name FAULT while a fault is latched
 P3 detection  every injected fault is latched within its trip time + one step of its onset
               (one that never became observable in the run is a violation too: unobservable;
               one on a cell whose reading the firmware condemned before its deadline -- an
@@ -29,7 +33,8 @@ P5 nominal    without injected faults nothing latches, and after convergence eve
               capacity update, the error of coulomb counting with the capacity it was given
               (soc_bound: before it could learn a cell's capacity, no worse than counting
               with what it was told)
-P6 outputs    every reported number is finite and within its range
+P6 outputs    every reported number is finite and within its range; the firmware's clock
+              advances by every step's dt
 P7 latch      a latched fault stays latched until a reset, and a reset leaves latched every
               fault whose condition persists (an injected sensor, cooling or short fault), or
               another fault that catches the same persisting cause
@@ -332,6 +337,27 @@ def _limit(c: Checker, r: _Run) -> None:
                 "with the contactors not closed and no fault (CONTACTOR or NO_DATA expected)"
             ),
         )
+    # the charge completes when the reported mean SoC reaches the target, and not before it
+    # has fallen below the resume SoC (a charge that never completes is held only by the
+    # voltage headroom; a mutant that never set the flag survived the suite)
+    soc_mean = log["soc_est_mean"].astype(np.float32)
+    complete = log["charge_complete"] != 0
+    c.where(
+        "P2-limit",
+        (soc_mean >= lim.target_soc) & ~complete,
+        t,
+        lambda k: (
+            f"mean SoC {soc_mean[k]:.4f} at the target {lim.target_soc:.4f} and the charge not complete"
+        ),
+    )
+    c.where(
+        "P2-limit",
+        (soc_mean < lim.resume_soc) & complete,
+        t,
+        lambda k: (
+            f"mean SoC {soc_mean[k]:.4f} below the resume SoC {lim.resume_soc:.4f} and the charge complete"
+        ),
+    )
     for bad, why in (
         ((faults != 0) & (ccl != 0), "with faults latched"),
         ((contactor != CLOSED) & (ccl != 0), "with the contactors not closed"),

@@ -151,6 +151,23 @@ def test_a_limiting_reason_that_names_a_constraint_not_binding_is_flagged(clean)
     assert "P2-limit" in props(tampered(res, ccl_limit=cold), chem)  # at 25 C no cold derate
 
 
+def test_a_charge_that_does_not_complete_at_its_target_is_flagged(clean):
+    res, chem = clean
+    target = chem.protection.charge.target_soc
+    soc = res.log["soc_est_mean"]
+    k = len(soc) // 2
+    assert soc[k] < target and res.log["charge_complete"][k] == 0  # the clean run: mid-charge
+
+    def at_target(x):
+        x[k] = target + 1e-4
+
+    def complete(x):
+        x[k] = 1
+
+    assert "P2-limit" in props(tampered(res, soc_est_mean=at_target), chem)  # ... and not complete
+    assert "P2-limit" in props(tampered(res, charge_complete=complete), chem)  # below the resume SoC
+
+
 def test_a_fault_that_clears_without_a_reset_is_flagged(clean):
     res, chem = clean
     n = len(res.log["time_s"])
