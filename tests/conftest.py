@@ -18,12 +18,19 @@ if _override:
     sys.modules["bms._native"] = _mod
 
 import pytest  # noqa: E402
-from hypothesis import settings  # noqa: E402
+from hypothesis import Phase, settings  # noqa: E402
 
 # The profiles ci / nightly / thousand / dev come with the bms pytest plugin
 # (hil/pytest_plugin.py, selected by --hypothesis-profile, BMS_HYPOTHESIS_PROFILE or
 # HYPOTHESIS_PROFILE); `make mutation` runs with this one.
-settings.register_profile("mutation", derandomize=True, deadline=None, max_examples=100)
+# no shrinking: a mutant is killed by the first failure; the smallest example is not needed
+settings.register_profile(
+    "mutation",
+    derandomize=True,
+    deadline=None,
+    max_examples=100,
+    phases=[Phase.explicit, Phase.generate],
+)
 
 from hil.pytest_plugin import load_profile  # noqa: E402
 
