@@ -27,7 +27,8 @@ P3 detection  every injected fault is latched within its trip time + one step of
               open wire, an implausible or a frozen reading latched on that cell -- is
               answered by that latch: _masked);
               a latched fault leaves the contactors commanded open (emergency faults: open at
-              once; others: opening, open within the opening timeout + one step)
+              once; others: opening, open within the opening timeout + one step); a latch that
+              answers a cell-level injection names that cell in its record (RECORD_SPAN)
 P5 nominal    without injected faults nothing latches, and after convergence every cell's SoC
               estimate is within 3 % of the truth, plus, until the firmware reports its first
               capacity update, the error of coulomb counting with the capacity it was given
@@ -428,6 +429,20 @@ def _limit(c: Checker, r: _Run) -> None:
     )
 
 
+# the cell a latch must name in its record (what service reads) for a cell-level injection:
+# (injected kind, latched fault) -> how far from the injected cell it may be; 1 where the
+# mechanism is a sense wire two neighbouring cells share (an open wire reads on both)
+RECORD_SPAN = {
+    ("stuck_voltage", "volt_stuck"): 0,
+    ("open_sense_wire", "open_wire"): 1,
+    ("internal_short", "cell_deviation"): 0,
+    ("internal_short", "cell_uv"): 0,
+    ("internal_short", "open_wire"): 1,
+    ("balancing_stuck_on", "balancing"): 0,
+    ("balancing_stuck_off", "balancing"): 0,
+}
+
+
 # the CCL's limiting reasons (bms_limiting_t) whose constraint P2 recomputes: the term named
 # must be the binding one (DERATE may name the cell-voltage spread's derate, VOLTAGE the
 # measured headroom, neither recomputed here; RAMP is checked as the ramp)
@@ -497,6 +512,17 @@ def _detection(c: Checker, r: _Run, unobservable: bool) -> None:
                 c.where("P3-detection", np.arange(n) == e, t, lambda k: "contactors opening past the timeout")
     end = float(t[-1])
     for f in res.faults:
+        span = RECORD_SPAN.get((str(f["injected_kind"]), str(f["name"])))
+        got, want = f.get("cell"), f.get("injected_cell")
+        named = f["detected_s"] is not None and span is not None and got is not None and want is not None
+        if named and abs(int(got) - int(want)) > int(span):
+            c.violations.append(
+                Violation(
+                    "P3-detection",
+                    float(f["detected_s"]),
+                    f"{f['name']} latched for {f['injected_kind']} on cell {want} names cell {got}",
+                )
+            )
         if f["injected_kind"] is None or f["trip_time_s"] is None:
             continue
         if f["onset_s"] is None:

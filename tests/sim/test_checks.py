@@ -245,3 +245,17 @@ def test_a_reset_may_clear_one_catch_of_a_persisting_short_while_another_stays()
 
     assert "P7-latch" not in props(tampered(res, faults=latched(uv), resets=one_reset), chem)
     assert "P7-latch" in props(tampered(res, faults=latched(0), resets=one_reset), chem)
+
+
+def test_a_latch_that_names_another_cell_than_the_injected_one_is_flagged():
+    """Service reads the record's cell: a frozen reading on cell 3 latched as volt_stuck must
+    name cell 3 (an open sense wire may name either cell that shares the wire)."""
+    res, chem = short_run("nmc811-graphite", (8, 2), 25.0, 0.3, 30.0, Fault("stuck_voltage", 5.0, 3))
+    (row,) = [f for f in res.faults if f["injected_kind"] == "stuck_voltage"]
+    assert row["detected_s"] is not None and row["cell"] == 3 == row["injected_cell"]
+    assert props(res, chem) == set()
+    for wrong, flagged in ((2, True), (4, True), (3, False)):
+        moved = copy.copy(res)
+        moved.faults = [dict(f, cell=wrong) if f is row else f for f in res.faults]
+        found = [v for v in check_run(moved, chem) if "names cell" in v.detail]
+        assert bool(found) == flagged
