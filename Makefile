@@ -81,7 +81,7 @@ coverage: $(STAMP)
 # the sulfide solid-state cell, firmware in the loop; summary, CSV log and plot in out/demo.
 demo: $(STAMP)
 	$(BIN)/bms simulate --scenario fastcharge-10-80 --chemistry nmc811-graphite \
-		--chemistry sulfide-assb --chemistry sulfide-assb-thin --out $(OUT)/demo --force
+		--chemistry sulfide-assb --chemistry sulfide-assb-thin --chemistry sulfide-assb-si --out $(OUT)/demo --force
 
 # The estimators alone on the PyBaMM reference logs: fit, replay, accuracy table and plot.
 demo-replay: $(STAMP)

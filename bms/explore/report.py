@@ -13,8 +13,9 @@ from bms.explore.spec import Exploration
 NOT_SWEPT = {
     "stack_pressure": "not modelled yet (issue 18, part 2): the CCD axis stands for what pressure or "
     "an interlayer would have to deliver",
-    "anode": "only the Li-metal (Ag-C) anode of sulfide-assb: a sulfide cell without lithium metal "
-    "(silicon or graphite composite) has no cell file here yet",
+    "anode": "only the Li-metal (Ag-C) anode of sulfide-assb, whose limit the CCD axis moves: the "
+    "silicon-anode cell (sulfide-assb-si, limited by the anode potential instead) is charged beside it "
+    "by `make demo`, not derived per point here",
 }
 
 
