@@ -359,6 +359,21 @@ def _limit(c: Checker, r: _Run) -> None:
             f"mean SoC {soc_mean[k]:.4f} below the resume SoC {lim.resume_soc:.4f} and the charge complete"
         ),
     )
+    # ... and a completed charge says so: COMPLETE is the reason whenever nothing before it in
+    # the firmware's order (a fault, no data, the contactors, the window) closes the CCL
+    inside = (log["temp_meas_min_c"] > lim.window_low) & (log["core_temp_est_max_c"] < lim.window_high)
+    c.where(
+        "P2-limit",
+        complete
+        & (faults == 0)
+        & (contactor == CLOSED)
+        & inside
+        & ~np.isin(ccl_why, (int(Limiting.COMPLETE), int(Limiting.NO_DATA))),
+        t,
+        lambda k: (
+            f"charge complete and the CCL limited by {LIMITING_NAMES[int(ccl_why[k])]} (COMPLETE expected)"
+        ),
+    )
     for bad, why in (
         ((faults != 0) & (ccl != 0), "with faults latched"),
         ((contactor != CLOSED) & (ccl != 0), "with the contactors not closed"),

@@ -168,6 +168,28 @@ def test_a_charge_that_does_not_complete_at_its_target_is_flagged(clean):
     assert "P2-limit" in props(tampered(res, charge_complete=complete), chem)  # below the resume SoC
 
 
+def test_a_completed_charge_that_names_another_reason_is_flagged(clean):
+    res, chem = clean
+    target = chem.protection.charge.target_soc
+    k = len(res.log["time_s"]) // 2
+
+    def done(name):
+        def f(x):
+            x[k:] = {"soc": target + 1e-3, "complete": 1, "ccl": 0.0}[name]
+
+        return f
+
+    base = tampered(res, soc_est_mean=done("soc"), charge_complete=done("complete"), ccl_a=done("ccl"))
+    said = [v for v in check_run(base, chem) if "COMPLETE expected" in v.detail]
+    assert said and said[0].t_s == pytest.approx(res.log["time_s"][k])  # the log still names MAP
+
+    def complete_reason(x):
+        x[k:] = int(Limiting.COMPLETE)
+
+    ok = tampered(base, ccl_limit=complete_reason)
+    assert not [v for v in check_run(ok, chem) if "COMPLETE expected" in v.detail]
+
+
 def test_a_fault_that_clears_without_a_reset_is_flagged(clean):
     res, chem = clean
     n = len(res.log["time_s"])
