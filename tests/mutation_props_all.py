@@ -162,65 +162,252 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return max(0.0, mid - half), min(1.0, mid + half)
 
 
-# Survivors of the property suite argued equivalent to the original (no input can tell them
-# apart), beyond tests/mutation.py's list: (file, the line holds, the mutant's line holds, why).
-# A survivor not listed is a gap of the property suite, reported as such.
-EQUIVALENT_PROPS: list[tuple[str, str, str, str]] = []
+# Survivors of the property suite with a verdict: (file, the line holds, the mutant's line
+# holds, verdict, why). "equivalent": no input through the firmware's API can tell the mutant
+# from the original (not scored, as tests/mutation.py's EQUIVALENT, which applies too); any
+# other verdict names the class of gap the survivor shows (scored as a survivor). A survivor
+# without an entry is reported as "not yet triaged".
+EQ = "equivalent"
+G_CORE = "core estimate: no property bounds it away from the trip thresholds"
+G_SOC = "SoC estimate: inside P5's tolerance"
+G_SOH = "state of health: no drawn scenario rests long enough for a rested point"
+G_DIAG = "a diagnostic output no property reads"
+G_API = "API guards and the batch API: the suite steps one valid instance"
+G_OOB = "one element past an array: invisible without a sanitizer build"
+G_EARLY = "detection earlier than its debounce: P3 bounds detection from above only"
+G_INIT = "an initial value the drawn scenarios never depend on"
+G_RESET = "what a reset clears: P7 asks that persisting causes stay latched, none that a gone one clears"
+G_CMD = "a command's result: no property reads what a contactor command returns"
+VERDICTS: list[tuple[str, str, str, str, str]] = [
+    # equivalents: no input through the API tells them apart
+    (
+        "soc_ekf.c",
+        "(var_soc < var_cap) ? var_soc : var_cap",
+        "<= var_cap",
+        EQ,
+        "at equality both branches are the same value",
+    ),
+    (
+        "soc_ekf.c",
+        "if (!(p[P00] > P_SOC_FLOOR)) {",
+        ">= P_SOC_FLOOR",
+        EQ,
+        "at p00 = the floor, setting it to the floor changes nothing",
+    ),
+    (
+        "soc_ekf.c",
+        "const uint32_t prior_bad",
+        "!(p[P22] > -P_NEG_TOL)",
+        EQ,
+        "differs only at a prior p22 of exactly -1e-6; every prior leaves the previous step floored "
+        "at P_V_FLOOR > 0",
+    ),
+    (
+        "safety.c",
+        "return (a > (0xFFFFFFFFu - b)) ? 0xFFFFFFFFu : (a + b);",
+        "(a >=",
+        EQ,
+        "at a = MAX - b, a + b is MAX",
+    ),
+    (
+        "safety.c",
+        "            return 1.0f;",
+        "return 2.0f;",
+        EQ,
+        "bms_safety_derate_factor's only caller (derate_min) starts from 1 and keeps a factor only below it",
+    ),
+    (
+        "bms.c",
+        "if (t < tmin) {",
+        "if (t <= tmin) {",
+        EQ,
+        "a tie: both sensors read the minimum, either is the cell to name",
+    ),
+    (
+        "bms.c",
+        "if (rs > rmax) {",
+        "if (rs >= rmax) {",
+        EQ,
+        "a tie: both cells have the largest resistance scale",
+    ),
+    (
+        "bms.c",
+        "const uint32_t nc = (h->cap_updates < 0xFFFFu)",
+        "<= 0xFFFFu",
+        EQ,
+        "at 0xFFFF both give 0xFFFF",
+    ),
+    (
+        "bms.c",
+        "const float slope = (bms_isfinitef(c->ocv_slope_v) != 0) ? c->ocv_slope_v : 0.0f;",
+        ": 1.0f;",
+        EQ,
+        "the OCV slope is always finite through the API (docs/coverage.md, stage_safety)",
+    ),
+    (
+        "bms.c",
+        "const float hi[BMS_ARRAY_LEN(v)] = {1.0f,",
+        "{2.0f,",
+        EQ,
+        "the SoC filter clamps the SoC to [0, 1]: a SoC in (1, 2] never reaches the internal-fault check",
+    ),
+    (
+        "safety.c",
+        "s->record[f].cell = 0u;",
+        "",
+        EQ,
+        "a record is read for latched faults only, and the latch writes its cell",
+    ),
+    # gaps, by class
+    ("safety.c", "const uint32_t blind = s->present & (1u << (uint32_t)BMS_F_STALE);", "", G_RESET, ""),
+    ("safety.c", "s->present &= ~(1u << f);", "", G_RESET, ""),
+    ("contactor.c", "rc = BMS_CMD_R_ACCEPTED;", "", G_CMD, ""),
+    ("contactor.c", "if (rc == BMS_CMD_R_ILLEGAL) {", "", G_CMD, ""),
+    ("plausibility.c", "cond_set(&res->current_sensor, 0u, i_a);", "", G_DIAG, "a pack-level record's cell"),
+    ("plausibility.c", "cond_set(&res->current_offset, 0u, i_a);", "", G_DIAG, "a pack-level record's cell"),
+    (
+        "bms.c",
+        "bms_safety_condition(&inst->safety, BMS_F_PRECHARGE,",
+        "",
+        G_DIAG,
+        "a pack-level record's cell",
+    ),
+    ("bms.c", "if (((lost >> b) & 1u) != 0u) {", "", G_DIAG, "the comm fault record's partner"),
+    ("bms.c", "float value = 0.0f;", "", G_DIAG, "the estimator fault record's value"),
+    ("thermal_observer.c", "", "", G_CORE, ""),
+    ("bms.c", "if ((ok_lo != 0) && (ok_hi != 0)) {", "", G_CORE, ""),
+    ("bms.c", "return 1;", "return 0;", G_CORE, "sensed_temp: a cell's surface reading"),
+    ("bms.c", "if (sensed_temp(inst, meas, i, &t, &own) != 0) {", "", G_CORE, ""),
+    ("bms.c", "for (uint32_t j = 0u; j < cfg->pack.n_temp_sensors; j++) {", "j = 1u", G_CORE, ""),
+    ("soc_ekf.c", "e->r1_ohm *= r_scale;", "", G_SOC, ""),
+    ("soc_ekf.c", "e->r2_ohm *= r_scale;", "", G_SOC, ""),
+    ("soc_ekf.c", "c->v_rc2_v = d2.a * c->v_rc2_v", "", G_SOC, ""),
+    ("soc_ekf.c", "+ (e_r0 * e_r0) + (2.0f * sv * sv)", "", G_SOC, ""),
+    ("soc_ekf.c", "if (!(m2 > 0.0f) || !(det > 0.0f)) {", "", G_SOC, ""),
+    ("soc_ekf.c", "p[P01] = 0.0f;", "", G_SOC, ""),
+    ("soc_ekf.c", "c->soc = bms_clampf((c->soc * var_p + stored * var_v)", "", G_SOC, ""),
+    ("cell_model.c", "", "", G_SOC, ""),
+    ("bms.c", "const float hi = bms_clampf(s + 0.02f, 0.0f, 1.0f);", "", G_SOC, ""),
+    ("bms.c", "if (relaxed_soc(inst, meas, i, &var) >= 0.0f) {", "", G_SOH, ""),
+    ("bms.c", "bms_soh_point_cell(", "", G_SOH, ""),
+    ("bms.c", "soh_point(inst, meas);", "", G_SOH, ""),
+    ("bms.c", "if (cell_fresh(inst, i) == 0) {", "", G_SOH, ""),
+    ("bms.c", "return -1.0f;", "", G_SOH, ""),
+    ("bms.c", "const uint32_t learning = ", "", G_SOH, ""),
+    (
+        "soc_ekf.c",
+        "eval_cell(cp, c->soc, temp_degc, r_scale, &e);",
+        "",
+        G_DIAG,
+        "bms_ekf_terminal_v: v_pred_v",
+    ),
+    ("soc_ekf.c", "out->ocv_v = ocv;", "", G_DIAG, ""),
+    ("soc_ekf.c", "out->mismatch = ", "", G_DIAG, "the model-mismatch flag"),
+    ("bms.c", "if (out->model_mismatch_cells != 0u) {", "", G_DIAG, "the model-mismatch status bit"),
+    ("bms.c", "out->r_scale_max_cell = rmax_i;", "", G_DIAG, ""),
+    ("bms.c", "uint32_t rmax_i = 0u;", "", G_DIAG, ""),
+    ("bms.c", "rmax = rs;", "", G_DIAG, ""),
+    ("bms.c", "out->warnings = 0u;", "", G_DIAG, "the warnings bits"),
+    ("safety.c", "s->trip_count = 0u;", "", G_DIAG, ""),
+    ("bms.c", "if (inst == 0) {", "", G_API, ""),
+    ("bms.c", "if ((inst == 0) || (meas == 0) || (out == 0)) {", "", G_API, ""),
+    ("bms.c", "if (inst->configured == 0u) {", "", G_API, ""),
+    ("bms.c", "meas.coolant_flow_lpm = NAN;", "", G_API, "bms_step_batch"),
+    ("bms.c", "meas.pack_current_a = current_a[k];", "", G_API, "bms_step_batch"),
+    ("bms.c", "meas.sample_time_ms += dt_ms[k];", "", G_API, "bms_step_batch"),
+    ("bms.c", "for (uint32_t q = 0u; q < (uint32_t)BMS_N_QUANTITIES; q++) {", "q <= ", G_OOB, ""),
+    ("bms.c", "for (uint32_t i = 0u; i < nc; i++) {", "i <= nc", G_OOB, ""),
+    ("bms.c", "for (uint32_t j = 0u; j < cfg->pack.n_temp_sensors; j++) {", "j <= ", G_OOB, ""),
+    ("safety.c", "for (uint32_t f = 0u; f < (uint32_t)BMS_N_FAULTS; f++) {", "f <= ", G_OOB, ""),
+    ("plausibility.c", "st->stuck_repeats[i] = 0u;", "", G_EARLY, ""),
+    ("plausibility.c", "st->stuck_moved[i] = 1u;", "", G_EARLY, ""),
+    ("safety.c", "d->seen = 0u;", "", G_EARLY, ""),
+    (
+        "bms.c",
+        "inst->thermal_disc.dt_ms = 0u;",
+        "",
+        G_INIT,
+        "the discretisation is recomputed for any dt other than the stale one",
+    ),
+]
 
 
-def equivalent(m_describe: str, file: str) -> str:
-    for f, before, after, why in EQUIVALENT_PROPS:
-        if f == file and before in m_describe.split("  ->  ")[0] and after in m_describe.split("  ->  ")[1]:
-            return why
-    return ""
+def verdict_of(m: mutation.Mutant) -> tuple[str, str]:
+    why = mutation._equivalent(m)
+    if why:
+        return "equivalent", why
+    after = m.after.strip()
+    for f, before, aft, verdict, reason in VERDICTS:
+        if f == m.file and before in m.before and aft in after:
+            return verdict, reason
+    return "", ""
 
 
-def report(files: list[str], order: list[mutation.Mutant], results: dict[str, dict[str, object]]) -> bool:
+def report(
+    files: list[str],
+    order: list[mutation.Mutant],
+    results: dict[str, dict[str, object]],
+    markdown: Path | None = None,
+) -> bool:
     print("\nper file (the property suite alone; sample = a uniform random subset of the file's mutants):")
-    print(
+    head = (
         f"  {'file':18s} {'mutants':>7s} {'judged':>6s} {'stillb':>6s} {'equiv':>5s} "
         f"{'scored':>6s} {'killed':>6s} {'score':>6s}  95 % interval"
     )
+    print(head)
     ok = True
-    survivors: list[dict[str, object]] = []
-    equivs: list[tuple[dict[str, object], str]] = []
+    md_rows: list[str] = []
+    surv_rows: list[str] = []
     for f in files:
         ms = [m for m in order if m.file == f]
-        rs = [results[mutant_key(m)] for m in ms if mutant_key(m) in results]
-        still = sum(r["verdict"] == "stillborn" for r in rs)
-        eq = []
-        scored = []
-        for r, m in ((results[mutant_key(m)], m) for m in ms if mutant_key(m) in results):
+        judged = [(m, results[mutant_key(m)]) for m in ms if mutant_key(m) in results]
+        still = sum(r["verdict"] == "stillborn" for _, r in judged)
+        eq = scored = killed = 0
+        for m, r in judged:
             if r["verdict"] == "stillborn":
                 continue
-            why = mutation._equivalent(m) or equivalent(str(r["describe"]), f)
-            if r["verdict"] == "survived" and why:
-                eq.append((r, why))
-            else:
-                scored.append(r)
-        killed = sum(r["verdict"] == "killed" for r in scored)
-        lo, hi = wilson(killed, len(scored))
-        score = killed / len(scored) if scored else float("nan")
-        complete = " complete" if len(rs) == len(ms) else ""
+            verdict, why = verdict_of(m)
+            if r["verdict"] == "survived" and verdict == "equivalent":
+                eq += 1
+                surv_rows.append(f"| `{m.file}:{m.line}` | `{_md(m)}` | equivalent | {why} |")
+                continue
+            scored += 1
+            killed += r["verdict"] == "killed"
+            if r["verdict"] == "survived":
+                surv_rows.append(
+                    f"| `{m.file}:{m.line}` | `{_md(m)}` | gap: {verdict or 'not yet triaged'} | {why} |"
+                )
+        lo, hi = wilson(killed, scored)
+        score = killed / scored if scored else float("nan")
+        complete = " complete" if len(judged) == len(ms) else ""
         print(
-            f"  {f:18s} {len(ms):7d} {len(rs):6d} {still:6d} {len(eq):5d} {len(scored):6d} {killed:6d} "
+            f"  {f:18s} {len(ms):7d} {len(judged):6d} {still:6d} {eq:5d} {scored:6d} {killed:6d} "
             f"{100 * score:5.1f}%  [{100 * lo:.0f}, {100 * hi:.0f}] %{complete}"
         )
+        md_rows.append(
+            f"| {f} | {len(ms)} | {len(judged)} | {still} | {eq} | {scored} | {killed} | "
+            f"{100 * score:.0f} % | {100 * lo:.0f}-{100 * hi:.0f} % |"
+        )
         ok = ok and bool(scored) and score >= TARGET_SCORE
-        survivors += [r for r in scored if r["verdict"] == "survived"]
-        equivs += eq
-    tot_s = [r for r in results.values() if r["verdict"] in ("killed", "survived") and r["file"] in files]
-    tk = sum(r["verdict"] == "killed" for r in tot_s)
-    print(f"  all: {tk}/{len(tot_s)} killed ({100 * tk / max(len(tot_s), 1):.1f} %, equivalents included)")
-    if survivors:
-        print("survivors (gaps of the property suite unless argued equivalent):")
-        for r in survivors:
-            print(f"  {r['describe']}")
-    if equivs:
-        print("equivalent survivors (not scored):")
-        for r, why in equivs:
-            print(f"  {r['describe']}\n      {why}")
+    tot = [r for r in results.values() if r["verdict"] in ("killed", "survived") and r["file"] in files]
+    tk = sum(r["verdict"] == "killed" for r in tot)
+    print(f"  all: {tk}/{len(tot)} killed ({100 * tk / max(len(tot), 1):.1f} %, equivalents included)")
+    for row in surv_rows:
+        print("  " + row)
+    if markdown is not None:
+        markdown.write_text(
+            "| file | mutants | judged | stillborn | equivalent | scored | killed | score | 95 % interval |\n"
+            "|---|---|---|---|---|---|---|---|---|\n" + "\n".join(md_rows) + "\n\n"
+            "| where | mutant | verdict | why |\n|---|---|---|---|\n" + "\n".join(surv_rows) + "\n"
+        )
     return ok
+
+
+def _md(m: mutation.Mutant) -> str:
+    """The mutation in one short line for a table: the changed text, or the deleted one."""
+    before, after = m.before.strip(), m.after.strip()
+    text = after if after else f"delete {before}"
+    return (text if len(text) <= 90 else text[:87] + "...").replace("|", "\\|")
 
 
 def main() -> int:
@@ -231,6 +418,7 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--results", type=Path, default=BUILD / "results.jsonl")
     ap.add_argument("--report-only", action="store_true", help="print the report of the results file")
+    ap.add_argument("--markdown", type=Path, default=None, help="also write the tables to this file")
     ap.add_argument(
         "--rejudge",
         action="store_true",
@@ -290,7 +478,7 @@ def main() -> int:
                     if n_done % 20 == 0:
                         print(f"  {n_done} judged this run ({time.perf_counter() - t0:.0f} s)", flush=True)
         print(f"this run: {n_done} mutants in {time.perf_counter() - t0:.0f} s")
-    ok = report(files, order, results)
+    ok = report(files, order, results, args.markdown)
     print(
         f"target: >= {100 * TARGET_SCORE:.0f} % of the non-equivalent mutants of each file killed: "
         f"{'met on the mutants judged' if ok else 'NOT met'}"
