@@ -6,7 +6,7 @@ order, its values rounded as below) and `from_dict()` reads one back."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import MISSING, asdict, dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -38,13 +38,21 @@ class FaultRecord:
     injected_kind: str | None
     onset_s: float | None
     trip_time_s: float | None
+    # the cell the injection named (None: a pack-level one, or no injection); a summary
+    # written before it existed reads as None
+    injected_cell: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FaultRecord:
-        return cls(**{f.name: _get(d, f.name, "faults[].") for f in fields(cls)})
+        return cls(
+            **{
+                f.name: _get(d, f.name, "faults[].") if f.default is MISSING else d.get(f.name, f.default)
+                for f in fields(cls)
+            }
+        )
 
 
 @dataclass(frozen=True)

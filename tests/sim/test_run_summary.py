@@ -55,7 +55,18 @@ KEYS = [
     "charge_start_core_min_c",
     "violations",  # only with --check (the default); --no-check writes the keys above
 ]
-FAULT_KEYS = ["id", "name", "cell", "injected_s", "detected_s", "injected_kind", "onset_s", "trip_time_s"]
+# the old summary.json's fault keys, in order, and injected_cell after them (added: the injection's cell)
+FAULT_KEYS = [
+    "id",
+    "name",
+    "cell",
+    "injected_s",
+    "detected_s",
+    "injected_kind",
+    "onset_s",
+    "trip_time_s",
+    "injected_cell",
+]
 
 
 @pytest.fixture(scope="module")
