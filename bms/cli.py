@@ -6,6 +6,7 @@ import json
 import math
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
@@ -448,25 +449,40 @@ def bench(
         console.print(f"figures written to {json_out}")
 
 
+def dask_options(f: Callable[..., None]) -> Callable[..., None]:
+    """--scheduler, --workers and --connect-timeout: where a command's runs go (Dask)."""
+    for opt in reversed(
+        (
+            click.option(
+                "--scheduler",
+                default="local",
+                show_default=True,
+                help="local (a Dask cluster on this machine) or a scheduler address, tcp://HOST:PORT",
+            ),
+            click.option(
+                "--workers",
+                type=int,
+                default=None,
+                help="local: worker processes (default: one per CPU); with an address: wait for this many",
+            ),
+            click.option(
+                "--connect-timeout",
+                type=float,
+                default=10.0,
+                show_default=True,
+                help="seconds to reach the scheduler",
+            ),
+        )
+    ):
+        f = opt(f)
+    return f
+
+
 @main.command()
 @click.argument("campaign_file", metavar="CAMPAIGN")
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="results folder")
-@click.option(
-    "--scheduler",
-    default="local",
-    show_default=True,
-    help="local (a Dask cluster on this machine) or a scheduler address, tcp://HOST:PORT",
-)
-@click.option(
-    "--workers",
-    type=int,
-    default=None,
-    help="local: worker processes (default: one per CPU); with an address: wait for this many",
-)
+@dask_options
 @click.option("--runs", type=int, default=None, help="run this many (default: the file's runs)")
-@click.option(
-    "--connect-timeout", type=float, default=10.0, show_default=True, help="seconds to reach the scheduler"
-)
 def campaign(
     campaign_file: str,
     out_dir: Path,
@@ -492,16 +508,7 @@ def campaign(
 @click.argument("exploration", metavar="EXPLORATION")
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="results folder")
 @click.option("--force", is_flag=True, help="write into an --out folder that already holds files")
-@click.option(
-    "--scheduler",
-    default="local",
-    show_default=True,
-    help="local (a Dask cluster on this machine) or a scheduler address, tcp://HOST:PORT",
-)
-@click.option("--workers", type=int, default=None, help="local: worker processes (default: one per CPU)")
-@click.option(
-    "--connect-timeout", type=float, default=10.0, show_default=True, help="seconds to reach the scheduler"
-)
+@dask_options
 def explore(
     exploration: str, out_dir: Path, force: bool, scheduler: str, workers: int | None, connect_timeout: float
 ) -> None:
