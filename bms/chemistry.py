@@ -6,6 +6,8 @@ the simulated pack.
     [abs_max]     cell_v, core_temp_c, temp_min_c: what must never happen to a real cell
     [limits.*]    tiered limits (see bms.protection.QUANTITIES)
     [charge]      current-limit parameters and [charge.map] (C-rate maps)
+    [stack_pressure]  optional: the module fixture of a solid-state pack (bms.stack_pressure);
+                  with it the pressure limits (limits.pressure_*) are required
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from bms.cells import CellModel, load_cell
 from bms.errors import ConfigError
 from bms.protection import ChargeParams, Protection, parse_limits
 from bms.schema import in_file, number, read_toml_based, table
+from bms.stack_pressure import StackPressure, parse_stack_pressure
 
 CHEMISTRY_DIR = Path(str(resources.files("bms") / "data" / "chemistries"))
 
@@ -38,6 +41,8 @@ class Chemistry:
     protection: Protection
     abs_max: AbsMax
     source: str
+    # the module fixture and its pressure sensors (solid-state cells); None: not pressed
+    stack_pressure: StackPressure | None = None
 
 
 def available() -> list[str]:
@@ -47,12 +52,13 @@ def available() -> list[str]:
 def chemistry_from_dict(d: dict[str, Any], source: str, base: Path) -> Chemistry:
     with in_file(source):
         top = {"chemistry", "abs_max", "limits", "charge"}
-        table(d, "top level", top, top)
+        table(d, "top level", top | {"stack_pressure"}, top)
         ch = table(d["chemistry"], "chemistry", {"name", "description", "cell_file"}, {"name", "cell_file"})
         am_keys = ("cell_v", "core_temp_c", "temp_min_c")
         am = table(d["abs_max"], "abs_max", am_keys, am_keys)
         abs_max = AbsMax(*(number(am[k], f"abs_max.{k}") for k in am_keys))
-        limits = parse_limits(d["limits"])
+        sp = parse_stack_pressure(d["stack_pressure"]) if "stack_pressure" in d else None
+        limits = parse_limits(d["limits"], pressure=sp is not None)
         charge = ChargeParams.parse(d["charge"])
         prot = Protection(limits=limits, charge=charge)
         prot.check_against()
@@ -61,7 +67,7 @@ def chemistry_from_dict(d: dict[str, Any], source: str, base: Path) -> Chemistry
         raise ConfigError(f"{source}: 'abs_max.cell_v' must be above limits.cell_v_max.trip")
     if not abs_max.core_temp_c > limits["core_temp_max_charge"].trip.threshold:
         raise ConfigError(f"{source}: 'abs_max.core_temp_c' must be above limits.core_temp_max_charge.trip")
-    return Chemistry(str(ch["name"]), str(ch.get("description", "")), cell, prot, abs_max, source)
+    return Chemistry(str(ch["name"]), str(ch.get("description", "")), cell, prot, abs_max, source, sp)
 
 
 def load_chemistry(name_or_path: str | Path) -> Chemistry:

@@ -269,7 +269,7 @@ def replay(
     "--ocv-slope", type=float, default=None, help="plant OCV curve stretched by 1 + this about its midpoint"
 )
 @click.option(
-    "--fault", "faults", multiple=True, metavar="KIND:AT_S[:CELL]", help="inject a fault (repeatable)"
+    "--fault", "faults", multiple=True, metavar="KIND:AT_S[:CELL|MODULE]", help="inject a fault (repeatable)"
 )
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out/sim"), show_default=True)
 @click.option(

@@ -107,6 +107,9 @@ def state_from_out(out: object, n_cells: int, cycles: int = 0) -> State:
         bal_mask=bal_mask_bits(bytes(ffi.buffer(out.cells.bal_mask, lib.BMS_BAL_MASK_BYTES)), n_cells),
         bal_cells=out.bal_cells,
         bal_test=out.bal_test,
+        pressure_min_mpa=out.pressure_min_mpa,
+        pressure_max_mpa=out.pressure_max_mpa,
+        pressure_min_sensor=out.pressure_min_sensor,
         **sop_from_out(out),
     )
 
@@ -239,10 +242,17 @@ class Firmware(Target):
                 f"measurement has {len(meas.cell_v)} cells / {len(meas.temp_degc)} sensors, "
                 f"the configuration {self.n_cells} / {self.n_sensors}"
             )
+        n_p = int(self._inst.cfg.pack.n_pressure_sensors)
+        if len(meas.pressure_mpa) != n_p:
+            raise TargetError(
+                f"measurement has {len(meas.pressure_mpa)} pressure readings, the configuration {n_p}"
+            )
         if not 0 <= int(dt_ms) <= 0xFFFFFFFF:
             raise TargetError(f"dt_ms must be in [0, 2^32), got {dt_ms}")
         self._load(meas.current_a, meas.cell_v, meas.temp_degc, meas.ambient_degc, meas.pack_v)
         m = self._meas
+        for k in range(n_p):
+            m.pressure_mpa[k] = float(meas.pressure_mpa[k])
         m.bus_v = meas.bus_v
         m.charger_max_a = meas.charger_max_a
         m.coolant_flow_lpm = meas.coolant_flow_lpm
@@ -332,6 +342,7 @@ class Firmware(Target):
         coolant_flow_lpm: float = NAN,
         comm_lost: int = 0,
         fast_charge_in_s: float = NAN,
+        pressure_mpa: np.ndarray | None = None,
     ) -> object:
         """One firmware step; returns bms_out_t (views: self.soc, self.core_temp_degc, ...).
         Without sample_time_ms every call is a new sample."""
@@ -342,6 +353,9 @@ class Firmware(Target):
         m.coolant_flow_lpm = coolant_flow_lpm
         m.fast_charge_in_s = fast_charge_in_s
         m.comm_lost = comm_lost
+        if pressure_mpa is not None:  # one per pack.n_pressure_sensors (else the last ones stay)
+            for k, x in enumerate(pressure_mpa):
+                m.pressure_mpa[k] = float(x)
         if sample_time_ms is None:
             self._sample_time_ms = (self._sample_time_ms + max(int(dt_ms), 1)) & 0xFFFFFFFF
         else:
@@ -377,6 +391,8 @@ class Firmware(Target):
         ambient_degc: np.ndarray | None = None,
     ) -> dict[str, np.ndarray]:
         """Run n samples in one C call. cell_v is (n, n_cells), temp_degc (n, n_sensors)."""
+        if int(self._inst.cfg.pack.n_pressure_sensors):
+            raise BmsError("the batch carries no stack pressure: a pressed pack steps one sample at a time")
         n = len(current_a)
         dt = np.ascontiguousarray(dt_ms, dtype=np.uint32)
         if dt.shape != (n,):

@@ -15,11 +15,14 @@ from bms.cells import CellModel
 from bms.config_bounds import CONFIG_BOUNDS
 from bms.errors import ConfigError
 from bms.protection import (
+    PRESSURE_QUANTITIES,
+    QUANTITIES,
     ChargeMaps,
     ChargeParams,
     Limit,
     Protection,
     Tier,
+    _unmonitored,
     fill_protection,
 )
 
@@ -98,6 +101,9 @@ class PackLayout:
     # contactor / fuse / busbar ratings; None: 10C of the series element (above any map)
     hw_charge_max_a: float | None = None
     hw_discharge_max_a: float | None = None
+    # one stack-pressure sensor per module (bms.stack_pressure; module k of m holds elements
+    # [k * n // m, (k + 1) * n // m)); 0: the pack is not pressed (Li-ion cells)
+    n_pressure_sensors: int = 0
 
 
 def generic_protection(cell: CellModel) -> Protection:
@@ -121,6 +127,7 @@ def generic_protection(cell: CellModel) -> Protection:
         "charge_c_rate_max": lim(3.0, 4.0, 5.0, 0.2, 500),
         "discharge_c_rate_max": lim(5.0, 6.0, 8.0, 0.2, 500),
         "cell_v_spread": lim(0.05, 0.10, 0.30, 0.01, 5000),
+        **{q: _unmonitored(is_max) for q, is_max in QUANTITIES if q in PRESSURE_QUANTITIES},
     }
     soc = np.array([0.0, 1.0])
     temp = np.array([0.0, 45.0])
@@ -190,6 +197,7 @@ def fill_config(
     pk.n_cells = layout.n_cells
     pk.current_range_a = layout.current_range_a
     pk.n_temp_sensors = len(layout.temp_sensor_cells)
+    pk.n_pressure_sensors = layout.n_pressure_sensors
     for j, c in enumerate(layout.temp_sensor_cells):
         if not 0 <= c < layout.n_cells:
             raise ConfigError(f"temperature sensor {j} is at cell {c}, outside 0..{layout.n_cells - 1}")

@@ -32,8 +32,14 @@ QUANTITIES: tuple[tuple[str, bool], ...] = (
     ("charge_c_rate_max", True),  # C-rate in the file, amperes in the firmware
     ("discharge_c_rate_max", True),
     ("cell_v_spread", True),
+    # stack pressure of a solid-state pack (MPa, the lowest / highest module sensor;
+    # bms.stack_pressure): only a chemistry with [stack_pressure] has them
+    ("pressure_min_charge", False),
+    ("pressure_min_discharge", False),
+    ("pressure_max", True),
 )
 QUANTITY_NAMES = tuple(q for q, _ in QUANTITIES)
+PRESSURE_QUANTITIES = ("pressure_min_charge", "pressure_min_discharge", "pressure_max")
 CURRENT_QUANTITIES = ("charge_c_rate_max", "discharge_c_rate_max")
 TIERS = ("warning", "derate", "trip")
 MAX_MAP_SOC = 12
@@ -80,9 +86,22 @@ class Limit:
         return lim
 
 
-def parse_limits(d: Any, where: str = "limits") -> dict[str, Limit]:
-    d = table(d, where, QUANTITY_NAMES, QUANTITY_NAMES)
-    return {name: Limit.parse(d[name], f"{where}.{name}", is_max) for name, is_max in QUANTITIES}
+def _unmonitored(is_max: bool) -> Limit:
+    """A pressure limit of a pack without pressure sensors (pack.n_pressure_sensors = 0): the
+    firmware never evaluates it; the values only keep its table ordered."""
+    t = (48.0, 49.0, 50.0) if is_max else (0.3, 0.2, 0.1)
+    return Limit(*(Tier(x, 0.0, 1000) for x in t))
+
+
+def parse_limits(d: Any, where: str = "limits", pressure: bool = False) -> dict[str, Limit]:
+    """The tiered limits; the pressure ones are required with a stack-pressure fixture
+    (`pressure`) and refused without one (no sensor would see them)."""
+    need = [q for q in QUANTITY_NAMES if pressure or q not in PRESSURE_QUANTITIES]
+    d = table(d, where, need, need)
+    return {
+        name: Limit.parse(d[name], f"{where}.{name}", is_max) if name in d else _unmonitored(is_max)
+        for name, is_max in QUANTITIES
+    }
 
 
 @dataclass
@@ -245,6 +264,13 @@ class PlausParams:
     # is steep (low SoC) it alone moves a cell's voltage by tens of millivolts
     cell_dev_soc_spread: float = 0.05
     cell_dev_debounce_ms: int = 2000
+    # stack-pressure sensors (solid-state packs): a load cell per module behind a 4-20 mA
+    # transmitter over 0-20 MPa (ASSUMPTION: a typical industrial span, no module data sheet).
+    # A live reading sits within its span, a little below zero allowed for noise and offset;
+    # 0 mA (an open loop) reads -5 MPa, i.e. at or below -2 MPa the loop is open.
+    pressure_min_mpa: float = -0.5
+    pressure_max_mpa: float = 20.0
+    pressure_open_below_mpa: float = -2.0
 
 
 def ccl_excess_a(p: PlausParams, capacity_ah: float) -> float:
@@ -282,6 +308,10 @@ def parse_plausibility(d: Any, where: str = "plausibility") -> PlausParams:
         (
             p.ntc_open_below_degc < p.temp_min_degc < p.temp_max_degc < p.ntc_short_above_degc,
             "needs ntc_open_below_degc < temp_min_degc < temp_max_degc < ntc_short_above_degc",
+        ),
+        (
+            p.pressure_open_below_mpa < p.pressure_min_mpa < p.pressure_max_mpa,
+            "needs pressure_open_below_mpa < pressure_min_mpa < pressure_max_mpa",
         ),
         (p.pack_sum_tol_v_per_cell > 0, "pack_sum_tol_v_per_cell must be > 0"),
         (p.pack_sum_tol_v_fixed >= 0, "pack_sum_tol_v_fixed must be >= 0"),

@@ -20,6 +20,7 @@ from construct import (
     ChecksumError,
     Construct,
     ConstructError,
+    Default,
     Float32l,
     Int8sl,
     Int8ul,
@@ -43,7 +44,7 @@ from bms.targets.base import SOP_FIELDS
 VERSION = 1
 HEADER_LEN = 6
 CRC_LEN = 4
-MAX_PAYLOAD = 1736
+MAX_PAYLOAD = 1748
 MAX_FRAME = HEADER_LEN + MAX_PAYLOAD + CRC_LEN
 CONFIG_CHUNK = 1024
 
@@ -171,7 +172,8 @@ STEP = Struct(
     Padding(1),
     "n_cells" / Rebuild(Int16ul, len_(this.cell_v)),
     "n_sensors" / Rebuild(Int16ul, len_(this.temp_degc)),
-    Padding(2),
+    # a pack without pressure sensors may leave pressure_mpa out of the fields
+    "n_pressure" / Rebuild(Int16ul, lambda ctx: len(ctx.get("pressure_mpa") or ())),
     "current_a" / Float32l,
     "ambient_degc" / Float32l,
     "pack_v" / Float32l,
@@ -182,6 +184,7 @@ STEP = Struct(
     "sample_time_ms" / Int32ul,
     "cell_v" / Array(this.n_cells, Float32l),
     "temp_degc" / Array(this.n_sensors, Float32l),
+    "pressure_mpa" / Default(Array(this.n_pressure, Float32l), []),  # stack pressure per module (MPa)
 )
 
 STATE_FLOATS = (
@@ -201,6 +204,8 @@ STATE_FLOATS = (
     "cap_sigma",
     "r_scale_max",
     "r_sigma",
+    "pressure_min_mpa",
+    "pressure_max_mpa",
     *SOP_FIELDS,  # state of power: per horizon the charge / discharge current and power
 )
 STATE_WORDS = (
@@ -217,6 +222,7 @@ STATE_WORDS = (
     "r_scale_max_cell",
     "soh_updates",
     "bal_cells",
+    "pressure_min_sensor",
 )
 STATE_BYTES = ("charge_complete", "heater_request", "cooling_request", "bal_test")
 

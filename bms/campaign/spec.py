@@ -252,7 +252,9 @@ def _campaign_from_dict(d: dict[str, Any], source: str, base_dir: Path) -> Campa
             cell = base.sensed[0] if kind in CELL_FAULTS else None
             at = bounds(faults.at_s)[0] if bounds(faults.at_s) else 0.0
             try:
-                validate_faults([Fault(kind, at, cell)], base.series, base.sensed, base.duration_s)
+                validate_faults(
+                    [Fault(kind, at, cell)], base.series, base.sensed, base.duration_s, base.chemistry
+                )
             except ConfigError as exc:
                 raise ConfigError(f"field 'faults.kinds': {kind}: {exc}") from None
     return c

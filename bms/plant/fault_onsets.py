@@ -9,7 +9,7 @@ charger's response time).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -49,6 +49,8 @@ class OnsetView:
     plant: PackPlant
     chem: Chemistry
     scn: Scenario
+    # the modules' true stack pressure after the step (MPa; bms.plant.pressure); empty: not pressed
+    pressure_mpa: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def at_injection(f: Injection, view: OnsetView) -> float | None:
@@ -190,3 +192,48 @@ def switch_testable(f: Injection, view: OnsetView) -> float | None:
     steady = di + err < max(bal.test_di_max_c * cap, bal.test_di_min_a)
     ok = bal.mode != "off" and view.latched == 0 and steady
     return _interval(f, view, ok, 1000.0 * switch_trip_bound_s(bal, scn.series, scn.dt_ms))
+
+
+def _pressure_side(view: OnsetView) -> str | None:
+    """The low-pressure limit the firmware judges by in this step, where the truth decides it:
+    "charge" (pressure_min_charge) while the current it reads is surely a charge (the true
+    current past charge_detect_c by the current sensor's 3-sigma error, injected offsets
+    included), "discharge" (pressure_min_discharge) while it is surely not; None between
+    (either: in a small pack at rest the sensor's error may exceed charge_detect_c)."""
+    chem, scn = view.chem, view.scn
+    se = scn.sensors
+    i_mean = view.i_mean_a
+    detect_a = chem.protection.charge.charge_detect_c * chem.cell.capacity_ah * scn.parallel
+    err = 3.0 * (se.current_gain_sigma * abs(i_mean) + se.current_offset_sigma_a + se.current_noise_a)
+    i_read = i_mean + view.current_offset_a
+    if -i_read > detect_a + err:
+        return "charge"
+    if -i_read < detect_a - err:
+        return "discharge"
+    return None
+
+
+def pressure_low(f: Injection, view: OnsetView) -> float | None:
+    """A yielding fixture (pressure_loss): its module's true pressure below the trip threshold
+    of the limit the firmware judges by (pressure_min_charge while charging, else
+    pressure_min_discharge: _pressure_side) by more than the load cell's own error (its gain
+    and offset bound sensor_error_mpa, 3 sigma of noise and a code step), judged by the same
+    limit throughout (where the truth cannot tell which, below both), from the start of such an
+    interval that lasts the trip's debounce. An interval cut short because the firmware latched
+    what catches it is the onset of what it caught (its charge limit falls to 0 as the pressure
+    nears the charge trip: the current may stop being a charge as the firmware trips)."""
+    if _caught(f, view) and f.observable_since is not None:
+        return f.observable_since
+    sp = view.chem.stack_pressure
+    if sp is None or len(view.pressure_mpa) == 0:
+        return None
+    side = _pressure_side(view)
+    limits = view.chem.protection.limits
+    trips = [limits[f"pressure_min_{s}"].trip for s in ((side,) if side else ("charge", "discharge"))]
+    margin = sp.sensor_error_mpa + 3.0 * sp.sensor_sigma_mpa + sp.sensor_lsb_mpa
+    # where the side is in doubt, below both trips (the lower), judged over the longer debounce
+    low = float(view.pressure_mpa[f.cell or 0]) < min(t.threshold for t in trips) - margin
+    if side != f.onset_side:
+        f.observable_since = None  # another limit: its own debounce starts afresh
+    f.onset_side = side
+    return _interval(f, view, low, max(t.debounce_ms for t in trips))

@@ -2,7 +2,12 @@
 catches it, where it acts, its trip time, whether it persists, its default magnitude, how
 it is applied and how its onset is judged), the Fault a scenario names (what, when,
 where), parsing of KIND:AT_S[:CELL] and validation. Adding a kind: docs/architecture.md,
-"Adding a fault kind"."""
+"Adding a fault kind".
+
+Levels: "cell" (the index is a series element), "thermistor" (a sensed element), "pack" (no
+index) and "module" (the index is a module of a pressed solid-state pack, default 0: the
+chemistry's [stack_pressure] groups the elements into modules, bms.stack_pressure; such kinds
+need a chemistry that has one)."""
 
 from __future__ import annotations
 
@@ -18,9 +23,11 @@ if TYPE_CHECKING:
     from bms.chemistry import Chemistry
     from bms.plant.charger import Charger
     from bms.plant.pack import PackPlant
+    from bms.plant.pressure import StackPressurePlant
     from bms.plant.sensors import Sensors
     from bms.plant.thermal import ThermalNetwork
     from bms.sim.scenario import Scenario
+    from bms.stack_pressure import StackPressure
 
 
 class Rig(Protocol):
@@ -32,6 +39,7 @@ class Rig(Protocol):
     thermal: ThermalNetwork
     charger: Charger
     comm_lost: bool
+    pressure: StackPressurePlant | None  # the modules' fixtures (None: the pack is not pressed)
 
 
 def _to_sensors(f: Fault, rig: Rig) -> None:
@@ -59,6 +67,22 @@ def _ignore_limit(f: Fault, rig: Rig) -> None:
     rig.charger.ignores_limit = True
 
 
+def _pressed(f: Fault, rig: Rig) -> StackPressurePlant:
+    """The rig's pressure plant, refusing a module-level fault on a pack that has none."""
+    if rig.pressure is None:
+        raise ConfigError(f"fault '{f.kind}' needs a chemistry with [stack_pressure]")
+    return rig.pressure
+
+
+def _lose_pressure(f: Fault, rig: Rig) -> None:
+    _pressed(f, rig).lose(f.cell or 0)
+
+
+def _to_pressure_sensor(f: Fault, rig: Rig) -> None:
+    _pressed(f, rig)
+    rig.sensors.inject(f)  # its effect: Sensors.pressures
+
+
 def _switch_stuck_on(f: Fault, rig: Rig) -> None:
     assert f.cell is not None
     rig.plant.stuck_on[f.cell] = True
@@ -77,7 +101,8 @@ def _switch_stuck_off(f: Fault, rig: Rig) -> None:
 class FaultKind:
     description: str
     caught_by: tuple[str, ...]  # the firmware fault(s) that must catch it (bms.protection names)
-    level: Literal["cell", "thermistor", "pack"]  # where it is injected: a cell, a sensed cell, none
+    # where it is injected: a cell, a sensed cell, none, a module (of a pressed pack)
+    level: Literal["cell", "thermistor", "pack", "module"]
     trip_time_field: str  # the firmware debounce that bounds its detection (a PlausParams field)
     persistent: bool  # its condition persists once injected: a reset must not clear what catches it
     applied_to: Literal["sensors", "pack", "coolant", "link", "charger"]
@@ -100,6 +125,13 @@ def _switch_trip_s(chem: Chemistry, scn: Scenario) -> float:
     from bms.balancing import switch_trip_bound_s
 
     return switch_trip_bound_s(scn.balancing, scn.series, scn.dt_ms)
+
+
+def _pressure_trip_s(chem: Chemistry, scn: Scenario) -> float:
+    """A low stack pressure trips after its limit's trip debounce: the charge side's or the
+    discharge side's (the firmware judges by the current's direction), the longer."""
+    lim = chem.protection.limits
+    return max(lim[q].trip.debounce_ms for q in ("pressure_min_charge", "pressure_min_discharge")) / 1000.0
 
 
 FAULT_KINDS: dict[str, FaultKind] = {
@@ -240,9 +272,45 @@ FAULT_KINDS: dict[str, FaultKind] = {
         onset.switch_testable,
         trip_time=_switch_trip_s,
     ),
+    # a solid-state pack's module fixture (bms.plant.pressure): a strap or bolt yields and the
+    # pressure relaxes to the chemistry's loss_residual_mpa (loss_tau_s): the contact shrinks,
+    # R0 grows; the firmware's low-pressure limits see it on the module's load cell
+    "pressure_loss": FaultKind(
+        "a module's fixture yields: its stack pressure relaxes",
+        ("pressure_low_charge", "pressure_low_discharge"),
+        "module",
+        "",
+        True,
+        "pack",
+        _lose_pressure,
+        onset.pressure_low,
+        trip_time=_pressure_trip_s,
+    ),
+    "pressure_sensor_stuck": FaultKind(
+        "a module's pressure reading freezes at its value",
+        ("pressure_sensor",),
+        "module",
+        "stuck_debounce_ms",
+        True,
+        "sensors",
+        _to_pressure_sensor,
+        onset.stuck_repeats,
+    ),
+    "pressure_sensor_open": FaultKind(
+        "a module's pressure transmitter loop opens: it reads -5 MPa (0 mA on 4-20 mA)",
+        ("pressure_sensor",),
+        "module",
+        "sensor_debounce_ms",
+        True,
+        "sensors",
+        _to_pressure_sensor,
+        onset.at_injection,
+    ),
 }
 # the kinds injected at a cell (a thermistor's fault too: at a sensed cell)
-CELL_FAULTS = frozenset(k for k, r in FAULT_KINDS.items() if r.level != "pack")
+CELL_FAULTS = frozenset(k for k, r in FAULT_KINDS.items() if r.level in ("cell", "thermistor"))
+# the kinds injected at a module of a pressed pack (they need a chemistry with [stack_pressure])
+MODULE_FAULTS = frozenset(k for k, r in FAULT_KINDS.items() if r.level == "module")
 CHARGER_FAULTS = tuple(k for k, r in FAULT_KINDS.items() if r.applied_to == "charger")
 # the kinds only a balancing firmware can find (its switch test): a scenario with them balances
 BALANCING_FAULTS = tuple(k for k, r in FAULT_KINDS.items() if "balancing" in r.caught_by)
@@ -281,6 +349,7 @@ class Injection:
     onset_s: float | None = None  # when its condition became observable (None: not yet)
     observable_since: float | None = None  # start of the present observable interval
     prev_current_a: float | None = None  # the last step's true current (onsets that need it)
+    onset_side: str | None = None  # the limit the present interval is judged by (pressure_low)
 
     @property
     def kind(self) -> str:
@@ -296,22 +365,40 @@ class Injection:
 
 
 def parse_fault(text: str) -> Fault:
-    """KIND:AT_S[:CELL] as on the command line."""
+    """KIND:AT_S[:CELL] as on the command line (a module-level kind: KIND:AT_S[:MODULE])."""
     parts = text.split(":")
     if len(parts) not in (2, 3):
-        raise ConfigError(f"--fault '{text}': expected KIND:AT_S[:CELL]")
+        raise ConfigError(f"--fault '{text}': expected KIND:AT_S[:CELL or MODULE]")
     kind = parts[0]
     try:
         at_s = float(parts[1])
         cell = int(parts[2]) if len(parts) == 3 else None
     except ValueError:
-        raise ConfigError(f"--fault '{text}': AT_S must be a number and CELL an integer") from None
+        raise ConfigError(f"--fault '{text}': AT_S must be a number and CELL (MODULE) an integer") from None
     return Fault(kind=kind, at_s=at_s, cell=cell)
 
 
+def _stack_pressure(chemistry: str | None) -> StackPressure | None:
+    """The stack pressure of a chemistry (a name or a file), None without one."""
+    if chemistry is None:
+        return None
+    from bms.chemistry import load_chemistry  # the chemistry is read only for module-level kinds
+
+    return load_chemistry(chemistry).stack_pressure
+
+
 def validate_faults(
-    faults: Sequence[Fault], n_series: int, sensed: tuple[int, ...], duration_s: float
+    faults: Sequence[Fault],
+    n_series: int,
+    sensed: tuple[int, ...],
+    duration_s: float,
+    chemistry: str | None = None,
 ) -> None:
+    """Each fault a kind, within the run, at a place the pack has. Module-level kinds need the
+    chemistry (a name or a file; None: a pack that is not pressed, where they are refused)."""
+    sp: StackPressure | None = None
+    if any(f.kind in MODULE_FAULTS for f in faults):
+        sp = _stack_pressure(chemistry)
     for k, f in enumerate(faults):
         where = f"faults[{k}]"
         if f.kind not in FAULT_KINDS:
@@ -319,7 +406,19 @@ def validate_faults(
         if not (math.isfinite(f.at_s) and 0.0 <= f.at_s <= duration_s):
             raise ConfigError(f"{where}.at_s must be within the run (0 .. {duration_s:g} s), got {f.at_s}")
         level = FAULT_KINDS[f.kind].level
-        if level != "pack":
+        if level == "module":
+            if sp is None:
+                raise ConfigError(
+                    f"{where}: fault '{f.kind}' needs a chemistry with [stack_pressure] "
+                    f"({chemistry or 'none given'} has none)"
+                )
+            m = sp.n_modules(n_series)
+            if f.cell is not None and not 0 <= f.cell < m:
+                raise ConfigError(
+                    f"{where}: module {f.cell} does not exist (modules 0..{m - 1}: {n_series} series "
+                    f"elements in modules of {sp.cells_per_module})"
+                )
+        elif level != "pack":
             if f.cell is None:
                 raise ConfigError(f"{where}: a {f.kind} fault needs a cell")
             if not 0 <= f.cell < n_series:

@@ -79,6 +79,11 @@ class Spread:
     hyst_m0_v: float = 0.0
     hyst_gamma: float = 60.0
     hyst_told: bool = False
+    # a pressed solid-state pack (the chemistry's [stack_pressure]): every module fixture's
+    # preload against the file's (1: as designed). A bolted fixture is set to a torque, not a
+    # pressure, and relaxes as the stack creeps (ASSUMPTION: tens of per cent between modules
+    # and over the first cycles; no measured distribution for such a module is known to us).
+    preload_scale: float = 1.0
 
 
 def plant_hysteresis(cell: CellModel, spread: Spread) -> Hysteresis:
@@ -159,6 +164,9 @@ class PackPlant:
         self.any_short = False
         self._i_e: float | np.ndarray = 0.0  # element currents of the last step
         self._params: np.ndarray | None = None
+        # each element's R0 multiplier (a solid-state pack's stack pressure, bms.plant.pressure:
+        # set_r0_factor); None: none, and no multiplication at all (bit-identical without one)
+        self.r0_factor: np.ndarray | None = None
         self.has_entropy = bool(np.any(self.tables.docv_dt != 0.0))
         self.v_term = self.terminal(0.0, np.full(n_series, 25.0))
 
@@ -197,6 +205,15 @@ class PackPlant:
         nb[1:] += ib[:-1]
         nb[:-1] += ib[1:]
         return self.sense_wire_ohm * (nb - 2.0 * ib)
+
+    def set_r0_factor(self, factor: np.ndarray) -> None:
+        """Each element's R0 multiplier from the next step on (the terminal voltage of the
+        present state keeps the one it was computed with)."""
+        self.r0_factor = np.asarray(factor, dtype=float)
+
+    def _r0(self, p: np.ndarray) -> np.ndarray:
+        """R0 of every element from a params() array: the table's, times r0_factor if set."""
+        return p[1] if self.r0_factor is None else p[1] * self.r0_factor
 
     def short_circuit(self, element: int, ohm: float) -> None:
         """An internal short of `ohm` across a series element (inf: none)."""
@@ -253,7 +270,7 @@ class PackPlant:
     def terminal(self, current_a: float, temp_c: np.ndarray) -> np.ndarray:
         """Terminal voltages at the present state for a pack current (no state change)."""
         p = self.params(temp_c)
-        return self._terminal(p[0], p[1], current_a)
+        return self._terminal(p[0], self._r0(p), current_a)
 
     def _terminal(self, ocv: np.ndarray, r0: np.ndarray, current_a: float | np.ndarray) -> np.ndarray:
         # an internal short R_s across the element draws V/R_s inside it:
@@ -276,7 +293,7 @@ class PackPlant:
         Without a short every element carries the pack current: it stays a scalar here (the
         same numbers as a vector of it, with fewer array operations)."""
         p = self.params(temp_core_c)
-        r0, r_rc, c_rc = p[1], p[2:4], p[4:6]
+        r0, r_rc, c_rc = self._r0(p), p[2:4], p[4:6]
         shorted = self.any_short
         v_start = self._terminal(p[0], r0, current_a) if shorted else self.v_term
         i_e: float | np.ndarray = current_a + v_start / self.short_ohm if shorted else current_a
@@ -321,7 +338,7 @@ class PackPlant:
         self._i_e = i_e
         self._params = None
         self._params = self.params(temp_core_c)
-        self.v_term = self._terminal(self._params[0], self._params[1], current_a + bleed)
+        self.v_term = self._terminal(self._params[0], self._r0(self._params), current_a + bleed)
         return heat
 
     def usable_capacity_ah(

@@ -9,6 +9,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from bms.plant.faults import Fault
+from bms.stack_pressure import StackPressure
+
+# The stack-pressure load cells (bms.stack_pressure: one per module): a 4-20 mA transmitter over
+# 0-20 MPa on a 12-bit ADC (the chemistry file's [stack_pressure] states the rest). Its gain error
+# is drawn so that gain and offset together stay within sensor_error_mpa over this range.
+PRESSURE_FULL_SCALE_MPA = 20.0
+# an open transmitter loop carries 0 mA: (0 - 4) / 16 x 20 MPa on the 4-20 mA scale
+PRESSURE_OPEN_MPA = -5.0
 
 
 @dataclass
@@ -83,6 +91,22 @@ class Sensors:
         self._lag: tuple[float, float] = (float("nan"), 0.0)  # (dt, lag factor) of the last sample
         self.active: list[Fault] = []
         self.frozen_v: dict[int, float] = {}
+        # stack-pressure sensors (add_pressure_sensors): none unless the pack is pressed
+        self.p_spec: StackPressure | None = None
+        self.p_gain = self.p_offset = np.zeros(0)
+        self.p_noise: NormalStream | None = None
+        self.frozen_p: dict[int, float] = {}
+
+    def add_pressure_sensors(self, sp: StackPressure, n_modules: int, rng: np.random.Generator) -> None:
+        """One load cell per module. Its errors and noise come from their own generator (the
+        scenario's seed), so the other sensors' draws are those of a pack without them: gain
+        and offset each uniform within +-sensor_error_mpa / 2 (the gain's at full scale), so
+        that together they stay within sensor_error_mpa over 0..PRESSURE_FULL_SCALE_MPA."""
+        half = 0.5 * sp.sensor_error_mpa
+        self.p_spec = sp
+        self.p_offset = rng.uniform(-half, half, n_modules)
+        self.p_gain = 1.0 + rng.uniform(-half, half, n_modules) / PRESSURE_FULL_SCALE_MPA
+        self.p_noise = NormalStream(rng, 64 * n_modules)
 
     def inject(self, f: Fault) -> None:
         self.active.append(f)
@@ -152,3 +176,25 @@ class Sensors:
 
     def flow(self, flow_true: float) -> float:
         return float(max(flow_true + self.spec.flow_noise_lpm * self.noise.next(), 0.0))
+
+    def pressures(self, p_true: np.ndarray) -> np.ndarray:
+        """The modules' pressure readings (MPa), quantised to the code step; empty when the
+        pack has no pressure sensors. pressure_sensor_stuck: the module's reading freezes at
+        the value it reads when the fault strikes; pressure_sensor_open: PRESSURE_OPEN_MPA."""
+        sp = self.p_spec
+        if sp is None or self.p_noise is None:
+            return np.zeros(0)
+        p = p_true * self.p_gain + self.p_offset + sp.sensor_sigma_mpa * self.p_noise.take(len(p_true))
+        p /= sp.sensor_lsb_mpa
+        np.rint(p, out=p)
+        p *= sp.sensor_lsb_mpa
+        for f in self.active:
+            m = f.cell or 0
+            if f.kind == "pressure_sensor_stuck" and m not in self.frozen_p:
+                self.frozen_p[m] = float(p[m])
+        for m, frozen in self.frozen_p.items():
+            p[m] = frozen
+        for f in self.active:
+            if f.kind == "pressure_sensor_open":
+                p[f.cell or 0] = PRESSURE_OPEN_MPA
+        return p

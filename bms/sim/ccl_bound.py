@@ -73,8 +73,13 @@ class Limits:
                 ("core_temp_max_charge", True),
                 ("surface_temp_max_charge", True),
                 ("temp_min_charge", False),
+                ("pressure_max", True),
             )
         }
+        # a low stack pressure scales the plating (CCD) cap by its derate factor
+        pm = lim["pressure_min_charge"]
+        self.pressure_cap = (pm.derate.threshold, pm.trip.threshold, False)
+        self.pressed = chem.stack_pressure is not None
         # the charge window closes at the trips' release bands (threshold -/+ hysteresis)
         t_min, core = lim["temp_min_charge"].trip, lim["core_temp_max_charge"].trip
         self.window_low = t_min.threshold + t_min.hysteresis
@@ -91,12 +96,16 @@ class Limits:
         temp_max_c: np.ndarray,
         temp_min_c: np.ndarray,
         charger_max_a: np.ndarray,
+        pressure_min: np.ndarray | None = None,
+        pressure_max: np.ndarray | None = None,
     ) -> dict[str, np.ndarray]:
         """Per step, each constraint on the CCL (A) by the firmware's name for it
-        (bms_limiting_t): map, plating, hardware (the pack's and the charger's), derate (the
-        smallest of the derate factors), and of the derates the cold one (the lowest
-        temperature's) and the temperature one (the core's and the surface's). soc, core_c:
-        (steps, cells); the rest: (steps,)."""
+        (bms_limiting_t): map, plating (the CCD cap at the contact the lowest stack pressure
+        leaves: `pressure` when that scaling is in force), hardware (the pack's and the
+        charger's), derate (the smallest of the derate factors), and of the derates the cold one
+        (the lowest temperature's) and the temperature one (the core's and the surface's).
+        soc, core_c: (steps, cells); the rest: (steps,); the pressures (the firmware's lowest
+        and highest readings, NaN: none) None for a pack without pressure sensors."""
         soc_bp, temp_bp, chg, plat = self.maps
         soc = np.asarray(soc, dtype=float)
         core_c = np.asarray(core_c, dtype=float)
@@ -105,19 +114,30 @@ class Limits:
             "core_temp_max_charge": core_max_c,
             "surface_temp_max_charge": temp_max_c,
             "temp_min_charge": temp_min_c,
+            "pressure_max": np.full(np.shape(temp_min_c), np.nan) if pressure_max is None else pressure_max,
         }
         fs = {n: _derate(values[n], *self.derates[n]) for n in self.derates}
+        f_p = 1.0 if pressure_min is None else _derate(pressure_min, *self.pressure_cap)
         cmax = np.asarray(charger_max_a, dtype=float)
         hw = np.where(np.isfinite(cmax) & (cmax >= 0), np.minimum(self.hw_a, np.nan_to_num(cmax)), self.hw_a)
-        return {
+        t = {
             "map": np.min(_map(soc, core_c, soc_bp, temp_bp, chg), axis=-1) * self.cap_ah,
-            "plating": np.min(_map(soc, core_c, soc_bp, temp_bp, plat), axis=-1) * self.cap_ah,
+            "plating": np.min(_map(soc, core_c, soc_bp, temp_bp, plat), axis=-1) * self.cap_ah * f_p,
             "derate": self.hw_charge_max_a * np.min(list(fs.values()), axis=0),
             "hardware": hw,
             "cold": self.hw_charge_max_a * fs["temp_min_charge"],
             "temperature": self.hw_charge_max_a
             * np.minimum(fs["core_temp_max_charge"], fs["surface_temp_max_charge"]),
         }
+        # PRESSURE names either the CCD cap scaled by a low pressure or the over-pressure
+        # derate: whichever of the two is in force (the other: no constraint)
+        big = np.full(np.shape(t["hardware"]), np.inf)
+        scaled = np.broadcast_to(np.asarray(f_p) < 1.0, big.shape)
+        t["pressure"] = np.minimum(
+            np.where(scaled, t["plating"], big),
+            np.where(fs["pressure_max"] < 1.0, self.hw_charge_max_a * fs["pressure_max"], big),
+        )
+        return t
 
     def ccl_bound(
         self,
@@ -128,10 +148,22 @@ class Limits:
         temp_max_c: np.ndarray,
         temp_min_c: np.ndarray,
         charger_max_a: np.ndarray,
+        pressure_min: np.ndarray | None = None,
+        pressure_max: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Per step: the smallest constraint on the CCL and its name. soc, core_c: (steps,
         cells); the rest: (steps,)."""
-        t = self.ccl_terms(soc, core_c, cell_v_max, core_max_c, temp_max_c, temp_min_c, charger_max_a)
+        t = self.ccl_terms(
+            soc,
+            core_c,
+            cell_v_max,
+            core_max_c,
+            temp_max_c,
+            temp_min_c,
+            charger_max_a,
+            pressure_min,
+            pressure_max,
+        )
         return self.bound_of(t)
 
     @staticmethod

@@ -62,6 +62,10 @@ P10 threshold the true value of every quantity the firmware trips on (each cell'
               OCV and SoC errors hide). Judged until a fault that changes what the firmware
               sees (a sensor or the link) is injected; a shorted cell's core is exempt as in P1
 
+  P11 pressure: a pressed solid-state pack (bms.stack_pressure): the CCL is 0 whenever the lowest
+              true module pressure is below the charge trip by more than a reading may err,
+              and never above the CCD cap at the true contact that pressure leaves
+
 One function per property below; the CCL's constraints P2 recomputes from the chemistry (the
 maps, derates and window) are bms/sim/ccl_bound.py's `Limits`.
 """
@@ -78,10 +82,11 @@ from bms.enums import FAULT_ID, LIMITING_NAMES, N_LIMITING, ContactorState, Limi
 from bms.plant.faults import FAULT_KINDS
 from bms.plant.sensors import SensorSpec
 from bms.protection import QUANTITIES, charge_detect_a
-from bms.sim.ccl_bound import Limits
+from bms.sim.ccl_bound import Limits, _map
 from bms.sim.loop import SimResult
 from bms.sim.runlog import COMMAND_BITS
 from bms.sim.scenario import Scenario
+from bms.stack_pressure import StackPressure
 
 __all__ = ["Limits", "SafetyMonitor", "Violation", "check_run"]  # Limits: bms.sim.ccl_bound
 
@@ -202,6 +207,7 @@ def check_run(
     _transitions(c, r)  # P8
     _balancing(c, r)  # P9
     _thresholds(c, r)  # P10
+    _pressure(c, r)  # P11
     return c.violations
 
 
@@ -396,6 +402,7 @@ def _limit(c: Checker, r: _Run) -> None:
             log["temp_meas_max_c"][live],
             log["temp_meas_min_c"][live],
             log["charger_max_a"][live],
+            *((log["pressure_fw_min_mpa"][live], log["pressure_fw_max_mpa"][live]) if lim.pressed else ()),
         )
         bound, names = lim.bound_of(terms)
         # the term the firmware names as limiting (ccl_limit: what the VCU, the charger and
@@ -472,6 +479,7 @@ BINDING_TERMS = {
     Limiting.HARDWARE: "hardware",
     Limiting.COLD: "cold",
     Limiting.TEMPERATURE: "temperature",
+    Limiting.PRESSURE: "pressure",
 }
 
 
@@ -1020,3 +1028,65 @@ class SafetyMonitor:
 
     def finish(self, res: SimResult) -> list[Violation]:
         return check_run(res, self.chem, self.max_per_prop)
+
+
+# the stack-pressure kinds a reading hides the pressure from the firmware with, until the
+# firmware condemns the reading (their trip bound): meanwhile a fixture relaxing unseen is not
+# the firmware's to stop
+PRESSURE_BLIND_KINDS = ("pressure_sensor_stuck", "pressure_sensor_open")
+
+
+def pressure_allowance_mpa(sp: StackPressure) -> float:
+    """How far a usable pressure reading may sit above the true pressure: the sensor's gain
+    and offset error within its specification, 4 sigma of its noise and half a code step."""
+    return sp.sensor_error_mpa + 4.0 * sp.sensor_sigma_mpa + 0.5 * sp.sensor_lsb_mpa
+
+
+def _pressure(c: Checker, r: _Run) -> None:
+    """P11 (stack pressure, a pressed solid-state pack): (a) the charge never continues below
+    the minimum pressure: whenever the lowest TRUE module pressure is below the charge trip
+    threshold by more than a reading may err, the CCL is 0; (b) the CCD cap is never exceeded
+    for the true contact: the CCL never exceeds the plating (CCD) map at the firmware's
+    estimates times the true contact fraction the lowest true pressure leaves
+    (bms.stack_pressure.contact), so the current density a charger following the CCL drives
+    through the remaining contact stays under the CCD. Both exempt the time a failed pressure
+    sensor hides the pressure, until its trip bound (the firmware has latched by then)."""
+    sp = r.chem.stack_pressure
+    if sp is None:
+        return
+    log, t, ccl, lim = r.log, r.t, r.ccl, r.lim
+    p_true = log["pressure_true_min_mpa"]
+    blind = np.zeros(r.n, dtype=bool)
+    for inj in r.res.injected:
+        if inj.kind in PRESSURE_BLIND_KINDS:
+            bound = FAULT_KINDS[inj.kind].trip_time_s(r.chem, r.scn) + 2 * r.dt
+            blind |= (t >= inj.at_s - 1e-9) & (t <= inj.at_s + bound + 1e-9)
+    trip = r.chem.protection.limits["pressure_min_charge"].trip.threshold
+    allow = pressure_allowance_mpa(sp)
+    c.where(
+        "P11-pressure",
+        (p_true < trip - allow) & (ccl > ABS_A) & ~blind,
+        t,
+        lambda k: (
+            f"ccl {ccl[k]:.3f} A with the lowest true stack pressure {p_true[k]:.3f} MPa below the charge "
+            f"trip {trip:g} MPa by more than a reading errs ({allow:.3f} MPa)"
+        ),
+    )
+    live = (ccl > 0) & ~blind
+    if live.any():
+        soc_bp, temp_bp, _, plat = lim.maps
+        cap = np.min(_map(r.est_soc[live], r.est_core[live], soc_bp, temp_bp, plat), axis=-1) * lim.cap_ah
+        contact = sp.contact(p_true[live])
+        over = np.zeros(r.n, dtype=bool)
+        over[live] = ccl[live] > cap * contact * (1 + REL) + ABS_A
+        allowed = np.zeros(r.n)
+        allowed[live] = cap * contact
+        c.where(
+            "P11-pressure",
+            over,
+            t,
+            lambda k: (
+                f"ccl {ccl[k]:.3f} A above the CCD cap at the true contact ({allowed[k]:.3f} A; lowest true "
+                f"pressure {p_true[k]:.3f} MPa)"
+            ),
+        )

@@ -76,6 +76,7 @@ def firmware_config(
         current_range_a=scn.pack.current_range_a,
         hw_charge_max_a=scn.pack.hw_charge_max_a,
         hw_discharge_max_a=scn.pack.hw_discharge_max_a,
+        n_pressure_sensors=chem.stack_pressure.n_modules(scn.series) if chem.stack_pressure else 0,
     )
     el = firmware_cell(chem, scn)
     fill_config(cfg, el, layout, chem.protection)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -23,6 +23,7 @@ from bms.plant.charger import Charger
 from bms.plant.fault_onsets import OnsetView
 from bms.plant.faults import Fault, Injection
 from bms.plant.pack import PackPlant
+from bms.plant.pressure import StackPressurePlant
 from bms.plant.sensors import Sensors
 from bms.plant.thermal import ThermalNetwork
 from bms.sim.configure import ambient_conductances, effective_ambient, firmware_cell, firmware_config
@@ -61,6 +62,11 @@ class SimResult:
     # each cell's capacity (Ah) the firmware was configured with at power-up: the model's
     # element, times the health it stored if any (the SoC property's coulomb-counting reference)
     cells_cap_told_ah: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
+    # a pressed solid-state pack (bms.plant.pressure): each module's true stack pressure (MPa)
+    # and its fraction of full Li | electrolyte contact after each step (steps x modules; no
+    # columns when the pack is not pressed)
+    pressure_true_mpa: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 0)))
+    pressure_contact: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 0)))
 
 
 @dataclass(slots=True)
@@ -99,7 +105,9 @@ class ClosedLoop:
         self.target = target or Firmware()
         self.monitor = monitor
         self.progress = progress
-        seeds = np.random.SeedSequence(scn.seed).spawn(4)
+        # the generators' seeds: plant, sensors, stored SoC, stored health, pressure sensors (the
+        # first four are those of spawn(4): a child's seed depends only on its index)
+        seeds = np.random.SeedSequence(scn.seed).spawn(5)
         self.plant = PackPlant(
             chem.cell, scn.series, scn.parallel, scn.soc_start, scn.spread, np.random.default_rng(seeds[0])
         )
@@ -109,6 +117,20 @@ class ClosedLoop:
             chem.cell, scn.series, scn.parallel, scn.cooling, scn.ambient_c, scn.start_c, scn.spread
         )
         self.sensors = Sensors(scn.sensors, scn.series, np.random.default_rng(seeds[1]))
+        # a pressed solid-state pack: its modules' fixtures, their load cells, R0 by the contact
+        # (None: not pressed, and the plant, its sensors and their draws are those without)
+        self.pressure: StackPressurePlant | None = None
+        if chem.stack_pressure is not None:
+            # the fixtures as built: the file's preload times the scenario's (spread.preload_scale)
+            sp = chem.stack_pressure
+            sp = replace(sp, preload_mpa=sp.preload_mpa * scn.spread.preload_scale)
+            self.pressure = StackPressurePlant(
+                sp, scn.series, self.plant.soc, self.thermal.core_c, self.thermal.surf_c
+            )
+            self.plant.set_r0_factor(self.pressure.r0_factors())
+            self.sensors.add_pressure_sensors(
+                chem.stack_pressure, self.pressure.n_modules, np.random.default_rng(seeds[4])
+            )
         self.charger = Charger(scn.charger)
         # what the BMS stored at its last shutdown: the true SoC give or take the drift since
         stored = None
@@ -147,7 +169,9 @@ class ClosedLoop:
             else None
         )
         self.faults = FaultBook(scn.faults)
-        self.log = RunLog(n_steps, scn.series, scn.balancing.mode)
+        self.log = RunLog(
+            n_steps, scn.series, scn.balancing.mode, 0 if self.pressure is None else self.pressure.n_modules
+        )
         self.state: State | None = None
         self.contactor = OPEN
         self.ccl = 0.0
@@ -263,6 +287,8 @@ class ClosedLoop:
             self.thermal.t,
             v_true,
         )
+        if self.pressure is not None:
+            self.log.append_pressure(k, self.pressure.p, self.pressure.contact, meas.pressure_mpa)
         if self.progress is not None and k % 100 == 0:
             self.progress(t)
         self._check_done(state, t, charging_phase)
@@ -330,6 +356,11 @@ class ClosedLoop:
             thermal.step(self.sub_dt, heat, thermal.coolant_power(self.cooling_on, self.heater_on))
         if self.heater_on:  # a PTC heater: its electrical power is its heat (an assumption)
             self.heater_wh += thermal.spec.heater_w * self.dt_s / 3600.0
+        if self.pressure is not None:
+            # the fixtures at the step's end state; R0 follows from the next step on (the
+            # pressure moves over tens of seconds: a step's lag)
+            self.pressure.step(self.dt_s, plant.soc, thermal.core_c, thermal.surf_c)
+            plant.set_r0_factor(self.pressure.r0_factors())
         return plant.v_term
 
     def _sample(self, i_mean: float, v_true: np.ndarray, charging_phase: bool) -> Measurement:
@@ -352,6 +383,7 @@ class ClosedLoop:
             coolant_flow_lpm=sensors.flow(thermal.flow_lpm),
             fast_charge_in_s=self._announced(),
             sample_time_ms=self.sample_ms,
+            pressure_mpa=sensors.pressures(self.pressure.p) if self.pressure is not None else np.zeros(0),
         )
         self.last_meas = meas
         return meas
@@ -413,6 +445,7 @@ class ClosedLoop:
             k, t, i_mean, self.ccl_ref, v_true, self.contactor == OPEN, closing,
             self.sensors.injected_current_offset_a, not self.comm_lost, latched,
             self.thermal.core_c, self.plant, self.chem, self.scn,
+            self.pressure.p if self.pressure is not None else np.zeros(0),
         )  # fmt: skip
 
     def _check_done(self, state: State, t: float, charging_phase: bool) -> None:
@@ -470,6 +503,7 @@ class ClosedLoop:
         summ = summary(
             self.scn, self.chem, log, true_soc, est_soc, true_core, est_core, faults,
             self.contactor_open_s, self.wall_s, self._health_err(), self._balance(), self.heater_wh,
+            cells["pressure_true"] if self.pressure is not None else None,
         )  # fmt: skip
         return SimResult(
             self.scn,
@@ -486,6 +520,8 @@ class ClosedLoop:
             cells["true_v"],
             cells["true_surf"],
             self.cap_told_ah.copy(),
+            cells["pressure_true"],
+            cells["pressure_contact"],
         )
 
 

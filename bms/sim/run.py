@@ -68,7 +68,7 @@ def build_scenario(
     if faults:
         scn = replace(scn, faults=[*scn.faults, *(parse_fault(f) for f in faults)])
     validate(scn)
-    validate_faults(scn.faults, scn.series, scn.sensed, scn.duration_s)
+    validate_faults(scn.faults, scn.series, scn.sensed, scn.duration_s, scn.chemistry)
     return scn
 
 
@@ -127,6 +127,14 @@ ROWS: list[tuple[str, Callable[[RunSummary], str]]] = [
     ),
     ("core temperature RMSE", lambda s: f"{s.core_temp_rmse_c:.2f} K"),
     (
+        "stack pressure (true, min .. max over the modules)",
+        lambda s: (
+            "-"
+            if s.pressure_min_mpa is None or s.pressure_max_mpa is None
+            else f"{s.pressure_min_mpa:.2f} .. {s.pressure_max_mpa:.2f} MPa"
+        ),
+    ),
+    (
         "faults",
         lambda s: (
             ", ".join(
@@ -139,7 +147,7 @@ ROWS: list[tuple[str, Callable[[RunSummary], str]]] = [
         ),
     ),
     (
-        "safety properties (P1-P10)",
+        "safety properties (P1-P11)",
         lambda s: (
             "not checked"
             if s.violations is None

@@ -66,6 +66,12 @@ LOG_FIELDS = (
     "bal_cells",  # balancing switches commanded on for the next step
     "bal_test",  # 1: the next conversion is a balancing-switch test
     "fw_time_ms",  # the firmware's own clock (State.time_ms): what it timestamps latches with
+    # a pressed solid-state pack (bms.plant.pressure): the lowest true module stack pressure and
+    # the lowest reading the firmware got (MPa; NaN: the pack is not pressed)
+    "pressure_true_min_mpa",
+    "pressure_meas_min_mpa",
+    "pressure_fw_min_mpa",  # the lowest / highest reading the firmware took as usable (its State)
+    "pressure_fw_max_mpa",
 )
 # the `commands` column: one bit per request sent, at the firmware's command code
 COMMAND_BITS = {name: 1 << int(code) for name, code in COMMANDS.items()}
@@ -96,6 +102,8 @@ STATE_FIELDS = {
     "bal_cells": "bal_cells",
     "bal_test": "bal_test",
     "fw_time_ms": "time_ms",
+    "pressure_fw_min_mpa": "pressure_min_mpa",
+    "pressure_fw_max_mpa": "pressure_max_mpa",
     **{name: name for name in SOP_LOG},
 }
 # log fields the loop itself knows of a step (ccl_a, dcl_a: the limits it obeys), in RunLog.loop's order
@@ -119,7 +127,7 @@ class RunLog:
     arrays are assembled when a result is asked for (the same numbers, at the same float32 /
     float64 precision, as writing each field of each step into its own array)."""
 
-    def __init__(self, n_steps: int, series: int, bal_mode: str = "off") -> None:
+    def __init__(self, n_steps: int, series: int, bal_mode: str = "off", n_modules: int = 0) -> None:
         self.series = series
         self._state_values = attrgetter(*STATE_FIELDS.values())
         self.states: list[tuple[float, ...]] = []
@@ -135,6 +143,11 @@ class RunLog:
         # reports no capacity scales (a wire)
         self.bal_mode = bal_mode
         self.bal_ref = np.full(n_steps, -1, dtype=np.int32)
+        # a pressed pack's modules (append_pressure): true pressure and contact per module, the
+        # lowest reading; no columns (and NaN readings) when the pack is not pressed
+        self.true_pressure = np.zeros((n_steps, n_modules))
+        self.contact = np.zeros((n_steps, n_modules))
+        self.pressure_meas_min = np.full(n_steps, np.nan)
 
     def append(
         self,
@@ -159,6 +172,14 @@ class RunLog:
             charge = (1.0 - soc if self.bal_mode == "top" else -soc) * state.cap_scale  # larger: less
             self.bal_ref[k] = int(np.argmax(charge))
 
+    def append_pressure(self, k: int, p_true: np.ndarray, contact: np.ndarray, p_meas: np.ndarray) -> None:
+        """Step k's module pressures (true, MPa), contact fractions and the readings the
+        firmware got."""
+        self.true_pressure[k] = p_true
+        self.contact[k] = contact
+        if len(p_meas):
+            self.pressure_meas_min[k] = float(np.min(p_meas))
+
     def arrays(self, n: int, dt_s: float) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """The log of the first n steps (LOG_FIELDS) and the per-cell arrays."""
         s = self.series
@@ -173,6 +194,8 @@ class RunLog:
             "est_core": self.est_core[:n],
             "bal_mask": self.bal_mask[:n],
             "true_v": self.true_v[:n],
+            "pressure_true": self.true_pressure[:n],
+            "pressure_contact": self.contact[:n],
         }
         true_v = self.true_v[:n]
         true_surf = temps[:, s : 2 * s].astype(np.float32)
@@ -190,4 +213,7 @@ class RunLog:
         cols["core_temp_true_max_c"] = cells["true_core"].max(axis=1)
         cols["surface_temp_true_max_c"] = true_surf.max(axis=1).astype(float)
         cols["bal_ref"] = self.bal_ref[:n]
+        pressed = self.true_pressure.shape[1] > 0
+        cols["pressure_true_min_mpa"] = self.true_pressure[:n].min(axis=1) if pressed else np.full(n, np.nan)
+        cols["pressure_meas_min_mpa"] = self.pressure_meas_min[:n].copy()
         return {name: cols[name] for name in (*LOG_FIELDS, "bal_ref")}, cells

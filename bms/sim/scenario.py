@@ -197,7 +197,7 @@ SPREAD_SIGNED = {"ocv_offset_v": 0.05, "ocv_slope": 0.1}
 # hysteresis: the elements' state at the start is within its range -1..1; the plant's band
 # against the cell file's from none (0) to twice
 SPREAD_SIGNED["hyst_h0"] = 1.0
-SPREAD_SCALES = ("c_core_scale", "c_surf_scale", "r_core_surf_scale", "r_surf_amb_scale")
+SPREAD_SCALES = ("c_core_scale", "c_surf_scale", "r_core_surf_scale", "r_surf_amb_scale", "preload_scale")
 SCALE_RANGE = (0.5, 2.0)
 SPREAD_MAX["ocv_offset_cell_v"] = 0.05
 # self-discharge of an element (A): healthy cells leak micro- to milliamperes; 1 A is already
@@ -352,7 +352,7 @@ def validate(s: Scenario) -> None:
                 raise ConfigError(f"field '{where}' {rule}")
     if s.mode == "drive_then_charge" and not 0 < s.drive_s < s.duration_s:
         raise ConfigError("field 'scenario.drive_s' must be within the run for mode drive_then_charge")
-    validate_faults(s.faults, s.series, s.sensed, s.duration_s)
+    validate_faults(s.faults, s.series, s.sensed, s.duration_s, s.chemistry)
 
 
 def load_scenario(name_or_path: str | Path) -> Scenario:

@@ -6,6 +6,7 @@ order, its values rounded as below) and `from_dict()` reads one back."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import MISSING, asdict, dataclass, fields, replace
 from typing import Any
 
@@ -98,6 +99,10 @@ class RunSummary:
     # coldest true core temperature when the charge started (None: no charge)
     heater_energy_wh: float | None = None
     charge_start_core_min_c: float | None = None
+    # a pressed solid-state pack (bms.plant.pressure): the lowest and highest true module stack
+    # pressure over the run (MPa; None: the pack is not pressed)
+    pressure_min_mpa: float | None = None
+    pressure_max_mpa: float | None = None
     # the step-by-step safety properties' violations (bms.sim.checks); None: not checked
     # (then summary.json has no "violations" key)
     violations: tuple[str, ...] | None = None
@@ -136,6 +141,8 @@ class RunSummary:
             "ccl_binding",
             "heater_energy_wh",
             "charge_start_core_min_c",
+            "pressure_min_mpa",
+            "pressure_max_mpa",
         )
         kw = {f.name: _get(d, f.name) for f in fields(cls) if f.name not in optional}
         kw.update({k: d.get(k) for k in optional[1:]})
@@ -160,7 +167,10 @@ def summary(
     health_err: tuple[float, float] | None = None,
     balance: tuple[float, float, float, float | None] | None = None,
     heater_wh: float | None = None,
+    pressure_true: np.ndarray | None = None,
 ) -> RunSummary:
+    """pressure_true: each module's true stack pressure after each step (steps x modules;
+    None: the pack is not pressed)."""
     t = log["time_s"]
     charging = log["current_a"] < -0.01 * scn.parallel * chem.cell.capacity_ah
     if scn.mode != "charge":
@@ -214,7 +224,16 @@ def summary(
         charge_start_core_min_c=(
             None if t_start is None else round(float(true_core[int(np.argmax(charging))].min()), 2)
         ),
+        pressure_min_mpa=_pressure(pressure_true, np.min),
+        pressure_max_mpa=_pressure(pressure_true, np.max),
     )
+
+
+def _pressure(p: np.ndarray | None, how: Callable[[np.ndarray], Any]) -> float | None:
+    """RunSummary.pressure_min_mpa / _max_mpa: over every step and module (None: not pressed)."""
+    if p is None or p.size == 0:
+        return None
+    return round(float(how(p)), 3)
 
 
 def _ccl_binding(

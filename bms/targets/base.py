@@ -46,6 +46,9 @@ class Measurement:
     # the vehicle announces a fast charge: seconds until it starts (0: now, and through it);
     # NaN: none (the firmware heats to its preconditioning window while one is announced)
     fast_charge_in_s: float = NAN
+    # stack pressure per module (MPa; bms.stack_pressure): one load cell per module's fixture;
+    # empty: the pack has none (Li-ion cells)
+    pressure_mpa: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 @dataclass
@@ -99,6 +102,11 @@ class State:
     bal_mask: np.ndarray | None = None
     bal_cells: int = 0
     bal_test: int = 0
+    # stack pressure (solid-state packs): the lowest and highest usable module reading (MPa;
+    # NaN: none, or the pack has no pressure sensor) and the module of the lowest
+    pressure_min_mpa: float = NAN
+    pressure_max_mpa: float = NAN
+    pressure_min_sensor: int = 0
     # state of power (sop.h): the largest constant current for 2, 10, 30 s, charge and
     # discharge (A, >= 0), and that current times the pack voltage at the horizon's end (W)
     sop_chg_2s_a: float = 0.0

@@ -79,10 +79,18 @@ class ProtectedSender:
 
     def encode(self, signals: dict[str, Any], *, scaling: bool = True, strict: bool = True) -> bytes:
         """The frame's data; strict=False lets a value outside the DBC range through (to test
-        the receiver)."""
+        the receiver). A signal not given goes out as its "not available" value (the DBC's SNA
+        choice); one without an SNA must be given."""
         msg = message(self.name)
         counter_sig, checksum_sig = protection_signals(msg)
         values = {**signals, counter_sig: self.counter, checksum_sig: 0}
+        for sig in msg.signals:
+            if sig.name in values:
+                continue
+            sna = next((raw for raw, name in (sig.choices or {}).items() if str(name) == "SNA"), None)
+            if sna is None:
+                raise CanError(f"{msg.name}: signal {sig.name} not given and it has no SNA value")
+            values[sig.name] = sig.scale * sna + sig.offset if scaling else sna
         data = bytearray(msg.encode(values, scaling=scaling, strict=strict))
         data[-1] = crc8(msg.frame_id, data[:-1])
         self.counter = (self.counter + 1) & 0xF

@@ -18,6 +18,7 @@ TX_MESSAGES = (
     "BMS_Estimator",
     "BMS_Health",
     "BMS_SoP",
+    "BMS_Pressure",
 )
 RX_RESULTS = {
     lib.BMS_CANL_RX_OK: "ok",

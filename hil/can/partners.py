@@ -16,6 +16,18 @@ from hil.can import codec
 
 CHARGER_STATE = {"off": 0, "standby": 1, "charging": 2, "fault": 3}
 REQUEST = {"none": 0, "close": 1, "open": 2}
+# VCU_Command FastChargeIn: 10 s steps up to 2540 s; its SNA (raw 255, "none announced")
+ANNOUNCE_STEP_S, ANNOUNCE_MAX_S, ANNOUNCE_SNA_S = 10.0, 2540.0, 2550.0
+
+
+def announcement_signal(fast_charge_in_s: float) -> float:
+    """The FastChargeIn value for an announcement: rounded down to its 10 s step (a vehicle
+    says it arrives no later than it does) and held at 2540 s beyond; none (NaN, inf or a
+    negative time, as the firmware reads bms_meas_t.fast_charge_in_s): SNA."""
+    x = fast_charge_in_s
+    if not math.isfinite(x) or x < 0.0:
+        return ANNOUNCE_SNA_S
+    return min(math.floor(x / ANNOUNCE_STEP_S) * ANNOUNCE_STEP_S, ANNOUNCE_MAX_S)
 
 
 def _clamp(v: float, lo: float, hi: float) -> float:
@@ -99,13 +111,18 @@ class VehicleNode:
             raise codec.CanError(f"unknown vehicle request '{cmd}'")
         self.pending = cmd
 
-    def frames(self, now_ms: int) -> list[tuple[int, bytes]]:
+    def frames(self, now_ms: int, fast_charge_in_s: float = math.nan) -> list[tuple[int, bytes]]:
+        """fast_charge_in_s: the announcement (Measurement.fast_charge_in_s; NaN: none)."""
         if self.silent or (now_ms < self.next_ms and self.pending is None):
             return []
         self.next_ms = now_ms + codec.cycle_ms(codec.message("VCU_Command"))
         cmd, self.pending = self.pending, None
         data = self.sender.encode(
-            {"ContactorRequest": REQUEST.get(cmd or "none", 0), "FaultReset": 1 if cmd == "reset" else 0}
+            {
+                "ContactorRequest": REQUEST.get(cmd or "none", 0),
+                "FaultReset": 1 if cmd == "reset" else 0,
+                "FastChargeIn": announcement_signal(fast_charge_in_s),
+            }
         )
         return [(codec.message("VCU_Command").frame_id, data)]
 

@@ -107,14 +107,20 @@ class CanTarget(Target):
         t = self.time_ms
         # partners -> BMS
         out_a = max(-meas.current_a, 0.0) if math.isfinite(meas.current_a) else float("nan")
-        sent = self.vehicle.frames(t) + self.charger.frames(t, meas.charger_max_a, meas.bus_v, out_a)
+        sent = self.vehicle.frames(t, meas.fast_charge_in_s) + self.charger.frames(
+            t, meas.charger_max_a, meas.bus_v, out_a
+        )
         for fid, data in sent:
             self._send(self._harness, fid, data, t)
         for msg in self._receive(self._ecu, [fid for fid, _ in sent], "the charger / vehicle"):
             self.layer.rx(msg.arbitration_id, bytes(msg.data))
         cmds = self.layer.inputs(int(dt_ms), self._meas)
+        # what the bus carried: the charger's limit, the vehicle's fast-charge announcement
         meas_can = replace(
-            meas, charger_max_a=float(self._meas.charger_max_a), comm_lost=int(self._meas.comm_lost)
+            meas,
+            charger_max_a=float(self._meas.charger_max_a),
+            fast_charge_in_s=float(self._meas.fast_charge_in_s),
+            comm_lost=int(self._meas.comm_lost),
         )
         results = [self.fw.command(c) for c in cmds]
         state = self.fw.step(dt_ms, meas_can)

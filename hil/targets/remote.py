@@ -98,6 +98,7 @@ class RemoteTarget(Target):
         self.name = name
         self._n_cells = 0
         self._n_sensors = 0
+        self._n_pressure = 0
         self._cfg_hash = 0
         self.hello = hello if hello is not None else link.request(Msg.HELLO)
         check_hello(self.hello, expect_source_hash)
@@ -143,6 +144,7 @@ class RemoteTarget(Target):
         # the firmware overwrites its configuration from here on: unconfigured until COMMIT
         self._n_cells = 0
         self._n_sensors = 0
+        self._n_pressure = 0
         self._cfg_hash = 0
         try:
             for off in range(0, size, CONFIG_CHUNK):
@@ -161,6 +163,7 @@ class RemoteTarget(Target):
         self._cfg_hash = crc
         self._n_cells = int(cfg.pack.n_cells)
         self._n_sensors = int(cfg.pack.n_temp_sensors)
+        self._n_pressure = int(cfg.pack.n_pressure_sensors)
 
     def step_fields(self, dt_ms: int, meas: Measurement, command: str | None = None) -> dict[str, Any]:
         if self._n_cells == 0:
@@ -169,6 +172,11 @@ class RemoteTarget(Target):
             raise TargetError(
                 f"measurement has {len(meas.cell_v)} cells / {len(meas.temp_degc)} sensors, "
                 f"the configuration {self._n_cells} / {self._n_sensors}"
+            )
+        if len(meas.pressure_mpa) != self._n_pressure:
+            raise TargetError(
+                f"measurement has {len(meas.pressure_mpa)} pressure readings, "
+                f"the configuration {self._n_pressure}"
             )
         if not 0 <= int(dt_ms) <= U32:
             raise TargetError(f"dt_ms must be in [0, 2^32), got {dt_ms}")
@@ -191,6 +199,7 @@ class RemoteTarget(Target):
             sample_time_ms=int(meas.sample_time_ms) & U32,
             cell_v=f32_list(meas.cell_v),
             temp_degc=f32_list(meas.temp_degc),
+            pressure_mpa=f32_list(meas.pressure_mpa),
         )
 
     def state_from_reply(self, r: Any) -> State:
@@ -233,6 +242,9 @@ class RemoteTarget(Target):
             bal_mask=bal_mask_bits(bytes(r.bal_mask), len(r.soc)),
             bal_cells=r.bal_cells,
             bal_test=r.bal_test,
+            pressure_min_mpa=r.pressure_min_mpa,
+            pressure_max_mpa=r.pressure_max_mpa,
+            pressure_min_sensor=r.pressure_min_sensor,
             **{name: getattr(r, name) for name in SOP_FIELDS},
             extra={"counter_ticks": float(ticks), "command_result": float(r.cmd_result)},
         )

@@ -9,7 +9,8 @@
  * dt_ms (2), out-perturbation (1: which bms_out_t float gets the next 4 input bytes).
  *
  * Checked: every result is one of the documented codes; refusals are counted exactly;
- * the charger limit handed to the firmware is NaN or a value within the DBC's range;
+ * the charger limit and the vehicle's fast-charge announcement handed to the firmware are NaN
+ * or a value within the DBC's range;
  * every sent frame has an identifier of a BMS message and its DBC length.
  */
 #include <math.h>
@@ -41,6 +42,7 @@ static float *out_float(uint8_t which)
                        &out.cell_v_min, &out.temp_max_degc, &out.temp_min_degc, &out.core_temp_min_degc,
                        &out.core_temp_max_degc, &out.model_nis_max,
                        &out.sop_chg_a[1], &out.sop_dis_a[1], &out.sop_chg_w[1], &out.sop_dis_w[1],
+                       &out.pressure_min_mpa, &out.pressure_max_mpa,
                        &meas.pack_v, &meas.pack_current_a,
                        &cfg.charge.cell_v_charge_max_v};
     return fields[which % (sizeof(fields) / sizeof(fields[0]))];
@@ -82,6 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const uint32_t n = bms_canl_inputs(&layer, dt, &meas, cmds);
         check(n <= BMS_CANL_MAX_COMMANDS);
         check(isnan(meas.charger_max_a) || ((meas.charger_max_a >= 0.0f) && (meas.charger_max_a <= 6000.0f)));
+        check(isnan(meas.fast_charge_in_s) || ((meas.fast_charge_in_s >= 0.0f) && (meas.fast_charge_in_s <= 2540.0f)));
         float *target = out_float(r[13]);
         if (at + 4u <= size) {
             memcpy(target, &data[at], sizeof(float));
@@ -91,7 +94,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const uint32_t m = bms_canl_tx(&layer, &cfg, &meas, &out, tx, BMS_CANL_N_TX);
         check(m <= (uint32_t)BMS_CANL_N_TX);
         for (uint32_t i = 0u; i < m; i++) {
-            check((tx[i].id >= BMS_CAN_BMS_PACK_STATUS_FRAME_ID) && (tx[i].id <= BMS_CAN_BMS_SO_P_FRAME_ID));
+            check((tx[i].id >= BMS_CAN_BMS_PACK_STATUS_FRAME_ID) && (tx[i].id <= BMS_CAN_BMS_PRESSURE_FRAME_ID));
             check((tx[i].len > 0u) && (tx[i].len <= 8u));
         }
     }

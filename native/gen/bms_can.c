@@ -409,12 +409,12 @@ float bms_can_bms_limits_charge_limiting_factor_decode(uint8_t value)
 
 bool bms_can_bms_limits_charge_limiting_factor_is_in_range(uint8_t value)
 {
-    return (value <= 13u);
+    return (value <= 14u);
 }
 
 bool bms_can_bms_limits_charge_limiting_factor_is_in_phys_range(float value)
 {
-    return ((value >= 0.0f) && (value <= 13.0f));
+    return ((value >= 0.0f) && (value <= 14.0f));
 }
 
 uint8_t bms_can_bms_limits_discharge_limiting_factor_encode(float value)
@@ -429,12 +429,12 @@ float bms_can_bms_limits_discharge_limiting_factor_decode(uint8_t value)
 
 bool bms_can_bms_limits_discharge_limiting_factor_is_in_range(uint8_t value)
 {
-    return (value <= 13u);
+    return (value <= 14u);
 }
 
 bool bms_can_bms_limits_discharge_limiting_factor_is_in_phys_range(float value)
 {
-    return ((value >= 0.0f) && (value <= 13.0f));
+    return ((value >= 0.0f) && (value <= 14.0f));
 }
 
 uint8_t bms_can_bms_limits_charge_complete_encode(float value)
@@ -1558,6 +1558,113 @@ bool bms_can_bms_so_p_sop_discharge_power10s_is_in_phys_range(float value)
     return ((value >= 0.0f) && (value <= 655.35f));
 }
 
+int bms_can_bms_pressure_pack(
+    uint8_t *dst_p,
+    const struct bms_can_bms_pressure_t *src_p,
+    size_t size)
+{
+    if (size < 5u) {
+        return (-EINVAL);
+    }
+
+    memset(&dst_p[0], 0, 5);
+
+    dst_p[0] |= pack_left_shift_u16(src_p->pressure_min, 0u, 0xffu);
+    dst_p[1] |= pack_right_shift_u16(src_p->pressure_min, 8u, 0xffu);
+    dst_p[2] |= pack_left_shift_u16(src_p->pressure_max, 0u, 0xffu);
+    dst_p[3] |= pack_right_shift_u16(src_p->pressure_max, 8u, 0xffu);
+    dst_p[4] |= pack_left_shift_u8(src_p->pressure_min_module, 0u, 0xffu);
+
+    return (5);
+}
+
+int bms_can_bms_pressure_unpack(
+    struct bms_can_bms_pressure_t *dst_p,
+    const uint8_t *src_p,
+    size_t size)
+{
+    if (size < 5u) {
+        return (-EINVAL);
+    }
+
+    dst_p->pressure_min = unpack_right_shift_u16(src_p[0], 0u, 0xffu);
+    dst_p->pressure_min |= unpack_left_shift_u16(src_p[1], 8u, 0xffu);
+    dst_p->pressure_max = unpack_right_shift_u16(src_p[2], 0u, 0xffu);
+    dst_p->pressure_max |= unpack_left_shift_u16(src_p[3], 8u, 0xffu);
+    dst_p->pressure_min_module = unpack_right_shift_u8(src_p[4], 0u, 0xffu);
+
+    return (0);
+}
+
+int bms_can_bms_pressure_init(struct bms_can_bms_pressure_t *msg_p)
+{
+    if (msg_p == NULL) return -1;
+
+    memset(msg_p, 0, sizeof(struct bms_can_bms_pressure_t));
+
+    return 0;
+}
+
+uint16_t bms_can_bms_pressure_pressure_min_encode(float value)
+{
+    return (uint16_t)(cantools_unsigned_from_double(roundf(value / 0.001f)));
+}
+
+float bms_can_bms_pressure_pressure_min_decode(uint16_t value)
+{
+    return ((float)value * 0.001f);
+}
+
+bool bms_can_bms_pressure_pressure_min_is_in_range(uint16_t value)
+{
+    return (value <= 65534u);
+}
+
+bool bms_can_bms_pressure_pressure_min_is_in_phys_range(float value)
+{
+    return ((value >= 0.0f) && (value <= 65.534f));
+}
+
+uint16_t bms_can_bms_pressure_pressure_max_encode(float value)
+{
+    return (uint16_t)(cantools_unsigned_from_double(roundf(value / 0.001f)));
+}
+
+float bms_can_bms_pressure_pressure_max_decode(uint16_t value)
+{
+    return ((float)value * 0.001f);
+}
+
+bool bms_can_bms_pressure_pressure_max_is_in_range(uint16_t value)
+{
+    return (value <= 65534u);
+}
+
+bool bms_can_bms_pressure_pressure_max_is_in_phys_range(float value)
+{
+    return ((value >= 0.0f) && (value <= 65.534f));
+}
+
+uint8_t bms_can_bms_pressure_pressure_min_module_encode(float value)
+{
+    return (uint8_t)(cantools_unsigned_from_double(roundf(value)));
+}
+
+float bms_can_bms_pressure_pressure_min_module_decode(uint8_t value)
+{
+    return ((float)value);
+}
+
+bool bms_can_bms_pressure_pressure_min_module_is_in_range(uint8_t value)
+{
+    return (value <= 15u);
+}
+
+bool bms_can_bms_pressure_pressure_min_module_is_in_phys_range(float value)
+{
+    return ((value >= 0.0f) && (value <= 15.0f));
+}
+
 int bms_can_chg_status_pack(
     uint8_t *dst_p,
     const struct bms_can_chg_status_t *src_p,
@@ -1856,6 +1963,7 @@ int bms_can_vcu_command_pack(
     dst_p[0] |= pack_left_shift_u8(src_p->contactor_request, 0u, 0x03u);
     dst_p[0] |= pack_left_shift_u8(src_p->fault_reset, 2u, 0x04u);
     dst_p[1] |= pack_left_shift_u8(src_p->vcu_command_counter, 0u, 0x0fu);
+    dst_p[2] |= pack_left_shift_u8(src_p->fast_charge_in, 0u, 0xffu);
     dst_p[3] |= pack_left_shift_u8(src_p->vcu_command_checksum, 0u, 0xffu);
 
     return (4);
@@ -1873,6 +1981,7 @@ int bms_can_vcu_command_unpack(
     dst_p->contactor_request = unpack_right_shift_u8(src_p[0], 0u, 0x03u);
     dst_p->fault_reset = unpack_right_shift_u8(src_p[0], 2u, 0x04u);
     dst_p->vcu_command_counter = unpack_right_shift_u8(src_p[1], 0u, 0x0fu);
+    dst_p->fast_charge_in = unpack_right_shift_u8(src_p[2], 0u, 0xffu);
     dst_p->vcu_command_checksum = unpack_right_shift_u8(src_p[3], 0u, 0xffu);
 
     return (0);
@@ -1945,6 +2054,28 @@ bool bms_can_vcu_command_vcu_command_counter_is_in_range(uint8_t value)
 bool bms_can_vcu_command_vcu_command_counter_is_in_phys_range(float value)
 {
     return ((value >= 0.0f) && (value <= 15.0f));
+}
+
+uint8_t bms_can_vcu_command_fast_charge_in_encode(float value)
+{
+    return (uint8_t)(cantools_unsigned_from_double(roundf(value / 10.0f)));
+}
+
+float bms_can_vcu_command_fast_charge_in_decode(uint8_t value)
+{
+    return ((float)value * 10.0f);
+}
+
+bool bms_can_vcu_command_fast_charge_in_is_in_range(uint8_t value)
+{
+    (void)value;
+
+    return (true);
+}
+
+bool bms_can_vcu_command_fast_charge_in_is_in_phys_range(float value)
+{
+    return ((value >= 0.0f) && (value <= 2550.0f));
 }
 
 uint8_t bms_can_vcu_command_vcu_command_checksum_encode(float value)

@@ -54,6 +54,7 @@ extern "C" {
 #define BMS_CAN_BMS_ESTIMATOR_FRAME_ID (0x106u)
 #define BMS_CAN_BMS_HEALTH_FRAME_ID (0x107u)
 #define BMS_CAN_BMS_SO_P_FRAME_ID (0x109u)
+#define BMS_CAN_BMS_PRESSURE_FRAME_ID (0x10au)
 #define BMS_CAN_CHG_STATUS_FRAME_ID (0x200u)
 #define BMS_CAN_CHG_LIMITS_FRAME_ID (0x201u)
 #define BMS_CAN_VCU_COMMAND_FRAME_ID (0x210u)
@@ -68,6 +69,7 @@ extern "C" {
 #define BMS_CAN_BMS_ESTIMATOR_LENGTH (4u)
 #define BMS_CAN_BMS_HEALTH_LENGTH (8u)
 #define BMS_CAN_BMS_SO_P_LENGTH (8u)
+#define BMS_CAN_BMS_PRESSURE_LENGTH (5u)
 #define BMS_CAN_CHG_STATUS_LENGTH (8u)
 #define BMS_CAN_CHG_LIMITS_LENGTH (8u)
 #define BMS_CAN_VCU_COMMAND_LENGTH (4u)
@@ -82,6 +84,7 @@ extern "C" {
 #define BMS_CAN_BMS_ESTIMATOR_IS_EXTENDED (0)
 #define BMS_CAN_BMS_HEALTH_IS_EXTENDED (0)
 #define BMS_CAN_BMS_SO_P_IS_EXTENDED (0)
+#define BMS_CAN_BMS_PRESSURE_IS_EXTENDED (0)
 #define BMS_CAN_CHG_STATUS_IS_EXTENDED (0)
 #define BMS_CAN_CHG_LIMITS_IS_EXTENDED (0)
 #define BMS_CAN_VCU_COMMAND_IS_EXTENDED (0)
@@ -96,6 +99,7 @@ extern "C" {
 #define BMS_CAN_BMS_ESTIMATOR_CYCLE_TIME_MS (1000u)
 #define BMS_CAN_BMS_HEALTH_CYCLE_TIME_MS (1000u)
 #define BMS_CAN_BMS_SO_P_CYCLE_TIME_MS (100u)
+#define BMS_CAN_BMS_PRESSURE_CYCLE_TIME_MS (200u)
 #define BMS_CAN_CHG_STATUS_CYCLE_TIME_MS (100u)
 #define BMS_CAN_CHG_LIMITS_CYCLE_TIME_MS (100u)
 #define BMS_CAN_VCU_COMMAND_CYCLE_TIME_MS (100u)
@@ -119,6 +123,7 @@ extern "C" {
 #define BMS_CAN_BMS_LIMITS_CHARGE_LIMITING_FACTOR_DERATE_CHOICE (11u)
 #define BMS_CAN_BMS_LIMITS_CHARGE_LIMITING_FACTOR_COLD_CHOICE (12u)
 #define BMS_CAN_BMS_LIMITS_CHARGE_LIMITING_FACTOR_NO_DATA_CHOICE (13u)
+#define BMS_CAN_BMS_LIMITS_CHARGE_LIMITING_FACTOR_PRESSURE_CHOICE (14u)
 
 #define BMS_CAN_BMS_LIMITS_DISCHARGE_LIMITING_FACTOR_NONE_CHOICE (0u)
 #define BMS_CAN_BMS_LIMITS_DISCHARGE_LIMITING_FACTOR_MAP_CHOICE (1u)
@@ -134,6 +139,7 @@ extern "C" {
 #define BMS_CAN_BMS_LIMITS_DISCHARGE_LIMITING_FACTOR_DERATE_CHOICE (11u)
 #define BMS_CAN_BMS_LIMITS_DISCHARGE_LIMITING_FACTOR_COLD_CHOICE (12u)
 #define BMS_CAN_BMS_LIMITS_DISCHARGE_LIMITING_FACTOR_NO_DATA_CHOICE (13u)
+#define BMS_CAN_BMS_LIMITS_DISCHARGE_LIMITING_FACTOR_PRESSURE_CHOICE (14u)
 
 #define BMS_CAN_BMS_CELL_VOLTAGES_CELL_VOLTAGE_MAX_SNA_CHOICE (65535u)
 
@@ -152,6 +158,10 @@ extern "C" {
 #define BMS_CAN_BMS_STATE_CONTACTOR_STATE_CLOSED_CHOICE (2u)
 #define BMS_CAN_BMS_STATE_CONTACTOR_STATE_OPENING_CHOICE (3u)
 
+#define BMS_CAN_BMS_PRESSURE_PRESSURE_MIN_SNA_CHOICE (65535u)
+
+#define BMS_CAN_BMS_PRESSURE_PRESSURE_MAX_SNA_CHOICE (65535u)
+
 #define BMS_CAN_CHG_STATUS_CHARGER_STATE_OFF_CHOICE (0u)
 #define BMS_CAN_CHG_STATUS_CHARGER_STATE_STANDBY_CHOICE (1u)
 #define BMS_CAN_CHG_STATUS_CHARGER_STATE_CHARGING_CHOICE (2u)
@@ -160,6 +170,8 @@ extern "C" {
 #define BMS_CAN_VCU_COMMAND_CONTACTOR_REQUEST_NONE_CHOICE (0u)
 #define BMS_CAN_VCU_COMMAND_CONTACTOR_REQUEST_CLOSE_CHOICE (1u)
 #define BMS_CAN_VCU_COMMAND_CONTACTOR_REQUEST_OPEN_CHOICE (2u)
+
+#define BMS_CAN_VCU_COMMAND_FAST_CHARGE_IN_SNA_CHOICE (255u)
 
 /* Frame Names. */
 #define BMS_CAN_BMS_PACK_STATUS_NAME "BMS_PackStatus"
@@ -171,6 +183,7 @@ extern "C" {
 #define BMS_CAN_BMS_ESTIMATOR_NAME "BMS_Estimator"
 #define BMS_CAN_BMS_HEALTH_NAME "BMS_Health"
 #define BMS_CAN_BMS_SO_P_NAME "BMS_SoP"
+#define BMS_CAN_BMS_PRESSURE_NAME "BMS_Pressure"
 #define BMS_CAN_CHG_STATUS_NAME "CHG_Status"
 #define BMS_CAN_CHG_LIMITS_NAME "CHG_Limits"
 #define BMS_CAN_VCU_COMMAND_NAME "VCU_Command"
@@ -222,6 +235,9 @@ extern "C" {
 #define BMS_CAN_BMS_SO_P_SOP_DISCHARGE_CURRENT10S_NAME "SopDischargeCurrent10s"
 #define BMS_CAN_BMS_SO_P_SOP_CHARGE_POWER10S_NAME "SopChargePower10s"
 #define BMS_CAN_BMS_SO_P_SOP_DISCHARGE_POWER10S_NAME "SopDischargePower10s"
+#define BMS_CAN_BMS_PRESSURE_PRESSURE_MIN_NAME "PressureMin"
+#define BMS_CAN_BMS_PRESSURE_PRESSURE_MAX_NAME "PressureMax"
+#define BMS_CAN_BMS_PRESSURE_PRESSURE_MIN_MODULE_NAME "PressureMinModule"
 #define BMS_CAN_CHG_STATUS_CHARGER_OUTPUT_VOLTAGE_NAME "ChargerOutputVoltage"
 #define BMS_CAN_CHG_STATUS_CHARGER_OUTPUT_CURRENT_NAME "ChargerOutputCurrent"
 #define BMS_CAN_CHG_STATUS_CHARGER_STATE_NAME "ChargerState"
@@ -234,6 +250,7 @@ extern "C" {
 #define BMS_CAN_VCU_COMMAND_CONTACTOR_REQUEST_NAME "ContactorRequest"
 #define BMS_CAN_VCU_COMMAND_FAULT_RESET_NAME "FaultReset"
 #define BMS_CAN_VCU_COMMAND_VCU_COMMAND_COUNTER_NAME "VcuCommandCounter"
+#define BMS_CAN_VCU_COMMAND_FAST_CHARGE_IN_NAME "FastChargeIn"
 #define BMS_CAN_VCU_COMMAND_VCU_COMMAND_CHECKSUM_NAME "VcuCommandChecksum"
 
 /**
@@ -324,14 +341,14 @@ struct bms_can_bms_limits_t {
     /**
      * What sets the charge current limit (bms_limiting_t).
      *
-     * Range: 0..13 (0..13 -)
+     * Range: 0..14 (0..14 -)
      * Scale: 1
      * Offset: 0
      */
     uint8_t charge_limiting_factor;
 
     /**
-     * Range: 0..13 (0..13 -)
+     * Range: 0..14 (0..14 -)
      * Scale: 1
      * Offset: 0
      */
@@ -696,6 +713,42 @@ struct bms_can_bms_so_p_t {
 };
 
 /**
+ * Signals in message BMS_Pressure.
+ *
+ * Sent by bms_canl_tx (native/src/can_layer.c): the stack pressure of a solid-state pack (one load cell per module; all SNA when the pack has none).
+ *
+ * All signal values are as on the CAN bus.
+ */
+struct bms_can_bms_pressure_t {
+    /**
+     * The lowest usable module stack-pressure reading. SNA: none usable, or no pressure sensor.
+     *
+     * Range: 0..65534 (0..65.534 MPa)
+     * Scale: 0.001
+     * Offset: 0
+     */
+    uint16_t pressure_min;
+
+    /**
+     * The highest usable module reading. SNA as PressureMin.
+     *
+     * Range: 0..65534 (0..65.534 MPa)
+     * Scale: 0.001
+     * Offset: 0
+     */
+    uint16_t pressure_max;
+
+    /**
+     * The module of the lowest reading (0-based).
+     *
+     * Range: 0..15 (0..15 -)
+     * Scale: 1
+     * Offset: 0
+     */
+    uint8_t pressure_min_module;
+};
+
+/**
  * Signals in message CHG_Status.
  *
  * Received by bms_canl_rx (native/src/can_layer.c).
@@ -810,6 +863,15 @@ struct bms_can_vcu_command_t {
      * Offset: 0
      */
     uint8_t vcu_command_counter;
+
+    /**
+     * The vehicle announces a fast charge: the time until it starts, rounded down to 10 s (0: now, and through the charge); SNA: none announced. Becomes bms_meas_t.fast_charge_in_s: the BMS preconditions the pack.
+     *
+     * Range: 0..255 (0..2550 s)
+     * Scale: 10
+     * Offset: 0
+     */
+    uint8_t fast_charge_in;
 
     /**
      * Range: 0..255 (0..255 -)
@@ -2993,6 +3055,163 @@ bool bms_can_bms_so_p_sop_discharge_power10s_is_in_range(uint16_t value);
 bool bms_can_bms_so_p_sop_discharge_power10s_is_in_phys_range(float value);
 
 /**
+ * Pack message BMS_Pressure.
+ *
+ * @param[out] dst_p Buffer to pack the message into.
+ * @param[in] src_p Data to pack.
+ * @param[in] size Size of dst_p.
+ *
+ * @return Size of packed data, or negative error code.
+ */
+int bms_can_bms_pressure_pack(
+    uint8_t *dst_p,
+    const struct bms_can_bms_pressure_t *src_p,
+    size_t size);
+
+/**
+ * Unpack message BMS_Pressure.
+ *
+ * @param[out] dst_p Object to unpack the message into.
+ * @param[in] src_p Message to unpack.
+ * @param[in] size Size of src_p.
+ *
+ * @return zero(0) or negative error code.
+ */
+int bms_can_bms_pressure_unpack(
+    struct bms_can_bms_pressure_t *dst_p,
+    const uint8_t *src_p,
+    size_t size);
+
+/**
+ * Init message fields to default values from BMS_Pressure.
+ *
+ * @param[in] msg_p Message to init.
+ *
+ * @return zero(0) on success or (-1) in case of nullptr argument.
+ */
+int bms_can_bms_pressure_init(struct bms_can_bms_pressure_t *msg_p);
+
+/**
+ * Encode given signal by applying scaling and offset.
+ *
+ * @param[in] value Signal to encode.
+ *
+ * @return Encoded signal.
+ */
+uint16_t bms_can_bms_pressure_pressure_min_encode(float value);
+
+/**
+ * Decode given signal by applying scaling and offset.
+ *
+ * @param[in] value Signal to decode.
+ *
+ * @return Decoded signal.
+ */
+float bms_can_bms_pressure_pressure_min_decode(uint16_t value);
+
+/**
+ * Check that given signal is in allowed range.
+ *
+ * @param[in] value Signal to check.
+ *
+ * @return true if in range, false otherwise.
+ */
+bool bms_can_bms_pressure_pressure_min_is_in_range(uint16_t value);
+
+/**
+ * Check that given physical value is in allowed range before encoding.
+ *
+ * Use this BEFORE calling _encode() to avoid silent integer overflow:
+ *   encode(-1.0) on a [0,100] signal wraps to 255 and passes is_in_range().
+ *   is_in_phys_range(-1.0) correctly returns false.
+ *
+ * @param[in] value Physical signal value to check.
+ *
+ * @return true if in range, false otherwise.
+ */
+bool bms_can_bms_pressure_pressure_min_is_in_phys_range(float value);
+
+/**
+ * Encode given signal by applying scaling and offset.
+ *
+ * @param[in] value Signal to encode.
+ *
+ * @return Encoded signal.
+ */
+uint16_t bms_can_bms_pressure_pressure_max_encode(float value);
+
+/**
+ * Decode given signal by applying scaling and offset.
+ *
+ * @param[in] value Signal to decode.
+ *
+ * @return Decoded signal.
+ */
+float bms_can_bms_pressure_pressure_max_decode(uint16_t value);
+
+/**
+ * Check that given signal is in allowed range.
+ *
+ * @param[in] value Signal to check.
+ *
+ * @return true if in range, false otherwise.
+ */
+bool bms_can_bms_pressure_pressure_max_is_in_range(uint16_t value);
+
+/**
+ * Check that given physical value is in allowed range before encoding.
+ *
+ * Use this BEFORE calling _encode() to avoid silent integer overflow:
+ *   encode(-1.0) on a [0,100] signal wraps to 255 and passes is_in_range().
+ *   is_in_phys_range(-1.0) correctly returns false.
+ *
+ * @param[in] value Physical signal value to check.
+ *
+ * @return true if in range, false otherwise.
+ */
+bool bms_can_bms_pressure_pressure_max_is_in_phys_range(float value);
+
+/**
+ * Encode given signal by applying scaling and offset.
+ *
+ * @param[in] value Signal to encode.
+ *
+ * @return Encoded signal.
+ */
+uint8_t bms_can_bms_pressure_pressure_min_module_encode(float value);
+
+/**
+ * Decode given signal by applying scaling and offset.
+ *
+ * @param[in] value Signal to decode.
+ *
+ * @return Decoded signal.
+ */
+float bms_can_bms_pressure_pressure_min_module_decode(uint8_t value);
+
+/**
+ * Check that given signal is in allowed range.
+ *
+ * @param[in] value Signal to check.
+ *
+ * @return true if in range, false otherwise.
+ */
+bool bms_can_bms_pressure_pressure_min_module_is_in_range(uint8_t value);
+
+/**
+ * Check that given physical value is in allowed range before encoding.
+ *
+ * Use this BEFORE calling _encode() to avoid silent integer overflow:
+ *   encode(-1.0) on a [0,100] signal wraps to 255 and passes is_in_range().
+ *   is_in_phys_range(-1.0) correctly returns false.
+ *
+ * @param[in] value Physical signal value to check.
+ *
+ * @return true if in range, false otherwise.
+ */
+bool bms_can_bms_pressure_pressure_min_module_is_in_phys_range(float value);
+
+/**
  * Pack message CHG_Status.
  *
  * @param[out] dst_p Buffer to pack the message into.
@@ -3582,6 +3801,46 @@ bool bms_can_vcu_command_vcu_command_counter_is_in_range(uint8_t value);
  * @return true if in range, false otherwise.
  */
 bool bms_can_vcu_command_vcu_command_counter_is_in_phys_range(float value);
+
+/**
+ * Encode given signal by applying scaling and offset.
+ *
+ * @param[in] value Signal to encode.
+ *
+ * @return Encoded signal.
+ */
+uint8_t bms_can_vcu_command_fast_charge_in_encode(float value);
+
+/**
+ * Decode given signal by applying scaling and offset.
+ *
+ * @param[in] value Signal to decode.
+ *
+ * @return Decoded signal.
+ */
+float bms_can_vcu_command_fast_charge_in_decode(uint8_t value);
+
+/**
+ * Check that given signal is in allowed range.
+ *
+ * @param[in] value Signal to check.
+ *
+ * @return true if in range, false otherwise.
+ */
+bool bms_can_vcu_command_fast_charge_in_is_in_range(uint8_t value);
+
+/**
+ * Check that given physical value is in allowed range before encoding.
+ *
+ * Use this BEFORE calling _encode() to avoid silent integer overflow:
+ *   encode(-1.0) on a [0,100] signal wraps to 255 and passes is_in_range().
+ *   is_in_phys_range(-1.0) correctly returns false.
+ *
+ * @param[in] value Physical signal value to check.
+ *
+ * @return true if in range, false otherwise.
+ */
+bool bms_can_vcu_command_fast_charge_in_is_in_phys_range(float value);
 
 /**
  * Encode given signal by applying scaling and offset.

@@ -599,6 +599,31 @@ static void monitored_values(const bms_t *inst, const bms_meas_t *meas, bms_out_
     const float excess_v = (lmax - lmin) - spread_allow_v;
     sv[BMS_Q_CELL_V_SPREAD] =
         (bms_safety_value_t){(excess_v > 0.0f) ? excess_v : 0.0f, (uint16_t)lmin_i, (uint8_t)((nl > 0u) ? 1u : 0u)};
+    /* stack pressure: the lowest and highest usable module reading (the record names the module) */
+    float pmin = INFINITY;
+    float pmax = -INFINITY;
+    uint32_t kmin = 0u;
+    uint32_t kmax = 0u;
+    for (uint32_t k = 0u; k < cfg->pack.n_pressure_sensors; k++) {
+        if (inst->plaus_res.pressure_flags[k] == 0u) {
+            const float x = meas->pressure_mpa[k];
+            if (x < pmin) {
+                pmin = x;
+                kmin = k;
+            }
+            if (x > pmax) {
+                pmax = x;
+                kmax = k;
+            }
+        }
+    }
+    const uint8_t have_p = (uint8_t)((pmin <= pmax) ? 1u : 0u);
+    sv[BMS_Q_P_MIN_CHG] = (bms_safety_value_t){pmin, (uint16_t)kmin, (uint8_t)(have_p & chg)};
+    sv[BMS_Q_P_MIN_DIS] = (bms_safety_value_t){pmin, (uint16_t)kmin, (uint8_t)(have_p & dis)};
+    sv[BMS_Q_P_MAX] = (bms_safety_value_t){pmax, (uint16_t)kmax, have_p};
+    out->pressure_min_mpa = (have_p != 0u) ? pmin : NAN;
+    out->pressure_max_mpa = (have_p != 0u) ? pmax : NAN;
+    out->pressure_min_sensor = kmin;
 
     out->cell_v_max = (have_v != 0u) ? vmax : NAN;
     out->cell_v_min = (have_v != 0u) ? vmin : NAN;
@@ -637,6 +662,10 @@ static void feed_sensor_faults(bms_t *inst, uint32_t dt_ms)
         bms_safety_condition(s, map[k].id, (int32_t)map[k].c->present, map[k].c->index, map[k].c->value, dt_ms,
                              map[k].debounce_ms, now);
     }
+    /* a pressure sensor: out of range or open (sensor_debounce_ms), else frozen (stuck_debounce_ms) */
+    const bms_plaus_cond_t *pc = (r->pressure_sensor.present != 0u) ? &r->pressure_sensor : &r->pressure_stuck;
+    bms_safety_condition(s, BMS_F_PRESSURE_SENSOR, (int32_t)pc->present, pc->index, pc->value, dt_ms,
+                         (r->pressure_sensor.present != 0u) ? p->sensor_debounce_ms : p->stuck_debounce_ms, now);
 }
 
 /* A bus partner's message past its timeout: the timeout (the DBC's RxTimeoutTime, checked
@@ -658,13 +687,13 @@ static void feed_comm_fault(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms)
 
 /* Derate factors of the quantities that shape one direction's limit. */
 static float derate_min(const bms_t *inst, const bms_safety_value_t *sv, const uint32_t *qs, uint32_t n,
-                        uint32_t *src)
+                        uint32_t valid, uint32_t *src)
 {
     float f = 1.0f;
     *src = (uint32_t)BMS_LIM_DERATE;
     for (uint32_t k = 0u; k < n; k++) {
         const uint32_t q = qs[k];
-        if (sv[q].valid != 0u) {
+        if (((valid >> q) & 1u) != 0u) {
             const float fq = bms_safety_derate_factor(&inst->cfg.limits.q[q], q, sv[q].value);
             if (fq < f) {
                 f = fq;
@@ -673,6 +702,8 @@ static float derate_min(const bms_t *inst, const bms_safety_value_t *sv, const u
                 } else if ((q == (uint32_t)BMS_Q_CELL_V_MAX) || (q == (uint32_t)BMS_Q_CELL_V_MIN)
                            || (q == (uint32_t)BMS_Q_CELL_V_SPREAD)) {
                     *src = (uint32_t)BMS_LIM_DERATE;
+                } else if ((q == (uint32_t)BMS_Q_P_MIN_DIS) || (q == (uint32_t)BMS_Q_P_MAX)) {
+                    *src = (uint32_t)BMS_LIM_PRESSURE;
                 } else {
                     *src = (uint32_t)BMS_LIM_TEMPERATURE;
                 }
@@ -706,6 +737,7 @@ static void stage_plausibility(bms_t *inst, const bms_meas_t *meas, step_ctx_t *
     pin.coolant_flow_lpm = meas->coolant_flow_lpm;
     pin.cooling_latched = (inst->safety.latched >> (uint32_t)BMS_F_COOLING) & 1u;
     pin.ocv_slope_v = ocv_slope_at_mean(inst);
+    pin.pressure_mpa = meas->pressure_mpa;
     c->ocv_slope_v = pin.ocv_slope_v;
     bms_plaus_check(&inst->plaus, cfg, &pin, meas->cell_v, meas->temp_degc, &inst->plaus_res);
     const bms_plaus_result_t *pr = &inst->plaus_res;
@@ -811,30 +843,41 @@ static void stage_limits(bms_t *inst, const bms_meas_t *meas, bms_out_t *out, co
                          const step_ctx_t *c, const bms_safety_value_t *sv)
 {
     const bms_config_t *cfg = &inst->cfg;
+    /* (the charge side's low pressure scales the CCD cap instead: lp.pressure_cut) */
     static const uint32_t q_chg[] = {BMS_Q_CELL_V_MAX, BMS_Q_CORE_T_MAX_CHG, BMS_Q_SURF_T_MAX_CHG,
-                                     BMS_Q_T_MIN_CHG, BMS_Q_CELL_V_SPREAD};
+                                     BMS_Q_T_MIN_CHG, BMS_Q_CELL_V_SPREAD, BMS_Q_P_MAX};
     static const uint32_t q_dis[] = {BMS_Q_CELL_V_MIN, BMS_Q_CORE_T_MAX_DIS, BMS_Q_SURF_T_MAX_DIS,
-                                     BMS_Q_T_MIN_DIS, BMS_Q_CELL_V_SPREAD};
+                                     BMS_Q_T_MIN_DIS, BMS_Q_CELL_V_SPREAD, BMS_Q_P_MIN_DIS};
     /* the charge-side derates apply whatever the present direction: evaluate
-     * the temperature quantities of both modes on the same values */
-    bms_safety_value_t sv_c[BMS_N_QUANTITIES];
-    bms_safety_value_t sv_d[BMS_N_QUANTITIES];
+     * the temperature quantities of both modes on the same values (bit q: quantity q's
+     * value counts for that direction's derate) */
+    uint32_t valid = 0u;
     for (uint32_t q = 0u; q < (uint32_t)BMS_N_QUANTITIES; q++) {
-        sv_c[q] = sv[q];
-        sv_d[q] = sv[q];
+        valid |= (uint32_t)(sv[q].valid != 0u) << q;
     }
-    sv_c[BMS_Q_CORE_T_MAX_CHG].valid = sv[BMS_Q_CORE_T_MAX_CHG].valid | sv[BMS_Q_CORE_T_MAX_DIS].valid;
-    sv_c[BMS_Q_SURF_T_MAX_CHG].valid = sv[BMS_Q_SURF_T_MAX_CHG].valid | sv[BMS_Q_SURF_T_MAX_DIS].valid;
-    sv_c[BMS_Q_T_MIN_CHG].valid = sv[BMS_Q_T_MIN_CHG].valid | sv[BMS_Q_T_MIN_DIS].valid;
-    sv_d[BMS_Q_CORE_T_MAX_DIS].valid = sv_c[BMS_Q_CORE_T_MAX_CHG].valid;
-    sv_d[BMS_Q_SURF_T_MAX_DIS].valid = sv_c[BMS_Q_SURF_T_MAX_CHG].valid;
-    sv_d[BMS_Q_T_MIN_DIS].valid = sv_c[BMS_Q_T_MIN_CHG].valid;
+    const uint32_t both = (1u << (uint32_t)BMS_Q_CORE_T_MAX_CHG) | (1u << (uint32_t)BMS_Q_CORE_T_MAX_DIS);
+    const uint32_t surf = (1u << (uint32_t)BMS_Q_SURF_T_MAX_CHG) | (1u << (uint32_t)BMS_Q_SURF_T_MAX_DIS);
+    const uint32_t cold = (1u << (uint32_t)BMS_Q_T_MIN_CHG) | (1u << (uint32_t)BMS_Q_T_MIN_DIS);
+    const uint32_t low_p = (1u << (uint32_t)BMS_Q_P_MIN_CHG) | (1u << (uint32_t)BMS_Q_P_MIN_DIS);
+    uint32_t valid_lim = valid;
+    const uint32_t pairs[] = {both, surf, cold, low_p};
+    for (uint32_t k = 0u; k < (uint32_t)BMS_ARRAY_LEN(pairs); k++) {
+        if ((valid & pairs[k]) != 0u) {
+            valid_lim |= pairs[k];
+        }
+    }
     bms_limit_pack_t lp;
     lp.capacity_ah = cfg->cell.capacity_ah;
     lp.soc_charge = out->soc_mean;
     lp.t_min_degc = out->temp_min_degc;
-    lp.derate_chg = derate_min(inst, sv_c, q_chg, (uint32_t)BMS_ARRAY_LEN(q_chg), &lp.derate_chg_src);
-    lp.derate_dis = derate_min(inst, sv_d, q_dis, (uint32_t)BMS_ARRAY_LEN(q_dis), &lp.derate_dis_src);
+    lp.derate_chg = derate_min(inst, sv, q_chg, (uint32_t)BMS_ARRAY_LEN(q_chg), valid_lim, &lp.derate_chg_src);
+    lp.derate_dis = derate_min(inst, sv, q_dis, (uint32_t)BMS_ARRAY_LEN(q_dis), valid_lim, &lp.derate_dis_src);
+    /* the lithium the charge plates needs contact: the CCD cap falls with the lowest pressure
+     * (whatever the present direction, as the temperature derates) */
+    lp.pressure_cut = ((valid & low_p) != 0u) ? (1.0f - bms_safety_derate_factor(&cfg->limits.q[BMS_Q_P_MIN_CHG],
+                                                                        (uint32_t)BMS_Q_P_MIN_CHG,
+                                                                        sv[BMS_Q_P_MIN_CHG].value))
+                                     : 0.0f;
     lp.charger_max_a = meas->charger_max_a;
     lp.fault_latched = inst->safety.latched;
     lp.contactors_closed = (inst->contactor.state == BMS_CONTACTOR_CLOSED) ? 1u : 0u;
@@ -1009,7 +1052,8 @@ int32_t bms_step_batch(bms_t *inst, uint32_t n, const uint32_t *dt_ms,
     }
     const uint32_t nc = inst->cfg.pack.n_cells;
     const uint32_t ns = inst->cfg.pack.n_temp_sensors;
-    if ((ns > 0u) && (temp_degc == 0)) {
+    /* the batch carries no stack pressure: a pressed pack needs bms_step */
+    if (((ns > 0u) && (temp_degc == 0)) || (inst->cfg.pack.n_pressure_sensors != 0u)) {
         return BMS_E_ARG;
     }
     bms_meas_t meas;

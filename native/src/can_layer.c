@@ -71,6 +71,7 @@ int32_t bms_canl_init(bms_canl_t *c, const bms_canl_cfg_t *cfg)
     c->charger_session = 0u;
     c->contactor_request = 0u;
     c->fault_reset = 0u;
+    c->fast_charge_in_s = NAN;
     c->pending_contactor = 0u;
     c->pending_reset = 0u;
     c->comm_lost = 0u;
@@ -160,6 +161,9 @@ static int32_t rx_chg_limits(bms_canl_t *c, const bms_canl_frame_t *f)
     return BMS_CANL_RX_OK;
 }
 
+/* a received 8-bit signal's "not available" (the DBC's SNA value) */
+#define SNA_U8_RX 0xFFu
+
 static int32_t rx_vcu_command(bms_canl_t *c, const bms_canl_frame_t *f)
 {
     struct bms_can_vcu_command_t m;
@@ -185,6 +189,9 @@ static int32_t rx_vcu_command(bms_canl_t *c, const bms_canl_frame_t *f)
         c->pending_reset = 1u;
     }
     c->fault_reset = m.fault_reset;
+    c->fast_charge_in_s = (m.fast_charge_in == (uint8_t)SNA_U8_RX)
+                              ? NAN
+                              : bms_can_vcu_command_fast_charge_in_decode(m.fast_charge_in);
     return BMS_CANL_RX_OK;
 }
 
@@ -262,6 +269,10 @@ uint32_t bms_canl_inputs(bms_canl_t *c, uint32_t dt_ms, bms_meas_t *meas, uint32
                                      ? 1
                                      : 0;
     meas->charger_max_a = (charger_live != 0) ? c->charger_max_a : NAN;
+    /* the vehicle's announcement, while the vehicle is there to hold it */
+    const int32_t vehicle_live =
+        ((c->rx[BMS_CANL_RX_VCU_COMMAND].seen != 0u) && ((comm & BMS_CANL_PARTNER_VEHICLE) == 0u)) ? 1 : 0;
+    meas->fast_charge_in_s = (vehicle_live != 0) ? c->fast_charge_in_s : NAN;
     uint32_t n = 0u;
     if (c->pending_contactor != 0u) {
         cmds[n++] = c->pending_contactor;
@@ -462,6 +473,22 @@ static void pack_sop(const bms_out_t *out, bms_canl_frame_t *f)
     frame_done(f, BMS_CAN_BMS_SO_P_FRAME_ID, bms_can_bms_so_p_pack(f->data, &m, 8u));
 }
 
+/* the stack pressure (solid-state packs), the reading rounded to the resolution; SNA when the
+ * firmware has no usable reading (or the pack no sensor) */
+static void pack_pressure(const bms_out_t *out, bms_canl_frame_t *f)
+{
+    struct bms_can_bms_pressure_t m;
+    (void)bms_can_bms_pressure_init(&m);
+    m.pressure_min = (bms_isfinitef(out->pressure_min_mpa) != 0)
+                         ? bms_can_bms_pressure_pressure_min_encode(clampf(out->pressure_min_mpa, 0.0f, 65.534f))
+                         : (uint16_t)SNA_U16;
+    m.pressure_max = (bms_isfinitef(out->pressure_max_mpa) != 0)
+                         ? bms_can_bms_pressure_pressure_max_encode(clampf(out->pressure_max_mpa, 0.0f, 65.534f))
+                         : (uint16_t)SNA_U16;
+    m.pressure_min_module = index_u8(out->pressure_min_sensor);
+    frame_done(f, BMS_CAN_BMS_PRESSURE_FRAME_ID, bms_can_bms_pressure_pack(f->data, &m, 8u));
+}
+
 uint32_t bms_canl_tx(bms_canl_t *c, const bms_config_t *cfg, const bms_meas_t *meas, const bms_out_t *out,
                      bms_canl_frame_t *frames, uint32_t max_frames)
 {
@@ -503,6 +530,9 @@ uint32_t bms_canl_tx(bms_canl_t *c, const bms_config_t *cfg, const bms_meas_t *m
             break;
         case BMS_CANL_TX_SOP:
             pack_sop(out, f);
+            break;
+        case BMS_CANL_TX_PRESSURE:
+            pack_pressure(out, f);
             break;
         default:
             pack_state(c, out, f);

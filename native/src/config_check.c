@@ -57,6 +57,16 @@
     ROW1("limits." nm ".hysteresis", "A", "a current hysteresis: 0..1e6 A", limits.q[qi].warning.hysteresis, \
          TIER_STRIDE, BMS_CFG_SHAPE_TIERS, BOTH, BMS_CFG_E_LIMIT_VALUE, 0.0f, 1.0e6f)
 
+/* Stack pressure (MPa): sulfide solid-state cells are studied from ~0.1 to several hundred MPa
+ * (Doux et al., Adv. Energy Mater. 10 (2020) 1903253 cycled at 5-75 MPa); 0..1000 MPa holds every
+ * fixture with room, and a hysteresis above 100 MPa would release nothing. */
+#define LIM_P(qi, nm)                                                                                       \
+    ROW1("limits." nm ".threshold", "MPa", "a stack pressure threshold: 0..1000 MPa",                     \
+         limits.q[qi].warning.threshold, TIER_STRIDE, BMS_CFG_SHAPE_TIERS, BOTH, BMS_CFG_E_LIMIT_VALUE,     \
+         0.0f, 1000.0f),                                                                                   \
+    ROW1("limits." nm ".hysteresis", "MPa", "a pressure hysteresis: 0..100 MPa", limits.q[qi].warning.hysteresis, \
+         TIER_STRIDE, BMS_CFG_SHAPE_TIERS, BOTH, BMS_CFG_E_LIMIT_VALUE, 0.0f, 100.0f)
+
 static const bms_cfg_field_info_t k_fields[BMS_CFG_N_FIELDS] = {
     /* ---- pack ---- */
     INT("pack.n_cells", BMS_CFG_E_N_CELLS, pack.n_cells),
@@ -187,6 +197,9 @@ static const bms_cfg_field_info_t k_fields[BMS_CFG_N_FIELDS] = {
     LIM_I(BMS_Q_I_CHG_MAX, "charge_current_max"),
     LIM_I(BMS_Q_I_DIS_MAX, "discharge_current_max"),
     LIM_V(BMS_Q_CELL_V_SPREAD, "cell_v_spread"),
+    LIM_P(BMS_Q_P_MIN_CHG, "pressure_min_charge"),
+    LIM_P(BMS_Q_P_MIN_DIS, "pressure_min_discharge"),
+    LIM_P(BMS_Q_P_MAX, "pressure_max"),
     /* ---- plausibility: AFE and thermistor channel ranges ---- */
     ROW1("plaus.cell_v_min_v", "V", "an AFE input level: -10..10 V", plaus.cell_v_min_v, 0u, BMS_CFG_SHAPE_SCALAR,
          BOTH, BMS_CFG_E_PLAUS, -10.0f, 10.0f),
@@ -340,6 +353,15 @@ static const bms_cfg_field_info_t k_fields[BMS_CFG_N_FIELDS] = {
          0u, BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_CHARGE, -80.0f, 150.0f),
     ROW1("charge.precond_off_above_degc", "degC", "a cell temperature: -80..150 degC",
          charge.precond_off_above_degc, 0u, BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_CHARGE, -80.0f, 150.0f),
+    INT("pack.n_pressure_sensors", BMS_CFG_E_N_SENSORS, pack.n_pressure_sensors),
+    /* a pressure transmitter's span (4-20 mA over e.g. 0-20 MPa): an open loop reads below its
+     * zero, down to -25 % of the span (0 mA), so the thresholds may sit below 0 */
+    ROW1("plaus.pressure_min_mpa", "MPa", "a stack pressure reading: -1000..1000 MPa", plaus.pressure_min_mpa, 0u,
+         BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_PLAUS, -1000.0f, 1000.0f),
+    ROW1("plaus.pressure_max_mpa", "MPa", "a stack pressure reading: -1000..1000 MPa", plaus.pressure_max_mpa, 0u,
+         BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_PLAUS, -1000.0f, 1000.0f),
+    ROW1("plaus.pressure_open_below_mpa", "MPa", "a stack pressure reading: -1000..1000 MPa",
+         plaus.pressure_open_below_mpa, 0u, BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_PLAUS, -1000.0f, 1000.0f),
 };
 
 const bms_cfg_field_info_t *bms_config_field_info(uint32_t field)
@@ -466,6 +488,10 @@ static bms_cfg_err_t check_pack(const bms_config_t *cfg, bms_cfg_detail_t *d)
             }
         }
     }
+    if ((pk->n_pressure_sensors > BMS_MAX_PRESSURE_SENSORS) || (pk->n_pressure_sensors > pk->n_cells)) {
+        return fail(d, BMS_CFG_F_N_PRESSURE_SENSORS, 0u, 0u, (float)pk->n_pressure_sensors,
+                    "at most BMS_MAX_PRESSURE_SENSORS pressure sensors, and no more than pack.n_cells");
+    }
     return check_rows(cfg, BMS_CFG_F_N_CELLS, BMS_CFG_F_TEMP_SENSOR_CELL, d);
 }
 
@@ -558,6 +584,14 @@ static bms_cfg_err_t check_plaus(const bms_config_t *cfg, bms_cfg_detail_t *d)
         || !(p->temp_max_degc < p->ntc_short_above_degc)) {
         return fail(d, BMS_CFG_F_PL_TEMP_MIN, 0u, 0u, p->temp_min_degc,
                     "needs ntc_open_below_degc < temp_min_degc < temp_max_degc < ntc_short_above_degc");
+    }
+    e = check_rows(cfg, BMS_CFG_F_PL_PRESSURE_MIN, BMS_CFG_F_PL_PRESSURE_OPEN, d);
+    if (e != BMS_CFG_OK) {
+        return e;
+    }
+    if (!(p->pressure_open_below_mpa < p->pressure_min_mpa) || !(p->pressure_min_mpa < p->pressure_max_mpa)) {
+        return fail(d, BMS_CFG_F_PL_PRESSURE_MIN, 0u, 0u, p->pressure_min_mpa,
+                    "needs pressure_open_below_mpa < pressure_min_mpa < pressure_max_mpa");
     }
     if (p->ccl_excess_fast_ms > p->ccl_excess_debounce_ms) {
         return fail(d, BMS_CFG_F_PL_CCL_EXCESS_FAST, 0u, 0u, (float)p->ccl_excess_fast_ms,

@@ -97,7 +97,7 @@ static float measured_headroom(float i_now_a, float v_meas, float v_limit, float
 }
 
 /* Smallest term and which one it was (ties keep the earlier, in the order listed). */
-static float pick(const bms_limit_terms_t *t, uint32_t derate_src, uint32_t *which)
+static float pick(const bms_limit_terms_t *t, uint32_t derate_src, uint32_t plating_src, uint32_t *which)
 {
     float v = t->map_a;
     *which = (uint32_t)BMS_LIM_MAP;
@@ -111,7 +111,7 @@ static float pick(const bms_limit_terms_t *t, uint32_t derate_src, uint32_t *whi
     }
     if (t->plating_a < v) {
         v = t->plating_a;
-        *which = (uint32_t)BMS_LIM_PLATING;
+        *which = plating_src;
     }
     if (t->hardware_a < v) {
         v = t->hardware_a;
@@ -148,10 +148,12 @@ void bms_limit_update(bms_limit_state_t *s, const bms_config_t *cfg, const bms_l
                                  measured_headroom(minf(nonneg(-pk->current_a), s->ccl_a), pk->cell_v_meas_max,
                                                    cp->cell_v_charge_max_v, acc->r_step_max_ohm, 1));
     ccl_terms->derate_a = cp->hw_charge_max_a * pk->derate_chg;
-    ccl_terms->plating_a = acc->plating_a;
+    /* the CCD cap at the contact the lowest stack pressure leaves */
+    ccl_terms->plating_a = acc->plating_a * (1.0f - bms_clampf(pk->pressure_cut, 0.0f, 1.0f));
     ccl_terms->hardware_a = hw_c;
     uint32_t why_c;
-    float ccl = pick(ccl_terms, pk->derate_chg_src, &why_c);
+    const uint32_t plating_src = (pk->pressure_cut > 0.0f) ? (uint32_t)BMS_LIM_PRESSURE : (uint32_t)BMS_LIM_PLATING;
+    float ccl = pick(ccl_terms, pk->derate_chg_src, plating_src, &why_c);
 
     if (pk->soc_charge >= cp->charge_target_soc) {
         s->charge_complete = 1u;
@@ -194,7 +196,7 @@ void bms_limit_update(bms_limit_state_t *s, const bms_config_t *cfg, const bms_l
     dcl_terms->plating_a = LIMIT_BIG_A;
     dcl_terms->hardware_a = minf(cp->hw_discharge_max_a, lim->q[BMS_Q_I_DIS_MAX].derate.threshold);
     uint32_t why_d;
-    float dcl = pick(dcl_terms, pk->derate_dis_src, &why_d);
+    float dcl = pick(dcl_terms, pk->derate_dis_src, (uint32_t)BMS_LIM_PLATING, &why_d);
     const bms_tier_t *td_min = &lim->q[BMS_Q_T_MIN_DIS].trip;
     const bms_tier_t *td_max = &lim->q[BMS_Q_CORE_T_MAX_DIS].trip;
     const int32_t cold_d = (pk->t_min_degc <= (td_min->threshold + td_min->hysteresis)) ? 1 : 0;

@@ -164,7 +164,7 @@ static uint32_t handle_step(bms_hil_node_t *n, const uint8_t *p, uint32_t len)
         return error(n, BMS_PROTO_E_BAD_PAYLOAD, -1);
     }
     const bms_pack_params_t *pk = &n->bms.cfg.pack;
-    if ((s.n_cells != pk->n_cells) || (s.n_sensors != pk->n_temp_sensors)) {
+    if ((s.n_cells != pk->n_cells) || (s.n_sensors != pk->n_temp_sensors) || (s.n_pressure != pk->n_pressure_sensors)) {
         return error(n, BMS_PROTO_E_MEAS_SHAPE, (int32_t)((pk->n_cells << 16) | pk->n_temp_sensors));
     }
     if (s.command > (uint32_t)BMS_CMD_FAULT_RESET) {

@@ -11,6 +11,10 @@ void bms_plaus_reset(bms_plaus_state_t *st)
         st->stuck_moved[i] = 0u;
         st->stuck_repeats[i] = 0u;
     }
+    for (uint32_t k = 0u; k < BMS_MAX_PRESSURE_SENSORS; k++) {
+        st->p_ref_mpa[k] = 0.0f;
+        st->p_repeats[k] = 0u;
+    }
     st->last_sample_time_ms = 0u;
     st->stale_ms = 0u;
     st->have_sample = 0u;
@@ -161,6 +165,42 @@ static void check_temps(const bms_config_t *cfg, const float *temp_degc, bms_pla
     }
 }
 
+/* Stack-pressure sensors: range (NaN, inf, outside the plausible span), an open loop (a 4-20 mA
+ * transmitter reads below its zero), and a frozen reading (a live load cell's noise exceeds
+ * its code step, so its reading rarely repeats: the cell-voltage rule). */
+static void check_pressures(bms_plaus_state_t *st, const bms_config_t *cfg, const bms_plaus_input_t *in,
+                            bms_plaus_result_t *res)
+{
+    const bms_plaus_params_t *p = &cfg->plaus;
+    const uint32_t n = (in->pressure_mpa != 0) ? cfg->pack.n_pressure_sensors : 0u;
+    for (uint32_t k = 0u; k < n; k++) {
+        const float x = in->pressure_mpa[k];
+        uint8_t f = 0u;
+        if (bms_isfinitef(x) == 0) {
+            f = BMS_PLAUS_P_INVALID;
+            cond_set(&res->pressure_sensor, k, x);
+        } else if (x <= p->pressure_open_below_mpa) {
+            f = BMS_PLAUS_P_OPEN;
+            cond_set(&res->pressure_sensor, k, x);
+        } else if ((x < p->pressure_min_mpa) || (x > p->pressure_max_mpa)) {
+            f = BMS_PLAUS_P_INVALID;
+            cond_set(&res->pressure_sensor, k, x);
+        } else if (x == st->p_ref_mpa[k]) {
+            if (st->p_repeats[k] < 255u) {
+                st->p_repeats[k]++;
+            }
+            if ((uint32_t)st->p_repeats[k] >= p->stuck_repeats_min) {
+                f = BMS_PLAUS_P_STUCK;
+                cond_set(&res->pressure_stuck, k, x);
+            }
+        } else {
+            st->p_ref_mpa[k] = x;
+            st->p_repeats[k] = 0u;
+        }
+        res->pressure_flags[k] = f;
+    }
+}
+
 void bms_plaus_check(bms_plaus_state_t *st, const bms_config_t *cfg, const bms_plaus_input_t *in,
                      const float *cell_v, const float *temp_degc, bms_plaus_result_t *res)
 {
@@ -176,6 +216,8 @@ void bms_plaus_check(bms_plaus_state_t *st, const bms_config_t *cfg, const bms_p
     cond_clear(&res->stale);
     cond_clear(&res->cooling);
     cond_clear(&res->cell_dev);
+    cond_clear(&res->pressure_sensor);
+    cond_clear(&res->pressure_stuck);
     /* Coolant flow. NaN: no flow sensor fitted (bms_step_batch, targets without one).
      * A reading no flow can give is a failed meter or its wiring: negative (the loop's
      * meter measures the pump's forward flow, a quantity >= 0 -- an assumption about the
@@ -215,6 +257,7 @@ void bms_plaus_check(bms_plaus_state_t *st, const bms_config_t *cfg, const bms_p
         }
         check_cells(st, cfg, in, cell_v, res);
         check_temps(cfg, temp_degc, res);
+        check_pressures(st, cfg, in, res);
     } else {
         res->fresh = 0u;
         st->stale_ms = (st->stale_ms > (0xFFFFFFFFu - in->dt_ms)) ? 0xFFFFFFFFu : (st->stale_ms + in->dt_ms);
@@ -223,5 +266,6 @@ void bms_plaus_check(bms_plaus_state_t *st, const bms_config_t *cfg, const bms_p
     res->any_unusable = (uint8_t)(res->volt_sensor.present | res->temp_sensor.present
                                   | res->current_sensor.present | res->volt_stuck.present
                                   | res->open_wire.present | res->ntc_open.present | res->ntc_short.present
-                                  | res->stale.present);
+                                  | res->stale.present | res->pressure_sensor.present
+                                  | res->pressure_stuck.present);
 }

@@ -14,7 +14,7 @@ _Static_assert((BMS_PROTO_TX_OFFSET + BMS_PROTO_MAX_FRAME) <= BMS_PROTO_MAX_WIRE
 _Static_assert(BMS_PROTO_TX_OFFSET >= (3 + (BMS_PROTO_MAX_FRAME / 254) + 1), "COBS in place");
 _Static_assert((BMS_PROTO_STATE_FIXED_LEN + (8 * BMS_MAX_CELLS) + BMS_BAL_MASK_BYTES) <= BMS_PROTO_MAX_PAYLOAD,
                "STATE fits");
-_Static_assert((BMS_PROTO_STEP_FIXED_LEN + (4 * (BMS_MAX_CELLS + BMS_MAX_TEMP_SENSORS))) <= BMS_PROTO_MAX_PAYLOAD,
+_Static_assert((BMS_PROTO_STEP_FIXED_LEN + (4 * (BMS_MAX_CELLS + BMS_MAX_TEMP_SENSORS + BMS_MAX_PRESSURE_SENSORS))) <= BMS_PROTO_MAX_PAYLOAD,
                "STEP fits");
 _Static_assert((BMS_PROTO_CONFIG_HDR_LEN + BMS_PROTO_CONFIG_CHUNK_MAX) <= BMS_PROTO_MAX_PAYLOAD, "CONFIG fits");
 
@@ -160,10 +160,12 @@ uint32_t bms_proto_layout_hash(void)
         (uint32_t)BMS_PROTO_STATE_FIXED_LEN,
         (uint32_t)BMS_MAX_CELLS,
         (uint32_t)BMS_MAX_TEMP_SENSORS,
+        (uint32_t)BMS_MAX_PRESSURE_SENSORS,
         OFS(bms_config_t, pack.n_cells),
         OFS(bms_config_t, pack.current_range_a),
         OFS(bms_config_t, pack.n_temp_sensors),
         OFS(bms_config_t, pack.temp_sensor_cell),
+        OFS(bms_config_t, pack.n_pressure_sensors),
         OFS(bms_config_t, cell.n_soc),
         OFS(bms_config_t, cell.n_temp),
         OFS(bms_config_t, cell.soc_bp),
@@ -215,6 +217,7 @@ uint32_t bms_proto_layout_hash(void)
         OFS(bms_config_t, limits.q[0].derate.threshold),
         OFS(bms_config_t, limits.q[0].trip.threshold),
         OFS(bms_config_t, limits.q[1].warning.threshold),
+        OFS(bms_config_t, limits.q[BMS_N_QUANTITIES - 1].trip.threshold),
         OFS(bms_config_t, plaus.cell_v_min_v),
         OFS(bms_config_t, plaus.cell_v_max_v),
         OFS(bms_config_t, plaus.temp_min_degc),
@@ -241,6 +244,9 @@ uint32_t bms_proto_layout_hash(void)
         OFS(bms_config_t, plaus.cell_dev_max_v),
         OFS(bms_config_t, plaus.cell_dev_v_per_a),
         OFS(bms_config_t, plaus.cell_dev_debounce_ms),
+        OFS(bms_config_t, plaus.pressure_min_mpa),
+        OFS(bms_config_t, plaus.pressure_max_mpa),
+        OFS(bms_config_t, plaus.pressure_open_below_mpa),
         OFS(bms_config_t, contactor.precharge_ratio),
         OFS(bms_config_t, contactor.precharge_timeout_ms),
         OFS(bms_config_t, contactor.break_current_a),
@@ -477,9 +483,11 @@ int32_t bms_proto_get_step(const uint8_t *p, uint32_t len, bms_proto_step_t *ste
     (void)get_u8(p, &at);
     step->n_cells = get_u16(p, &at);
     step->n_sensors = get_u16(p, &at);
-    (void)get_u16(p, &at);
+    step->n_pressure = get_u16(p, &at);
     if ((step->n_cells > (uint32_t)BMS_MAX_CELLS) || (step->n_sensors > (uint32_t)BMS_MAX_TEMP_SENSORS)
-        || (len != ((uint32_t)BMS_PROTO_STEP_FIXED_LEN + (4u * (step->n_cells + step->n_sensors))))) {
+        || (step->n_pressure > (uint32_t)BMS_MAX_PRESSURE_SENSORS)
+        || (len != ((uint32_t)BMS_PROTO_STEP_FIXED_LEN
+                    + (4u * (step->n_cells + step->n_sensors + step->n_pressure))))) {
         return BMS_PROTO_E_BAD_PAYLOAD;
     }
     meas->pack_current_a = get_f32(p, &at);
@@ -496,6 +504,9 @@ int32_t bms_proto_get_step(const uint8_t *p, uint32_t len, bms_proto_step_t *ste
     }
     for (uint32_t j = 0u; j < step->n_sensors; j++) {
         meas->temp_degc[j] = get_f32(p, &at);
+    }
+    for (uint32_t k = 0u; k < step->n_pressure; k++) {
+        meas->pressure_mpa[k] = get_f32(p, &at);
     }
     return 0;
 }
@@ -576,6 +587,8 @@ uint32_t bms_proto_put_state(uint8_t *p, const bms_t *inst, const bms_out_t *out
     put_f32(p, &at, out->cap_sigma);
     put_f32(p, &at, out->r_scale_max);
     put_f32(p, &at, out->r_sigma);
+    put_f32(p, &at, out->pressure_min_mpa);
+    put_f32(p, &at, out->pressure_max_mpa);
     for (uint32_t h = 0u; h < BMS_SOP_N_HORIZONS; h++) {
         put_f32(p, &at, out->sop_chg_a[h]);
         put_f32(p, &at, out->sop_dis_a[h]);
@@ -595,6 +608,7 @@ uint32_t bms_proto_put_state(uint8_t *p, const bms_t *inst, const bms_out_t *out
     put_u32(p, &at, out->r_scale_max_cell);
     put_u32(p, &at, out->soh_updates);
     put_u32(p, &at, out->bal_cells);
+    put_u32(p, &at, out->pressure_min_sensor);
     put_u8(p, &at, out->charge_complete);
     put_u8(p, &at, out->heater_request);
     put_u8(p, &at, out->cooling_request);

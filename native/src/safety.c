@@ -8,7 +8,8 @@ static const uint8_t k_is_max[] = {
     [BMS_Q_CELL_V_MAX] = 1u,     [BMS_Q_CELL_V_MIN] = 0u,     [BMS_Q_CORE_T_MAX_CHG] = 1u,
     [BMS_Q_CORE_T_MAX_DIS] = 1u, [BMS_Q_SURF_T_MAX_CHG] = 1u, [BMS_Q_SURF_T_MAX_DIS] = 1u,
     [BMS_Q_T_MIN_CHG] = 0u,      [BMS_Q_T_MIN_DIS] = 0u,      [BMS_Q_I_CHG_MAX] = 1u,
-    [BMS_Q_I_DIS_MAX] = 1u,      [BMS_Q_CELL_V_SPREAD] = 1u,
+    [BMS_Q_I_DIS_MAX] = 1u,      [BMS_Q_CELL_V_SPREAD] = 1u,  [BMS_Q_P_MIN_CHG] = 0u,
+    [BMS_Q_P_MIN_DIS] = 0u,      [BMS_Q_P_MAX] = 1u,
 };
 _Static_assert(BMS_ARRAY_LEN(k_is_max) == BMS_N_QUANTITIES, "one direction per monitored quantity");
 
@@ -17,10 +18,29 @@ int32_t bms_safety_is_max(uint32_t q)
     return (q < (uint32_t)BMS_N_QUANTITIES) ? (int32_t)k_is_max[q] : 0;
 }
 
+/* The trip fault of each quantity: the first eleven share their index, the stack-pressure
+ * quantities came later and their faults follow the balancing fault. */
+static const uint8_t k_fault_of[] = {
+    [BMS_Q_CELL_V_MAX] = BMS_F_CELL_OV,
+    [BMS_Q_CELL_V_MIN] = BMS_F_CELL_UV,
+    [BMS_Q_CORE_T_MAX_CHG] = BMS_F_CORE_OT_CHARGE,
+    [BMS_Q_CORE_T_MAX_DIS] = BMS_F_CORE_OT_DISCHARGE,
+    [BMS_Q_SURF_T_MAX_CHG] = BMS_F_SURFACE_OT_CHARGE,
+    [BMS_Q_SURF_T_MAX_DIS] = BMS_F_SURFACE_OT_DISCHARGE,
+    [BMS_Q_T_MIN_CHG] = BMS_F_UT_CHARGE,
+    [BMS_Q_T_MIN_DIS] = BMS_F_UT_DISCHARGE,
+    [BMS_Q_I_CHG_MAX] = BMS_F_OC_CHARGE,
+    [BMS_Q_I_DIS_MAX] = BMS_F_OC_DISCHARGE,
+    [BMS_Q_CELL_V_SPREAD] = BMS_F_CELL_SPREAD,
+    [BMS_Q_P_MIN_CHG] = BMS_F_PRESSURE_LOW_CHARGE,
+    [BMS_Q_P_MIN_DIS] = BMS_F_PRESSURE_LOW_DISCHARGE,
+    [BMS_Q_P_MAX] = BMS_F_PRESSURE_HIGH,
+};
+_Static_assert(BMS_ARRAY_LEN(k_fault_of) == BMS_N_QUANTITIES, "one trip fault per monitored quantity");
+
 uint32_t bms_safety_fault_of(uint32_t q)
 {
-    /* the limit trips are fault ids 0..BMS_N_QUANTITIES-1, in quantity order */
-    return q;
+    return (q < (uint32_t)BMS_N_QUANTITIES) ? (uint32_t)k_fault_of[q] : (uint32_t)BMS_N_FAULTS;
 }
 
 static uint32_t sat_add(uint32_t a, uint32_t b)

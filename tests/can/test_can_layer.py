@@ -450,3 +450,66 @@ def test_the_sop_message_carries_the_10s_figures_rounded_down(chg_a, dis_a, chg_
     ):
         assert p[sig] <= max(x, 0.0) + 1e-9 or not math.isfinite(x), sig
         assert p[sig] == pytest.approx(down(x, hi, res), abs=res * 1.01), sig
+
+
+@pytest.mark.parametrize(
+    ("p_min", "p_max", "module", "sent_min", "sent_max", "sent_module"),
+    [
+        (1.2345, 3.5, 3, 1.234, 3.5, 3),  # 1 kPa resolution
+        (float("nan"), float("nan"), 0, None, None, 0),  # no usable reading (or no sensor): SNA
+        (-0.3, 80.0, 15, 0.0, 65.534, 15),  # beyond the signal: clamped into it
+    ],
+)
+def test_the_pressure_message_carries_the_lowest_and_highest_module(
+    p_min, p_max, module, sent_min, sent_max, sent_module
+):
+    """BMS_Pressure: the firmware's lowest and highest usable stack-pressure readings (MPa,
+    0.001 resolution) and the module of the lowest; SNA (raw 0xFFFF) when it has none."""
+    rig = Rig()
+    out = ffi.new("bms_out_t *")
+    out.pressure_min_mpa, out.pressure_max_mpa, out.pressure_min_sensor = p_min, p_max, module
+    layer, m = CanLayer(), meas_ptr()
+    layer.inputs(DT, m)
+    raw = {fid: data for fid, data in layer.tx(rig.fw.config, m, out)}
+    msg = codec.message("BMS_Pressure")
+    data = raw[msg.frame_id]
+    decoded = msg.decode(data, decode_choices=False, scaling=False)
+    p = msg.decode(data, decode_choices=False)
+    for sig, want in (("PressureMin", sent_min), ("PressureMax", sent_max)):
+        if want is None:
+            assert decoded[sig] == 0xFFFF, sig
+        else:
+            assert p[sig] == pytest.approx(want, abs=0.0011), sig
+    assert p["PressureMinModule"] == sent_module
+
+
+@pytest.mark.parametrize(
+    ("announced_s", "firmware_gets"),
+    [
+        (1200.0, 1200.0),  # 20 minutes ahead
+        (37.9, 30.0),  # rounded down to the signal's 10 s step
+        (0.0, 0.0),  # now, and through the charge
+        (99_999.0, 2540.0),  # beyond the signal: held at its top
+        (float("nan"), None),  # none: SNA, NaN for the firmware
+        (-5.0, None),
+    ],
+)
+def test_the_vehicles_fast_charge_announcement_reaches_the_firmware(announced_s, firmware_gets):
+    """VCU_Command FastChargeIn: the vehicle's announcement (the encoding of
+    hil.can.partners.VehicleNode) becomes bms_meas_t.fast_charge_in_s; it lasts while the
+    vehicle does: NaN once its messages are overdue."""
+    from hil.can.partners import VehicleNode
+
+    layer, m = CanLayer(), meas_ptr()
+    node = VehicleNode()
+    for fid, data in node.frames(0, announced_s):
+        assert layer.rx(fid, data) == "ok"
+    layer.inputs(DT, m)
+    if firmware_gets is None:
+        assert math.isnan(m.fast_charge_in_s)
+    else:
+        assert m.fast_charge_in_s == pytest.approx(firmware_gets)
+    # the vehicle falls silent: past its timeout the announcement is gone with it
+    for _ in range(codec.rx_timeout_ms(VCU) // DT + 1):
+        layer.inputs(DT, m)
+    assert m.comm_lost & lib.BMS_CANL_PARTNER_VEHICLE and math.isnan(m.fast_charge_in_s)

@@ -81,6 +81,7 @@ def test_frames_are_byte_identical_both_ways(msg_type, seq, payload):
 def step_fields(draw):
     n_cells = draw(st.integers(0, 192))
     n_sensors = draw(st.integers(0, 192))
+    n_pressure = draw(st.integers(0, 16))
     return dict(
         dt_ms=draw(U32),
         command=draw(U8),
@@ -94,6 +95,7 @@ def step_fields(draw):
         sample_time_ms=draw(U32),
         cell_v=draw(st.lists(F32, min_size=n_cells, max_size=n_cells)),
         temp_degc=draw(st.lists(F32, min_size=n_sensors, max_size=n_sensors)),
+        pressure_mpa=draw(st.lists(F32, min_size=n_pressure, max_size=n_pressure)),
     )
 
 
@@ -109,7 +111,11 @@ def test_step_python_to_c(fields, seq):
     payload = c_payload(ctx)
     assert lib.bms_proto_get_step(payload, len(payload), step, meas) == 0
     assert (step.dt_ms, step.command) == (fields["dt_ms"], fields["command"])
-    assert (step.n_cells, step.n_sensors) == (len(fields["cell_v"]), len(fields["temp_degc"]))
+    assert (step.n_cells, step.n_sensors, step.n_pressure) == (
+        len(fields["cell_v"]),
+        len(fields["temp_degc"]),
+        len(fields["pressure_mpa"]),
+    )
     for name, cname in (
         ("current_a", "pack_current_a"),
         ("ambient_degc", "ambient_degc"),
@@ -123,6 +129,7 @@ def test_step_python_to_c(fields, seq):
     assert meas.sample_time_ms == fields["sample_time_ms"]
     assert all(same_f32(meas.cell_v[i], v) for i, v in enumerate(fields["cell_v"]))
     assert all(same_f32(meas.temp_degc[j], v) for j, v in enumerate(fields["temp_degc"]))
+    assert all(same_f32(meas.pressure_mpa[k], v) for k, v in enumerate(fields["pressure_mpa"]))
 
 
 @given(st.sampled_from(list(P.ConfigOp)), U32, U32, st.binary(max_size=P.CONFIG_CHUNK), U16)

@@ -142,7 +142,7 @@ def _member_offset(name: str) -> int:
     if path[0] == "limits":  # limits.<quantity>.threshold -> limits.q[i].warning.threshold
         from bms.protection import QUANTITY_NAMES
 
-        names = [*QUANTITY_NAMES[:8], "charge_current_max", "discharge_current_max", QUANTITY_NAMES[10]]
+        names = [*QUANTITY_NAMES[:8], "charge_current_max", "discharge_current_max", *QUANTITY_NAMES[10:]]
         q = names.index(path[1])
         return ffi.offsetof("bms_config_t", "limits", "q", q, "warning", path[2])
     return ffi.offsetof("bms_config_t", *path)

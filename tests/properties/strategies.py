@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from bms.balancing import BalancingSpec, switch_trip_bound_s
 from bms.chemistry import available, load_chemistry
 from bms.plant.charger import ChargerSpec
-from bms.plant.faults import BALANCING_FAULTS, CELL_FAULTS, CHARGER_FAULTS, FAULT_KINDS, Fault
+from bms.plant.faults import BALANCING_FAULTS, CELL_FAULTS, CHARGER_FAULTS, FAULT_KINDS, MODULE_FAULTS, Fault
 from bms.plant.pack import Spread
 from bms.plant.sensors import SensorSpec
 from bms.plant.thermal import CoolingSpec
@@ -39,7 +39,7 @@ HYST_M0_MAX_V = 0.002
 
 
 @st.composite
-def spreads(draw: st.DrawFn) -> Spread:
+def spreads(draw: st.DrawFn, pressed: bool = False) -> Spread:
     # fresh automotive cells: capacity sigma ~0.4 %, resistance ~1-2 % (Rumpf 2017); up to 2x.
     # And a plant the firmware's model does not describe: cells aged to up to twice the
     # resistance it was configured with (a doubled resistance is the usual end-of-life
@@ -84,6 +84,12 @@ def spreads(draw: st.DrawFn) -> Spread:
             r_core_surf_scale=draw(scale),
             r_surf_amb_scale=draw(scale),
         )
+    if pressed and draw(st.booleans()):
+        # a pressed pack whose fixtures were set looser or tighter than designed (torque, not
+        # pressure, and creep): 0.6-1.1 x the preload. Below full contact the firmware must
+        # derate; above, the fixture must stay under its over-pressure trip at the top of a
+        # charge (1.1 x: the silicon pack's 11 + 5 MPa swelling + heat stays below 19.5 MPa)
+        sp = replace(sp, preload_scale=draw(st.floats(0.6, 1.1)))
     return sp
 
 
@@ -156,7 +162,11 @@ def scenarios(
     chem = load_chemistry(chem_name)
     series = draw(st.integers(1, min(max_series or 192, scenario_max_series())))
     with_fault = draw(st.booleans()) if faults is None else faults
-    possible = sorted(k for k, fk in FAULT_KINDS.items() if fk.min_series <= series)
+    # the stack-pressure kinds (a module's fixture or its load cell) on a pressed pack only
+    pressed = chem.stack_pressure is not None
+    possible = sorted(
+        k for k, fk in FAULT_KINDS.items() if fk.min_series <= series and (pressed or k not in MODULE_FAULTS)
+    )
     kind = draw(st.sampled_from(possible)) if with_fault else None
     # a charger's overshoot is a fault only beyond the firmware's tolerance, whose absolute part
     # (ccl_excess_min_a, 2 A) swamps a small pack's CCL: a 30 % overshoot of a 1.4 A charge is
@@ -195,7 +205,7 @@ def scenarios(
         # the whole drawn duration: the hold after a completed or tripped charge is checked too
         stop_when_complete=False,
         seed=draw(st.integers(1, 2**31 - 1)),
-        spread=(sp := draw(spreads())),
+        spread=(sp := draw(spreads(pressed=chem.stack_pressure is not None))),
         # the health the BMS kept (soh.h): followed (the truth +- 0.5 %), or nothing stored,
         # so the firmware starts from the new-cell model and learns the resistance online; a
         # faded capacity it must have followed (no run here has the rest that measures it)
@@ -225,7 +235,10 @@ def scenarios(
         scn = replace(scn, charger=replace(scn.charger, current_max_a=rated_a, power_max_w=power_w))
     if kind is not None:
         cell = None
-        if FAULT_KINDS[kind].level == "thermistor":
+        if kind in MODULE_FAULTS:
+            assert chem.stack_pressure is not None
+            cell = draw(st.integers(0, chem.stack_pressure.n_modules(series) - 1))
+        elif FAULT_KINDS[kind].level == "thermistor":
             cell = draw(st.sampled_from(scn.sensed))
         elif kind in CELL_FAULTS:
             cell = draw(st.integers(0, series - 1))
@@ -247,6 +260,10 @@ def scenarios(
             # with time for the switch test to find it (its bound), and a minute to spare
             bound = switch_trip_bound_s(scn.balancing, scn.series, scn.dt_ms)
             at_s = round(draw(st.floats(scn.close_at_s + 5.0, scn.duration_s - bound - 60.0)), 1)
+        elif kind == "pressure_loss":
+            # the fixture relaxes over tens of seconds (loss_tau_s) before the pressure crosses a
+            # trip: injected with two minutes to run, so its onset and latch fall inside the run
+            at_s = round(draw(st.floats(scn.close_at_s + 5.0, scn.duration_s - 120.0)), 1)
         else:
             at_s = round(draw(st.floats(scn.close_at_s + 5.0, scn.duration_s - 30.0)), 1)
         # and overshoots by 1.5-2.5x: the 1.3x default leaves a 0.3 C window at ~1 C

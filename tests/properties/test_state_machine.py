@@ -20,7 +20,7 @@ from hypothesis.stateful import (
 
 from bms.chemistry import load_chemistry
 from bms.enums import ContactorState
-from bms.plant.faults import CELL_FAULTS, CHARGER_FAULTS, FAULT_KINDS, Fault
+from bms.plant.faults import CELL_FAULTS, CHARGER_FAULTS, FAULT_KINDS, MODULE_FAULTS, Fault
 from bms.sim.checks import check_run
 from bms.sim.loop import ClosedLoop
 from hil.pytest_plugin import scenario_budget
@@ -78,7 +78,12 @@ class FastChargeMachine(RuleBasedStateMachine):
     @rule(kind=st.sampled_from(sorted(FAULT_KINDS)), where=st.floats(0.0, 1.0))
     def inject(self, kind, where):
         cell = None
-        if FAULT_KINDS[kind].level == "thermistor":
+        sp = self.chem.stack_pressure
+        if kind in MODULE_FAULTS:
+            if sp is None:
+                return  # a pack without a pressed fixture has no stack pressure to lose
+            cell = min(int(where * sp.n_modules(self.scn.series)), sp.n_modules(self.scn.series) - 1)
+        elif FAULT_KINDS[kind].level == "thermistor":
             cell = self.scn.sensed[min(int(where * len(self.scn.sensed)), len(self.scn.sensed) - 1)]
         elif kind in CELL_FAULTS:
             cell = min(int(where * self.scn.series), self.scn.series - 1)

@@ -33,8 +33,13 @@ QUANTITY_FAULT = {
     "surface_temp_max_discharge": "surface_ot_discharge",
     "temp_min_discharge": "ut_discharge",
     "discharge_c_rate_max": "oc_discharge",
+    # a pressed pack's stack pressure (one load cell per module; at rest the discharge side)
+    "pressure_min_discharge": "pressure_low_discharge",
+    "pressure_max": "pressure_high",
 }
+PRESSURE = ("pressure_min_discharge", "pressure_max")
 IS_MAX = dict(QUANTITIES)
+PRESSED = tuple(c for c in available() if load_chemistry(c).stack_pressure is not None)
 
 
 @dataclass
@@ -52,12 +57,16 @@ def cases(draw: st.DrawFn) -> Case:
     series = draw(st.integers(2, 48))
     quantity = draw(st.sampled_from(sorted(QUANTITY_FAULT)))
     scn = Scenario(series=series, parallel=4)
+    chemistry = draw(st.sampled_from(PRESSED if quantity in PRESSURE else available()))
     if quantity.startswith(("surface", "temp")):
         where = draw(st.sampled_from(scn.sensed))
+    elif quantity in PRESSURE:
+        sp = load_chemistry(chemistry).stack_pressure
+        where = draw(st.integers(0, sp.n_modules(series) - 1))
     else:
         where = draw(st.integers(0, series - 1))
     return Case(
-        chemistry=draw(st.sampled_from(available())),
+        chemistry=chemistry,
         series=series,
         quantity=quantity,
         where=where,
@@ -80,6 +89,12 @@ class Rig:
         self.v_rest = 0.5 * (lim["cell_v_max"].derate.threshold + lim["cell_v_min"].derate.threshold)
         self.t_ms = 0
         self.rng = np.random.default_rng(1)
+        # a pressed pack's load cells: halfway between the pressure warnings, one per module
+        sp = self.chem.stack_pressure
+        self.n_modules = 0 if sp is None else sp.n_modules(series)
+        self.p_rest = 0.5 * (
+            lim["pressure_min_charge"].warning.threshold + lim["pressure_max"].warning.threshold
+        )
 
     def meas(self, quantity: str | None = None, where: int = 0, value: float = math.nan) -> Measurement:
         n = self.scn.series
@@ -87,7 +102,11 @@ class Rig:
         v = np.full(n, self.v_rest) + self.rng.normal(0.0, 0.0005, n)
         temps = np.full(len(self.scn.sensed), 25.0) + self.rng.normal(0.0, 0.05, len(self.scn.sensed))
         current = float(self.rng.normal(0.0, 0.05))
-        if quantity in ("cell_v_max", "cell_v_min"):
+        # dithered too (a live load cell's noise exceeds its code step)
+        p = np.full(self.n_modules, self.p_rest) + self.rng.normal(0.0, 0.01, self.n_modules)
+        if quantity in PRESSURE:
+            p[where] = value
+        elif quantity in ("cell_v_max", "cell_v_min"):
             v[where] = value
         elif quantity in ("surface_temp_max_discharge", "temp_min_discharge"):
             temps[self.scn.sensed.index(where)] = value
@@ -103,6 +122,7 @@ class Rig:
             bus_v=0.0,
             coolant_flow_lpm=10.0,
             sample_time_ms=self.t_ms,
+            pressure_mpa=p,
         )
 
 

@@ -281,3 +281,62 @@ def test_a_latch_that_names_another_cell_than_the_injected_one_is_flagged():
         moved.faults = [dict(f, cell=wrong) if f is row else f for f in res.faults]
         found = [v for v in check_run(moved, chem) if "names cell" in v.detail]
         assert bool(found) == flagged
+
+
+@pytest.fixture(scope="module")
+def pressed():
+    """A pressed sulfide pack (24s4p, 60 C) charging with full contact, 40 s."""
+    base = load_scenario("fault-pressure-loss")
+    scn = replace(base, series=24, parallel=4, duration_s=40.0, faults=[], stop_when_complete=False)
+    return run(scn), load_chemistry(scn.chemistry)
+
+
+def test_a_pressed_run_holds_every_property(pressed):
+    res, chem = pressed
+    assert props(res, chem) == set()
+    assert (res.log["ccl_a"] > 0).sum() > 100  # it charged: P11 had a CCL to judge
+
+
+def test_a_charge_below_the_minimum_true_pressure_is_flagged(pressed):
+    """P11(a): the lowest true module pressure planted below the charge trip by more than a
+    load cell errs, the CCL left open (what a firmware that judged a stale or wrong reading
+    would do)."""
+    res, chem = pressed
+    live = np.flatnonzero(res.log["ccl_a"] > 0)
+    k = int(live[len(live) // 2])
+    trip = chem.protection.limits["pressure_min_charge"].trip.threshold
+
+    def low(p):
+        p[k] = trip - 0.2
+
+    found = [v for v in check_run(tampered(res, pressure_true_min_mpa=low), chem) if v.prop == "P11-pressure"]
+    assert any("below the charge trip" in v.detail for v in found)
+
+    # inside the reading's error of the trip it is not the firmware's to see: not flagged
+    def near(p):
+        p[k] = trip - 0.05
+
+    found = [
+        v
+        for v in check_run(tampered(res, pressure_true_min_mpa=near), chem)
+        if "below the charge" in v.detail
+    ]
+    assert not found
+
+
+def test_a_ccl_above_the_ccd_cap_at_the_true_contact_is_flagged(pressed):
+    """P11(b): the true pressure planted at half contact (1.0 MPa for contact 0.5 .. 1.5), the
+    CCL as the firmware had it with full contact: above the cap the contact left allows."""
+    res, chem = pressed
+    sp = chem.stack_pressure
+    live = np.flatnonzero(res.log["ccl_a"] > 0.5 * res.log["ccl_a"].max())
+    k = int(live[len(live) // 2])
+    half = 0.5 * (sp.contact_zero_mpa + sp.contact_full_mpa)
+
+    def halve(p):
+        p[k] = half
+
+    found = [
+        v for v in check_run(tampered(res, pressure_true_min_mpa=halve), chem) if v.prop == "P11-pressure"
+    ]
+    assert any("above the CCD cap at the true contact" in v.detail for v in found)

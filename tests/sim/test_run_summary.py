@@ -53,6 +53,8 @@ KEYS = [
     "ccl_binding",  # what bound the charge current: the CCL's limiting term, share of the charge
     "heater_energy_wh",  # the coolant heater's energy; the coldest core at the charge start
     "charge_start_core_min_c",
+    "pressure_min_mpa",  # a pressed solid-state pack: the true stack pressure's range (null: not pressed)
+    "pressure_max_mpa",
     "violations",  # only with --check (the default); --no-check writes the keys above
 ]
 # the old summary.json's fault keys, in order, and injected_cell after them (added: the injection's cell)

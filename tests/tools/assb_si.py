@@ -80,6 +80,21 @@ XLI_LO, XLI_HI = 1.0, 3.75
 EA_SI_J = 35000.0  # the Si exchange current's activation energy in PyBaMM Chen2020_composite
 R_INT_25 = 10.0  # ohm cm2 at 25 C, SE | Li-Si interface (ASSUMPTION, cell header)
 MARGIN_V = 0.050  # plating margin above 0 V vs Li (ASSUMPTION, chemistry header)
+# ---- stack pressure ([stack_pressure]: every choice argued in the chemistry file's text below)
+FACE_CM2 = 80.0  # the base's 100 x 80 mm pouch face
+PRELOAD_MPA = 10.0  # ASSUMPTION: a fifth of Tan et al.'s ~50 MPa
+RISE_MPA = 5.0  # ASSUMPTION: the fixture's rise from SoC 0 to 1
+CONTACT_ZERO_MPA, CONTACT_FULL_MPA = 2.0, 8.0  # ASSUMPTIONS
+LOAD_CELL_FS_MPA = 20.0  # the base's load cell: 0-20 MPa
+# the pressure limits (chemistry text: limits.pressure_*), ASSUMPTIONS argued there
+P_TRIP_CHG_MPA = 5.0
+P_DERATE_DIS_MPA, P_TRIP_DIS_MPA = 7.0, 3.0
+P_DERATE_MAX_MPA, P_TRIP_MAX_MPA = 18.5, 19.5
+# the base's fixture (sulfide-assb.toml [stack_pressure]): its thermal term per um of its stiffness is
+# the cells' and the fixture's differential expansion, kept for the Si module
+BASE_THERMAL_MPA_PER_K = 0.01
+BASE_FIXTURE_MPA_PER_UM = 0.00495
+BASE_RESIDUAL_SHARE = 0.1 / 2.0  # the base's yielding strap: 0.1 of its 2.0 MPa preload
 
 # the chemistry's maps: the base's grid
 MAP_SOC = (0.0, 0.1, 0.2, 0.4, 0.6, 0.7, 0.8, 0.9, 1.0)
@@ -395,8 +410,9 @@ def cell_text(d) -> str:
 #   ~3.8x by volume at Li15Si4 (its cubic cell, a = 10.685 A with 16 Si, 76.3 A3 per Si against 20.0
 #   A3 in Si; Obrovac & Christensen 2004), taken linear in x: V/V0 = 1 + {BETA:.2f} x, i.e. {float(lam(X0)):.2f}x at SoC 0 and
 #   {float(lam(X1)):.2f}x at SoC 1 (~3x, as quoted for Si); ASSUMPTION: all of it through-plane (a laterally
-#   constrained stack): the Li-Si layer breathes {d["si_um_empty"]:.1f} -> {d["si_um_full"]:.1f} um per cycle. Stack pressure is NOT modelled
-#   (the ECM knows no pressure; Tan et al. cycled at ~50 MPa, far above what a pack fixture applies).
+#   constrained stack): the Li-Si layer breathes {d["si_um_empty"]:.1f} -> {d["si_um_full"]:.1f} um per cycle. The ECM knows no stack
+#   pressure; the chemistry's [stack_pressure] (sulfide-assb-si.toml) models the module fixture, its
+#   R0 scaling and the pressure sensors (Tan et al. cycled at ~50 MPa, above what a pack fixture applies).
 # R0 = the base's R0 (separator 1.5 + composite ionic path 14.6 ohm cm2 at 25 C + cathode charge
 #   transfer: the cathode and separator terms; the base neglects its Li | Ag-C interface) PLUS the
 #   SE | Li-Si interface R_int(T) / A:
@@ -513,7 +529,77 @@ def discharge_map(d):
     return np.asarray(out)
 
 
+def stack_pressure(d):
+    """[stack_pressure] of the Si module: the Si layers' breathing per pouch from the cell's
+    derivation (1-D swelling), the fixture sized on it, R0's interface share from the cell's R0."""
+    swell_um = (d["si_um_full"] - d["si_um_empty"]) * AREA_CM2 / FACE_CM2
+    stiff = RISE_MPA / swell_um
+    mismatch_um_per_k = BASE_THERMAL_MPA_PER_K / BASE_FIXTURE_MPA_PER_UM
+    thermal = mismatch_um_per_k * stiff
+    mid, r25 = d["mid"], d["row25"]
+    r_frac = float(d["r_int_cell"][r25, mid] / d["r0"][r25, mid])
+    return dict(
+        swell_um=swell_um,
+        stiff=stiff,
+        mismatch=mismatch_um_per_k,
+        thermal=thermal,
+        r_frac=r_frac,
+        p_top=PRELOAD_MPA + RISE_MPA + thermal * (80.0 - 25.0),
+        residual=BASE_RESIDUAL_SHARE * PRELOAD_MPA,
+    )
+
+
+def stack_pressure_text(d) -> str:
+    sp = stack_pressure(d)
+    mid, r25 = d["mid"], d["row25"]
+    return f"""
+# Stack pressure (bms.stack_pressure): the module fixture, how the cells move it, what it does to the
+# Si | electrolyte contact, and the load cell that measures it (one per module). The base's
+# (sulfide-assb.toml) structure; what a Si anode changes, argued here:
+# - Fixture preload {PRELOAD_MPA:g} MPa at SoC 0 and 25 C (ASSUMPTION): Tan et al. (Science 373 (2021) 1494)
+#   cycled at ~50 MPa (per a third-party summary, cell file: not checked), which a pack's module cannot
+#   hold (50 MPa on the {FACE_CM2:g} cm2 face is 400 kN); a fifth of it ({PRELOAD_MPA * FACE_CM2 / 10:.0f} kN per face) is taken as what
+#   a bolted end-plate module can. The Si needs its pressure most at SoC 0, contracted (voids open
+#   at the Si | SE interface on delithiation), which is where the preload acts alone.
+# - swelling_um: the Li-Si layers' breathing of the cell file, {d["si_um_empty"]:.2f} -> {d["si_um_full"]:.2f} um per layer from
+#   SoC 0 to 1 (1-D, ASSUMPTION there), x {AREA_CM2 / FACE_CM2:.1f} layers ({AREA_CM2:.0f} cm2 of electrode on the {FACE_CM2:g} cm2 face)
+#   = {sp["swell_um"]:.1f} um per pouch (the base's Li metal: 303 um; the Si breathes ~{float(lam(X1) / lam(X0)):.1f}x by volume, but
+#   holds its lithium denser than Li metal does, so per pouch it moves less).
+# - fixture_mpa_per_um: +{RISE_MPA:g} MPa from SoC 0 to 1 (ASSUMPTION: a fixture sized so that SoC 1 at 80 C,
+#   {sp["p_top"]:.1f} MPa, stays inside the base's 0-{LOAD_CELL_FS_MPA:g} MPa load cell): {RISE_MPA:g} / {sp["swell_um"]:.1f} = {sp["stiff"]:.5f} MPa per um.
+# - thermal_mpa_per_k: the base's differential expansion, {BASE_THERMAL_MPA_PER_K:g} MPa/K over its {BASE_FIXTURE_MPA_PER_UM:g} MPa/um
+#   = {sp["mismatch"]:.2f} um/K per pouch (ASSUMPTION there), on this fixture's stiffness: {sp["thermal"]:.4f} MPa/K.
+# - Contact: none at or below {CONTACT_ZERO_MPA:g} MPa, full at or above {CONTACT_FULL_MPA:g} MPa, linear between, never below 10 %
+#   (ASSUMPTIONS: no contact-vs-pressure measurement for a Si | Li6PS5Cl interface is known to us; a
+#   lithium silicide is far harder than lithium metal, so by the Greenwood-Williamson argument of
+#   the base (real contact area ~ load / hardness) it needs several times the base's 0.5-1.5 MPa;
+#   the preload sits {PRELOAD_MPA - CONTACT_FULL_MPA:g} MPa above full contact, as the base's sits 0.5 MPa above its own).
+# - interface_r_frac: the SE | Li-Si interface's share of R0 at 25 C and mid SoC, from the cell file
+#   (R_int / A = {d["r_int_cell"][r25, mid] * 1e3:.2f} of {d["r0"][r25, mid] * 1e3:.2f} mOhm): {sp["r_frac"]:.3f}; it grows as 1 / contact.
+# - Sensor: the base's load cell (4-20 mA, 12-bit ADC over 0-{LOAD_CELL_FS_MPA:g} MPa, +-0.05 MPa gain and offset).
+# - pressure_loss: the base's yielding strap, relaxing in 20 s to the same share of its preload
+#   ({BASE_RESIDUAL_SHARE:g}): {sp["residual"]:g} MPa (ASSUMPTION).
+[stack_pressure]
+cells_per_module = 12
+preload_mpa = {PRELOAD_MPA:.1f}
+swelling_um = {sp["swell_um"]:.1f}
+fixture_mpa_per_um = {sp["stiff"]:.5f}
+thermal_mpa_per_k = {sp["thermal"]:.4f}
+contact_zero_mpa = {CONTACT_ZERO_MPA:.1f}
+contact_full_mpa = {CONTACT_FULL_MPA:.1f}
+contact_min = 0.1
+interface_r_frac = {sp["r_frac"]:.3f}
+sensor_sigma_mpa = 0.01
+sensor_lsb_mpa = 0.005
+sensor_error_mpa = 0.05
+loss_residual_mpa = {sp["residual"]:.2f}
+loss_tau_s = 20.0
+"""
+
+
 def chem_text(d, pmap, dmap, worst, worst10, worstccl, robust) -> str:
+    p_top = stack_pressure(d)["p_top"]  # the fixture at SoC 1 and 80 C (limits.pressure_max)
+
     def row_of(t):
         return MAP_T.index(t)
 
@@ -564,8 +650,8 @@ def chem_text(d, pmap, dmap, worst, worst10, worstccl, robust) -> str:
 # measured Li-Si | argyrodite value known to us): at 3x that value the 45 C row's 80 % entry would
 # be ~{at(45, 0.8) * (r_int_cm2(45) + r_d_cm2(x_of_soc(0.8), 45)) / (3 * r_int_cm2(45) + r_d_cm2(x_of_soc(0.8), 45)):.1f}C, still above the envelope's 1.0C; from 45 C up the whole anode-side resistance
 # could be {robust[0]:.1f}x larger before the Si bound anywhere (first at {robust[1]:g} C, SoC {robust[2]:g}).
-# And Tan et al. cycled at ~50 MPa stack pressure; a pack
-# fixture applies a few MPa, and the Si breathes ~3x by volume (not modelled, cell file).
+# And Tan et al. cycled at ~50 MPa stack pressure; a pack fixture applies less ([stack_pressure] at
+# the end: 10 MPa at SoC 0), and the Si breathes ~3x by volume (cell file).
 
 [chemistry]
 name = "sulfide-assb-si"
@@ -671,6 +757,30 @@ warning = {{ threshold = 0.05, hysteresis = 0.01, debounce_ms = 5000 }}
 derate = {{ threshold = 0.10, hysteresis = 0.02, debounce_ms = 5000 }}
 trip = {{ threshold = 0.30, hysteresis = 0.05, debounce_ms = 5000 }}
 
+# Stack pressure (MPa; [stack_pressure] below): the base's rules on this fixture's contact model
+# (none at {CONTACT_ZERO_MPA:g}, full at {CONTACT_FULL_MPA:g} MPa). Charge: the anode-side cap (the plating map) scales with
+# the derate factor, 1 at the derate threshold ({CONTACT_FULL_MPA + 0.1:g} MPa: full contact plus more than the load
+# cell's 0.085 MPa worst error) falling to 0 at the trip ({P_TRIP_CHG_MPA:g} MPa): with the trip at or above
+# {CONTACT_ZERO_MPA + 0.1:g} MPa the factor stays below the true contact fraction wherever a reading may sit (the base's
+# argument); {P_TRIP_CHG_MPA:g} keeps half the contact in hand. Discharge (delithiation opens voids at the Si | SE
+# interface) derates from {P_DERATE_DIS_MPA:g} and trips at {P_TRIP_DIS_MPA:g} MPa. Over-pressure: the fixture at SoC 1 and 80 C
+# reaches {p_top:.1f} MPa; it derates the charge from {P_DERATE_MAX_MPA:g} MPa and trips at {P_TRIP_MAX_MPA:g}, inside the load cell's
+# 0-{LOAD_CELL_FS_MPA:g} MPa span. ASSUMPTIONS throughout (no measured Si | argyrodite cell behind them).
+[limits.pressure_min_charge]
+warning = {{ threshold = {CONTACT_FULL_MPA + 0.5:g}, hysteresis = 0.1, debounce_ms = 1000 }}
+derate = {{ threshold = {CONTACT_FULL_MPA + 0.1:g}, hysteresis = 0.1, debounce_ms = 500 }}
+trip = {{ threshold = {P_TRIP_CHG_MPA:g}, hysteresis = 0.5, debounce_ms = 1000 }}
+
+[limits.pressure_min_discharge]
+warning = {{ threshold = {P_DERATE_DIS_MPA + 1.0:g}, hysteresis = 0.1, debounce_ms = 1000 }}
+derate = {{ threshold = {P_DERATE_DIS_MPA:g}, hysteresis = 0.1, debounce_ms = 1000 }}
+trip = {{ threshold = {P_TRIP_DIS_MPA:g}, hysteresis = 0.5, debounce_ms = 1000 }}
+
+[limits.pressure_max]
+warning = {{ threshold = {P_DERATE_MAX_MPA - 0.5:g}, hysteresis = 0.1, debounce_ms = 1000 }}
+derate = {{ threshold = {P_DERATE_MAX_MPA:g}, hysteresis = 0.1, debounce_ms = 1000 }}
+trip = {{ threshold = {P_TRIP_MAX_MPA:g}, hysteresis = 0.5, debounce_ms = 1000 }}
+
 [charge]
 # end of charge: just under the OCV at SoC 1 ({vmax_ocv.min():.3f} V at its lowest) at every temperature, so
 # the cathode stays <= 4.20 V vs Li and the Si <= x 0.8 (limits.cell_v_max)
@@ -740,7 +850,7 @@ plating_c = [
 discharge_c = [
 {rows(dmap)}
 ]
-"""
+{stack_pressure_text(d)}"""
 
 
 def texts() -> tuple[str, str]:

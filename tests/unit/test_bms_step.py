@@ -130,7 +130,7 @@ def _cfg(cell, n_cells=2, sensors=(0,)):
         (lambda c: setattr(c.plaus, "open_wire_v", 9.0), "BMS_CFG_E_PLAUS"),
         (lambda c: setattr(c.plaus, "ntc_open_below_degc", 0.0), "BMS_CFG_E_PLAUS"),
         (lambda c: setattr(c.contactor, "precharge_ratio", 1.5), "BMS_CFG_E_CONTACTOR"),
-        (lambda c: setattr(c.contactor, "emergency_mask", 1 << 30), "BMS_CFG_E_CONTACTOR"),
+        (lambda c: setattr(c.contactor, "emergency_mask", 1 << lib.BMS_N_FAULTS), "BMS_CFG_E_CONTACTOR"),
         (lambda c: setattr(c.charge, "n_soc", 13), "BMS_CFG_E_MAP_SHAPE"),
         (lambda c: c.charge.temp_bp_degc.__setitem__(1, -99.0), "BMS_CFG_E_MAP_SHAPE"),
         (lambda c: c.charge.plating_c[0].__setitem__(1, -0.5), "BMS_CFG_E_MAP_VALUE"),

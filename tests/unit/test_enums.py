@@ -81,9 +81,15 @@ def test_names_files_and_reports_use_are_unchanged():
         "cell_spread",
     )
     assert enums.FAULT_ID["charge_overcurrent"] == 21
-    assert enums.FAULT_NAMES[-3:] == ("comm", "estimator", "balancing")
-    assert enums.LIMITING_NAMES[0] == "none" and enums.LIMITING_NAMES[-1] == "no_data"
-    assert enums.N_LIMITING == 14
+    assert enums.FAULT_NAMES[24:27] == ("comm", "estimator", "balancing")
+    assert enums.FAULT_NAMES[27:] == (
+        "pressure_low_charge",
+        "pressure_low_discharge",
+        "pressure_high",
+        "pressure_sensor",
+    )
+    assert enums.LIMITING_NAMES[0] == "none" and enums.LIMITING_NAMES[-2:] == ("no_data", "pressure")
+    assert enums.N_LIMITING == 15
     assert enums.CONTACTOR_STATES == ("open", "precharge", "closed", "opening")
 
 

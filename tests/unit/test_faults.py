@@ -224,8 +224,12 @@ def test_every_fault_id_has_a_case():
     # precharge: tests/unit/test_contactor.py; estimator: no input of a valid configuration
     # reaches it, so tests/hostile/test_config_bounds.py forces a NaN into the state;
     # balancing: its switch test answers the firmware's own commands, so it needs a front end
-    # in the loop (tests/unit/test_balancing.py)
-    assert sorted([c.fault for c in CASES] + ["precharge", "estimator", "balancing"]) == sorted(FAULT_NAMES)
+    # in the loop (tests/unit/test_balancing.py); the stack-pressure faults need a pressed pack
+    # (tests/unit/test_pressure_limits.py)
+    pressure = ["pressure_low_charge", "pressure_low_discharge", "pressure_high", "pressure_sensor"]
+    assert sorted([c.fault for c in CASES] + ["precharge", "estimator", "balancing", *pressure]) == sorted(
+        FAULT_NAMES
+    )
 
 
 def _first(rig: Rig, case: Case, limit_steps: int = 400) -> tuple[int, int]:

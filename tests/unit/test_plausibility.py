@@ -309,3 +309,63 @@ def test_the_deviation_check_covers_the_first_cell_two_fresh_cells_and_a_nan_slo
     p = Plaus()
     r = p.check(v=[3.7, 3.7, 3.7 - 1.05 * dev, 3.7, 3.7, 3.7], ocv_slope=float("nan"))
     assert r.cell_dev.present and r.cell_dev.index == 2
+
+
+def _pressure_check(p: Plaus, readings, n_sensors=None):
+    """One sample with stack-pressure readings on a pack configured for len(readings) sensors."""
+    p.cfg.pack.n_pressure_sensors = len(readings) if n_sensors is None else n_sensors
+    arr = ffi.new("float[]", [float(x) for x in readings] or [0.0])
+    p.t += 100
+    pin = ffi.new(
+        "bms_plaus_input_t *",
+        {
+            "pack_current_a": 0.0,
+            "pack_v": float("nan"),
+            "sample_time_ms": p.t,
+            "dt_ms": 100,
+            "pressure_mpa": arr,
+        },
+    )
+    v = np.full(N, 3.7, dtype=np.float32)
+    temps = np.full(NS, 25.0, dtype=np.float32)
+    lib.bms_plaus_check(
+        p.st, p.cfg, pin, ffi.from_buffer("float[]", v), ffi.from_buffer("float[]", temps), p.res
+    )
+    return p.res
+
+
+def test_pressure_readings_range_open_and_nan_are_flagged():
+    p = Plaus()
+    pl = p.cfg.plaus
+    lo, hi, open_ = pl.pressure_min_mpa, pl.pressure_max_mpa, pl.pressure_open_below_mpa
+    assert open_ < lo < hi  # the protection's defaults (a 4-20 mA transmitter over 0-20 MPa)
+    r = _pressure_check(p, [2.0, float("nan"), open_, hi + 0.5, lo - 0.01 if lo - 0.01 > open_ else lo])
+    assert list(r.pressure_flags[0:5]) == [
+        0,
+        lib.BMS_PLAUS_P_INVALID,
+        lib.BMS_PLAUS_P_OPEN,
+        lib.BMS_PLAUS_P_INVALID,
+        lib.BMS_PLAUS_P_INVALID,
+    ]
+    assert (r.pressure_sensor.present, r.pressure_sensor.index) == (1, 1)  # the first offender
+    assert r.any_unusable  # a pressure the firmware cannot read stops the charge at once
+
+
+def test_a_frozen_pressure_reading_is_stuck_after_the_configured_repeats():
+    p = Plaus()
+    need = int(p.cfg.plaus.stuck_repeats_min)
+    r = None
+    for k in range(need + 1):
+        # sensor 0 dithers (a live load cell), sensor 1 repeats its value bit for bit
+        r = _pressure_check(p, [2.0 + 0.005 * (k % 2), 2.5])
+        stuck = k >= need  # k identical repeats after the first reading
+        assert bool(r.pressure_flags[1] == lib.BMS_PLAUS_P_STUCK) == stuck, k
+        assert r.pressure_flags[0] == 0
+        assert bool(r.pressure_stuck.present) == stuck
+    assert r.pressure_stuck.index == 1
+
+
+def test_no_pressure_sensors_judges_nothing():
+    p = Plaus()
+    r = _pressure_check(p, [float("nan")], n_sensors=0)
+    assert not r.pressure_sensor.present and not r.any_unusable

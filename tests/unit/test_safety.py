@@ -22,6 +22,7 @@ def _limits(q: int, is_max: bool, debounce=(300, 500, 700), hyst=(0.5, 0.5, 1.0)
 class Monitor:
     def __init__(self, q: int, is_max: bool, **kw) -> None:
         self.q, self.sign = q, (1.0 if is_max else -1.0)
+        self.f = int(lib.bms_safety_fault_of(q))  # the quantity's trip fault (QUANTITY_TRIP below)
         self.lim = _limits(q, is_max, **kw)
         self.s = ffi.new("bms_safety_state_t *")
         lib.bms_safety_reset(self.s)
@@ -37,13 +38,37 @@ class Monitor:
 
     @property
     def tripped(self) -> bool:
-        return bool(self.s.latched >> self.q & 1)
+        return bool(self.s.latched >> self.f & 1)
 
     def active(self, tier: int) -> bool:
         return bool(self.s.tier_active[self.q][tier])
 
 
 CASES = [(q, name, is_max) for q, (name, is_max) in enumerate(QUANTITIES)]
+# each quantity's trip fault, by name (the files' spellings: written out, not derived)
+QUANTITY_TRIP = {
+    "cell_v_max": "cell_ov",
+    "cell_v_min": "cell_uv",
+    "core_temp_max_charge": "core_ot_charge",
+    "core_temp_max_discharge": "core_ot_discharge",
+    "surface_temp_max_charge": "surface_ot_charge",
+    "surface_temp_max_discharge": "surface_ot_discharge",
+    "temp_min_charge": "ut_charge",
+    "temp_min_discharge": "ut_discharge",
+    "charge_c_rate_max": "oc_charge",
+    "discharge_c_rate_max": "oc_discharge",
+    "cell_v_spread": "cell_spread",
+    "pressure_min_charge": "pressure_low_charge",
+    "pressure_min_discharge": "pressure_low_discharge",
+    "pressure_max": "pressure_high",
+}
+
+
+def test_every_quantity_trips_its_own_fault():
+    assert set(QUANTITY_TRIP) == {name for name, _ in QUANTITIES}
+    for q, (name, _) in enumerate(QUANTITIES):
+        assert FAULT_NAMES[lib.bms_safety_fault_of(q)] == QUANTITY_TRIP[name], name
+    assert lib.bms_safety_fault_of(lib.BMS_N_QUANTITIES) == lib.BMS_N_FAULTS  # none beyond
 
 
 @pytest.mark.parametrize(("q", "name", "is_max"), CASES, ids=[c[1] for c in CASES])
@@ -60,9 +85,9 @@ def test_trip_time_is_debounce_to_debounce_plus_one_step(q, name, is_max):
         assert first is not None
         elapsed = first * DT  # the counter starts at the first sample showing the condition
         assert deb <= elapsed <= deb + DT
-        assert m.s.record[q].value == pytest.approx(m.sign * 35.0)
-        assert m.s.record[q].cell == 5
-        assert m.s.record[q].time_ms == m.t
+        assert m.s.record[m.f].value == pytest.approx(m.sign * 35.0)
+        assert m.s.record[m.f].cell == 5
+        assert m.s.record[m.f].time_ms == m.t
 
 
 @pytest.mark.parametrize(("q", "name", "is_max"), CASES, ids=[c[1] for c in CASES])
@@ -106,7 +131,7 @@ def test_latched_until_reset_and_reset_only_when_gone(q, name, is_max):
     m.step(29.5)
     assert lib.bms_safety_reset_faults(m.s) == 0 and m.tripped
     m.step(28.9)
-    assert lib.bms_safety_reset_faults(m.s) == 1 << q and not m.tripped
+    assert lib.bms_safety_reset_faults(m.s) == 1 << m.f and not m.tripped
 
 
 @pytest.mark.parametrize(("q", "name", "is_max"), CASES, ids=[c[1] for c in CASES])
@@ -310,7 +335,7 @@ def test_release_at_exactly_threshold_minus_hysteresis(q, name, is_max):
     m = Monitor(q, is_max, debounce=(0, 0, 0), hyst=(0.5, 0.5, 1.0))
     m.step(31.0)
     m.step(29.0)  # exactly trip - hysteresis (30 - 1): the condition is gone
-    assert lib.bms_safety_reset_faults(m.s) == 1 << q
+    assert lib.bms_safety_reset_faults(m.s) == 1 << m.f
     m.step(10.5)
     assert m.active(0)
     m.step(9.5)  # exactly warning - hysteresis

@@ -23,7 +23,7 @@ def _refused(d, *fragments):
 def test_shipped_scenarios_load():
     names = sorted(p.stem for p in SCENARIO_DIR.glob("*.toml"))
     assert {"fastcharge-10-80", "cold-fastcharge", "drive-then-charge"} <= set(names)
-    assert sum(n.startswith("fault-") for n in names) == 12
+    assert sum(n.startswith("fault-") for n in names) == 15
     for n in names:
         load_scenario(n)
 

@@ -59,6 +59,7 @@ typedef struct {
                                                 it starts (0: now, and through the charge);
                                                 NaN, inf or negative: none announced. The
                                                 heater then uses charge.precond_* */
+    float pressure_mpa[BMS_MAX_PRESSURE_SENSORS]; /* stack pressure per module (pack.n_pressure_sensors) */
     uint32_t sample_time_ms;                 /* time stamp of this sample (stale detection) */
     uint32_t comm_lost;                      /* bit per bus partner whose messages are past their
                                                 timeout (can_layer.h: CAN_PARTNER_*); 0 without CAN */
@@ -106,6 +107,9 @@ typedef struct {
     uint32_t cell_v_min_cell;
     float temp_min_degc;                     /* coldest valid sensor */
     float temp_max_degc;                     /* hottest valid sensor */
+    float pressure_min_mpa;                  /* lowest / highest valid stack-pressure reading */
+    float pressure_max_mpa;                  /* (NaN: none, or the pack has no pressure sensor) */
+    uint32_t pressure_min_sensor;            /* the module of the lowest */
     /* limits */
     float ccl_a;                             /* charge current limit, >= 0 */
     float dcl_a;                             /* discharge current limit, >= 0 */

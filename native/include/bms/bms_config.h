@@ -16,6 +16,8 @@
 #define BMS_MAX_TEMP_SENSORS 192
 #define BMS_MAX_SOC_PTS 24
 #define BMS_MAX_TEMP_PTS 6
+/* one stack-pressure sensor per module of a solid-state pack */
+#define BMS_MAX_PRESSURE_SENSORS 16
 
 /* Equivalent-circuit cell model: OCV + R0 + two RC branches.
  * Tables are [temperature][soc], bilinear, clamped at the edges. */
@@ -94,6 +96,10 @@ typedef struct {
     float current_range_a;          /* current sensor full scale: beyond it a reading is invalid */
     uint32_t n_temp_sensors;
     uint16_t temp_sensor_cell[BMS_MAX_TEMP_SENSORS];
+    /* Stack-pressure sensors (a load cell on each module's fixture), 0..BMS_MAX_PRESSURE_SENSORS
+     * and at most n_cells; 0: the pack is not pressed and the pressure limits are never
+     * evaluated. Sensor k of m watches the module of cells [k n / m, (k + 1) n / m). */
+    uint32_t n_pressure_sensors;
 } bms_pack_params_t;
 
 /* ---- safety limits ---------------------------------------------------- */
@@ -112,7 +118,11 @@ typedef enum {
     BMS_Q_I_DIS_MAX = 9,        /* discharge current (A) */
     BMS_Q_CELL_V_SPREAD = 10,   /* highest minus lowest live cell voltage, less what a healthy SoC
                                    imbalance explains: plaus.cell_dev_soc_spread * |dOCV/dSoC| (V) */
-    BMS_N_QUANTITIES = 11
+    BMS_Q_P_MIN_CHG = 11,       /* lowest stack pressure while charging (MPa); the charge-side CCD
+                                   cap (plating map) scales with its derate factor */
+    BMS_Q_P_MIN_DIS = 12,       /* ... while discharging / at rest */
+    BMS_Q_P_MAX = 13,           /* highest stack pressure (MPa) */
+    BMS_N_QUANTITIES = 14
 } bms_quantity_t;
 
 /* One tier of a limit. The condition must persist for debounce_ms (see
@@ -178,6 +188,13 @@ typedef struct {
     float cell_dev_v_per_a;
     float cell_dev_soc_spread;
     uint32_t cell_dev_debounce_ms;
+    /* stack-pressure sensors: a reading outside [pressure_min_mpa, pressure_max_mpa], NaN or
+     * inf is no pressure (sensor_debounce_ms); at or below pressure_open_below_mpa the
+     * transmitter's loop is open (same fault); stuck_repeats_min identical readings in a
+     * row: frozen (stuck_debounce_ms). All three: BMS_F_PRESSURE_SENSOR. */
+    float pressure_min_mpa;
+    float pressure_max_mpa;
+    float pressure_open_below_mpa;
 } bms_plaus_params_t;
 
 /* Contactors and precharge. */
@@ -277,7 +294,8 @@ typedef struct {
 typedef enum {
     BMS_CFG_OK = 0,
     BMS_CFG_E_N_CELLS = 1,          /* pack.n_cells not in [1, BMS_MAX_CELLS] */
-    BMS_CFG_E_N_SENSORS = 2,        /* pack.n_temp_sensors > BMS_MAX_TEMP_SENSORS */
+    BMS_CFG_E_N_SENSORS = 2,        /* pack.n_temp_sensors > BMS_MAX_TEMP_SENSORS, or
+                                       pack.n_pressure_sensors > BMS_MAX_PRESSURE_SENSORS or n_cells */
     BMS_CFG_E_SENSOR_CELL = 3,      /* temp_sensor_cell out of range or duplicated */
     BMS_CFG_E_TABLE_SHAPE = 4,      /* n_soc not in [2, MAX] or n_temp not in [1, MAX] */
     BMS_CFG_E_SOC_BP = 5,           /* soc breakpoints not strictly increasing in [0, 1] */
@@ -350,81 +368,85 @@ typedef enum {
     BMS_CFG_F_EST_HEAT_NOISE = 37,
     BMS_CFG_F_EST_TEMP_NOISE = 38,
     BMS_CFG_F_EST_TEMP_SPATIAL = 39,
-    BMS_CFG_F_LIMITS = 40,           /* 40 .. 61: 11 quantities x (threshold, hysteresis) */
-    BMS_CFG_F_PL_CELL_V_MIN = 62,
-    BMS_CFG_F_PL_CELL_V_MAX = 63,
-    BMS_CFG_F_PL_TEMP_MIN = 64,
-    BMS_CFG_F_PL_TEMP_MAX = 65,
-    BMS_CFG_F_PL_NTC_OPEN = 66,
-    BMS_CFG_F_PL_NTC_SHORT = 67,
-    BMS_CFG_F_PL_OPEN_WIRE = 68,
-    BMS_CFG_F_PL_PACK_SUM_TOL = 69,
-    BMS_CFG_F_PL_STUCK_DELTA = 70,
-    BMS_CFG_F_PL_OFFSET_MAX = 71,
-    BMS_CFG_F_PL_CCL_EXCESS_FRAC = 72,
-    BMS_CFG_F_PL_CCL_EXCESS_A = 73,
-    BMS_CFG_F_PL_COOLANT_FLOW_MIN = 74,
-    BMS_CFG_F_PL_CELL_DEV_MAX = 75,
-    BMS_CFG_F_PL_CELL_DEV_V_PER_A = 76,
-    BMS_CFG_F_PL_CELL_DEV_SOC_SPREAD = 77,
-    BMS_CFG_F_PL_CCL_EXCESS_FAST = 78,
-    BMS_CFG_F_PRECHARGE_RATIO = 79,
-    BMS_CFG_F_PRECHARGE_TIMEOUT = 80,
-    BMS_CFG_F_BREAK_CURRENT = 81,
-    BMS_CFG_F_OPENING_TIMEOUT = 82,
-    BMS_CFG_F_EMERGENCY_MASK = 83,
-    BMS_CFG_F_MAP_N_SOC = 84,
-    BMS_CFG_F_MAP_N_TEMP = 85,
-    BMS_CFG_F_MAP_SOC_BP = 86,
-    BMS_CFG_F_MAP_TEMP_BP = 87,
-    BMS_CFG_F_MAP_CHARGE = 88,
-    BMS_CFG_F_MAP_PLATING = 89,
-    BMS_CFG_F_MAP_DISCHARGE = 90,
-    BMS_CFG_F_V_CHARGE_MAX = 91,
-    BMS_CFG_F_V_DISCHARGE_MIN = 92,
-    BMS_CFG_F_HW_CHARGE_MAX = 93,
-    BMS_CFG_F_HW_DISCHARGE_MAX = 94,
-    BMS_CFG_F_RAMP_UP = 95,
-    BMS_CFG_F_CHARGE_TARGET = 96,
-    BMS_CFG_F_CHARGE_RESUME = 97,
-    BMS_CFG_F_CHARGE_DETECT = 98,
-    BMS_CFG_F_HEATER_ON = 99,
-    BMS_CFG_F_HEATER_OFF = 100,
-    BMS_CFG_F_COOLING_ON = 101,
-    BMS_CFG_F_COOLING_OFF = 102,
-    BMS_CFG_F_NVM_VALID = 103,
-    BMS_CFG_F_NVM_SOC_SIGMA = 104,
-    BMS_CFG_F_EST_SOH_INIT = 105,
-    BMS_CFG_F_EST_SOH_RW = 106,
-    BMS_CFG_F_EST_SOH_REST = 107,
-    BMS_CFG_F_EST_SOH_MIN_DSOC = 108,
-    BMS_CFG_F_EST_SOH_STEP = 109,
-    BMS_CFG_F_NVM_SOH_VALID = 110,
-    BMS_CFG_F_NVM_SOH_SIGMA = 111,
-    BMS_CFG_F_NVM_SOH_CAP = 112,
-    BMS_CFG_F_NVM_SOH_R = 113,
-    BMS_CFG_F_EST_SOH_R_INIT = 114,
-    BMS_CFG_F_BAL_MODE = 115,
-    BMS_CFG_F_BAL_BLEED = 116,
-    BMS_CFG_F_BAL_SENSE_WIRE = 117,
-    BMS_CFG_F_BAL_START = 118,
-    BMS_CFG_F_BAL_STOP = 119,
-    BMS_CFG_F_BAL_SOC_SIGMA = 120,
-    BMS_CFG_F_BAL_REST_CURRENT = 121,
-    BMS_CFG_F_BAL_CHARGE_CURRENT = 122,
-    BMS_CFG_F_BAL_TEMP_MAX = 123,
-    BMS_CFG_F_BAL_BUDGET = 124,
-    BMS_CFG_F_BAL_TEST_DI = 125,
-    BMS_CFG_F_BAL_MODULE_CELLS = 126,
-    BMS_CFG_F_BAL_MODULE_MAX = 127,
-    BMS_CFG_F_BAL_TEST_INTERVAL = 128,
-    BMS_CFG_F_BAL_DEBOUNCE = 129,
-    BMS_CFG_F_HYST_M = 130,
-    BMS_CFG_F_HYST_M0 = 131,
-    BMS_CFG_F_HYST_GAMMA = 132,
-    BMS_CFG_F_PRECOND_ON = 133,
-    BMS_CFG_F_PRECOND_OFF = 134,
-    BMS_CFG_N_FIELDS = 135
+    BMS_CFG_F_LIMITS = 40,           /* 40 .. 67: 14 quantities x (threshold, hysteresis) */
+    BMS_CFG_F_PL_CELL_V_MIN = 68,
+    BMS_CFG_F_PL_CELL_V_MAX = 69,
+    BMS_CFG_F_PL_TEMP_MIN = 70,
+    BMS_CFG_F_PL_TEMP_MAX = 71,
+    BMS_CFG_F_PL_NTC_OPEN = 72,
+    BMS_CFG_F_PL_NTC_SHORT = 73,
+    BMS_CFG_F_PL_OPEN_WIRE = 74,
+    BMS_CFG_F_PL_PACK_SUM_TOL = 75,
+    BMS_CFG_F_PL_STUCK_DELTA = 76,
+    BMS_CFG_F_PL_OFFSET_MAX = 77,
+    BMS_CFG_F_PL_CCL_EXCESS_FRAC = 78,
+    BMS_CFG_F_PL_CCL_EXCESS_A = 79,
+    BMS_CFG_F_PL_COOLANT_FLOW_MIN = 80,
+    BMS_CFG_F_PL_CELL_DEV_MAX = 81,
+    BMS_CFG_F_PL_CELL_DEV_V_PER_A = 82,
+    BMS_CFG_F_PL_CELL_DEV_SOC_SPREAD = 83,
+    BMS_CFG_F_PL_CCL_EXCESS_FAST = 84,
+    BMS_CFG_F_PRECHARGE_RATIO = 85,
+    BMS_CFG_F_PRECHARGE_TIMEOUT = 86,
+    BMS_CFG_F_BREAK_CURRENT = 87,
+    BMS_CFG_F_OPENING_TIMEOUT = 88,
+    BMS_CFG_F_EMERGENCY_MASK = 89,
+    BMS_CFG_F_MAP_N_SOC = 90,
+    BMS_CFG_F_MAP_N_TEMP = 91,
+    BMS_CFG_F_MAP_SOC_BP = 92,
+    BMS_CFG_F_MAP_TEMP_BP = 93,
+    BMS_CFG_F_MAP_CHARGE = 94,
+    BMS_CFG_F_MAP_PLATING = 95,
+    BMS_CFG_F_MAP_DISCHARGE = 96,
+    BMS_CFG_F_V_CHARGE_MAX = 97,
+    BMS_CFG_F_V_DISCHARGE_MIN = 98,
+    BMS_CFG_F_HW_CHARGE_MAX = 99,
+    BMS_CFG_F_HW_DISCHARGE_MAX = 100,
+    BMS_CFG_F_RAMP_UP = 101,
+    BMS_CFG_F_CHARGE_TARGET = 102,
+    BMS_CFG_F_CHARGE_RESUME = 103,
+    BMS_CFG_F_CHARGE_DETECT = 104,
+    BMS_CFG_F_HEATER_ON = 105,
+    BMS_CFG_F_HEATER_OFF = 106,
+    BMS_CFG_F_COOLING_ON = 107,
+    BMS_CFG_F_COOLING_OFF = 108,
+    BMS_CFG_F_NVM_VALID = 109,
+    BMS_CFG_F_NVM_SOC_SIGMA = 110,
+    BMS_CFG_F_EST_SOH_INIT = 111,
+    BMS_CFG_F_EST_SOH_RW = 112,
+    BMS_CFG_F_EST_SOH_REST = 113,
+    BMS_CFG_F_EST_SOH_MIN_DSOC = 114,
+    BMS_CFG_F_EST_SOH_STEP = 115,
+    BMS_CFG_F_NVM_SOH_VALID = 116,
+    BMS_CFG_F_NVM_SOH_SIGMA = 117,
+    BMS_CFG_F_NVM_SOH_CAP = 118,
+    BMS_CFG_F_NVM_SOH_R = 119,
+    BMS_CFG_F_EST_SOH_R_INIT = 120,
+    BMS_CFG_F_BAL_MODE = 121,
+    BMS_CFG_F_BAL_BLEED = 122,
+    BMS_CFG_F_BAL_SENSE_WIRE = 123,
+    BMS_CFG_F_BAL_START = 124,
+    BMS_CFG_F_BAL_STOP = 125,
+    BMS_CFG_F_BAL_SOC_SIGMA = 126,
+    BMS_CFG_F_BAL_REST_CURRENT = 127,
+    BMS_CFG_F_BAL_CHARGE_CURRENT = 128,
+    BMS_CFG_F_BAL_TEMP_MAX = 129,
+    BMS_CFG_F_BAL_BUDGET = 130,
+    BMS_CFG_F_BAL_TEST_DI = 131,
+    BMS_CFG_F_BAL_MODULE_CELLS = 132,
+    BMS_CFG_F_BAL_MODULE_MAX = 133,
+    BMS_CFG_F_BAL_TEST_INTERVAL = 134,
+    BMS_CFG_F_BAL_DEBOUNCE = 135,
+    BMS_CFG_F_HYST_M = 136,
+    BMS_CFG_F_HYST_M0 = 137,
+    BMS_CFG_F_HYST_GAMMA = 138,
+    BMS_CFG_F_PRECOND_ON = 139,
+    BMS_CFG_F_PRECOND_OFF = 140,
+    BMS_CFG_F_N_PRESSURE_SENSORS = 141,
+    BMS_CFG_F_PL_PRESSURE_MIN = 142,
+    BMS_CFG_F_PL_PRESSURE_MAX = 143,
+    BMS_CFG_F_PL_PRESSURE_OPEN = 144,
+    BMS_CFG_N_FIELDS = 145
 } bms_cfg_field_t;
 
 /* How a field's values are laid out (which counts of the config give its extent). */

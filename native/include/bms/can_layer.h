@@ -48,7 +48,8 @@
 #define BMS_CANL_TX_ESTIMATOR 6
 #define BMS_CANL_TX_HEALTH 7
 #define BMS_CANL_TX_SOP 8
-#define BMS_CANL_N_TX 9
+#define BMS_CANL_TX_PRESSURE 9
+#define BMS_CANL_N_TX 10
 
 /* Bus partners: bits of bms_meas_t.comm_lost */
 #define BMS_CANL_PARTNER_CHARGER 0x1u
@@ -107,6 +108,7 @@ typedef struct {
     uint8_t charger_session;     /* charger messages monitored */
     uint8_t contactor_request;   /* last request value seen (applied on a change) */
     uint8_t fault_reset;         /* last FaultReset value seen (applied on a rising edge) */
+    float fast_charge_in_s;      /* the vehicle's FastChargeIn (s), NaN: none announced (SNA) */
     uint8_t pending_contactor;   /* bms_command_t waiting for bms_canl_inputs, 0 = none */
     uint8_t pending_reset;
     uint32_t comm_lost;          /* CAN_PARTNER_* bits, as of the last bms_canl_inputs */
@@ -120,8 +122,9 @@ uint8_t bms_canl_crc8(uint32_t id, const uint8_t *data, uint8_t len);
 int32_t bms_canl_init(bms_canl_t *c, const bms_canl_cfg_t *cfg);
 /* One received frame. Returns BMS_CANL_RX_OK, BMS_CANL_RX_NOT_OURS or a CAN_RX_E_* refusal. */
 int32_t bms_canl_rx(bms_canl_t *c, const bms_canl_frame_t *f);
-/* Advance by dt_ms; writes meas->charger_max_a (NaN without a live charger) and
- * meas->comm_lost; writes the vehicle's commands (bms_command_t) into cmds and returns
+/* Advance by dt_ms; writes meas->charger_max_a (NaN without a live charger),
+ * meas->fast_charge_in_s (the vehicle's announcement; NaN without one or without a live
+ * vehicle) and meas->comm_lost; writes the vehicle's commands (bms_command_t) into cmds and returns
  * how many (<= BMS_CANL_MAX_COMMANDS). */
 uint32_t bms_canl_inputs(bms_canl_t *c, uint32_t dt_ms, bms_meas_t *meas, uint32_t *cmds);
 /* The BMS messages due now, packed into frames (at most max_frames); returns how many. */

@@ -26,7 +26,9 @@ typedef enum {
     BMS_LIM_COMPLETE = 10,     /* charge complete */
     BMS_LIM_DERATE = 11,       /* another quantity's derate tier (voltage, current, spread) */
     BMS_LIM_COLD = 12,         /* low-temperature derate */
-    BMS_LIM_NO_DATA = 13       /* a reading is unusable or the estimators could not run */
+    BMS_LIM_NO_DATA = 13,      /* a reading is unusable or the estimators could not run */
+    BMS_LIM_PRESSURE = 14      /* stack pressure: the CCD cap scaled down by a low pressure, or
+                                  a pressure derate tier */
 } bms_limiting_t;
 
 /* Per-cell inputs of the limits (from the estimators, this step). */
@@ -57,6 +59,9 @@ typedef struct {
     uint32_t derate_chg_src;       /* ... and which limiting code caused the smallest */
     float derate_dis;
     uint32_t derate_dis_src;
+    float pressure_cut;            /* the share of the CCD cap a low stack pressure takes away:
+                                      1 - limits.q[BMS_Q_P_MIN_CHG]'s derate factor at the lowest
+                                      reading (0: full contact, or the pack is not pressed) */
     float charger_max_a;           /* charger's own limit, NaN if unknown */
     uint32_t fault_latched;
     uint32_t contactors_closed;

@@ -8,7 +8,8 @@
 #define BMS_FAULTS_H
 
 typedef enum {
-    /* limit trips, one per monitored quantity (same order as bms_quantity_t) */
+    /* limit trips, one per monitored quantity (bms_safety_fault_of: quantities 0..10 are fault
+     * ids 0..10, the stack-pressure ones 11..13 are the ids after the balancing fault) */
     BMS_F_CELL_OV = 0,
     BMS_F_CELL_UV = 1,
     BMS_F_CORE_OT_CHARGE = 2,
@@ -45,7 +46,12 @@ typedef enum {
     /* cell balancing */
     BMS_F_BALANCING = 26,       /* a balancing switch does not follow its command (stuck on or
                                    off: no voltage step when it is tested, balancing.h) */
-    BMS_N_FAULTS = 27
+    /* stack pressure (solid-state packs: bms_config.h pack.n_pressure_sensors) */
+    BMS_F_PRESSURE_LOW_CHARGE = 27,     /* trip of BMS_Q_P_MIN_CHG */
+    BMS_F_PRESSURE_LOW_DISCHARGE = 28,  /* trip of BMS_Q_P_MIN_DIS */
+    BMS_F_PRESSURE_HIGH = 29,           /* trip of BMS_Q_P_MAX */
+    BMS_F_PRESSURE_SENSOR = 30, /* a pressure reading NaN / out of range, its loop open, or frozen */
+    BMS_N_FAULTS = 31
 } bms_fault_id_t;
 
 #endif /* BMS_FAULTS_H */

@@ -16,6 +16,10 @@
 #define BMS_PLAUS_TEMP_INVALID 0x01u
 #define BMS_PLAUS_TEMP_OPEN 0x02u
 #define BMS_PLAUS_TEMP_SHORT 0x04u
+/* Per-sensor flags in bms_plaus_result_t.pressure_flags */
+#define BMS_PLAUS_P_INVALID 0x01u      /* NaN / inf / outside [pressure_min_mpa, pressure_max_mpa] */
+#define BMS_PLAUS_P_OPEN 0x02u         /* at or below pressure_open_below_mpa: the loop is open */
+#define BMS_PLAUS_P_STUCK 0x04u        /* the same reading stuck_repeats_min times in a row */
 
 /* A coolant flow reading above this is no flow at all (l/min): the configuration accepts
  * coolant_flow_min_lpm up to the same bound (config_check.c "a coolant flow: 0..1000
@@ -32,6 +36,8 @@ typedef struct {
                                            for the shipped sensors) */
     uint8_t stuck_moved[BMS_MAX_CELLS]; /* the current has moved since: frozen reading */
     uint8_t stuck_repeats[BMS_MAX_CELLS]; /* identical samples in a row (saturating) */
+    float p_ref_mpa[BMS_MAX_PRESSURE_SENSORS];     /* pressure reading when it last changed */
+    uint8_t p_repeats[BMS_MAX_PRESSURE_SENSORS];   /* identical samples in a row (saturating) */
     uint32_t last_sample_time_ms;
     uint32_t stale_ms;                  /* time since the last new sample */
     uint32_t have_sample;
@@ -49,6 +55,7 @@ typedef struct {
     uint8_t any_unusable;               /* some reading cannot be used this step */
     uint8_t cell_flags[BMS_MAX_CELLS];
     uint8_t temp_flags[BMS_MAX_TEMP_SENSORS];
+    uint8_t pressure_flags[BMS_MAX_PRESSURE_SENSORS];
     uint8_t current_valid;
     bms_plaus_cond_t volt_sensor;
     bms_plaus_cond_t temp_sensor;
@@ -63,6 +70,8 @@ typedef struct {
                                         * reading no flow can give (negative, +-inf,
                                         * beyond BMS_PLAUS_FLOW_MAX_LPM) at any time */
     bms_plaus_cond_t cell_dev;
+    bms_plaus_cond_t pressure_sensor;      /* a pressure reading out of range or its loop open */
+    bms_plaus_cond_t pressure_stuck;       /* a pressure reading frozen */
 } bms_plaus_result_t;
 
 /* Inputs of the check that are not the raw measurement arrays. */
@@ -77,6 +86,7 @@ typedef struct {
     uint32_t cooling_latched;     /* a latched cooling fault: keep judging the flow */
     float ocv_slope_v;            /* dOCV/dSoC at the pack's mean SoC estimate (V per unit
                                    * SoC; 0 before the estimators run) */
+    const float *pressure_mpa;    /* pack.n_pressure_sensors readings (NULL: none judged) */
 } bms_plaus_input_t;
 
 void bms_plaus_reset(bms_plaus_state_t *st);

@@ -30,15 +30,15 @@
 #define BMS_PROTO_VERSION 1
 #define BMS_PROTO_HDR_LEN 6
 #define BMS_PROTO_CRC_LEN 4
-/* Largest payload: STATE at 192 cells is 176 + 8 * 192 + 192 / 8 = 1736 bytes. */
-#define BMS_PROTO_MAX_PAYLOAD 1736
+/* Largest payload: STATE at 192 cells is 188 + 8 * 192 + 192 / 8 = 1748 bytes. */
+#define BMS_PROTO_MAX_PAYLOAD 1748
 /* BMS_PROTO_HDR_LEN + BMS_PROTO_MAX_PAYLOAD + BMS_PROTO_CRC_LEN */
-#define BMS_PROTO_MAX_FRAME 1746
+#define BMS_PROTO_MAX_FRAME 1758
 /* Room for COBS in place: the raw frame sits BMS_PROTO_TX_OFFSET bytes into the
  * wire buffer and is encoded forwards over itself (see protocol.c). */
 #define BMS_PROTO_TX_OFFSET 12
 /* BMS_PROTO_MAX_FRAME + BMS_PROTO_TX_OFFSET + 2 delimiters */
-#define BMS_PROTO_MAX_WIRE 1760
+#define BMS_PROTO_MAX_WIRE 1772
 
 /* Message types */
 #define BMS_PROTO_MSG_HELLO 1
@@ -55,8 +55,8 @@
 #define BMS_PROTO_CONFIG_HDR_LEN 12      /* + data */
 #define BMS_PROTO_CONFIG_CHUNK_MAX 1024  /* data bytes in one CONFIG DATA */
 #define BMS_PROTO_CONFIG_REPLY_LEN 12
-#define BMS_PROTO_STEP_FIXED_LEN 44      /* + 4 * (n_cells + n_sensors) */
-#define BMS_PROTO_STATE_FIXED_LEN 176    /* + 8 * n_cells + (n_cells + 7) / 8 */
+#define BMS_PROTO_STEP_FIXED_LEN 44      /* + 4 * (n_cells + n_sensors + n_pressure) */
+#define BMS_PROTO_STATE_FIXED_LEN 188    /* + 8 * n_cells + (n_cells + 7) / 8 */
 #define BMS_PROTO_COMMAND_LEN 4
 #define BMS_PROTO_COMMAND_REPLY_LEN 8
 #define BMS_PROTO_RESET_LEN 4
@@ -151,6 +151,7 @@ typedef struct {
     uint32_t command;         /* bms_command_t applied before the step, 0 = none */
     uint32_t n_cells;
     uint32_t n_sensors;
+    uint32_t n_pressure;      /* stack-pressure readings (pack.n_pressure_sensors) */
 } bms_proto_step_t;
 
 typedef struct {
