@@ -453,20 +453,18 @@ def _limit(c: Checker, r: _Run) -> None:
 
 # the cell a latch must name in its record (what service reads) for a cell-level injection:
 # (injected kind, latched fault) -> how far from the injected cell it may be; 1 where the
-# mechanism is a sense wire two neighbouring cells share: an open wire reads on both, and a
-# balancing switch's bleed current flows through the wires it shares with its neighbours. The
-# balancing rows are 1 for a defect this check found, not yet fixed (issue 19): in a 2s LFP pack
-# whose cell 0 reading froze (volt_stuck latched on cell 0 at 34 s), a switch stuck off on cell
-# 1 (34.1 s) was latched at 51 s as cell 0's: the switch test judged through a reading the
-# firmware had already condemned (build/counterexamples d099603636a6 in that CI run)
+# mechanism is a sense wire two neighbouring cells share: an open wire reads on both. The
+# balancing switch's own cell (0): the switch test judges each cell's own reading step (a
+# verdict given through a reading the firmware later condemned is withdrawn, balancing.c:
+# a frozen cell-0 reading once had a stuck-off switch on cell 1 latched as cell 0's)
 RECORD_SPAN = {
     ("stuck_voltage", "volt_stuck"): 0,
     ("open_sense_wire", "open_wire"): 1,
     ("internal_short", "cell_deviation"): 0,
     ("internal_short", "cell_uv"): 0,
     ("internal_short", "open_wire"): 1,
-    ("balancing_stuck_on", "balancing"): 1,
-    ("balancing_stuck_off", "balancing"): 1,
+    ("balancing_stuck_on", "balancing"): 0,
+    ("balancing_stuck_off", "balancing"): 0,
 }
 
 

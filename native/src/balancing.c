@@ -350,12 +350,19 @@ int32_t bms_bal_step(bms_bal_t *b, const bms_config_t *cfg, const bms_bal_input_
             b->budget_ms += in->dt_ms;
         }
     }
+    /* A verdict stands only on a reading the firmware still trusts: a frozen reading shows no
+     * step when its switch toggles, exactly as a switch that does not act, and the test may
+     * judge through it before plausibility condemns it (stuck_repeats_min samples). Once the
+     * reading is condemned the verdict goes with it (the reading's own fault says what failed);
+     * a later test judges the switch again once the reading is usable. */
+    uint32_t first = n;
     for (uint32_t i = 0u; i < n; i++) {
-        if (bit_get(b->failed, i) != 0u) {
-            *failed_cell = i;
-            return 1;
+        if (cell_usable(in, i) == 0) {
+            bit_set(b->failed, i, 0u);
+        } else if ((bit_get(b->failed, i) != 0u) && (first == n)) {
+            first = i;
         }
     }
-    *failed_cell = 0u;
-    return 0;
+    *failed_cell = (first < n) ? first : 0u;
+    return (first < n) ? 1 : 0;
 }

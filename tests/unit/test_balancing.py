@@ -463,3 +463,26 @@ def test_a_long_pack_sweeps_every_group_and_finds_a_late_stuck_switch(cell):
     afe.stuck_off[cell] = True  # after a few sweeps
     afe.run_s(switch_trip_bound_s(spec, 48, DT_MS) + 1)
     assert afe.fw.faults == ["balancing"] and afe.fw.fault_records()[26] == cell
+
+
+def test_a_verdict_through_a_reading_later_condemned_is_withdrawn():
+    """A cell's reading that freezes looks, to the switch test, like a switch that does not
+    act: no step when its switch is toggled. Until plausibility condemns the frozen reading
+    (stuck_repeats_min identical samples) the test may judge through it; that verdict must go
+    with the reading, or the balancing fault latches on a healthy switch (found by the state
+    machine: a 2s LFP pack whose cell 0 reading froze latched a balancing fault on cell 0,
+    17 s after volt_stuck, while the failed switch was cell 1's)."""
+    spec = BalancingSpec(mode="top", test_interval_ms=1000, switch_debounce_ms=3000)
+    afe = Afe(SOC, spec)
+    afe.run_s(10)
+    assert afe.fw.faults == []
+    frozen = afe.reading()[3]
+    judged_frozen = False
+    for _ in range(300):  # 30 s: volt_stuck latches within ~4 s, the switch debounce is 3 s
+        v = afe.reading()
+        v[3] = frozen  # bit for bit, whatever the switches do
+        afe.step(v)
+        judged_frozen |= bool(afe.fw._inst.bal.failed[0] >> 3 & 1)
+    assert judged_frozen  # the test did judge through the frozen reading (the case at issue)
+    assert "volt_stuck" in afe.fw.faults
+    assert "balancing" not in afe.fw.faults
