@@ -12,8 +12,9 @@ from bms.explore.spec import Exploration
 # what the explorer does not sweep yet, said in every report
 NOT_SWEPT = {
     "stack_pressure": "held at sulfide-assb's fixture ([stack_pressure]: 2 MPa preload, above the 1.5 MPa "
-    "of full contact, so the pressure never scales the CCD cap here); the CCD axis stands for what a "
-    "higher pressure or an interlayer would have to deliver",
+    "of full contact, so the pressure never scales the CCD cap here; the axis stack_preload_mpa sweeps "
+    "it, bms/data/explore/assb-pressure.toml); the CCD axis stands for what an interlayer would have "
+    "to deliver",
     "anode": "only the Li-metal (Ag-C) anode of sulfide-assb, whose limit the CCD axis moves: the "
     "silicon-anode cell (sulfide-assb-si, limited by the anode potential instead) is charged beside it "
     "by `make demo`, not derived per point here",
@@ -29,14 +30,26 @@ def _binds(r: dict[str, Any]) -> str:
     return ", ".join(f"{k} {100 * v:.0f} %" for k, v in b.items()) or "-"
 
 
+def _fixture(r: dict[str, Any]) -> str:
+    p = r.get("stack_preload_mpa")
+    return "" if p is None else f", fixtures at {p:g} MPa"
+
+
 def build_report(e: Exploration, rows: list[dict[str, Any]]) -> dict[str, Any]:
     target = e.target_min
     reached = [r for r in rows if _safe(r) and r["time_to_target_min"] is not None]
     meets = [r for r in reached if r["time_to_target_min"] <= target]
     unsafe = [r["point"] for r in rows if "error" not in r and not _safe(r)]
     # the least demanding design that meets it: the smallest CCD multiple, then the thickest
-    # electrodes (energy density), then the coolest pack
-    meets.sort(key=lambda r: (r["ccd_scale"], -r["areal_capacity_mah_cm2"], r["pack_temp_c"]))
+    # electrodes (energy density), then the coolest pack, then the loosest fixture
+    meets.sort(
+        key=lambda r: (
+            r["ccd_scale"],
+            -r["areal_capacity_mah_cm2"],
+            r["pack_temp_c"],
+            r.get("stack_preload_mpa") or 0.0,
+        )
+    )
     fastest = min(reached, key=lambda r: r["time_to_target_min"], default=None)
     soc = f"{100 * e.base.soc_start:.0f} -> {100 * e.base.soc_target:.0f} %"
     if meets:
@@ -44,15 +57,16 @@ def build_report(e: Exploration, rows: list[dict[str, Any]]) -> dict[str, Any]:
         statement = (
             f"{soc} in <= {target:g} min with every safety property held at {len(meets)} of {len(rows)} "
             f"points; the least demanding: {m['point']} ({m['areal_capacity_mah_cm2']:g} mAh/cm2, CCD "
-            f"x{m['ccd_scale']:g}, held at {m['pack_temp_c']:g} C): {m['time_to_target_min']:.1f} min, "
-            f"bound by {_binds(m)}"
+            f"x{m['ccd_scale']:g}, held at {m['pack_temp_c']:g} C{_fixture(m)}): "
+            f"{m['time_to_target_min']:.1f} min, bound by {_binds(m)}"
         )
     elif fastest is not None:
         f = fastest
         statement = (
             f"NO point charges {soc} in <= {target:g} min with every safety property held. The fastest "
             f"safe point: {f['point']} ({f['areal_capacity_mah_cm2']:g} mAh/cm2, CCD x{f['ccd_scale']:g}, "
-            f"held at {f['pack_temp_c']:g} C): {f['time_to_target_min']:.1f} min, bound by {_binds(f)}"
+            f"held at {f['pack_temp_c']:g} C{_fixture(f)}): {f['time_to_target_min']:.1f} min, "
+            f"bound by {_binds(f)}"
         )
     else:
         statement = f"NO point reaches {soc} with every safety property held"
@@ -75,8 +89,11 @@ def build_report(e: Exploration, rows: list[dict[str, Any]]) -> dict[str, Any]:
             "charger_current_max_a": None
             if e.charger_current_max_a is None
             else list(e.charger_current_max_a),
+            "stack_preload_mpa": None if e.stack_preload_mpa is None else list(e.stack_preload_mpa),
         },
-        "not_swept": NOT_SWEPT,
+        "not_swept": {
+            k: v for k, v in NOT_SWEPT.items() if not (k == "stack_pressure" and e.stack_preload_mpa)
+        },
         "answer": {
             "statement": statement,
             "meets_target": [r["point"] for r in meets],
@@ -99,26 +116,37 @@ def write_plots(report: dict[str, Any], out: Path) -> list[Path]:
 
     ax_ = report["axes"]
     qs, ks, ts = ax_["areal_capacity_mah_cm2"], ax_["ccd_scale"], ax_["pack_temp_c"]
-    chargers = ax_["charger_current_max_a"] or [None]
+    # one row of panels per charger and preload
+    rows_ = [
+        (c, p)
+        for p in (ax_.get("stack_preload_mpa") or [None])
+        for c in (ax_["charger_current_max_a"] or [None])
+    ]
     target = report["exploration"]["target_min"]
     by = {
-        (r["areal_capacity_mah_cm2"], r["ccd_scale"], r["pack_temp_c"], r["charger_current_max_a"]): r
+        (
+            r["areal_capacity_mah_cm2"],
+            r["ccd_scale"],
+            r["pack_temp_c"],
+            r["charger_current_max_a"],
+            r.get("stack_preload_mpa"),
+        ): r
         for r in report["points"]
     }
     times = [r.get("time_to_target_min") for r in report["points"]]
     vmax = max([t for t in times if t is not None] or [target * 2])
     fig, axes = plt.subplots(
-        len(chargers), len(ts), figsize=(4.2 * len(ts), 3.6 * len(chargers)), squeeze=False, sharey=True
+        len(rows_), len(ts), figsize=(4.2 * len(ts), 3.6 * len(rows_)), squeeze=False, sharey=True
     )
     im = None
     base_a = report["exploration"]["charger_current_max_a_base"]
-    for i, chg in enumerate(chargers):
+    for i, (chg, pre) in enumerate(rows_):
         for j, t in enumerate(ts):
             ax = axes[i][j]
             grid = np.full((len(qs), len(ks)), np.nan)
             for a, q in enumerate(qs):
                 for b, k in enumerate(ks):
-                    r = by[(q, k, t, chg)]
+                    r = by[(q, k, t, chg, pre)]
                     tt = r.get("time_to_target_min")
                     grid[a, b] = np.nan if tt is None else tt
                     top = next(iter(r.get("ccl_binding") or {}), "")
@@ -137,7 +165,10 @@ def write_plots(report: dict[str, Any], out: Path) -> list[Path]:
             ax.set_xticks(range(len(ks)), [f"x{k:g}" for k in ks])
             ax.set_yticks(range(len(qs)), [f"{q:g}" for q in qs])
             ax.set_xlabel("CCD (x literature)")
-            ax.set_title(f"held at {t:g} C, charger {chg if chg is not None else base_a:g} A", fontsize=9)
+            fixture = "" if pre is None else f", preload {pre:g} MPa"
+            ax.set_title(
+                f"held at {t:g} C, charger {chg if chg is not None else base_a:g} A{fixture}", fontsize=9
+            )
         axes[i][0].set_ylabel("areal capacity (mAh/cm2)")
     if im is not None:
         fig.colorbar(im, ax=axes.ravel().tolist(), label="time 10 -> 80 % (min)")

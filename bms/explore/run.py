@@ -33,6 +33,7 @@ def _row(pt: Point, scenario: Path, out: Path, got: dict[str, Any]) -> dict[str,
         "ccd_scale": pt.ccd_scale,
         "pack_temp_c": pt.pack_temp_c,
         "charger_current_max_a": pt.charger_a,
+        "stack_preload_mpa": pt.preload_mpa,
         "scenario": str(scenario.relative_to(out)),
     }
     if not got["ok"]:
@@ -49,6 +50,7 @@ def _row(pt: Point, scenario: Path, out: Path, got: dict[str, Any]) -> dict[str,
         cell_v_margin_v=round(s.abs_max_cell_v - s.max_cell_v_true, 4),
         core_temp_margin_k=round(s.abs_max_core_temp_c - s.max_core_temp_c_true, 3),
         heater_energy_wh=None if s.heater_energy_wh is None else round(s.heater_energy_wh, 1),
+        pressure_min_mpa=s.pressure_min_mpa,
         faults=[f.name for f in s.faults],
         violations=list(s.violations or ()),
     )

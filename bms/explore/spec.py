@@ -13,6 +13,9 @@ against which target. Validated on load (unknown keys refused, each value's rule
                           around it)
                charger_current_max_a (optional): the DC charger's current rating (default:
                           the scenario's charger)
+               stack_preload_mpa (optional): the module fixtures' preload (the chemistry's
+                          [stack_pressure] preload_mpa; default: the base's 2 MPa): below
+                          full contact the firmware derates the CCD cap (limits.pressure_*)
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ EXPLORE_DIR = Path(str(resources.files("bms") / "data" / "explore"))
 TEMP_LO_C, TEMP_HI_C = 20.0, 72.0
 CCD_SCALE_LO, CCD_SCALE_HI = 0.1, 20.0
 CHARGER_A_LO, CHARGER_A_HI = 1.0, 3000.0
+# a fixture's preload: above the base's yielded residual (0.1 MPa), up to a lab cell's tens of MPa
+PRELOAD_LO_MPA, PRELOAD_HI_MPA = 0.2, 50.0
 MAX_POINTS = 400
 
 
@@ -51,11 +56,14 @@ class Exploration:
     charger_current_max_a: tuple[float, ...] | None
     source: str
     sha256: str
+    # the fixtures' preload (MPa); None: the base chemistry's
+    stack_preload_mpa: tuple[float, ...] | None = None
 
     @property
     def n_points(self) -> int:
         n_chg = len(self.charger_current_max_a) if self.charger_current_max_a else 1
-        return len(self.areal_capacity_mah_cm2) * len(self.ccd_scale) * len(self.pack_temp_c) * n_chg
+        n_p = len(self.stack_preload_mpa) if self.stack_preload_mpa else 1
+        return len(self.areal_capacity_mah_cm2) * len(self.ccd_scale) * len(self.pack_temp_c) * n_chg * n_p
 
 
 def _axis(d: dict[str, Any], key: str, lo: float, hi: float, unit: str) -> tuple[float, ...]:
@@ -90,7 +98,13 @@ def load_exploration(name_or_path: str | Path) -> Exploration:
         ax = table(
             raw["axes"],
             "axes",
-            ("areal_capacity_mah_cm2", "ccd_scale", "pack_temp_c", "charger_current_max_a"),
+            (
+                "areal_capacity_mah_cm2",
+                "ccd_scale",
+                "pack_temp_c",
+                "charger_current_max_a",
+                "stack_preload_mpa",
+            ),
             ("areal_capacity_mah_cm2", "ccd_scale", "pack_temp_c"),
         )
         ref = text(e["scenario"], "explore.scenario")
@@ -113,6 +127,11 @@ def load_exploration(name_or_path: str | Path) -> Exploration:
             ),
             source=str(p),
             sha256=hashlib.sha256(p.read_bytes()).hexdigest(),
+            stack_preload_mpa=(
+                _axis(ax, "stack_preload_mpa", PRELOAD_LO_MPA, PRELOAD_HI_MPA, "MPa")
+                if "stack_preload_mpa" in ax
+                else None
+            ),
         )
         if out.n_points > MAX_POINTS:
             raise ConfigError(f"section 'axes': {out.n_points} points, at most {MAX_POINTS}")

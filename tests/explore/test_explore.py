@@ -17,6 +17,8 @@ import pytest
 from bms import assb_design
 from bms.cells import load_cell
 from bms.chemistry import load_chemistry
+from bms.enums import Limiting
+from bms.sim.checks import check_run
 from bms.sim.loop import run
 from bms.sim.scenario import load_scenario, scenario_to_toml
 
@@ -130,6 +132,37 @@ def test_a_charger_axis_sets_the_points_charger_and_nothing_else(tmp_path):
     assert back.charger.power_max_w == e.base.charger.power_max_w and back.pack == e.base.pack
 
 
+def test_a_preload_axis_sets_the_points_fixtures_and_the_firmware_derates_below_full_contact(tmp_path):
+    """stack_preload_mpa: each point's chemistry keeps the base's [stack_pressure] but its
+    preload; at a preload whose pressure stays under the charge minimum's derate threshold the
+    firmware names the pressure as the CCL's reason and charges no faster than at the base's
+    preload (the CCD cap times the contact the firmware may count on)."""
+    from bms.explore.design import points, write_point
+    from bms.explore.spec import load_exploration
+
+    f = write_small(tmp_path, ccd_scale=[1.0], stack_preload_mpa=[0.8, 2.0])
+    e = load_exploration(f)
+    assert e.stack_preload_mpa == (0.8, 2.0) and e.n_points == 2
+    pts = points(e)
+    assert [p.name for p in pts] == ["q1-ccd1-t70-p0.8", "q1-ccd1-t70-p2"]
+    base = load_chemistry("sulfide-assb").stack_pressure
+    runs = {}
+    for pt in pts:
+        scn, path = write_point(e, pt, tmp_path / "out")
+        chem = load_chemistry(scn.chemistry)
+        sp = chem.stack_pressure
+        assert sp.preload_mpa == pt.preload_mpa
+        assert replace(sp, preload_mpa=base.preload_mpa) == base  # nothing else of the fixture moves
+        runs[pt.preload_mpa] = run(replace(load_scenario(path), duration_s=60.0))
+        assert check_run(runs[pt.preload_mpa], chem) == []  # every property, P11 with it
+    lim = load_chemistry("sulfide-assb").protection.limits["pressure_min_charge"]
+    low, ok = runs[0.8], runs[2.0]
+    assert np.nanmin(low.log["pressure_fw_min_mpa"]) < lim.derate.threshold
+    assert (low.log["ccl_limit"] == int(Limiting.PRESSURE)).any()
+    assert not (ok.log["ccl_limit"] == int(Limiting.PRESSURE)).any()
+    assert low.log["soc_true_mean"][-1] <= ok.log["soc_true_mean"][-1]
+
+
 def test_the_design_at_the_base_loading_is_the_base_cell(tmp_path):
     """At 3.0 mAh/cm2 the derivation must give back the shipped cell: no ionic path saved, the
     same stack (an identity the derivation's terms must respect)."""
@@ -151,6 +184,10 @@ def test_the_design_at_the_base_loading_is_the_base_cell(tmp_path):
         ({"ccd_scale": [1.0, 1.0]}, "axes.ccd_scale' lists a value twice"),
         ({"pack_temp_c": []}, "axes.pack_temp_c' must be a non-empty list"),
         ({"pack_temp_c": [80.0]}, "axes.pack_temp_c' must be a finite number within [20, 72] degC"),
+        (
+            {"stack_preload_mpa": [0.1]},
+            "axes.stack_preload_mpa' must be a finite number within [0.2, 50] MPa",
+        ),
     ],
 )
 def test_a_bad_exploration_file_is_one_line_naming_the_field(tmp_path, axes, says):
@@ -167,3 +204,20 @@ def test_an_out_folder_with_an_earlier_run_is_refused_without_force(explored, tm
     r = bms("explore", str(f), "--out", str(a))
     assert r.returncode == 2 and "already holds files" in r.stderr
     assert (a / "report.json").read_text() == before
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (BASE_CHEM.parents[1] / "explore").glob("*.toml")))
+def test_every_shipped_exploration_loads_and_writes_loadable_points(tmp_path, name):
+    from bms.explore.design import points, write_point
+    from bms.explore.spec import load_exploration
+
+    e = load_exploration(name)
+    pts = points(e)
+    assert len(pts) == e.n_points and len({p.name for p in pts}) == len(pts)
+    for pt in (pts[0], pts[-1]):
+        scn, path = write_point(e, pt, tmp_path / "out")
+        chem = load_chemistry(scn.chemistry)
+        assert chem.stack_pressure is not None
+        if pt.preload_mpa is not None:
+            assert chem.stack_pressure.preload_mpa == pt.preload_mpa
+        assert load_scenario(path).chemistry == scn.chemistry
