@@ -16,8 +16,8 @@ NOT_SWEPT = {
     "it, bms/data/explore/assb-pressure.toml); the CCD axis stands for what an interlayer would have "
     "to deliver",
     "anode": "only the Li-metal (Ag-C) anode of sulfide-assb, whose limit the CCD axis moves: the "
-    "silicon-anode cell (sulfide-assb-si, limited by the anode potential instead) is charged beside it "
-    "by `make demo`, not derived per point here",
+    "silicon-anode cell (sulfide-assb-si, limited by the anode potential instead) joins with the axis "
+    'anode = ["li-metal", "si"] (as shipped: its areal capacity and maps are not derived per point)',
 }
 
 
@@ -33,6 +33,13 @@ def _binds(r: dict[str, Any]) -> str:
 def _fixture(r: dict[str, Any]) -> str:
     p = r.get("stack_preload_mpa")
     return "" if p is None else f", fixtures at {p:g} MPa"
+
+
+def _design(r: dict[str, Any]) -> str:
+    """A point's cell in words: the Li-metal design (areal capacity, CCD multiple) or the Si cell."""
+    if r.get("anode") == "si":
+        return "micro-Si anode"
+    return f"{r['areal_capacity_mah_cm2']:g} mAh/cm2, CCD x{r['ccd_scale']:g}"
 
 
 def build_report(e: Exploration, rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -56,15 +63,15 @@ def build_report(e: Exploration, rows: list[dict[str, Any]]) -> dict[str, Any]:
         m = meets[0]
         statement = (
             f"{soc} in <= {target:g} min with every safety property held at {len(meets)} of {len(rows)} "
-            f"points; the least demanding: {m['point']} ({m['areal_capacity_mah_cm2']:g} mAh/cm2, CCD "
-            f"x{m['ccd_scale']:g}, held at {m['pack_temp_c']:g} C{_fixture(m)}): "
+            f"points; the least demanding: {m['point']} ({_design(m)}, "
+            f"held at {m['pack_temp_c']:g} C{_fixture(m)}): "
             f"{m['time_to_target_min']:.1f} min, bound by {_binds(m)}"
         )
     elif fastest is not None:
         f = fastest
         statement = (
             f"NO point charges {soc} in <= {target:g} min with every safety property held. The fastest "
-            f"safe point: {f['point']} ({f['areal_capacity_mah_cm2']:g} mAh/cm2, CCD x{f['ccd_scale']:g}, "
+            f"safe point: {f['point']} ({_design(f)}, "
             f"held at {f['pack_temp_c']:g} C{_fixture(f)}): {f['time_to_target_min']:.1f} min, "
             f"bound by {_binds(f)}"
         )
@@ -90,9 +97,13 @@ def build_report(e: Exploration, rows: list[dict[str, Any]]) -> dict[str, Any]:
             if e.charger_current_max_a is None
             else list(e.charger_current_max_a),
             "stack_preload_mpa": None if e.stack_preload_mpa is None else list(e.stack_preload_mpa),
+            "anode": list(e.anode or ("li-metal",)),
         },
         "not_swept": {
-            k: v for k, v in NOT_SWEPT.items() if not (k == "stack_pressure" and e.stack_preload_mpa)
+            k: v
+            for k, v in NOT_SWEPT.items()
+            if not (k == "stack_pressure" and e.stack_preload_mpa)
+            and not (k == "anode" and "si" in (e.anode or ()))
         },
         "answer": {
             "statement": statement,
@@ -130,6 +141,7 @@ def write_plots(report: dict[str, Any], out: Path) -> list[Path]:
             r["pack_temp_c"],
             r["charger_current_max_a"],
             r.get("stack_preload_mpa"),
+            r.get("anode", "li-metal"),
         ): r
         for r in report["points"]
     }
@@ -146,7 +158,9 @@ def write_plots(report: dict[str, Any], out: Path) -> list[Path]:
             grid = np.full((len(qs), len(ks)), np.nan)
             for a, q in enumerate(qs):
                 for b, k in enumerate(ks):
-                    r = by[(q, k, t, chg, pre)]
+                    r = by.get((q, k, t, chg, pre, "li-metal"))
+                    if r is None:  # the Si cell alone: no Li-metal designs
+                        continue
                     tt = r.get("time_to_target_min")
                     grid[a, b] = np.nan if tt is None else tt
                     top = next(iter(r.get("ccl_binding") or {}), "")
@@ -166,10 +180,22 @@ def write_plots(report: dict[str, Any], out: Path) -> list[Path]:
             ax.set_yticks(range(len(qs)), [f"{q:g}" for q in qs])
             ax.set_xlabel("CCD (x literature)")
             fixture = "" if pre is None else f", preload {pre:g} MPa"
+            si = next(
+                (r for key, r in by.items() if key[2:] == (t, chg, pre, "si")),
+                None,
+            )
+            si_line = ""
+            if si is not None:
+                st = si.get("time_to_target_min")
+                si_line = "\nmicro-Si anode: " + ("not reached" if st is None else f"{st:.1f} min")
+                si_line += "" if _safe(si) else " (a property violated or a fault)"
             ax.set_title(
-                f"held at {t:g} C, charger {chg if chg is not None else base_a:g} A{fixture}", fontsize=9
+                f"held at {t:g} C, charger {chg if chg is not None else base_a:g} A{fixture}{si_line}",
+                fontsize=9,
             )
         axes[i][0].set_ylabel("areal capacity (mAh/cm2)")
+    if any(k[5] == "si" for k in by):
+        fig.subplots_adjust(hspace=0.55)  # two-line titles: the Si cell's time under each panel's
     if im is not None:
         fig.colorbar(im, ax=axes.ravel().tolist(), label="time 10 -> 80 % (min)")
     fig.suptitle(

@@ -34,6 +34,7 @@ def _row(pt: Point, scenario: Path, out: Path, got: dict[str, Any]) -> dict[str,
         "pack_temp_c": pt.pack_temp_c,
         "charger_current_max_a": pt.charger_a,
         "stack_preload_mpa": pt.preload_mpa,
+        "anode": pt.anode,
         "scenario": str(scenario.relative_to(out)),
     }
     if not got["ok"]:

@@ -16,6 +16,10 @@ against which target. Validated on load (unknown keys refused, each value's rule
                stack_preload_mpa (optional): the module fixtures' preload (the chemistry's
                           [stack_pressure] preload_mpa; default: the base's 2 MPa): below
                           full contact the firmware derates the CCD cap (limits.pressure_*)
+               anode (optional): "li-metal" (the designs above; the default) and/or "si" (the
+                          micro-silicon cell, sulfide-assb-si.toml, as shipped: no CCD to
+                          scale and its own areal capacity, so only the temperature, charger
+                          and preload axes apply to it)
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ CCD_SCALE_LO, CCD_SCALE_HI = 0.1, 20.0
 CHARGER_A_LO, CHARGER_A_HI = 1.0, 3000.0
 # a fixture's preload: above the base's yielded residual (0.1 MPa), up to a lab cell's tens of MPa
 PRELOAD_LO_MPA, PRELOAD_HI_MPA = 0.2, 50.0
+ANODES = ("li-metal", "si")
 MAX_POINTS = 400
 
 
@@ -58,12 +63,16 @@ class Exploration:
     sha256: str
     # the fixtures' preload (MPa); None: the base chemistry's
     stack_preload_mpa: tuple[float, ...] | None = None
+    # the anodes (ANODES); None: the Li-metal cell's designs only
+    anode: tuple[str, ...] | None = None
 
     @property
     def n_points(self) -> int:
         n_chg = len(self.charger_current_max_a) if self.charger_current_max_a else 1
         n_p = len(self.stack_preload_mpa) if self.stack_preload_mpa else 1
-        return len(self.areal_capacity_mah_cm2) * len(self.ccd_scale) * len(self.pack_temp_c) * n_chg * n_p
+        anodes = self.anode or ("li-metal",)
+        designs = len(self.areal_capacity_mah_cm2) * len(self.ccd_scale) if "li-metal" in anodes else 0
+        return (designs + (1 if "si" in anodes else 0)) * len(self.pack_temp_c) * n_chg * n_p
 
 
 def _axis(d: dict[str, Any], key: str, lo: float, hi: float, unit: str) -> tuple[float, ...]:
@@ -74,6 +83,13 @@ def _axis(d: dict[str, Any], key: str, lo: float, hi: float, unit: str) -> tuple
     if len(set(xs)) != len(xs):
         raise ConfigError(f"field 'axes.{key}' lists a value twice: {list(xs)}")
     return tuple(sorted(xs))
+
+
+def _anodes(d: dict[str, Any]) -> tuple[str, ...]:
+    v = d["anode"]
+    if not isinstance(v, list) or not v or any(x not in ANODES for x in v) or len(set(v)) != len(v):
+        raise ConfigError(f"field 'axes.anode' must list distinct anodes from {list(ANODES)}, got {v!r}")
+    return tuple(a for a in ANODES if a in v)
 
 
 def load_exploration(name_or_path: str | Path) -> Exploration:
@@ -104,6 +120,7 @@ def load_exploration(name_or_path: str | Path) -> Exploration:
                 "pack_temp_c",
                 "charger_current_max_a",
                 "stack_preload_mpa",
+                "anode",
             ),
             ("areal_capacity_mah_cm2", "ccd_scale", "pack_temp_c"),
         )
@@ -132,6 +149,7 @@ def load_exploration(name_or_path: str | Path) -> Exploration:
                 if "stack_preload_mpa" in ax
                 else None
             ),
+            anode=_anodes(ax) if "anode" in ax else None,
         )
         if out.n_points > MAX_POINTS:
             raise ConfigError(f"section 'axes': {out.n_points} points, at most {MAX_POINTS}")

@@ -163,6 +163,44 @@ def test_a_preload_axis_sets_the_points_fixtures_and_the_firmware_derates_below_
     assert low.log["soc_true_mean"][-1] <= ok.log["soc_true_mean"][-1]
 
 
+def test_an_anode_axis_adds_the_silicon_cell_as_shipped(tmp_path):
+    """anode = ["li-metal", "si"]: the Li-metal designs as before, plus one point per held
+    temperature (charger, preload) of the silicon cell as shipped: its cell, its maps and its
+    fixture (read independently from sulfide-assb-si.toml), only the thermal bands the point's.
+    The report names it and its plot takes it beside the Li-metal grid."""
+    from bms.explore.design import points, write_point
+    from bms.explore.report import build_report, write_plots
+    from bms.explore.spec import load_exploration
+
+    f = write_small(tmp_path, ccd_scale=[1.0], anode=["li-metal", "si"])
+    e = load_exploration(f)
+    assert e.anode == ("li-metal", "si") and e.n_points == 2
+    pts = points(e)
+    assert [p.name for p in pts] == ["q1-ccd1-t70", "si-t70"]
+    shipped = load_chemistry("sulfide-assb-si")
+    scn, _ = write_point(e, pts[1], tmp_path / "out")
+    si = load_chemistry(scn.chemistry)
+    assert np.array_equal(si.protection.charge.maps.plating_c, shipped.protection.charge.maps.plating_c)
+    assert si.cell.capacity_ah == shipped.cell.capacity_ah and si.stack_pressure == shipped.stack_pressure
+    assert si.protection.charge.heater_off_above_c == 70.0  # the held temperature's bands
+    rows = [
+        {"point": p.name, "areal_capacity_mah_cm2": p.areal_capacity_mah_cm2, "ccd_scale": p.ccd_scale,
+         "pack_temp_c": 70.0, "charger_current_max_a": None, "stack_preload_mpa": None, "anode": p.anode,
+         "time_to_target_min": tt, "ccl_binding": {"map": 1.0}, "faults": [], "violations": []}
+        for p, tt in zip(pts, (20.0, 9.5), strict=True)
+    ]  # fmt: skip
+    rep = build_report(e, rows)
+    assert rep["answer"]["meets_target"] == ["si-t70"]
+    assert "micro-Si anode" in rep["answer"]["statement"] and "anode" not in rep["not_swept"]
+    (png,) = write_plots(rep, tmp_path)
+    assert png.stat().st_size > 0
+    # the Si cell alone: no Li-metal grid, the plot still draws
+    only = replace(e, anode=("si",))
+    assert [p.name for p in points(only)] == ["si-t70"] and only.n_points == 1
+    (png,) = write_plots(build_report(only, rows[1:]), tmp_path)
+    assert png.stat().st_size > 0
+
+
 def test_the_design_at_the_base_loading_is_the_base_cell(tmp_path):
     """At 3.0 mAh/cm2 the derivation must give back the shipped cell: no ionic path saved, the
     same stack (an identity the derivation's terms must respect)."""
@@ -187,6 +225,10 @@ def test_the_design_at_the_base_loading_is_the_base_cell(tmp_path):
         (
             {"stack_preload_mpa": [0.1]},
             "axes.stack_preload_mpa' must be a finite number within [0.2, 50] MPa",
+        ),
+        (
+            {"anode": ["li-metal", "graphite"]},
+            "axes.anode' must list distinct anodes from ['li-metal', 'si']",
         ),
     ],
 )
