@@ -66,6 +66,10 @@ P10 threshold the true value of every quantity the firmware trips on (each cell'
               true module pressure is below the charge trip by more than a reading may err,
               and never above the CCD cap at the true contact that pressure leaves
 
+  P12 thermal requests: the heater is requested below its band and not above it (the
+              preconditioning band while a fast charge is announced), the cooling above its
+              band and not below it, on the firmware's own temperatures
+
 One function per property below; the CCL's constraints P2 recomputes from the chemistry (the
 maps, derates and window) are bms/sim/ccl_bound.py's `Limits`.
 """
@@ -78,7 +82,7 @@ from functools import cached_property
 import numpy as np
 
 from bms.chemistry import Chemistry
-from bms.enums import FAULT_ID, LIMITING_NAMES, N_LIMITING, ContactorState, Limiting
+from bms.enums import FAULT_ID, LIMITING_NAMES, N_LIMITING, ContactorState, Limiting, Status
 from bms.plant.faults import FAULT_KINDS
 from bms.plant.sensors import SensorSpec
 from bms.protection import QUANTITIES, charge_detect_a
@@ -208,6 +212,7 @@ def check_run(
     _balancing(c, r)  # P9
     _thresholds(c, r)  # P10
     _pressure(c, r)  # P11
+    _thermal_requests(c, r)  # P12
     return c.violations
 
 
@@ -1088,3 +1093,58 @@ def _pressure(c: Checker, r: _Run) -> None:
                 f"pressure {p_true[k]:.3f} MPa)"
             ),
         )
+
+
+# float32 temperatures against float64 thresholds: a request is judged only this far past a band
+BAND_SLACK_C = 1e-3
+
+
+def _thermal_requests(c: Checker, r: _Run) -> None:
+    """P12: the thermal system's requests follow their bands (bms_limit_update) on the
+    temperatures the firmware reports: the coldest sensor for the heater (the preconditioning
+    band while BMS_ST_PRECONDITIONING says a fast charge is announced), the hottest core
+    estimate for the cooling; inside a band the request keeps what it was (hysteresis). A
+    heater that never stops heats a warm pack, one that never starts lets the pack arrive
+    cold; a mutant that always preconditioned survived the suite without it."""
+    ch = r.chem.protection.charge
+    log, t = r.log, r.t
+    pre = (log["fw_status"].astype(np.int64) & int(Status.PRECONDITIONING)) != 0
+    on_below = np.where(
+        pre,
+        ch.heater_on_below_c if ch.precondition_on_below_c is None else ch.precondition_on_below_c,
+        ch.heater_on_below_c,
+    )
+    off_above = np.where(
+        pre,
+        ch.heater_off_above_c if ch.precondition_off_above_c is None else ch.precondition_off_above_c,
+        ch.heater_off_above_c,
+    )
+    t_min, t_max = log["temp_meas_min_c"], log["core_temp_est_max_c"]
+    heater, cooling = log["heater_on"] != 0, log["cooling_on"] != 0
+    with np.errstate(invalid="ignore"):
+        for bad, what in (
+            ((t_min < on_below - BAND_SLACK_C) & ~heater, "off below its band"),
+            ((t_min > off_above + BAND_SLACK_C) & heater, "on above its band"),
+        ):
+            c.where(
+                "P12-thermal",
+                bad,
+                t,
+                lambda k, what=what: (
+                    f"heater {what}: coldest sensor {t_min[k]:.3f} C, band {on_below[k]:g} .. "
+                    f"{off_above[k]:g} C" + (" (preconditioning)" if pre[k] else "")
+                ),
+            )
+        for bad, what in (
+            ((t_max > ch.cooling_on_above_c + BAND_SLACK_C) & ~cooling, "off above its band"),
+            ((t_max < ch.cooling_off_below_c - BAND_SLACK_C) & cooling, "on below its band"),
+        ):
+            c.where(
+                "P12-thermal",
+                bad,
+                t,
+                lambda k, what=what: (
+                    f"cooling {what}: hottest core estimate {t_max[k]:.3f} C, band "
+                    f"{ch.cooling_off_below_c:g} .. {ch.cooling_on_above_c:g} C"
+                ),
+            )

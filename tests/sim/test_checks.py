@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from bms.chemistry import load_chemistry
-from bms.enums import FAULT_ID, ContactorState, Limiting
+from bms.enums import FAULT_ID, ContactorState, Limiting, Status
 from bms.plant.charger import ChargerSpec
 from bms.plant.faults import Fault
 from bms.sim.checks import check_run
@@ -340,3 +340,54 @@ def test_a_ccl_above_the_ccd_cap_at_the_true_contact_is_flagged(pressed):
         v for v in check_run(tampered(res, pressure_true_min_mpa=halve), chem) if v.prop == "P11-pressure"
     ]
     assert any("above the CCD cap at the true contact" in v.detail for v in found)
+
+
+def test_a_thermal_request_against_its_band_is_flagged(clean):
+    """P12: the heater on above its band, off below it; the cooling likewise; the
+    preconditioning band while the firmware says a fast charge is announced."""
+    res, chem = clean
+    ch = chem.protection.charge
+    k = len(res.log["time_s"]) // 2
+    assert props(res, chem) == set()
+
+    def hot(t):
+        t[k] = ch.heater_off_above_c + 5.0
+
+    def heat_on(h):
+        h[k] = 1.0
+
+    found = check_run(tampered(res, temp_meas_min_c=hot, heater_on=heat_on), chem)
+    assert any(v.prop == "P12-thermal" and "heater on above" in v.detail for v in found)
+
+    def cold(t):
+        t[k] = ch.heater_on_below_c - 5.0
+
+    def heat_off(h):
+        h[k] = 0.0
+
+    found = check_run(tampered(res, temp_meas_min_c=cold, heater_on=heat_off), chem)
+    assert any(v.prop == "P12-thermal" and "heater off below" in v.detail for v in found)
+    # the same cold reading inside the preconditioning band with the announcement flagged: the
+    # band is the preconditioning one (above the parked heater's), so a heater left off is wrong too
+    pre_on = ch.precondition_on_below_c
+    assert pre_on is not None and pre_on > ch.heater_on_below_c
+
+    def warmish(t):
+        t[k] = 0.5 * (ch.heater_on_below_c + pre_on)
+
+    def announced(s):
+        s[k] = int(s[k]) | int(Status.PRECONDITIONING)
+
+    found = check_run(tampered(res, temp_meas_min_c=warmish, heater_on=heat_off, fw_status=announced), chem)
+    assert any("(preconditioning)" in v.detail for v in found)
+    found = check_run(tampered(res, temp_meas_min_c=warmish, heater_on=heat_off), chem)
+    assert not any(v.prop == "P12-thermal" for v in found)  # the parked band: not below it
+
+    def too_hot(t):
+        t[k] = ch.cooling_on_above_c + 5.0
+
+    def cool_off(c):
+        c[k] = 0.0
+
+    found = check_run(tampered(res, core_temp_est_max_c=too_hot, cooling_on=cool_off), chem)
+    assert any(v.prop == "P12-thermal" and "cooling off above" in v.detail for v in found)
