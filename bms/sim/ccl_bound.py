@@ -87,6 +87,12 @@ class Limits:
         self.emergency = sum(1 << FAULT_ID[n] for n in prot.contactor.emergency_faults)
         self.opening_timeout_s = prot.contactor.opening_timeout_ms / 1000.0
 
+    def plating_a(self, soc: np.ndarray, core_c: np.ndarray) -> np.ndarray:
+        """Per step, the plating (CCD) map's smallest cap over the cells (A), at full contact.
+        soc, core_c: (steps, cells)."""
+        soc_bp, temp_bp, _, plat = self.maps
+        return np.min(_map(soc, core_c, soc_bp, temp_bp, plat), axis=-1) * self.cap_ah
+
     def ccl_terms(
         self,
         soc: np.ndarray,
@@ -106,7 +112,7 @@ class Limits:
         (the lowest temperature's) and the temperature one (the core's and the surface's).
         soc, core_c: (steps, cells); the rest: (steps,); the pressures (the firmware's lowest
         and highest readings, NaN: none) None for a pack without pressure sensors."""
-        soc_bp, temp_bp, chg, plat = self.maps
+        soc_bp, temp_bp, chg, _ = self.maps
         soc = np.asarray(soc, dtype=float)
         core_c = np.asarray(core_c, dtype=float)
         values = {
@@ -122,7 +128,7 @@ class Limits:
         hw = np.where(np.isfinite(cmax) & (cmax >= 0), np.minimum(self.hw_a, np.nan_to_num(cmax)), self.hw_a)
         t = {
             "map": np.min(_map(soc, core_c, soc_bp, temp_bp, chg), axis=-1) * self.cap_ah,
-            "plating": np.min(_map(soc, core_c, soc_bp, temp_bp, plat), axis=-1) * self.cap_ah * f_p,
+            "plating": self.plating_a(soc, core_c) * f_p,
             "derate": self.hw_charge_max_a * np.min(list(fs.values()), axis=0),
             "hardware": hw,
             "cold": self.hw_charge_max_a * fs["temp_min_charge"],

@@ -86,7 +86,7 @@ from bms.enums import FAULT_ID, LIMITING_NAMES, N_LIMITING, ContactorState, Limi
 from bms.plant.faults import FAULT_KINDS
 from bms.plant.sensors import SensorSpec
 from bms.protection import QUANTITIES, charge_detect_a
-from bms.sim.ccl_bound import Limits, _map
+from bms.sim.ccl_bound import Limits
 from bms.sim.loop import SimResult
 from bms.sim.runlog import COMMAND_BITS
 from bms.sim.scenario import Scenario
@@ -1077,8 +1077,7 @@ def _pressure(c: Checker, r: _Run) -> None:
     )
     live = (ccl > 0) & ~blind
     if live.any():
-        soc_bp, temp_bp, _, plat = lim.maps
-        cap = np.min(_map(r.est_soc[live], r.est_core[live], soc_bp, temp_bp, plat), axis=-1) * lim.cap_ah
+        cap = lim.plating_a(r.est_soc[live], r.est_core[live])
         contact = sp.contact(p_true[live])
         over = np.zeros(r.n, dtype=bool)
         over[live] = ccl[live] > cap * contact * (1 + REL) + ABS_A

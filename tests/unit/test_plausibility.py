@@ -23,23 +23,33 @@ class Plaus:
         self.t = 0
 
     def check(
-        self, v=None, temps=None, current=0.0, pack_v=float("nan"), open_=0, new_sample=True, ocv_slope=0.0
+        self,
+        v=None,
+        temps=None,
+        current=0.0,
+        pack_v=float("nan"),
+        open_=0,
+        new_sample=True,
+        ocv_slope=0.0,
+        pressure=None,
     ):
+        """One sample; pressure: the stack-pressure readings (None: none judged)."""
         v = np.full(N, 3.7, dtype=np.float32) if v is None else np.asarray(v, dtype=np.float32)
         temps = np.full(NS, 25.0, dtype=np.float32) if temps is None else np.asarray(temps, dtype=np.float32)
         if new_sample:
             self.t += 100
-        pin = ffi.new(
-            "bms_plaus_input_t *",
-            {
-                "pack_current_a": current,
-                "pack_v": pack_v,
-                "sample_time_ms": self.t,
-                "dt_ms": 100,
-                "contactors_open": open_,
-                "ocv_slope_v": ocv_slope,
-            },
-        )
+        fields = {
+            "pack_current_a": current,
+            "pack_v": pack_v,
+            "sample_time_ms": self.t,
+            "dt_ms": 100,
+            "contactors_open": open_,
+            "ocv_slope_v": ocv_slope,
+        }
+        if pressure is not None:
+            # the dict keeps the array alive through the call
+            fields["pressure_mpa"] = ffi.new("float[]", [float(x) for x in pressure] or [0.0])
+        pin = ffi.new("bms_plaus_input_t *", fields)
         lib.bms_plaus_check(
             self.st, self.cfg, pin, ffi.from_buffer("float[]", v), ffi.from_buffer("float[]", temps), self.res
         )
@@ -314,24 +324,7 @@ def test_the_deviation_check_covers_the_first_cell_two_fresh_cells_and_a_nan_slo
 def _pressure_check(p: Plaus, readings, n_sensors=None):
     """One sample with stack-pressure readings on a pack configured for len(readings) sensors."""
     p.cfg.pack.n_pressure_sensors = len(readings) if n_sensors is None else n_sensors
-    arr = ffi.new("float[]", [float(x) for x in readings] or [0.0])
-    p.t += 100
-    pin = ffi.new(
-        "bms_plaus_input_t *",
-        {
-            "pack_current_a": 0.0,
-            "pack_v": float("nan"),
-            "sample_time_ms": p.t,
-            "dt_ms": 100,
-            "pressure_mpa": arr,
-        },
-    )
-    v = np.full(N, 3.7, dtype=np.float32)
-    temps = np.full(NS, 25.0, dtype=np.float32)
-    lib.bms_plaus_check(
-        p.st, p.cfg, pin, ffi.from_buffer("float[]", v), ffi.from_buffer("float[]", temps), p.res
-    )
-    return p.res
+    return p.check(pressure=readings)
 
 
 def test_pressure_readings_range_open_and_nan_are_flagged():
