@@ -86,7 +86,7 @@ def run_hil_bench(console: Console, n_steps: int = 1200) -> dict[str, float]:
         results[f"flash_bytes_192_{key}"] = float(flash)
         results[f"ram_bytes_192_{key}"] = float(ram)
         table.add_row(f"flash, 192 cells ({board})", f"{flash / 1024:.1f} KiB", "<= 64 KiB")
-        table.add_row(f"RAM incl. 1.81 KiB stack, 192 cells ({board})", f"{ram / 1024:.1f} KiB", "<= 32 KiB")
+        table.add_row(f"RAM incl. 1.50 KiB stack, 192 cells ({board})", f"{ram / 1024:.1f} KiB", "<= 32 KiB")
 
     if shutil.which("qemu-system-arm") is None:
         console.print(table)
@@ -122,6 +122,6 @@ def run_hil_bench(console: Console, n_steps: int = 1200) -> dict[str, float]:
         f">= {TARGET_STEPS_PER_S:.0f}",
     )
     table.add_row("PIL lock-step over QEMU, 8 cells", f"{small['steps_per_s']:.0f} steps/s", "")
-    table.add_row("stack never used (of 1.81 KiB)", f"{big['stack_free']:.0f} B", "")
+    table.add_row("stack never used (of 1.50 KiB)", f"{big['stack_free']:.0f} B", "")
     console.print(table)
     return results

@@ -319,8 +319,7 @@ VERDICTS: list[tuple[str, str, str, str, str]] = [
     ("bms.c", "for (uint32_t i = 0u; i < nc; i++) {", "i <= nc", G_OOB, ""),
     ("bms.c", "for (uint32_t j = 0u; j < cfg->pack.n_temp_sensors; j++) {", "j <= ", G_OOB, ""),
     ("safety.c", "for (uint32_t f = 0u; f < (uint32_t)BMS_N_FAULTS; f++) {", "f <= ", G_OOB, ""),
-    ("plausibility.c", "st->stuck_repeats[i] = 0u;", "", G_EARLY, ""),
-    ("plausibility.c", "st->stuck_moved[i] = 1u;", "", G_EARLY, ""),
+    ("plausibility.c", "st->stuck_count[i] = 0u;", "", G_EARLY, ""),
     ("safety.c", "d->seen = 0u;", "", G_EARLY, ""),
     (
         "bms.c",

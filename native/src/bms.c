@@ -923,7 +923,7 @@ static float r_kept(const bms_config_t *cfg, uint32_t i)
 }
 
 /* ---- state of power (sop.h): one more pass over the cells, after the limits ---- */
-static void stage_sop(const bms_t *inst, const bms_meas_t *meas, bms_out_t *out, const step_ctx_t *c)
+static BMS_NOINLINE void stage_sop(const bms_t *inst, const bms_meas_t *meas, bms_out_t *out, const step_ctx_t *c)
 {
     const bms_config_t *cfg = &inst->cfg;
     const uint32_t zero[2] = {bms_sop_zeroed(inst->limit.ccl_limit), bms_sop_zeroed(inst->limit.dcl_limit)};
@@ -982,6 +982,27 @@ static void stage_outputs(const bms_t *inst, bms_out_t *out, const step_ctx_t *c
     out->status = c->status;
 }
 
+/* The stages up to the limits. Their scratch (the limit accumulator, the monitored values)
+ * is gone before the state of power runs, whose call chain is the firmware's deepest: on one
+ * frame with it, the two would add up on the stack (test_qemu's stack check). */
+static BMS_NOINLINE void step_to_limits(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms, bms_out_t *out,
+                                        step_ctx_t *c)
+{
+    bms_limit_acc_t acc;
+    bms_safety_value_t sv[BMS_N_QUANTITIES];
+    stage_plausibility(inst, meas, c);
+    stage_estimators(inst, meas, dt_ms, out, &acc, c);
+    stage_safety(inst, meas, out, &acc, c, sv);
+    stage_balancing(inst, meas, out, c);
+    stage_contactors(inst, meas, c);
+    if (inst->safety.latched != 0u) {
+        /* whatever latched in this step (the balancing switch, a precharge timeout): no
+         * switch closes for the coming interval */
+        bms_bal_halt(&inst->bal);
+    }
+    stage_limits(inst, meas, out, &acc, c, sv);
+}
+
 int32_t bms_step(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms, bms_out_t *out)
 {
     if ((inst == 0) || (meas == 0) || (out == 0)) {
@@ -1003,19 +1024,7 @@ int32_t bms_step(bms_t *inst, const bms_meas_t *meas, uint32_t dt_ms, bms_out_t 
     c.ocv_slope_v = 0.0f;
     c.have_data = 0u;
     c.diverged_cell = -1;
-    bms_limit_acc_t acc;
-    bms_safety_value_t sv[BMS_N_QUANTITIES];
-    stage_plausibility(inst, meas, &c);
-    stage_estimators(inst, meas, dt_ms, out, &acc, &c);
-    stage_safety(inst, meas, out, &acc, &c, sv);
-    stage_balancing(inst, meas, out, &c);
-    stage_contactors(inst, meas, &c);
-    if (inst->safety.latched != 0u) {
-        /* whatever latched in this step (the balancing switch, a precharge timeout): no
-         * switch closes for the coming interval */
-        bms_bal_halt(&inst->bal);
-    }
-    stage_limits(inst, meas, out, &acc, &c, sv);
+    step_to_limits(inst, meas, dt_ms, out, &c);
     stage_sop(inst, meas, out, &c);
     stage_outputs(inst, out, &c);
     return BMS_OK;

@@ -8,8 +8,7 @@ void bms_plaus_reset(bms_plaus_state_t *st)
     for (uint32_t i = 0u; i < BMS_MAX_CELLS; i++) {
         st->stuck_ref_v[i] = 0.0f;
         st->stuck_ref_i[i] = 0;
-        st->stuck_moved[i] = 0u;
-        st->stuck_repeats[i] = 0u;
+        st->stuck_count[i] = 0u;
     }
     for (uint32_t k = 0u; k < BMS_MAX_PRESSURE_SENSORS; k++) {
         st->p_ref_mpa[k] = 0.0f;
@@ -75,17 +74,20 @@ static void check_cells(bms_plaus_state_t *st, const bms_config_t *cfg, const bm
             /* stuck: the very same reading again (dithered ADC), or again although the
              * current has moved, since it froze, enough to change any real cell's voltage */
             if (v == st->stuck_ref_v[i]) {
-                if (st->stuck_repeats[i] < 255u) {
-                    st->stuck_repeats[i]++;
-                }
-                if ((res->current_valid != 0u)
-                    && (absf(in->pack_current_a - current_of_q15(st->stuck_ref_i[i], cfg->pack.current_range_a))
-                        >= p->stuck_current_delta_a)) {
-                    st->stuck_moved[i] = 1u;
+                if (p->stuck_needs_current == 0u) {
+                    if (st->stuck_count[i] < 255u) {
+                        st->stuck_count[i]++;
+                    }
+                } else if ((res->current_valid != 0u)
+                           && (absf(in->pack_current_a - current_of_q15(st->stuck_ref_i[i], cfg->pack.current_range_a))
+                               >= p->stuck_current_delta_a)) {
+                    st->stuck_count[i] = 1u;
+                } else {
+                    /* the current has not moved (enough) since the reading froze */
                 }
                 const int32_t frozen = (p->stuck_needs_current == 0u)
-                                         ? (((uint32_t)st->stuck_repeats[i] >= p->stuck_repeats_min) ? 1 : 0)
-                                         : (int32_t)st->stuck_moved[i];
+                                         ? (((uint32_t)st->stuck_count[i] >= p->stuck_repeats_min) ? 1 : 0)
+                                         : (int32_t)st->stuck_count[i];
                 if (frozen != 0) {
                     f = BMS_PLAUS_CELL_STUCK;
                     cond_set(&res->volt_stuck, i, v);
@@ -95,8 +97,7 @@ static void check_cells(bms_plaus_state_t *st, const bms_config_t *cfg, const bm
                 st->stuck_ref_i[i] = (res->current_valid != 0u)
                                        ? current_q15(in->pack_current_a, cfg->pack.current_range_a)
                                        : st->stuck_ref_i[i];
-                st->stuck_moved[i] = 0u;
-                st->stuck_repeats[i] = 0u;
+                st->stuck_count[i] = 0u;
             }
         }
         res->cell_flags[i] = f;

@@ -52,13 +52,6 @@
 #include "bms/bms_math.h"
 #include "bms/cell_model.h"
 
-/* sop_window's frame (a table point's evaluation) lives only while it runs: inlined into
- * bms_sop_cell it would add to the deepest path of bms_step (the firmware's stack: test_qemu) */
-#if defined(__GNUC__)
-#define SOP_NOINLINE __attribute__((noinline))
-#else
-#define SOP_NOINLINE
-#endif
 
 #define SOP_BIG_A 1.0e9f
 #define SOP_R_MIN_OHM 1.0e-9f
@@ -184,7 +177,9 @@ static void tau_inside(float ra, float rb, float ca, float cb, float *tmin, floa
 /* The parameters over the SoC window [lo, hi] at one temperature: the tables are piecewise
  * linear in the SoC there (the table's breakpoints), so R's largest value lies at an end
  * or a breakpoint, and tau = R C's extremes there or at a vertex inside a segment. */
-SOP_NOINLINE static void sop_window(const bms_cell_params_t *cp, float lo, float hi, float temp_degc, sop_win_t *w)
+/* sop_window's frame (a table point's evaluation) lives only while it runs: inlined into
+ * bms_sop_cell it would add to the deepest path of bms_step (the firmware's stack: test_qemu) */
+BMS_NOINLINE static void sop_window(const bms_cell_params_t *cp, float lo, float hi, float temp_degc, sop_win_t *w)
 {
     bms_cell_eval_t ev;
     bms_cell_eval(cp, lo, temp_degc, &ev);

@@ -190,7 +190,7 @@ def test_reset_whatever_the_memory_held():
     ffi.memmove(st, b"\xa5" * ffi.sizeof("bms_plaus_state_t"), ffi.sizeof("bms_plaus_state_t"))
     lib.bms_plaus_reset(st)
     assert (st.last_sample_time_ms, st.stale_ms, st.have_sample) == (0, 0, 0)
-    assert set(st.stuck_ref_v) == {0.0} and set(st.stuck_ref_i) == {0.0} and set(st.stuck_moved) == {0}
+    assert set(st.stuck_ref_v) == {0.0} and set(st.stuck_ref_i) == {0.0} and set(st.stuck_count) == {0}
 
 
 def test_an_unfrozen_reading_is_not_stuck_when_it_repeats_at_rest():

@@ -11,6 +11,14 @@
 /* Number of elements of an array (not a pointer) known here. */
 #define BMS_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* A function whose frame must not merge into its caller's: its locals then live only while
+ * it runs, and the firmware's deepest call path (its stack: test_qemu) stays short. */
+#if defined(__GNUC__)
+#define BMS_NOINLINE __attribute__((noinline))
+#else
+#define BMS_NOINLINE
+#endif
+
 /* exp(x) for x in [-87, 88] (clamped outside); max rel. error ~2 ulp. */
 float bms_expf(float x);
 /* exp(x) - 1, accurate for small |x|. */

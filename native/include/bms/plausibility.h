@@ -34,8 +34,11 @@ typedef struct {
                                            (a valid current is within the range; the error,
                                            range / 65534, is < 1 % of stuck_current_delta_a
                                            for the shipped sensors) */
-    uint8_t stuck_moved[BMS_MAX_CELLS]; /* the current has moved since: frozen reading */
-    uint8_t stuck_repeats[BMS_MAX_CELLS]; /* identical samples in a row (saturating) */
+    uint8_t stuck_count[BMS_MAX_CELLS]; /* the frozen test's evidence since the reading last
+                                           changed: with plaus.stuck_needs_current 0 the
+                                           identical samples in a row (saturating at 255),
+                                           otherwise 1 once the current has moved (one byte
+                                           for the two: the configuration uses one) */
     float p_ref_mpa[BMS_MAX_PRESSURE_SENSORS];     /* pressure reading when it last changed */
     uint8_t p_repeats[BMS_MAX_PRESSURE_SENSORS];   /* identical samples in a row (saturating) */
     uint32_t last_sample_time_ms;
