@@ -109,6 +109,12 @@ class EstimatorParams:
     heat_noise_w: float = 0.5  # fit: the ohmic heat at 1C, R0 * I_1C^2
     temp_noise_degc: float = 0.3
     temp_spatial_sigma_degc: float = 1.0
+    # How well the pack's surface-to-ambient path (ThermalParams.r_surf_amb_k_per_w: the cold
+    # plate and the coolant) is known, relative 1-sigma. ASSUMPTION 0.5: forced convection in
+    # the plate's channels goes as Re^0.8 (Dittus-Boelter), so a pump at 60 % of its nominal
+    # flow leaves 0.66x the conductance, and the thermal interface (gap pad, its compression)
+    # varies by some +-30 % from pack to pack; the two together ~0.45, rounded up.
+    r_surf_amb_rel_sigma: float = 0.5
     # Online state of health (native/include/bms/soh.h): each cell's capacity and resistance
     # as scales of this model. soh_init_sigma: how far a cell may be from the model when the
     # BMS has learned nothing of it (no stored health), relative 1-sigma; 0 holds both at the

@@ -362,6 +362,8 @@ static const bms_cfg_field_info_t k_fields[BMS_CFG_N_FIELDS] = {
          BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_PLAUS, -1000.0f, 1000.0f),
     ROW1("plaus.pressure_open_below_mpa", "MPa", "a stack pressure reading: -1000..1000 MPa",
          plaus.pressure_open_below_mpa, 0u, BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_PLAUS, -1000.0f, 1000.0f),
+    ROW1("est.r_surf_amb_rel_sigma", "", "a relative uncertainty: 0..10", est.r_surf_amb_rel_sigma, 0u,
+         BMS_CFG_SHAPE_SCALAR, BOTH, BMS_CFG_E_ESTIMATOR, 0.0f, 10.0f),
 };
 
 const bms_cfg_field_info_t *bms_config_field_info(uint32_t field)
@@ -532,6 +534,9 @@ static bms_cfg_err_t check_estimator(const bms_config_t *cfg, bms_cfg_detail_t *
     }
     if (e == BMS_CFG_OK) {
         e = check_rows(cfg, BMS_CFG_F_EST_SOH_R_INIT, BMS_CFG_F_EST_SOH_R_INIT, d);
+    }
+    if (e == BMS_CFG_OK) {
+        e = check_rows(cfg, BMS_CFG_F_EST_R_SURF_AMB_SIGMA, BMS_CFG_F_EST_R_SURF_AMB_SIGMA, d);
     }
     /* the cell-voltage measurement variance must not vanish (division by S) */
     if ((e == BMS_CFG_OK) && !((cfg->est.voltage_noise_v + cfg->est.model_err_v) > 0.0f)) {

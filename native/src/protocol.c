@@ -205,6 +205,7 @@ uint32_t bms_proto_layout_hash(void)
         OFS(bms_config_t, est.heat_noise_w),
         OFS(bms_config_t, est.temp_noise_degc),
         OFS(bms_config_t, est.temp_spatial_sigma_degc),
+        OFS(bms_config_t, est.r_surf_amb_rel_sigma),
         OFS(bms_config_t, est.soh_init_sigma),
         OFS(bms_config_t, est.soh_rw),
         OFS(bms_config_t, est.soh_rest_s),

@@ -97,6 +97,7 @@ ISSUE_CASES = [
         "heat_noise_w",
         "temp_noise_degc",
         "temp_spatial_sigma_degc",
+        "r_surf_amb_rel_sigma",
     )
 ]
 

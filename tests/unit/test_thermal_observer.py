@@ -1,11 +1,13 @@
 """native/src/thermal_observer.c against the analytic two-node solution."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from scipy.linalg import expm
 
 from bms._native import ffi, lib
-from bms.cells import ThermalParams
+from bms.cells import EstimatorParams, ThermalParams
 from bms.firmware import Firmware, PackLayout, fill_config
 from tests.synthetic import TruthCell
 
@@ -163,3 +165,85 @@ def test_unsensed_cells_are_estimated_from_model_and_neighbours():
     assert np.max(np.abs(surf_err)) < 0.5
     # without its own sensor the middle cell still lands between its neighbours
     assert truth[-1, 0, 0] < fw.core_temp_degc[4] < truth[-1, -1, 0]
+
+
+def test_the_surface_path_uncertainty_is_process_noise_on_the_surface_alone():
+    """P' = Ad P Ad' + diag(q, q + e^2 dt): q the heat's (heat_noise / Cc)^2 dt, e the
+    surface path's heat-flow error sigma (T_amb - T_s) / (R_sa C_s) at the predicted surface."""
+    cfg, m = _model(TP)
+    cfg.est.r_surf_amb_rel_sigma = 0.5
+    d = ffi.new("bms_thermal_disc_t *")
+    lib.bms_thermal_disc_update(d, m, 500)
+    c = ffi.new("bms_thermal_cell_t *")
+    lib.bms_thermal_cell_init(c, 0.0, ffi.addressof(cfg.est))
+    p0 = np.array([[c.p[0], c.p[1]], [c.p[1], c.p[2]]], dtype=float)
+    heat, amb, dt = 1.0, 10.0, 0.5
+    lib.bms_thermal_cell_predict(c, d, ffi.addressof(cfg.thermal), ffi.addressof(cfg.est), heat, amb, dt)
+    a, b = _a_b(TP)
+    ad = expm(a * dt)
+    x = ad @ np.zeros(2) + np.linalg.solve(a, ad - np.eye(2)) @ b @ np.array([heat, amb])
+    q = (float(cfg.est.heat_noise_w) / TP.c_core_j_per_k) ** 2 * dt
+    e = 0.5 * (amb - x[1]) / (TP.r_surf_amb_k_per_w * TP.c_surf_j_per_k)
+    p = ad @ p0 @ ad.T + np.diag([q, q + e * e * dt])
+    assert e * e * dt > 10 * q  # the new term is what this checks
+    assert [c.p[0], c.p[1], c.p[2]] == pytest.approx([p[0, 0], p[0, 1], p[1, 1]], rel=1e-4)
+
+
+def _warmed_from_outside(sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """A cell at 0 C whose cold plate warms to 15 C (the coolant heater) through a path that
+    conducts 1/1.5 of what the observer's model says (a slow pump), no current, the sensor on
+    the true surface: the true core and the firmware's estimate, 1 s steps for 600 s."""
+    tc = TruthCell(
+        c_core=TP.c_core_j_per_k,
+        c_surf=TP.c_surf_j_per_k,
+        r_cs=TP.r_core_surf_k_per_w,
+        r_sa=TP.r_surf_amb_k_per_w,
+    )
+    model = tc.cell_model()
+    model.estimator = replace(model.estimator, r_surf_amb_rel_sigma=sigma)
+    fw = Firmware(model, PackLayout(1, (0,)))
+    a, b = _a_b(replace(TP, r_surf_amb_k_per_w=1.5 * TP.r_surf_amb_k_per_w))
+    ad = expm(a)
+    bd = np.linalg.solve(a, ad - np.eye(2)) @ b
+    x, truth, est = np.zeros(2), [], []
+    fw.step_arrays(0, 0.0, np.array([3.7]), np.array([0.0]), ambient_degc=0.0)
+    for _ in range(600):
+        x = ad @ x + bd @ np.array([0.0, 15.0])
+        fw.step_arrays(1000, 0.0, np.array([3.7]), np.array([x[1]]), ambient_degc=15.0)
+        truth.append(x[0])
+        est.append(fw.core_temp_degc[0])
+    return np.array(truth), np.array(est)
+
+
+def test_a_surface_warmed_slower_than_modelled_is_not_read_as_a_colder_core():
+    """Found by P13 (an LFP cell warmed by the coolant heater at 60 % of the nominal flow):
+    without the surface path's uncertainty the filter pulled the core estimate down 0.76 K
+    while the true core only warmed; with the shipped 0.5 the error is under half."""
+    truth, without = _warmed_from_outside(0.0)
+    _, shipped = _warmed_from_outside(EstimatorParams().r_surf_amb_rel_sigma)
+    assert np.all(np.diff(truth) >= 0.0) and without.min() < -0.5  # the defect, reproduced
+    rms_without = np.sqrt(np.mean((truth - without) ** 2))
+    rms_shipped = np.sqrt(np.mean((truth - shipped) ** 2))
+    assert rms_shipped < 0.5 * rms_without
+    assert shipped.min() > -0.3 and np.max(truth - shipped) < 0.7
+
+
+def test_a_surface_above_the_ambient_keeps_informing_the_core():
+    """Above the ambient the surface's excess is the core's heat: no surface-path noise, so a
+    hot reading raises the core estimate as much as without it (P' = Ad P Ad' + q I)."""
+    cfg, m = _model(TP)
+    d = ffi.new("bms_thermal_disc_t *")
+    lib.bms_thermal_disc_update(d, m, 500)
+    cores = []
+    for sigma in (0.0, 0.5):
+        cfg.est.r_surf_amb_rel_sigma = sigma
+        c = ffi.new("bms_thermal_cell_t *")
+        lib.bms_thermal_cell_init(c, 40.0, ffi.addressof(cfg.est))
+        for _ in range(20):
+            lib.bms_thermal_cell_predict(
+                c, d, ffi.addressof(cfg.thermal), ffi.addressof(cfg.est), 3.0, 25.0, 0.5
+            )
+            lib.bms_thermal_cell_update(c, 45.0 - c.t_surf_degc, 0.09)
+        cores.append((c.t_core_degc, c.p[0], c.p[1], c.p[2]))
+    assert cores[1] == cores[0]
+    assert cores[0][0] > 41.0  # the hot reading did raise the core

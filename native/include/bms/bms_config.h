@@ -77,6 +77,8 @@ typedef struct {
     float heat_noise_w;             /* uncertainty of the core heat input */
     float temp_noise_degc;          /* surface thermistor noise */
     float temp_spatial_sigma_degc;  /* unsensed cell vs its sensed neighbours */
+    float r_surf_amb_rel_sigma;     /* relative uncertainty of the surface-to-ambient path
+                                       (thermal.r_surf_amb_k_per_w: cold plate, coolant flow) */
     /* online state of health (soh.h) */
     float soh_init_sigma;           /* relative 1-sigma of a cell's capacity against the model
                                        when nothing is stored (0: capacity and resistance held) */
@@ -446,7 +448,8 @@ typedef enum {
     BMS_CFG_F_PL_PRESSURE_MIN = 142,
     BMS_CFG_F_PL_PRESSURE_MAX = 143,
     BMS_CFG_F_PL_PRESSURE_OPEN = 144,
-    BMS_CFG_N_FIELDS = 145
+    BMS_CFG_F_EST_R_SURF_AMB_SIGMA = 145,
+    BMS_CFG_N_FIELDS = 146
 } bms_cfg_field_t;
 
 /* How a field's values are laid out (which counts of the config give its extent). */
