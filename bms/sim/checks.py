@@ -70,6 +70,10 @@ P10 threshold the true value of every quantity the firmware trips on (each cell'
               preconditioning band while a fast charge is announced), the cooling above its
               band and not below it, on the firmware's own temperatures
 
+P13 core estimate: no cell's true core is hotter than the firmware's reported estimate by more
+              than what the observer cannot know: P10's allowance (_core_allowance) and the
+              lag a mis-scaled model gives a core warmed or cooled from outside (_core_estimate)
+
 One function per property below; the CCL's constraints P2 recomputes from the chemistry (the
 maps, derates and window) are bms/sim/ccl_bound.py's `Limits`.
 """
@@ -213,6 +217,7 @@ def check_run(
     _thresholds(c, r)  # P10
     _pressure(c, r)  # P11
     _thermal_requests(c, r)  # P12
+    _core_estimate(c, r)  # P13
     return c.violations
 
 
@@ -863,7 +868,7 @@ def _shunt_allowance(se: SensorSpec, at: np.ndarray) -> np.ndarray:
     return _reading_allowance(se.current_gain_sigma, se.current_offset_sigma_a, se.current_noise_a, 0.0, at)
 
 
-def _core_allowance(r: _Run, current_a: np.ndarray, v_allow: float) -> np.ndarray:
+def _core_allowance(r: _Run, current_a: np.ndarray, v_allow: float, held: bool = False) -> np.ndarray:
     """(steps, cells): how much hotter than its estimate a cell's core can be from what the
     observer (thermal_observer.h) cannot know, each term from the scenario and the plant's
     truth, independently of the firmware's filter:
@@ -880,7 +885,13 @@ def _core_allowance(r: _Run, current_a: np.ndarray, v_allow: float) -> np.ndarra
       OCV's slope there, and a reading off by its sensing error hide |I| dV of heat, which
       the core-to-surface resistance turns into |I| dV R, reached through the core's lag (R C
       of the plant's core); so does a balancing switch stuck on, its resistor's heat.
-    The firmware's own heats (the charge's, a commanded switch's resistor) it knows."""
+    The firmware's own heats (the charge's, a commanded switch's resistor) it knows.
+    held (P13, which judges the estimate at every step): the surface's sensing error reaches
+    the core estimate twice: at once, through the filter's cross gain (a surface innovation
+    moves the core estimate as well), and through the model's core-to-surface coupling, which
+    carries the surface estimate's error into the core over the core's R C and out of it only
+    as slowly: the error now plus its first-order lag through the plant core's R C. P10
+    judges an excursion over a debounce with the error as it is."""
     res, scn, chem = r.res, r.scn, r.chem
     se, sp, cell = scn.sensors, scn.spread, chem.cell
     core = np.asarray(res.cells_true_core, dtype=float)
@@ -892,6 +903,10 @@ def _core_allowance(r: _Run, current_a: np.ndarray, v_allow: float) -> np.ndarra
     w = np.stack([np.interp(np.arange(n), sensed, np.eye(len(sensed))[j]) for j in range(len(sensed))])
     shown = lagged @ w
     surf_err = np.maximum(0.0, surf - shown) + SENSE_SIGMAS * se.temp_noise_c + 0.5 * se.temp_lsb_c
+    th = cell.thermal
+    tau_s = th.r_core_surf_k_per_w * sp.r_core_surf_scale * th.c_core_j_per_k * sp.c_core_scale
+    if held:
+        surf_err = surf_err + _first_order(surf_err, r.dt, tau_s, surf_err[0])
     m = max(0.0, 1.0 - 1.0 / sp.r_core_surf_scale) + max(0.0, 1.0 - sp.c_core_scale)
     rise = m * np.maximum(0.0, core - surf)
     mid = float(np.interp(0.5, cell.soc, cell.ocv_v[int(np.argmin(np.abs(cell.temp_c - 25.0)))]))
@@ -903,7 +918,6 @@ def _core_allowance(r: _Run, current_a: np.ndarray, v_allow: float) -> np.ndarra
     )
     slope = np.max(np.abs(np.gradient(cell.ocv_v, cell.soc, axis=1)), axis=0)  # V per unit SoC
     soc_err_v = r.soc_bound * np.interp(np.asarray(res.cells_true_soc, dtype=float), cell.soc, slope)
-    th = cell.thermal
     r_cs = th.r_core_surf_k_per_w / scn.parallel * sp.r_core_surf_scale
     heat_w = np.abs(current_a)[:, None] * (ocv_err_v + soc_err_v)
     # a balancing switch stuck on bleeds its cell unseen until the firmware finds it: its
@@ -916,7 +930,6 @@ def _core_allowance(r: _Run, current_a: np.ndarray, v_allow: float) -> np.ndarra
             )
             heat_w[:, f.cell] += np.where(r.t >= f.at_s - 1e-9, i_b * i_b * bal.bleed_ohm, 0.0)
     # the hidden heat warms the core as any heat does: through its capacity, R C to settle
-    tau_s = th.r_core_surf_k_per_w * sp.r_core_surf_scale * th.c_core_j_per_k * sp.c_core_scale
     heat = _first_order(heat_w * r_cs, r.dt, tau_s, np.zeros(n))
     return surf_err + rise + heat
 
@@ -1020,6 +1033,67 @@ def _thresholds(c: Checker, r: _Run) -> None:
             f"{allow[k, j]:.2f} K the observer cannot know"
         ),
     )  # fmt: skip
+
+
+# P13 judges a core estimate this many of the plant core's R C after the coolant heater last ran
+HEATED_CORE_TAUS = 3.0
+
+
+def _since(on: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Seconds since `on` last held at or before each step (inf: never)."""
+    last = np.where(on, t, -np.inf)
+    return t - np.maximum.accumulate(last)
+
+
+def _core_estimate(c: Checker, r: _Run) -> None:
+    """P13: no cell's true core is hotter than the firmware's own estimate of it by more than
+    what the observer cannot know (_core_allowance, P10's, and the lag a mis-scaled model
+    gives a core warmed or cooled from outside: below), at any step the estimators run on
+    real sensors (until a fault that changes what the firmware sees is injected); a shorted
+    cell and what it conducts into its neighbours are exempt as in P1.
+
+    Not judged while the coolant heater runs and for HEATED_CORE_TAUS of the core's R C after:
+    the heater drives the surfaces through the cold plate, a path the observer knows only to
+    est.r_surf_amb_rel_sigma and at the nominal coolant flow; where the plate conducts less
+    than modelled (a slower pump) the surface warms slower than predicted, and the filter
+    reads part of that as a colder core (an NMC cell at 60 % flow: 0.3 K below the truth
+    beside a 0.3 K allowance). An estimate colder than the truth while the pack is cold
+    enough to be heated errs on the side of the plating map and the cold derate (a lower
+    CCL), and the heater's off band lies far below any hot limit.
+
+    The outside term: a core follows its surface through R C (the core-to-surface resistance
+    and the core's capacity). Where the surface moves from outside (the coolant's heater or
+    chiller, the air), the true core lags it by about the surface's rate times the plant's
+    R C, the observer's by the rate times the model's: short of the truth by (R C_model /
+    R C_plant - 1) of the true lag (surface - core), the plant's scales (Spread) being the
+    plant's R C over the model's."""
+    res, scn, log, t = r.res, r.scn, r.log, r.t
+    judged_until = min((f.at_s for f in res.injected if f.kind in SENSING_FAULTS), default=np.inf)
+    est = r.est_core
+    th, sp = r.chem.cell.thermal, scn.spread
+    tau_s = th.r_core_surf_k_per_w * sp.r_core_surf_scale * th.c_core_j_per_k * sp.c_core_scale
+    judged = ((t < judged_until - 1e-9) & (_since(log["heater_on"] > 0.5, t) > HEATED_CORE_TAUS * tau_s))[
+        :, None
+    ] & np.isfinite(est)
+    if not judged.any():
+        return
+    core = np.asarray(res.cells_true_core, dtype=float)
+    surf = np.asarray(res.cells_true_surf, dtype=float)
+    a_v = float(_afe_allowance(scn.sensors, np.array(r.chem.cell.v_max)))
+    lag = max(0.0, 1.0 / (sp.r_core_surf_scale * sp.c_core_scale) - 1.0) * np.maximum(0.0, surf - core)
+    allow = _core_allowance(r, log["current_a"], a_v, held=True) + lag
+    bad = judged & (core > est + allow)
+    bad &= ~_short_exempt(r, core, bad)
+    cell = np.argmax(bad, axis=1)
+    c.where(
+        "P13-core-estimate",
+        bad.any(axis=1),
+        t,
+        lambda k: (
+            f"cell {cell[k]} true core {core[k, cell[k]]:.2f} degC, the firmware's estimate "
+            f"{est[k, cell[k]]:.2f} degC + {allow[k, cell[k]]:.2f} K it cannot know"
+        ),
+    )
 
 
 class SafetyMonitor:
