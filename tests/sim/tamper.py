@@ -1,8 +1,12 @@
 """A run's log changed after the fact, to show that a property catches what it must."""
 
 import copy
+from dataclasses import replace
 
 import numpy as np
+
+from bms.plant.pack import Spread
+from bms.sim.scenario import Scenario, load_scenario
 
 
 def tampered(res, **cols):
@@ -12,3 +16,9 @@ def tampered(res, **cols):
     for name, fn in cols.items():
         fn(r.log[name])
     return r
+
+
+def eight_cell_fastcharge(spread: Spread) -> Scenario:
+    """Eight cells of the fast-charge preset for four minutes, the plant's spread given."""
+    base = load_scenario("fastcharge-10-80")
+    return replace(base, series=8, duration_s=240.0, stop_when_complete=False, spread=spread)

@@ -22,16 +22,13 @@ from bms.plant.pack import Spread
 from bms.sim import checks
 from bms.sim.checks import check_run
 from bms.sim.loop import run
-from bms.sim.scenario import load_scenario
-from tests.sim.tamper import tampered
+from tests.sim.tamper import eight_cell_fastcharge, tampered
 
 
 @pytest.fixture(scope="module")
 def clean():
     """Eight cells of the fast-charge preset, four minutes, a thermal model off by 30 %."""
-    base = load_scenario("fastcharge-10-80")
-    spread = replace(Spread(), r_core_surf_scale=1.3, c_core_scale=0.7)
-    scn = replace(base, series=8, duration_s=240.0, stop_when_complete=False, spread=spread)
+    scn = eight_cell_fastcharge(replace(Spread(), r_core_surf_scale=1.3, c_core_scale=0.7))
     chem = load_chemistry(scn.chemistry)
     return run(scn), chem
 

@@ -21,6 +21,16 @@ def _a_b(tp: ThermalParams):
     return a, b
 
 
+def _truth_cell() -> TruthCell:
+    """The synthetic cell with TP's thermal parameters."""
+    return TruthCell(
+        c_core=TP.c_core_j_per_k,
+        c_surf=TP.c_surf_j_per_k,
+        r_cs=TP.r_core_surf_k_per_w,
+        r_sa=TP.r_surf_amb_k_per_w,
+    )
+
+
 def _model(tp: ThermalParams, n_cells: int = 1, sensors=(0,)):
     cell = TruthCell().cell_model()
     cell.thermal = tp
@@ -102,12 +112,7 @@ def _truth_two_node(heat, dt, amb, tp):
 
 def test_observer_recovers_the_core_from_the_surface_sensor():
     """Closed loop through bms_step: surface sensor only; heat from I*(OCV - V)."""
-    tc = TruthCell(
-        c_core=TP.c_core_j_per_k,
-        c_surf=TP.c_surf_j_per_k,
-        r_cs=TP.r_core_surf_k_per_w,
-        r_sa=TP.r_surf_amb_k_per_w,
-    )
+    tc = _truth_cell()
     model = tc.cell_model()
     fw = Firmware(model, PackLayout(1, (0,)))
     rng = np.random.default_rng(4)
@@ -138,12 +143,7 @@ def test_observer_recovers_the_core_from_the_surface_sensor():
 def test_unsensed_cells_are_estimated_from_model_and_neighbours():
     """Nine cells with a resistance spread (heat rising along the string); thermistors
     on the first and last cell only. The truth is the two-node model per cell."""
-    tc = TruthCell(
-        c_core=TP.c_core_j_per_k,
-        c_surf=TP.c_surf_j_per_k,
-        r_cs=TP.r_core_surf_k_per_w,
-        r_sa=TP.r_surf_amb_k_per_w,
-    )
+    tc = _truth_cell()
     model = tc.cell_model()
     n_cells, n = 9, 2400
     overpot = np.linspace(0.04, 0.12, n_cells)
@@ -193,12 +193,7 @@ def _warmed_from_outside(sigma: float) -> tuple[np.ndarray, np.ndarray]:
     """A cell at 0 C whose cold plate warms to 15 C (the coolant heater) through a path that
     conducts 1/1.5 of what the observer's model says (a slow pump), no current, the sensor on
     the true surface: the true core and the firmware's estimate, 1 s steps for 600 s."""
-    tc = TruthCell(
-        c_core=TP.c_core_j_per_k,
-        c_surf=TP.c_surf_j_per_k,
-        r_cs=TP.r_core_surf_k_per_w,
-        r_sa=TP.r_surf_amb_k_per_w,
-    )
+    tc = _truth_cell()
     model = tc.cell_model()
     model.estimator = replace(model.estimator, r_surf_amb_rel_sigma=sigma)
     fw = Firmware(model, PackLayout(1, (0,)))
