@@ -1035,6 +1035,9 @@ def _thresholds(c: Checker, r: _Run) -> None:
     )  # fmt: skip
 
 
+# the fault kinds after whose injection P13 no longer judges: the sensing faults (what the
+# firmware sees) and the coolant's (the surface path its observer models)
+P13_BLIND_KINDS = SENSING_FAULTS | frozenset(k for k, fk in FAULT_KINDS.items() if fk.applied_to == "coolant")
 # P13 judges a core estimate this many of the plant core's R C after the coolant heater last ran
 HEATED_CORE_TAUS = 3.0
 
@@ -1049,7 +1052,8 @@ def _core_estimate(c: Checker, r: _Run) -> None:
     """P13: no cell's true core is hotter than the firmware's own estimate of it by more than
     what the observer cannot know (_core_allowance, P10's, and the lag a mis-scaled model
     gives a core warmed or cooled from outside: below), at any step the estimators run on
-    real sensors (until a fault that changes what the firmware sees is injected); a shorted
+    real sensors (until a fault that changes what the firmware sees, or the coolant's path
+    its observer models, is injected: P13_BLIND_KINDS); a shorted
     cell and what it conducts into its neighbours are exempt as in P1.
 
     Not judged while the coolant heater runs and for HEATED_CORE_TAUS of the core's R C after:
@@ -1068,7 +1072,9 @@ def _core_estimate(c: Checker, r: _Run) -> None:
     R C_plant - 1) of the true lag (surface - core), the plant's scales (Spread) being the
     plant's R C over the model's."""
     res, scn, log, t = r.res, r.scn, r.log, r.t
-    judged_until = min((f.at_s for f in res.injected if f.kind in SENSING_FAULTS), default=np.inf)
+    # a coolant fault takes away the surface path the observer models (as the heater drives
+    # it, below): judged until then, as until a sensing fault
+    judged_until = min((f.at_s for f in res.injected if f.kind in P13_BLIND_KINDS), default=np.inf)
     est = r.est_core
     th, sp = r.chem.cell.thermal, scn.spread
     tau_s = th.r_core_surf_k_per_w * sp.r_core_surf_scale * th.c_core_j_per_k * sp.c_core_scale

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bms.chemistry import load_chemistry
+from bms.plant.faults import Fault, Injection
 from bms.plant.pack import Spread
 from bms.sim import checks
 from bms.sim.checks import check_run
@@ -102,3 +103,13 @@ def test_the_time_since_the_heater_matches_a_loop(on):
         last = t[k] if o else last
         want = np.inf if last is None else t[k] - last
         assert got[k] == want
+
+
+def test_nothing_is_judged_after_a_coolant_fault_is_injected(matched):
+    res, chem = matched
+    assert p13(lowered(res, 4, 150.0, 160.0, 3.0), chem)
+    r = copy.copy(res)
+    at_s = 140.0
+    k = int(np.searchsorted(res.log["time_s"], at_s))
+    r.injected = [*res.injected, Injection(Fault("cooling_loss", at_s=at_s), at_s=at_s, k=k)]
+    assert p13(lowered(r, 4, 150.0, 160.0, 3.0), chem) == []
