@@ -168,7 +168,10 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
 # other verdict names the class of gap the survivor shows (scored as a survivor). A survivor
 # without an entry is reported as "not yet triaged".
 EQ = "equivalent"
-G_CORE = "core estimate: no property bounds it away from the trip thresholds"
+G_CORE = (
+    "core estimate: within P13's allowance (dominated by the heat P5's SoC bound could hide) "
+    "or raised (P13 judges one side)"
+)
 G_SOC = "SoC estimate: inside P5's tolerance"
 G_SOH = "state of health: no drawn scenario rests long enough for a rested point"
 G_DIAG = "a diagnostic output no property reads"
@@ -180,6 +183,31 @@ G_RESET = "what a reset clears: P7 asks that persisting causes stay latched, non
 G_CMD = "a command's result: no property reads what a contactor command returns"
 VERDICTS: list[tuple[str, str, str, str, str]] = [
     # equivalents: no input through the API tells them apart
+    (
+        "thermal_observer.c",
+        "(ambient_degc > c->t_surf_degc) ? (ambient_degc - c->t_surf_degc) : 0.0f",
+        "(ambient_degc >= c->t_surf_degc)",
+        EQ,
+        "at equality both branches are 0",
+    ),
+    (
+        "thermal_observer.c",
+        "if (q_irr < 0.0f) {",
+        "q_irr <= 0.0f",
+        EQ,
+        "at q_irr = 0, setting it to 0 changes nothing",
+    ),
+    (
+        "thermal_observer.c",
+        "        return 0.0f;\n",
+        "return 1.0f;",
+        EQ,
+        "the two early returns of 0 (same text): init_sqrtf's x <= 0 branch, called only with "
+        "the discriminant tr^2 - 4 det, > 0 for the two-node matrix (similar to a symmetric "
+        "one) whose parameters the config check holds positive; bms_thermal_nb_weight's "
+        "missing-neighbour branch, whose weight bms.c (sensed_temp) uses only where both "
+        "neighbours are sensors",
+    ),
     (
         "soc_ekf.c",
         "(var_soc < var_cap) ? var_soc : var_cap",
