@@ -88,6 +88,7 @@ import numpy as np
 from bms.chemistry import Chemistry
 from bms.enums import FAULT_ID, LIMITING_NAMES, N_LIMITING, ContactorState, Limiting, Status
 from bms.plant.faults import FAULT_KINDS
+from bms.plant.pack import Spread
 from bms.plant.sensors import SensorSpec
 from bms.protection import QUANTITIES, charge_detect_a
 from bms.sim.ccl_bound import Limits
@@ -868,6 +869,12 @@ def _shunt_allowance(se: SensorSpec, at: np.ndarray) -> np.ndarray:
     return _reading_allowance(se.current_gain_sigma, se.current_offset_sigma_a, se.current_noise_a, 0.0, at)
 
 
+def core_tau_s(chem: Chemistry, sp: Spread) -> float:
+    """The plant core's time constant: its core-to-surface resistance times its capacity (s)."""
+    th = chem.cell.thermal
+    return th.r_core_surf_k_per_w * sp.r_core_surf_scale * th.c_core_j_per_k * sp.c_core_scale
+
+
 def _core_allowance(r: _Run, current_a: np.ndarray, v_allow: float, held: bool = False) -> np.ndarray:
     """(steps, cells): how much hotter than its estimate a cell's core can be from what the
     observer (thermal_observer.h) cannot know, each term from the scenario and the plant's
@@ -904,7 +911,7 @@ def _core_allowance(r: _Run, current_a: np.ndarray, v_allow: float, held: bool =
     shown = lagged @ w
     surf_err = np.maximum(0.0, surf - shown) + SENSE_SIGMAS * se.temp_noise_c + 0.5 * se.temp_lsb_c
     th = cell.thermal
-    tau_s = th.r_core_surf_k_per_w * sp.r_core_surf_scale * th.c_core_j_per_k * sp.c_core_scale
+    tau_s = core_tau_s(chem, sp)
     if held:
         surf_err = surf_err + _first_order(surf_err, r.dt, tau_s, surf_err[0])
     m = max(0.0, 1.0 - 1.0 / sp.r_core_surf_scale) + max(0.0, 1.0 - sp.c_core_scale)
@@ -1076,8 +1083,8 @@ def _core_estimate(c: Checker, r: _Run) -> None:
     # it, below): judged until then, as until a sensing fault
     judged_until = min((f.at_s for f in res.injected if f.kind in P13_BLIND_KINDS), default=np.inf)
     est = r.est_core
-    th, sp = r.chem.cell.thermal, scn.spread
-    tau_s = th.r_core_surf_k_per_w * sp.r_core_surf_scale * th.c_core_j_per_k * sp.c_core_scale
+    sp = scn.spread
+    tau_s = core_tau_s(r.chem, sp)
     judged = ((t < judged_until - 1e-9) & (_since(log["heater_on"] > 0.5, t) > HEATED_CORE_TAUS * tau_s))[
         :, None
     ] & np.isfinite(est)

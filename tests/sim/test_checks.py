@@ -350,20 +350,20 @@ def test_a_thermal_request_against_its_band_is_flagged(clean):
     k = len(res.log["time_s"]) // 2
     assert props(res, chem) == set()
 
-    def hot(t):
-        t[k] = ch.heater_off_above_c + 5.0
+    def at_k(value: float):
+        def put(col):
+            col[k] = value
 
-    def heat_on(h):
-        h[k] = 1.0
+        return put
+
+    hot = at_k(ch.heater_off_above_c + 5.0)
+    heat_on = at_k(1.0)
 
     found = check_run(tampered(res, temp_meas_min_c=hot, heater_on=heat_on), chem)
     assert any(v.prop == "P12-thermal" and "heater on above" in v.detail for v in found)
 
-    def cold(t):
-        t[k] = ch.heater_on_below_c - 5.0
-
-    def heat_off(h):
-        h[k] = 0.0
+    cold = at_k(ch.heater_on_below_c - 5.0)
+    heat_off = at_k(0.0)
 
     found = check_run(tampered(res, temp_meas_min_c=cold, heater_on=heat_off), chem)
     assert any(v.prop == "P12-thermal" and "heater off below" in v.detail for v in found)
@@ -372,8 +372,7 @@ def test_a_thermal_request_against_its_band_is_flagged(clean):
     pre_on = ch.precondition_on_below_c
     assert pre_on is not None and pre_on > ch.heater_on_below_c
 
-    def warmish(t):
-        t[k] = 0.5 * (ch.heater_on_below_c + pre_on)
+    warmish = at_k(0.5 * (ch.heater_on_below_c + pre_on))
 
     def announced(s):
         s[k] = int(s[k]) | int(Status.PRECONDITIONING)
@@ -383,11 +382,8 @@ def test_a_thermal_request_against_its_band_is_flagged(clean):
     found = check_run(tampered(res, temp_meas_min_c=warmish, heater_on=heat_off), chem)
     assert not any(v.prop == "P12-thermal" for v in found)  # the parked band: not below it
 
-    def too_hot(t):
-        t[k] = ch.cooling_on_above_c + 5.0
-
-    def cool_off(c):
-        c[k] = 0.0
+    too_hot = at_k(ch.cooling_on_above_c + 5.0)
+    cool_off = at_k(0.0)
 
     found = check_run(tampered(res, core_temp_est_max_c=too_hot, cooling_on=cool_off), chem)
     assert any(v.prop == "P12-thermal" and "cooling off above" in v.detail for v in found)

@@ -75,8 +75,7 @@ def test_an_estimate_above_the_truth_is_not_this_propertys(matched):
 
 def test_nothing_is_judged_while_the_heater_runs_and_its_r_c_after(matched, monkeypatch):
     res, chem = matched
-    th, sp = chem.cell.thermal, res.scenario.spread
-    tau_s = th.r_core_surf_k_per_w * sp.r_core_surf_scale * th.c_core_j_per_k * sp.c_core_scale
+    tau_s = checks.core_tau_s(chem, res.scenario.spread)
     # a window that fits the four-minute run: 0.1 of the core's R C after the heater stops
     monkeypatch.setattr(checks, "HEATED_CORE_TAUS", 0.1)
     after = 0.1 * tau_s
