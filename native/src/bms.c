@@ -944,9 +944,7 @@ static BMS_NOINLINE void stage_sop(const bms_t *inst, const bms_meas_t *meas, bm
                                           bms_soh_cap_scale(&inst->soh, i),
                                           (cell_fresh(inst, i) != 0) ? meas->cell_v[i] : NAN, i_now,
                                           {cap[0], cap[1]}, hyst_in(inst, inst->thermal[i].t_core_degc).v};
-            bms_sop_cell_out_t o;
-            bms_sop_cell(cfg, &in, &o);
-            bms_sop_acc_cell(&acc, &o);
+            bms_sop_cell_fold(cfg, &in, &acc);
         }
     }
     bms_sop_finish(&acc, cap, zero, out->sop_chg_a, out->sop_dis_a, out->sop_chg_w, out->sop_dis_w);

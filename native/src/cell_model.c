@@ -1,38 +1,68 @@
 #include "bms/cell_model.h"
 #include "bms/bms_math.h"
 
-/* Bilinear interpolation weights of one (soc, T) point, shared by all tables. */
-typedef struct {
-    uint32_t is;
-    uint32_t it;
-    float ws;
-    float wt;
-} interp_pt_t;
-
-static interp_pt_t locate(const bms_cell_params_t *cp, float soc, float temp_degc)
+static void locate(const bms_cell_params_t *cp, float soc, float temp_degc, bms_cell_pt_t *p)
 {
-    interp_pt_t p;
-    bms_interp_locate(cp->soc_bp, cp->n_soc, soc, &p.is, &p.ws);
-    bms_interp_locate(cp->temp_bp_degc, cp->n_temp, temp_degc, &p.it, &p.wt);
-    return p;
+    bms_cell_locate_soc(cp, soc, p);
+    bms_cell_locate_temp(cp, temp_degc, p);
 }
 
-static float bilerp(const float t[BMS_MAX_TEMP_PTS][BMS_MAX_SOC_PTS], const interp_pt_t *p,
+void bms_cell_locate_soc(const bms_cell_params_t *cp, float soc, bms_cell_pt_t *p)
+{
+    bms_interp_locate(cp->soc_bp, cp->n_soc, soc, &p->i_soc, &p->w_soc);
+}
+
+void bms_cell_locate_temp(const bms_cell_params_t *cp, float temp_degc, bms_cell_pt_t *p)
+{
+    bms_interp_locate(cp->temp_bp_degc, cp->n_temp, temp_degc, &p->i_temp, &p->w_temp);
+}
+
+/* What bms_interp_locate returns for x = soc_bp[k] (strictly increasing breakpoints, the
+ * configuration's rule): the segment k at its start, the last breakpoint at the end of the
+ * last segment (w = 1, not the segment n - 1 at 0), below two points the single one. */
+void bms_cell_locate_soc_bp(const bms_cell_params_t *cp, uint32_t k, bms_cell_pt_t *p)
+{
+    const uint32_t n = cp->n_soc;
+    if (n < 2u) {
+        p->i_soc = 0u;
+        p->w_soc = 0.0f;
+    } else if ((k + 1u) >= n) {
+        p->i_soc = n - 2u;
+        p->w_soc = 1.0f;
+    } else {
+        p->i_soc = k;
+        p->w_soc = 0.0f;
+    }
+}
+
+/* bms_lerp_at's arithmetic (the same operations in the same order: bit-identical), here
+ * where the compiler can inline it: the tables' lookups are the step's most frequent call
+ * (python -m hil.profile) */
+static inline float row_at(const float *y, uint32_t idx, float w, uint32_t n)
+{
+    if (n < 2u) {
+        return y[0];
+    }
+    return y[idx] + w * (y[idx + 1u] - y[idx]);
+}
+
+static float bilerp(const float t[BMS_MAX_TEMP_PTS][BMS_MAX_SOC_PTS], const bms_cell_pt_t *p,
                     uint32_t n_soc, uint32_t n_temp)
 {
-    float lo = bms_lerp_at(t[p->it], p->is, p->ws, n_soc);
+    float lo = row_at(t[p->i_temp], p->i_soc, p->w_soc, n_soc);
     if (n_temp < 2u) {
         return lo;
     }
-    float hi = bms_lerp_at(t[p->it + 1u], p->is, p->ws, n_soc);
-    return lo + p->wt * (hi - lo);
+    float hi = row_at(t[p->i_temp + 1u], p->i_soc, p->w_soc, n_soc);
+    return lo + p->w_temp * (hi - lo);
 }
 
 float bms_cell_table(const bms_cell_params_t *cp,
                      const float table[BMS_MAX_TEMP_PTS][BMS_MAX_SOC_PTS],
                      float soc, float temp_degc)
 {
-    interp_pt_t p = locate(cp, soc, temp_degc);
+    bms_cell_pt_t p;
+    locate(cp, soc, temp_degc, &p);
     return bilerp(table, &p, cp->n_soc, cp->n_temp);
 }
 
@@ -41,29 +71,47 @@ float bms_cell_ocv(const bms_cell_params_t *cp, float soc, float temp_degc)
     return bms_cell_table(cp, cp->ocv_v, soc, temp_degc);
 }
 
+float bms_cell_ocv_at(const bms_cell_params_t *cp, const bms_cell_pt_t *p)
+{
+    return bilerp(cp->ocv_v, p, cp->n_soc, cp->n_temp);
+}
+
 void bms_cell_eval(const bms_cell_params_t *cp, float soc, float temp_degc, bms_cell_eval_t *out)
 {
-    interp_pt_t p = locate(cp, soc, temp_degc);
+    bms_cell_pt_t p;
+    locate(cp, soc, temp_degc, &p);
+    bms_cell_eval_at(cp, &p, out);
+}
+
+void bms_cell_eval_at(const bms_cell_params_t *cp, const bms_cell_pt_t *p, bms_cell_eval_t *out)
+{
     const uint32_t ns = cp->n_soc;
     const uint32_t nt = cp->n_temp;
-    out->ocv_v = bilerp(cp->ocv_v, &p, ns, nt);
+    out->ocv_v = bilerp(cp->ocv_v, p, ns, nt);
     /* slope of the OCV segment at the interpolated temperature */
     {
-        float ds = cp->soc_bp[p.is + 1u] - cp->soc_bp[p.is];
-        float lo = cp->ocv_v[p.it][p.is + 1u] - cp->ocv_v[p.it][p.is];
+        float ds = cp->soc_bp[p->i_soc + 1u] - cp->soc_bp[p->i_soc];
+        float lo = cp->ocv_v[p->i_temp][p->i_soc + 1u] - cp->ocv_v[p->i_temp][p->i_soc];
         float d = lo;
         if (nt >= 2u) {
-            float hi = cp->ocv_v[p.it + 1u][p.is + 1u] - cp->ocv_v[p.it + 1u][p.is];
-            d = lo + p.wt * (hi - lo);
+            float hi = cp->ocv_v[p->i_temp + 1u][p->i_soc + 1u] - cp->ocv_v[p->i_temp + 1u][p->i_soc];
+            d = lo + p->w_temp * (hi - lo);
         }
         out->docv_dsoc_v = d / ds;
     }
-    out->docv_dt_v_per_k = bms_lerp_at(cp->docv_dt_v_per_k, p.is, p.ws, ns);
-    out->r0_ohm = bilerp(cp->r0_ohm, &p, ns, nt);
-    out->r1_ohm = bilerp(cp->r1_ohm, &p, ns, nt);
-    out->tau1_s = out->r1_ohm * bilerp(cp->c1_f, &p, ns, nt);
-    out->r2_ohm = bilerp(cp->r2_ohm, &p, ns, nt);
-    out->tau2_s = out->r2_ohm * bilerp(cp->c2_f, &p, ns, nt);
+    out->docv_dt_v_per_k = row_at(cp->docv_dt_v_per_k, p->i_soc, p->w_soc, ns);
+    bms_cell_eval_rc_at(cp, p, out);
+}
+
+void bms_cell_eval_rc_at(const bms_cell_params_t *cp, const bms_cell_pt_t *p, bms_cell_eval_t *out)
+{
+    const uint32_t ns = cp->n_soc;
+    const uint32_t nt = cp->n_temp;
+    out->r0_ohm = bilerp(cp->r0_ohm, p, ns, nt);
+    out->r1_ohm = bilerp(cp->r1_ohm, p, ns, nt);
+    out->tau1_s = out->r1_ohm * bilerp(cp->c1_f, p, ns, nt);
+    out->r2_ohm = bilerp(cp->r2_ohm, p, ns, nt);
+    out->tau2_s = out->r2_ohm * bilerp(cp->c2_f, p, ns, nt);
 }
 
 float bms_cell_soc_from_ocv(const bms_cell_params_t *cp, float ocv_v, float temp_degc)

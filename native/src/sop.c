@@ -47,6 +47,8 @@
  * cases: the slope R_max (1 - e_min(h)), the start value's factor e_max(h) where v0 lies on
  * the relaxing side of 0 (u > 0), else e_min(h).
  */
+#include <stddef.h>
+
 #include "bms/sop.h"
 #include "bms/hysteresis.h"
 #include "bms/bms_math.h"
@@ -96,12 +98,11 @@ static void decay(float tau_s, float e[BMS_SOP_N_HORIZONS])
  * drift's direction and solve the line of the segment the root lies in (exact; at most
  * n_soc segments, one OCV lookup each; past the table's end the OCV is flat, as the table
  * clamps). *d_end: D at the root. */
-static float root_end(const bms_cell_params_t *cp, float soc0, float ocv0, float temp_degc, float s, float num_h,
-                      float r_h, float soc_per_a, float *d_end)
+static float root_end(const bms_cell_params_t *cp, float soc0, const bms_cell_pt_t *p0, float ocv0, float s,
+                      float num_h, float r_h, float soc_per_a, float *d_end)
 {
-    uint32_t idx;
-    float w;
-    bms_interp_locate(cp->soc_bp, cp->n_soc, soc0, &idx, &w);
+    const uint32_t idx = p0->i_soc;
+    bms_cell_pt_t pb = *p0; /* the breakpoints' points: soc0's temperature */
     float win_a = 0.0f;  /* the segment's start: SoC window ... */
     float d_a = 0.0f;    /* ... and drift there */
     float ocv_a = ocv0;
@@ -116,7 +117,8 @@ static float root_end(const bms_cell_params_t *cp, float soc0, float ocv0, float
         const float soc_b = cp->soc_bp[next];
         const float win_b = s * (soc0 - soc_b);
         if (win_b > win_a) {
-            const float ocv_b = bms_cell_ocv(cp, soc_b, temp_degc);
+            bms_cell_locate_soc_bp(cp, (uint32_t)next, &pb);
+            const float ocv_b = bms_cell_ocv_at(cp, &pb);
             const float k = nonneg((s * (ocv_a - ocv_b)) / (win_b - win_a));
             const float i = root((num_h - d_a) + (k * win_a), r_h + (k * soc_per_a));
             if ((i * soc_per_a) <= win_b) {
@@ -132,6 +134,15 @@ static float root_end(const bms_cell_params_t *cp, float soc0, float ocv0, float
     /* past the table's end: the OCV stays put */
     *d_end = d_a;
     return root(num_h - d_a, r_h);
+}
+
+/* The OCV at soc at pt's temperature. Its point lives only while it runs: in bms_sop_cell's
+ * frame it would add to the deepest path of bms_step (the firmware's stack: test_qemu) */
+BMS_NOINLINE static float ocv_at_soc(const bms_cell_params_t *cp, const bms_cell_pt_t *pt, float soc)
+{
+    bms_cell_pt_t p = *pt;
+    bms_cell_locate_soc(cp, soc, &p);
+    return bms_cell_ocv_at(cp, &p);
 }
 
 /* The parameters one step over one horizon is predicted with: the resistances, and per RC
@@ -174,15 +185,58 @@ static void tau_inside(float ra, float rb, float ca, float cb, float *tmin, floa
     }
 }
 
+/* The end of the window a direction's three horizons share (discharge: the upper, the
+ * present SoC + 1 sigma; charge: the lower), evaluated once per direction: what
+ * bms_cell_eval_rc_at gave there, and its segment */
+typedef struct {
+    float soc;
+    float r_ohm[3];
+    float tau_s[2];
+    uint32_t i_soc;
+    uint32_t have;
+} sop_end_t;
+
+/* The parameters at x (p: located there, its temperature kept); end (NULL: none) holds them
+ * for the next window with the same end */
+static void window_point(const bms_cell_params_t *cp, float x, bms_cell_pt_t *p, bms_cell_eval_t *ev,
+                         sop_end_t *end)
+{
+    if ((end != NULL) && (end->have != 0u) && (x == end->soc)) {
+        p->i_soc = end->i_soc;
+        ev->r0_ohm = end->r_ohm[0];
+        ev->r1_ohm = end->r_ohm[1];
+        ev->r2_ohm = end->r_ohm[2];
+        ev->tau1_s = end->tau_s[0];
+        ev->tau2_s = end->tau_s[1];
+        return;
+    }
+    bms_cell_locate_soc(cp, x, p);
+    bms_cell_eval_rc_at(cp, p, ev);
+    if (end != NULL) {
+        end->soc = x;
+        end->r_ohm[0] = ev->r0_ohm;
+        end->r_ohm[1] = ev->r1_ohm;
+        end->r_ohm[2] = ev->r2_ohm;
+        end->tau_s[0] = ev->tau1_s;
+        end->tau_s[1] = ev->tau2_s;
+        end->i_soc = p->i_soc;
+        end->have = 1u;
+    }
+}
+
 /* The parameters over the SoC window [lo, hi] at one temperature: the tables are piecewise
  * linear in the SoC there (the table's breakpoints), so R's largest value lies at an end
  * or a breakpoint, and tau = R C's extremes there or at a vertex inside a segment. */
 /* sop_window's frame (a table point's evaluation) lives only while it runs: inlined into
  * bms_sop_cell it would add to the deepest path of bms_step (the firmware's stack: test_qemu) */
-BMS_NOINLINE static void sop_window(const bms_cell_params_t *cp, float lo, float hi, float temp_degc, sop_win_t *w)
+/* end: the shared end (at hi if end_hi, else at lo; NULL: none) */
+BMS_NOINLINE static void sop_window(const bms_cell_params_t *cp, float lo, float hi, const bms_cell_pt_t *pt,
+                                    sop_win_t *w, sop_end_t *end, uint32_t end_hi)
 {
     bms_cell_eval_t ev;
-    bms_cell_eval(cp, lo, temp_degc, &ev);
+    bms_cell_pt_t p = *pt; /* the temperature located once (the caller's), the SoC here */
+    window_point(cp, lo, &p, &ev, (end_hi != 0u) ? NULL : end);
+    const uint32_t idx = p.i_soc;
     w->r_max_ohm[0] = ev.r0_ohm;
     w->r_max_ohm[1] = ev.r1_ohm;
     w->r_max_ohm[2] = ev.r2_ohm;
@@ -194,13 +248,15 @@ BMS_NOINLINE static void sop_window(const bms_cell_params_t *cp, float lo, float
     float r2 = ev.r2_ohm;
     float c1 = ev.tau1_s / ev.r1_ohm;
     float c2 = ev.tau2_s / ev.r2_ohm;
-    uint32_t idx;
-    float wt;
-    bms_interp_locate(cp->soc_bp, cp->n_soc, lo, &idx, &wt);
     /* the breakpoints inside (lo, hi), then hi; bounded by the table's length */
     for (uint32_t k = idx + 1u; k < cp->n_soc; k++) {
         const uint32_t last = (cp->soc_bp[k] < hi) ? 0u : 1u;
-        bms_cell_eval(cp, (last != 0u) ? hi : cp->soc_bp[k], temp_degc, &ev);
+        if (last != 0u) {
+            window_point(cp, hi, &p, &ev, (end_hi != 0u) ? end : NULL);
+        } else {
+            bms_cell_locate_soc_bp(cp, k, &p);
+            bms_cell_eval_rc_at(cp, &p, &ev);
+        }
         const float nc1 = ev.tau1_s / ev.r1_ohm;
         const float nc2 = ev.tau2_s / ev.r2_ohm;
         w->r_max_ohm[0] = maxf(w->r_max_ohm[0], ev.r0_ohm);
@@ -226,7 +282,9 @@ void bms_sop_window(const bms_config_t *cfg, float lo_soc, float hi_soc, float t
                     float tau_min_s[2], float tau_max_s[2])
 {
     sop_win_t w;
-    sop_window(&cfg->cell, lo_soc, hi_soc, temp_degc, &w);
+    bms_cell_pt_t pt;
+    bms_cell_locate_temp(&cfg->cell, temp_degc, &pt);
+    sop_window(&cfg->cell, lo_soc, hi_soc, &pt, &w, NULL, 0u);
     r_max_ohm[0] = w.r_max_ohm[0];
     r_max_ohm[1] = w.r_max_ohm[1];
     r_max_ohm[2] = w.r_max_ohm[2];
@@ -241,7 +299,7 @@ void bms_sop_window(const bms_config_t *cfg, float lo_soc, float hi_soc, float t
  * relaxing from above at the longest). c0 = s (v0 - vlim), v0 the OCV the step starts from
  * (with the measurement's shift). *r_h: the resistance at the horizon's end it took. */
 static float sop_solve(const bms_cell_params_t *cp, const bms_sop_cell_in_t *c, const sop_par_t *p, float s,
-                       float c0, float soc_d, float ocv_d, float soc_per_a, float *r_h_ohm)
+                       float c0, float soc_d, const bms_cell_pt_t *pd, float ocv_d, float soc_per_a, float *r_h_ohm)
 {
     const float r0 = p->r0_ohm * c->r_scale;
     const float r1 = p->r1_ohm * c->r_scale;
@@ -262,16 +320,31 @@ static float sop_solve(const bms_cell_params_t *cp, const bms_sop_cell_in_t *c, 
     i_z = minf(i_z, root(c0 - (u1 * e1) - u2, r0 + (r1 * g1)));
     /* H: the end of the horizon on the real OCV */
     float d_end;
-    const float i_h = root_end(cp, soc_d, ocv_d, c->temp_degc, s, num_h, r_h, soc_per_a, &d_end);
+    const float i_h = root_end(cp, soc_d, pd, ocv_d, s, num_h, r_h, soc_per_a, &d_end);
     *r_h_ohm = r_h;
     return nonneg(minf(i_z, i_h));
 }
 
-void bms_sop_cell(const bms_config_t *cfg, const bms_sop_cell_in_t *c, bms_sop_cell_out_t *o)
+/* One (direction, horizon) of a cell folded into the pack's figures: the smallest current (a
+ * NaN cell result makes the pack's 0: no value it cannot vouch for), the lines summed */
+static void fold(bms_sop_acc_t *acc, uint32_t d, uint32_t h, float i_a, float a_v, float b_ohm)
+{
+    acc->i_a[d][h] = (i_a < acc->i_a[d][h]) ? i_a : ((i_a >= 0.0f) ? acc->i_a[d][h] : 0.0f);
+    acc->a_v[d][h] += a_v;
+    acc->b_ohm[d][h] += b_ohm;
+}
+
+/* bms_sop_cell's work: folded into acc as they come, or (acc NULL) the results into o */
+static void sop_cell(const bms_config_t *cfg, const bms_sop_cell_in_t *c, bms_sop_cell_out_t *o,
+                     bms_sop_acc_t *acc)
 {
     const bms_cell_params_t *cp = &cfg->cell;
     bms_cell_eval_t ev;
-    bms_cell_eval(cp, c->soc, c->temp_degc, &ev);
+    /* every table evaluation below is at the cell's temperature: located once */
+    bms_cell_pt_t pt;
+    bms_cell_locate_temp(cp, c->temp_degc, &pt);
+    bms_cell_locate_soc(cp, c->soc, &pt);
+    bms_cell_eval_at(cp, &pt, &ev);
     /* charge per unit SoC (A s) */
     const float q_as = 3600.0f * cp->capacity_ah * c->cap_scale;
     /* Closed on the measurement, as the CCL's headroom is (current_limit.c): where the cell
@@ -307,15 +380,17 @@ void bms_sop_cell(const bms_config_t *cfg, const bms_sop_cell_in_t *c, bms_sop_c
          * a cell 12 mV below its floor at 0 sigma; 2 sigma made the SoP 11 % conservative
          * there, against the property's 10 %: tests/properties/test_sop_properties.py) */
         const float soc_d = c->soc - (s * SOP_SOC_SIGMAS * sig); /* the tables clamp */
-        const float ocv_d = bms_cell_ocv(cp, soc_d, c->temp_degc);
+        bms_cell_locate_soc(cp, soc_d, &pt); /* pt: soc_d's point from here (its temperature kept) */
+        const float ocv_d = bms_cell_ocv_at(cp, &pt);
         /* no window's current beyond the limit's other terms: the pack's SoP is capped there */
         const float cap = (c->cap_a[dir] >= 0.0f) ? c->cap_a[dir] : SOP_BIG_A; /* NaN: none */
+        sop_end_t end = {0.0f, {0.0f, 0.0f, 0.0f}, {0.0f, 0.0f}, 0u, 0u}; /* the windows' shared end */
         for (uint32_t h = 0u; h < BMS_SOP_N_HORIZONS; h++) {
             const float soc_per_a = (eta * horizon_s[h]) / q_as; /* SoC per ampere over the horizon */
             /* 1: at the present parameters */
             sop_par_t p = {ev.r0_ohm, ev.r1_ohm, ev.r2_ohm, {e1[h], e2[h]}, {e1[h], e2[h]}};
             float r_h;
-            const float i1 = sop_solve(cp, c, &p, s, c0, soc_d, ocv_d, soc_per_a, &r_h);
+            const float i1 = sop_solve(cp, c, &p, s, c0, soc_d, &pt, ocv_d, soc_per_a, &r_h);
             /* The parameters change with the SoC along the step (LFP's R2 doubles from 25 %
              * to 20 %): held at the present SoC, a 7C step from 25 % took a cell 10 mV past
              * its floor (tests/properties/test_sop_properties.py). 2: over the window the
@@ -325,7 +400,7 @@ void bms_sop_cell(const bms_config_t *cfg, const bms_sop_cell_in_t *c, bms_sop_c
             const float lo = bms_clampf(c->soc - sig - ((s > 0.0f) ? win : 0.0f), lo_bp, hi_bp);
             const float hi = bms_clampf(c->soc + sig + ((s > 0.0f) ? 0.0f : win), lo_bp, hi_bp);
             sop_win_t w;
-            sop_window(cp, lo, hi, c->temp_degc, &w);
+            sop_window(cp, lo, hi, &pt, &w, &end, (s > 0.0f) ? 1u : 0u);
             p.r0_ohm = w.r_max_ohm[0];
             p.r1_ohm = w.r_max_ohm[1];
             p.r2_ohm = w.r_max_ohm[2];
@@ -334,15 +409,33 @@ void bms_sop_cell(const bms_config_t *cfg, const bms_sop_cell_in_t *c, bms_sop_c
             p.e_lo[1] = bms_expf(-horizon_s[h] / w.tau_min_s[1]);
             p.e_hi[1] = bms_expf(-horizon_s[h] / w.tau_max_s[1]);
             float r_w;
-            const float i = sop_solve(cp, c, &p, s, c0, soc_d, ocv_d, soc_per_a, &r_w);
-            o->i_a[dir][h] = i;
+            const float i = sop_solve(cp, c, &p, s, c0, soc_d, &pt, ocv_d, soc_per_a, &r_w);
             /* the end voltage at this current as a line through it (the power): the
              * expectation at the present parameters, the OCV's drift to the answer */
-            const float drift = s * (ocv_d - bms_cell_ocv(cp, soc_d - (s * i * soc_per_a), c->temp_degc));
-            o->a_v[dir][h] = v0 - (c->v_rc1_v * e1[h]) - (c->v_rc2_v * e2[h]);
-            o->b_ohm[dir][h] = r_h + ((i > 0.0f) ? (drift / i) : (nonneg(ev.docv_dsoc_v) * soc_per_a));
+            const float drift = s * (ocv_d - ocv_at_soc(cp, &pt, soc_d - (s * i * soc_per_a)));
+            const float a_v = v0 - (c->v_rc1_v * e1[h]) - (c->v_rc2_v * e2[h]);
+            const float b_ohm = r_h + ((i > 0.0f) ? (drift / i) : (nonneg(ev.docv_dsoc_v) * soc_per_a));
+            if (acc != NULL) {
+                fold(acc, dir, h, i, a_v, b_ohm);
+            } else if (o != NULL) {
+                o->i_a[dir][h] = i;
+                o->a_v[dir][h] = a_v;
+                o->b_ohm[dir][h] = b_ohm;
+            } else {
+                /* neither: nothing asked for */
+            }
         }
     }
+}
+
+void bms_sop_cell(const bms_config_t *cfg, const bms_sop_cell_in_t *c, bms_sop_cell_out_t *o)
+{
+    sop_cell(cfg, c, o, NULL);
+}
+
+void bms_sop_cell_fold(const bms_config_t *cfg, const bms_sop_cell_in_t *c, bms_sop_acc_t *acc)
+{
+    sop_cell(cfg, c, NULL, acc);
 }
 
 void bms_sop_acc_init(bms_sop_acc_t *acc)
@@ -360,11 +453,7 @@ void bms_sop_acc_cell(bms_sop_acc_t *acc, const bms_sop_cell_out_t *o)
 {
     for (uint32_t d = 0u; d < 2u; d++) {
         for (uint32_t h = 0u; h < BMS_SOP_N_HORIZONS; h++) {
-            /* a NaN cell result makes the pack's 0 (no value it cannot vouch for) */
-            const float i = o->i_a[d][h];
-            acc->i_a[d][h] = (i < acc->i_a[d][h]) ? i : ((i >= 0.0f) ? acc->i_a[d][h] : 0.0f);
-            acc->a_v[d][h] += o->a_v[d][h];
-            acc->b_ohm[d][h] += o->b_ohm[d][h];
+            fold(acc, d, h, o->i_a[d][h], o->a_v[d][h], o->b_ohm[d][h]);
         }
     }
 }

@@ -98,3 +98,36 @@ def test_coulomb_counting_with_charge_efficiency(lgm50):
     q = cfg.cell.capacity_ah
     assert lib.bms_cell_dsoc(cp, q, 3600.0) == pytest.approx(-1.0, rel=1e-6)
     assert lib.bms_cell_dsoc(cp, -q, 1800.0) == pytest.approx(0.49, rel=1e-6)
+
+
+def test_a_breakpoint_located_without_a_search_is_where_the_search_puts_it(lgm50):
+    """bms_cell_locate_soc_bp(k) gives what bms_interp_locate gives for soc = soc_bp[k]: the
+    segment k at its start, the last breakpoint at the end of the last segment (w = 1: the
+    lerp there differs from y[n-1] in the last bit); and an evaluation at a located point is
+    bms_cell_eval's, bit for bit (the state of power locates once and evaluates many)."""
+    cfg = _cfg(lgm50)
+    cp = ffi.addressof(cfg.cell)
+    n = int(cfg.cell.n_soc)
+    idx, w = ffi.new("uint32_t *"), ffi.new("float *")
+    pt = ffi.new("bms_cell_pt_t *")
+    for k in range(n):
+        lib.bms_interp_locate(cfg.cell.soc_bp, n, cfg.cell.soc_bp[k], idx, w)
+        lib.bms_cell_locate_soc_bp(cp, k, pt)
+        assert (pt.i_soc, pt.w_soc) == (idx[0], w[0])
+    assert (pt.i_soc, pt.w_soc) == (n - 2, 1.0)
+    by_value, at_point, rc_only = (ffi.new("bms_cell_eval_t *") for _ in range(3))
+    rng = np.random.default_rng(3)
+    for soc, temp in [
+        *zip(rng.uniform(-0.1, 1.1, 200), rng.uniform(-20, 70, 200), strict=True),
+        (1.0, 25.0),
+        (0.0, -40.0),
+    ]:
+        lib.bms_cell_eval(cp, soc, temp, by_value)
+        lib.bms_cell_locate_temp(cp, temp, pt)
+        lib.bms_cell_locate_soc(cp, soc, pt)
+        lib.bms_cell_eval_at(cp, pt, at_point)
+        lib.bms_cell_eval_rc_at(cp, pt, rc_only)
+        assert bytes(ffi.buffer(at_point)) == bytes(ffi.buffer(by_value))
+        assert lib.bms_cell_ocv_at(cp, pt) == by_value.ocv_v
+        for f in ("r0_ohm", "r1_ohm", "tau1_s", "r2_ohm", "tau2_s"):
+            assert getattr(rc_only, f) == getattr(by_value, f)

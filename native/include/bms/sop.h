@@ -74,6 +74,9 @@ void bms_sop_window(const bms_config_t *cfg, float lo_soc, float hi_soc, float t
 void bms_sop_cell(const bms_config_t *cfg, const bms_sop_cell_in_t *c, bms_sop_cell_out_t *o);
 void bms_sop_acc_init(bms_sop_acc_t *acc);
 void bms_sop_acc_cell(bms_sop_acc_t *acc, const bms_sop_cell_out_t *o);
+/* bms_sop_cell and bms_sop_acc_cell in one, bit for bit, without the cell's results held:
+ * the firmware's step (its deepest call path is this one: the stack, test_qemu) */
+void bms_sop_cell_fold(const bms_config_t *cfg, const bms_sop_cell_in_t *c, bms_sop_acc_t *acc);
 /* The resistance scale the SoP predicts with: the health filter's upper bound g + 3 sigma
  * (soh.h), not below floor_scale. The caller's floor: the scale kept in non-volatile memory
  * at power-up and the model's (1), or, while the filter learns from nothing kept, its
