@@ -30,42 +30,28 @@ from hil.targets.qemu import QemuTarget
 _IN = re.compile(r"^IN: ?(\S*)")
 _INSN = re.compile(r"^0x([0-9a-f]{8}):")
 _EXEC = re.compile(r"^Trace \d+: 0x[0-9a-f]+ \[[0-9a-f]+/([0-9a-f]+)/")
-CORE_PREFIXES = (
-    "bms_",
-    "soc_ekf",
-    "cell_model",
-    "bilerp",
-    "locate",
-    "thermal",
-    "plaus",
-    "safety",
-    "limit",
-    "contactor",
-    "derate",
-    "monitored",
-    "fill_estimates",
-    "run_estimators",
-    "sensed_temp",
-    "feed_sensor",
-    "cond_",
-    "measured_headroom",
-    "pick",
-    "ramp",
-    "minf",
-    "nonneg",
-)
+# The step's code: every function defined in native/src but the wire and CAN layers (their
+# source file, from the ELF's debug lines: static helpers and .constprop clones included)
+NON_CORE_SOURCES = ("protocol.c", "hil_node.c", "can_layer.c")
 
 
-def symbols(elf: Path) -> list[tuple[int, int, str]]:
+def symbols(elf: Path) -> tuple[list[tuple[int, int, str]], set[str]]:
+    """The ELF's functions (start, size, name), sorted, and the names of the core's."""
     out = subprocess.run(
-        ["arm-none-eabi-nm", "-S", "--defined-only", str(elf)], capture_output=True, text=True
+        ["arm-none-eabi-nm", "-S", "-l", "--defined-only", str(elf)], capture_output=True, text=True
     )
     syms = []
+    core: set[str] = set()
     for line in out.stdout.splitlines():
-        f = line.split()
+        head, _, where = line.partition("\t")
+        f = head.split()
         if len(f) == 4 and f[2] in "tT":
             syms.append((int(f[0], 16) & ~1, int(f[1], 16), f[3]))
-    return sorted(syms)
+            src = Path(where.rpartition(":")[0])
+            in_src = src.parent.name == "src" and src.parent.parent.name == "native"
+            if in_src and src.name not in NON_CORE_SOURCES:
+                core.add(f[3])
+    return sorted(syms), core
 
 
 def function_at(syms: list[tuple[int, int, str]], pc: int) -> str:
@@ -82,11 +68,11 @@ def function_at(syms: list[tuple[int, int, str]], pc: int) -> str:
     return f"?0x{pc:x}"
 
 
-def profile(n_cells: int = 96, n_steps: int = 20, warmup: int = 200) -> Counter[str]:
-    """Self instructions per function over n_steps STEPs after warmup."""
+def profile(n_cells: int = 96, n_steps: int = 20, warmup: int = 200) -> tuple[Counter[str], set[str]]:
+    """Self instructions per function over n_steps STEPs after warmup, and the core's names."""
     rec = record_fastcharge(n_steps=warmup + n_steps, n_cells=n_cells)
     elf = build_firmware()
-    syms = symbols(elf)
+    syms, core_names = symbols(elf)
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "trace.log"
         # without -icount: an icount budget splits translation blocks into one-off shorter
@@ -123,7 +109,7 @@ def profile(n_cells: int = 96, n_steps: int = 20, warmup: int = 200) -> Counter[
                 if m:
                     pc = int(m.group(1), 16)
                     counts[function_at(syms, pc)] += sizes.get(pc, 0)
-    return counts
+    return counts, core_names
 
 
 def _lines_with_offsets(f):  # type: ignore[no-untyped-def]
@@ -138,8 +124,8 @@ def main() -> None:
     ap.add_argument("--cells", type=int, default=96)
     ap.add_argument("--steps", type=int, default=20)
     args = ap.parse_args()
-    counts = profile(args.cells, args.steps)
-    core = {k: v for k, v in counts.items() if k.startswith(CORE_PREFIXES)}
+    counts, core_names = profile(args.cells, args.steps)
+    core = {k: v for k, v in counts.items() if k in core_names}
     total_core = sum(core.values())
     tab = Table(title=f"self instructions per STEP by function ({args.cells} cells, {args.steps} steps)")
     for col in ("function", "per step", "per cell", "% of bms_step"):
