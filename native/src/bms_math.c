@@ -115,6 +115,26 @@ void bms_interp_locate(const float *bp, uint32_t n, float x, uint32_t *idx, floa
     *w = (x - bp[lo]) / (bp[lo + 1u] - bp[lo]);
 }
 
+void bms_interp_locate_near(const float *bp, uint32_t n, float x, uint32_t hint, uint32_t *idx, float *w)
+{
+    if ((n < 2u) || !(x > bp[0]) || (x >= bp[n - 1u])) {
+        bms_interp_locate(bp, n, x, idx, w); /* the clamps and NaN: the search's own */
+        return;
+    }
+    /* bp[0] < x < bp[n - 1]: walk from the hint's segment to the one with bp[lo] <= x <
+     * bp[lo + 1], the only one (strictly increasing), so the search's; each walk moves one way
+     * at most n - 2 times */
+    uint32_t lo = (hint < (n - 1u)) ? hint : (n - 2u);
+    while ((lo > 0u) && (x < bp[lo])) {
+        lo--;
+    }
+    while (((lo + 2u) < n) && (x >= bp[lo + 1u])) {
+        lo++;
+    }
+    *idx = lo;
+    *w = (x - bp[lo]) / (bp[lo + 1u] - bp[lo]);
+}
+
 float bms_lerp_at(const float *y, uint32_t idx, float w, uint32_t n)
 {
     if (n < 2u) {

@@ -12,6 +12,11 @@ void bms_cell_locate_soc(const bms_cell_params_t *cp, float soc, bms_cell_pt_t *
     bms_interp_locate(cp->soc_bp, cp->n_soc, soc, &p->i_soc, &p->w_soc);
 }
 
+void bms_cell_locate_soc_near(const bms_cell_params_t *cp, float soc, bms_cell_pt_t *p)
+{
+    bms_interp_locate_near(cp->soc_bp, cp->n_soc, soc, p->i_soc, &p->i_soc, &p->w_soc);
+}
+
 void bms_cell_locate_temp(const bms_cell_params_t *cp, float temp_degc, bms_cell_pt_t *p)
 {
     bms_interp_locate(cp->temp_bp_degc, cp->n_temp, temp_degc, &p->i_temp, &p->w_temp);

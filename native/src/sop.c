@@ -141,7 +141,7 @@ static float root_end(const bms_cell_params_t *cp, float soc0, const bms_cell_pt
 BMS_NOINLINE static float ocv_at_soc(const bms_cell_params_t *cp, const bms_cell_pt_t *pt, float soc)
 {
     bms_cell_pt_t p = *pt;
-    bms_cell_locate_soc(cp, soc, &p);
+    bms_cell_locate_soc_near(cp, soc, &p);
     return bms_cell_ocv_at(cp, &p);
 }
 
@@ -210,7 +210,7 @@ static void window_point(const bms_cell_params_t *cp, float x, bms_cell_pt_t *p,
         ev->tau2_s = end->tau_s[1];
         return;
     }
-    bms_cell_locate_soc(cp, x, p);
+    bms_cell_locate_soc_near(cp, x, p);
     bms_cell_eval_rc_at(cp, p, ev);
     if (end != NULL) {
         end->soc = x;
@@ -380,7 +380,7 @@ static void sop_cell(const bms_config_t *cfg, const bms_sop_cell_in_t *c, bms_so
          * a cell 12 mV below its floor at 0 sigma; 2 sigma made the SoP 11 % conservative
          * there, against the property's 10 %: tests/properties/test_sop_properties.py) */
         const float soc_d = c->soc - (s * SOP_SOC_SIGMAS * sig); /* the tables clamp */
-        bms_cell_locate_soc(cp, soc_d, &pt); /* pt: soc_d's point from here (its temperature kept) */
+        bms_cell_locate_soc_near(cp, soc_d, &pt); /* pt: soc_d's point from here (its temperature kept) */
         const float ocv_d = bms_cell_ocv_at(cp, &pt);
         /* no window's current beyond the limit's other terms: the pack's SoP is capped there */
         const float cap = (c->cap_a[dir] >= 0.0f) ? c->cap_a[dir] : SOP_BIG_A; /* NaN: none */

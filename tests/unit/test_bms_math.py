@@ -50,6 +50,25 @@ def test_interp_locate_and_lerp_match_numpy_interp(n):
         assert got == pytest.approx(ref, abs=2e-6)
 
 
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 24])
+def test_locate_near_finds_what_the_search_finds_from_any_hint(n):
+    """bms_interp_locate_near walks from a hint instead of bisecting: the segment and weight
+    must be the search's exactly, for every hint (in range, beyond it), at the breakpoints,
+    the ends, outside them and NaN."""
+    rng = np.random.default_rng(10 + n)
+    bp = np.sort(rng.uniform(-5, 5, n)).astype(np.float32)
+    cbp = ffi.new("float[]", bp.tolist())
+    i_ref, w_ref = ffi.new("uint32_t *"), ffi.new("float *")
+    i_near, w_near = ffi.new("uint32_t *"), ffi.new("float *")
+    xs = [*rng.uniform(-7, 7, 150).astype(np.float32).tolist(), *bp.tolist(), float("nan"), float("inf")]
+    for x in xs:
+        lib.bms_interp_locate(cbp, n, x, i_ref, w_ref)
+        for hint in (0, n // 2, max(n - 2, 0), n - 1, n + 5, 2**32 - 1):
+            lib.bms_interp_locate_near(cbp, n, x, hint, i_near, w_near)
+            assert i_near[0] == i_ref[0]
+            assert np.float32(w_near[0]).tobytes() == np.float32(w_ref[0]).tobytes()
+
+
 def test_interp_locate_nan_clamps_low():
     bp = ffi.new("float[]", [0.0, 1.0, 2.0])
     idx = ffi.new("uint32_t *")

@@ -33,6 +33,9 @@ float bms_sqrtf(float x);
  * segment [bp[i], bp[i+1]] and weight w in [0, 1] of bp[i+1]; clamped at the
  * ends. n == 1 gives i = 0, w = 0. */
 void bms_interp_locate(const float *bp, uint32_t n, float x, uint32_t *idx, float *w);
+/* The same result, found by walking from the segment hint (cheaper where x lies near it:
+ * the state of power's points near the cell's SoC). Any hint. */
+void bms_interp_locate_near(const float *bp, uint32_t n, float x, uint32_t hint, uint32_t *idx, float *w);
 /* 1-D linear interpolation with a located index/weight. */
 float bms_lerp_at(const float *y, uint32_t idx, float w, uint32_t n);
 

@@ -38,6 +38,8 @@ typedef struct {
 } bms_cell_pt_t;
 
 void bms_cell_locate_soc(const bms_cell_params_t *cp, float soc, bms_cell_pt_t *p);
+/* The same, walking from the segment p holds (p->i_soc: any value) */
+void bms_cell_locate_soc_near(const bms_cell_params_t *cp, float soc, bms_cell_pt_t *p);
 void bms_cell_locate_temp(const bms_cell_params_t *cp, float temp_degc, bms_cell_pt_t *p);
 /* The SoC part for soc = soc_bp[k] without a search: what bms_cell_locate_soc gives there. */
 void bms_cell_locate_soc_bp(const bms_cell_params_t *cp, uint32_t k, bms_cell_pt_t *p);
