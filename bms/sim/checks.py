@@ -45,7 +45,10 @@ P8 transition every change of the contactor state between two steps is one the d
               where the link was already precharged; PRECHARGE only from OPEN on a close
               request with no fault latched; ...), and none it demands is missing: PRECHARGE
               is left by its timeout, and closes where the link is precharged with no fault
-              latched
+              latched; every request gets the answer the state machine gives it in the state
+              it meets (_command_answers: a close is accepted only from OPEN with no fault
+              latched, refused there with one, illegal elsewhere; an open accepted only in
+              PRECHARGE or CLOSED; a fault reset only in OPEN)
 P9 balancing  no balancing switch is commanded on with a fault latched; at most
               max_per_module of a module at once; outside a switch test (bal_test), never the
               cell with the least charge by the firmware's own estimates (its reported SoC and
@@ -86,14 +89,14 @@ from functools import cached_property
 import numpy as np
 
 from bms.chemistry import Chemistry
-from bms.enums import FAULT_ID, LIMITING_NAMES, N_LIMITING, ContactorState, Limiting, Status
+from bms.enums import FAULT_ID, LIMITING_NAMES, N_LIMITING, Command, ContactorState, Limiting, Status
 from bms.plant.faults import FAULT_KINDS
 from bms.plant.pack import Spread
 from bms.plant.sensors import SensorSpec
 from bms.protection import QUANTITIES, charge_detect_a
 from bms.sim.ccl_bound import Limits
 from bms.sim.loop import SimResult
-from bms.sim.runlog import COMMAND_BITS
+from bms.sim.runlog import ANSWER_UNKNOWN, COMMAND_BITS, command_answers
 from bms.sim.scenario import Scenario
 from bms.stack_pressure import StackPressure
 
@@ -214,6 +217,7 @@ def check_run(
     _nominal(c, r)  # P5
     _latch(c, r)  # P7
     _transitions(c, r)  # P8
+    _command_answers(c, r)  # P8
     _balancing(c, r)  # P9
     _thresholds(c, r)  # P10
     _pressure(c, r)  # P11
@@ -778,6 +782,59 @@ def _transitions(c: Checker, r: _Run) -> None:
         t,
         lambda k: f"still PRECHARGE with the link precharged (bus {bus[k]:.1f} V, pack {pack[k]:.1f} V)",
     )
+
+
+ACCEPTED, ILLEGAL, REFUSED = 0, 1, 2  # runlog's answer digits
+ANSWER_NAMES = ("accepted", "illegal", "refused", "not known")
+
+
+def expected_answers(code: int, state: int, latched: bool | None) -> dict[int, tuple[int, bool | None]]:
+    """What contactor.c's command does (contactor.h): for one request in `state` with a fault
+    latched or not (None: not known, after a fault reset that may have left one latched), each
+    answer it may give -> the state and latch it leaves."""
+    if code == Command.CLOSE:
+        if state != OPEN:
+            return {ILLEGAL: (state, latched)}
+        may = {ACCEPTED: (PRECHARGE, False), REFUSED: (OPEN, True)}
+        return may if latched is None else {REFUSED: may[REFUSED]} if latched else {ACCEPTED: may[ACCEPTED]}
+    if code == Command.OPEN:
+        moves = {PRECHARGE: OPEN, CLOSED: OPENING}
+        return {ACCEPTED: (moves[state], latched)} if state in moves else {ILLEGAL: (state, latched)}
+    if code == Command.FAULT_RESET:
+        # a reset clears the latches whose condition has gone; which, the log cannot tell
+        return {ACCEPTED: (OPEN, None)} if state == OPEN else {ILLEGAL: (state, latched)}
+    return {}
+
+
+def _command_answers(c: Checker, r: _Run) -> None:
+    """P8: each request's answer (the `command_answers` column: those the target's command()
+    returns) is the one the state machine gives in the state it meets: the previous step's
+    reported state and latch, then each earlier request's effect in the order sent."""
+    if "command_answers" not in r.log:
+        return
+    packed = r.log["command_answers"].astype(np.int64)
+    names = [s.name for s in ContactorState]
+    for k in np.flatnonzero(packed):
+        state = int(r.contactor[k - 1]) if k > 0 else int(OPEN)  # the firmware starts OPEN
+        latched: bool | None = bool(r.faults[k - 1]) if k > 0 else False
+        for n_sent, (code, answer) in enumerate(command_answers(int(packed[k]))):
+            if answer == ANSWER_UNKNOWN:
+                break  # from here the state is not known
+            may = expected_answers(code, state, latched)
+            if answer not in may:
+                want = " or ".join(ANSWER_NAMES[a] for a in may)
+                latch = {None: "perhaps", True: "with", False: "no"}[latched]
+                c.violations.append(
+                    Violation(
+                        "P8-command",
+                        float(r.t[k]),
+                        f"request {n_sent + 1} before this step, {Command(code).name.lower()} in "
+                        f"{names[state]} ({latch} fault latched): answered {ANSWER_NAMES[answer]}, "
+                        f"the state machine's answer is {want}",
+                    )
+                )
+                break
+            state, latched = may[answer]
 
 
 def _balancing(c: Checker, r: _Run) -> None:

@@ -28,7 +28,7 @@ from bms.plant.sensors import Sensors
 from bms.plant.thermal import ThermalNetwork
 from bms.sim.configure import ambient_conductances, effective_ambient, firmware_cell, firmware_config
 from bms.sim.injections import FaultBook
-from bms.sim.runlog import COMMAND_BITS, RunLog
+from bms.sim.runlog import ANSWERS_MAX, COMMAND_BITS, RunLog, command_answer
 from bms.sim.scenario import Scenario
 from bms.sim.summary import RunSummary, summary
 from bms.sim.vehicle import (
@@ -181,6 +181,8 @@ class ClosedLoop:
         self.precondition_over = False  # the announced charge is complete
         self.bus_v = 0.0
         self.commands = 0  # COMMAND_BITS of the requests sent since the last step
+        self.answers = 0  # ... and each with its answer, in order (runlog.command_answers)
+        self.n_answers = 0
         self.close_accepted = False  # ... and whether a close among them was accepted
         self.last_meas: Measurement | None = None
         self.sample_ms = 0
@@ -233,6 +235,10 @@ class ClosedLoop:
         """A request to the target, noted for the log of the next step (`commands`)."""
         self.commands |= COMMAND_BITS[cmd]
         rc = self.target.command(cmd)
+        if self.n_answers < ANSWERS_MAX:
+            answer = command_answer(cmd, rc if self.target.answers_commands else None)
+            self.answers |= answer << (4 * self.n_answers)
+            self.n_answers += 1
         if cmd == "close" and rc == 0:
             self.close_accepted = True  # a precharge began before the next step's judgement
         return rc
@@ -271,13 +277,14 @@ class ClosedLoop:
         self._follow_ccl()
         state = self._firmware_step(meas, t)
         sent, self.commands = self.commands, 0  # the requests this step applied; then the next's
+        answers, self.answers, self.n_answers = self.answers, 0, 0
         closing, self.close_accepted = self.close_accepted, False
         self.faults.note_latched(state.faults, t)
         self.current_prev = i_mean
         self.faults.judge_onsets(lambda: self._onset_view(k, t, i_mean, v_true, int(state.faults), closing))
         loop_values = (
             i_mean, self.ccl, self.dcl, meas.charger_max_a, self.resets, len(self.injected),
-            sent, meas.bus_v, meas.pack_v,
+            sent, answers, meas.bus_v, meas.pack_v,
         )  # fmt: skip
         self.log.append(
             k,

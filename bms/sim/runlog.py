@@ -7,7 +7,7 @@ from operator import attrgetter
 
 import numpy as np
 
-from bms.enums import COMMANDS
+from bms.enums import COMMANDS, CommandResult
 from bms.targets.base import State
 
 # the state of power's columns (sop.h): the charge / discharge current per horizon, the 10 s powers
@@ -61,6 +61,9 @@ LOG_FIELDS = (
     "resets",  # fault resets commanded so far
     "n_injected",  # faults injected so far
     "commands",  # the contactor requests sent before this step: bit 1 close, 2 open, 3 reset
+    # ... and, in the order sent, each with the firmware's answer: one hex digit per request
+    # (command_answer), the first lowest, at most ANSWERS_MAX of them
+    "command_answers",
     "bus_v",  # the link (DC bus) voltage the firmware got: its precharge criterion
     "pack_v_meas",  # the pack voltage the firmware got
     "bal_cells",  # balancing switches commanded on for the next step
@@ -76,6 +79,33 @@ LOG_FIELDS = (
 )
 # the `commands` column: one bit per request sent, at the firmware's command code
 COMMAND_BITS = {name: 1 << int(code) for name, code in COMMANDS.items()}
+# the `command_answers` column: per request a digit (code << 2) | answer, answer 0 accepted,
+# 1 illegal in that state, 2 refused (a fault latched), 3 not known (a target whose command()
+# does not return the firmware's answer: Target.answers_commands); exact in a float64 log
+ANSWER_OF_RC = {
+    int(CommandResult.ACCEPTED): 0,
+    int(CommandResult.ILLEGAL): 1,
+    int(CommandResult.REFUSED): 2,
+}
+ANSWER_UNKNOWN = 3
+ANSWERS_MAX = 13
+
+
+def command_answer(cmd: str, rc: int | None) -> int:
+    """One request's digit of the `command_answers` column (rc None: not known)."""
+    answer = ANSWER_UNKNOWN if rc is None else ANSWER_OF_RC.get(rc, ANSWER_UNKNOWN)
+    return (int(COMMANDS[cmd]) << 2) | answer
+
+
+def command_answers(packed: int) -> list[tuple[int, int]]:
+    """The (command code, answer) pairs of one step's `command_answers`, in the order sent."""
+    out = []
+    while packed:
+        out.append((packed >> 2 & 3, packed & 3))
+        packed >>= 4
+    return out
+
+
 # log fields that are the firmware's State of the step: log name -> State attribute
 STATE_FIELDS = {
     "soc_est_min": "soc_min",
@@ -117,10 +147,11 @@ LOOP_FIELDS = (
     "resets",
     "n_injected",
     "commands",
+    "command_answers",
     "bus_v",
     "pack_v_meas",
 )
-LoopValues = tuple[float, float, float, float, int, int, int, float, float]
+LoopValues = tuple[float, float, float, float, int, int, int, int, float, float]
 
 
 class RunLog:

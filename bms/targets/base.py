@@ -150,6 +150,9 @@ class Target(ABC):
     # the resolution of the CCL/DCL the charger and the drive receive (State.limits_bus),
     # where the target quantises them on a bus; 0: they get the firmware's float32 values
     limit_step_a: float = 0.0
+    # command() returns the firmware's own answer (the wire's COMMAND reply, the in-process
+    # call); False where the request only goes out with the next step (a bus: can:)
+    answers_commands: bool = True
 
     @abstractmethod
     def configure(self, config: bytes) -> None:

@@ -39,6 +39,7 @@ LOG_SUFFIXES = (".asc", ".blf", ".log", ".csv")
 
 class CanTarget(Target):
     name = "can"
+    answers_commands = False  # a request goes out with the next step's VCU_Command
 
     def __init__(self, bus: str = "virtual", log: str | Path | None = None, timeout_s: float = 2.0) -> None:
         self.spec: BusSpec = parse_bus(bus)

@@ -14,9 +14,9 @@ import pytest
 from bms._native import ffi, lib
 from bms.chemistry import load_chemistry
 from bms.enums import ContactorState
-from bms.sim.checks import CONDITIONS, TRANSITIONS, check_run
+from bms.sim.checks import ACCEPTED, CONDITIONS, ILLEGAL, REFUSED, TRANSITIONS, check_run, expected_answers
 from bms.sim.loop import ClosedLoop
-from bms.sim.runlog import COMMAND_BITS
+from bms.sim.runlog import ANSWER_UNKNOWN, COMMAND_BITS, command_answers
 from bms.sim.scenario import load_scenario
 from tests.sim.tamper import tampered
 
@@ -201,3 +201,121 @@ def test_a_precharge_held_past_its_timeout_or_once_precharged_is_flagged(clean):
 
     found = p8(tampered(res, contactor_state=one_more), chem)
     assert any("still PRECHARGE with the link precharged" in d for d in found), found
+
+
+# ---- P8's answers: what each contactor request is told ----
+CODES = {
+    "close": int(lib.BMS_CMD_CLOSE),
+    "open": int(lib.BMS_CMD_OPEN),
+    "reset": int(lib.BMS_CMD_FAULT_RESET),
+}
+DIGIT = {
+    int(lib.BMS_CMD_R_ACCEPTED): ACCEPTED,
+    int(lib.BMS_CMD_R_ILLEGAL): ILLEGAL,
+    int(lib.BMS_CMD_R_REFUSED): REFUSED,
+}
+
+
+def test_the_answers_table_is_the_state_machines():
+    """expected_answers (the checker's reading of contactor.h) against contactor.c itself: in
+    every state, with and without a fault latched, each request's answer and the state it
+    leaves; a latch not known allows both of a close's answers in OPEN."""
+    for state, name, faults in itertools.product((OPEN, PRE, CLOSED, OPENING), CODES, (0, OTHER_BIT)):
+        c = ffi.new("bms_contactor_t *")
+        lib.bms_contactor_reset(c)
+        c.state = state
+        rc = lib.bms_contactor_command(c, CODES[name], faults)
+        may = expected_answers(CODES[name], state, faults != 0)
+        assert DIGIT[rc] in may, (state, name, faults, rc)
+        assert may[DIGIT[rc]][0] == int(c.state), (state, name, faults)
+        assert DIGIT[rc] in expected_answers(CODES[name], state, None)
+    assert set(expected_answers(CODES["close"], OPEN, None)) == {ACCEPTED, REFUSED}
+
+
+@pytest.fixture(scope="module")
+def requests_everywhere():
+    """A run whose vehicle sends every request in every state it reaches, two at once too."""
+    scn = replace(
+        load_scenario("fastcharge-10-80"), series=4, parallel=2, duration_s=40.0, stop_when_complete=False
+    )
+    chem = load_chemistry(scn.chemistry)
+    loop = ClosedLoop(scn, chemistry=chem)
+    plan = {
+        3: ["reset"], 4: ["open"], 10: ["reset", "close"], 60: ["reset", "close"], 150: ["open"],
+        151: ["open", "reset"], 152: ["close"], 250: ["close", "open"], 251: ["close"],
+        252: ["close", "open"], 300: ["open"], 330: ["close"], 331: ["open"],
+    }  # fmt: skip
+    for k in range(400):
+        for cmd in plan.get(k, []):
+            loop.command(cmd)
+        loop.step()
+    return loop.result(), chem
+
+
+def test_every_request_in_every_state_gets_the_state_machines_answer(requests_everywhere):
+    res, chem = requests_everywhere
+    assert [v for v in check_run(res, chem) if v.prop.startswith("P8")] == []
+    log = res.log
+    seen = set()
+    for k in np.flatnonzero(log["command_answers"]):
+        before = int(log["contactor_state"][k - 1])
+        pairs = command_answers(int(log["command_answers"][k]))
+        seen.add((before, pairs[0]))
+    # the first request of a step, in the state the previous step left
+    close, open_, reset = CODES["close"], CODES["open"], CODES["reset"]
+    assert {
+        (OPEN, (open_, ILLEGAL)),
+        (OPEN, (reset, ACCEPTED)),
+        (OPEN, (close, ACCEPTED)),
+        (PRE, (close, ILLEGAL)),
+        (PRE, (reset, ILLEGAL)),
+        (PRE, (open_, ACCEPTED)),
+        (CLOSED, (reset, ILLEGAL)),
+        (CLOSED, (open_, ACCEPTED)),
+        (OPENING, (open_, ILLEGAL)),
+        (OPENING, (close, ILLEGAL)),
+    } <= seen, seen
+
+
+def answers_flagged(res, chem) -> list[str]:
+    return [v.detail for v in check_run(res, chem) if v.prop == "P8-command"]
+
+
+def test_a_wrong_answer_is_flagged(requests_everywhere):
+    res, chem = requests_everywhere
+    log = res.log
+    close, open_ = CODES["close"], CODES["open"]
+    two = (close << 2 | ACCEPTED) | (open_ << 2 | ACCEPTED) << 4  # in OPEN: a close, then an open
+    k = int(np.flatnonzero(log["command_answers"] == two)[0])
+
+    def refuse_the_close(col):
+        col[k] = (close << 2 | REFUSED) | (open_ << 2 | ACCEPTED) << 4
+
+    found = answers_flagged(tampered(res, command_answers=refuse_the_close), chem)
+    want = "request 1 before this step, close in OPEN (no fault latched): answered refused"
+    assert any(want in d for d in found), found
+
+    def illegal_open(col):
+        col[k] = (close << 2 | ACCEPTED) | (open_ << 2 | ILLEGAL) << 4  # the open met PRECHARGE
+
+    found = answers_flagged(tampered(res, command_answers=illegal_open), chem)
+    want = "request 2 before this step, open in PRECHARGE (no fault latched): answered illegal"
+    assert any(want in d for d in found), found
+
+    def first_not_known(col):  # a target that does not return the answer (can:)
+        col[k] = (close << 2 | ANSWER_UNKNOWN) | (open_ << 2 | ILLEGAL) << 4
+
+    # the state after an answer not known is not known: the next request is not judged
+    assert answers_flagged(tampered(res, command_answers=first_not_known), chem) == []
+
+
+def test_a_close_accepted_with_a_fault_latched_is_flagged(requests_everywhere):
+    res, chem = requests_everywhere
+    log = res.log
+    k = int(np.flatnonzero(log["command_answers"] == (CODES["close"] << 2 | ACCEPTED))[0])
+
+    def latch(f):
+        f[k - 1] = OTHER_BIT
+
+    found = answers_flagged(tampered(res, faults=latch), chem)
+    assert any("close in OPEN (with fault latched): answered accepted" in d for d in found), found
