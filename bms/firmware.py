@@ -25,7 +25,16 @@ from bms.firmware_config import (
     generic_protection,
 )
 from bms.protection import Protection
-from bms.targets.base import SOP_FIELDS, Measurement, State, Target, TargetError, TargetInfo, sop_slot
+from bms.targets.base import (
+    RELAY_BITS,
+    SOP_FIELDS,
+    Measurement,
+    State,
+    Target,
+    TargetError,
+    TargetInfo,
+    sop_slot,
+)
 
 __all__ = [  # the configuration's names: bms.firmware_config, imported from here by tests and hil
     "CFG_ERRORS",
@@ -63,6 +72,11 @@ def _f32(a: np.ndarray | Sequence[float], shape: tuple[int, ...] | None = None) 
     return arr
 
 
+def relay_bits(relays: object) -> int:
+    """bms_contactor_relays_t as State.relays (RELAY_BITS)."""
+    return sum(bit for name, bit in RELAY_BITS.items() if getattr(relays, name))
+
+
 def state_from_out(out: object, n_cells: int, cycles: int = 0) -> State:
     """A bms_out_t as the target interface's State (copies of the per-cell arrays the
     caller gave it: out.cells.soc and out.cells.core_temp_degc)."""
@@ -93,6 +107,7 @@ def state_from_out(out: object, n_cells: int, cycles: int = 0) -> State:
         status=out.status,
         time_ms=out.time_ms,
         cycles=cycles,
+        relays=relay_bits(out.relays),
         model_nis_max=out.model_nis_max,
         model_mismatch_cells=out.model_mismatch_cells,
         cap_scale_min=out.cap_scale_min,

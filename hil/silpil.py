@@ -21,10 +21,10 @@ from hil.targets.remote import reset_for_a_new_run
 
 # every firmware output (limits_bus is what a bus carried, set by the CAN target only)
 # every field both kinds of target report (the per-cell health scales only in process: a
-# wire carries the extremes, which are compared)
-COMPARED = tuple(
-    f.name for f in fields(State) if f.name not in ("cycles", "extra", "limits_bus", "cap_scale", "r_scale")
-)
+# wire carries the extremes, which are compared; the coils only in process: the STATE frame
+# carries the contactor state they follow, compared)
+NOT_ON_THE_WIRE = ("cycles", "extra", "limits_bus", "cap_scale", "r_scale", "relays")
+COMPARED = tuple(f.name for f in fields(State) if f.name not in NOT_ON_THE_WIRE)
 
 
 def _f32_bits(x: float) -> int:

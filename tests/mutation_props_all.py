@@ -180,8 +180,16 @@ G_OOB = "one element past an array: invisible without a sanitizer build"
 G_EARLY = "detection earlier than its debounce: P3 bounds detection from above only"
 G_INIT = "an initial value the drawn scenarios never depend on"
 G_RESET = "what a reset clears: P7 asks that persisting causes stay latched, none that a gone one clears"
-G_CMD = "a command's result: no property reads what a contactor command returns"
+G_COUNT = (
+    "a counter no output carries (contactor.h: illegal and refused requests, breaks under load: "
+    "kept in the instance, reported by no State, STATE frame, CAN message or STATS)"
+)
+G_PRECHARGE = "no drawn scenario's precharge fails (no fault kind opens the precharge path)"
+G_FLOAT_EQ = "a comparison at float equality the drawn values never meet exactly"
+G_MS = "a time off by 1 ms: the suite steps in 100 ms and its timeouts are multiples of it"
 VERDICTS: list[tuple[str, str, str, str, str]] = [
+    # before the equivalent below (the same line, its deletion): enter()'s and the reset's
+    ("contactor.c", "c->state_ms = 0u;", "c->state_ms = 1u;", G_MS, ""),
     # equivalents: no input through the API tells them apart
     (
         "thermal_observer.c",
@@ -280,6 +288,21 @@ VERDICTS: list[tuple[str, str, str, str, str]] = [
         "the SoC filter clamps the SoC to [0, 1]: a SoC in (1, 2] never reaches the internal-fault check",
     ),
     (
+        "contactor.c",
+        "c->state_ms = 0u;",
+        "",
+        EQ,
+        "bms_contactor_reset's (enter()'s own is killed): the time in a state is read only in "
+        "PRECHARGE and OPENING, which only enter() enters, zeroing it",
+    ),
+    (
+        "contactor.c",
+        "const float abs_i = (current_a < 0.0f) ? -current_a : current_a;",
+        "<= 0.0f",
+        EQ,
+        "at 0 A, -0 and 0 compare the same against the break current",
+    ),
+    (
         "safety.c",
         "s->record[f].cell = 0u;",
         "",
@@ -289,8 +312,15 @@ VERDICTS: list[tuple[str, str, str, str, str]] = [
     # gaps, by class
     ("safety.c", "const uint32_t blind = s->present & (1u << (uint32_t)BMS_F_STALE);", "", G_RESET, ""),
     ("safety.c", "s->present &= ~(1u << f);", "", G_RESET, ""),
-    ("contactor.c", "rc = BMS_CMD_R_ACCEPTED;", "", G_CMD, ""),
-    ("contactor.c", "if (rc == BMS_CMD_R_ILLEGAL) {", "", G_CMD, ""),
+    ("contactor.c", "if (rc == BMS_CMD_R_ILLEGAL) {", "", G_COUNT, ""),
+    ("contactor.c", "} else if (rc == BMS_CMD_R_REFUSED) {", "", G_COUNT, ""),
+    ("contactor.c", "illegal_cmds", "", G_COUNT, ""),
+    ("contactor.c", "refused_cmds", "", G_COUNT, ""),
+    ("contactor.c", "breaks_under_load", "", G_COUNT, ""),
+    ("contactor.c", "if (!(abs_i < p->break_current_a)) {", "", G_COUNT, "it guards the count only"),
+    ("contactor.c", "precharge_failed", "", G_PRECHARGE, ""),
+    ("contactor.c", "if (abs_i < p->break_current_a) {", "<=", G_FLOAT_EQ, "current = break current"),
+    ("contactor.c", "&& (bus_v >= (p->precharge_ratio * pack_v))) {", ">", G_FLOAT_EQ, "link = the ratio"),
     ("plausibility.c", "cond_set(&res->current_sensor, 0u, i_a);", "", G_DIAG, "a pack-level record's cell"),
     ("plausibility.c", "cond_set(&res->current_offset, 0u, i_a);", "", G_DIAG, "a pack-level record's cell"),
     (

@@ -48,7 +48,11 @@ P8 transition every change of the contactor state between two steps is one the d
               latched; every request gets the answer the state machine gives it in the state
               it meets (_command_answers: a close is accepted only from OPEN with no fault
               latched, refused there with one, illegal elsewhere; an open accepted only in
-              PRECHARGE or CLOSED; a fault reset only in OPEN)
+              PRECHARGE or CLOSED; a fault reset only in OPEN), and the state the requests
+              leave is one the step can move from to the state it reports (STEP_MOVES); the
+              coils the firmware drives are its state's (_relays: the main negative unless
+              OPEN, the precharge relay only in PRECHARGE, the main positive only in CLOSED
+              and OPENING), where the target reports them
 P9 balancing  no balancing switch is commanded on with a fault latched; at most
               max_per_module of a module at once; outside a switch test (bal_test), never the
               cell with the least charge by the firmware's own estimates (its reported SoC and
@@ -99,6 +103,7 @@ from bms.sim.loop import SimResult
 from bms.sim.runlog import ANSWER_UNKNOWN, COMMAND_BITS, command_answers
 from bms.sim.scenario import Scenario
 from bms.stack_pressure import StackPressure
+from bms.targets.base import RELAY_BITS
 
 __all__ = ["Limits", "SafetyMonitor", "Violation", "check_run"]  # Limits: bms.sim.ccl_bound
 
@@ -218,6 +223,7 @@ def check_run(
     _latch(c, r)  # P7
     _transitions(c, r)  # P8
     _command_answers(c, r)  # P8
+    _relays(c, r)  # P8
     _balancing(c, r)  # P9
     _thresholds(c, r)  # P10
     _pressure(c, r)  # P11
@@ -806,10 +812,18 @@ def expected_answers(code: int, state: int, latched: bool | None) -> dict[int, t
     return {}
 
 
+# the moves a step makes without a request (bms_contactor_step): the precharge ends (closed, or
+# open on a fault or its timeout), a fault opens a closed pack (at once on an emergency), an
+# opening ends
+STEP_MOVES = {(PRECHARGE, OPEN), (PRECHARGE, CLOSED), (CLOSED, OPENING), (CLOSED, OPEN), (OPENING, OPEN)}
+
+
 def _command_answers(c: Checker, r: _Run) -> None:
     """P8: each request's answer (the `command_answers` column: those the target's command()
     returns) is the one the state machine gives in the state it meets: the previous step's
-    reported state and latch, then each earlier request's effect in the order sent."""
+    reported state and latch, then each earlier request's effect in the order sent; the state
+    they leave must be one the step can move from to the state it reports (STEP_MOVES): an
+    accepted request that changed nothing shows there."""
     if "command_answers" not in r.log:
         return
     packed = r.log["command_answers"].astype(np.int64)
@@ -835,6 +849,48 @@ def _command_answers(c: Checker, r: _Run) -> None:
                 )
                 break
             state, latched = may[answer]
+        else:
+            now = int(r.contactor[k])
+            if now != state and (state, now) not in STEP_MOVES:
+                c.violations.append(
+                    Violation(
+                        "P8-command",
+                        float(r.t[k]),
+                        f"the requests before this step leave the state machine in {names[state]}, "
+                        f"from where no step reaches {names[now]}",
+                    )
+                )
+
+
+def _relays(c: Checker, r: _Run) -> None:
+    """P8: the contactor coils each step drives are its reported state's (contactor.h)."""
+    if "relays" not in r.log:
+        return
+    rel = r.log["relays"]
+    known = np.isfinite(rel)
+    if not known.any():
+        return
+    s = r.contactor
+    want = (
+        np.where(s != OPEN, RELAY_BITS["main_neg"], 0)
+        | np.where(s == PRECHARGE, RELAY_BITS["precharge"], 0)
+        | np.where((s == CLOSED) | (s == OPENING), RELAY_BITS["main_pos"], 0)
+    )
+    got = np.where(known, rel, 0).astype(np.int64)
+    names = [x.name for x in ContactorState]
+
+    def coils(bits: int) -> str:
+        return "+".join(name for name, b in RELAY_BITS.items() if bits & b) or "none"
+
+    c.where(
+        "P8-relays",
+        known & (got != want),
+        r.t,
+        lambda k: (
+            f"contactor {names[int(s[k])]} drives coils {coils(int(got[k]))}, "
+            f"its state's are {coils(int(want[k]))}"
+        ),
+    )
 
 
 def _balancing(c: Checker, r: _Run) -> None:

@@ -80,6 +80,9 @@ class State:
     status: int
     time_ms: int
     cycles: int = 0  # cost of the step on the target (0 where not measured)
+    # the contactor coils the firmware drives (bms_out_t.relays: RELAY_BITS), where the target
+    # reports them (None: the wire's STATE frame does not carry them)
+    relays: int | None = None
     # the SoC filter's innovation monitor (soc_ekf.h): the worst cell's ratio (1: the model
     # explains the voltage as well as it claims) and how many cells are over est.mismatch_nis
     model_nis_max: float = 0.0
@@ -125,6 +128,10 @@ class State:
     # the charger and the drive obey these; ccl_a / dcl_a stay the firmware's own values
     limits_bus: tuple[float, float] | None = None
     extra: dict[str, float] = field(default_factory=dict)
+
+
+# State.relays: one bit per contactor coil
+RELAY_BITS = {"main_neg": 1, "precharge": 2, "main_pos": 4}
 
 
 @dataclass

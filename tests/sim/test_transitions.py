@@ -319,3 +319,58 @@ def test_a_close_accepted_with_a_fault_latched_is_flagged(requests_everywhere):
 
     found = answers_flagged(tampered(res, faults=latch), chem)
     assert any("close in OPEN (with fault latched): answered accepted" in d for d in found), found
+
+
+def test_an_accepted_request_that_changed_nothing_is_flagged(requests_everywhere):
+    """The state the requests leave must be one the step can move from to the reported state:
+    an open accepted in PRECHARGE whose step still reports PRECHARGE (the request changed
+    nothing) is flagged; the same step with OPEN reported is not."""
+    res, chem = requests_everywhere
+    log = res.log
+    close, open_ = CODES["close"], CODES["open"]
+    k = int(
+        np.flatnonzero(log["command_answers"] == ((close << 2 | ACCEPTED) | (open_ << 2 | ACCEPTED) << 4))[0]
+    )
+    assert int(log["contactor_state"][k]) == OPEN
+
+    def still_precharging(s):
+        s[k] = PRE
+
+    found = answers_flagged(tampered(res, contactor_state=still_precharging), chem)
+    assert any("leave the state machine in OPEN, from where no step reaches PRECHARGE" in d for d in found), (
+        found
+    )
+
+
+def test_the_coils_follow_the_state_and_a_wrong_coil_is_flagged(requests_everywhere):
+    """contactor.h's coils: the main negative unless OPEN, the precharge relay only in
+    PRECHARGE, the main positive in CLOSED and OPENING. The in-process firmware reports
+    them every step; a precharge relay left on while CLOSED, or a main negative dropped while
+    OPENING, is flagged at that step."""
+    res, chem = requests_everywhere
+    log = res.log
+    assert np.all(np.isfinite(log["relays"]))
+    assert [v for v in check_run(res, chem) if v.prop == "P8-relays"] == []
+    table = {OPEN: 0, PRE: 1 | 2, CLOSED: 1 | 4, OPENING: 1 | 4}  # main_neg 1, precharge 2, main_pos 4
+    for state, bits in table.items():
+        at = log["contactor_state"] == state
+        assert at.any() and np.all(log["relays"][at] == bits), state
+    k = first(log, CLOSED)
+
+    def precharge_on(r):
+        r[k] = 1 | 2 | 4
+
+    found = [v for v in check_run(tampered(res, relays=precharge_on), chem) if v.prop == "P8-relays"]
+    assert [(v.t_s, v.detail) for v in found] == [
+        (
+            float(log["time_s"][k]),
+            "contactor CLOSED drives coils main_neg+precharge+main_pos, its state's are main_neg+main_pos",
+        )
+    ]
+    j = first(log, OPENING)
+
+    def neg_dropped(r):
+        r[j] = 4
+
+    found = [v.detail for v in check_run(tampered(res, relays=neg_dropped), chem) if v.prop == "P8-relays"]
+    assert found == ["contactor OPENING drives coils main_pos, its state's are main_neg+main_pos"]
