@@ -88,20 +88,23 @@ def test_the_forbidden_changes_are_those_the_diagram_lacks():
     assert forbidden == {(OPEN, OPENING), (PRE, OPENING), (CLOSED, PRE), (OPENING, CLOSED), (OPENING, PRE)}
 
 
-@pytest.fixture(scope="module")
-def clean():
-    scn = replace(
-        load_scenario("fastcharge-10-80"), series=4, parallel=2, duration_s=30.0, stop_when_complete=False
-    )
+def planned_run(duration_s: float, plan: dict[int, list[str]]):
+    """The fast-charge preset, four cells, for duration_s, with the vehicle's requests of
+    `plan` (step -> requests, in order) sent before those steps."""
+    base = load_scenario("fastcharge-10-80")
+    scn = replace(base, series=4, parallel=2, duration_s=duration_s, stop_when_complete=False)
     chem = load_chemistry(scn.chemistry)
     loop = ClosedLoop(scn, chemistry=chem)
-    for k in range(300):
-        if k == 150:
-            loop.command("open")
-        if k == 200:
-            loop.command("close")
-        loop.step()
-    res = loop.result()
+    while True:
+        for cmd in plan.get(loop.steps, []):
+            loop.command(cmd)
+        if loop.step() is None:
+            return loop.result(), chem
+
+
+@pytest.fixture(scope="module")
+def clean():
+    res, chem = planned_run(30.0, {150: ["open"], 200: ["close"]})
     assert {v.prop for v in check_run(res, chem)} == set()
     return res, chem
 
@@ -235,21 +238,12 @@ def test_the_answers_table_is_the_state_machines():
 @pytest.fixture(scope="module")
 def requests_everywhere():
     """A run whose vehicle sends every request in every state it reaches, two at once too."""
-    scn = replace(
-        load_scenario("fastcharge-10-80"), series=4, parallel=2, duration_s=40.0, stop_when_complete=False
-    )
-    chem = load_chemistry(scn.chemistry)
-    loop = ClosedLoop(scn, chemistry=chem)
     plan = {
         3: ["reset"], 4: ["open"], 10: ["reset", "close"], 60: ["reset", "close"], 150: ["open"],
         151: ["open", "reset"], 152: ["close"], 250: ["close", "open"], 251: ["close"],
         252: ["close", "open"], 300: ["open"], 330: ["close"], 331: ["open"],
     }  # fmt: skip
-    for k in range(400):
-        for cmd in plan.get(k, []):
-            loop.command(cmd)
-        loop.step()
-    return loop.result(), chem
+    return planned_run(40.0, plan)
 
 
 def test_every_request_in_every_state_gets_the_state_machines_answer(requests_everywhere):
