@@ -28,7 +28,7 @@ from bms.plant.sensors import Sensors
 from bms.plant.thermal import ThermalNetwork
 from bms.sim.configure import ambient_conductances, effective_ambient, firmware_cell, firmware_config
 from bms.sim.injections import FaultBook
-from bms.sim.runlog import ANSWERS_MAX, COMMAND_BITS, RunLog, command_answer
+from bms.sim.runlog import ANSWER_OF_RC, ANSWER_UNKNOWN, ANSWERS_MAX, COMMAND_BITS, RunLog, command_answer
 from bms.sim.scenario import Scenario
 from bms.sim.summary import RunSummary, summary
 from bms.sim.vehicle import (
@@ -277,7 +277,11 @@ class ClosedLoop:
         self._follow_ccl()
         state = self._firmware_step(meas, t)
         sent, self.commands = self.commands, 0  # the requests this step applied; then the next's
-        answers, self.answers, self.n_answers = self.answers, 0, 0
+        answers, n_answers, self.answers, self.n_answers = self.answers, self.n_answers, 0, 0
+        if n_answers == 1 and not self.target.answers_commands and "command_result" in state.extra:
+            # a target whose command() cannot answer (a bus) reports the firmware's answer to the
+            # one request that went out with the step in its State
+            answers = (answers & ~3) | ANSWER_OF_RC.get(int(state.extra["command_result"]), ANSWER_UNKNOWN)
         closing, self.close_accepted = self.close_accepted, False
         self.faults.note_latched(state.faults, t)
         self.current_prev = i_mean
