@@ -51,6 +51,15 @@ class OnsetView:
     scn: Scenario
     # the modules' true stack pressure after the step (MPa; bms.plant.pressure); empty: not pressed
     pressure_mpa: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    # the link voltage the firmware got was at the precharge ratio of the pack's (a close
+    # then closes at once, precharge path or not)
+    link_precharged: bool = True
+
+
+def precharge_blocked(f: Injection, view: OnsetView) -> float | None:
+    """A precharge the firmware began with the link below its ratio (a close accepted before
+    the step): with the path open it can only time out."""
+    return view.t_s if view.closing and not view.link_precharged else None
 
 
 def at_injection(f: Injection, view: OnsetView) -> float | None:

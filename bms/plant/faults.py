@@ -40,6 +40,7 @@ class Rig(Protocol):
     charger: Charger
     comm_lost: bool
     pressure: StackPressurePlant | None  # the modules' fixtures (None: the pack is not pressed)
+    precharge_open: bool  # the precharge path is open: the link cannot charge through it
 
 
 def _to_sensors(f: Fault, rig: Rig) -> None:
@@ -57,6 +58,15 @@ def _stop_pump(f: Fault, rig: Rig) -> None:
 
 def _cut_link(f: Fault, rig: Rig) -> None:
     rig.comm_lost = True
+
+
+def _open_precharge(f: Fault, rig: Rig) -> None:
+    rig.precharge_open = True
+
+
+def _precharge_trip_s(chem: Chemistry, scn: Scenario) -> float:
+    """A precharge that cannot charge the link fails at its timeout, latched in that step."""
+    return chem.protection.contactor.precharge_timeout_ms / 1000.0
 
 
 def _overshoot(f: Fault, rig: Rig) -> None:
@@ -105,7 +115,7 @@ class FaultKind:
     level: Literal["cell", "thermistor", "pack", "module"]
     trip_time_field: str  # the firmware debounce that bounds its detection (a PlausParams field)
     persistent: bool  # its condition persists once injected: a reset must not clear what catches it
-    applied_to: Literal["sensors", "pack", "coolant", "link", "charger"]
+    applied_to: Literal["sensors", "pack", "coolant", "link", "charger", "contactors"]
     apply: Callable[[Fault, Rig], None]
     onset: Callable[[Injection, onset.OnsetView], float | None]  # bms.plant.fault_onsets
     default_value: float | None = None  # its magnitude if the scenario gives none (None: it has none)
@@ -224,6 +234,17 @@ FAULT_KINDS: dict[str, FaultKind] = {
         "link",
         _cut_link,
         onset.at_injection,
+    ),
+    "precharge_open": FaultKind(
+        "the precharge path opens (its resistor or relay): the link cannot charge before closing",
+        ("precharge",),
+        "pack",
+        "",
+        False,  # the firmware's condition is the failed precharge: an event a reset acknowledges
+        "contactors",
+        _open_precharge,
+        onset.precharge_blocked,
+        trip_time=_precharge_trip_s,
     ),
     "charger_overshoot": FaultKind(
         "the charger delivers more than the limit by a factor",

@@ -187,6 +187,7 @@ class ClosedLoop:
         self.last_meas: Measurement | None = None
         self.sample_ms = 0
         self.comm_lost = False
+        self.precharge_open = False  # an injected precharge_open fault
         self.closed_once = False
         self.was_closed = False
         self.contactor_open_s: float | None = None
@@ -270,6 +271,7 @@ class ClosedLoop:
             self.contactor,
             None if prev is None else prev.contactor_state,
             self.dt_s,
+            not self.precharge_open,
         )
         meas = self._sample(i_mean, v_true, charging_phase)
         # the limit in force over this interval (the one the charger was following): what the
@@ -457,7 +459,14 @@ class ClosedLoop:
             self.sensors.injected_current_offset_a, not self.comm_lost, latched,
             self.thermal.core_c, self.plant, self.chem, self.scn,
             self.pressure.p if self.pressure is not None else np.zeros(0),
+            self._link_precharged(),
         )  # fmt: skip
+
+    def _link_precharged(self) -> bool:
+        """The link voltage the firmware got this step was at its precharge ratio of the pack's."""
+        m = self.last_meas
+        ratio = self.chem.protection.contactor.precharge_ratio
+        return m is not None and m.pack_v > 0 and m.bus_v >= ratio * m.pack_v
 
     def _check_done(self, state: State, t: float, charging_phase: bool) -> None:
         """A charge that ended (complete or faulted, contactors open) ends the run 5 s later."""

@@ -46,14 +46,19 @@ def drive_current_a(power_w: float, pack_v: float, ccl_a: float, dcl_a: float, c
 
 
 def bus_voltage(
-    bus_v: float, pack_v: float, contactor: int, fw_contactor_state: int | None, dt_s: float
+    bus_v: float,
+    pack_v: float,
+    contactor: int,
+    fw_contactor_state: int | None,
+    dt_s: float,
+    precharge_path: bool = True,
 ) -> float:
     """The link voltage after a step: the pack's with the contactors closed (or opening),
-    charging through the precharge resistor while the firmware precharges, else decaying
-    through the discharge resistor."""
+    charging through the precharge resistor while the firmware precharges (where the path is
+    not open: precharge_path), else decaying through the discharge resistor."""
     if contactor in (CLOSED, OPENING):
         return pack_v
-    if fw_contactor_state == PRECHARGE:
+    if fw_contactor_state == PRECHARGE and precharge_path:
         return pack_v + (bus_v - pack_v) * math.exp(-dt_s / PRECHARGE_TAU_S)
     return bus_v * math.exp(-dt_s / DISCHARGE_TAU_S)
 

@@ -260,6 +260,10 @@ def scenarios(
             # with time for the switch test to find it (its bound), and a minute to spare
             bound = switch_trip_bound_s(scn.balancing, scn.series, scn.dt_ms)
             at_s = round(draw(st.floats(scn.close_at_s + 5.0, scn.duration_s - bound - 60.0)), 1)
+        elif kind == "precharge_open":
+            # before the vehicle's close request: its precharge meets the open path (later,
+            # with the contactors closed, nothing shows until the next close)
+            at_s = round(draw(st.floats(0.0, max(scn.close_at_s - 0.5, 0.0))), 1)
         elif kind == "pressure_loss":
             # the fixture relaxes over tens of seconds (loss_tau_s) before the pressure crosses a
             # trip: injected with two minutes to run, so its onset and latch fall inside the run

@@ -1,0 +1,71 @@
+"""The precharge_open fault kind (bms/plant/faults.py): the precharge path opens, the link
+cannot charge, the firmware's precharge times out and latches `precharge` (contactor.c,
+bms.c stage_contactors) within the configured timeout of the precharge it meets; P3 judges it
+and flags a firmware that does not latch."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from bms.chemistry import load_chemistry
+from bms.enums import FAULT_ID, ContactorState
+from bms.plant.faults import Fault
+from bms.sim.checks import check_run
+from bms.sim.loop import ClosedLoop
+from bms.sim.scenario import load_scenario
+from tests.sim.tamper import tampered
+
+OPEN, PRE, CLOSED = int(ContactorState.OPEN), int(ContactorState.PRECHARGE), int(ContactorState.CLOSED)
+BIT = 1 << FAULT_ID["precharge"]
+
+
+@pytest.fixture(scope="module")
+def blocked():
+    scn = replace(
+        load_scenario("fastcharge-10-80"),
+        series=4,
+        parallel=2,
+        duration_s=20.0,
+        stop_when_complete=False,
+        faults=[Fault(kind="precharge_open", at_s=0.3)],
+    )
+    chem = load_chemistry(scn.chemistry)
+    loop = ClosedLoop(scn, chemistry=chem)
+    while loop.step() is not None:
+        pass
+    return loop.result(), chem
+
+
+def test_the_precharge_times_out_and_latches_within_its_timeout(blocked):
+    res, chem = blocked
+    log = res.log
+    s = log["contactor_state"].astype(int)
+    timeout_s = chem.protection.contactor.precharge_timeout_ms / 1000.0
+    started = int(np.flatnonzero(s == PRE)[0])
+    latched = int(np.flatnonzero((log["faults"].astype(np.int64) & BIT) != 0)[0])
+    # the link never reaches the ratio: nothing but the timeout ends the precharge
+    ratio = chem.protection.contactor.precharge_ratio
+    assert np.all(log["bus_v"][started : latched + 1] < ratio * log["pack_v_meas"][started : latched + 1])
+    assert not np.any(s == CLOSED)
+    assert s[latched] == OPEN and np.all(s[started:latched] == PRE)
+    dt = res.scenario.dt_ms / 1000.0
+    t = log["time_s"]
+    assert t[latched] - t[started] == pytest.approx(timeout_s - dt, abs=1e-9)  # counted from the request
+    (row,) = [f for f in res.faults if f["injected_kind"] == "precharge_open"]
+    assert row["name"] == "precharge" and row["onset_s"] == pytest.approx(t[started])
+    assert row["trip_time_s"] == pytest.approx(timeout_s)
+    assert check_run(res, chem) == []
+
+
+def test_a_firmware_that_does_not_latch_it_is_flagged(blocked):
+    res, chem = blocked
+    # the run's fault list is what the firmware latched and when: this one never
+    no_latch = tampered(res)
+    no_latch.faults = [
+        dict(r, detected_s=None) if r["injected_kind"] == "precharge_open" else r for r in res.faults
+    ]
+    found = [v.detail for v in check_run(no_latch, chem) if v.prop == "P3-detection"]
+    assert any("precharge_open (onset 1.0 s) never detected" in d for d in found), found
