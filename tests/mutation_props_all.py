@@ -184,7 +184,10 @@ G_COUNT = (
     "a counter no output carries (contactor.h: illegal and refused requests, breaks under load: "
     "kept in the instance, reported by no State, STATE frame, CAN message or STATS)"
 )
-G_PRECHARGE = "no drawn scenario's precharge fails (no fault kind opens the precharge path)"
+G_PRECHARGE = (
+    "a failed precharge's flag cleared by a reset or the next close: no drawn scenario resets and "
+    "closes again after precharge_open latched"
+)
 G_FLOAT_EQ = "a comparison at float equality the drawn values never meet exactly"
 G_MS = "a time off by 1 ms: the suite steps in 100 ms and its timeouts are multiples of it"
 VERDICTS: list[tuple[str, str, str, str, str]] = [
