@@ -5,18 +5,13 @@ and flags a firmware that does not latch."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 
-from bms.chemistry import load_chemistry
 from bms.enums import FAULT_ID, ContactorState
 from bms.plant.faults import Fault
 from bms.sim.checks import check_run
-from bms.sim.loop import ClosedLoop
-from bms.sim.scenario import load_scenario
-from tests.sim.tamper import tampered
+from tests.sim.tamper import planned_run, tampered
 
 OPEN, PRE, CLOSED = int(ContactorState.OPEN), int(ContactorState.PRECHARGE), int(ContactorState.CLOSED)
 BIT = 1 << FAULT_ID["precharge"]
@@ -24,19 +19,7 @@ BIT = 1 << FAULT_ID["precharge"]
 
 @pytest.fixture(scope="module")
 def blocked():
-    scn = replace(
-        load_scenario("fastcharge-10-80"),
-        series=4,
-        parallel=2,
-        duration_s=20.0,
-        stop_when_complete=False,
-        faults=[Fault(kind="precharge_open", at_s=0.3)],
-    )
-    chem = load_chemistry(scn.chemistry)
-    loop = ClosedLoop(scn, chemistry=chem)
-    while loop.step() is not None:
-        pass
-    return loop.result(), chem
+    return planned_run(20.0, {}, [Fault(kind="precharge_open", at_s=0.3)])
 
 
 def test_the_precharge_times_out_and_latches_within_its_timeout(blocked):

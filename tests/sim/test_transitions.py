@@ -6,19 +6,15 @@ reached), and planted transitions in a clean run's log, each flagged."""
 from __future__ import annotations
 
 import itertools
-from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from bms._native import ffi, lib
-from bms.chemistry import load_chemistry
 from bms.enums import ContactorState
 from bms.sim.checks import ACCEPTED, CONDITIONS, ILLEGAL, REFUSED, TRANSITIONS, check_run, expected_answers
-from bms.sim.loop import ClosedLoop
 from bms.sim.runlog import ANSWER_UNKNOWN, COMMAND_BITS, command_answers
-from bms.sim.scenario import load_scenario
-from tests.sim.tamper import tampered
+from tests.sim.tamper import planned_run, tampered
 
 OPEN, PRE, CLOSED, OPENING = (int(s) for s in ContactorState)
 EMERGENCY_BIT = 1 << 8
@@ -86,20 +82,6 @@ def test_the_forbidden_changes_are_those_the_diagram_lacks():
     # emergency CLOSED -> OPEN; one logged step may chain two of them (OPEN -> CLOSED)
     forbidden = {(a, b) for a in range(4) for b in range(4) if a != b} - set(TRANSITIONS)
     assert forbidden == {(OPEN, OPENING), (PRE, OPENING), (CLOSED, PRE), (OPENING, CLOSED), (OPENING, PRE)}
-
-
-def planned_run(duration_s: float, plan: dict[int, list[str]]):
-    """The fast-charge preset, four cells, for duration_s, with the vehicle's requests of
-    `plan` (step -> requests, in order) sent before those steps."""
-    base = load_scenario("fastcharge-10-80")
-    scn = replace(base, series=4, parallel=2, duration_s=duration_s, stop_when_complete=False)
-    chem = load_chemistry(scn.chemistry)
-    loop = ClosedLoop(scn, chemistry=chem)
-    while True:
-        for cmd in plan.get(loop.steps, []):
-            loop.command(cmd)
-        if loop.step() is None:
-            return loop.result(), chem
 
 
 @pytest.fixture(scope="module")
