@@ -108,6 +108,7 @@ def state_from_out(out: object, n_cells: int, cycles: int = 0) -> State:
         time_ms=out.time_ms,
         cycles=cycles,
         relays=relay_bits(out.relays),
+        contactor_counts=out.contactor_counts,
         model_nis_max=out.model_nis_max,
         model_mismatch_cells=out.model_mismatch_cells,
         cap_scale_min=out.cap_scale_min,

@@ -44,7 +44,7 @@ from bms.targets.base import SOP_FIELDS
 VERSION = 1
 HEADER_LEN = 6
 CRC_LEN = 4
-MAX_PAYLOAD = 1748
+MAX_PAYLOAD = 1752
 MAX_FRAME = HEADER_LEN + MAX_PAYLOAD + CRC_LEN
 CONFIG_CHUNK = 1024
 
@@ -223,6 +223,7 @@ STATE_WORDS = (
     "soh_updates",
     "bal_cells",
     "pressure_min_sensor",
+    "contactor_counts",  # bms_contactor_counts: breaks under load << 16 | refused << 8 | illegal
 )
 STATE_BYTES = ("charge_complete", "heater_request", "cooling_request", "bal_test")
 

@@ -71,6 +71,7 @@ LOG_FIELDS = (
     "fw_time_ms",  # the firmware's own clock (State.time_ms): what it timestamps latches with
     "fw_status",  # the firmware's status bits (State.status, BMS_ST_*: e.g. preconditioning)
     "relays",  # the contactor coils driven (State.relays, RELAY_BITS; NaN: not reported)
+    "contactor_counts",  # State.contactor_counts (breaks << 16 | refused << 8 | illegal; NaN: none)
     # a pressed solid-state pack (bms.plant.pressure): the lowest true module stack pressure and
     # the lowest reading the firmware got (MPa; NaN: the pack is not pressed)
     "pressure_true_min_mpa",
@@ -136,6 +137,7 @@ STATE_FIELDS = {
     "fw_time_ms": "time_ms",
     "fw_status": "status",
     "relays": "relays",
+    "contactor_counts": "contactor_counts",
     "pressure_fw_min_mpa": "pressure_min_mpa",
     "pressure_fw_max_mpa": "pressure_max_mpa",
     **{name: name for name in SOP_LOG},

@@ -83,6 +83,9 @@ class State:
     # the contactor coils the firmware drives (bms_out_t.relays: RELAY_BITS), where the target
     # reports them (None: the wire's STATE frame does not carry them)
     relays: int | None = None
+    # the contactor's counters since power-up (bms_out_t.contactor_counts, each saturating):
+    # breaks under load << 16 | refused requests << 8 | illegal requests (None: not reported)
+    contactor_counts: int | None = None
     # the SoC filter's innovation monitor (soc_ekf.h): the worst cell's ratio (1: the model
     # explains the voltage as well as it claims) and how many cells are over est.mismatch_nis
     model_nis_max: float = 0.0

@@ -245,6 +245,7 @@ class RemoteTarget(Target):
             pressure_min_mpa=r.pressure_min_mpa,
             pressure_max_mpa=r.pressure_max_mpa,
             pressure_min_sensor=r.pressure_min_sensor,
+            contactor_counts=r.contactor_counts,
             **{name: getattr(r, name) for name in SOP_FIELDS},
             extra={"counter_ticks": float(ticks), "command_result": float(r.cmd_result)},
         )

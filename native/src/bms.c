@@ -969,6 +969,7 @@ static void stage_outputs(const bms_t *inst, bms_out_t *out, const step_ctx_t *c
     }
     out->contactor_state = (uint32_t)inst->contactor.state;
     out->relays = bms_contactor_relays(inst->contactor.state);
+    out->contactor_counts = bms_contactor_counts(&inst->contactor);
     out->bal_test = (uint8_t)bms_bal_test_pending(&inst->bal);
     out->bal_cells = inst->bal.n_on;
     if (out->cells.bal_mask != 0) {

@@ -610,6 +610,7 @@ uint32_t bms_proto_put_state(uint8_t *p, const bms_t *inst, const bms_out_t *out
     put_u32(p, &at, out->soh_updates);
     put_u32(p, &at, out->bal_cells);
     put_u32(p, &at, out->pressure_min_sensor);
+    put_u32(p, &at, out->contactor_counts);
     put_u8(p, &at, out->charge_complete);
     put_u8(p, &at, out->heater_request);
     put_u8(p, &at, out->cooling_request);

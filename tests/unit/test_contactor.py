@@ -200,3 +200,15 @@ def test_a_small_break_current_limit_uses_the_magnitude():
         c = in_state(OPENING)
         lib.bms_contactor_step(c, p, 100, 400.0, 400.0, i, 0)
         assert c.state == OPENING
+
+
+@pytest.mark.parametrize(
+    "breaks,refused,illegal",
+    [(0, 0, 0), (1, 2, 3), (0xFFFF, 0xFF, 0xFF), (0x10000, 256, 1000), (0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF)],
+)
+def test_the_counts_word_packs_each_counter_saturating(breaks, refused, illegal):
+    c = ffi.new("bms_contactor_t *")
+    lib.bms_contactor_reset(c)
+    c.breaks_under_load, c.refused_cmds, c.illegal_cmds = breaks, refused, illegal
+    want = min(breaks, 0xFFFF) << 16 | min(refused, 0xFF) << 8 | min(illegal, 0xFF)
+    assert lib.bms_contactor_counts(c) == want

@@ -30,15 +30,15 @@
 #define BMS_PROTO_VERSION 1
 #define BMS_PROTO_HDR_LEN 6
 #define BMS_PROTO_CRC_LEN 4
-/* Largest payload: STATE at 192 cells is 188 + 8 * 192 + 192 / 8 = 1748 bytes. */
-#define BMS_PROTO_MAX_PAYLOAD 1748
+/* Largest payload: STATE at 192 cells is 192 + 8 * 192 + 192 / 8 = 1752 bytes. */
+#define BMS_PROTO_MAX_PAYLOAD 1752
 /* BMS_PROTO_HDR_LEN + BMS_PROTO_MAX_PAYLOAD + BMS_PROTO_CRC_LEN */
-#define BMS_PROTO_MAX_FRAME 1758
+#define BMS_PROTO_MAX_FRAME 1762
 /* Room for COBS in place: the raw frame sits BMS_PROTO_TX_OFFSET bytes into the
  * wire buffer and is encoded forwards over itself (see protocol.c). */
 #define BMS_PROTO_TX_OFFSET 12
 /* BMS_PROTO_MAX_FRAME + BMS_PROTO_TX_OFFSET + 2 delimiters */
-#define BMS_PROTO_MAX_WIRE 1772
+#define BMS_PROTO_MAX_WIRE 1776
 
 /* Message types */
 #define BMS_PROTO_MSG_HELLO 1
@@ -56,7 +56,7 @@
 #define BMS_PROTO_CONFIG_CHUNK_MAX 1024  /* data bytes in one CONFIG DATA */
 #define BMS_PROTO_CONFIG_REPLY_LEN 12
 #define BMS_PROTO_STEP_FIXED_LEN 44      /* + 4 * (n_cells + n_sensors + n_pressure) */
-#define BMS_PROTO_STATE_FIXED_LEN 188    /* + 8 * n_cells + (n_cells + 7) / 8 */
+#define BMS_PROTO_STATE_FIXED_LEN 192    /* + 8 * n_cells + (n_cells + 7) / 8 */
 #define BMS_PROTO_COMMAND_LEN 4
 #define BMS_PROTO_COMMAND_REPLY_LEN 8
 #define BMS_PROTO_RESET_LEN 4
