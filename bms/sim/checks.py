@@ -52,7 +52,9 @@ P8 transition every change of the contactor state between two steps is one the d
               leave is one the step can move from to the state it reports (STEP_MOVES); the
               coils the firmware drives are its state's (_relays: the main negative unless
               OPEN, the precharge relay only in PRECHARGE, the main positive only in CLOSED
-              and OPENING), where the target reports them
+              and OPENING), where the target reports them; the counters it reports
+              (_contactor_counts) count the illegal and refused answers and the breaks under
+              load (an opening at the break current or more, by its reading) as they happened
 P9 balancing  no balancing switch is commanded on with a fault latched; at most
               max_per_module of a module at once; outside a switch test (bal_test), never the
               cell with the least charge by the firmware's own estimates (its reported SoC and
@@ -100,7 +102,7 @@ from bms.plant.sensors import SensorSpec
 from bms.protection import QUANTITIES, charge_detect_a
 from bms.sim.ccl_bound import Limits
 from bms.sim.loop import SimResult
-from bms.sim.runlog import ANSWER_UNKNOWN, COMMAND_BITS, command_answers
+from bms.sim.runlog import ANSWER_UNKNOWN, ANSWERS_MAX, COMMAND_BITS, command_answers
 from bms.sim.scenario import Scenario
 from bms.stack_pressure import StackPressure
 from bms.targets.base import RELAY_BITS
@@ -818,22 +820,44 @@ def expected_answers(code: int, state: int, latched: bool | None) -> dict[int, t
 STEP_MOVES = {(PRECHARGE, OPEN), (PRECHARGE, CLOSED), (CLOSED, OPENING), (CLOSED, OPEN), (OPENING, OPEN)}
 
 
-def _command_answers(c: Checker, r: _Run) -> None:
-    """P8: each request's answer (the `command_answers` column: those the target's command()
-    returns) is the one the state machine gives in the state it meets: the previous step's
-    reported state and latch, then each earlier request's effect in the order sent; the state
-    they leave must be one the step can move from to the state it reports (STEP_MOVES): an
-    accepted request that changed nothing shows there."""
+@dataclass
+class _Requests:
+    """The contactor requests of each step replayed through the state machine (expected_answers)
+    from the previous step's reported state and latch: the state the contactor stage starts
+    from (after the requests), how many were answered illegal and refused, and whether that is
+    known (every answer logged and each one the state machine may give)."""
+
+    state_in: np.ndarray  # int64
+    illegal: np.ndarray
+    refused: np.ndarray
+    reset: np.ndarray  # bool: a fault reset accepted
+    known: np.ndarray  # bool
+
+
+def _replay_requests(c: Checker, r: _Run) -> _Requests:
+    """_Requests of the run; a request answered otherwise than the state machine's answer, or
+    requests that leave a state from where no step reaches the one reported, are P8-command
+    violations (an accepted request that changed nothing shows there)."""
+    n = r.n
+    prev = np.concatenate([[int(OPEN)], r.contactor[:-1]])  # the firmware starts OPEN
+    zeros = np.zeros(n, np.int64)
+    out = _Requests(prev.copy(), zeros, zeros.copy(), np.zeros(n, dtype=bool), np.ones(n, dtype=bool))
     if "command_answers" not in r.log:
-        return
+        out.known[:] = False
+        return out
     packed = r.log["command_answers"].astype(np.int64)
+    # a request sent without its answer logged (more than ANSWERS_MAX): what it met is not known
+    out.known &= (packed != 0) | (r.log["commands"].astype(np.int64) == 0)
     names = [s.name for s in ContactorState]
     for k in np.flatnonzero(packed):
-        state = int(r.contactor[k - 1]) if k > 0 else int(OPEN)  # the firmware starts OPEN
+        state = int(prev[k])
         latched: bool | None = bool(r.faults[k - 1]) if k > 0 else False
-        for n_sent, (code, answer) in enumerate(command_answers(int(packed[k]))):
+        answers = command_answers(int(packed[k]))
+        out.known[k] = len(answers) < ANSWERS_MAX
+        for n_sent, (code, answer) in enumerate(answers):
             if answer == ANSWER_UNKNOWN:
-                break  # from here the state is not known
+                out.known[k] = False  # from here the state is not known
+                break
             may = expected_answers(code, state, latched)
             if answer not in may:
                 want = " or ".join(ANSWER_NAMES[a] for a in may)
@@ -847,7 +871,11 @@ def _command_answers(c: Checker, r: _Run) -> None:
                         f"the state machine's answer is {want}",
                     )
                 )
+                out.known[k] = False
                 break
+            out.illegal[k] += answer == ILLEGAL
+            out.refused[k] += answer == REFUSED
+            out.reset[k] |= code == Command.FAULT_RESET and answer == ACCEPTED
             state, latched = may[answer]
         else:
             now = int(r.contactor[k])
@@ -860,6 +888,122 @@ def _command_answers(c: Checker, r: _Run) -> None:
                         f"from where no step reaches {names[now]}",
                     )
                 )
+        out.state_in[k] = state
+    return out
+
+
+def _command_answers(c: Checker, r: _Run) -> None:
+    """P8: each request's answer (the `command_answers` column: those the target's command()
+    returns) is the one the state machine gives in the state it meets: the previous step's
+    reported state and latch, then each earlier request's effect in the order sent; the state
+    they leave must be one the step can move from to the state it reports (STEP_MOVES): an
+    accepted request that changed nothing shows there. Then the counters (_contactor_counts)."""
+    req = _replay_requests(c, r)
+    _contactor_counts(c, r, req)
+    _precharge_latch(c, r, req)
+
+
+PRECHARGE_BIT = 1 << FAULT_ID["precharge"]
+
+
+def _precharge_latch(c: Checker, r: _Run, req: _Requests) -> None:
+    """P8: the precharge fault latches only at a step whose precharge ended open (by its
+    timeout: contactor.h): a failed precharge is an event, which an accepted fault reset
+    acknowledges (bms.c), so the latch it clears comes back only with a new failure and a
+    retry is possible. Steps whose requests' answers are not known are not judged."""
+    bit = (r.faults & PRECHARGE_BIT) != 0
+    before = np.concatenate([[False], bit[:-1]]) & ~req.reset
+    ended = (req.state_in == PRECHARGE) & (r.contactor == OPEN)
+    c.where(
+        "P8-transition",
+        req.known & bit & ~before & ~ended,
+        r.t,
+        lambda k: (
+            "the precharge fault latched at a step whose precharge did not end open"
+            + (" (after the fault reset that acknowledged the last one)" if req.reset[k] else "")
+        ),
+    )
+
+
+# State.contactor_counts: (name, shift, saturation) of each counter in the word
+COUNTERS = (("breaks under load", 16, 0xFFFF), ("refused requests", 8, 0xFF), ("illegal requests", 0, 0xFF))
+
+
+def _contactor_counts(c: Checker, r: _Run, req: _Requests) -> None:
+    """P8: the contactor's counters since power-up (State.contactor_counts, each saturating)
+    count what happened: each step adds the illegal and the refused answers its requests got,
+    and one break under load where its contactor stage opened (from CLOSED or OPENING, after
+    the requests) with the current at or past the break current (contactor.h). The current is
+    the firmware's reading: a break is demanded where the true current is past the break
+    current by the shunt's allowance (_shunt_allowance), forbidden where it is that far below,
+    either way within the band; after an injected current offset the band is widened by it and
+    none is demanded (the firmware may then take the reading as unusable: 0 A), after a cut
+    link (comm_loss: the firmware steps on the last sample) neither is judged. A break is
+    counted at no other step."""
+    if "contactor_counts" not in r.log:
+        return
+    raw = r.log["contactor_counts"]
+    if not np.isfinite(raw).all():
+        return  # a target that does not report them
+    word = raw.astype(np.int64)
+    t, n = r.t, r.n
+    got = {name: (word >> shift) & cap for name, shift, cap in COUNTERS}
+    before = {name: np.concatenate([[0], v[:-1]]) for name, v in got.items()}
+    added = {"illegal requests": req.illegal, "refused requests": req.refused}
+    for name, _, cap in COUNTERS[1:]:
+        want = np.minimum(before[name] + added[name], cap)
+        c.where(
+            "P8-counts",
+            req.known & (got[name] != want),
+            t,
+            lambda k, name=name, want=want: (
+                f"{name} {got[name][k]} after the step's requests answered so, the count is {want[k]}"
+            ),
+        )
+    cp = r.chem.protection.contactor
+    i = np.abs(r.log["current_a"])
+    band = np.full(n, float(_shunt_allowance(r.scn.sensors, np.array([cp.break_current_a]))[0]))
+    demand = np.ones(n, dtype=bool)
+    judged = np.ones(n, dtype=bool)
+    for f in r.res.injected:
+        after = t >= f.at_s - 1e-9
+        if f.kind == "current_offset":
+            band = band + np.where(after, abs(f.fault.magnitude()), 0.0)
+            demand &= ~after
+        elif f.kind == "comm_loss":
+            judged &= ~after
+    opened = (r.contactor == OPEN) & np.isin(req.state_in, (CLOSED, OPENING))
+    may_open = opened | ((r.contactor == OPEN) & ~req.known)
+    step = got["breaks under load"] - before["breaks under load"]
+    at_cap = before["breaks under load"] >= 0xFFFF
+    c.where(
+        "P8-counts",
+        (step != 0) & ~(may_open & (step == 1)),
+        t,
+        lambda k: (
+            f"breaks under load {before['breaks under load'][k]} -> {got['breaks under load'][k]} "
+            f"at a step that did not open the contactor from CLOSED or OPENING"
+        ),
+    )
+    under_load = opened & req.known & judged & demand & (i >= cp.break_current_a + band) & ~at_cap
+    c.where(
+        "P8-counts",
+        under_load & (step != 1),
+        t,
+        lambda k: (
+            f"the contactor opened at {i[k]:.1f} A (break current {cp.break_current_a:g} A) "
+            "and no break under load was counted"
+        ),
+    )
+    c.where(
+        "P8-counts",
+        opened & req.known & judged & (i < cp.break_current_a - band) & (step != 0),
+        t,
+        lambda k: (
+            f"a break under load counted for an opening at {i[k]:.1f} A "
+            f"(break current {cp.break_current_a:g} A)"
+        ),
+    )
 
 
 def _relays(c: Checker, r: _Run) -> None:

@@ -6,14 +6,20 @@ reached), and planted transitions in a clean run's log, each flagged."""
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from bms._native import ffi, lib
-from bms.enums import ContactorState
+from bms.chemistry import load_chemistry
+from bms.enums import FAULT_ID, ContactorState
+from bms.firmware import Firmware
+from bms.plant.faults import Fault
 from bms.sim.checks import ACCEPTED, CONDITIONS, ILLEGAL, REFUSED, TRANSITIONS, check_run, expected_answers
+from bms.sim.loop import run
 from bms.sim.runlog import ANSWER_UNKNOWN, COMMAND_BITS, command_answers
+from bms.sim.scenario import load_scenario
 from tests.sim.tamper import planned_run, tampered
 
 OPEN, PRE, CLOSED, OPENING = (int(s) for s in ContactorState)
@@ -21,6 +27,7 @@ EMERGENCY_BIT = 1 << 8
 OTHER_BIT = 1 << 3
 CMDS = {"none": lib.BMS_CMD_NONE, "close": lib.BMS_CMD_CLOSE, "open": lib.BMS_CMD_OPEN}
 RATIO, PRECHARGE_MS, BREAK_A = 0.95, 500, 10.0
+PRECHARGE_FAULT = 1 << FAULT_ID["precharge"]
 
 
 def params():
@@ -350,3 +357,169 @@ def test_the_coils_follow_the_state_and_a_wrong_coil_is_flagged(requests_everywh
 
     found = [v.detail for v in check_run(tampered(res, relays=neg_dropped), chem) if v.prop == "P8-relays"]
     assert found == ["contactor OPENING drives coils main_pos, its state's are main_neg+main_pos"]
+
+
+# ---- P8's counters (State.contactor_counts) and the precharge latch ----
+COUNTS = {"breaks": (16, 0xFFFF), "refused": (8, 0xFF), "illegal": (0, 0xFF)}
+
+
+def counter(log, name) -> np.ndarray:
+    shift, cap = COUNTS[name]
+    return (log["contactor_counts"].astype(np.int64) >> shift) & cap
+
+
+def counts_flagged(res, chem) -> list[tuple[float, str]]:
+    return [(v.t_s, v.detail) for v in check_run(res, chem, max_per_prop=50) if v.prop == "P8-counts"]
+
+
+def test_the_counters_count_every_illegal_answer(requests_everywhere):
+    """The firmware's illegal-request counter (bms_contactor_counts) against the answers its
+    command() returned, request by request (the log's command_answers): the same count at
+    every step; one not counted, or counted twice, is flagged at that step."""
+    res, chem = requests_everywhere
+    log = res.log
+    digits = [command_answers(int(x)) for x in log["command_answers"]]
+    illegal = np.cumsum([sum(a == ILLEGAL for _, a in d) for d in digits])
+    assert illegal[-1] >= 5  # the plan sends opens in OPEN and OPENING, closes in PRECHARGE, ...
+    assert np.array_equal(counter(log, "illegal"), illegal)
+    assert np.all(counter(log, "refused") == 0) and np.all(counter(log, "breaks") == 0)
+    assert counts_flagged(res, chem) == []
+    k = int(np.flatnonzero(np.diff(illegal, prepend=0))[0])
+
+    def not_counted(w):
+        w[k:] -= 1
+
+    assert counts_flagged(tampered(res, contactor_counts=not_counted), chem) == [
+        (float(log["time_s"][k]), f"illegal requests {illegal[k] - 1} after the step's requests answered so, "
+         f"the count is {illegal[k]}")
+    ]  # fmt: skip
+
+    def twice(w):
+        w[k:] += 1
+
+    found = counts_flagged(tampered(res, contactor_counts=twice), chem)
+    assert [t for t, _ in found] == [float(log["time_s"][k])]
+
+
+@pytest.fixture(scope="module")
+def retried():
+    """A precharge that cannot charge the link (precharge_open from 0.3 s) fails at the
+    vehicle's close (1 s), latching `precharge`; a close is refused at step 30, a fault
+    reset at 40 acknowledges the failure, the close at 50 is accepted and fails again, and a
+    reset with a close in one step (60) tries a third time."""
+    plan = {30: ["close"], 40: ["reset"], 50: ["close"], 60: ["reset", "close"]}
+    return planned_run(10.0, plan, [Fault(kind="precharge_open", at_s=0.3)])
+
+
+def test_a_retry_after_a_failed_precharge_is_possible_and_latches_again(retried):
+    res, chem = retried
+    log = res.log
+    s = log["contactor_state"].astype(int)
+    bit = (log["faults"].astype(np.int64) & PRECHARGE_FAULT) != 0
+    # each precharge ends open by its timeout and latches then, and only then
+    ended = np.flatnonzero((np.roll(s, 1) == PRE) & (s == OPEN))
+    new_latch = np.flatnonzero(bit & ~np.roll(bit, 1))
+    assert len(ended) == 3 and list(new_latch) == list(ended)
+    assert not bit[40] and not bit[60]  # the resets cleared it; the retries began from there
+    assert s[50] == PRE and s[60] == PRE
+    assert counter(log, "refused")[-1] == 1 and counter(log, "refused")[30] == 1
+    assert [v for v in check_run(res, chem) if v.prop.startswith("P8")] == []
+
+
+def test_a_precharge_latch_that_outlives_its_reset_is_flagged(retried):
+    """A firmware whose fault reset does not acknowledge the failed precharge latches it again
+    at once (the reset's own step): flagged, there; so is a latch at a step whose precharge did
+    not end."""
+    res, chem = retried
+    log = res.log
+
+    def back_at_once(f):
+        f[40:50] = f[40:50].astype(np.int64) | PRECHARGE_FAULT
+
+    found = [
+        (v.t_s, v.detail)
+        for v in check_run(tampered(res, faults=back_at_once), chem)
+        if v.prop == "P8-transition"
+    ]
+    assert (
+        float(log["time_s"][40]),
+        "the precharge fault latched at a step whose precharge did not end open "
+        "(after the fault reset that acknowledged the last one)",
+    ) in found, found
+
+    def early(f):
+        f[52] = int(f[52]) | PRECHARGE_FAULT  # the precharge begun at 50 still running
+
+    found = [v.detail for v in check_run(tampered(res, faults=early), chem) if v.prop == "P8-transition"]
+    assert "the precharge fault latched at a step whose precharge did not end open" in found, found
+
+
+def test_a_refusal_not_counted_is_flagged(retried):
+    res, chem = retried
+    log = res.log
+
+    def not_counted(w):
+        w[30:] -= 1 << 8
+
+    assert counts_flagged(tampered(res, contactor_counts=not_counted), chem) == [
+        (float(log["time_s"][30]), "refused requests 0 after the step's requests answered so, the count is 1")
+    ]
+
+
+@pytest.fixture(scope="module")
+def overshoot():
+    """A charger that overshoots the limit (the shipped fault scenario, four cells): the
+    firmware latches charge_overcurrent, an emergency, and opens under the charge current."""
+    scn = replace(load_scenario("fault-charger-overshoot"), series=4, duration_s=125.0)
+    chem = load_chemistry(scn.chemistry)
+    return run(scn, Firmware()), chem
+
+
+def test_an_opening_under_load_is_counted_once_where_it_happens(overshoot):
+    res, chem = overshoot
+    log = res.log
+    s = log["contactor_state"].astype(int)
+    k = int(np.flatnonzero((np.roll(s, 1) == CLOSED) & (s == OPEN))[0])
+    break_a = chem.protection.contactor.break_current_a
+    assert abs(log["current_a"][k]) > 2 * break_a  # the charge current at the opening
+    breaks = counter(log, "breaks")
+    assert list(np.flatnonzero(np.diff(breaks, prepend=0))) == [k] and breaks[-1] == 1
+    assert counts_flagged(res, chem) == []
+
+    def none(w):
+        w[k:] -= 1 << 16
+
+    t = float(log["time_s"][k])
+    found = counts_flagged(tampered(res, contactor_counts=none), chem)
+    assert found == [(t, f"the contactor opened at {abs(log['current_a'][k]):.1f} A (break current "
+                      f"{break_a:g} A) and no break under load was counted")]  # fmt: skip
+
+    def late(w):
+        w[k] -= 1 << 16
+
+    found = counts_flagged(tampered(res, contactor_counts=late), chem)
+    assert sorted(x for x, _ in found) == [t, float(log["time_s"][k + 1])], found
+
+
+def test_a_break_counted_for_an_opening_below_the_break_current_is_flagged(requests_everywhere):
+    """The plan's open request while charging: OPENING until the charger's current falls below
+    the break current (10 A), OPEN at 8.9 A: within the shunt's allowance of it (5 sigma:
+    1.7 A), so a break counted there is not judged; at 3 A it is flagged."""
+    res, chem = requests_everywhere
+    log = res.log
+    s = log["contactor_state"].astype(int)
+    k = int(np.flatnonzero((np.roll(s, 1) == OPENING) & (s == OPEN))[0])
+    break_a = chem.protection.contactor.break_current_a
+    assert 0.5 * break_a < abs(log["current_a"][k]) < break_a
+
+    def counted(w):
+        w[k:] += 1 << 16
+
+    assert counts_flagged(tampered(res, contactor_counts=counted), chem) == []
+
+    def at_3a(i):
+        i[k] = -3.0
+
+    found = counts_flagged(tampered(res, contactor_counts=counted, current_a=at_3a), chem)
+    want = f"a break under load counted for an opening at 3.0 A (break current {break_a:g} A)"
+    assert found == [(float(log["time_s"][k]), want)]
