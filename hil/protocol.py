@@ -223,7 +223,7 @@ STATE_WORDS = (
     "soh_updates",
     "bal_cells",
     "pressure_min_sensor",
-    "contactor_counts",  # bms_contactor_counts: breaks under load << 16 | refused << 8 | illegal
+    "contactor_counts",  # breaks under load << 16 | refused << 8 | illegal
 )
 STATE_BYTES = ("charge_complete", "heater_request", "cooling_request", "bal_test")
 

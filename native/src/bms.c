@@ -969,7 +969,14 @@ static void stage_outputs(const bms_t *inst, bms_out_t *out, const step_ctx_t *c
     }
     out->contactor_state = (uint32_t)inst->contactor.state;
     out->relays = bms_contactor_relays(inst->contactor.state);
-    out->contactor_counts = bms_contactor_counts(&inst->contactor);
+    /* the counters in one word, each saturating (as soh_updates): breaks under load (contactor
+     * wear: a contactor's rated breaks under load are few against its mechanical life) in bits
+     * 31..16, refused requests in 15..8, illegal ones in 7..0 */
+    const bms_contactor_t *ct = &inst->contactor;
+    const uint32_t n_break = (ct->breaks_under_load < 0xFFFFu) ? ct->breaks_under_load : 0xFFFFu;
+    const uint32_t n_refused = (ct->refused_cmds < 0xFFu) ? ct->refused_cmds : 0xFFu;
+    const uint32_t n_illegal = (ct->illegal_cmds < 0xFFu) ? ct->illegal_cmds : 0xFFu;
+    out->contactor_counts = (n_break << 16u) | (n_refused << 8u) | n_illegal;
     out->bal_test = (uint8_t)bms_bal_test_pending(&inst->bal);
     out->bal_cells = inst->bal.n_on;
     if (out->cells.bal_mask != 0) {

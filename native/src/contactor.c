@@ -120,14 +120,3 @@ bms_contactor_relays_t bms_contactor_relays(bms_contactor_state_t s)
     r.main_pos = ((s == BMS_CONTACTOR_CLOSED) || (s == BMS_CONTACTOR_OPENING)) ? 1u : 0u;
     return r;
 }
-
-static uint32_t sat(uint32_t n, uint32_t max)
-{
-    return (n < max) ? n : max;
-}
-
-uint32_t bms_contactor_counts(const bms_contactor_t *c)
-{
-    return (sat(c->breaks_under_load, 0xFFFFu) << BMS_CONTACTOR_BREAKS_SHIFT)
-           | (sat(c->refused_cmds, 0xFFu) << BMS_CONTACTOR_REFUSED_SHIFT) | sat(c->illegal_cmds, 0xFFu);
-}

@@ -373,7 +373,7 @@ def counts_flagged(res, chem) -> list[tuple[float, str]]:
 
 
 def test_the_counters_count_every_illegal_answer(requests_everywhere):
-    """The firmware's illegal-request counter (bms_contactor_counts) against the answers its
+    """The firmware's illegal-request counter (State.contactor_counts) against the answers its
     command() returned, request by request (the log's command_answers): the same count at
     every step; one not counted, or counted twice, is flagged at that step."""
     res, chem = requests_everywhere

@@ -206,9 +206,14 @@ def test_a_small_break_current_limit_uses_the_magnitude():
     "breaks,refused,illegal",
     [(0, 0, 0), (1, 2, 3), (0xFFFF, 0xFF, 0xFF), (0x10000, 256, 1000), (0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF)],
 )
-def test_the_counts_word_packs_each_counter_saturating(breaks, refused, illegal):
-    c = ffi.new("bms_contactor_t *")
-    lib.bms_contactor_reset(c)
-    c.breaks_under_load, c.refused_cmds, c.illegal_cmds = breaks, refused, illegal
+def test_the_step_reports_the_counters_in_one_word_each_saturating(breaks, refused, illegal):
+    """bms_out_t.contactor_counts (bms.c's outputs) from the instance's counters."""
+    from tests.rig import Rig
+
+    rig = Rig()
+    rig.settle()
+    ct = rig.fw.instance.contactor
+    ct.breaks_under_load, ct.refused_cmds, ct.illegal_cmds = breaks, refused, illegal
+    out = rig.step(rig.nominal())
     want = min(breaks, 0xFFFF) << 16 | min(refused, 0xFF) << 8 | min(illegal, 0xFF)
-    assert lib.bms_contactor_counts(c) == want
+    assert out.contactor_counts == want

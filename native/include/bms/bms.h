@@ -129,9 +129,9 @@ typedef struct {
     uint32_t derates;                        /* bit = bms_quantity_t */
     uint32_t contactor_state;                /* bms_contactor_state_t */
     bms_contactor_relays_t relays;
-    uint32_t contactor_counts;               /* since power-up, saturating: breaks under load
-                                                << 16 | refused << 8 | illegal requests
-                                                (bms_contactor_counts) */
+    uint32_t contactor_counts;               /* the contactor's counters since power-up, each
+                                                saturating: breaks under load << 16 | refused
+                                                << 8 | illegal requests (contactor.h) */
     uint8_t charge_complete;
     uint8_t heater_request;
     uint8_t cooling_request;

@@ -55,11 +55,5 @@ int32_t bms_contactor_command(bms_contactor_t *c, bms_command_t cmd, uint32_t fa
 void bms_contactor_step(bms_contactor_t *c, const bms_contactor_params_t *p, uint32_t dt_ms, float pack_v,
                         float bus_v, float current_a, uint32_t faults_latched);
 bms_contactor_relays_t bms_contactor_relays(bms_contactor_state_t s);
-/* The counters in one word for the outputs, each saturating: breaks under load in bits 31..16
- * (contactor wear: a contactor's rated number of breaks under load is small against its
- * mechanical life), refused requests in bits 15..8, illegal ones in bits 7..0. */
-#define BMS_CONTACTOR_BREAKS_SHIFT 16u
-#define BMS_CONTACTOR_REFUSED_SHIFT 8u
-uint32_t bms_contactor_counts(const bms_contactor_t *c);
 
 #endif /* BMS_CONTACTOR_H */
