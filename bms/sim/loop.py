@@ -189,6 +189,7 @@ class ClosedLoop:
         self.comm_lost = False
         self.precharge_open = False  # an injected precharge_open fault
         self.closed_once = False
+        self.vehicle_closes = 0  # the close requests the vehicle sent (vehicle_request)
         self.was_closed = False
         self.contactor_open_s: float | None = None
         self.current_prev = 0.0
@@ -228,13 +229,13 @@ class ClosedLoop:
         """A vehicle request to the firmware: "close", "open" or "reset"."""
         if cmd == "close":
             self.closed_once = True  # the vehicle wants the charge: the charger may deliver
-        elif cmd == "reset":
-            self.resets += 1
         return self._send(cmd)
 
     def _send(self, cmd: str) -> int:
         """A request to the target, noted for the log of the next step (`commands`)."""
         self.commands |= COMMAND_BITS[cmd]
+        if cmd == "reset":
+            self.resets += 1
         rc = self.target.command(cmd)
         if self.n_answers < ANSWERS_MAX:
             answer = command_answer(cmd, rc if self.target.answers_commands else None)
@@ -316,11 +317,20 @@ class ClosedLoop:
 
     def _vehicle_requests(self, state: State, t: float) -> None:
         """The vehicle's requests, from the last firmware state."""
-        cmd = vehicle_request(self.scn, state, t, self.contactor, self.closed_once, self.current_prev)
-        if cmd is not None:
+        for cmd in vehicle_request(
+            self.scn,
+            state,
+            t,
+            self.contactor,
+            self.closed_once,
+            self.vehicle_closes,
+            self.was_closed,
+            self.current_prev,
+        ):
             self._send(cmd)
             if cmd == "close":
                 self.closed_once = True
+                self.vehicle_closes += 1
 
     def _next_phase(self, state: State | None, t: float) -> None:
         """Mode "cycles": drive until the firmware's pack SoC is at cycle_soc_low, rest, charge

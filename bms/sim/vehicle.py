@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from bms.enums import ContactorState
+from bms.enums import FAULT_ID, ContactorState
 from bms.sim.scenario import Scenario
 from bms.targets.base import State
 
@@ -18,14 +18,40 @@ PRECHARGE_TAU_S = 0.05  # the link capacitor through the precharge resistor
 DISCHARGE_TAU_S = 1.0  # the link capacitor through the discharge resistor
 
 
+# A precharge that fails is tried again, PRECHARGE_ATTEMPTS in all, then the vehicle gives up
+# (and would set a trouble code). An assumption, as VCUs do: a failed precharge may be a slow
+# link (a cold capacitor, a weak resistor), and each attempt heats the precharge resistor, so
+# the attempts are few.
+PRECHARGE_ATTEMPTS = 3
+PRECHARGE_FAULT = 1 << FAULT_ID["precharge"]
+
+
 def vehicle_request(
-    scn: Scenario, state: State, t_s: float, contactor: int, closed_once: bool, current_prev_a: float
-) -> str | None:
-    """What the vehicle asks the firmware before a step, from its last state: "close" once
-    (at close_at_s, contactors open, no fault), "open" when the charge is complete and the
-    current has stopped, else None."""
+    scn: Scenario,
+    state: State,
+    t_s: float,
+    contactor: int,
+    closed_once: bool,
+    closes: int,
+    was_closed: bool,
+    current_prev_a: float,
+) -> list[str]:
+    """What the vehicle asks the firmware before a step, from its last state (closed_once: a
+    close was requested, by it or a test; closes: the close requests it sent itself;
+    was_closed: the contactors have been CLOSED): "close" once (at close_at_s, contactors
+    open, no fault); after a failed precharge (the contactors open,
+    never closed, the precharge fault the only one latched) a fault reset that acknowledges it
+    and a close, while attempts are left (PRECHARGE_ATTEMPTS); "open" when the charge is
+    complete and the current has stopped; else nothing."""
     if not closed_once and t_s >= scn.close_at_s and contactor == OPEN and state.faults == 0:
-        return "close"
+        return ["close"]
+    if (
+        0 < closes < PRECHARGE_ATTEMPTS
+        and not was_closed
+        and contactor == OPEN
+        and int(state.faults) == PRECHARGE_FAULT
+    ):
+        return ["reset", "close"]
     if (
         scn.stop_when_complete
         and state.charge_complete
@@ -33,8 +59,8 @@ def vehicle_request(
         and abs(current_prev_a) < 1.0
         and (scn.mode == "charge" or t_s > scn.drive_s)
     ):
-        return "open"
-    return None
+        return ["open"]
+    return []
 
 
 def drive_current_a(power_w: float, pack_v: float, ccl_a: float, dcl_a: float, circuit: bool) -> float:

@@ -11,6 +11,8 @@ import pytest
 from bms.enums import FAULT_ID, ContactorState
 from bms.plant.faults import Fault
 from bms.sim.checks import check_run
+from bms.sim.runlog import command_answer
+from bms.sim.vehicle import PRECHARGE_ATTEMPTS
 from tests.sim.tamper import planned_run, tampered
 
 OPEN, PRE, CLOSED = int(ContactorState.OPEN), int(ContactorState.PRECHARGE), int(ContactorState.CLOSED)
@@ -52,3 +54,24 @@ def test_a_firmware_that_does_not_latch_it_is_flagged(blocked):
     ]
     found = [v.detail for v in check_run(no_latch, chem) if v.prop == "P3-detection"]
     assert any("precharge_open (onset 1.0 s) never detected" in d for d in found), found
+
+
+def test_the_vehicle_tries_the_precharge_three_times_then_gives_up(blocked):
+    """bms.sim.vehicle: after a failed precharge (contactors open, never closed, the precharge
+    fault the only one latched) the vehicle sends a fault reset and a close, PRECHARGE_ATTEMPTS
+    in all; the firmware accepts both (the reset acknowledges the failure, so the latch is gone
+    and the close allowed), fails again at the timeout and latches again; after the third
+    attempt nothing more is sent."""
+    res, _ = blocked
+    log = res.log
+    s = log["contactor_state"].astype(int)
+    bit = (log["faults"].astype(np.int64) & BIT) != 0
+    ended = np.flatnonzero((np.roll(s, 1) == PRE) & (s == OPEN))
+    assert len(ended) == PRECHARGE_ATTEMPTS
+    assert list(np.flatnonzero(bit & ~np.roll(bit, 1))) == list(ended)  # each failure latches, only it
+    reset_close = command_answer("reset", 0) | command_answer("close", 0) << 4
+    sent = np.flatnonzero(log["command_answers"])
+    assert list(sent[1:]) == [int(k) + 1 for k in ended[:-1]]  # the step after each failure but the last
+    assert np.all(log["command_answers"][sent[1:]] == reset_close)
+    assert log["resets"][-1] == PRECHARGE_ATTEMPTS - 1
+    assert bit[-1] and s[-1] == OPEN

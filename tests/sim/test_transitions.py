@@ -404,9 +404,10 @@ def test_the_counters_count_every_illegal_answer(requests_everywhere):
 @pytest.fixture(scope="module")
 def retried():
     """A precharge that cannot charge the link (precharge_open from 0.3 s) fails at the
-    vehicle's close (1 s), latching `precharge`; a close is refused at step 30, a fault
+    vehicle's close (1 s), latching `precharge`; the vehicle tries twice more (a reset and a
+    close in one step, bms.sim.vehicle), then gives up; a close is refused at step 30, a fault
     reset at 40 acknowledges the failure, the close at 50 is accepted and fails again, and a
-    reset with a close in one step (60) tries a third time."""
+    reset with a close in one step (60) tries once more."""
     plan = {30: ["close"], 40: ["reset"], 50: ["close"], 60: ["reset", "close"]}
     return planned_run(10.0, plan, [Fault(kind="precharge_open", at_s=0.3)])
 
@@ -419,7 +420,7 @@ def test_a_retry_after_a_failed_precharge_is_possible_and_latches_again(retried)
     # each precharge ends open by its timeout and latches then, and only then
     ended = np.flatnonzero((np.roll(s, 1) == PRE) & (s == OPEN))
     new_latch = np.flatnonzero(bit & ~np.roll(bit, 1))
-    assert len(ended) == 3 and list(new_latch) == list(ended)
+    assert len(ended) == 5 and list(new_latch) == list(ended)  # the vehicle's three, the plan's two
     assert not bit[40] and not bit[60]  # the resets cleared it; the retries began from there
     assert s[50] == PRE and s[60] == PRE
     assert counter(log, "refused")[-1] == 1 and counter(log, "refused")[30] == 1
