@@ -190,6 +190,7 @@ class ClosedLoop:
         self.precharge_open = False  # an injected precharge_open fault
         self.closed_once = False
         self.vehicle_closes = 0  # the close requests the vehicle sent (vehicle_request)
+        self.vehicle_retrying = False  # its last request acknowledged a failed precharge
         self.was_closed = False
         self.contactor_open_s: float | None = None
         self.current_prev = 0.0
@@ -325,12 +326,14 @@ class ClosedLoop:
             self.closed_once,
             self.vehicle_closes,
             self.was_closed,
+            self.vehicle_retrying,
             self.current_prev,
         ):
             self._send(cmd)
             if cmd == "close":
                 self.closed_once = True
                 self.vehicle_closes += 1
+            self.vehicle_retrying = cmd == "reset"
 
     def _next_phase(self, state: State | None, t: float) -> None:
         """Mode "cycles": drive until the firmware's pack SoC is at cycle_soc_low, rest, charge

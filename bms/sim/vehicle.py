@@ -34,24 +34,24 @@ def vehicle_request(
     closed_once: bool,
     closes: int,
     was_closed: bool,
+    retrying: bool,
     current_prev_a: float,
 ) -> list[str]:
     """What the vehicle asks the firmware before a step, from its last state (closed_once: a
     close was requested, by it or a test; closes: the close requests it sent itself;
-    was_closed: the contactors have been CLOSED): "close" once (at close_at_s, contactors
-    open, no fault); after a failed precharge (the contactors open,
-    never closed, the precharge fault the only one latched) a fault reset that acknowledges it
-    and a close, while attempts are left (PRECHARGE_ATTEMPTS); "open" when the charge is
-    complete and the current has stopped; else nothing."""
+    was_closed: the contactors have been CLOSED; retrying: its last request acknowledged a
+    failed precharge): "close" once (at close_at_s, contactors open, no fault); after a failed
+    precharge (the contactors open, never closed, the precharge fault the only one latched) a
+    fault reset that acknowledges it, and once the fault is gone a close, while attempts are
+    left (PRECHARGE_ATTEMPTS); "open" when the charge is complete and the current has
+    stopped; else nothing."""
     if not closed_once and t_s >= scn.close_at_s and contactor == OPEN and state.faults == 0:
         return ["close"]
-    if (
-        0 < closes < PRECHARGE_ATTEMPTS
-        and not was_closed
-        and contactor == OPEN
-        and int(state.faults) == PRECHARGE_FAULT
-    ):
-        return ["reset", "close"]
+    if 0 < closes < PRECHARGE_ATTEMPTS and not was_closed and contactor == OPEN:
+        if int(state.faults) == PRECHARGE_FAULT:
+            return ["reset"]
+        if retrying and state.faults == 0:
+            return ["close"]
     if (
         scn.stop_when_complete
         and state.charge_complete

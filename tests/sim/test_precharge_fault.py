@@ -58,10 +58,10 @@ def test_a_firmware_that_does_not_latch_it_is_flagged(blocked):
 
 def test_the_vehicle_tries_the_precharge_three_times_then_gives_up(blocked):
     """bms.sim.vehicle: after a failed precharge (contactors open, never closed, the precharge
-    fault the only one latched) the vehicle sends a fault reset and a close, PRECHARGE_ATTEMPTS
-    in all; the firmware accepts both (the reset acknowledges the failure, so the latch is gone
-    and the close allowed), fails again at the timeout and latches again; after the third
-    attempt nothing more is sent."""
+    fault the only one latched) the vehicle sends a fault reset and, the step after, a close,
+    PRECHARGE_ATTEMPTS in all; the firmware accepts both (the reset acknowledges the failure,
+    so the latch is gone and the close allowed), fails again at the timeout and latches again;
+    after the third attempt nothing more is sent."""
     res, _ = blocked
     log = res.log
     s = log["contactor_state"].astype(int)
@@ -69,9 +69,11 @@ def test_the_vehicle_tries_the_precharge_three_times_then_gives_up(blocked):
     ended = np.flatnonzero((np.roll(s, 1) == PRE) & (s == OPEN))
     assert len(ended) == PRECHARGE_ATTEMPTS
     assert list(np.flatnonzero(bit & ~np.roll(bit, 1))) == list(ended)  # each failure latches, only it
-    reset_close = command_answer("reset", 0) | command_answer("close", 0) << 4
+    # after each failure but the last: the reset at the next step, the close at the one after
     sent = np.flatnonzero(log["command_answers"])
-    assert list(sent[1:]) == [int(k) + 1 for k in ended[:-1]]  # the step after each failure but the last
-    assert np.all(log["command_answers"][sent[1:]] == reset_close)
+    assert list(sent[1:]) == [int(k) + j for k in ended[:-1] for j in (1, 2)]
+    answers = log["command_answers"][sent[1:]].reshape(-1, 2)
+    assert np.all(answers == [command_answer("reset", 0), command_answer("close", 0)])
+    assert not np.any(bit[sent[1::2]])  # each reset acknowledged the failure: the latch gone
     assert log["resets"][-1] == PRECHARGE_ATTEMPTS - 1
     assert bit[-1] and s[-1] == OPEN

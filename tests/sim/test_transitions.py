@@ -404,8 +404,8 @@ def test_the_counters_count_every_illegal_answer(requests_everywhere):
 @pytest.fixture(scope="module")
 def retried():
     """A precharge that cannot charge the link (precharge_open from 0.3 s) fails at the
-    vehicle's close (1 s), latching `precharge`; the vehicle tries twice more (a reset and a
-    close in one step, bms.sim.vehicle), then gives up; a close is refused at step 30, a fault
+    vehicle's close (1 s), latching `precharge`; the vehicle tries twice more (a reset, then a
+    close, bms.sim.vehicle), then gives up; a close is refused at step 30, a fault
     reset at 40 acknowledges the failure, the close at 50 is accepted and fails again, and a
     reset with a close in one step (60) tries once more."""
     plan = {30: ["close"], 40: ["reset"], 50: ["close"], 60: ["reset", "close"]}
