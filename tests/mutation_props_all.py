@@ -180,19 +180,38 @@ G_OOB = "one element past an array: invisible without a sanitizer build"
 G_EARLY = "detection earlier than its debounce: P3 bounds detection from above only"
 G_INIT = "an initial value the drawn scenarios never depend on"
 G_RESET = "what a reset clears: P7 asks that persisting causes stay latched, none that a gone one clears"
-G_COUNT = (
-    "a counter no output carries (contactor.h: illegal and refused requests, breaks under load: "
-    "kept in the instance, reported by no State, STATE frame, CAN message or STATS)"
+G_PRECHARGE_FAULT = (
+    "a fault latched during a precharge: none of the drawn faults latches in the one to five steps "
+    "a precharge lasts"
 )
-G_PRECHARGE = (
-    "a failed precharge's flag cleared by a reset or the next close: no drawn scenario resets and "
-    "closes again after precharge_open latched"
+G_OPENING_LOAD = (
+    "an OPENING ended by its timeout or an emergency with the current still at the break current: "
+    "no drawn charger keeps the current up through the opening (a compliant one follows the CCL "
+    "down within it)"
 )
+G_SMALL_BREAK = "a break current below 1 A: every chemistry's is 10 A"
 G_FLOAT_EQ = "a comparison at float equality the drawn values never meet exactly"
 G_MS = "a time off by 1 ms: the suite steps in 100 ms and its timeouts are multiples of it"
 VERDICTS: list[tuple[str, str, str, str, str]] = [
     # before the equivalent below (the same line, its deletion): enter()'s and the reset's
     ("contactor.c", "c->state_ms = 0u;", "c->state_ms = 1u;", G_MS, ""),
+    (
+        "contactor.c",
+        "                c->precharge_failed = 0u;",
+        "",
+        EQ,
+        "the close's: the flag is set only by a precharge timeout, and bms.c latches the precharge "
+        "fault in the same step (no debounce), so a close finds a fault latched and is refused until "
+        "an accepted fault reset, which clears the flag (line 49, killed): an accepted close always "
+        "finds it clear",
+    ),
+    (
+        "contactor.c",
+        "c->state_ms = (c->state_ms > (0xFFFFFFFFu - dt_ms))",
+        ">= (0xFFFFFFFFu",
+        EQ,
+        "at state_ms = MAX - dt both give MAX",
+    ),
     # equivalents: no input through the API tells them apart
     (
         "thermal_observer.c",
@@ -315,13 +334,10 @@ VERDICTS: list[tuple[str, str, str, str, str]] = [
     # gaps, by class
     ("safety.c", "const uint32_t blind = s->present & (1u << (uint32_t)BMS_F_STALE);", "", G_RESET, ""),
     ("safety.c", "s->present &= ~(1u << f);", "", G_RESET, ""),
-    ("contactor.c", "if (rc == BMS_CMD_R_ILLEGAL) {", "", G_COUNT, ""),
-    ("contactor.c", "} else if (rc == BMS_CMD_R_REFUSED) {", "", G_COUNT, ""),
-    ("contactor.c", "illegal_cmds", "", G_COUNT, ""),
-    ("contactor.c", "refused_cmds", "", G_COUNT, ""),
-    ("contactor.c", "breaks_under_load", "", G_COUNT, ""),
-    ("contactor.c", "if (!(abs_i < p->break_current_a)) {", "", G_COUNT, "it guards the count only"),
-    ("contactor.c", "precharge_failed", "", G_PRECHARGE, ""),
+    ("contactor.c", "            c->breaks_under_load++;", "", G_OPENING_LOAD, "OPENING's count"),
+    ("contactor.c", "if (!(abs_i < p->break_current_a)) {", "<=", G_FLOAT_EQ, "current = break current"),
+    ("contactor.c", "            enter(c, BMS_CONTACTOR_OPEN);", "", G_PRECHARGE_FAULT, ""),
+    ("contactor.c", "(current_a < 0.0f) ? -current_a : current_a;", "< 1.0f", G_SMALL_BREAK, ""),
     ("contactor.c", "if (abs_i < p->break_current_a) {", "<=", G_FLOAT_EQ, "current = break current"),
     ("contactor.c", "&& (bus_v >= (p->precharge_ratio * pack_v))) {", ">", G_FLOAT_EQ, "link = the ratio"),
     ("plausibility.c", "cond_set(&res->current_sensor, 0u, i_a);", "", G_DIAG, "a pack-level record's cell"),
