@@ -897,11 +897,11 @@ int bms_can_bms_state_pack(
     const struct bms_can_bms_state_t *src_p,
     size_t size)
 {
-    if (size < 4u) {
+    if (size < 8u) {
         return (-EINVAL);
     }
 
-    memset(&dst_p[0], 0, 4);
+    memset(&dst_p[0], 0, 8);
 
     dst_p[0] |= pack_left_shift_u8(src_p->contactor_state, 0u, 0x0fu);
     dst_p[0] |= pack_left_shift_u8(src_p->precharge_relay, 4u, 0x10u);
@@ -913,8 +913,12 @@ int bms_can_bms_state_pack(
     dst_p[1] |= pack_left_shift_u8(src_p->comm_lost, 2u, 0x0cu);
     dst_p[2] |= pack_left_shift_u16(src_p->rx_refused_count, 0u, 0xffu);
     dst_p[3] |= pack_right_shift_u16(src_p->rx_refused_count, 8u, 0xffu);
+    dst_p[4] |= pack_left_shift_u16(src_p->contactor_breaks, 0u, 0xffu);
+    dst_p[5] |= pack_right_shift_u16(src_p->contactor_breaks, 8u, 0xffu);
+    dst_p[6] |= pack_left_shift_u8(src_p->contactor_refused, 0u, 0xffu);
+    dst_p[7] |= pack_left_shift_u8(src_p->contactor_illegal, 0u, 0xffu);
 
-    return (4);
+    return (8);
 }
 
 int bms_can_bms_state_unpack(
@@ -922,7 +926,7 @@ int bms_can_bms_state_unpack(
     const uint8_t *src_p,
     size_t size)
 {
-    if (size < 4u) {
+    if (size < 8u) {
         return (-EINVAL);
     }
 
@@ -936,6 +940,10 @@ int bms_can_bms_state_unpack(
     dst_p->comm_lost = unpack_right_shift_u8(src_p[1], 2u, 0x0cu);
     dst_p->rx_refused_count = unpack_right_shift_u16(src_p[2], 0u, 0xffu);
     dst_p->rx_refused_count |= unpack_left_shift_u16(src_p[3], 8u, 0xffu);
+    dst_p->contactor_breaks = unpack_right_shift_u16(src_p[4], 0u, 0xffu);
+    dst_p->contactor_breaks |= unpack_left_shift_u16(src_p[5], 8u, 0xffu);
+    dst_p->contactor_refused = unpack_right_shift_u8(src_p[6], 0u, 0xffu);
+    dst_p->contactor_illegal = unpack_right_shift_u8(src_p[7], 0u, 0xffu);
 
     return (0);
 }
@@ -1129,6 +1137,72 @@ bool bms_can_bms_state_rx_refused_count_is_in_range(uint16_t value)
 bool bms_can_bms_state_rx_refused_count_is_in_phys_range(float value)
 {
     return ((value >= 0.0f) && (value <= 65535.0f));
+}
+
+uint16_t bms_can_bms_state_contactor_breaks_encode(float value)
+{
+    return (uint16_t)(cantools_unsigned_from_double(roundf(value)));
+}
+
+float bms_can_bms_state_contactor_breaks_decode(uint16_t value)
+{
+    return ((float)value);
+}
+
+bool bms_can_bms_state_contactor_breaks_is_in_range(uint16_t value)
+{
+    (void)value;
+
+    return (true);
+}
+
+bool bms_can_bms_state_contactor_breaks_is_in_phys_range(float value)
+{
+    return ((value >= 0.0f) && (value <= 65535.0f));
+}
+
+uint8_t bms_can_bms_state_contactor_refused_encode(float value)
+{
+    return (uint8_t)(cantools_unsigned_from_double(roundf(value)));
+}
+
+float bms_can_bms_state_contactor_refused_decode(uint8_t value)
+{
+    return ((float)value);
+}
+
+bool bms_can_bms_state_contactor_refused_is_in_range(uint8_t value)
+{
+    (void)value;
+
+    return (true);
+}
+
+bool bms_can_bms_state_contactor_refused_is_in_phys_range(float value)
+{
+    return ((value >= 0.0f) && (value <= 255.0f));
+}
+
+uint8_t bms_can_bms_state_contactor_illegal_encode(float value)
+{
+    return (uint8_t)(cantools_unsigned_from_double(roundf(value)));
+}
+
+float bms_can_bms_state_contactor_illegal_decode(uint8_t value)
+{
+    return ((float)value);
+}
+
+bool bms_can_bms_state_contactor_illegal_is_in_range(uint8_t value)
+{
+    (void)value;
+
+    return (true);
+}
+
+bool bms_can_bms_state_contactor_illegal_is_in_phys_range(float value)
+{
+    return ((value >= 0.0f) && (value <= 255.0f));
 }
 
 int bms_can_bms_estimator_pack(

@@ -65,7 +65,7 @@ extern "C" {
 #define BMS_CAN_BMS_CELL_VOLTAGES_LENGTH (6u)
 #define BMS_CAN_BMS_CELL_TEMPERATURES_LENGTH (8u)
 #define BMS_CAN_BMS_FAULTS_LENGTH (8u)
-#define BMS_CAN_BMS_STATE_LENGTH (4u)
+#define BMS_CAN_BMS_STATE_LENGTH (8u)
 #define BMS_CAN_BMS_ESTIMATOR_LENGTH (4u)
 #define BMS_CAN_BMS_HEALTH_LENGTH (8u)
 #define BMS_CAN_BMS_SO_P_LENGTH (8u)
@@ -222,6 +222,9 @@ extern "C" {
 #define BMS_CAN_BMS_STATE_COOLING_REQUEST_NAME "CoolingRequest"
 #define BMS_CAN_BMS_STATE_COMM_LOST_NAME "CommLost"
 #define BMS_CAN_BMS_STATE_RX_REFUSED_COUNT_NAME "RxRefusedCount"
+#define BMS_CAN_BMS_STATE_CONTACTOR_BREAKS_NAME "ContactorBreaks"
+#define BMS_CAN_BMS_STATE_CONTACTOR_REFUSED_NAME "ContactorRefused"
+#define BMS_CAN_BMS_STATE_CONTACTOR_ILLEGAL_NAME "ContactorIllegal"
 #define BMS_CAN_BMS_ESTIMATOR_MODEL_MISMATCH_CELLS_NAME "ModelMismatchCells"
 #define BMS_CAN_BMS_ESTIMATOR_MODEL_MISMATCH_NAME "ModelMismatch"
 #define BMS_CAN_BMS_ESTIMATOR_MODEL_NIS_MAX_NAME "ModelNisMax"
@@ -566,6 +569,33 @@ struct bms_can_bms_state_t {
      * Offset: 0
      */
     uint16_t rx_refused_count;
+
+    /**
+     * Contactor openings at or above the break current since power-up (contactor wear: a contactor's rated breaks under load are few), saturating.
+     *
+     * Range: 0..65535 (0..65535 -)
+     * Scale: 1
+     * Offset: 0
+     */
+    uint16_t contactor_breaks;
+
+    /**
+     * Contactor requests refused since power-up (a close with a fault latched), saturating.
+     *
+     * Range: 0..255 (0..255 -)
+     * Scale: 1
+     * Offset: 0
+     */
+    uint8_t contactor_refused;
+
+    /**
+     * Contactor requests illegal in the state they met since power-up, saturating.
+     *
+     * Range: 0..255 (0..255 -)
+     * Scale: 1
+     * Offset: 0
+     */
+    uint8_t contactor_illegal;
 };
 
 /**
@@ -2422,6 +2452,126 @@ bool bms_can_bms_state_rx_refused_count_is_in_range(uint16_t value);
  * @return true if in range, false otherwise.
  */
 bool bms_can_bms_state_rx_refused_count_is_in_phys_range(float value);
+
+/**
+ * Encode given signal by applying scaling and offset.
+ *
+ * @param[in] value Signal to encode.
+ *
+ * @return Encoded signal.
+ */
+uint16_t bms_can_bms_state_contactor_breaks_encode(float value);
+
+/**
+ * Decode given signal by applying scaling and offset.
+ *
+ * @param[in] value Signal to decode.
+ *
+ * @return Decoded signal.
+ */
+float bms_can_bms_state_contactor_breaks_decode(uint16_t value);
+
+/**
+ * Check that given signal is in allowed range.
+ *
+ * @param[in] value Signal to check.
+ *
+ * @return true if in range, false otherwise.
+ */
+bool bms_can_bms_state_contactor_breaks_is_in_range(uint16_t value);
+
+/**
+ * Check that given physical value is in allowed range before encoding.
+ *
+ * Use this BEFORE calling _encode() to avoid silent integer overflow:
+ *   encode(-1.0) on a [0,100] signal wraps to 255 and passes is_in_range().
+ *   is_in_phys_range(-1.0) correctly returns false.
+ *
+ * @param[in] value Physical signal value to check.
+ *
+ * @return true if in range, false otherwise.
+ */
+bool bms_can_bms_state_contactor_breaks_is_in_phys_range(float value);
+
+/**
+ * Encode given signal by applying scaling and offset.
+ *
+ * @param[in] value Signal to encode.
+ *
+ * @return Encoded signal.
+ */
+uint8_t bms_can_bms_state_contactor_refused_encode(float value);
+
+/**
+ * Decode given signal by applying scaling and offset.
+ *
+ * @param[in] value Signal to decode.
+ *
+ * @return Decoded signal.
+ */
+float bms_can_bms_state_contactor_refused_decode(uint8_t value);
+
+/**
+ * Check that given signal is in allowed range.
+ *
+ * @param[in] value Signal to check.
+ *
+ * @return true if in range, false otherwise.
+ */
+bool bms_can_bms_state_contactor_refused_is_in_range(uint8_t value);
+
+/**
+ * Check that given physical value is in allowed range before encoding.
+ *
+ * Use this BEFORE calling _encode() to avoid silent integer overflow:
+ *   encode(-1.0) on a [0,100] signal wraps to 255 and passes is_in_range().
+ *   is_in_phys_range(-1.0) correctly returns false.
+ *
+ * @param[in] value Physical signal value to check.
+ *
+ * @return true if in range, false otherwise.
+ */
+bool bms_can_bms_state_contactor_refused_is_in_phys_range(float value);
+
+/**
+ * Encode given signal by applying scaling and offset.
+ *
+ * @param[in] value Signal to encode.
+ *
+ * @return Encoded signal.
+ */
+uint8_t bms_can_bms_state_contactor_illegal_encode(float value);
+
+/**
+ * Decode given signal by applying scaling and offset.
+ *
+ * @param[in] value Signal to decode.
+ *
+ * @return Decoded signal.
+ */
+float bms_can_bms_state_contactor_illegal_decode(uint8_t value);
+
+/**
+ * Check that given signal is in allowed range.
+ *
+ * @param[in] value Signal to check.
+ *
+ * @return true if in range, false otherwise.
+ */
+bool bms_can_bms_state_contactor_illegal_is_in_range(uint8_t value);
+
+/**
+ * Check that given physical value is in allowed range before encoding.
+ *
+ * Use this BEFORE calling _encode() to avoid silent integer overflow:
+ *   encode(-1.0) on a [0,100] signal wraps to 255 and passes is_in_range().
+ *   is_in_phys_range(-1.0) correctly returns false.
+ *
+ * @param[in] value Physical signal value to check.
+ *
+ * @return true if in range, false otherwise.
+ */
+bool bms_can_bms_state_contactor_illegal_is_in_phys_range(float value);
 
 /**
  * Pack message BMS_Estimator.

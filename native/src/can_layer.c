@@ -428,6 +428,10 @@ static void pack_state(const bms_canl_t *c, const bms_out_t *out, bms_canl_frame
     m.comm_lost = (uint8_t)(c->comm_lost & 0x3u);
     const uint32_t refused = bms_canl_refused_total(c);
     m.rx_refused_count = (uint16_t)((refused > 0xFFFFu) ? 0xFFFFu : refused);
+    /* bms_out_t.contactor_counts: breaks under load << 16 | refused << 8 | illegal */
+    m.contactor_breaks = (uint16_t)(out->contactor_counts >> 16u);
+    m.contactor_refused = (uint8_t)((out->contactor_counts >> 8u) & 0xFFu);
+    m.contactor_illegal = (uint8_t)(out->contactor_counts & 0xFFu);
     frame_done(f, BMS_CAN_BMS_STATE_FRAME_ID, bms_can_bms_state_pack(f->data, &m, 8u));
 }
 

@@ -104,6 +104,25 @@ def test_refused_frames_are_counted_and_never_applied():
     assert state["RxRefusedCount"] == 5
 
 
+@pytest.mark.parametrize("breaks,refused,illegal", [(0, 0, 0), (3, 2, 1), (70000, 300, 256)])
+def test_the_contactor_counters_reach_the_vehicle_in_bms_state(breaks, refused, illegal):
+    """ContactorBreaks / ContactorRefused / ContactorIllegal: the instance's counters, each
+    saturating at its signal's width (16, 8, 8 bits), as bms_out_t.contactor_counts holds them."""
+    layer, rig = CanLayer(), Rig()
+    rig.settle()
+    ct = rig.fw.instance.contactor
+    ct.breaks_under_load, ct.refused_cmds, ct.illegal_cmds = breaks, refused, illegal
+    out = rig.step(rig.nominal())
+    frames = dict(layer.tx(rig.fw.config, meas_ptr(), out))
+    fid = codec.message("BMS_State").frame_id
+    _, state = codec.decode(fid, frames[fid])
+    assert (state["ContactorBreaks"], state["ContactorRefused"], state["ContactorIllegal"]) == (
+        min(breaks, 0xFFFF),
+        min(refused, 0xFF),
+        min(illegal, 0xFF),
+    )
+
+
 def test_charger_silence_is_a_comm_loss_after_its_timeout_only_in_a_session():
     layer, m = CanLayer(), meas_ptr()
     vcu = codec.ProtectedSender("VCU_Command")
