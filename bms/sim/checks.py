@@ -83,6 +83,13 @@ P13 core estimate: no cell's true core is hotter than the firmware's reported es
               than what the observer cannot know: P10's allowance (_core_allowance) and the
               lag a mis-scaled model gives a core warmed or cooled from outside (_core_estimate)
 
+P14 tiers     the warnings and derates the firmware reports follow its own readings (the State's
+              extremes, which are what its safety stage judges): a tier is active only while
+              its quantity's reading is past the threshold or inside its hysteresis band
+              (a warning or derate that never releases slows every later charge), and a
+              reading past the threshold for the tier's debounce has it active (where the
+              quantity is judged in either direction of the current)
+
 One function per property below; the CCL's constraints P2 recomputes from the chemistry (the
 maps, derates and window) are bms/sim/ccl_bound.py's `Limits`.
 """
@@ -231,6 +238,7 @@ def check_run(
     _pressure(c, r)  # P11
     _thermal_requests(c, r)  # P12
     _core_estimate(c, r)  # P13
+    _tiers(c, r)  # P14
     return c.violations
 
 
@@ -1489,5 +1497,75 @@ def _thermal_requests(c: Checker, r: _Run) -> None:
                 lambda k, what=what: (
                     f"cooling {what}: hottest core estimate {t_max[k]:.3f} C, band "
                     f"{ch.cooling_off_below_c:g} .. {ch.cooling_on_above_c:g} C"
+                ),
+            )
+
+
+# P14: the quantities whose reading the State reports (QUANTITIES index -> log column); the
+# C-rates and the cell spread are judged on values no State carries. `both`: the quantity is
+# judged whatever the current's direction (the charge / discharge pairs only in theirs, which
+# the log does not say exactly), so its tiers' debounce is demanded too.
+TIER_READINGS: dict[str, tuple[str, bool]] = {
+    "cell_v_max": ("cell_v_meas_max", True),
+    "cell_v_min": ("cell_v_meas_min", True),
+    "core_temp_max_charge": ("core_temp_est_max_c", False),
+    "core_temp_max_discharge": ("core_temp_est_max_c", False),
+    "surface_temp_max_charge": ("temp_meas_max_c", False),
+    "surface_temp_max_discharge": ("temp_meas_max_c", False),
+    "temp_min_charge": ("temp_meas_min_c", False),
+    "temp_min_discharge": ("temp_meas_min_c", False),
+    "pressure_min_charge": ("pressure_fw_min_mpa", False),
+    "pressure_min_discharge": ("pressure_fw_min_mpa", False),
+    "pressure_max": ("pressure_fw_max_mpa", True),
+}
+
+
+def _tiers(c: Checker, r: _Run) -> None:
+    """P14: each warning and derate bit against the reading it judges (safety.c: a tier is set
+    when its debounce ends with the reading past the threshold, held while the reading stays
+    inside the hysteresis band, cleared once it leaves it or the reading is unusable). In
+    float32 against float64: judged REL past each bound."""
+    log, t = r.log, r.t
+    if "derates" not in log:
+        return
+    bits = {"warning": log["warnings"].astype(np.int64), "derate": log["derates"].astype(np.int64)}
+    dt_ms = r.scn.dt_ms
+    for q, (name, is_max) in enumerate(QUANTITIES):
+        if name not in TIER_READINGS:
+            continue
+        col, both = TIER_READINGS[name]
+        v = log[col]
+        sign = 1.0 if is_max else -1.0
+        lim = r.chem.protection.limits[name]
+        for tier_name in ("warning", "derate"):
+            tier = getattr(lim, tier_name)
+            on = (bits[tier_name] >> q & 1) != 0
+            release = tier.threshold - sign * tier.hysteresis
+            with np.errstate(invalid="ignore"):
+                # inside the band or past the threshold, either within REL: not surely released
+                held = sign * v > sign * release - REL * abs(release) - 1e-9
+                past = sign * v >= sign * tier.threshold - REL * abs(tier.threshold) - 1e-9
+                surely_past = sign * v > sign * tier.threshold + REL * abs(tier.threshold) + 1e-9
+            c.where(
+                "P14-tiers",
+                on & ~(held | past),
+                t,
+                lambda k, name=name, tier_name=tier_name, v=v, release=release: (
+                    f"{name} {tier_name} active with the reading at {v[k]:.4g} (released past {release:.4g})"
+                ),
+            )
+            if not both:
+                continue
+            # past the threshold on n consecutive steps: the debounce counts from the first
+            n = int(np.ceil(tier.debounce_ms / dt_ms)) + 1
+            idx = np.arange(len(v))
+            run = idx - np.maximum.accumulate(np.where(surely_past, -1, idx))
+            c.where(
+                "P14-tiers",
+                (run >= n) & ~on,
+                t,
+                lambda k, name=name, tier_name=tier_name, v=v, tier=tier: (
+                    f"{name} {tier_name} not active with the reading past {tier.threshold:g} "
+                    f"({v[k]:.4g}) for {tier.debounce_ms} ms and more"
                 ),
             )

@@ -147,7 +147,7 @@ ROWS: list[tuple[str, Callable[[RunSummary], str]]] = [
         ),
     ),
     (
-        "safety properties (P1-P13)",
+        "safety properties (P1-P14)",
         lambda s: (
             "not checked"
             if s.violations is None

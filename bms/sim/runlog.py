@@ -70,6 +70,7 @@ LOG_FIELDS = (
     "bal_test",  # 1: the next conversion is a balancing-switch test
     "fw_time_ms",  # the firmware's own clock (State.time_ms): what it timestamps latches with
     "fw_status",  # the firmware's status bits (State.status, BMS_ST_*: e.g. preconditioning)
+    "derates",  # the derate tiers active (State.derates, bit = quantity; warnings: `warnings`)
     "relays",  # the contactor coils driven (State.relays, RELAY_BITS; NaN: not reported)
     "contactor_counts",  # State.contactor_counts (breaks << 16 | refused << 8 | illegal; NaN: none)
     # a pressed solid-state pack (bms.plant.pressure): the lowest true module stack pressure and
@@ -136,6 +137,7 @@ STATE_FIELDS = {
     "bal_test": "bal_test",
     "fw_time_ms": "time_ms",
     "fw_status": "status",
+    "derates": "derates",
     "relays": "relays",
     "contactor_counts": "contactor_counts",
     "pressure_fw_min_mpa": "pressure_min_mpa",
