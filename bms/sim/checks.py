@@ -111,6 +111,7 @@ from bms.sim.ccl_bound import Limits
 from bms.sim.loop import SimResult
 from bms.sim.runlog import ANSWER_UNKNOWN, ANSWERS_MAX, COMMAND_BITS, command_answers
 from bms.sim.scenario import Scenario
+from bms.sim.vehicle import PRECHARGE_FAULT
 from bms.stack_pressure import StackPressure
 from bms.targets.base import RELAY_BITS
 
@@ -911,15 +912,12 @@ def _command_answers(c: Checker, r: _Run) -> None:
     _precharge_latch(c, r, req)
 
 
-PRECHARGE_BIT = 1 << FAULT_ID["precharge"]
-
-
 def _precharge_latch(c: Checker, r: _Run, req: _Requests) -> None:
     """P8: the precharge fault latches only at a step whose precharge ended open (by its
     timeout: contactor.h): a failed precharge is an event, which an accepted fault reset
     acknowledges (bms.c), so the latch it clears comes back only with a new failure and a
     retry is possible. Steps whose requests' answers are not known are not judged."""
-    bit = (r.faults & PRECHARGE_BIT) != 0
+    bit = (r.faults & PRECHARGE_FAULT) != 0
     before = np.concatenate([[False], bit[:-1]]) & ~req.reset
     ended = (req.state_in == PRECHARGE) & (r.contactor == OPEN)
     c.where(

@@ -318,7 +318,7 @@ class ClosedLoop:
 
     def _vehicle_requests(self, state: State, t: float) -> None:
         """The vehicle's requests, from the last firmware state."""
-        for cmd in vehicle_request(
+        cmd = vehicle_request(
             self.scn,
             state,
             t,
@@ -328,7 +328,8 @@ class ClosedLoop:
             self.was_closed,
             self.vehicle_retrying,
             self.current_prev,
-        ):
+        )
+        if cmd is not None:
             self._send(cmd)
             if cmd == "close":
                 self.closed_once = True

@@ -36,7 +36,7 @@ def vehicle_request(
     was_closed: bool,
     retrying: bool,
     current_prev_a: float,
-) -> list[str]:
+) -> str | None:
     """What the vehicle asks the firmware before a step, from its last state (closed_once: a
     close was requested, by it or a test; closes: the close requests it sent itself;
     was_closed: the contactors have been CLOSED; retrying: its last request acknowledged a
@@ -44,14 +44,14 @@ def vehicle_request(
     precharge (the contactors open, never closed, the precharge fault the only one latched) a
     fault reset that acknowledges it, and once the fault is gone a close, while attempts are
     left (PRECHARGE_ATTEMPTS); "open" when the charge is complete and the current has
-    stopped; else nothing."""
+    stopped; else None."""
     if not closed_once and t_s >= scn.close_at_s and contactor == OPEN and state.faults == 0:
-        return ["close"]
+        return "close"
     if 0 < closes < PRECHARGE_ATTEMPTS and not was_closed and contactor == OPEN:
         if int(state.faults) == PRECHARGE_FAULT:
-            return ["reset"]
+            return "reset"
         if retrying and state.faults == 0:
-            return ["close"]
+            return "close"
     if (
         scn.stop_when_complete
         and state.charge_complete
@@ -59,8 +59,8 @@ def vehicle_request(
         and abs(current_prev_a) < 1.0
         and (scn.mode == "charge" or t_s > scn.drive_s)
     ):
-        return ["open"]
-    return []
+        return "open"
+    return None
 
 
 def drive_current_a(power_w: float, pack_v: float, ccl_a: float, dcl_a: float, circuit: bool) -> float:
